@@ -1,0 +1,82 @@
+"""AppState and the one place that opens and closes every resource of a server process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from mcp_server.embedded import embedded_redis
+from mcp_server.settings import Settings
+from personas.registry import PersonaRegistry
+from personas.runtime import LLMConfig
+from worker.app import build_worker
+from worker.queue import JobQueue, open_pool
+from worker.service import JobService
+from worker.store import JobStore
+from worker.tasks import WorkerDeps
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AppState:
+    """Everything a tool needs, opened by :func:`open_app` and read through the MCP context."""
+
+    settings: Settings
+    personas: PersonaRegistry
+    jobs: JobService
+    redis_url: str
+
+
+def llm_config(settings: Settings) -> LLMConfig:
+    return LLMConfig(
+        api_key=settings.api_key,
+        base_url=settings.anthropic_base_url,
+        default_model=settings.model,
+        timeout_seconds=settings.llm_timeout_seconds,
+        max_retries=settings.llm_max_retries,
+    )
+
+
+@asynccontextmanager
+async def open_app(
+    settings: Settings, personas: PersonaRegistry, *, run_worker: bool = True
+) -> AsyncIterator[AppState]:
+    """Open Redis (embedded when no REDIS_URL), the job store, the queue and, unless told not
+    to, an in-process worker. Everything is closed in reverse order on exit."""
+    async with AsyncExitStack() as stack:
+        redis_url = settings.redis_url
+        if redis_url is None:
+            redis_url = await stack.enter_async_context(embedded_redis(settings.data_dir))
+        store = await stack.enter_async_context(JobStore.open(settings.jobs_db_path))
+        pool = await stack.enter_async_context(open_pool(redis_url))
+        jobs = JobService(store, JobQueue(pool, redis_url), personas, max_context_chars=settings.max_context_chars)
+        if run_worker:
+            await stack.enter_async_context(in_process_worker(settings, redis_url, store, personas))
+        log.info("agent-personas ready: %d personas, redis %s", len(personas.ids()), redis_url)
+        yield AppState(settings=settings, personas=personas, jobs=jobs, redis_url=redis_url)
+
+
+@asynccontextmanager
+async def in_process_worker(
+    settings: Settings, redis_url: str, store: JobStore, personas: PersonaRegistry
+) -> AsyncIterator[None]:
+    deps = WorkerDeps(
+        store=store,
+        personas=personas,
+        llm=llm_config(settings),
+        job_timeout_seconds=settings.job_timeout_seconds,
+    )
+    worker = build_worker(
+        redis_url, deps, concurrency=settings.worker_concurrency, poll_interval=settings.queue_poll_interval
+    )
+    task = asyncio.create_task(worker.async_run(), name="arq-worker")
+    try:
+        yield
+    finally:
+        await worker.close()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -1,0 +1,116 @@
+"""The ``personas`` command: serve, worker. Logs go to stderr; stdout belongs to the protocol."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from mcp_server.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("personas")
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    for noisy in ("httpx", "httpcore", "arq.worker" if level != "DEBUG" else ""):
+        if noisy:
+            logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="personas",
+        description="Specialist AI reviewers that know your team's engineering standards, over MCP.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="Run the MCP server (stdio by default).")
+    serve.add_argument("--http", action="store_true", help="Serve streamable HTTP instead of stdio.")
+    serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default: loopback).")
+    serve.add_argument("--port", type=int, default=8765, help="HTTP port (default: 8765).")
+    serve.add_argument("--no-worker", action="store_true", help="Do not run an in-process worker.")
+
+    sub.add_parser("worker", help="Run a standalone worker on REDIS_URL (scale out by starting more).")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        sys.stderr.write(f"personas: {exc}\n")
+        return 2
+    _configure_logging(settings.log_level)
+    try:
+        if args.command == "serve":
+            return asyncio.run(_serve(settings, http=args.http, host=args.host, port=args.port, worker=not args.no_worker))
+        if args.command == "worker":
+            return asyncio.run(_worker(settings))
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+async def _run_until_signal(main: asyncio.Task[None]) -> None:
+    """Cancel ``main`` on SIGTERM/SIGINT so every context manager (Redis, worker) unwinds."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.add_signal_handler(sig, main.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await main
+
+
+async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker: bool) -> int:
+    from mcp_server.server import build_server
+
+    server = build_server(settings, run_worker=worker)
+    if http:
+        coro = server.run_streamable_http_async(host=host, port=port)
+    else:
+        coro = server.run_stdio_async()
+    await _run_until_signal(asyncio.create_task(coro, name="mcp-server"))
+    return 0
+
+
+async def _worker(settings: Settings) -> int:
+    from mcp_server.app import llm_config
+    from personas.registry import PersonaRegistry
+    from worker.app import build_worker
+    from worker.store import JobStore
+    from worker.tasks import WorkerDeps
+
+    if settings.redis_url is None:
+        sys.stderr.write(
+            "personas worker: REDIS_URL is not set. A standalone worker serves a shared Redis: "
+            "export REDIS_URL=redis://host:6379/0 (the embedded default needs no separate worker).\n"
+        )
+        return 2
+    personas = PersonaRegistry.load(settings.personas_dir)
+    async with JobStore.open(settings.jobs_db_path) as store:
+        deps = WorkerDeps(
+            store=store, personas=personas, llm=llm_config(settings), job_timeout_seconds=settings.job_timeout_seconds
+        )
+        worker = build_worker(
+            settings.redis_url,
+            deps,
+            concurrency=settings.worker_concurrency,
+            poll_interval=settings.queue_poll_interval,
+        )
+        await _run_until_signal(asyncio.create_task(worker.async_run(), name="arq-worker"))
+        await worker.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

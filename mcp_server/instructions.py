@@ -1,0 +1,20 @@
+"""The MCP ``instructions`` text: how the calling assistant should use this server."""
+
+INSTRUCTIONS = """\
+agent-personas: specialist reviewers (architect, engineer, data, qa, security, sre, plus any
+custom personas) that know this team's engineering standards.
+
+Consulting a persona ("@security review this"):
+1. Call invoke_<persona>(task, context, priority). Put in `context` the code or the file paths
+   the persona must look at (paths are read from the project, so prefer paths over pasting
+   large files). It returns a job_id at once; the review runs in the background.
+2. Poll check_persona_job(job_id) every 3-5 seconds. While it runs, show the user its
+   progress (phase, percent, message). Do not start the same review twice.
+3. When status is "complete", present the review: keep its severity order and its citations
+   of standards (file#heading). If mode is "briefing" (no API key on the server), apply the
+   briefing yourself. If status is "failed", tell the user the error; it says what to do.
+
+Writing or changing code: call search_standards(query) first with a short description of
+what you are about to do, follow the standards it returns, and cite the ones you used
+(file and heading) in your answer.
+"""

@@ -1,0 +1,42 @@
+"""build_server(settings): the MCP server factory. No work at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from mcp.server.mcpserver import MCPServer
+
+from mcp_server.app import AppState, open_app
+from mcp_server.instructions import INSTRUCTIONS
+from mcp_server.settings import Settings
+from mcp_server.tools.jobs import register_job_tools
+from personas.registry import PersonaRegistry
+
+
+def package_version() -> str:
+    try:
+        return version("agent-personas")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def build_server(settings: Settings, *, run_worker: bool = True) -> MCPServer[AppState]:
+    personas = PersonaRegistry.load(settings.personas_dir)
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
+        async with open_app(settings, personas, run_worker=run_worker) as state:
+            yield state
+
+    server: MCPServer[AppState] = MCPServer(
+        name="agent-personas",
+        title="Agent Personas",
+        instructions=INSTRUCTIONS,
+        version=package_version(),
+        lifespan=lifespan,
+        log_level=settings.log_level,
+    )
+    register_job_tools(server, personas.all())
+    return server

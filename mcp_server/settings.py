@@ -1,0 +1,174 @@
+"""Settings: one pydantic-settings class, read from the environment (prefix ``PERSONAS_``).
+
+Relative paths are resolved against ``project_root``. Every field documents its environment
+variable; the README's configuration table mirrors this file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "PERSONAS_"
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class Settings(BaseSettings):
+    """All configuration of server and worker. Build it once in ``main()`` and pass it down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="ignore",
+        validate_default=True,
+        populate_by_name=True,
+    )
+
+    project_root: Path = Field(
+        default_factory=Path.cwd,
+        description="The project personas review; file tools are sandboxed to it. PERSONAS_PROJECT_ROOT.",
+    )
+    standards_dir: Path = Field(
+        default=Path(".agent-os/standards"),
+        description="The project's own standards (Markdown, one folder per domain). PERSONAS_STANDARDS_DIR.",
+    )
+    personas_dir: Path = Field(
+        default=Path(".agent-os/personas"),
+        description="Custom personas that add to or override the core six. PERSONAS_PERSONAS_DIR.",
+    )
+    data_dir: Path = Field(
+        default=Path(".agent-os/data"),
+        description="Job database, standards index and embedded Redis socket. PERSONAS_DATA_DIR.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REDIS_URL", "PERSONAS_REDIS_URL"),
+        description="Redis for the job queue. Unset: the server starts a private redis-server. REDIS_URL.",
+    )
+    anthropic_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ANTHROPIC_API_KEY", "PERSONAS_ANTHROPIC_API_KEY"),
+        description="Claude API key. Unset: personas answer with a briefing instead. ANTHROPIC_API_KEY.",
+    )
+    anthropic_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("ANTHROPIC_BASE_URL", "PERSONAS_ANTHROPIC_BASE_URL"),
+        description="Any Anthropic-compatible endpoint. ANTHROPIC_BASE_URL.",
+    )
+    model: str = Field(
+        default="claude-sonnet-5-5",
+        min_length=1,
+        description="Default Claude model for personas that do not name one. PERSONAS_MODEL.",
+    )
+    embedding_model_path: Path | None = Field(
+        default=None,
+        description="Local sentence-transformers model directory; unset = bundled all-MiniLM-L6-v2. "
+        "PERSONAS_EMBEDDING_MODEL_PATH.",
+    )
+    worker_concurrency: int = Field(
+        default=100, ge=1, le=1000, description="Jobs one worker runs at once. PERSONAS_WORKER_CONCURRENCY."
+    )
+    job_timeout_seconds: float = Field(
+        default=600.0, gt=0, le=86_400, description="Wall-time limit of one persona run. PERSONAS_JOB_TIMEOUT_SECONDS."
+    )
+    queue_poll_interval: float = Field(
+        default=0.05,
+        gt=0,
+        le=10,
+        description="Seconds between a worker's queue polls (pickup latency). PERSONAS_QUEUE_POLL_INTERVAL.",
+    )
+    llm_timeout_seconds: float = Field(
+        default=120.0, gt=0, le=3600, description="Timeout of one Claude API call. PERSONAS_LLM_TIMEOUT_SECONDS."
+    )
+    llm_max_retries: int = Field(
+        default=3, ge=0, le=10, description="Retries of 429/529/5xx/timeouts, with backoff. PERSONAS_LLM_MAX_RETRIES."
+    )
+    max_context_chars: int = Field(
+        default=200_000, ge=1_000, description="Cap on task + context of one invocation. PERSONAS_MAX_CONTEXT_CHARS."
+    )
+    log_level: LogLevel = Field(default="INFO", description="Log level (logs go to stderr). PERSONAS_LOG_LEVEL.")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("anthropic_base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> Settings:
+        root = self.project_root.expanduser().resolve()
+        self.project_root = root
+        self.standards_dir = _under(root, self.standards_dir)
+        self.personas_dir = _under(root, self.personas_dir)
+        self.data_dir = _under(root, self.data_dir)
+        if self.embedding_model_path is not None:
+            self.embedding_model_path = _under(root, self.embedding_model_path)
+        return self
+
+    @property
+    def api_key(self) -> str | None:
+        return self.anthropic_api_key.get_secret_value() if self.anthropic_api_key else None
+
+    @property
+    def jobs_db_path(self) -> Path:
+        return self.data_dir / "jobs.sqlite3"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+
+def _under(root: Path, path: Path) -> Path:
+    path = path.expanduser()
+    return (path if path.is_absolute() else root / path).resolve()
+
+
+class SettingsError(Exception):
+    """Invalid configuration; the message names the environment variable and what to do."""
+
+
+def env_var_for(field_name: str) -> str:
+    field = Settings.model_fields.get(field_name)
+    alias = field.validation_alias if field is not None else None
+    if isinstance(alias, AliasChoices):
+        first = alias.choices[0]
+        if isinstance(first, str):
+            return first
+    return f"{ENV_PREFIX}{field_name.upper()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, turning validation errors into one readable message."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            value = error.get("input")
+            shown = "" if isinstance(value, dict) else f"={value!r}"
+            lines.append(f"  {env_var_for(field)}{shown}: {error['msg']}")
+        raise SettingsError(
+            "Invalid configuration:\n" + "\n".join(lines) + "\nFix or unset these environment variables "
+            "(see the Configuration table in README.md)."
+        ) from exc

@@ -1,0 +1,1 @@
+"""MCP tools: thin wrappers that validate, call one domain function and shape the reply."""

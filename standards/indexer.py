@@ -1,0 +1,216 @@
+"""Bringing the chunks table in line with the Markdown files.
+
+Files are read, hashed and chunked in a worker thread, a group at a time. A file whose
+content hash matches the index is skipped; for a changed file only chunks whose text is
+new are embedded (vectors of unchanged chunks are reused). Changed files are written in
+groups of about :data:`EMBED_BATCH` chunks, each group in one atomic commit, so searches
+running meanwhile see every file either before or after its update, never half of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from standards.chunker import ParsedDocument, chunk_markdown
+from standards.embedder import Embedder
+from standards.models import BuildProgress
+from standards.sources import ReadResult, SkipFile, SourceFile, read_standard
+from standards.store import ChunkStore, DocInfo, tags_key
+
+log = logging.getLogger(__name__)
+
+#: Bump when chunking changes so every file is re-chunked.
+CHUNKER_VERSION = "1"
+#: Chunks per embedding call / commit during builds.
+EMBED_BATCH = 256
+#: Files read and chunked per worker-thread call.
+READ_GROUP = 16
+
+
+@dataclass
+class _Prepared:
+    sf: SourceFile
+    content_hash: str
+    parsed: ParsedDocument
+
+
+@dataclass
+class IndexResult:
+    """What a pass over some files changed."""
+
+    changed: list[str] = field(default_factory=list)  # doc keys whose chunks changed
+    changed_files: list[str] = field(default_factory=list)  # root-relative paths
+    files_seen: int = 0
+    chunks_written: int = 0
+    texts_embedded: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def hash_salt(embedder: Embedder) -> str:
+    return f"chunker={CHUNKER_VERSION}|model={embedder.name}|max_tokens={embedder.max_tokens}"
+
+
+def _title_from_name(file: str) -> str:
+    stem = PurePosixPath(file).stem
+    if stem.lower() in ("readme", "index"):
+        parent = PurePosixPath(file).parent.name
+        stem = parent or stem
+    return stem.replace("-", " ").replace("_", " ").strip().capitalize()
+
+
+class Indexer:
+    """Writes chunks for files into a store (the caller serialises calls)."""
+
+    def __init__(self, store: ChunkStore, embedder: Embedder, *, max_file_bytes: int) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._max_bytes = max_file_bytes
+        self._salt = hash_salt(embedder)
+
+    def _read(self, sf: SourceFile, known_hash: str | None, force: bool) -> _Prepared | str | None:
+        """Blocking. Returns prepared chunks, 'unchanged', or None when the file is unusable/gone."""
+        try:
+            result: ReadResult = read_standard(sf, max_bytes=self._max_bytes, salt=self._salt)
+        except FileNotFoundError:
+            log.warning("standards file vanished before it could be read, skipped: %s", sf.path)
+            return None
+        except SkipFile as exc:
+            log.warning("standards file skipped: %s: %s", sf.path, exc)
+            return None
+        if not force and result.content_hash == known_hash:
+            return "unchanged"
+        parsed = chunk_markdown(
+            result.text,
+            default_title=_title_from_name(sf.file),
+            count_tokens=self._embedder.count_tokens,
+            max_tokens=self._embedder.max_tokens,
+        )
+        for warning in parsed.warnings:
+            log.warning("standards file %s: %s", sf.path, warning)
+        return _Prepared(sf, result.content_hash, parsed)
+
+    def _read_group(
+        self, group: list[SourceFile], manifest: dict[str, DocInfo], force: bool
+    ) -> list[tuple[SourceFile, _Prepared | str | None]]:
+        out: list[tuple[SourceFile, _Prepared | str | None]] = []
+        for sf in group:
+            known = manifest.get(sf.key)
+            out.append((sf, self._read(sf, known.content_hash if known else None, force)))
+        return out
+
+    async def index(
+        self,
+        files: list[SourceFile],
+        manifest: dict[str, DocInfo],
+        *,
+        force: bool = False,
+        removed: list[str] | None = None,
+        progress: Callable[[BuildProgress], None] | None = None,
+    ) -> IndexResult:
+        """Index ``files`` (skipping unchanged ones unless ``force``); drop ``removed`` doc keys."""
+        result = IndexResult()
+        started = time.perf_counter()
+        total = len(files)
+        pending: list[_Prepared] = []
+        pending_gone: list[str] = [doc for doc in removed or [] if doc in manifest]
+        pending_chunks = 0
+
+        def report() -> None:
+            if progress is None:
+                return
+            elapsed = time.perf_counter() - started
+            rate = result.chunks_written / elapsed if elapsed > 0 else 0.0
+            eta = None
+            if result.files_seen and result.files_seen < total:
+                eta = elapsed / result.files_seen * (total - result.files_seen)
+            progress(
+                BuildProgress(
+                    files_done=result.files_seen,
+                    files_total=total,
+                    chunks_done=result.chunks_written,
+                    elapsed_seconds=elapsed,
+                    chunks_per_second=rate,
+                    eta_seconds=eta,
+                )
+            )
+
+        for start in range(0, total, READ_GROUP):
+            group = files[start : start + READ_GROUP]
+            for sf, outcome in await asyncio.to_thread(self._read_group, group, manifest, force):
+                if isinstance(outcome, _Prepared):
+                    if outcome.parsed.chunks or sf.key in manifest:
+                        pending.append(outcome)
+                        pending_chunks += len(outcome.parsed.chunks)
+                elif outcome is None:
+                    result.skipped.append(sf.file)
+                    if sf.key in manifest:
+                        pending_gone.append(sf.key)
+            if pending_chunks >= EMBED_BATCH:
+                await self._write(pending, pending_gone, manifest, force, result)
+                pending, pending_gone, pending_chunks = [], [], 0
+            result.files_seen = start + len(group) - len(pending)
+            report()
+        if pending or pending_gone:
+            await self._write(pending, pending_gone, manifest, force, result)
+        result.files_seen = total
+        report()
+        return result
+
+    async def _write(
+        self,
+        prepared: list[_Prepared],
+        gone: list[str],
+        manifest: dict[str, DocInfo],
+        force: bool,
+        result: IndexResult,
+    ) -> None:
+        docs = [p.sf.key for p in prepared] + gone
+        known = [d for d in docs if d in manifest]
+        reuse = {} if force else await self._store.vectors_by_chunk_hash(known)
+        rows: list[dict[str, Any]] = []
+        to_embed: dict[str, str] = {}  # chunk hash -> embed text
+        for p in prepared:
+            tags = p.parsed.tags
+            for i, chunk in enumerate(p.parsed.chunks):
+                text = chunk.embed_text
+                chunk_hash = hashlib.sha256(f"{self._salt}\x00{text}".encode()).hexdigest()
+                if chunk_hash not in reuse:
+                    to_embed[chunk_hash] = text
+                rows.append(
+                    {
+                        "id": f"{p.sf.key}#{i}",
+                        "doc": p.sf.key,
+                        "source": p.sf.source,
+                        "file": p.sf.file,
+                        "domain": p.sf.domain,
+                        "title": p.parsed.title,
+                        "heading_path": list(chunk.heading_path),
+                        "tags": tags,
+                        "tags_key": tags_key(tags),
+                        "text": chunk.text,
+                        "search_text": text,
+                        "chunk_hash": chunk_hash,
+                        "content_hash": p.content_hash,
+                        "chunk_index": i,
+                    }
+                )
+        if to_embed:
+            hashes = list(to_embed)
+            vectors = await asyncio.to_thread(self._embedder.embed, [to_embed[h] for h in hashes])
+            reuse.update(zip(hashes, vectors, strict=True))
+            result.texts_embedded += len(hashes)
+        for row in rows:
+            row["vector"] = reuse[row["chunk_hash"]]
+        await self._store.replace_docs(docs, rows)
+        result.chunks_written += len(rows)
+        result.changed.extend(docs)
+        result.changed_files.extend(
+            [p.sf.file for p in prepared] + [manifest[d].file for d in gone if d in manifest]
+        )

@@ -1,0 +1,100 @@
+"""Public data models of the standards index (configuration, results, status)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+SourceKind = Literal["project", "universal"]
+SearchMode = Literal["hybrid", "vector"]
+IndexState = Literal["empty", "building", "ready", "error"]
+
+
+class StandardsSource(BaseModel):
+    """A folder of Markdown standards: ``<root>/<domain>/<topic>.md``."""
+
+    root: Path = Field(description="Folder holding the standards; first-level folders are domains.")
+    kind: SourceKind = Field(description="'project' for the team's own standards, 'universal' for starters.")
+
+
+class IndexConfig(BaseModel):
+    """Where the standards live, where the index is kept and how it is searched."""
+
+    sources: list[StandardsSource]
+    index_dir: Path = Field(description="Folder for the LanceDB index and the query-count database.")
+    model_path: Path | None = Field(
+        default=None, description="Local sentence-transformers model folder; None = bundled all-MiniLM-L6-v2."
+    )
+    search_mode: SearchMode = Field(
+        default="hybrid",
+        description="'hybrid' fuses vector and full-text results (RRF); 'vector' uses embeddings only.",
+    )
+    debounce_seconds: float = Field(default=0.15, ge=0.0, le=10.0)
+    max_file_bytes: int = Field(default=1_000_000, gt=0)
+
+
+class SearchHit(BaseModel):
+    """One chunk of a standard that matched a query."""
+
+    file: str = Field(description="Path of the standard relative to its root, e.g. 'security/secrets.md'.")
+    heading_path: list[str] = Field(description="Headings leading to the chunk, title first.")
+    domain: str = Field(description="First-level folder of the file ('general' for files at the root).")
+    source: str = Field(description="'project' or 'universal'.")
+    score: float = Field(description="Relevance; higher is better (1.0 = top of every ranking).")
+    text: str = Field(description="The chunk's Markdown text.")
+    tags: list[str] = Field(description="Tags from the file's front matter.")
+
+
+class IndexStatus(BaseModel):
+    """What the index holds and whether it is still being built."""
+
+    state: IndexState
+    files_indexed: int = 0
+    files_total: int = 0
+    chunks: int = 0
+    message: str = ""
+    last_updated: float | None = Field(default=None, description="Unix time of the last index change.")
+
+
+class SearchResponse(BaseModel):
+    """Results of ``search_standards`` together with the index status."""
+
+    query: str
+    results: list[SearchHit]
+    status: IndexStatus
+    took_ms: float
+    cached: bool
+
+
+class BuildProgress(BaseModel):
+    """Progress of a build or reconcile, reported after each batch."""
+
+    files_done: int
+    files_total: int
+    chunks_done: int
+    elapsed_seconds: float
+    chunks_per_second: float
+    eta_seconds: float | None
+
+
+class BuildReport(BaseModel):
+    """Outcome of a full build."""
+
+    files: int
+    chunks: int
+    seconds: float
+    chunks_per_second: float
+    skipped: list[str] = Field(default_factory=list, description="Files skipped with the reason.")
+
+
+class StandardFile(BaseModel):
+    """A standard known to the index (for MCP resources)."""
+
+    file: str
+    domain: str
+    source: str
+    title: str
+    tags: list[str]
+    query_count: int

@@ -1,0 +1,120 @@
+"""Search helpers: input validation, reciprocal rank fusion, and the result cache."""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from typing import Any
+
+from standards.models import SearchHit, SearchMode
+
+#: RRF constant (Cormack et al.); ranks deeper than ~k matter little.
+RRF_K = 60
+MAX_QUERY_CHARS = 2000
+MAX_LIMIT = 50
+_FILTER_VALUE = re.compile(r"^[\w .+#/@&-]{1,100}$")
+_FTS_WORD = re.compile(r"\w+")
+
+
+def validate_query(query: str) -> str:
+    """Strip the query; reject an empty one."""
+    if not isinstance(query, str) or not query.strip():
+        raise ValueError("query must not be empty")
+    return query.strip()[:MAX_QUERY_CHARS]
+
+
+def validate_filters(
+    domain: str | None, tags: list[str] | None, source: str | None, limit: int
+) -> tuple[str | None, tuple[str, ...], str | None]:
+    """Check filter values before they reach the index; returns normalised values."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
+    if source is not None and source not in ("project", "universal"):
+        raise ValueError("source must be 'project' or 'universal'")
+    if domain is not None and not _FILTER_VALUE.match(domain):
+        raise ValueError(f"invalid domain filter: {domain!r}")
+    clean_tags: list[str] = []
+    for tag in tags or []:
+        value = tag.strip().lower() if isinstance(tag, str) else ""
+        if not _FILTER_VALUE.match(value):
+            raise ValueError(f"invalid tag filter: {tag!r}")
+        if value not in clean_tags:
+            clean_tags.append(value)
+    return domain, tuple(clean_tags), source
+
+
+def fts_query_text(query: str) -> str:
+    """The query as plain words for full-text search (no query syntax reaches the parser)."""
+    return " ".join(_FTS_WORD.findall(query))
+
+
+def _hit(row: dict[str, Any], score: float) -> SearchHit:
+    return SearchHit(
+        file=row["file"],
+        heading_path=list(row["heading_path"] or []),
+        domain=row["domain"],
+        source=row["source"],
+        score=round(score, 6),
+        text=row["text"],
+        tags=list(row["tags"] or []),
+    )
+
+
+def vector_hits(rows: list[dict[str, Any]], limit: int) -> list[tuple[str, SearchHit]]:
+    """Cosine distance → similarity (higher is better)."""
+    return [(row["doc"], _hit(row, 1.0 - float(row["_distance"]))) for row in rows[:limit]]
+
+
+def fuse(
+    vector_rows: list[dict[str, Any]], text_rows: list[dict[str, Any]], limit: int
+) -> list[tuple[str, SearchHit]]:
+    """Reciprocal rank fusion; scores scaled so rank 1 in both lists gives 1.0."""
+    scores: dict[str, float] = {}
+    rows: dict[str, dict[str, Any]] = {}
+    for ranked in (vector_rows, text_rows):
+        for rank, row in enumerate(ranked, start=1):
+            key = str(row["id"])
+            scores[key] = scores.get(key, 0.0) + 1.0 / (RRF_K + rank)
+            rows.setdefault(key, row)
+    best = 2.0 / (RRF_K + 1)
+    ordered = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[:limit]
+    return [(rows[key]["doc"], _hit(rows[key], score / best)) for key, score in ordered]
+
+
+CacheKey = tuple[str, str | None, tuple[str, ...], str | None, int, SearchMode]
+
+
+class ResultCache:
+    """LRU of search results, tagged with the table version they were computed on."""
+
+    def __init__(self, max_entries: int = 512) -> None:
+        self._max = max_entries
+        self._entries: OrderedDict[CacheKey, tuple[list[SearchHit], list[str]]] = OrderedDict()
+        self._version: int | None = None
+
+    def check_version(self, version: int | None) -> None:
+        """Drop everything if the index changed since the entries were stored."""
+        if version != self._version:
+            self._entries.clear()
+            self._version = version
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._version = None
+
+    def get(self, key: CacheKey) -> tuple[list[SearchHit], list[str]] | None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+        return entry
+
+    def put(self, key: CacheKey, value: tuple[list[SearchHit], list[str]], version: int | None) -> None:
+        if version != self._version:
+            return  # computed on an older version: do not cache
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)

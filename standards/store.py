@@ -1,0 +1,228 @@
+"""The LanceDB table holding standards chunks (async LanceDB API, never blocks the loop).
+
+One row per chunk: vector, text, metadata, the file's content hash and the chunk's own
+hash (so an edited file only re-embeds the chunks that changed). A native full-text index
+covers ``search_text`` (heading path + text); rows added since the last ``optimize()`` are
+still searched (flat), so new content is findable immediately. Every filter is built with
+``lancedb.expr`` (values become escaped literals, never spliced into SQL).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import lancedb
+import pyarrow as pa
+from lancedb.expr import Expr, col, lit
+from lancedb.index import FTS
+
+log = logging.getLogger(__name__)
+
+TABLE = "chunks"
+#: Columns returned by searches (the vector and the FTS column stay on disk).
+RESULT_COLUMNS = ["id", "doc", "source", "file", "domain", "heading_path", "tags", "text"]
+_MANIFEST_COLUMNS = ["doc", "source", "file", "domain", "title", "tags", "content_hash", "chunk_index"]
+
+
+class StoreCorrupt(Exception):
+    """The index on disk cannot be read; it should be deleted and rebuilt."""
+
+
+def schema(dimension: int) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("id", pa.string()),
+            pa.field("doc", pa.string()),
+            pa.field("source", pa.string()),
+            pa.field("file", pa.string()),
+            pa.field("domain", pa.string()),
+            pa.field("title", pa.string()),
+            pa.field("heading_path", pa.list_(pa.string())),
+            pa.field("tags", pa.list_(pa.string())),
+            pa.field("tags_key", pa.string()),
+            pa.field("text", pa.string()),
+            pa.field("search_text", pa.string()),
+            pa.field("chunk_hash", pa.string()),
+            pa.field("content_hash", pa.string()),
+            pa.field("chunk_index", pa.int32()),
+            pa.field("vector", pa.list_(pa.float32(), dimension)),
+        ]
+    )
+
+
+def tags_key(tags: list[str]) -> str:
+    """Tags stored as '|a|b|' so a tag filter is a literal substring test."""
+    return "|" + "|".join(tags) + "|" if tags else ""
+
+
+@dataclass(frozen=True)
+class DocInfo:
+    """What the index knows about one file."""
+
+    doc: str
+    source: str
+    file: str
+    domain: str
+    title: str
+    tags: list[str]
+    content_hash: str
+
+
+class ChunkStore:
+    """Opens (writer: creates, validates, repairs) the chunks table and runs queries on it."""
+
+    def __init__(self, db_dir: Path, *, writer: bool) -> None:
+        self.db_dir = db_dir
+        self.writer = writer
+        self._conn: Any = None
+        self._table: Any = None
+        self.dimension: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._table is not None
+
+    async def open(self, dimension: int | None) -> bool:
+        """Open the table; a writer creates it. Returns False if a reader finds no table.
+
+        Raises :class:`StoreCorrupt` if the files on disk cannot be read, or hold vectors
+        of another dimension than ``dimension``.
+        """
+        try:
+            if self.writer:
+                self.db_dir.mkdir(parents=True, exist_ok=True)
+            elif not self.db_dir.is_dir():
+                return False
+            self._conn = await lancedb.connect_async(str(self.db_dir), read_consistency_interval=timedelta(0))
+            names = (await self._conn.list_tables()).tables
+            if TABLE not in names:
+                if not self.writer:
+                    return False
+                if dimension is None:
+                    raise ValueError("a writer needs the embedding dimension")
+                table = await self._conn.create_table(TABLE, schema=schema(dimension))
+                await table.create_index("search_text", config=FTS())
+                self._table, self.dimension = table, dimension
+                return True
+            table = await self._conn.open_table(TABLE)
+            found = (await table.schema()).field("vector").type.list_size
+            if dimension is not None and found != dimension:
+                raise StoreCorrupt(f"index holds {found}-dimensional vectors, the model makes {dimension}")
+            await table.count_rows()
+            await table.query().limit(1).to_list()
+            if self.writer and not any(ix.columns == ["search_text"] for ix in await table.list_indices()):
+                await table.create_index("search_text", config=FTS())
+            self._table, self.dimension = table, found
+            return True
+        except StoreCorrupt:
+            raise
+        except Exception as exc:  # any failure to read the files means the index is unusable
+            raise StoreCorrupt(f"{type(exc).__name__}: {exc}") from exc
+
+    def wipe(self) -> None:
+        """Delete the index folder (blocking; writer only)."""
+        self.close()
+        shutil.rmtree(self.db_dir, ignore_errors=True)
+
+    def close(self) -> None:
+        if self._table is not None:
+            self._table.close()
+        self._table = None
+        self._conn = None
+
+    def _t(self) -> Any:
+        if self._table is None:
+            raise RuntimeError("index table is not open")
+        return self._table
+
+    async def version(self) -> int:
+        return int(await self._t().version())
+
+    async def count_rows(self) -> int:
+        return int(await self._t().count_rows())
+
+    async def manifest(self) -> dict[str, DocInfo]:
+        """One entry per indexed file (from its first chunk)."""
+        try:
+            data = await self._t().query().select(_MANIFEST_COLUMNS).to_arrow()
+        except Exception as exc:
+            raise StoreCorrupt(f"{type(exc).__name__}: {exc}") from exc
+        docs: dict[str, DocInfo] = {}
+        for row in data.to_pylist():
+            doc = row["doc"]
+            if doc not in docs or row["chunk_index"] == 0:
+                docs[doc] = DocInfo(
+                    doc=doc,
+                    source=row["source"],
+                    file=row["file"],
+                    domain=row["domain"],
+                    title=row["title"],
+                    tags=list(row["tags"] or []),
+                    content_hash=row["content_hash"],
+                )
+        return docs
+
+    async def vectors_by_chunk_hash(self, docs: list[str]) -> dict[str, list[float]]:
+        """Existing vectors of these files' chunks, so unchanged chunks are not re-embedded."""
+        if not docs:
+            return {}
+        data = await self._t().query().where(col("doc").isin(docs)).select(["chunk_hash", "vector"]).to_arrow()
+        return {h: v for h, v in zip(data["chunk_hash"].to_pylist(), data["vector"].to_pylist(), strict=True)}
+
+    async def replace_docs(self, docs: list[str], rows: list[dict[str, Any]]) -> None:
+        """Atomically make ``rows`` the only chunks of ``docs`` (one commit; [] deletes them)."""
+        if not docs:
+            return
+        table = self._t()
+        data = pa.Table.from_pylist(rows, schema=await table.schema())
+        await (
+            table.merge_insert("id")
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .when_not_matched_by_source_delete(col("doc").isin(docs))
+            .execute(data)
+        )
+
+    async def optimize(self) -> None:
+        await self._t().optimize(cleanup_older_than=timedelta(minutes=5))
+
+    async def vector_search(self, vector: list[float], where: Expr | None, limit: int) -> list[dict[str, Any]]:
+        query = self._t().query().nearest_to(vector).distance_type("cosine")
+        if where is not None:
+            query = query.where(where)
+        rows: list[dict[str, Any]] = await query.select([*RESULT_COLUMNS, "_distance"]).limit(limit).to_list()
+        return rows
+
+    async def text_search(self, text: str, where: Expr | None, limit: int) -> list[dict[str, Any]]:
+        query = self._t().query().nearest_to_text(text, columns="search_text")
+        if where is not None:
+            query = query.where(where)
+        rows: list[dict[str, Any]] = await query.select([*RESULT_COLUMNS, "_score"]).limit(limit).to_list()
+        return rows
+
+
+def build_filter(*, domain: str | None, source: str | None, tags: list[str] | None) -> Expr | None:
+    """AND of the given filters; tags match if the chunk has any of them."""
+    parts: list[Expr] = []
+    if domain is not None:
+        parts.append(col("domain") == lit(domain))
+    if source is not None:
+        parts.append(col("source") == lit(source))
+    if tags:
+        any_tag: Expr | None = None
+        for tag in tags:
+            cond = col("tags_key").contains(lit(f"|{tag}|"))
+            any_tag = cond if any_tag is None else any_tag | cond
+        if any_tag is not None:
+            parts.append(any_tag)
+    if not parts:
+        return None
+    result = parts[0]
+    for part in parts[1:]:
+        result = result & part
+    return result

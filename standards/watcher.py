@@ -1,0 +1,137 @@
+"""Watching standards folders: watchdog thread → asyncio loop → trailing debounce.
+
+The watchdog observer thread only hands raw paths to the event loop with
+``loop.call_soon_threadsafe``. On the loop, paths collect in a set; the flush runs
+``debounce_seconds`` after the last event (trailing debounce), or at the latest
+``max_delay_seconds`` after the first one, so a steady stream of writes cannot starve it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class Debouncer:
+    """Collects paths on the event loop and calls ``flush`` with them once things settle."""
+
+    def __init__(
+        self,
+        flush: Callable[[list[Path]], Awaitable[None]],
+        *,
+        delay: float,
+        max_delay: float = 1.0,
+    ) -> None:
+        self._flush = flush
+        self._delay = delay
+        self._max_delay = max(max_delay, delay)
+        self._paths: set[Path] = set()
+        self._first: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def add(self, paths: list[Path]) -> None:
+        """Must be called on the loop's thread."""
+        loop = asyncio.get_running_loop()
+        self._paths.update(paths)
+        now = loop.time()
+        if self._first is None:
+            self._first = now
+        if self._timer is not None:
+            self._timer.cancel()
+        wait = min(self._delay, max(0.0, self._first + self._max_delay - now))
+        self._timer = loop.call_later(wait, self._fire)
+
+    def _fire(self) -> None:
+        paths = sorted(self._paths)
+        self._paths.clear()
+        self._first = None
+        self._timer = None
+        if paths:
+            task = asyncio.get_running_loop().create_task(self._run(paths), name="standards-reindex")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, paths: list[Path]) -> None:
+        try:
+            await self._flush(paths)
+        except Exception:  # the watcher must survive any indexing failure
+            log.exception("re-indexing changed standards failed: %s", [str(p) for p in paths])
+
+    async def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._paths.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _handler_class() -> type[Any]:
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
+
+    class _Handler(FileSystemEventHandler):  # type: ignore[misc]
+        def __init__(self, loop: asyncio.AbstractEventLoop, sink: Callable[[list[Path]], None]) -> None:
+            self._loop = loop
+            self._sink = sink
+
+        def on_any_event(self, event: FileSystemEvent) -> None:
+            if event.event_type in ("opened", "closed_no_write"):
+                return
+            paths = [Path(_text(event.src_path))]
+            if event.dest_path:
+                paths.append(Path(_text(event.dest_path)))
+            try:
+                self._loop.call_soon_threadsafe(self._sink, paths)
+            except RuntimeError:  # loop closed during shutdown
+                pass
+
+    return _Handler
+
+
+def _text(path: bytes | str) -> str:
+    return path.decode(errors="surrogateescape") if isinstance(path, bytes) else path
+
+
+class Watcher:
+    """A watchdog observer over several roots feeding a :class:`Debouncer`."""
+
+    def __init__(self, debouncer: Debouncer) -> None:
+        self._debouncer = debouncer
+        self._observer: Any = None
+        self._watched: set[Path] = set()
+
+    def start(self, roots: list[Path]) -> None:
+        from watchdog.observers import Observer
+
+        loop = asyncio.get_running_loop()
+        self._handler = _handler_class()(loop, self._debouncer.add)
+        self._observer = Observer()
+        self._observer.daemon = True
+        for root in roots:
+            self.watch(root)
+        self._observer.start()
+
+    def watch(self, root: Path) -> None:
+        """Watch one more root (no-op if already watched or missing)."""
+        if self._observer is None or root in self._watched or not root.is_dir():
+            return
+        self._observer.schedule(self._handler, str(root), recursive=True)
+        self._watched.add(root)
+        log.info("watching standards folder %s", root)
+
+    def is_watching(self, root: Path) -> bool:
+        return root in self._watched
+
+    async def stop(self) -> None:
+        if self._observer is not None:
+            observer, self._observer = self._observer, None
+            observer.stop()
+            await asyncio.to_thread(observer.join, 5.0)
+        await self._debouncer.close()
