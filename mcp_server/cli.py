@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from mcp_server.settings import Settings, SettingsError, load_settings
 
@@ -62,24 +64,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
-async def _run_until_signal(main: asyncio.Task[None]) -> None:
-    """Cancel ``main`` on SIGTERM/SIGINT so every context manager (Redis, worker) unwinds."""
+async def _run_until_signal(main: asyncio.Task[None], closed: asyncio.Event | None = None) -> None:
+    """Cancel ``main`` on SIGTERM/SIGINT/SIGHUP so every context manager (Redis, worker) unwinds.
+
+    The stdio transport reads stdin in a thread that cancellation cannot interrupt; once
+    ``closed`` is set (all resources released) we stop waiting for it and exit the process.
+    """
     loop = asyncio.get_running_loop()
+    signalled = asyncio.Event()
+
+    def on_signal() -> None:
+        signalled.set()
+        main.cancel()
+
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        loop.add_signal_handler(sig, main.cancel)
-    with contextlib.suppress(asyncio.CancelledError):
-        await main
+        loop.add_signal_handler(sig, on_signal)
+    closed_wait = asyncio.ensure_future(closed.wait()) if closed is not None else None
+    waiters: set[asyncio.Future[Any]] = {main} if closed_wait is None else {main, closed_wait}
+    while True:
+        done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        if main in done:
+            break
+        if signalled.is_set():
+            log.info("resources released; exiting")
+            logging.shutdown()
+            os._exit(0)
+        waiters = {main}
+    if closed_wait is not None:
+        closed_wait.cancel()
+    if not main.cancelled():
+        main.result()
 
 
 async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker: bool) -> int:
     from mcp_server.server import build_server
 
-    server = build_server(settings, run_worker=worker)
+    closed = asyncio.Event()
+    server = build_server(settings, run_worker=worker, on_closed=closed.set)
     if http:
-        coro = server.run_streamable_http_async(host=host, port=port)
+        from mcp_server.http import HttpConfigError, check_bind, serve_http
+
+        token = settings.http_token.get_secret_value() if settings.http_token else None
+        try:
+            check_bind(host, token)
+        except HttpConfigError as exc:
+            sys.stderr.write(f"personas serve: {exc}\n")
+            return 2
+        coro = serve_http(server, host=host, port=port, token=token)
     else:
         coro = server.run_stdio_async()
-    await _run_until_signal(asyncio.create_task(coro, name="mcp-server"))
+    await _run_until_signal(asyncio.create_task(coro, name="mcp-server"), closed)
     return 0
 
 

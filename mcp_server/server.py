@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
@@ -22,13 +22,21 @@ def package_version() -> str:
         return "0.0.0"
 
 
-def build_server(settings: Settings, *, run_worker: bool = True) -> MCPServer[AppState]:
+def build_server(
+    settings: Settings, *, run_worker: bool = True, on_closed: Callable[[], None] | None = None
+) -> MCPServer[AppState]:
+    """Build the MCP server. Resources open when a transport starts it and close when it stops;
+    ``on_closed`` is called once they are all closed."""
     personas = PersonaRegistry.load(settings.personas_dir)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
-        async with open_app(settings, personas, run_worker=run_worker) as state:
-            yield state
+        try:
+            async with open_app(settings, personas, run_worker=run_worker) as state:
+                yield state
+        finally:
+            if on_closed is not None:
+                on_closed()
 
     server: MCPServer[AppState] = MCPServer(
         name="agent-personas",

@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     max_context_chars: int = Field(
         default=200_000, ge=1_000, description="Cap on task + context of one invocation. PERSONAS_MAX_CONTEXT_CHARS."
     )
+    http_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for `serve --http`; required when binding beyond loopback. PERSONAS_HTTP_TOKEN.",
+    )
     log_level: LogLevel = Field(default="INFO", description="Log level (logs go to stderr). PERSONAS_LOG_LEVEL.")
 
     @field_validator("redis_url")

@@ -39,6 +39,8 @@ SPECIAL_TOKENS = 2
 _HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _WORD = re.compile(r"[A-Za-z0-9_]+|[^\sA-Za-z0-9_]")
+_TABLE_RULE = re.compile(r"^\s*\|?(\s*:?-+:?\s*\|)+\s*(:?-+:?\s*)?$")
+_TABLE_RULE_DASHES = re.compile(r"-{4,}")
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
 
 
@@ -146,9 +148,13 @@ def split_sections(body: str) -> list[_Section]:
     for line in body.splitlines():
         fence_match = _FENCE.match(line)
         if fence is not None:
-            if fence_match and fence_match.group(1)[0] == fence[0] and len(fence_match.group(1)) >= len(fence):
-                if not line.strip().lstrip(fence[0]):
-                    fence = None
+            if (
+                fence_match
+                and fence_match.group(1)[0] == fence[0]
+                and len(fence_match.group(1)) >= len(fence)
+                and not line.strip().lstrip(fence[0])
+            ):
+                fence = None
             sections[-1].lines.append(line)
             continue
         if fence_match:
@@ -196,7 +202,7 @@ def _blocks(lines: list[str]) -> list[str]:
                 blocks.append("\n".join(current).strip("\n"))
                 current = []
             continue
-        current.append(line.rstrip())
+        current.append(_TABLE_RULE_DASHES.sub("---", line.rstrip()) if _TABLE_RULE.match(line) else line.rstrip())
     if current:
         blocks.append("\n".join(current).strip("\n"))
     return [b for b in blocks if b.strip()]
@@ -229,16 +235,26 @@ def _split_line(line: str, budget: int, count: TokenCounter) -> list[str]:
         if count(sentence) <= budget:
             pieces.append(sentence)
             continue
-        words = sentence.split(" ")
         current: list[str] = []
-        for word in words:
+        for word in _hard_split(sentence.split(" "), budget, count):
             if current and count(" ".join([*current, word])) > budget:
                 pieces.append(" ".join(current))
                 current = []
-            current.append(word if count(word) <= budget else word[: budget * 2])
+            current.append(word)
         if current:
             pieces.append(" ".join(current))
     return [p for p in pieces if p.strip()]
+
+
+def _hard_split(words: list[str], budget: int, count: TokenCounter) -> list[str]:
+    """Words longer than the budget are cut into slices of ``budget`` characters (≤ 1 token each)."""
+    out: list[str] = []
+    for word in words:
+        if count(word) <= budget:
+            out.append(word)
+        else:
+            out.extend(word[i : i + budget] for i in range(0, len(word), budget))
+    return out
 
 
 def _join(units: list[_Unit]) -> str:
@@ -309,4 +325,3 @@ def chunk_markdown(
             chunks.append(Chunk(path, piece))
     tags = normalize_tags(metadata.get("tags"))
     return ParsedDocument(title=title, tags=tags, metadata=metadata, chunks=chunks, warnings=warnings)
-

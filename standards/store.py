@@ -5,6 +5,7 @@ hash (so an edited file only re-embeds the chunks that changed). A native full-t
 covers ``search_text`` (heading path + text); rows added since the last ``optimize()`` are
 still searched (flat), so new content is findable immediately. Every filter is built with
 ``lancedb.expr`` (values become escaped literals, never spliced into SQL).
+``lancedb`` and ``pyarrow`` are imported on first use (importing them takes over a second).
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ import shutil
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lancedb
-import pyarrow as pa
-from lancedb.expr import Expr, col, lit
-from lancedb.index import FTS
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from lancedb.expr import Expr
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,8 @@ class StoreCorrupt(Exception):
 
 
 def schema(dimension: int) -> pa.Schema:
+    import pyarrow as pa
+
     return pa.schema(
         [
             pa.field("id", pa.string()),
@@ -93,6 +95,9 @@ class ChunkStore:
         Raises :class:`StoreCorrupt` if the files on disk cannot be read, or hold vectors
         of another dimension than ``dimension``.
         """
+        import lancedb
+        from lancedb.index import FTS
+
         try:
             if self.writer:
                 self.db_dir.mkdir(parents=True, exist_ok=True)
@@ -169,13 +174,20 @@ class ChunkStore:
 
     async def vectors_by_chunk_hash(self, docs: list[str]) -> dict[str, list[float]]:
         """Existing vectors of these files' chunks, so unchanged chunks are not re-embedded."""
+        from lancedb.expr import col
+
         if not docs:
             return {}
-        data = await self._t().query().where(col("doc").isin(docs)).select(["chunk_hash", "vector"]).to_arrow()
+        data = (
+            await self._t().query().where(col("doc").isin(docs)).select(["chunk_hash", "vector"]).to_arrow()
+        )
         return {h: v for h, v in zip(data["chunk_hash"].to_pylist(), data["vector"].to_pylist(), strict=True)}
 
     async def replace_docs(self, docs: list[str], rows: list[dict[str, Any]]) -> None:
         """Atomically make ``rows`` the only chunks of ``docs`` (one commit; [] deletes them)."""
+        import pyarrow as pa
+        from lancedb.expr import col
+
         if not docs:
             return
         table = self._t()
@@ -191,7 +203,9 @@ class ChunkStore:
     async def optimize(self) -> None:
         await self._t().optimize(cleanup_older_than=timedelta(minutes=5))
 
-    async def vector_search(self, vector: list[float], where: Expr | None, limit: int) -> list[dict[str, Any]]:
+    async def vector_search(
+        self, vector: list[float], where: Expr | None, limit: int
+    ) -> list[dict[str, Any]]:
         query = self._t().query().nearest_to(vector).distance_type("cosine")
         if where is not None:
             query = query.where(where)
@@ -208,6 +222,8 @@ class ChunkStore:
 
 def build_filter(*, domain: str | None, source: str | None, tags: list[str] | None) -> Expr | None:
     """AND of the given filters; tags match if the chunk has any of them."""
+    from lancedb.expr import col, lit
+
     parts: list[Expr] = []
     if domain is not None:
         parts.append(col("domain") == lit(domain))

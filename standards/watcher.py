@@ -9,6 +9,7 @@ The watchdog observer thread only hands raw paths to the event loop with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -76,7 +77,7 @@ class Debouncer:
 def _handler_class() -> type[Any]:
     from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
-    class _Handler(FileSystemEventHandler):  # type: ignore[misc]
+    class _Handler(FileSystemEventHandler):
         def __init__(self, loop: asyncio.AbstractEventLoop, sink: Callable[[list[Path]], None]) -> None:
             self._loop = loop
             self._sink = sink
@@ -87,10 +88,8 @@ def _handler_class() -> type[Any]:
             paths = [Path(_text(event.src_path))]
             if event.dest_path:
                 paths.append(Path(_text(event.dest_path)))
-            try:
+            with contextlib.suppress(RuntimeError):  # loop closed during shutdown
                 self._loop.call_soon_threadsafe(self._sink, paths)
-            except RuntimeError:  # loop closed during shutdown
-                pass
 
     return _Handler
 

@@ -1,0 +1,92 @@
+"""What a run depends on, passed in as arguments: project root, standards search, proposal sink, limits.
+
+The protocols are structural so the runtime never imports the standards index or the stores:
+``standards.StandardsIndex`` and ``standards.proposals.ProposalStore`` satisfy them as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from personas.runtime.models import RunLimits
+
+
+class SearchHitLike(Protocol):
+    """One chunk of a standard (``standards.models.SearchHit`` has this shape)."""
+
+    @property
+    def file(self) -> str: ...
+    @property
+    def heading_path(self) -> list[str]: ...
+    @property
+    def domain(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def score(self) -> float: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def tags(self) -> list[str]: ...
+
+
+class SearchResponseLike(Protocol):
+    @property
+    def results(self) -> Sequence[SearchHitLike]: ...
+
+
+class StandardsSearch(Protocol):
+    """Hybrid search over the team's standards. Raises ValueError on a bad query or filter."""
+
+    async def search(
+        self,
+        query: str,
+        *,
+        domain: str | None = None,
+        tags: list[str] | None = None,
+        source: str | None = None,
+        limit: int = 5,
+    ) -> SearchResponseLike: ...
+
+
+class ProposalSink(Protocol):
+    """Stores a proposed standard as a draft awaiting human approval; returns its id.
+
+    Raises ValueError when a field is invalid (the message is shown to the model)."""
+
+    async def create_draft(
+        self,
+        *,
+        domain: str,
+        topic: str,
+        title: str,
+        content: str,
+        rationale: str,
+        proposed_by: str,
+        job_id: str | None = None,
+    ) -> str: ...
+
+
+@dataclass
+class RunToolbox:
+    """Dependencies of one run. ``search`` / ``proposals`` may be None: those tools then say so."""
+
+    project_root: Path
+    search: StandardsSearch | None = None
+    proposals: ProposalSink | None = None
+    limits: RunLimits = field(default_factory=RunLimits)
+    denied_paths: tuple[Path, ...] = ()
+    """Extra folders file tools must never read (e.g. the data directory with the job database)."""
+
+    @classmethod
+    def default(cls) -> RunToolbox:
+        """The current directory as project root, no search, proposals refused."""
+        return cls(project_root=Path.cwd())
+
+
+def citation_ref(hit: SearchHitLike) -> str:
+    """How a finding cites a chunk: ``file#heading`` with the chunk's own (deepest) heading."""
+    return f"{hit.file}#{hit.heading_path[-1]}" if hit.heading_path else hit.file

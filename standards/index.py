@@ -1,0 +1,415 @@
+"""The standards index: build, keep fresh, search.
+
+One process is the writer (the indexer): it reconciles the index with the Markdown at
+start (in the background), watches the folders and re-indexes changed files. Any number
+of readers (``writer=False``, e.g. workers) open the same LanceDB folder with strong read
+consistency and see the writer's commits; they never write to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from standards.counts import QueryCounter
+from standards.embedder import Embedder, SentenceTransformerEmbedder
+from standards.indexer import Indexer, IndexResult
+from standards.models import (
+    BuildProgress,
+    BuildReport,
+    IndexConfig,
+    IndexState,
+    IndexStatus,
+    SearchHit,
+    SearchResponse,
+    StandardFile,
+)
+from standards.search import ResultCache, fts_query_text, fuse, validate_filters, validate_query, vector_hits
+from standards.sources import SourceFile, discover, doc_key, is_markdown, locate, safe_resolve
+from standards.store import ChunkStore, StoreCorrupt, build_filter
+from standards.watcher import Debouncer, Watcher
+
+log = logging.getLogger(__name__)
+
+#: Commits between two ``optimize()`` runs (compaction + folding new rows into the FTS index).
+OPTIMIZE_EVERY = 20
+_STATUS_FILE = "status.json"
+
+
+class StandardsIndex:
+    """Hybrid (vector + full-text) search over the standards, kept fresh by a watcher."""
+
+    def __init__(self, config: IndexConfig, embedder: Embedder | None = None, *, writer: bool = True) -> None:
+        self.config = config
+        self.writer = writer
+        self._embedder: Embedder = embedder or SentenceTransformerEmbedder(config.model_path)
+        self._store = ChunkStore(config.index_dir / "lancedb", writer=writer)
+        self._indexer = Indexer(self._store, self._embedder, max_file_bytes=config.max_file_bytes)
+        self._counter = QueryCounter(config.index_dir / "query_counts.sqlite3")
+        self._cache = ResultCache()
+        self._lock = asyncio.Lock()
+        self._status = IndexStatus(state="empty", message="not started")
+        self._settled = asyncio.Event()
+        self._listeners: list[Callable[[list[str]], None]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reconcile_task: asyncio.Task[None] | None = None
+        self._watcher: Watcher | None = None
+        self._writes = 0
+        self._status_written = 0.0
+        self._seen_version: int | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def start(self, *, watch: bool = True) -> None:
+        """Open (a writer creates or repairs) the index; a writer then reconciles in the background."""
+        await self._counter.start()
+        if not self.writer:
+            await self._open_reader()
+            return
+        await self._open_writer()
+        if watch:
+            self._watcher = Watcher(Debouncer(self.reindex_paths, delay=self.config.debounce_seconds))
+            self._watcher.start([s.root.expanduser().resolve() for s in self.config.sources])
+        self._set_status("building", message="checking standards for changes")
+        self._reconcile_task = self._spawn(self._reconcile(force=False), "standards-reconcile")
+
+    async def stop(self) -> None:
+        if self._watcher is not None:
+            await self._watcher.stop()
+            self._watcher = None
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._counter.stop()
+        self._store.close()
+
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _open_writer(self) -> None:
+        dimension = await asyncio.to_thread(lambda: self._embedder.dimension)
+        try:
+            await self._store.open(dimension)
+        except StoreCorrupt as exc:
+            log.warning("standards index at %s is unreadable (%s); rebuilding it", self._store.db_dir, exc)
+            await asyncio.to_thread(self._store.wipe)
+            await self._store.open(dimension)
+        self._status.chunks = await self._store.count_rows()
+
+    async def _open_reader(self) -> bool:
+        try:
+            opened = await self._store.open(None)
+        except StoreCorrupt as exc:
+            self._store.close()
+            self._set_status("error", message=f"index unreadable, waiting for the indexer to rebuild: {exc}")
+            return False
+        await self._refresh_reader_status()
+        return opened
+
+    # ----------------------------------------------------------------- status
+
+    def status(self) -> IndexStatus:
+        return self._status.model_copy()
+
+    def _set_status(self, state: IndexState, **changes: Any) -> None:
+        self._status = self._status.model_copy(update={"state": state, **changes})
+        if state != "building":
+            self._settled.set()
+        else:
+            self._settled.clear()
+        if self.writer:
+            self._persist_status(force=state != "building")
+
+    def _persist_status(self, *, force: bool) -> None:
+        now = time.monotonic()
+        if not force and now - self._status_written < 0.5:
+            return
+        self._status_written = now
+        payload = self._status.model_dump_json()
+        self._spawn(asyncio.to_thread(_write_atomic, self.config.index_dir / _STATUS_FILE, payload), "status")
+
+    async def _refresh_reader_status(self) -> None:
+        data = await asyncio.to_thread(_read_json, self.config.index_dir / _STATUS_FILE)
+        chunks = await self._store.count_rows() if self._store.is_open else 0
+        status = IndexStatus.model_validate(data) if data else None
+        if status is None or (status.state == "ready" and chunks == 0):
+            state: IndexState = "ready" if chunks else "empty"
+            message = "" if chunks else "the standards index has not been built yet"
+            status = IndexStatus(state=state, chunks=chunks, message=message)
+        self._status = status.model_copy(update={"chunks": chunks})
+        if status.state != "building":
+            self._settled.set()
+
+    async def wait_ready(self, timeout: float) -> IndexStatus:  # noqa: ASYNC109 (public API)
+        """Wait until the index is no longer building (ready, empty or error), up to ``timeout`` s."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        if self.writer:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._settled.wait(), timeout)
+            return self.status()
+        while True:
+            if not self._store.is_open:
+                await self._open_reader()
+            else:
+                await self._refresh_reader_status()
+            if self._status.state == "ready" or asyncio.get_running_loop().time() >= deadline:
+                return self.status()
+            await asyncio.sleep(0.05)
+
+    def add_listener(self, cb: Callable[[list[str]], None]) -> None:
+        """``cb(files)`` runs after every index change with the changed root-relative paths."""
+        self._listeners.append(cb)
+
+    # ----------------------------------------------------------------- writing
+
+    def _progress(self, progress: BuildProgress) -> None:
+        self._status = self._status.model_copy(
+            update={
+                "files_indexed": progress.files_done,
+                "files_total": progress.files_total,
+                "message": f"indexing standards: {progress.files_done}/{progress.files_total} files",
+            }
+        )
+        self._persist_status(force=False)
+
+    async def _reconcile(
+        self, *, force: bool, progress: Callable[[BuildProgress], None] | None = None
+    ) -> IndexResult:
+        async with self._lock:
+            started = time.perf_counter()
+            try:
+                result = await self._reconcile_locked(force, progress)
+            except StoreCorrupt as exc:
+                log.warning("standards index became unreadable (%s); rebuilding it", exc)
+                await asyncio.to_thread(self._store.wipe)
+                await self._store.open(self._embedder.dimension)
+                result = await self._reconcile_locked(True, progress)
+            except Exception as exc:
+                log.exception("building the standards index failed")
+                self._set_status("error", message=f"index build failed: {exc}")
+                raise
+            chunks = await self._store.count_rows()
+            state: IndexState = "ready" if chunks else "empty"
+            message = "" if chunks else "no standards found"
+            self._set_status(state, chunks=chunks, files_indexed=result.files_seen, message=message)
+            log.info(
+                "standards index reconciled in %.2fs: %d files, %d changed, %d chunks embedded",
+                time.perf_counter() - started,
+                result.files_seen,
+                len(result.changed),
+                result.texts_embedded,
+            )
+            return result
+
+    async def _reconcile_locked(
+        self, force: bool, progress: Callable[[BuildProgress], None] | None
+    ) -> IndexResult:
+        files = await asyncio.to_thread(discover, self.config.sources)
+        manifest = await self._store.manifest()
+        keys = {f.key for f in files}
+        removed = [doc for doc in manifest if doc not in keys]
+        self._status = self._status.model_copy(update={"files_total": len(files), "files_indexed": 0})
+
+        def report(p: BuildProgress) -> None:
+            self._progress(p)
+            if progress is not None:
+                progress(p)
+
+        result = await self._indexer.index(files, manifest, force=force, removed=removed, progress=report)
+        await self._after_write(result, optimize=bool(result.changed))
+        return result
+
+    async def rebuild(self, progress: Callable[[BuildProgress], None] | None = None) -> BuildReport:
+        """Re-read and re-embed every standard (supersedes a reconcile still running)."""
+        if self._reconcile_task is not None and not self._reconcile_task.done():
+            self._reconcile_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconcile_task
+        self._set_status("building", message="rebuilding the standards index")
+        started = time.perf_counter()
+        result = await self._reconcile(force=True, progress=progress)
+        seconds = time.perf_counter() - started
+        return BuildReport(
+            files=result.files_seen - len(result.skipped),
+            chunks=result.chunks_written,
+            seconds=seconds,
+            chunks_per_second=result.chunks_written / seconds if seconds > 0 else 0.0,
+            skipped=result.skipped,
+        )
+
+    async def reindex_paths(self, paths: list[Path]) -> None:
+        """Re-index these files or folders (created, changed, deleted or renamed)."""
+        if not self.writer:
+            raise RuntimeError("a read-only standards index cannot re-index")
+        async with self._lock:
+            manifest = await self._store.manifest()
+            files, removed = await asyncio.to_thread(self._resolve_paths, paths, set(manifest))
+            if not files and not removed:
+                return
+            result = await self._indexer.index(files, manifest, removed=removed)
+            await self._after_write(result, optimize=False)
+            if self._status.state != "building":
+                chunks = await self._store.count_rows()
+                self._set_status("ready" if chunks else "empty", chunks=chunks, message="")
+
+    def _resolve_paths(self, paths: list[Path], known: set[str]) -> tuple[list[SourceFile], list[str]]:
+        """Blocking: map event paths to files to (re)index and doc keys to drop."""
+        files: dict[str, SourceFile] = {}
+        removed: set[str] = set()
+        for path in paths:
+            for kind, root, rel in locate(self.config.sources, path):
+                if self._watcher is not None and not self._watcher.is_watching(root):
+                    self._watcher.watch(root)
+                target = root / rel if rel else root
+                if target.is_dir() and not target.is_symlink():
+                    prefix = f"{kind}:{rel}/" if rel else f"{kind}:"
+                    inside = {f.key: f for f in discover(self.config.sources) if f.key.startswith(prefix)}
+                    files.update(inside)
+                    removed.update(k for k in known if k.startswith(prefix) and k not in inside)
+                elif is_markdown(target.name) and os.path.lexists(target):
+                    sf = SourceFile(kind, root, rel)
+                    files[sf.key] = sf
+                elif is_markdown(target.name):
+                    removed.add(doc_key(kind, rel))
+                else:  # a vanished folder, or a non-Markdown file
+                    removed.update(k for k in known if k.startswith(f"{kind}:{rel}/"))
+        return list(files.values()), sorted(removed & known)
+
+    async def _after_write(self, result: IndexResult, *, optimize: bool) -> None:
+        if not result.changed:
+            return
+        self._cache.clear()
+        self._writes += 1
+        self._status = self._status.model_copy(update={"last_updated": time.time()})
+        files = sorted(set(result.changed_files))
+        for cb in list(self._listeners):
+            try:
+                cb(files)
+            except Exception:  # a broken listener must not break indexing
+                log.exception("standards index listener failed")
+        if optimize or self._writes >= OPTIMIZE_EVERY:
+            self._writes = 0
+            self._spawn(self._optimize(), "standards-optimize")
+
+    async def _optimize(self) -> None:
+        async with self._lock:
+            try:
+                await self._store.optimize()
+            except Exception:  # optimisation is an optional maintenance step
+                log.warning("optimizing the standards index failed", exc_info=True)
+
+    # ----------------------------------------------------------------- reading
+
+    async def search(
+        self,
+        query: str,
+        *,
+        domain: str | None = None,
+        tags: list[str] | None = None,
+        source: str | None = None,
+        limit: int = 5,
+    ) -> SearchResponse:
+        """Top chunks for ``query``; identical queries are answered from a cache until the index changes."""
+        started = time.perf_counter()
+        text = validate_query(query)
+        domain, tag_tuple, source = validate_filters(domain, tags, source, limit)
+        if not self._store.is_open and not self.writer:
+            await self._open_reader()
+        if not self._store.is_open:
+            return self._response(text, [], started, cached=False)
+        version = await self._store.version()
+        if not self.writer and (version != self._seen_version or self._status.state != "ready"):
+            self._seen_version = version
+            await self._refresh_reader_status()
+        self._cache.check_version(version)
+        mode = self.config.search_mode
+        key = (text, domain, tag_tuple, source, limit, mode)
+        entry = self._cache.get(key)
+        if entry is not None:
+            self._counter.record(entry[1])
+            return self._response(text, entry[0], started, cached=True)
+        where = build_filter(domain=domain, source=source, tags=list(tag_tuple))
+        vector = (await asyncio.to_thread(self._embedder.embed, [text]))[0]
+        fts_text = fts_query_text(text)
+        depth = max(limit * 4, 20)
+        if mode == "hybrid" and fts_text:
+            vector_rows, text_rows = await asyncio.gather(
+                self._store.vector_search(vector, where, depth),
+                self._store.text_search(fts_text, where, depth),
+            )
+            ranked = fuse(vector_rows, text_rows, limit)
+        else:
+            ranked = vector_hits(await self._store.vector_search(vector, where, limit), limit)
+        hits = [hit for _, hit in ranked]
+        docs = sorted({doc for doc, _ in ranked})
+        self._cache.put(key, (hits, docs), version)
+        self._counter.record(docs)
+        return self._response(text, hits, started, cached=False)
+
+    def _response(self, query: str, hits: list[SearchHit], started: float, *, cached: bool) -> SearchResponse:
+        return SearchResponse(
+            query=query,
+            results=[h.model_copy() for h in hits],
+            status=self.status(),
+            took_ms=(time.perf_counter() - started) * 1000,
+            cached=cached,
+        )
+
+    async def list_files(self) -> list[StandardFile]:
+        """Every indexed standard with its title, tags and how often searches returned it."""
+        if not self._store.is_open:
+            return []
+        manifest = await self._store.manifest()
+        counts = await self._counter.counts()
+        return [
+            StandardFile(
+                file=info.file,
+                domain=info.domain,
+                source=info.source,
+                title=info.title,
+                tags=info.tags,
+                query_count=counts.get(info.doc, 0),
+            )
+            for info in sorted(manifest.values(), key=lambda i: (i.source, i.file))
+        ]
+
+    async def read_file(self, file: str, source: str | None = None) -> str:
+        """Text of a standard; refuses paths outside the standards folders (``..``, symlinks)."""
+        if source is not None and source not in ("project", "universal"):
+            raise ValueError("source must be 'project' or 'universal'")
+        path = await asyncio.to_thread(safe_resolve, self.config.sources, file, source)
+        data = await asyncio.to_thread(_read_capped, path, self.config.max_file_bytes)
+        return data
+
+
+def _read_capped(path: Path, max_bytes: int) -> str:
+    with path.open("rb") as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError(f"standard is larger than {max_bytes} bytes: {path.name}")
+    return data.decode("utf-8", errors="replace")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

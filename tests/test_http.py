@@ -1,0 +1,79 @@
+"""Streamable HTTP: loopback by default, bearer token enforced when set, refused bind without one."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.conftest import wait_for
+from tests.test_serve_stdio import PERSONAS_BIN, _env
+
+TOKEN = "test-token-4f0c1b8e9d"
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def http_server(project: Path, redis_url: str) -> Iterator[str]:
+    port = _port()
+    with subprocess.Popen(
+        [PERSONAS_BIN, "serve", "--http", "--port", str(port)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=_env(project, PERSONAS_HTTP_TOKEN=TOKEN, REDIS_URL=redis_url),
+    ) as proc:
+        try:
+            yield f"http://127.0.0.1:{port}/mcp"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+
+
+def _status(url: str, token: str | None) -> int:
+    request = urllib.request.Request(url, data=b"{}", method="POST", headers={"content-type": "application/json"})
+    if token is not None:
+        request.add_header("authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, ConnectionError):
+        return 0
+
+
+async def test_token_is_required_and_checked(http_server: str) -> None:
+    async def up() -> bool:
+        return _status(http_server, None) != 0
+
+    await wait_for(up, timeout=30, what="HTTP server to listen")
+    assert _status(http_server, None) == 401
+    assert _status(http_server, "wrong-token") == 401
+
+    async with (
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as http,
+        Client(streamable_http_client(http_server, http_client=http)) as client,  # type: ignore[arg-type]
+    ):
+        names = {tool.name for tool in (await client.list_tools()).tools}
+    assert "invoke_security" in names
+
+
+def test_non_loopback_bind_without_token_is_refused(project: Path) -> None:
+    result = subprocess.run(
+        [PERSONAS_BIN, "serve", "--http", "--host", "0.0.0.0", "--port", str(_port())],
+        capture_output=True, text=True, timeout=30, env=_env(project), check=False,
+    )
+    assert result.returncode == 2
+    assert "PERSONAS_HTTP_TOKEN" in result.stderr

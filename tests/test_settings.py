@@ -1,0 +1,77 @@
+"""Settings come from the environment; bad values name the variable to fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mcp_server.cli import main
+from mcp_server.settings import SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("PERSONAS_") or name in ("REDIS_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PERSONAS_PROJECT_ROOT", str(tmp_path))
+
+
+def test_defaults_live_under_the_project(tmp_path: Path) -> None:
+    settings = load_settings()
+    assert settings.standards_dir == tmp_path.resolve() / ".agent-os" / "standards"
+    assert settings.data_dir == tmp_path.resolve() / ".agent-os" / "data"
+    assert settings.redis_url is None
+    assert settings.api_key is None
+
+
+def test_standard_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://cache:6379/2")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9999/")
+    monkeypatch.setenv("PERSONAS_WORKER_CONCURRENCY", "7")
+    monkeypatch.setenv("PERSONAS_STANDARDS_DIR", "/srv/standards")
+    settings = load_settings()
+    assert settings.redis_url == "redis://cache:6379/2"
+    assert settings.api_key == "sk-ant-test"
+    assert "sk-ant-test" not in repr(settings)
+    assert settings.anthropic_base_url == "http://127.0.0.1:9999"
+    assert settings.worker_concurrency == 7
+    assert settings.standards_dir == Path("/srv/standards")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PERSONAS_WORKER_CONCURRENCY", "lots"),
+        ("PERSONAS_WORKER_CONCURRENCY", "0"),
+        ("PERSONAS_JOB_TIMEOUT_SECONDS", "-5"),
+        ("REDIS_URL", "localhost:6379"),
+        ("ANTHROPIC_BASE_URL", "ftp://example"),
+        ("PERSONAS_LOG_LEVEL", "chatty"),
+    ],
+)
+def test_invalid_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert variable in str(info.value)
+    assert repr(value).lower() in str(info.value).lower()
+
+
+def test_cli_reports_bad_settings_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PERSONAS_QUEUE_POLL_INTERVAL", "soon")
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "PERSONAS_QUEUE_POLL_INTERVAL='soon'" in err
+    assert "Traceback" not in err
+
+
+def test_worker_without_redis_url_explains_what_to_set(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["worker"]) == 2
+    assert "REDIS_URL is not set" in capsys.readouterr().err

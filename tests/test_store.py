@@ -1,0 +1,44 @@
+"""The job store: WAL SQLite, terminal states immutable in the store itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from personas.runtime import ProgressUpdate
+from worker.models import JobState, JobStatus
+from worker.store import JobStore
+
+
+async def test_lifecycle_and_terminal_states_are_immutable(tmp_path: Path) -> None:
+    async with JobStore.open(tmp_path / "jobs.sqlite3") as store:
+        job = JobState(persona="qa", task="review tests")
+        await store.insert(job)
+        running = await store.mark_running(job.id)
+        assert running is not None and running.status is JobStatus.RUNNING and running.attempts == 1
+        update = ProgressUpdate(phase="searching", percent_complete=30, message="Searching", partial_result="so far")
+        assert await store.update_progress(job.id, update)
+        assert await store.finish(job.id, JobStatus.COMPLETE, result="ok", findings=[{"severity": "low"}])
+
+        assert not await store.finish(job.id, JobStatus.FAILED, error="late failure")
+        assert not await store.update_progress(job.id, update)
+        assert await store.mark_running(job.id) is None
+        final = await store.get(job.id)
+    assert final is not None
+    assert final.status is JobStatus.COMPLETE
+    assert final.result == "ok" and final.error is None
+    assert final.findings == [{"severity": "low"}]
+    assert final.partial_result == "so far"
+    assert final.duration_seconds is not None and final.duration_seconds >= 0
+
+
+async def test_history_survives_reopen_and_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    async with JobStore.open(path) as store:
+        job = JobState(persona="sre", task="check rollout")
+        await store.insert(job)
+    async with JobStore.open(path) as store:
+        again = await store.get(job.id)
+        async with store._db.execute("PRAGMA journal_mode") as cursor:
+            mode = await cursor.fetchone()
+    assert again is not None and again.task == "check rollout"
+    assert mode is not None and mode[0] == "wal"
