@@ -12,6 +12,15 @@ from mcp_server.embedded import embedded_redis
 from mcp_server.settings import Settings
 from personas.registry import PersonaRegistry
 from personas.runtime import LLMConfig
+from standards import (
+    Embedder,
+    HashingEmbedder,
+    IndexConfig,
+    SentenceTransformerEmbedder,
+    StandardsIndex,
+    StandardsSource,
+    universal_standards_dir,
+)
 from worker.app import build_worker
 from worker.queue import JobQueue, open_pool
 from worker.service import JobService
@@ -28,7 +37,27 @@ class AppState:
     settings: Settings
     personas: PersonaRegistry
     jobs: JobService
+    standards: StandardsIndex
     redis_url: str
+
+
+def index_config(settings: Settings) -> IndexConfig:
+    """The project's standards first, then the universal starters shipped with the package."""
+    return IndexConfig(
+        sources=[
+            StandardsSource(root=settings.standards_dir, kind="project"),
+            StandardsSource(root=universal_standards_dir(), kind="universal"),
+        ],
+        index_dir=settings.index_dir,
+        model_path=settings.embedding_model_path,
+    )
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """The configured embedder; the real model loads lazily on first use, not here."""
+    if settings.embedder == "hashing":
+        return HashingEmbedder()
+    return SentenceTransformerEmbedder(settings.embedding_model_path)
 
 
 def llm_config(settings: Settings) -> LLMConfig:
@@ -43,21 +72,36 @@ def llm_config(settings: Settings) -> LLMConfig:
 
 @asynccontextmanager
 async def open_app(
-    settings: Settings, personas: PersonaRegistry, *, run_worker: bool = True
+    settings: Settings,
+    personas: PersonaRegistry,
+    *,
+    run_worker: bool = True,
+    watch: bool = True,
+    embedder: Embedder | None = None,
 ) -> AsyncIterator[AppState]:
-    """Open Redis (embedded when no REDIS_URL), the job store, the queue and, unless told not
+    """Open the standards index (reconciled in the background, watched unless ``watch`` is
+    False), Redis (embedded when no REDIS_URL), the job store, the queue and, unless told not
     to, an in-process worker. Everything is closed in reverse order on exit."""
     async with AsyncExitStack() as stack:
+        standards = StandardsIndex(index_config(settings), embedder or make_embedder(settings), writer=True)
+        await standards.start(watch=watch)
+        stack.push_async_callback(standards.stop)
         redis_url = settings.redis_url
         if redis_url is None:
             redis_url = await stack.enter_async_context(embedded_redis(settings.data_dir))
         store = await stack.enter_async_context(JobStore.open(settings.jobs_db_path))
         pool = await stack.enter_async_context(open_pool(redis_url))
-        jobs = JobService(store, JobQueue(pool, redis_url), personas, max_context_chars=settings.max_context_chars)
+        jobs = JobService(
+            store,
+            JobQueue(pool, redis_url),
+            personas,
+            max_context_chars=settings.max_context_chars,
+            options=settings.job_options(),
+        )
         if run_worker:
             await stack.enter_async_context(in_process_worker(settings, redis_url, store, personas))
         log.info("agent-personas ready: %d personas, redis %s", len(personas.ids()), redis_url)
-        yield AppState(settings=settings, personas=personas, jobs=jobs, redis_url=redis_url)
+        yield AppState(settings=settings, personas=personas, jobs=jobs, standards=standards, redis_url=redis_url)
 
 
 @asynccontextmanager
@@ -69,6 +113,7 @@ async def in_process_worker(
         personas=personas,
         llm=llm_config(settings),
         job_timeout_seconds=settings.job_timeout_seconds,
+        options=settings.job_options(),
     )
     worker = build_worker(
         redis_url, deps, concurrency=settings.worker_concurrency, poll_interval=settings.queue_poll_interval

@@ -41,6 +41,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default: loopback).")
     serve.add_argument("--port", type=int, default=8765, help="HTTP port (default: 8765).")
     serve.add_argument("--no-worker", action="store_true", help="Do not run an in-process worker.")
+    serve.add_argument("--no-watch", action="store_true", help="Do not watch the standards dir for changes.")
+
+    index = sub.add_parser("index", help="Build the standards index from scratch, with progress.")
+    index.set_defaults(command="index")
+
+    search = sub.add_parser("search", help="Search the standards like the search_standards tool.")
+    search.add_argument("query", help="What you want to know, e.g. 'rotate database credentials'.")
+    search.add_argument("--domain", help="Only this domain (first-level folder).")
+    search.add_argument("--limit", type=int, default=5, help="How many results (default 5).")
+    search.add_argument("--json", action="store_true", help="Print JSON instead of text.")
 
     sub.add_parser("worker", help="Run a standalone worker on REDIS_URL (scale out by starting more).")
     return parser
@@ -56,7 +66,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(settings.log_level)
     try:
         if args.command == "serve":
-            return asyncio.run(_serve(settings, http=args.http, host=args.host, port=args.port, worker=not args.no_worker))
+            return asyncio.run(
+                _serve(
+                    settings,
+                    http=args.http,
+                    host=args.host,
+                    port=args.port,
+                    worker=not args.no_worker,
+                    watch=not args.no_watch,
+                )
+            )
+        if args.command == "index":
+            from mcp_server.app import index_config
+            from standards.commands import index_command
+
+            return asyncio.run(index_command(index_config(settings), out=sys.stdout))
+        if args.command == "search":
+            from mcp_server.app import index_config
+            from standards.commands import search_command
+
+            return asyncio.run(
+                search_command(
+                    index_config(settings), args.query, domain=args.domain, limit=args.limit,
+                    as_json=args.json, out=sys.stdout,
+                )
+            )
         if args.command == "worker":
             return asyncio.run(_worker(settings))
     except KeyboardInterrupt:
@@ -96,11 +130,11 @@ async def _run_until_signal(main: asyncio.Task[None], closed: asyncio.Event | No
         main.result()
 
 
-async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker: bool) -> int:
+async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker: bool, watch: bool) -> int:
     from mcp_server.server import build_server
 
     closed = asyncio.Event()
-    server = build_server(settings, run_worker=worker, on_closed=closed.set)
+    server = build_server(settings, run_worker=worker, watch=watch, on_closed=closed.set)
     if http:
         from mcp_server.http import HttpConfigError, check_bind, serve_http
 
@@ -133,7 +167,11 @@ async def _worker(settings: Settings) -> int:
     personas = PersonaRegistry.load(settings.personas_dir)
     async with JobStore.open(settings.jobs_db_path) as store:
         deps = WorkerDeps(
-            store=store, personas=personas, llm=llm_config(settings), job_timeout_seconds=settings.job_timeout_seconds
+            store=store,
+            personas=personas,
+            llm=llm_config(settings),
+            job_timeout_seconds=settings.job_timeout_seconds,
+            options=settings.job_options(),
         )
         worker = build_worker(
             settings.redis_url,

@@ -10,8 +10,12 @@ from mcp.server.mcpserver import MCPServer
 
 from mcp_server.app import AppState, open_app
 from mcp_server.instructions import INSTRUCTIONS
+from mcp_server.resources import register_job_resources
 from mcp_server.settings import Settings
 from mcp_server.tools.jobs import register_job_tools
+from mcp_server.tools.ops import register_ops_tools
+from mcp_server.tools.personas import register_persona_tools
+from mcp_server.tools.standards import register_standards
 from personas.registry import PersonaRegistry
 
 
@@ -23,7 +27,11 @@ def package_version() -> str:
 
 
 def build_server(
-    settings: Settings, *, run_worker: bool = True, on_closed: Callable[[], None] | None = None
+    settings: Settings,
+    *,
+    run_worker: bool = True,
+    watch: bool = True,
+    on_closed: Callable[[], None] | None = None,
 ) -> MCPServer[AppState]:
     """Build the MCP server. Resources open when a transport starts it and close when it stops;
     ``on_closed`` is called once they are all closed."""
@@ -32,7 +40,7 @@ def build_server(
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         try:
-            async with open_app(settings, personas, run_worker=run_worker) as state:
+            async with open_app(settings, personas, run_worker=run_worker, watch=watch) as state:
                 yield state
         finally:
             if on_closed is not None:
@@ -47,4 +55,8 @@ def build_server(
         log_level=settings.log_level,
     )
     register_job_tools(server, personas.all())
+    register_ops_tools(server)
+    register_job_resources(server)
+    register_standards(server)
+    register_persona_tools(server, personas.all())
     return server

@@ -9,8 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from worker.options import JobOptions
 
 ENV_PREFIX = "PERSONAS_"
 
@@ -68,11 +78,19 @@ class Settings(BaseSettings):
         description="Local sentence-transformers model directory; unset = bundled all-MiniLM-L6-v2. "
         "PERSONAS_EMBEDDING_MODEL_PATH.",
     )
+    embedder: Literal["sentence-transformers", "hashing"] = Field(
+        default="sentence-transformers",
+        description="'hashing' = a fast, deterministic, non-semantic embedder for tests and smoke runs. "
+        "PERSONAS_EMBEDDER.",
+    )
     worker_concurrency: int = Field(
         default=100, ge=1, le=1000, description="Jobs one worker runs at once. PERSONAS_WORKER_CONCURRENCY."
     )
     job_timeout_seconds: float = Field(
-        default=600.0, gt=0, le=86_400, description="Wall-time limit of one persona run. PERSONAS_JOB_TIMEOUT_SECONDS."
+        default=600.0,
+        gt=0,
+        le=86_400,
+        description="Wall-time limit of one persona run. PERSONAS_JOB_TIMEOUT_SECONDS.",
     )
     queue_poll_interval: float = Field(
         default=0.05,
@@ -81,19 +99,73 @@ class Settings(BaseSettings):
         description="Seconds between a worker's queue polls (pickup latency). PERSONAS_QUEUE_POLL_INTERVAL.",
     )
     llm_timeout_seconds: float = Field(
-        default=120.0, gt=0, le=3600, description="Timeout of one Claude API call. PERSONAS_LLM_TIMEOUT_SECONDS."
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="Timeout of one Claude API call. PERSONAS_LLM_TIMEOUT_SECONDS.",
     )
     llm_max_retries: int = Field(
-        default=3, ge=0, le=10, description="Retries of 429/529/5xx/timeouts, with backoff. PERSONAS_LLM_MAX_RETRIES."
+        default=3,
+        ge=0,
+        le=10,
+        description="Retries of 429/529/5xx/timeouts, with backoff. PERSONAS_LLM_MAX_RETRIES.",
     )
     max_context_chars: int = Field(
-        default=200_000, ge=1_000, description="Cap on task + context of one invocation. PERSONAS_MAX_CONTEXT_CHARS."
+        default=200_000,
+        ge=1_000,
+        description="Cap on task + context of one invocation. PERSONAS_MAX_CONTEXT_CHARS.",
     )
     http_token: SecretStr | None = Field(
         default=None,
         description="Bearer token for `serve --http`; required when binding beyond loopback. PERSONAS_HTTP_TOKEN.",
     )
-    log_level: LogLevel = Field(default="INFO", description="Log level (logs go to stderr). PERSONAS_LOG_LEVEL.")
+    log_level: LogLevel = Field(
+        default="INFO", description="Log level (logs go to stderr). PERSONAS_LOG_LEVEL."
+    )
+    # ---- jobs: reliability, retention, limits, webhook (worker/options.py: JobOptions) ----------
+    job_lease_seconds: float = Field(
+        default=30.0,
+        ge=0.3,
+        le=3600,
+        description="A running job's worker renews its lease every third of this; when it lapses (worker "
+        "killed) the job is re-run on a live worker or failed. PERSONAS_JOB_LEASE_SECONDS.",
+    )
+    job_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Runs of one job before a dying worker fails it. PERSONAS_JOB_MAX_ATTEMPTS.",
+    )
+    retention_days_complete: float = Field(
+        default=30.0,
+        gt=0,
+        description="Completed jobs older than this are deleted. PERSONAS_RETENTION_DAYS_COMPLETE.",
+    )
+    retention_days_failed: float = Field(
+        default=90.0,
+        gt=0,
+        description="Failed and cancelled jobs older than this are deleted. PERSONAS_RETENTION_DAYS_FAILED.",
+    )
+    daily_job_limit: int = Field(
+        default=0,
+        ge=0,
+        description="Jobs one persona may start per UTC day; 0 = no limit. PERSONAS_DAILY_JOB_LIMIT.",
+    )
+    webhook_url: str | None = Field(
+        default=None,
+        description="POST a signed JSON summary here when a job finishes. PERSONAS_WEBHOOK_URL.",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA256 key of the X-Personas-Signature header; required with a webhook URL. "
+        "PERSONAS_WEBHOOK_SECRET.",
+    )
+    webhook_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=20,
+        description="Deliveries tried per webhook, with backoff. PERSONAS_WEBHOOK_MAX_ATTEMPTS.",
+    )
 
     @field_validator("redis_url")
     @classmethod
@@ -112,6 +184,22 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_needs_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if info.data.get("webhook_url") is not None and not (value and value.get_secret_value()):
+            raise ValueError("is required when PERSONAS_WEBHOOK_URL is set (use a long random string)")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -132,6 +220,19 @@ class Settings(BaseSettings):
     @property
     def api_key(self) -> str | None:
         return self.anthropic_api_key.get_secret_value() if self.anthropic_api_key else None
+
+    def job_options(self) -> JobOptions:
+        """The job system's tunables, as the worker layer takes them."""
+        return JobOptions(
+            lease_seconds=self.job_lease_seconds,
+            max_attempts=self.job_max_attempts,
+            retention_days_complete=self.retention_days_complete,
+            retention_days_failed=self.retention_days_failed,
+            daily_job_limit=self.daily_job_limit,
+            webhook_url=self.webhook_url,
+            webhook_secret=self.webhook_secret.get_secret_value() if self.webhook_secret else None,
+            webhook_max_attempts=self.webhook_max_attempts,
+        )
 
     @property
     def jobs_db_path(self) -> Path:

@@ -96,6 +96,7 @@ def make_settings(project: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..
             "project_root": project,
             "queue_poll_interval": 0.02,
             "llm_max_retries": 0,
+            "embedder": "hashing",
         }
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]

@@ -24,7 +24,9 @@ PERSONAS_BIN = str(Path(sys.executable).with_name("personas"))
 
 def _env(project: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSONAS_", "ANTHROPIC_")) and k != "REDIS_URL"}
-    env.update(PERSONAS_PROJECT_ROOT=str(project), PERSONAS_QUEUE_POLL_INTERVAL="0.02", **extra)
+    env.update(
+        PERSONAS_PROJECT_ROOT=str(project), PERSONAS_QUEUE_POLL_INTERVAL="0.02", PERSONAS_EMBEDDER="hashing", **extra
+    )
     return env
 
 

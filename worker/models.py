@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -69,6 +70,15 @@ class JobState(BaseModel):
     attempts: int = 0
     follow_up_of: str | None = None
 
+    # Bookkeeping of the job system. The lease says which worker runs the job and until when it is
+    # presumed alive (renewed by a heartbeat); queue_job_id is the arq job id of the job's current
+    # delivery (``<id>`` first, ``<id>:r<attempt>`` after a dead worker's job was re-queued).
+    lease_owner: str | None = None
+    lease_expires_at: float | None = None
+    queue_job_id: str | None = None
+    queued_at: float | None = None
+    webhook_status: str | None = None
+
 
 # ---- Tool replies ---------------------------------------------------------------------------
 
@@ -124,7 +134,12 @@ class JobReport(BaseModel):
     @classmethod
     def from_state(cls, job: JobState, now: float | None = None) -> JobReport:
         now = time.time() if now is None else now
-        base: dict[str, Any] = {"status": job.status, "job_id": job.id, "persona": job.persona, "task": job.task}
+        base: dict[str, Any] = {
+            "status": job.status,
+            "job_id": job.id,
+            "persona": job.persona,
+            "task": job.task,
+        }
         elapsed = round(now - (job.started_at or job.created_at), 2)
         if job.status in (JobStatus.PENDING, JobStatus.RUNNING):
             return cls(
@@ -163,3 +178,104 @@ class JobReport(BaseModel):
             tool_calls_made=job.tool_calls_made,
             next_step="Tell the user what went wrong; invoke the persona again if the error says it is safe.",
         )
+
+
+# ---- Ops replies (reference spec tools 8-11) -----------------------------------------------
+
+
+def iso_utc(ts: float | None) -> str | None:
+    """A Unix timestamp as ISO 8601 in UTC (seconds precision), or None."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+class CancelResult(BaseModel):
+    """Reply of ``cancel_persona_job``."""
+
+    status: JobStatus = Field(description="'cancelled', or the state the job had already finished in.")
+    job_id: str
+    cancelled: bool = Field(description="False when the job had already finished: nothing was changed.")
+    partial_result: str | None = Field(
+        default=None, description="What the persona produced before it stopped."
+    )
+    message: str
+
+
+class JobSummary(BaseModel):
+    job_id: str
+    persona: str
+    status: JobStatus
+    priority: Priority
+    task: str = Field(description="The task, truncated to 80 characters.")
+    created_at: str = Field(description="ISO 8601, UTC.")
+    duration_seconds: float | None = Field(default=None, description="Set once the job finished.")
+
+    @classmethod
+    def from_state(cls, job: JobState) -> JobSummary:
+        task = job.task if len(job.task) <= 80 else job.task[:79].rstrip() + "…"
+        return cls(
+            job_id=job.id,
+            persona=job.persona,
+            status=job.status,
+            priority=job.priority,
+            task=task,
+            created_at=iso_utc(job.created_at) or "",
+            duration_seconds=round(job.duration_seconds, 2) if job.duration_seconds is not None else None,
+        )
+
+
+class JobList(BaseModel):
+    """Reply of ``list_persona_jobs``: newest first."""
+
+    jobs: list[JobSummary]
+    total_count: int = Field(description="Jobs in the database.")
+    filtered_count: int = Field(
+        description="Jobs matching the status/persona filters; `jobs` holds the newest of them."
+    )
+
+
+class PersonaUsage(BaseModel):
+    persona: str
+    jobs: int
+    complete: int
+    failed: int
+    cancelled: int
+    active: int = Field(description="Pending or running now.")
+    success_rate: float | None = Field(
+        description="complete / (complete + failed); None before any finished."
+    )
+    p50_duration_seconds: float | None
+    p95_duration_seconds: float | None
+    tokens_input: int
+    tokens_output: int
+    jobs_per_day: dict[str, int] = Field(
+        description="Jobs started on each of the last 7 UTC days, oldest first."
+    )
+
+
+class DatabaseStats(BaseModel):
+    """Reply of ``persona_database_stats``."""
+
+    database_size_mb: float
+    total_jobs: int
+    jobs_by_status: dict[str, int]
+    oldest_job_days: float | None
+    next_cleanup: str = Field(description="When the retention job runs next (ISO 8601, UTC; hourly).")
+    last_cleanup: str | None = Field(description="When the retention job last ran; None if never.")
+    last_cleanup_deleted: int | None = None
+    retention_days: dict[str, float] = Field(
+        description="Age after which terminal jobs are deleted, by status."
+    )
+    cleanup_recommendation: str = Field(description="'healthy', or what to do.")
+    personas: list[PersonaUsage] = Field(description="Usage per persona over the jobs still in the database.")
+
+
+class ResetResult(BaseModel):
+    """Reply of ``reset_persona_jobs``."""
+
+    status: Literal["reset"] = "reset"
+    jobs_deleted: int
+    jobs_cancelled: int = Field(description="Pending or running jobs that were cancelled before deletion.")
+    space_freed_mb: float
+    message: str

@@ -1,17 +1,28 @@
-"""Client side of the job queue: connect to Redis, enqueue persona jobs with a priority."""
+"""Client side of the job queue: connect to Redis, enqueue persona jobs with a priority, abort them.
+
+A job crosses Redis as its job id only; the record lives in SQLite. The arq job id of a delivery is
+the job id itself, or ``<job id>:r<n>`` / ``<job id>:q<n>`` when the job was put back on the queue
+(worker died, queue entry lost), so a stale delivery and a new one never collide in arq.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Literal
 
-from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
+from arq.constants import abort_jobs_ss, in_progress_key_prefix, job_key_prefix
 from redis.exceptions import RedisError
 
 from worker.models import Priority
+
+StopOutcome = Literal["removed", "aborted", "absent"]
+
+log = logging.getLogger(__name__)
 
 QUEUE_NAME = "agent-personas:queue"
 RUN_FUNCTION = "run_persona_job"
@@ -42,41 +53,110 @@ def describe_redis(url: str) -> str:
     return f"{settings.host}:{settings.port}"
 
 
+def make_pool(url: str) -> ArqRedis:
+    """An arq Redis client that connects lazily: commands fail fast (2 s connect timeout) while
+    Redis is down and work again, without a restart, once it is back."""
+    s = redis_settings(url)
+    return ArqRedis(
+        host=s.host,
+        port=s.port,
+        unix_socket_path=s.unix_socket_path,
+        db=s.database,
+        username=s.username,
+        password=s.password,
+        ssl=s.ssl,
+        socket_connect_timeout=s.conn_timeout,
+        socket_timeout=10,
+        encoding="utf8",
+        default_queue_name=QUEUE_NAME,
+    )
+
+
 @asynccontextmanager
 async def open_pool(url: str) -> AsyncIterator[ArqRedis]:
+    """The server's Redis client. Redis being down is not fatal: the server starts, invoke_* says
+    that the queue is unavailable, and everything recovers when Redis is back."""
+    pool = make_pool(url)
     try:
-        pool = await create_pool(redis_settings(url), default_queue_name=QUEUE_NAME)
+        await pool.ping()
     except (OSError, RedisError) as exc:
-        raise QueueUnavailableError(
-            f"Cannot reach Redis at {describe_redis(url)} ({exc}). Start Redis there, fix REDIS_URL, "
-            "or unset REDIS_URL to let the server run its own."
-        ) from exc
+        log.warning(
+            "Redis at %s is not reachable (%s); persona jobs cannot start until it is.",
+            describe_redis(url),
+            exc,
+        )
     try:
         yield pool
     finally:
         await pool.aclose()
 
 
+def queue_unavailable(url: str, exc: BaseException) -> QueueUnavailableError:
+    return QueueUnavailableError(
+        f"The job queue is unavailable: cannot reach Redis at {describe_redis(url)} ({exc}). "
+        "Start Redis there, fix REDIS_URL, or unset REDIS_URL to let the server run its own; then invoke "
+        "the persona again."
+    )
+
+
 class JobQueue:
-    """Enqueue persona jobs. Jobs cross Redis as a plain job id; the record lives in SQLite."""
+    """Enqueue, abort and inspect persona job deliveries in arq's Redis structures."""
 
     def __init__(self, pool: ArqRedis, url: str) -> None:
         self.pool = pool
         self.url = url
 
-    async def enqueue(self, job_id: str, priority: Priority) -> None:
-        due = time.time() - PRIORITY_OFFSET_SECONDS[priority]
+    async def enqueue(
+        self, job_id: str, priority: Priority, *, queue_job_id: str | None = None, since: float | None = None
+    ) -> None:
+        """Put a job on the queue. ``since`` (default now) is when it started waiting: a re-queued
+        job keeps its place among jobs of its priority."""
+        due = (since if since is not None else time.time()) - PRIORITY_OFFSET_SECONDS[priority]
         try:
             await self.pool.enqueue_job(
                 RUN_FUNCTION,
                 job_id,
-                _job_id=job_id,
+                _job_id=queue_job_id or job_id,
                 _queue_name=QUEUE_NAME,
                 _defer_until=datetime.fromtimestamp(due, tz=UTC),
                 _expires=24 * 3600,
             )
         except (OSError, RedisError) as exc:
-            raise QueueUnavailableError(
-                f"The job queue is unavailable: cannot reach Redis at {describe_redis(self.url)} ({exc}). "
-                "Check that Redis is running, then invoke the persona again."
-            ) from exc
+            raise queue_unavailable(self.url, exc) from exc
+
+    async def stop(self, queue_job_id: str) -> StopOutcome:
+        """Stop a delivery: take it off the queue if no worker started it ("removed"), else ask the
+        worker running it to cancel it ("aborted": arq abort, seen at the worker's next poll), or
+        "absent" when Redis no longer knows it."""
+        try:
+            async with self.pool.pipeline(transaction=True) as tr:
+                tr.zrem(QUEUE_NAME, queue_job_id)
+                tr.exists(in_progress_key_prefix + queue_job_id)
+                removed, running = await tr.execute()
+            if running:
+                await self.pool.zadd(abort_jobs_ss, {queue_job_id: int(time.time() * 1000)})
+                return "aborted"
+            if removed:
+                await self.pool.delete(job_key_prefix + queue_job_id)
+                return "removed"
+            return "absent"
+        except (OSError, RedisError) as exc:
+            raise queue_unavailable(self.url, exc) from exc
+
+    async def discard(self, queue_job_id: str) -> None:
+        """Forget a dead worker's delivery, so arq never re-delivers it."""
+        async with self.pool.pipeline(transaction=True) as tr:
+            tr.zrem(QUEUE_NAME, queue_job_id)
+            tr.delete(job_key_prefix + queue_job_id, in_progress_key_prefix + queue_job_id)
+            await tr.execute()
+
+    async def waiting(self, queue_job_ids: Sequence[str]) -> list[bool]:
+        """For each delivery: is it on the queue and not claimed by a worker's in-progress key?"""
+        if not queue_job_ids:
+            return []
+        async with self.pool.pipeline(transaction=False) as pipe:
+            for qid in queue_job_ids:
+                pipe.zscore(QUEUE_NAME, qid)
+                pipe.exists(in_progress_key_prefix + qid)
+            replies = await pipe.execute()
+        return [replies[i] is not None and not replies[i + 1] for i in range(0, len(replies), 2)]

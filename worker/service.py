@@ -1,19 +1,43 @@
-"""JobService: the domain operations behind the job tools (submit, check). No MCP here."""
+"""JobService: the domain operations behind the job tools. No MCP here.
+
+submit / check / wait / cancel live here; list, stats and reset in :mod:`worker.ops`.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import statistics
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 from personas.registry import PersonaRegistry, UnknownPersonaError
-from worker.models import InvokeResult, JobReport, JobState, JobStatus, Priority
+from worker import events, ops
+from worker.models import (
+    CancelResult,
+    DatabaseStats,
+    InvokeResult,
+    JobList,
+    JobReport,
+    JobState,
+    JobStatus,
+    Priority,
+    ResetResult,
+)
+from worker.options import JobOptions
 from worker.queue import JobQueue, QueueUnavailableError
 from worker.store import JobStore
+from worker.webhook import webhook_fields
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ESTIMATE_SECONDS = 45
 PRIORITIES: tuple[Priority, ...] = ("low", "normal", "high")
+MAX_WAIT_SECONDS = 50.0
+CANCEL_CONFIRM_SECONDS = 2.0
+
+ProgressCallback = Callable[[JobState], Awaitable[None]]
 
 
 class JobRequestError(ValueError):
@@ -28,14 +52,36 @@ class UnknownJobError(LookupError):
         )
 
 
+def utc_day_start(now: float) -> float:
+    return datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 120:
+        return f"{seconds} seconds"
+    if seconds < 7200:
+        return f"{seconds // 60} minutes"
+    return f"{seconds // 3600} hours"
+
+
 class JobService:
     def __init__(
-        self, store: JobStore, queue: JobQueue, personas: PersonaRegistry, *, max_context_chars: int
+        self,
+        store: JobStore,
+        queue: JobQueue,
+        personas: PersonaRegistry,
+        *,
+        max_context_chars: int,
+        options: JobOptions | None = None,
     ) -> None:
         self.store = store
         self.queue = queue
         self.personas = personas
         self.max_context_chars = max_context_chars
+        self.options = options or JobOptions()
+
+    # ---- submit / check -------------------------------------------------------------------
 
     async def submit(
         self, persona_id: str, task: str, context: str | None = None, priority: str = "normal"
@@ -57,10 +103,18 @@ class JobService:
                 "(PERSONAS_MAX_CONTEXT_CHARS). Pass file paths in context instead of file contents, "
                 "or split the review."
             )
-        job = JobState(persona=persona.id, task=task, context=context, priority=priority)  # type: ignore[arg-type]
-        await self.store.insert(job)
+        job = JobState(persona=persona.id, task=task, context=context, priority=priority)
+        limit = self.options.daily_job_limit
+        day_start = utc_day_start(job.created_at)
+        if not await self.store.insert(job, daily_limit=limit, day_start=day_start):
+            reset_in = timedelta(seconds=round(day_start + 86_400 - time.time()))
+            raise JobRequestError(
+                f"Daily limit reached: the {persona.id} persona already started {limit} jobs today "
+                f"(PERSONAS_DAILY_JOB_LIMIT={limit}). The count resets at 00:00 UTC (in {reset_in}); "
+                "ask whoever runs this server to raise the limit if you need more."
+            )
         try:
-            await self.queue.enqueue(job.id, job.priority)
+            await self.queue.enqueue(job.id, job.priority, since=job.created_at)
         except QueueUnavailableError as exc:
             await self.store.finish(job.id, JobStatus.FAILED, error=str(exc))
             raise
@@ -70,7 +124,8 @@ class JobService:
             persona=persona.id,
             estimated_duration_seconds=estimate,
             poll_command=f"check_persona_job(job_id='{job.id}')",
-            message=f"{persona.name} started (about {estimate} s). Poll check_persona_job every few seconds.",
+            message=f"{persona.name} started (about {estimate} s). Poll check_persona_job every few seconds, "
+            f"or call wait_for_persona_job(job_id='{job.id}') to wait for it.",
         )
 
     async def check(self, job_id: str) -> JobReport:
@@ -89,3 +144,119 @@ class JobService:
         if not durations:
             return DEFAULT_ESTIMATE_SECONDS
         return max(1, round(statistics.median(durations)))
+
+    # ---- wait -----------------------------------------------------------------------------
+
+    async def wait(
+        self, job_id: str, timeout_seconds: float, on_progress: ProgressCallback | None = None
+    ) -> JobReport:
+        """Return as soon as the job finishes, or after ``timeout_seconds`` (at most 50) with its
+        progress. Wakes on the workers' Redis notifications, not by polling the database."""
+        timeout_seconds = min(max(timeout_seconds, 0.0), MAX_WAIT_SECONDS)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_seconds
+        seen: tuple[object, ...] | None = None
+        async with events.listen(self.queue.pool, job_id.strip()) as wake:
+            while True:
+                job = await self.get(job_id)
+                state = (job.status, job.progress_percent, job.progress_message)
+                if on_progress is not None and state != seen:
+                    await on_progress(job)
+                seen = state
+                remaining = deadline - loop.time()
+                if job.status.terminal or remaining <= 0:
+                    break
+                await wake(remaining)
+        report = JobReport.from_state(job)
+        if not job.status.terminal:
+            report.next_step = (
+                f"Still {job.status.value}; call wait_for_persona_job again (or check_persona_job later)."
+            )
+        return report
+
+    # ---- cancel ---------------------------------------------------------------------------
+
+    async def cancel(self, job_id: str, *, confirm_seconds: float = CANCEL_CONFIRM_SECONDS) -> CancelResult:
+        """Cancel a pending or running job. A pending job never starts; a running one stops within
+        a second (arq abort) and keeps the partial result its last progress update stored. A
+        finished job is left unchanged."""
+        job = await self.get(job_id)
+        now = time.time()
+        if job.status.terminal or not await self.store.finish(
+            job.id,
+            JobStatus.CANCELLED,
+            error="Cancelled by request (cancel_persona_job).",
+            **webhook_fields(self.options),
+        ):
+            return self._already_finished(await self.get(job.id), now)
+        note = await self._stop_delivery(job, confirm_seconds)
+        await events.publish(self.queue.pool, job.id, "cancelled")
+        final = await self.get(job.id)
+        if final.started_at is None:
+            message = (
+                f"Job cancelled before it started (it waited {_ago(now - job.created_at)} in the queue)."
+            )
+        else:
+            message = f"Job cancelled after {_ago(now - final.started_at)}."
+        return CancelResult(
+            status=JobStatus.CANCELLED,
+            job_id=job.id,
+            cancelled=True,
+            partial_result=final.partial_result,
+            message=message + note,
+        )
+
+    def _already_finished(self, job: JobState, now: float) -> CancelResult:
+        ended = f" {_ago(now - job.completed_at)} ago" if job.completed_at else ""
+        return CancelResult(
+            status=job.status,
+            job_id=job.id,
+            cancelled=False,
+            partial_result=job.partial_result,
+            message=f"Job already {job.status.value}{ended}; nothing was changed.",
+        )
+
+    async def _stop_delivery(self, job: JobState, confirm_seconds: float) -> str:
+        """Stop the job's queue delivery; for a running job, wait briefly for its worker to let go."""
+        try:
+            outcome = await self.queue.stop(job.queue_job_id or job.id)
+        except QueueUnavailableError as exc:
+            log.warning("cancel %s: %s", job.id, exc)
+            return (
+                " Redis is unreachable, so the worker could not be told at once; it stops at its next "
+                "lease heartbeat (PERSONAS_JOB_LEASE_SECONDS / 3)."
+            )
+        if outcome != "aborted":
+            return ""
+        if await self._released(job.id, confirm_seconds):
+            return ""
+        return " The worker has not confirmed yet; it stops at its next poll or lease heartbeat."
+
+    async def _released(self, job_id: str, within: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        async with events.listen(self.queue.pool, job_id) as wake:
+            while True:
+                job = await self.store.get(job_id)
+                if job is None or job.lease_expires_at is None or job.lease_expires_at < time.time():
+                    return True
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return False
+                await wake(remaining)
+
+    # ---- ops (worker/ops.py) --------------------------------------------------------------
+
+    async def list_jobs(
+        self, *, status: str | None = None, persona: str | None = None, limit: int = 10
+    ) -> JobList:
+        try:
+            return await ops.list_jobs(self.store, status=status, persona=persona, limit=limit)
+        except ValueError as exc:
+            raise JobRequestError(str(exc)) from exc
+
+    async def stats(self) -> DatabaseStats:
+        return await ops.database_stats(self.store, self.options)
+
+    async def reset(self) -> ResetResult:
+        return await ops.reset(self.store, self.queue)

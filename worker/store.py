@@ -1,14 +1,17 @@
 """JobStore: job records in SQLite (aiosqlite, WAL), shared by the server and workers on a host.
 
-Terminal states are immutable: every update is guarded in SQL, not only by callers.
+Terminal states are immutable: every write of a job's state is guarded in SQL, not only by callers.
+On a terminal row only bookkeeping may still change (the lease being released, the webhook
+delivery status). Every write is one conditional statement, so several workers and servers can
+race on the same row and exactly one wins (``rowcount``).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +23,22 @@ from worker.models import TERMINAL_STATUSES, JobState, JobStatus
 _JSON_FIELDS = frozenset({"findings"})
 _COLUMNS: tuple[str, ...] = tuple(JobState.model_fields)
 _TERMINAL_SQL = "(" + ",".join(f"'{s.value}'" for s in TERMINAL_STATUSES) + ")"
+_QUEUED = "progress_phase='queued', progress_percent=0, progress_eta_seconds=NULL"
+
+
+def _column_type(name: str) -> str:
+    return "REAL" if name.endswith("_at") else ""
+
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
-    {", ".join(f"{c} " + ("REAL" if c.endswith("_at") else "") for c in _COLUMNS if c != "id")}
+    {", ".join(f"{c} {_column_type(c)}" for c in _COLUMNS if c != "id")}
 );
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
 CREATE INDEX IF NOT EXISTS jobs_persona ON jobs (persona, created_at);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -49,78 +59,226 @@ class JobStore:
             await db.execute("PRAGMA synchronous=NORMAL")
             await db.execute("PRAGMA busy_timeout=10000")
             await db.executescript(_SCHEMA)
+            await _add_missing_columns(db)
             await db.commit()
             yield cls(db, path)
 
-    # ---- writes ---------------------------------------------------------------------------
+    async def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
+        cursor = await self._db.execute(sql, tuple(params))
+        await self._db.commit()
+        return cursor.rowcount
 
-    async def insert(self, job: JobState) -> None:
+    # ---- lifecycle ------------------------------------------------------------------------
+
+    async def insert(self, job: JobState, *, daily_limit: int = 0, day_start: float = 0.0) -> bool:
+        """Insert a new job. With ``daily_limit``, only if its persona started fewer jobs since
+        ``day_start``; the count and the insert are one statement, so concurrent submits cannot
+        overshoot. Returns False when the limit refused it."""
+        if job.queued_at is None or job.queue_job_id is None:
+            job = job.model_copy(
+                update={
+                    "queued_at": job.queued_at or job.created_at,
+                    "queue_job_id": job.queue_job_id or job.id,
+                }
+            )
         row = _to_row(job)
+        columns = ",".join(row)
         marks = ",".join("?" for _ in row)
-        await self._db.execute(f"INSERT INTO jobs ({','.join(row)}) VALUES ({marks})", tuple(row.values()))
-        await self._db.commit()
+        if daily_limit <= 0:
+            return await self._write(f"INSERT INTO jobs ({columns}) VALUES ({marks})", row.values()) > 0
+        return (
+            await self._write(
+                f"INSERT INTO jobs ({columns}) SELECT {marks} "
+                "WHERE (SELECT COUNT(*) FROM jobs WHERE persona=? AND created_at>=?) < ?",
+                (*row.values(), job.persona, day_start, daily_limit),
+            )
+            > 0
+        )
 
-    async def mark_running(self, job_id: str) -> JobState | None:
-        """Claim a pending (or re-delivered running) job; ``None`` if it is gone or already terminal."""
+    async def claim(
+        self, job_id: str, *, owner: str, lease_seconds: float, queue_job_id: str
+    ) -> JobState | None:
+        """Start running a job: only a pending job, or a running one whose lease lapsed (its worker
+        died), can be claimed. ``None`` when the job is gone, finished, or alive on another worker."""
         now = time.time()
-        cursor = await self._db.execute(
-            f"UPDATE jobs SET status='running', started_at=COALESCE(started_at, ?), attempts=attempts+1, "
-            f"progress_phase='initializing', progress_percent=0, progress_message='Starting' "
-            f"WHERE id=? AND status NOT IN {_TERMINAL_SQL}",
-            (now, job_id),
+        claimed = await self._write(
+            "UPDATE jobs SET status='running', started_at=COALESCE(started_at, ?), attempts=attempts+1, "
+            "lease_owner=?, lease_expires_at=?, queue_job_id=?, "
+            "progress_phase='initializing', progress_percent=0, progress_message='Starting' "
+            "WHERE id=? AND (status='pending' OR (status='running' AND "
+            "(lease_expires_at IS NULL OR lease_expires_at < ?)))",
+            (now, owner, now + lease_seconds, queue_job_id, job_id, now),
         )
-        await self._db.commit()
-        if cursor.rowcount == 0:
-            return None
-        return await self.get(job_id)
+        return await self.get(job_id) if claimed else None
 
-    async def update_progress(self, job_id: str, update: ProgressUpdate) -> bool:
-        cursor = await self._db.execute(
-            "UPDATE jobs SET progress_phase=?, progress_percent=?, progress_message=?, progress_eta_seconds=?, "
-            "tool_calls_made=?, tokens_input=?, tokens_output=?, partial_result=COALESCE(?, partial_result) "
-            "WHERE id=? AND status='running'",
-            (
-                update.phase,
-                update.percent_complete,
-                update.message,
-                update.eta_seconds,
-                update.tool_calls_completed,
-                update.tokens_input,
-                update.tokens_output,
-                update.partial_result,
-                job_id,
-            ),
+    async def renew_lease(self, job_id: str, *, owner: str, lease_seconds: float) -> bool:
+        """Heartbeat. False when this worker no longer holds the job (cancelled, finished, re-queued)."""
+        return (
+            await self._write(
+                "UPDATE jobs SET lease_expires_at=? WHERE id=? AND status='running' AND lease_owner=?",
+                (time.time() + lease_seconds, job_id, owner),
+            )
+            > 0
         )
-        await self._db.commit()
-        return cursor.rowcount > 0
 
-    async def finish(self, job_id: str, status: JobStatus, **fields: Any) -> bool:
-        """Move a job into a terminal state; ``False`` if it already was in one (nothing changes)."""
+    async def release(self, job_id: str, *, owner: str) -> None:
+        """The worker stopped working on the job (whatever its state): clear the lease expiry."""
+        await self._write(
+            "UPDATE jobs SET lease_expires_at=NULL WHERE id=? AND lease_owner=?", (job_id, owner)
+        )
+
+    async def requeue(self, job_id: str, *, owner: str, message: str) -> bool:
+        """Give a running job back to the queue (graceful worker shutdown)."""
+        return (
+            await self._write(
+                f"UPDATE jobs SET status='pending', lease_owner=NULL, lease_expires_at=NULL, queued_at=?, "
+                f"{_QUEUED}, progress_message=? WHERE id=? AND status='running' AND lease_owner=?",
+                (time.time(), message, job_id, owner),
+            )
+            > 0
+        )
+
+    async def update_progress(self, job_id: str, update: ProgressUpdate, *, owner: str | None = None) -> bool:
+        sql = (
+            "UPDATE jobs SET progress_phase=?, progress_percent=?, progress_message=?, "
+            "progress_eta_seconds=?, tool_calls_made=?, tokens_input=?, tokens_output=?, "
+            "partial_result=COALESCE(?, partial_result) "
+            "WHERE id=? AND status='running'"
+        )
+        params: list[Any] = [
+            update.phase,
+            update.percent_complete,
+            update.message,
+            update.eta_seconds,
+            update.tool_calls_completed,
+            update.tokens_input,
+            update.tokens_output,
+            update.partial_result,
+            job_id,
+        ]
+        if owner is not None:
+            sql += " AND lease_owner=?"
+            params.append(owner)
+        return await self._write(sql, params) > 0
+
+    async def finish(
+        self, job_id: str, status: JobStatus, *, owner: str | None = None, **fields: Any
+    ) -> bool:
+        """Move a job into a terminal state; ``False`` if it already was in one (nothing changes).
+
+        With ``owner``, only while that worker holds the job (a worker whose job was re-queued after
+        its lease lapsed cannot overwrite the new run)."""
         if status not in TERMINAL_STATUSES:
             raise ValueError(f"finish() needs a terminal status, got {status}")
         now = time.time()
         values: dict[str, Any] = {"status": status.value, "completed_at": now, **fields}
         if status is JobStatus.COMPLETE:
-            values.update(progress_phase="done", progress_percent=100, progress_message="Complete", progress_eta_seconds=0)
+            values.update(
+                progress_phase="done",
+                progress_percent=100,
+                progress_message="Complete",
+                progress_eta_seconds=0,
+            )
+        else:
+            values.setdefault("progress_eta_seconds", None)
         row = _to_row_partial(values)
         assignments = ",".join(f"{k}=?" for k in row)
         params: list[Any] = list(row.values())
         if "duration_seconds" not in row:
             assignments += ", duration_seconds = ? - COALESCE(started_at, created_at)"
             params.append(now)
-        cursor = await self._db.execute(
-            f"UPDATE jobs SET {assignments} WHERE id=? AND status NOT IN {_TERMINAL_SQL}",
-            (*params, job_id),
+        where = f"id=? AND status NOT IN {_TERMINAL_SQL}"
+        params.append(job_id)
+        if owner is not None:
+            where += " AND lease_owner=?"
+            params.append(owner)
+        return await self._write(f"UPDATE jobs SET {assignments} WHERE {where}", params) > 0
+
+    async def claim_webhook(self, job_id: str) -> bool:
+        return (
+            await self._write(
+                "UPDATE jobs SET webhook_status='sending' WHERE id=? AND webhook_status='pending'", (job_id,)
+            )
+            > 0
         )
-        await self._db.commit()
-        return cursor.rowcount > 0
+
+    async def record_webhook(self, job_id: str, status: str) -> None:
+        await self._write("UPDATE jobs SET webhook_status=? WHERE id=?", (status, job_id))
+
+    async def pending_webhooks(self, limit: int = 100) -> list[str]:
+        async with self._db.execute(
+            "SELECT id FROM jobs WHERE webhook_status='pending' ORDER BY completed_at LIMIT ?", (limit,)
+        ) as cursor:
+            return [str(r[0]) for r in await cursor.fetchall()]
+
+    # ---- recovery (reaper, orphan sweep) --------------------------------------------------
+
+    async def expired_leases(self, now: float, limit: int = 200) -> list[JobState]:
+        return await self._select(
+            "SELECT * FROM jobs WHERE status='running' "
+            "AND (lease_expires_at IS NULL OR lease_expires_at < ?) ORDER BY created_at LIMIT ?",
+            (now, limit),
+        )
+
+    async def requeue_expired(self, job_id: str, *, queue_job_id: str, now: float, message: str) -> bool:
+        """Re-queue a running job whose lease lapsed; False if another reaper or worker got there first."""
+        return (
+            await self._write(
+                f"UPDATE jobs SET status='pending', lease_owner=NULL, lease_expires_at=NULL, queue_job_id=?, "
+                f"queued_at=?, {_QUEUED}, progress_message=? WHERE id=? AND status='running' "
+                "AND (lease_expires_at IS NULL OR lease_expires_at < ?)",
+                (queue_job_id, now, message, job_id, now),
+            )
+            > 0
+        )
+
+    async def fail_expired(
+        self, job_id: str, *, now: float, error: str, webhook_status: str | None = None
+    ) -> bool:
+        return (
+            await self._write(
+                "UPDATE jobs SET status='failed', error=?, completed_at=?, lease_expires_at=NULL, "
+                "progress_eta_seconds=NULL, duration_seconds = ? - COALESCE(started_at, created_at), "
+                "webhook_status=COALESCE(?, webhook_status) "
+                "WHERE id=? AND status='running' AND (lease_expires_at IS NULL OR lease_expires_at < ?)",
+                (error, now, now, webhook_status, job_id, now),
+            )
+            > 0
+        )
+
+    async def pending_queued_before(self, before: float, limit: int = 1000) -> list[JobState]:
+        return await self._select(
+            "SELECT * FROM jobs WHERE status='pending' AND COALESCE(queued_at, created_at) <= ? "
+            "ORDER BY created_at LIMIT ?",
+            (before, limit),
+        )
+
+    async def move_queue_entry(self, job_id: str, *, old: str | None, new: str, now: float) -> bool:
+        """Point a pending job at a new queue entry; False if it changed meanwhile."""
+        return (
+            await self._write(
+                "UPDATE jobs SET queue_job_id=?, queued_at=? WHERE id=? AND status='pending' "
+                "AND queue_job_id IS ?",
+                (new, now, job_id, old),
+            )
+            > 0
+        )
 
     # ---- reads ----------------------------------------------------------------------------
 
     async def get(self, job_id: str) -> JobState | None:
-        async with self._db.execute("SELECT * FROM jobs WHERE id=?", (job_id,)) as cursor:
+        rows = await self._select("SELECT * FROM jobs WHERE id=?", (job_id,))
+        return rows[0] if rows else None
+
+    async def _select(self, sql: str, params: Iterable[Any] = ()) -> list[JobState]:
+        async with self._db.execute(sql, tuple(params)) as cursor:
+            rows = await cursor.fetchall()
+        return [_from_row(r) for r in rows]
+
+    async def _scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        async with self._db.execute(sql, tuple(params)) as cursor:
             row = await cursor.fetchone()
-        return _from_row(row) if row is not None else None
+        return row[0] if row is not None else None
 
     async def recent_durations(self, persona: str, limit: int = 20) -> list[float]:
         async with self._db.execute(
@@ -130,6 +288,109 @@ class JobStore:
         ) as cursor:
             rows = await cursor.fetchall()
         return [float(r[0]) for r in rows]
+
+    async def list_jobs(
+        self, *, status: str | None = None, persona: str | None = None, limit: int = 10
+    ) -> tuple[list[JobState], int]:
+        """The newest ``limit`` jobs matching the filters, and how many match in all."""
+        where, params = _filters(status=status, persona=persona)
+        jobs = await self._select(
+            f"SELECT * FROM jobs{where} ORDER BY created_at DESC LIMIT ?", (*params, limit)
+        )
+        count = int(await self._scalar(f"SELECT COUNT(*) FROM jobs{where}", params))
+        return jobs, count
+
+    async def count(self) -> int:
+        return int(await self._scalar("SELECT COUNT(*) FROM jobs"))
+
+    async def status_counts(self) -> dict[str, int]:
+        counts = {s.value: 0 for s in JobStatus}
+        async with self._db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status") as cursor:
+            for status, n in await cursor.fetchall():
+                counts[str(status)] = int(n)
+        return counts
+
+    async def oldest_created_at(self) -> float | None:
+        value = await self._scalar("SELECT MIN(created_at) FROM jobs")
+        return float(value) if value is not None else None
+
+    async def active(self) -> list[JobState]:
+        return await self._select("SELECT * FROM jobs WHERE status IN ('pending','running')")
+
+    async def usage_rows(self) -> list[dict[str, Any]]:
+        """One row per job with the columns usage statistics need."""
+        async with self._db.execute(
+            "SELECT persona, status, created_at, duration_seconds, tokens_input, tokens_output FROM jobs"
+        ) as cursor:
+            return [dict(r) for r in await cursor.fetchall()]
+
+    # ---- retention and reset --------------------------------------------------------------
+
+    async def delete_finished_before(self, statuses: Iterable[JobStatus], before: float) -> int:
+        chosen = [s.value for s in statuses if s in TERMINAL_STATUSES]
+        if not chosen:
+            return 0
+        marks = ",".join("?" for _ in chosen)
+        return await self._write(
+            f"DELETE FROM jobs WHERE status IN ({marks}) AND COALESCE(completed_at, created_at) < ?",
+            (*chosen, before),
+        )
+
+    async def delete_all(self) -> int:
+        return await self._write("DELETE FROM jobs")
+
+    async def get_meta(self, key: str) -> str | None:
+        value = await self._scalar("SELECT value FROM meta WHERE key=?", (key,))
+        return str(value) if value is not None else None
+
+    async def set_meta(self, values: dict[str, str]) -> None:
+        await self._db.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            list(values.items()),
+        )
+        await self._db.commit()
+
+    def size_bytes(self) -> int:
+        """The database file plus its write-ahead log."""
+        total = 0
+        for suffix in ("", "-wal"):
+            with suppress(FileNotFoundError):
+                total += Path(f"{self.path}{suffix}").stat().st_size
+        return total
+
+    async def free_bytes(self) -> int:
+        pages = await self._scalar("PRAGMA freelist_count")
+        page_size = await self._scalar("PRAGMA page_size")
+        return int(pages or 0) * int(page_size or 0)
+
+    async def vacuum(self) -> None:
+        """Reclaim free pages and truncate the WAL. Runs on its own connection: VACUUM cannot run
+        inside the shared connection's open transactions."""
+        async with aiosqlite.connect(self.path, timeout=30.0) as db:
+            await db.execute("PRAGMA busy_timeout=30000")
+            await db.execute("VACUUM")
+            await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _filters(*, status: str | None, persona: str | None) -> tuple[str, tuple[Any, ...]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if status is not None:
+        clauses.append("status=?")
+        params.append(status)
+    if persona is not None:
+        clauses.append("persona=?")
+        params.append(persona)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
+
+
+async def _add_missing_columns(db: aiosqlite.Connection) -> None:
+    """Databases written by an older version lack newer columns; add them (history is kept)."""
+    async with db.execute("PRAGMA table_info(jobs)") as cursor:
+        present = {row[1] for row in await cursor.fetchall()}
+    for column in _COLUMNS:
+        if column not in present:
+            await db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {_column_type(column)}")
 
 
 def _to_row(job: JobState) -> dict[str, Any]:

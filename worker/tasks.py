@@ -1,19 +1,49 @@
-"""The arq job function: run one persona job and record the outcome in the job store."""
+"""The arq job function: run one persona job and record the outcome in the job store.
+
+A run holds a lease on its job row (``lease_owner``, ``lease_expires_at``) and renews it every
+lease/3 while the persona works. How a run can end:
+
+- finished: complete or failed, written only while this worker still holds the lease;
+- cancelled (``cancel_persona_job``): the row is already ``cancelled`` when arq's abort reaches us;
+  we stop, the partial result stays as the last progress update left it;
+- lease lost (the row was cancelled or re-queued without us hearing of it): the heartbeat stops
+  the run;
+- worker shutting down: the job goes back to ``pending`` (arq delivers it again), or fails once it
+  used up PERSONAS_JOB_MAX_ATTEMPTS;
+- worker killed: nothing runs here; the lease lapses and a recovery loop re-queues or fails it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import sqlite3
+import statistics
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
+from redis.asyncio import Redis
+
+from personas.model import PersonaDefinition
 from personas.registry import PersonaRegistry, UnknownPersonaError
-from personas.runtime import LLMConfig, PersonaRunError, ProgressUpdate, RunRequest, run_persona
-from worker.models import JobStatus
+from personas.runtime import LLMConfig, PersonaRunError, ProgressUpdate, RunOutcome, RunRequest, run_persona
+from worker import events
+from worker.models import JobState, JobStatus
+from worker.options import JobOptions
 from worker.store import JobStore
+from worker.webhook import WebhookSender, webhook_fields
 
 log = logging.getLogger(__name__)
+
+DEFAULT_ESTIMATE_SECONDS = 45
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 @dataclass
@@ -24,6 +54,8 @@ class WorkerDeps:
     personas: PersonaRegistry
     llm: LLMConfig
     job_timeout_seconds: float
+    options: JobOptions = field(default_factory=JobOptions)
+    worker_id: str = field(default_factory=new_worker_id)
 
 
 def deps_from(ctx: dict[str, Any]) -> WorkerDeps:
@@ -32,53 +64,111 @@ def deps_from(ctx: dict[str, Any]) -> WorkerDeps:
     return deps
 
 
+async def execute_run(deps: WorkerDeps, persona: PersonaDefinition, job: JobState, report: Any) -> RunOutcome:
+    """The one place a persona run is started: build the request, call the runtime."""
+    request = RunRequest(job_id=job.id, task=job.task, context=job.context)
+    return await run_persona(persona, request, deps.llm, report)
+
+
 async def run_persona_job(ctx: dict[str, Any], job_id: str) -> str:
-    """Run the job ``job_id``; returns its final status. Idempotent: a terminal job is left alone."""
+    """Run the job ``job_id``; returns what happened. Idempotent: a job that is finished, or alive
+    on another worker, is left alone ("skipped")."""
     deps = deps_from(ctx)
-    job = await deps.store.mark_running(job_id)
+    redis: Redis | None = ctx.get("redis")
+    owner = deps.worker_id
+    job = await deps.store.claim(
+        job_id,
+        owner=owner,
+        lease_seconds=deps.options.lease_seconds,
+        queue_job_id=str(ctx.get("job_id", job_id)),
+    )
     if job is None:
-        log.info("job %s is gone or already finished; skipping", job_id)
+        log.info(
+            "job %s is gone, finished or running elsewhere; skipping delivery %s", job_id, ctx.get("job_id")
+        )
         return "skipped"
-    started = time.time()
+    if redis is not None:
+        await events.publish(redis, job_id, "running")
+
+    runner = asyncio.create_task(_run(deps, job, redis), name=f"persona-run-{job_id}")
+    keeper = asyncio.create_task(_keep_lease(deps, job_id, runner), name=f"lease-{job_id}")
+    try:
+        return await runner
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            await asyncio.shield(_stopped_from_outside(deps, job_id))
+            raise
+        return "stopped"  # the heartbeat found the job no longer ours and stopped the run
+    finally:
+        keeper.cancel()
+        await asyncio.gather(keeper, return_exceptions=True)
+        await asyncio.shield(_after_run(deps, job_id, redis, ctx.get("webhooks")))
+
+
+async def _run(deps: WorkerDeps, job: JobState, redis: Redis | None) -> str:
+    owner = deps.worker_id
     try:
         persona = deps.personas.get(job.persona)
     except UnknownPersonaError as exc:
-        await deps.store.finish(job_id, JobStatus.FAILED, error=str(exc))
+        await deps.store.finish(
+            job.id, JobStatus.FAILED, owner=owner, error=str(exc), **webhook_fields(deps.options)
+        )
         return JobStatus.FAILED.value
+    estimate = await _estimate(deps.store, job.persona)
+    started = time.monotonic()
 
     async def report(update: ProgressUpdate) -> None:
-        await deps.store.update_progress(job_id, update)
+        if update.eta_seconds is None:
+            update = update.model_copy(
+                update={"eta_seconds": max(1, round(estimate - (time.monotonic() - started)))}
+            )
+        await deps.store.update_progress(job.id, update, owner=owner)
+        if redis is not None:
+            await events.publish(redis, job.id, "progress")
 
-    request = RunRequest(job_id=job.id, task=job.task, context=job.context)
     try:
         async with asyncio.timeout(deps.job_timeout_seconds):
-            outcome = await run_persona(persona, request, deps.llm, report)
+            outcome = await execute_run(deps, persona, job, report)
     except TimeoutError:
-        current = await deps.store.get(job_id)
+        current = await deps.store.get(job.id)
         await deps.store.finish(
-            job_id,
+            job.id,
             JobStatus.FAILED,
+            owner=owner,
             error=f"The run exceeded the job timeout of {deps.job_timeout_seconds:g} s "
             "(PERSONAS_JOB_TIMEOUT_SECONDS); narrow the task or raise the timeout.",
             partial_result=current.partial_result if current else None,
+            **webhook_fields(deps.options),
         )
         return JobStatus.FAILED.value
     except PersonaRunError as exc:
-        await deps.store.finish(job_id, JobStatus.FAILED, error=str(exc), partial_result=exc.partial_result)
+        # Transient errors (429/529/5xx/timeouts) were already retried with backoff by the client.
+        await deps.store.finish(
+            job.id,
+            JobStatus.FAILED,
+            owner=owner,
+            error=str(exc),
+            partial_result=exc.partial_result,
+            **webhook_fields(deps.options),
+        )
         return JobStatus.FAILED.value
     except Exception as exc:
         # A bug, not a user error: keep the traceback in the log and never leave the job running.
-        log.exception("job %s crashed", job_id)
+        log.exception("job %s crashed", job.id)
         await deps.store.finish(
-            job_id,
+            job.id,
             JobStatus.FAILED,
+            owner=owner,
             error=f"Internal error in the persona run ({type(exc).__name__}: {exc}). "
             "This is a bug in agent-personas; the worker log has the traceback.",
+            **webhook_fields(deps.options),
         )
         return JobStatus.FAILED.value
     await deps.store.finish(
-        job_id,
+        job.id,
         JobStatus.COMPLETE,
+        owner=owner,
         result=outcome.result,
         mode=outcome.mode,
         findings=outcome.findings,
@@ -87,6 +177,57 @@ async def run_persona_job(ctx: dict[str, Any], job_id: str) -> str:
         tool_calls_made=outcome.tool_calls,
         persona_version=outcome.persona_version,
         prompt_hash=outcome.prompt_hash,
-        duration_seconds=round(time.time() - started, 3),
+        duration_seconds=round(time.monotonic() - started, 3),
+        **webhook_fields(deps.options),
     )
     return JobStatus.COMPLETE.value
+
+
+async def _estimate(store: JobStore, persona: str) -> float:
+    durations = await store.recent_durations(persona)
+    return statistics.median(durations) if durations else DEFAULT_ESTIMATE_SECONDS
+
+
+async def _keep_lease(deps: WorkerDeps, job_id: str, runner: asyncio.Task[str]) -> None:
+    """Renew the lease every lease/3; stop the run when the job is no longer ours."""
+    while not runner.done():
+        await asyncio.sleep(deps.options.heartbeat_seconds)
+        try:
+            held = await deps.store.renew_lease(
+                job_id, owner=deps.worker_id, lease_seconds=deps.options.lease_seconds
+            )
+        except sqlite3.Error as exc:
+            log.warning("job %s: could not renew the lease (%s); retrying", job_id, exc)
+            continue
+        if not held and not runner.done():
+            log.info("job %s is no longer ours (cancelled or re-queued); stopping the run", job_id)
+            runner.cancel()
+            return
+
+
+async def _stopped_from_outside(deps: WorkerDeps, job_id: str) -> None:
+    """Our task was cancelled: an abort (the row is already cancelled: nothing to do) or the worker
+    shutting down (hand the job back, or fail it if it has used up its attempts)."""
+    job = await deps.store.get(job_id)
+    if job is None or job.status is not JobStatus.RUNNING or job.lease_owner != deps.worker_id:
+        return
+    if job.attempts >= deps.options.max_attempts:
+        await deps.store.finish(
+            job_id,
+            JobStatus.FAILED,
+            owner=deps.worker_id,
+            error=f"The worker stopped while running this job, {job.attempts} times "
+            f"(PERSONAS_JOB_MAX_ATTEMPTS={deps.options.max_attempts}). Invoke the persona again.",
+            **webhook_fields(deps.options),
+        )
+        return
+    await deps.store.requeue(job_id, owner=deps.worker_id, message="Re-queued: the worker shut down")
+    log.info("job %s handed back to the queue (worker shutting down)", job_id)
+
+
+async def _after_run(deps: WorkerDeps, job_id: str, redis: Redis | None, webhooks: object) -> None:
+    await deps.store.release(job_id, owner=deps.worker_id)
+    if redis is not None:
+        await events.publish(redis, job_id, "released")
+    if isinstance(webhooks, WebhookSender):
+        await webhooks.claim_and_schedule(job_id)

@@ -1,4 +1,4 @@
-"""Job tools: one invoke_<persona> per persona, and check_persona_job."""
+"""Job tools: one invoke_<persona> per persona, check_persona_job, wait_for_persona_job, cancel_persona_job."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pydantic import Field
 
 from mcp_server.tools.context import app_state
 from personas.model import PersonaDefinition
-from worker.models import InvokeResult, JobReport
+from worker.models import CancelResult, InvokeResult, JobReport, JobState
 from worker.queue import QueueUnavailableError
-from worker.service import JobRequestError, UnknownJobError
+from worker.service import MAX_WAIT_SECONDS, JobRequestError, UnknownJobError
 
 Task = Annotated[
     str,
@@ -29,6 +29,14 @@ PriorityArg = Annotated[
     Literal["low", "normal", "high"], Field(description="Queue priority; 'high' starts before waiting normal jobs.")
 ]
 JobId = Annotated[str, Field(description="The job_id an invoke_* tool returned.")]
+WaitSeconds = Annotated[
+    float,
+    Field(
+        ge=1,
+        le=MAX_WAIT_SECONDS,
+        description="Return after at most this many seconds even if the job is still running (1-50).",
+    ),
+]
 
 
 def _invoke_description(persona: PersonaDefinition) -> str:
@@ -48,6 +56,8 @@ def register_job_tools(server: MCPServer, personas: list[PersonaDefinition]) -> 
             description=_invoke_description(persona),
         )
     server.add_tool(check_persona_job)
+    server.add_tool(wait_for_persona_job)
+    server.add_tool(cancel_persona_job)
 
 
 def _make_invoke(persona_id: str) -> Any:
@@ -72,5 +82,34 @@ async def check_persona_job(job_id: JobId, ctx: Context) -> JobReport:
     """
     try:
         return await app_state(ctx).jobs.check(job_id)
+    except UnknownJobError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+async def wait_for_persona_job(job_id: JobId, ctx: Context, timeout_seconds: WaitSeconds = 30) -> JobReport:
+    """Wait for a persona job instead of polling: returns as soon as the job is complete, failed or
+    cancelled, or after timeout_seconds with its progress (same fields as check_persona_job).
+
+    While it waits it sends progress notifications (percent and message) if your client asked for
+    them. If the status is still 'pending' or 'running', call it again.
+    """
+    async def progress(job: JobState) -> None:
+        await ctx.report_progress(job.progress_percent, 100, job.progress_message or job.status.value)
+
+    try:
+        return await app_state(ctx).jobs.wait(job_id, timeout_seconds, progress)
+    except UnknownJobError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+async def cancel_persona_job(job_id: JobId, ctx: Context) -> CancelResult:
+    """Cancel a pending or running persona job.
+
+    A pending job never starts. A running job stops within about a second; what the persona had
+    produced so far is kept as partial_result, and the job's status becomes 'cancelled'. A job that
+    already finished is left unchanged (cancelled=false, the message says so).
+    """
+    try:
+        return await app_state(ctx).jobs.cancel(job_id)
     except UnknownJobError as exc:
         raise ToolError(str(exc)) from exc

@@ -15,17 +15,22 @@ class Finding(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    severity: Severity = Field(description="critical | high | medium | low | info, as defined in your instructions.")
+    severity: Severity = Field(
+        description="critical | high | medium | low | info, as defined in your instructions."
+    )
     title: str = Field(min_length=1, max_length=200, description="One line naming the issue.")
-    detail: str = Field(min_length=1, max_length=8000, description="What is wrong, the evidence and the impact.")
+    detail: str = Field(
+        min_length=1, max_length=8000, description="What is wrong, the evidence and the impact."
+    )
     location: str | None = Field(
         default=None, max_length=500, description="'file:line' or a component, e.g. 'api/login.py:42'."
     )
     standard_refs: list[str] = Field(
         default_factory=list,
         max_length=20,
-        description="Standards this rests on, each 'file#heading' exactly as a search_standards result's ref, "
-        "e.g. 'security/secrets-management.md#The rule'. Empty when no team standard covers it.",
+        description="Standards this rests on, each 'file#heading' exactly as a search_standards "
+        "result's ref, e.g. 'security/secrets-management.md#The rule'. Empty when no team standard covers "
+        "it.",
     )
     recommendation: str = Field(min_length=1, max_length=8000, description="The concrete fix.")
 
@@ -41,7 +46,9 @@ class ReviewSubmission(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     summary: str = Field(
-        min_length=1, max_length=20_000, description="Short Markdown: verdict, top risks, what was not reviewed."
+        min_length=1,
+        max_length=20_000,
+        description="Short Markdown: verdict, top risks, what was not reviewed.",
     )
     findings: list[Finding] = Field(
         default_factory=list, max_length=100, description="Ordered critical → info. An empty list is valid."
@@ -62,16 +69,19 @@ def _cell(value: str) -> str:
 
 def _proposal_lines(proposals: list[dict[str, Any]], listed: list[str]) -> list[str]:
     lines = [
-        f"- `{p['domain']}/{p['topic']}`: {p['title']} (draft `{p['id']}`, awaiting human approval)" for p in proposals
+        f"- `{p['domain']}/{p['topic']}`: {p['title']} (draft `{p['id']}`, awaiting human approval)"
+        for p in proposals
     ]
     known = {str(p["id"]) for p in proposals} | {f"{p['domain']}/{p['topic']}" for p in proposals}
-    lines += [f"- {item} (named by the reviewer; no draft was stored in this run)" for item in listed if item not in known]
+    lines += [
+        f"- {item} (named by the reviewer; no draft was stored in this run)"
+        for item in listed
+        if item not in known
+    ]
     return lines
 
 
-def render_review(
-    persona_name: str, review: ReviewSubmission, proposals: list[dict[str, Any]]
-) -> str:
+def render_review(persona_name: str, review: ReviewSubmission, proposals: list[dict[str, Any]]) -> str:
     """Markdown: summary, a findings table, one section per finding, then proposed standards."""
     parts = [f"# {persona_name} review", review.summary.strip()]
     findings = review.ordered_findings()
@@ -101,7 +111,11 @@ def render_review(
 
 def render_text_answer(persona_name: str, text: str, proposals: list[dict[str, Any]]) -> str:
     """The model ended its turn with prose instead of submit_review: keep the prose as the review."""
-    parts = [f"# {persona_name} review", text.strip(), "_Answered in prose: no structured findings were recorded._"]
+    parts = [
+        f"# {persona_name} review",
+        text.strip(),
+        "_Answered in prose: no structured findings were recorded._",
+    ]
     proposal_lines = _proposal_lines(proposals, [])
     if proposal_lines:
         parts.append("## Proposed standards\n\n" + "\n".join(proposal_lines))

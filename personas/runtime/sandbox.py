@@ -15,14 +15,40 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 #: Folders list_files never walks into (tooling, dependencies, caches).
 SKIPPED_DIRS = frozenset(
-    {".git", ".hg", ".svn", "node_modules", ".venv", "venv", "__pycache__", ".mypy_cache", ".pytest_cache",
-     ".ruff_cache", ".tox", ".nox", ".idea"}
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        ".venv",
+        "venv",
+        "__pycache__",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".tox",
+        ".nox",
+        ".idea",
+    }
 )
 #: Folders no file tool reads: version-control internals can hold credentials.
 DENIED_DIRS = frozenset({".git", ".hg", ".svn"})
 #: Files that conventionally hold secrets: never sent to the model (their names may still be listed).
-SECRET_FILES = (".env", ".env.*", "*.pem", "*.key", "*.p12", "*.pfx", "id_rsa", "id_dsa", "id_ecdsa",
-                "id_ed25519", ".netrc", ".pypirc", ".npmrc")
+SECRET_FILES = (
+    ".env",
+    ".env.*",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "id_rsa",
+    "id_dsa",
+    "id_ecdsa",
+    "id_ed25519",
+    ".netrc",
+    ".pypirc",
+    ".npmrc",
+)
 SECRET_FILE_EXCEPTIONS = frozenset({".env.example", ".env.sample", ".env.template", ".env.dist"})
 MAX_WALKED_ENTRIES = 100_000
 
@@ -46,7 +72,9 @@ class FileText:
 def _check_relative(raw: str, what: str) -> str:
     value = raw.strip()
     if not value:
-        raise SandboxError(f"The {what} is empty; give a path relative to the project root, e.g. 'src/app.py'.")
+        raise SandboxError(
+            f"The {what} is empty; give a path relative to the project root, e.g. 'src/app.py'."
+        )
     if "\x00" in value:
         raise SandboxError(f"The {what} contains a NUL byte; give a plain relative path.")
     if value.startswith("~") or PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute():
@@ -81,20 +109,27 @@ class ProjectSandbox:
         real = Path(os.path.realpath(self.root / value))
         if not real.is_relative_to(self.root):
             raise SandboxError(
-                f"{value!r} is a symlink leading outside the project root; refused. Read files inside the project."
+                f"{value!r} is a symlink leading outside the project root; refused. Read files inside the "
+                "project."
             )
         rel = real.relative_to(self.root)
         if DENIED_DIRS.intersection(rel.parts) or any(real.is_relative_to(d) for d in self._denied):
-            raise SandboxError(f"{value!r} is internal tool data (version control or agent-personas) and not readable.")
+            raise SandboxError(
+                f"{value!r} is internal tool data (version control or agent-personas) and not readable."
+            )
         if _is_secret_file(real.name):
             raise SandboxError(
                 f"{value!r} conventionally holds secrets, which are never sent to the model. Review how the "
                 "code loads it instead, and say in the review that you did not read it."
             )
         if not real.exists():
-            raise NotInProjectError(f"No such file: {value!r}. Use list_files with a glob to find the right path.")
+            raise NotInProjectError(
+                f"No such file: {value!r}. Use list_files with a glob to find the right path."
+            )
         if real.is_dir():
-            raise SandboxError(f"{value!r} is a directory; call list_files('{rel.as_posix()}/**/*') to see its files.")
+            raise SandboxError(
+                f"{value!r} is a directory; call list_files('{rel.as_posix()}/**/*') to see its files."
+            )
         if not real.is_file():
             raise SandboxError(f"{value!r} is not a regular file (device, socket or pipe); refused.")
         return real
@@ -112,7 +147,8 @@ class ProjectSandbox:
             data = b"" if size > self.max_file_bytes else handle.read(self.max_file_bytes + 1)
         if size > self.max_file_bytes or len(data) > self.max_file_bytes:
             raise SandboxError(
-                f"{rel!r} is {max(size, len(data)):,} bytes, over the {self.max_file_bytes:,}-byte cap of read_file; "
+                f"{rel!r} is {max(size, len(data)):,} bytes, over the {self.max_file_bytes:,}-byte cap of "
+                "read_file; "
                 "it is not readable. Read the smaller files it relates to, or say in the review that it was "
                 "too large to read."
             )
@@ -125,7 +161,7 @@ class ProjectSandbox:
         return FileText(path=rel, text=text.removeprefix("\ufeff"), size=len(data))
 
     def list_files(self, pattern: str, *, limit: int) -> tuple[list[str], int]:
-        """Files matching a glob (``*``, ``?``, ``[...]``, ``**``, ``{a,b}``); returns (first ``limit``, total)."""
+        """Files matching a glob (``*``, ``?``, ``[...]``, ``**``, ``{a,b}``): (first ``limit``, total)."""
         value = _check_relative(pattern, "pattern")
         regex = glob_regex(value)
         matches = sorted(rel for rel in self._walk() if regex.fullmatch(rel))
@@ -136,7 +172,9 @@ class ProjectSandbox:
         for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
             here = Path(dirpath)
             dirnames[:] = sorted(
-                d for d in dirnames if d not in SKIPPED_DIRS and not any((here / d) == p for p in self._denied)
+                d
+                for d in dirnames
+                if d not in SKIPPED_DIRS and not any((here / d) == p for p in self._denied)
             )
             for name in filenames:
                 seen += 1
@@ -184,4 +222,6 @@ def _glob_to_regex(pattern: str) -> str:
 
 def glob_regex(pattern: str) -> re.Pattern[str]:
     """Compile a glob over project-relative POSIX paths (``**`` spans folders, ``*`` does not)."""
-    return re.compile("|".join(f"(?:{_glob_to_regex(p)})" for p in _expand_braces(pattern.replace("\\", "/"))))
+    return re.compile(
+        "|".join(f"(?:{_glob_to_regex(p)})" for p in _expand_braces(pattern.replace("\\", "/")))
+    )

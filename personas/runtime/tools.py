@@ -34,9 +34,12 @@ class SearchStandardsInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(min_length=1, max_length=500, description="A few words, one concern, e.g. 'JWT validation'.")
+    query: str = Field(
+        min_length=1, max_length=500, description="A few words, one concern, e.g. 'JWT validation'."
+    )
     domain: str | None = Field(
-        default=None, description="Only this standards domain (first-level folder), e.g. 'security'. Omit for all."
+        default=None,
+        description="Only this standards domain (first-level folder), e.g. 'security'. Omit for all.",
     )
     limit: int = Field(default=5, ge=1, le=10, description="How many chunks to return (1-10).")
 
@@ -78,14 +81,16 @@ class ProposeStandardInput(BaseModel):
 
     domain: str = Field(description="One of your domains, e.g. 'security'.")
     topic: str = Field(
-        pattern=KEBAB_SLUG, max_length=80, description="kebab-case slug naming the standard, e.g. 'jwt-validation'."
+        pattern=KEBAB_SLUG,
+        max_length=80,
+        description="kebab-case slug naming the standard, e.g. 'jwt-validation'.",
     )
     title: str = Field(min_length=1, max_length=200, description="Human title of the standard.")
     content: str = Field(
         min_length=1,
         max_length=20_000,
-        description="Markdown with the headings Summary, Context, The rule, Examples, Anti-patterns, Checklist, "
-        "Related.",
+        description="Markdown with the headings Summary, Context, The rule, Examples, Anti-patterns, "
+        "Checklist, Related.",
     )
     rationale: str = Field(
         min_length=1, max_length=4_000, description="Why: the locations you read that motivated it."
@@ -132,7 +137,6 @@ def tool_schema(model: type[BaseModel]) -> dict[str, Any]:
     raw = model.model_json_schema()
     schema = _clean_schema(raw, raw.get("$defs", {}))
     schema.pop("description", None)
-    schema.pop("additionalProperties", None)
     return dict(schema)
 
 
@@ -142,7 +146,9 @@ def tool_params(names: list[str]) -> list[ToolParam]:
     for name in ALL_RUN_TOOLS:
         if name in names:
             model = INPUT_MODELS[name]
-            description = SUBMIT_DESCRIPTION if name == "submit_review" else " ".join((model.__doc__ or "").split())
+            description = (
+                SUBMIT_DESCRIPTION if name == "submit_review" else " ".join((model.__doc__ or "").split())
+            )
             params.append({"name": name, "description": description, "input_schema": tool_schema(model)})
     return params
 
@@ -191,11 +197,17 @@ class RunTools:
         if name == "list_files":
             return "searching", f"Listing files: {_short(args.get('pattern', ''))}"
         if name == "read_file":
-            lines = f" (lines {args.get('start_line') or 1}-{args.get('end_line') or 'end'})" if (
-                args.get("start_line") or args.get("end_line")) else ""
+            lines = (
+                f" (lines {args.get('start_line') or 1}-{args.get('end_line') or 'end'})"
+                if (args.get("start_line") or args.get("end_line"))
+                else ""
+            )
             return "analyzing", f"Reading {_short(args.get('path', ''))}{lines}"
         if name == "propose_standard":
-            return "generating", f"Drafting a proposed standard: {_short(args.get('domain'))}/{_short(args.get('topic'))}"
+            return (
+                "generating",
+                f"Drafting a proposed standard: {_short(args.get('domain'))}/{_short(args.get('topic'))}",
+            )
         if name == "submit_review":
             return "generating", "Writing the review"
         return None, f"Unknown tool requested: {_short(name)}"
@@ -203,11 +215,13 @@ class RunTools:
     async def run(self, name: str, raw: object) -> ToolResult:
         if name not in self.offered:
             return ToolResult(
-                f"Unknown tool {name!r}. The tools available to you are: {', '.join(self.offered)}.", is_error=True
+                f"Unknown tool {name!r}. The tools available to you are: {', '.join(self.offered)}.",
+                is_error=True,
             )
         if not isinstance(raw, dict):
             return ToolResult(
-                f"The input of {name} must be a JSON object matching its input_schema; got {type(raw).__name__}.",
+                f"The input of {name} must be a JSON object matching its input_schema; got "
+                f"{type(raw).__name__}.",
                 is_error=True,
             )
         try:
@@ -240,7 +254,8 @@ class RunTools:
         if self.toolbox.search is None:
             raise ToolError(
                 "The standards index is unavailable in this run. Continue without it: judge on the code you "
-                "read, and where you would cite a standard say 'no team standard' and name an industry reference."
+                "read, and where you would cite a standard say 'no team standard' and name an industry "
+                "reference."
             )
         try:
             response = await self.toolbox.search.search(args.query, domain=args.domain, limit=args.limit)
@@ -249,7 +264,8 @@ class RunTools:
         where = f" in domain '{args.domain}'" if args.domain else ""
         if not response.results:
             return (
-                f"No standards matched '{args.query}'{where}. Try other words or drop the domain filter; if no "
+                f"No standards matched '{args.query}'{where}. Try other words or drop the domain filter; if "
+                "no "
                 "team standard covers the issue, say 'no team standard' and cite an industry reference."
             )
         blocks = [f"{len(response.results)} standards chunks for '{args.query}'{where}:"]
@@ -257,13 +273,16 @@ class RunTools:
             text = hit.text if len(hit.text) <= SEARCH_TEXT_CHARS else hit.text[:SEARCH_TEXT_CHARS] + " […]"
             tags = f", tags: {', '.join(hit.tags)}" if hit.tags else ""
             blocks.append(
-                f"[{i}] ref: {citation_ref(hit)}\n(domain {hit.domain}, {hit.source}, score {hit.score:.2f}{tags})\n"
+                f"[{i}] ref: {citation_ref(hit)}\n(domain {hit.domain}, {hit.source}, score "
+                f"{hit.score:.2f}{tags})\n"
                 f"{text.strip()}"
             )
         return "\n\n".join(blocks)
 
     async def _list_files(self, args: ListFilesInput) -> str:
-        matches, total = await asyncio.to_thread(self.sandbox.list_files, args.pattern, limit=LIST_FILES_LIMIT)
+        matches, total = await asyncio.to_thread(
+            self.sandbox.list_files, args.pattern, limit=LIST_FILES_LIMIT
+        )
         if not matches:
             hint = (
                 f" Patterns without '/' only match the top folder; try '**/{args.pattern}'."
@@ -291,12 +310,14 @@ class RunTools:
     async def _propose(self, args: ProposeStandardInput) -> str:
         if self.toolbox.proposals is None:
             raise ToolError(
-                "Proposals cannot be stored in this run. Describe the proposed standard in your review summary "
+                "Proposals cannot be stored in this run. Describe the proposed standard in your review "
+                "summary "
                 "instead, and leave proposed_standards empty."
             )
         if args.domain not in self.persona.domains:
             raise ToolError(
-                f"domain {args.domain!r} is not one of yours; propose into: {', '.join(self.persona.domains)}."
+                f"domain {args.domain!r} is not one of yours; propose into: "
+                f"{', '.join(self.persona.domains)}."
             )
         try:
             proposal_id = await self.toolbox.proposals.create_draft(
@@ -311,8 +332,11 @@ class RunTools:
         except ValueError as exc:
             raise ToolError(f"The proposal was refused: {exc}") from None
         self.proposals = [p for p in self.proposals if p["id"] != proposal_id]
-        self.proposals.append({"id": proposal_id, "domain": args.domain, "topic": args.topic, "title": args.title})
+        self.proposals.append(
+            {"id": proposal_id, "domain": args.domain, "topic": args.topic, "title": args.title}
+        )
         return (
-            f"Draft proposal stored with id {proposal_id} ({args.domain}/{args.topic}); a human will approve it or "
+            f"Draft proposal stored with id {proposal_id} ({args.domain}/{args.topic}); a human will approve "
+            "it or "
             "ask for changes. List this id in submit_review's proposed_standards."
         )

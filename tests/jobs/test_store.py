@@ -13,15 +13,16 @@ async def test_lifecycle_and_terminal_states_are_immutable(tmp_path: Path) -> No
     async with JobStore.open(tmp_path / "jobs.sqlite3") as store:
         job = JobState(persona="qa", task="review tests")
         await store.insert(job)
-        running = await store.mark_running(job.id)
+        running = await store.claim(job.id, owner="w1", lease_seconds=30, queue_job_id=job.id)
         assert running is not None and running.status is JobStatus.RUNNING and running.attempts == 1
+        assert running.lease_owner == "w1" and running.lease_expires_at is not None
         update = ProgressUpdate(phase="searching", percent_complete=30, message="Searching", partial_result="so far")
         assert await store.update_progress(job.id, update)
         assert await store.finish(job.id, JobStatus.COMPLETE, result="ok", findings=[{"severity": "low"}])
 
         assert not await store.finish(job.id, JobStatus.FAILED, error="late failure")
         assert not await store.update_progress(job.id, update)
-        assert await store.mark_running(job.id) is None
+        assert await store.claim(job.id, owner="w2", lease_seconds=30, queue_job_id=job.id) is None
         final = await store.get(job.id)
     assert final is not None
     assert final.status is JobStatus.COMPLETE

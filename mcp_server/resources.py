@@ -1,0 +1,48 @@
+"""Jobs as MCP resources (JSON): ``personas://jobs`` (recent jobs, filterable) and ``personas://jobs/{job_id}``.
+
+The list is a template with optional query parameters (``personas://jobs?status=running&limit=20``):
+reading ``personas://jobs`` as is works, and a template handler gets the server state through its
+context, which a static resource cannot.
+"""
+
+from __future__ import annotations
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError
+
+from mcp_server.tools.context import app_state
+from worker.models import JobReport
+from worker.service import JobRequestError, UnknownJobError
+
+JSON = "application/json"
+
+
+def register_job_resources(server: MCPServer) -> None:
+    @server.resource(
+        "personas://jobs{?status,persona,limit}",
+        name="jobs",
+        title="Recent persona jobs",
+        description="The newest persona jobs (default 20), as list_persona_jobs returns them. Optional query: "
+        "status, persona, limit (1-100), e.g. personas://jobs?status=running.",
+        mime_type=JSON,
+    )
+    async def recent_jobs(ctx: Context, status: str | None = None, persona: str | None = None, limit: str = "20") -> str:
+        try:
+            jobs = await app_state(ctx).jobs.list_jobs(status=status, persona=persona, limit=int(limit))
+        except (JobRequestError, ValueError) as exc:
+            raise ResourceError(f"Bad jobs query: {exc}") from exc
+        return jobs.model_dump_json(indent=2)
+
+    @server.resource(
+        "personas://jobs/{job_id}",
+        name="job",
+        title="One persona job",
+        description="One job as check_persona_job reports it (status, progress or result, findings, error).",
+        mime_type=JSON,
+    )
+    async def one_job(job_id: str, ctx: Context) -> str:
+        try:
+            job = await app_state(ctx).jobs.get(job_id)
+        except UnknownJobError as exc:
+            raise ResourceError(str(exc)) from exc
+        return JobReport.from_state(job).model_dump_json(indent=2)

@@ -1,0 +1,95 @@
+"""Persona tools and prompts: list_personas, and one MCP prompt (slash command) per persona."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.prompts.base import Prompt
+from pydantic import BaseModel, Field
+
+from mcp_server.tools.context import app_state
+from personas.model import PersonaDefinition
+
+PROMPT_STANDARDS = 5
+
+
+class PersonaSummary(BaseModel):
+    id: str
+    name: str
+    description: str
+    tool: str = Field(description="The invoke_* tool that starts this persona.")
+    domains: list[str]
+    origin: str = Field(description="'core' (shipped) or 'project' (.agent-os/personas).")
+    version: str
+    starter_prompts: list[str]
+
+
+class PersonaList(BaseModel):
+    personas: list[PersonaSummary]
+    errors: list[str] = Field(description="Custom persona files that failed validation, with the reason.")
+
+
+async def list_personas(ctx: Context) -> PersonaList:
+    """List every persona you can consult: what each is for, its invoke_* tool, its standards
+    domains and example requests. Use it to pick the right reviewer for the user's request."""
+    registry = app_state(ctx).personas
+    return PersonaList(
+        personas=[
+            PersonaSummary(
+                id=p.id,
+                name=p.name,
+                description=p.description,
+                tool=p.tool_name,
+                domains=p.domains,
+                origin=p.origin,
+                version=p.version,
+                starter_prompts=p.starter_prompts,
+            )
+            for p in registry.all()
+        ],
+        errors=registry.errors,
+    )
+
+
+def _make_prompt(persona: PersonaDefinition) -> Any:
+    async def prompt(
+        request: Annotated[str, Field(description="What to review or ask, e.g. 'the login flow in api/login.py'.")],
+        ctx: Context,
+    ) -> str:
+        standards = app_state(ctx).standards
+        sections = []
+        for domain in persona.domains:
+            try:
+                response = await standards.search(request, domain=domain, limit=PROMPT_STANDARDS)
+            except ValueError:
+                continue
+            sections.extend(
+                f"### {hit.file}#{hit.heading_path[-1] if hit.heading_path else ''}\n{hit.text}"
+                for hit in response.results
+            )
+        standards_text = "\n\n".join(sections[:PROMPT_STANDARDS]) or "(no matching standards found)"
+        return (
+            f"Act as the {persona.name} persona below for this request: {request}\n\n"
+            f"{persona.system_prompt}\n\n"
+            "## The team's standards most relevant to this request\n"
+            "Cite them as file#heading in every finding that rests on one.\n\n"
+            f"{standards_text}\n\n"
+            f"(For a full background review with file reading, call {persona.tool_name} instead.)"
+        )
+
+    return prompt
+
+
+def register_persona_tools(server: MCPServer[Any], personas: list[PersonaDefinition]) -> None:
+    server.add_tool(list_personas)
+    for persona in personas:
+        server.add_prompt(
+            Prompt.from_function(
+                _make_prompt(persona),
+                name=persona.id,
+                title=persona.name,
+                description=f"{persona.name}: {persona.description} Bundles the persona with your most relevant "
+                "standards.",
+            )
+        )

@@ -1,0 +1,68 @@
+"""Run one persona on one task: a Claude tool-use loop (or, without an API key, a briefing).
+
+This package knows nothing of queues or MCP: the worker passes the persona, the request, the LLM
+configuration, a progress sink and a :class:`RunToolbox` (project root, standards search, proposal
+sink, limits), and gets a :class:`RunOutcome` back or a :class:`PersonaRunError`.
+"""
+
+from __future__ import annotations
+
+from personas.model import PersonaDefinition
+from personas.runtime.briefing import briefing
+from personas.runtime.loop import PersonaRun, make_client
+from personas.runtime.models import (
+    LLMConfig,
+    PersonaRunError,
+    Phase,
+    ProgressSink,
+    ProgressUpdate,
+    RunLimits,
+    RunOutcome,
+    RunRequest,
+)
+from personas.runtime.review import Finding, ReviewSubmission
+from personas.runtime.toolbox import (
+    ProposalSink,
+    RunToolbox,
+    SearchHitLike,
+    SearchResponseLike,
+    StandardsSearch,
+)
+
+__all__ = [
+    "Finding",
+    "LLMConfig",
+    "PersonaRunError",
+    "Phase",
+    "ProgressSink",
+    "ProgressUpdate",
+    "ProposalSink",
+    "ReviewSubmission",
+    "RunLimits",
+    "RunOutcome",
+    "RunRequest",
+    "RunToolbox",
+    "SearchHitLike",
+    "SearchResponseLike",
+    "StandardsSearch",
+    "briefing",
+    "make_client",
+    "run_persona",
+]
+
+
+async def run_persona(
+    persona: PersonaDefinition,
+    request: RunRequest,
+    llm: LLMConfig,
+    progress: ProgressSink,
+    toolbox: RunToolbox | None = None,
+) -> RunOutcome:
+    """Run ``persona`` on ``request``. Without ``toolbox``: project root = cwd, no search, no proposals.
+
+    Raises :class:`PersonaRunError` (``transient``, ``partial_result``) when the run fails.
+    """
+    toolbox = toolbox or RunToolbox.default()
+    if not llm.api_key:
+        return await briefing(persona, request, toolbox)
+    return await PersonaRun(persona, request, llm, progress, toolbox).execute()

@@ -1,0 +1,50 @@
+"""No API key: a clearly labelled briefing the calling assistant applies itself."""
+
+from __future__ import annotations
+
+from personas.model import PersonaDefinition
+from personas.runtime.models import RunOutcome, RunRequest
+from personas.runtime.prompt import build_system_prompt, extract_section, prompt_hash
+from personas.runtime.toolbox import RunToolbox, StandardsSearch, citation_ref
+
+BRIEFING_STANDARDS = 5
+MAX_QUERY_CHARS = 1_000
+
+
+async def _relevant_standards(search: StandardsSearch | None, task: str) -> str:
+    if search is None:
+        return "The standards index is unavailable, so none are attached: call `search_standards` yourself."
+    try:
+        response = await search.search(task.strip()[:MAX_QUERY_CHARS], limit=BRIEFING_STANDARDS)
+    except ValueError as exc:
+        return f"The standards search refused the task as a query ({exc}): call `search_standards` yourself."
+    if not response.results:
+        return "No team standard matched the task; cite industry references (OWASP, CWE, …) instead."
+    return "\n\n".join(
+        f"### {i}. `{citation_ref(hit)}` (score {hit.score:.2f})\n{hit.text.strip()}"
+        for i, hit in enumerate(response.results, start=1)
+    )
+
+
+async def briefing(persona: PersonaDefinition, request: RunRequest, toolbox: RunToolbox) -> RunOutcome:
+    """The persona's checklist (its "How you review" section) and the standards most relevant to the task."""
+    checklist = extract_section(persona.system_prompt, "How you review") or persona.system_prompt
+    standards = await _relevant_standards(toolbox.search, request.task)
+    text = (
+        f"# Briefing from {persona.name} (no review was run)\n\n"
+        "ANTHROPIC_API_KEY is not set, so no model ran this persona. Apply this briefing yourself: review "
+        "the task with the checklist below, cite the standards listed here as `file#heading`, and report "
+        "findings ordered critical → info, each with location, detail and a concrete recommendation. "
+        "Set ANTHROPIC_API_KEY in the MCP server's environment to get full reviews.\n\n"
+        f"## Task\n{request.task.strip()}\n\n"
+        f"## Checklist: how the {persona.name} reviews\n{checklist}\n\n"
+        f"## Standards most relevant to the task\n{standards}\n"
+    )
+    return RunOutcome(
+        mode="briefing",
+        result=text,
+        ended_by="briefing",
+        persona_id=persona.id,
+        persona_version=persona.version,
+        prompt_hash=prompt_hash(build_system_prompt(persona, toolbox.limits)),
+    )

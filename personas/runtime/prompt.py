@@ -1,0 +1,161 @@
+"""What the model is told: the system prompt (persona + personality + rules) and the first user turn."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+
+from personas.model import PersonaDefinition, Personality
+from personas.runtime.models import PersonaRunError, RunLimits, RunRequest
+from personas.runtime.sandbox import NotInProjectError, ProjectSandbox, SandboxError
+
+EXTREME_LOW = 0.2
+EXTREME_HIGH = 0.8
+MAX_CONTEXT_LINE = 1_024
+
+CITATION_RULE = (
+    "## Citing standards\n"
+    "Cite a team standard only as `file#heading`, copied exactly from the `ref:` of a search_standards "
+    "result you retrieved in this run. Never invent standards, headings or refs; when none applies, write "
+    "'no team standard' and name the industry reference."
+)
+
+
+def personality_instructions(p: Personality, max_tokens: int) -> list[str]:
+    """Length, tone and creativity instructions; extreme traits (≤0.2 or ≥0.8) add a stronger modifier."""
+    lines: list[str] = []
+    if p.verbosity < 0.35:
+        lines.append(
+            "Length: be brief. A summary of at most three sentences; each finding's detail in one or two."
+        )
+    elif p.verbosity < 0.65:
+        lines.append("Length: be concise. Give each finding the evidence and the fix, nothing more.")
+    else:
+        lines.append(
+            "Length: be thorough. Explain each finding's evidence, impact and fix, with short code snippets."
+        )
+    if p.verbosity <= EXTREME_LOW:
+        lines.append(
+            "Be terse: only findings of medium severity or above unless asked; one line each where possible."
+        )
+    elif p.verbosity >= EXTREME_HIGH:
+        lines.append("Be exhaustive: cover every finding down to info, and include step-by-step fixes.")
+    lines.append(
+        f"Each of your turns is capped at {max_tokens} output tokens; the submit_review call must fit."
+    )
+
+    if p.formality < 0.35:
+        lines.append("Tone: plain and conversational, like a teammate's review comment.")
+    elif p.formality < 0.65:
+        lines.append("Tone: clear and direct, professional without ceremony.")
+    else:
+        lines.append("Tone: formal and precise.")
+    if p.formality <= EXTREME_LOW:
+        lines.append("Keep it casual: contractions welcome, no boilerplate or headings beyond what helps.")
+    elif p.formality >= EXTREME_HIGH:
+        lines.append("Write as an audit report: no contractions, no humour, every claim tied to evidence.")
+
+    if p.creativity <= EXTREME_LOW:
+        lines.append("Stay conservative: report only what the code you read shows; no speculation.")
+    elif p.creativity >= EXTREME_HIGH:
+        lines.append(
+            "Think laterally: consider unusual failure modes and alternative designs, "
+            "marking speculation as such."
+        )
+    return lines
+
+
+def build_system_prompt(persona: PersonaDefinition, limits: RunLimits) -> str:
+    """Persona body + personality modifiers + citation rule + run limits: the exact prompt sent."""
+    style = "\n".join(
+        f"- {line}" for line in personality_instructions(persona.personality, persona.personality.max_tokens)
+    )
+    budget = (
+        "## Budget\n"
+        f"You have at most {limits.max_turns} turns and {limits.max_tool_calls} tool calls. Gather evidence "
+        "efficiently and call submit_review before the budget runs out."
+    )
+    return f"{persona.system_prompt.strip()}\n\n## Style for this run\n{style}\n\n{CITATION_RULE}\n\n{budget}"
+
+
+def prompt_hash(system_prompt: str) -> str:
+    return hashlib.sha256(system_prompt.encode()).hexdigest()[:16]
+
+
+def _fence(text: str) -> str:
+    longest = max((len(m) for m in re.findall(r"`{3,}", text)), default=2)
+    return "`" * max(3, longest + 1)
+
+
+def inline_context(context: str, sandbox: ProjectSandbox) -> str:
+    """Context text followed by the content of every line that names a project file (blocking I/O).
+
+    Lines naming a file the sandbox refuses (binary, too large, outside the root, secret) stay as
+    text with a note saying why; all other lines stay as they are.
+    """
+    texts: list[str] = []
+    files: list[str] = []
+    for line in context.splitlines():
+        candidate = line.strip()
+        if not candidate or len(candidate) > MAX_CONTEXT_LINE:
+            texts.append(line)
+            continue
+        try:
+            file = sandbox.read_text(candidate)
+        except NotInProjectError:
+            texts.append(line)
+            continue
+        except SandboxError as exc:
+            texts.append(f"{line}\n  (not inlined: {exc})" if _looks_like_path(candidate) else line)
+            continue
+        fence = _fence(file.text)
+        texts.append(f"{line} (inlined below)")
+        files.append(f"### File: {file.path}\n{fence}\n{file.text.rstrip()}\n{fence}")
+    text = "\n".join(texts).strip()
+    return "\n\n".join(([text] if text else []) + files)
+
+
+def _looks_like_path(value: str) -> bool:
+    return " " not in value and ("/" in value or "." in value)
+
+
+async def first_user_text(request: RunRequest, sandbox: ProjectSandbox, limits: RunLimits) -> str:
+    """The task and context of this turn; raises PersonaRunError when over PERSONAS_MAX_CONTEXT_CHARS."""
+    heading = "# Follow-up request" if request.history else "# Task"
+    parts = [f"{heading}\n{request.task.strip()}"]
+    if request.context and request.context.strip():
+        parts.append("# Context\n" + await asyncio.to_thread(inline_context, request.context, sandbox))
+    if request.history:
+        parts.append(
+            "Revise your review for this request and call submit_review again with the complete, updated "
+            "review "
+            "(not only the changes)."
+        )
+    text = "\n\n".join(parts)
+    if len(text) > limits.max_context_chars:
+        raise PersonaRunError(
+            f"The task and context come to {len(text):,} characters after inlining the files they name; the "
+            "cap "
+            f"is {limits.max_context_chars:,} (PERSONAS_MAX_CONTEXT_CHARS). Name fewer or smaller files, or "
+            "let "
+            "the persona find and read them itself."
+        )
+    return text
+
+
+def extract_section(markdown: str, title: str) -> str | None:
+    """The body of the first heading starting with ``title``, up to the next heading of its level."""
+    lines = markdown.splitlines()
+    for i, line in enumerate(lines):
+        match = re.match(r"^(#{1,6})\s+(.*)$", line)
+        if match and match.group(2).strip().lower().startswith(title.lower()):
+            level = len(match.group(1))
+            body: list[str] = []
+            for following in lines[i + 1 :]:
+                heading = re.match(r"^(#{1,6})\s", following)
+                if heading and len(heading.group(1)) <= level:
+                    break
+                body.append(following)
+            return "\n".join(body).strip() or None
+    return None

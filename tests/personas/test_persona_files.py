@@ -1,0 +1,91 @@
+"""Persona files: every kind of validation error names the file and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from personas.registry import PersonaFileError, PersonaRegistry, load_persona_file
+
+BODY = "You are a careful reviewer. " * 5
+
+
+def _write(directory: Path, name: str, front: str, body: str = BODY) -> Path:
+    path = directory / f"{name}.md"
+    path.write_text(f"---\n{front}\n---\n{body}\n")
+    return path
+
+
+VALID = "name: Payments\ndescription: Reviews payment code for correctness.\ndomains: [security]"
+
+
+@pytest.mark.parametrize(
+    ("file_name", "front", "body", "field", "says"),
+    [
+        ("Bad Slug", VALID, BODY, "field 'id'", "String should match pattern"),
+        (
+            "payments",
+            VALID + "\npersonality: {creativity: 1.5}",
+            BODY,
+            "field 'personality.creativity'",
+            "less than or equal to 1",
+        ),
+        (
+            "payments",
+            VALID + "\npersonality: {verbosity: -0.1}",
+            BODY,
+            "field 'personality.verbosity'",
+            "greater than or equal to 0",
+        ),
+        ("payments", VALID + "\ntools: [read_file, rm_rf]", BODY, "field 'tools.1'", "search_standards"),
+        ("payments", VALID, "word " * 1_200, "field 'system_prompt'", "the limit is 1500"),
+        ("payments", VALID + "\nname: [unclosed", BODY, "invalid YAML front matter", ""),
+        ("payments", "- just\n- a list", BODY, "invalid YAML front matter", "mapping"),
+        ("payments", VALID + "\nid: billing", BODY, "field 'id'", "must equal the file name 'payments'"),
+        ("payments", VALID + "\ncolour: blue", BODY, "field 'colour'", "Extra inputs"),
+        ("payments", "name: Payments\ndomains: [security]", BODY, "field 'description'", "Field required"),
+        (
+            "payments",
+            VALID.replace("[security]", "[Security Stuff]"),
+            BODY,
+            "field 'domains'",
+            "lowercase slug",
+        ),
+    ],
+)
+def test_validation_errors_name_file_and_field(
+    tmp_path: Path, file_name: str, front: str, body: str, field: str, says: str
+) -> None:
+    path = _write(tmp_path, file_name, front, body)
+    with pytest.raises(PersonaFileError) as caught:
+        load_persona_file(path, "project")
+    message = str(caught.value)
+    assert message.startswith(str(path))
+    assert field in message
+    assert says in message
+
+
+def test_invalid_project_personas_are_skipped_with_named_errors(tmp_path: Path) -> None:
+    _write(tmp_path, "payments", VALID)
+    _write(tmp_path, "broken", VALID + "\ntools: [nope]")
+    registry = PersonaRegistry.load(tmp_path)
+    assert "payments" in registry
+    assert "broken" not in registry
+    assert len(registry.errors) == 1
+    assert "broken.md" in registry.errors[0]
+
+
+def test_core_personas_fit_the_prompt_budget_with_runtime_additions() -> None:
+    from personas.model import estimate_tokens
+    from personas.runtime import RunLimits
+    from personas.runtime.prompt import build_system_prompt
+
+    for persona in PersonaRegistry.load().all():
+        assert persona.origin == "core"
+        # The body is capped at 1,500 tokens; the runtime adds a short style/citation/budget tail.
+        assert (
+            estimate_tokens(build_system_prompt(persona, RunLimits()))
+            - estimate_tokens(persona.system_prompt)
+            < 250
+        )
