@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from mcp_server.embedded import embedded_redis
 from mcp_server.settings import Settings
 from personas.registry import PersonaRegistry
-from personas.runtime import LLMConfig
+from personas.runtime import LLMConfig, RunLimits, RunToolbox
 from standards import (
     Embedder,
     HashingEmbedder,
@@ -21,6 +21,7 @@ from standards import (
     StandardsSource,
     universal_standards_dir,
 )
+from standards.proposals import ProposalStore
 from worker.app import build_worker
 from worker.queue import JobQueue, open_pool
 from worker.service import JobService
@@ -58,6 +59,20 @@ def make_embedder(settings: Settings) -> Embedder:
     if settings.embedder == "hashing":
         return HashingEmbedder()
     return SentenceTransformerEmbedder(settings.embedding_model_path)
+
+
+def run_toolbox(settings: Settings, standards: StandardsIndex, proposals: ProposalStore) -> RunToolbox:
+    """What a persona run may use: the project (sandboxed), the standards, the proposal store."""
+    limits = RunLimits(
+        max_seconds=max(1.0, settings.job_timeout_seconds - 15), max_context_chars=settings.max_context_chars
+    )
+    return RunToolbox(
+        project_root=settings.project_root,
+        search=standards,
+        proposals=proposals,
+        limits=limits,
+        denied_paths=(settings.data_dir,),
+    )
 
 
 def llm_config(settings: Settings) -> LLMConfig:
@@ -99,16 +114,19 @@ async def open_app(
             options=settings.job_options(),
         )
         if run_worker:
-            await stack.enter_async_context(in_process_worker(settings, redis_url, store, personas))
+            proposals = await stack.enter_async_context(ProposalStore.open(settings.proposals_db_path))
+            toolbox = run_toolbox(settings, standards, proposals)
+            await stack.enter_async_context(in_process_worker(settings, redis_url, store, personas, toolbox))
         log.info("agent-personas ready: %d personas, redis %s", len(personas.ids()), redis_url)
         yield AppState(settings=settings, personas=personas, jobs=jobs, standards=standards, redis_url=redis_url)
 
 
 @asynccontextmanager
 async def in_process_worker(
-    settings: Settings, redis_url: str, store: JobStore, personas: PersonaRegistry
+    settings: Settings, redis_url: str, store: JobStore, personas: PersonaRegistry, toolbox: RunToolbox
 ) -> AsyncIterator[None]:
     deps = WorkerDeps(
+        toolbox=toolbox,
         store=store,
         personas=personas,
         llm=llm_config(settings),
@@ -125,3 +143,27 @@ async def in_process_worker(
         await worker.close()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+@asynccontextmanager
+async def open_worker_deps(settings: Settings) -> AsyncIterator[WorkerDeps]:
+    """Resources of a standalone worker: the job and proposal stores, and a read-only view of
+    the standards index that the server's indexer writes (it sees each write)."""
+    personas = PersonaRegistry.load(settings.personas_dir)
+    standards = StandardsIndex(index_config(settings), make_embedder(settings), writer=False)
+    await standards.start(watch=False)
+    try:
+        async with (
+            JobStore.open(settings.jobs_db_path) as store,
+            ProposalStore.open(settings.proposals_db_path) as proposals,
+        ):
+            yield WorkerDeps(
+                store=store,
+                personas=personas,
+                llm=llm_config(settings),
+                job_timeout_seconds=settings.job_timeout_seconds,
+                options=settings.job_options(),
+                toolbox=run_toolbox(settings, standards, proposals),
+            )
+    finally:
+        await standards.stop()

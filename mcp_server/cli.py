@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-worker", action="store_true", help="Do not run an in-process worker.")
     serve.add_argument("--no-watch", action="store_true", help="Do not watch the standards dir for changes.")
 
+    new = sub.add_parser("new", help="Scaffold a custom persona by forking an existing one.")
+    new.add_argument("id", help="The new persona's id (lowercase slug), e.g. 'accessibility'.")
+    new.add_argument("--from", dest="source", default="engineer", help="Persona to fork (default: engineer).")
+    new.add_argument("--name", help="Display name (default: derived from the id).")
+
     index = sub.add_parser("index", help="Build the standards index from scratch, with progress.")
     index.set_defaults(command="index")
 
@@ -76,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     watch=not args.no_watch,
                 )
             )
+        if args.command == "new":
+            return _new_persona(settings, args.id, args.source, args.name)
         if args.command == "index":
             from mcp_server.app import index_config
             from standards.commands import index_command
@@ -96,6 +103,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 2
+
+
+def _new_persona(settings: Settings, new_id: str, source: str, name: str | None) -> int:
+    from personas.registry import PersonaRegistry, UnknownPersonaError
+    from personas.scaffold import scaffold_persona
+
+    registry = PersonaRegistry.load(settings.personas_dir)
+    try:
+        path = scaffold_persona(new_id, registry.get(source), settings.personas_dir, name=name)
+    except (UnknownPersonaError, ValueError, FileExistsError) as exc:
+        sys.stderr.write(f"personas new: {exc}\n")
+        return 2
+    sys.stderr.write(
+        f"Created {path}. Edit its description, domains and prompt; restart the server to get invoke_{new_id}.\n"
+    )
+    return 0
 
 
 async def _run_until_signal(main: asyncio.Task[None], closed: asyncio.Event | None = None) -> None:
@@ -152,11 +175,8 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker
 
 
 async def _worker(settings: Settings) -> int:
-    from mcp_server.app import llm_config
-    from personas.registry import PersonaRegistry
+    from mcp_server.app import open_worker_deps
     from worker.app import build_worker
-    from worker.store import JobStore
-    from worker.tasks import WorkerDeps
 
     if settings.redis_url is None:
         sys.stderr.write(
@@ -164,15 +184,7 @@ async def _worker(settings: Settings) -> int:
             "export REDIS_URL=redis://host:6379/0 (the embedded default needs no separate worker).\n"
         )
         return 2
-    personas = PersonaRegistry.load(settings.personas_dir)
-    async with JobStore.open(settings.jobs_db_path) as store:
-        deps = WorkerDeps(
-            store=store,
-            personas=personas,
-            llm=llm_config(settings),
-            job_timeout_seconds=settings.job_timeout_seconds,
-            options=settings.job_options(),
-        )
+    async with open_worker_deps(settings) as deps:
         worker = build_worker(
             settings.redis_url,
             deps,

@@ -239,6 +239,10 @@ class Settings(BaseSettings):
         return self.data_dir / "jobs.sqlite3"
 
     @property
+    def proposals_db_path(self) -> Path:
+        return self.data_dir / "proposals.sqlite3"
+
+    @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
 

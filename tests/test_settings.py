@@ -75,3 +75,16 @@ def test_cli_reports_bad_settings_without_a_traceback(
 def test_worker_without_redis_url_explains_what_to_set(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["worker"]) == 2
     assert "REDIS_URL is not set" in capsys.readouterr().err
+
+
+def test_new_scaffolds_a_loadable_custom_persona(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from personas.registry import PersonaRegistry
+
+    assert main(["new", "accessibility", "--from", "security"]) == 0
+    created = tmp_path / ".agent-os" / "personas" / "accessibility.md"
+    assert created.is_file()
+    registry = PersonaRegistry.load(created.parent)
+    assert registry.get("accessibility").origin == "project"
+    assert main(["new", "accessibility", "--from", "security"]) == 2
+    assert main(["new", "x", "--from", "nobody"]) == 2
+    assert "Unknown persona 'nobody'" in capsys.readouterr().err

@@ -30,7 +30,15 @@ from redis.asyncio import Redis
 
 from personas.model import PersonaDefinition
 from personas.registry import PersonaRegistry, UnknownPersonaError
-from personas.runtime import LLMConfig, PersonaRunError, ProgressUpdate, RunOutcome, RunRequest, run_persona
+from personas.runtime import (
+    LLMConfig,
+    PersonaRunError,
+    ProgressUpdate,
+    RunOutcome,
+    RunRequest,
+    RunToolbox,
+    run_persona,
+)
 from worker import events
 from worker.models import JobState, JobStatus
 from worker.options import JobOptions
@@ -56,6 +64,8 @@ class WorkerDeps:
     job_timeout_seconds: float
     options: JobOptions = field(default_factory=JobOptions)
     worker_id: str = field(default_factory=new_worker_id)
+    toolbox: RunToolbox | None = None
+    """Project root, standards search, proposal store and limits for the runs."""
 
 
 def deps_from(ctx: dict[str, Any]) -> WorkerDeps:
@@ -67,7 +77,7 @@ def deps_from(ctx: dict[str, Any]) -> WorkerDeps:
 async def execute_run(deps: WorkerDeps, persona: PersonaDefinition, job: JobState, report: Any) -> RunOutcome:
     """The one place a persona run is started: build the request, call the runtime."""
     request = RunRequest(job_id=job.id, task=job.task, context=job.context)
-    return await run_persona(persona, request, deps.llm, report)
+    return await run_persona(persona, request, deps.llm, report, deps.toolbox)
 
 
 async def run_persona_job(ctx: dict[str, Any], job_id: str) -> str:

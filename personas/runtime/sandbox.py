@@ -106,6 +106,12 @@ class ProjectSandbox:
     def resolve(self, raw: str) -> Path:
         """The real path of an existing regular file inside the root, or :class:`SandboxError`."""
         value = _check_relative(raw, "path")
+        try:
+            return self._resolve(value)
+        except OSError as exc:  # e.g. a name too long for the file system
+            raise NotInProjectError(f"{value!r} cannot be opened ({exc.strerror or exc}).") from None
+
+    def _resolve(self, value: str) -> Path:
         real = Path(os.path.realpath(self.root / value))
         if not real.is_relative_to(self.root):
             raise SandboxError(
@@ -127,9 +133,8 @@ class ProjectSandbox:
                 f"No such file: {value!r}. Use list_files with a glob to find the right path."
             )
         if real.is_dir():
-            raise SandboxError(
-                f"{value!r} is a directory; call list_files('{rel.as_posix()}/**/*') to see its files."
-            )
+            pattern = "**/*" if rel == Path() else f"{rel.as_posix()}/**/*"
+            raise SandboxError(f"{value!r} is a directory; call list_files('{pattern}') to see its files.")
         if not real.is_file():
             raise SandboxError(f"{value!r} is not a regular file (device, socket or pipe); refused.")
         return real
@@ -141,10 +146,13 @@ class ProjectSandbox:
         """The whole file as text; refuses binary, non-UTF-8 and over-cap files."""
         real = self.resolve(raw)
         rel = self.relative(real)
-        fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(fd, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            data = b"" if size > self.max_file_bytes else handle.read(self.max_file_bytes + 1)
+        try:
+            fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+            with os.fdopen(fd, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                data = b"" if size > self.max_file_bytes else handle.read(self.max_file_bytes + 1)
+        except OSError as exc:
+            raise SandboxError(f"{rel!r} cannot be read ({exc.strerror or exc}); skip it.") from None
         if size > self.max_file_bytes or len(data) > self.max_file_bytes:
             raise SandboxError(
                 f"{rel!r} is {max(size, len(data)):,} bytes, over the {self.max_file_bytes:,}-byte cap of "

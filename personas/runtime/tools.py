@@ -185,13 +185,16 @@ class RunTools:
         self.offered: list[str] = [name for name in ALL_RUN_TOOLS if name in persona.tools]
         self.proposals: list[dict[str, Any]] = []
         self.review: ReviewSubmission | None = None
+        self._params = tool_params(self.offered)
 
     def params(self) -> list[ToolParam]:
-        return tool_params(self.offered)
+        return self._params
 
     def describe(self, name: str, raw: object) -> tuple[Phase | None, str]:
         """Progress phase and message for a call (phase None: no change)."""
         args = raw if isinstance(raw, dict) else {}
+        if name not in self.offered:
+            return None, f"Unknown tool requested: {_short(name)}"
         if name == "search_standards":
             return "searching", f"Searching standards: '{_short(args.get('query', ''))}'"
         if name == "list_files":
@@ -208,9 +211,7 @@ class RunTools:
                 "generating",
                 f"Drafting a proposed standard: {_short(args.get('domain'))}/{_short(args.get('topic'))}",
             )
-        if name == "submit_review":
-            return "generating", "Writing the review"
-        return None, f"Unknown tool requested: {_short(name)}"
+        return "generating", "Writing the review"
 
     async def run(self, name: str, raw: object) -> ToolResult:
         if name not in self.offered:

@@ -90,6 +90,7 @@ class FakeAnthropic:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.base_url = ""
+        self._closing = False
 
     def add(self, *replies: Reply | Callable[[dict[str, Any]], Reply]) -> None:
         with self._lock:
@@ -102,7 +103,10 @@ class FakeAnthropic:
             item = self.script.popleft() if self.script else self.default
         reply = item(payload) if callable(item) else item
         if reply.delay:
-            await asyncio.sleep(reply.delay)
+            # Sleep in slices so a slow reply ends early when the fake shuts down (no 10 s teardown).
+            deadline = time.monotonic() + reply.delay
+            while not self._closing and time.monotonic() < deadline:
+                await asyncio.sleep(min(0.05, deadline - time.monotonic()))
         return JSONResponse(reply.body or {}, status_code=reply.status, headers=reply.headers)
 
     def __enter__(self) -> FakeAnthropic:
@@ -122,6 +126,7 @@ class FakeAnthropic:
 
     def __exit__(self, *exc: object) -> None:
         assert self._server is not None and self._thread is not None
+        self._closing = True
         self._server.should_exit = True
         self._thread.join(timeout=10)
 

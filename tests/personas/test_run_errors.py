@@ -172,3 +172,18 @@ async def test_cancelled_run_leaves_its_partial_result_in_the_last_progress_upda
     assert last.phase == "analyzing"
     assert "The handler decodes JWTs." in (last.partial_result or "")
     assert "Reading api/login.py" in (last.partial_result or "")
+
+
+async def test_near_the_time_budget_the_next_turn_must_submit(
+    fake_api: FakeAnthropic, llm: LLMConfig, security: PersonaDefinition, toolbox: RunToolbox
+) -> None:
+    slow_search = fake.tool_use("search_standards", {"query": "jwt"})
+    slow_search.delay = 1.25
+    fake_api.add(slow_search, submit("Verdict: partial review."))
+    toolbox.limits = RunLimits(max_seconds=1.5)
+
+    outcome = await run_persona(security, REQUEST, llm, Progress(), toolbox)
+
+    assert outcome.ended_by == "submit_review"
+    assert fake_api.requests[1]["tool_choice"] == {"type": "tool", "name": "submit_review"}
+    assert "the time budget (1.5 s)" in fake_api.requests[1]["messages"][-1]["content"][-1]["text"]

@@ -1,0 +1,56 @@
+"""LLM error storms (retried, then success or a failure with the reason) and the daily job limit."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fakes import anthropic_api as fake
+from tests.fakes.anthropic_api import FakeAnthropic
+from tests.jobs.conftest import JobHarness
+from worker.models import JobStatus
+from worker.service import JobRequestError
+
+
+def _busy(status: int) -> fake.Reply:
+    kind = "overloaded_error" if status == 529 else "rate_limit_error"
+    return fake.error(status, kind, "busy", retry_after=0.02)
+
+
+async def test_429_529_storm_is_retried_then_succeeds(make_jobs: object, fake_api: FakeAnthropic) -> None:
+    fake_api.add(_busy(529), _busy(429), _busy(529), fake.text("Review after the storm."))
+    async with make_jobs(llm_retries=3) as jobs:  # type: ignore[operator]
+        async with jobs.worker():
+            job = await jobs.until(await jobs.submit())
+    assert job.status is JobStatus.COMPLETE, job.error
+    assert "after the storm" in (job.result or "")
+    assert len(fake_api.requests) == 4
+
+
+async def test_storm_longer_than_the_retries_fails_with_the_reason(make_jobs: object, fake_api: FakeAnthropic) -> None:
+    fake_api.add(*[_busy(529) for _ in range(3)])
+    async with make_jobs(llm_retries=2) as jobs:  # type: ignore[operator]
+        async with jobs.worker():
+            job = await jobs.until(await jobs.submit())
+    assert job.status is JobStatus.FAILED
+    assert job.error is not None and "529" in job.error and "after 2 retries" in job.error
+    assert len(fake_api.requests) == 3
+
+
+async def test_permanent_error_fails_fast_without_retries(make_jobs: object, fake_api: FakeAnthropic) -> None:
+    fake_api.add(fake.error(401, "authentication_error", "invalid x-api-key"))
+    async with make_jobs(llm_retries=3) as jobs:  # type: ignore[operator]
+        async with jobs.worker():
+            job = await jobs.until(await jobs.submit())
+    assert job.status is JobStatus.FAILED
+    assert job.error is not None and "401" in job.error and "ANTHROPIC_API_KEY" in job.error
+    assert len(fake_api.requests) == 1
+
+
+async def test_daily_limit_per_persona(make_jobs: object) -> None:
+    async with make_jobs(daily_job_limit=2) as jobs:  # type: ignore[operator]
+        await jobs.submit("security")
+        await jobs.submit("security")
+        with pytest.raises(JobRequestError, match=r"Daily limit reached.*PERSONAS_DAILY_JOB_LIMIT=2.*00:00 UTC"):
+            await jobs.submit("security")
+        await jobs.submit("qa")  # other personas have their own budget
+        assert (await jobs.service.list_jobs()).total_count == 3
