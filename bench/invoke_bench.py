@@ -26,10 +26,16 @@ def pct(values: list[float], p: float) -> float:
 
 async def run(calls: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSONAS_", "ANTHROPIC_")) and k != "REDIS_URL"}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PERSONAS_", "ANTHROPIC_")) and k != "REDIS_URL"
+        }
         env["PERSONAS_PROJECT_ROOT"] = tmp
         env["PERSONAS_LOG_LEVEL"] = "WARNING"
-        params = StdioServerParameters(command=str(Path(sys.executable).with_name("personas")), args=["serve"], env=env)
+        params = StdioServerParameters(
+            command=str(Path(sys.executable).with_name("personas")), args=["serve"], env=env
+        )
         t0 = time.perf_counter()
         async with Client(params) as client:
             tools = await client.list_tools()
@@ -38,7 +44,9 @@ async def run(calls: int) -> None:
             job_ids: list[str] = []
             for i in range(calls):
                 t = time.perf_counter()
-                result = await client.call_tool("invoke_security", {"task": f"review change {i}", "context": "app.py"})
+                result = await client.call_tool(
+                    "invoke_security", {"task": f"review change {i}", "context": "app.py"}
+                )
                 invoke_ms.append((time.perf_counter() - t) * 1000)
                 job_ids.append((result.structured_content or {})["job_id"])
             check_ms: list[float] = []
@@ -48,8 +56,16 @@ async def run(calls: int) -> None:
                 check_ms.append((time.perf_counter() - t) * 1000)
     rows = [
         ("server cold start → tools/list", f"{cold * 1000:.0f} ms", f"{len(tools.tools)} tools"),
-        (f"invoke_security round trip (n={calls})", f"p50 {pct(invoke_ms, 50):.2f} ms", f"p99 {pct(invoke_ms, 99):.2f} ms"),
-        (f"check_persona_job round trip (n={calls})", f"p50 {pct(check_ms, 50):.2f} ms", f"p99 {pct(check_ms, 99):.2f} ms"),
+        (
+            f"invoke_security round trip (n={calls})",
+            f"p50 {pct(invoke_ms, 50):.2f} ms",
+            f"p99 {pct(invoke_ms, 99):.2f} ms",
+        ),
+        (
+            f"check_persona_job round trip (n={calls})",
+            f"p50 {pct(check_ms, 50):.2f} ms",
+            f"p99 {pct(check_ms, 99):.2f} ms",
+        ),
         ("invoke mean", f"{statistics.mean(invoke_ms):.2f} ms", ""),
     ]
     width = max(len(r[0]) for r in rows)

@@ -118,7 +118,9 @@ async def open_app(
             toolbox = run_toolbox(settings, standards, proposals)
             await stack.enter_async_context(in_process_worker(settings, redis_url, store, personas, toolbox))
         log.info("agent-personas ready: %d personas, redis %s", len(personas.ids()), redis_url)
-        yield AppState(settings=settings, personas=personas, jobs=jobs, standards=standards, redis_url=redis_url)
+        yield AppState(
+            settings=settings, personas=personas, jobs=jobs, standards=standards, redis_url=redis_url
+        )
 
 
 @asynccontextmanager

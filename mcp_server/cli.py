@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -94,8 +93,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return asyncio.run(
                 search_command(
-                    index_config(settings), args.query, domain=args.domain, limit=args.limit,
-                    as_json=args.json, out=sys.stdout,
+                    index_config(settings),
+                    args.query,
+                    domain=args.domain,
+                    limit=args.limit,
+                    as_json=args.json,
+                    out=sys.stdout,
                 )
             )
         if args.command == "worker":

@@ -79,10 +79,8 @@ async def _ping(url_socket: Path | None, port: int | None) -> bool:
             await writer.wait_closed()
 
 
-@asynccontextmanager
-async def embedded_redis(data_dir: Path, *, startup_timeout: float = 10.0) -> AsyncIterator[str]:
-    """Start a private redis-server; yield its URL; stop it on exit."""
-    binary = find_redis_server()
+def _command(binary: Path, data_dir: Path) -> tuple[list[str], str, Path | None, int | None]:
+    """The redis-server command line, its URL, and where to ping it (socket path or port)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     sock_path: Path | None = data_dir / f"redis-{os.getpid()}.sock"
     port: int | None = None
@@ -93,10 +91,16 @@ async def embedded_redis(data_dir: Path, *, startup_timeout: float = 10.0) -> As
     if sock_path is not None:
         sock_path.unlink(missing_ok=True)
         args += ["--port", "0", "--unixsocket", str(sock_path), "--unixsocketperm", "700"]
-        url = f"unix://{sock_path}"
-    else:
-        args += ["--port", str(port), "--bind", "127.0.0.1"]
-        url = f"redis://127.0.0.1:{port}/0"
+        return args, f"unix://{sock_path}", sock_path, None
+    args += ["--port", str(port), "--bind", "127.0.0.1"]
+    return args, f"redis://127.0.0.1:{port}/0", None, port
+
+
+@asynccontextmanager
+async def embedded_redis(data_dir: Path, *, startup_timeout: float = 10.0) -> AsyncIterator[str]:
+    """Start a private redis-server; yield its URL; stop it on exit."""
+    binary = find_redis_server()
+    args, url, sock_path, port = await asyncio.to_thread(_command, binary, data_dir)
     proc = await asyncio.create_subprocess_exec(
         *args,
         stdin=asyncio.subprocess.DEVNULL,
@@ -111,14 +115,14 @@ async def embedded_redis(data_dir: Path, *, startup_timeout: float = 10.0) -> As
     finally:
         await _stop(proc)
         if sock_path is not None:
-            sock_path.unlink(missing_ok=True)
+            await asyncio.to_thread(sock_path.unlink, missing_ok=True)
 
 
 async def _wait_ready(
-    proc: asyncio.subprocess.Process, sock: Path | None, port: int | None, timeout: float, data_dir: Path
+    proc: asyncio.subprocess.Process, sock: Path | None, port: int | None, limit: float, data_dir: Path
 ) -> None:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + limit
     while loop.time() < deadline:
         if proc.returncode is not None:
             break
@@ -127,7 +131,7 @@ async def _wait_ready(
         await asyncio.sleep(0.02)
     await _stop(proc)
     raise EmbeddedRedisError(
-        f"The embedded redis-server did not start within {timeout:g} s; see {data_dir / 'redis.log'}, "
+        f"The embedded redis-server did not start within {limit:g} s; see {data_dir / 'redis.log'}, "
         "or set REDIS_URL to an existing Redis."
     )
 

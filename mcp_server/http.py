@@ -68,5 +68,10 @@ def http_app(server: MCPServer[Any], *, host: str, token: str | None) -> ASGIApp
 async def serve_http(server: MCPServer[Any], *, host: str, port: int, token: str | None) -> None:
     app = http_app(server, host=host, token=token)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
-    log.info("serving MCP over streamable HTTP at http://%s:%d/mcp%s", host, port, " (bearer token)" if token else "")
+    log.info(
+        "serving MCP over streamable HTTP at http://%s:%d/mcp%s",
+        host,
+        port,
+        " (bearer token)" if token else "",
+    )
     await uvicorn.Server(config).serve()

@@ -26,7 +26,9 @@ def register_job_resources(server: MCPServer) -> None:
         "status, persona, limit (1-100), e.g. personas://jobs?status=running.",
         mime_type=JSON,
     )
-    async def recent_jobs(ctx: Context, status: str | None = None, persona: str | None = None, limit: str = "20") -> str:
+    async def recent_jobs(
+        ctx: Context, status: str | None = None, persona: str | None = None, limit: str = "20"
+    ) -> str:
         try:
             jobs = await app_state(ctx).jobs.list_jobs(status=status, persona=persona, limit=int(limit))
         except (JobRequestError, ValueError) as exc:

@@ -31,7 +31,9 @@ def http_server(project: Path, redis_url: str) -> Iterator[str]:
     port = _port()
     with subprocess.Popen(
         [PERSONAS_BIN, "serve", "--http", "--port", str(port)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         env=_env(project, PERSONAS_HTTP_TOKEN=TOKEN, REDIS_URL=redis_url),
     ) as proc:
         try:
@@ -42,7 +44,9 @@ def http_server(project: Path, redis_url: str) -> Iterator[str]:
 
 
 def _status(url: str, token: str | None) -> int:
-    request = urllib.request.Request(url, data=b"{}", method="POST", headers={"content-type": "application/json"})
+    request = urllib.request.Request(
+        url, data=b"{}", method="POST", headers={"content-type": "application/json"}
+    )
     if token is not None:
         request.add_header("authorization", f"Bearer {token}")
     try:
@@ -64,7 +68,7 @@ async def test_token_is_required_and_checked(http_server: str) -> None:
 
     async with (
         httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}) as http,
-        Client(streamable_http_client(http_server, http_client=http)) as client,  # type: ignore[arg-type]
+        Client(streamable_http_client(http_server, http_client=http)) as client,
     ):
         names = {tool.name for tool in (await client.list_tools()).tools}
     assert "invoke_security" in names
@@ -73,7 +77,11 @@ async def test_token_is_required_and_checked(http_server: str) -> None:
 def test_non_loopback_bind_without_token_is_refused(project: Path) -> None:
     result = subprocess.run(
         [PERSONAS_BIN, "serve", "--http", "--host", "0.0.0.0", "--port", str(_port())],
-        capture_output=True, text=True, timeout=30, env=_env(project), check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=_env(project),
+        check=False,
     )
     assert result.returncode == 2
     assert "PERSONAS_HTTP_TOKEN" in result.stderr

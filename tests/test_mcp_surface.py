@@ -38,7 +38,9 @@ async def _ready_search(client: Client, query: str, **args: Any) -> dict[str, An
     return await wait_for(found, timeout=60, what=f"search results for {query!r}")
 
 
-async def test_search_standards_returns_cited_chunks(make_settings: Callable[..., Settings], redis_url: str) -> None:
+async def test_search_standards_returns_cited_chunks(
+    make_settings: Callable[..., Settings], redis_url: str
+) -> None:
     async with Client(build_server(make_settings(redis_url=redis_url), run_worker=False)) as client:
         body = await _ready_search(client, "secrets rotation vault credentials", domain="security")
         empty = await client.call_tool("search_standards", {"query": "   "})
@@ -72,7 +74,7 @@ async def test_standards_are_resources(make_settings: Callable[..., Settings], r
     async with Client(build_server(make_settings(redis_url=redis_url), run_worker=False)) as client:
         await _ready_search(client, "incident response")
         templates = (await client.list_resource_templates()).resource_templates
-        assert any("personas://standards/{source}/{domain}/{topic}" == t.uri_template for t in templates)
+        assert any(t.uri_template == "personas://standards/{source}/{domain}/{topic}" for t in templates)
         listing = await client.read_resource("personas://standards/all")
         text = await client.read_resource("personas://standards/universal/operations/incident-response")
     assert "operations/incident-response.md" in listing.contents[0].text  # type: ignore[union-attr]

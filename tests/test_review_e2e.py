@@ -31,12 +31,19 @@ async def test_security_review_searches_reads_and_submits_findings(
 
     def submit(request: dict[str, Any]) -> fake.Reply:
         tool_results.extend(
-            block for message in request["messages"] if message["role"] == "user" and isinstance(message["content"], list)
-            for block in message["content"] if block.get("type") == "tool_result"
+            block
+            for message in request["messages"]
+            if message["role"] == "user" and isinstance(message["content"], list)
+            for block in message["content"]
+            if block.get("type") == "tool_result"
         )
         return fake.tool_use(
             "submit_review",
-            {"summary": "**Fix before merge**: one high finding.", "findings": [FINDING], "proposed_standards": []},
+            {
+                "summary": "**Fix before merge**: one high finding.",
+                "findings": [FINDING],
+                "proposed_standards": [],
+            },
         )
 
     fake_api.add(
@@ -45,7 +52,9 @@ async def test_security_review_searches_reads_and_submits_findings(
         fake.tool_use("read_file", {"path": "../../etc/passwd"}),
         submit,
     )
-    settings = make_settings(redis_url=redis_url, anthropic_api_key="sk-test", anthropic_base_url=fake_api.base_url)
+    settings = make_settings(
+        redis_url=redis_url, anthropic_api_key="sk-test", anthropic_base_url=fake_api.base_url
+    )
     async with Client(build_server(settings)) as client:
         started = await client.call_tool("invoke_security", {"task": "review the login", "context": "app.py"})
         job_id = (started.structured_content or {})["job_id"]

@@ -23,9 +23,16 @@ PERSONAS_BIN = str(Path(sys.executable).with_name("personas"))
 
 
 def _env(project: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSONAS_", "ANTHROPIC_")) and k != "REDIS_URL"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PERSONAS_", "ANTHROPIC_")) and k != "REDIS_URL"
+    }
     env.update(
-        PERSONAS_PROJECT_ROOT=str(project), PERSONAS_QUEUE_POLL_INTERVAL="0.02", PERSONAS_EMBEDDER="hashing", **extra
+        PERSONAS_PROJECT_ROOT=str(project),
+        PERSONAS_QUEUE_POLL_INTERVAL="0.02",
+        PERSONAS_EMBEDDER="hashing",
+        **extra,
     )
     return env
 
@@ -47,7 +54,9 @@ def redis_pids_for(data_dir: Path) -> list[int]:
     return pids
 
 
-async def test_stdio_client_invokes_security_and_gets_the_review(project: Path, fake_api: FakeAnthropic) -> None:
+async def test_stdio_client_invokes_security_and_gets_the_review(
+    project: Path, fake_api: FakeAnthropic
+) -> None:
     fake_api.add(fake.text("Finding: plaintext password comparison in app.py:2."))
     params = StdioServerParameters(
         command=PERSONAS_BIN,
@@ -85,7 +94,10 @@ def _gone(data_dir: Path) -> Callable[[], Any]:
 async def test_no_process_left_behind_after_signal(project: Path, sig: signal.Signals) -> None:
     data_dir = project / ".agent-os" / "data"
     with subprocess.Popen(
-        [PERSONAS_BIN, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        [PERSONAS_BIN, "serve"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         env=_env(project),
     ) as proc:
         await _signal_and_check(proc, data_dir, sig)
@@ -116,8 +128,12 @@ def _present(data_dir: Path) -> Callable[[], Any]:
 def test_tools_list_is_fast_and_stdout_is_only_protocol(project: Path) -> None:
     """Cold start to a tools/list answer, by hand over the raw pipe: every stdout line is JSON-RPC."""
     with subprocess.Popen(
-        [PERSONAS_BIN, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        env=_env(project), text=True,
+        [PERSONAS_BIN, "serve"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=_env(project),
+        text=True,
     ) as proc:
         _list_tools_over_raw_pipe(proc)
 
@@ -127,8 +143,16 @@ def _list_tools_over_raw_pipe(proc: subprocess.Popen[str]) -> None:
 
     assert proc.stdin is not None and proc.stdout is not None
     try:
-        init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+        init = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        }
         proc.stdin.write(json.dumps(init) + "\n")
         proc.stdin.write(json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}) + "\n")
         proc.stdin.write(json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}) + "\n")

@@ -16,7 +16,9 @@ from worker.service import MAX_WAIT_SECONDS, JobRequestError, UnknownJobError
 
 Task = Annotated[
     str,
-    Field(description="What the persona should do, e.g. 'review the auth flow in api/login.py for session fixation'."),
+    Field(
+        description="What the persona should do, e.g. 'review the auth flow in api/login.py for session fixation'."
+    ),
 ]
 JobContext = Annotated[
     str | None,
@@ -26,7 +28,8 @@ JobContext = Annotated[
     ),
 ]
 PriorityArg = Annotated[
-    Literal["low", "normal", "high"], Field(description="Queue priority; 'high' starts before waiting normal jobs.")
+    Literal["low", "normal", "high"],
+    Field(description="Queue priority; 'high' starts before waiting normal jobs."),
 ]
 JobId = Annotated[str, Field(description="The job_id an invoke_* tool returned.")]
 WaitSeconds = Annotated[
@@ -93,6 +96,7 @@ async def wait_for_persona_job(job_id: JobId, ctx: Context, timeout_seconds: Wai
     While it waits it sends progress notifications (percent and message) if your client asked for
     them. If the status is still 'pending' or 'running', call it again.
     """
+
     async def progress(job: JobState) -> None:
         await ctx.report_progress(job.progress_percent, 100, job.progress_message or job.status.value)
 

@@ -6,7 +6,6 @@ import pytest
 
 from tests.fakes import anthropic_api as fake
 from tests.fakes.anthropic_api import FakeAnthropic
-from tests.jobs.conftest import JobHarness
 from worker.models import JobStatus
 from worker.service import JobRequestError
 

@@ -83,10 +83,9 @@ async def test_webhook_is_signed_retried_and_recorded(make_jobs: Callable[..., A
 async def test_webhook_gives_up_after_max_attempts(make_jobs: Callable[..., Any]) -> None:
     async with receiver(500, 500, 500) as rec, make_jobs(
         webhook_url=rec.url, webhook_secret=SECRET, webhook_max_attempts=2
-    ) as jobs:
-        async with jobs.worker():
-            job = await jobs.until(await jobs.submit())
-            status = await _delivered(jobs, job.id)
+    ) as jobs, jobs.worker():
+        job = await jobs.until(await jobs.submit())
+        status = await _delivered(jobs, job.id)
     assert status == "failed: HTTP 500 after 2 attempts"
     assert len(rec.received) == 2
 
