@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -99,8 +100,7 @@ async def open_app(
     to, an in-process worker. Everything is closed in reverse order on exit."""
     async with AsyncExitStack() as stack:
         standards = StandardsIndex(index_config(settings), embedder or make_embedder(settings), writer=True)
-        await standards.start(watch=watch)
-        stack.push_async_callback(standards.stop)
+        await stack.enter_async_context(started_in_background(standards, watch=watch))
         redis_url = settings.redis_url
         if redis_url is None:
             redis_url = await stack.enter_async_context(embedded_redis(settings.data_dir))
@@ -121,6 +121,29 @@ async def open_app(
         yield AppState(
             settings=settings, personas=personas, jobs=jobs, standards=standards, redis_url=redis_url
         )
+
+
+@asynccontextmanager
+async def started_in_background(standards: StandardsIndex, *, watch: bool) -> AsyncIterator[None]:
+    """Open the index without delaying the server: LanceDB and the model load off the startup
+    path (search answers "building" meanwhile), and the index stops with the server."""
+
+    async def start() -> None:
+        try:
+            # Import LanceDB (~1 s) on a thread so the event loop keeps answering meanwhile.
+            await asyncio.to_thread(importlib.import_module, "lancedb")
+            await standards.start(watch=watch)
+        except Exception:
+            log.exception("the standards index failed to start; search_standards will report it")
+            raise
+
+    task = asyncio.create_task(start(), name="standards-start")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await standards.stop()
 
 
 @asynccontextmanager

@@ -90,6 +90,11 @@ class StandardsIndex:
         await self._counter.stop()
         self._store.close()
 
+    async def _wait_idle(self) -> None:
+        """Wait for background work (reconcile, optimize, status writes) to finish (for tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
@@ -182,9 +187,7 @@ class StandardsIndex:
         )
         self._persist_status(force=False)
 
-    async def _reconcile(
-        self, *, force: bool, progress: Callable[[BuildProgress], None] | None = None
-    ) -> IndexResult:
+    async def _reconcile(self, *, force: bool, progress: Callable[[BuildProgress], None] | None = None) -> IndexResult:
         async with self._lock:
             started = time.perf_counter()
             try:
@@ -211,9 +214,7 @@ class StandardsIndex:
             )
             return result
 
-    async def _reconcile_locked(
-        self, force: bool, progress: Callable[[BuildProgress], None] | None
-    ) -> IndexResult:
+    async def _reconcile_locked(self, force: bool, progress: Callable[[BuildProgress], None] | None) -> IndexResult:
         files = await asyncio.to_thread(discover, self.config.sources)
         manifest = await self._store.manifest()
         keys = {f.key for f in files}

@@ -211,6 +211,4 @@ class Indexer:
         await self._store.replace_docs(docs, rows)
         result.chunks_written += len(rows)
         result.changed.extend(docs)
-        result.changed_files.extend(
-            [p.sf.file for p in prepared] + [manifest[d].file for d in gone if d in manifest]
-        )
+        result.changed_files.extend([p.sf.file for p in prepared] + [manifest[d].file for d in gone if d in manifest])

@@ -65,9 +65,7 @@ def vector_hits(rows: list[dict[str, Any]], limit: int) -> list[tuple[str, Searc
     return [(row["doc"], _hit(row, 1.0 - float(row["_distance"]))) for row in rows[:limit]]
 
 
-def fuse(
-    vector_rows: list[dict[str, Any]], text_rows: list[dict[str, Any]], limit: int
-) -> list[tuple[str, SearchHit]]:
+def fuse(vector_rows: list[dict[str, Any]], text_rows: list[dict[str, Any]], limit: int) -> list[tuple[str, SearchHit]]:
     """Reciprocal rank fusion; scores scaled so rank 1 in both lists gives 1.0."""
     scores: dict[str, float] = {}
     rows: dict[str, dict[str, Any]] = {}

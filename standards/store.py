@@ -178,9 +178,7 @@ class ChunkStore:
 
         if not docs:
             return {}
-        data = (
-            await self._t().query().where(col("doc").isin(docs)).select(["chunk_hash", "vector"]).to_arrow()
-        )
+        data = await self._t().query().where(col("doc").isin(docs)).select(["chunk_hash", "vector"]).to_arrow()
         return {h: v for h, v in zip(data["chunk_hash"].to_pylist(), data["vector"].to_pylist(), strict=True)}
 
     async def replace_docs(self, docs: list[str], rows: list[dict[str, Any]]) -> None:
@@ -203,9 +201,7 @@ class ChunkStore:
     async def optimize(self) -> None:
         await self._t().optimize(cleanup_older_than=timedelta(minutes=5))
 
-    async def vector_search(
-        self, vector: list[float], where: Expr | None, limit: int
-    ) -> list[dict[str, Any]]:
+    async def vector_search(self, vector: list[float], where: Expr | None, limit: int) -> list[dict[str, Any]]:
         query = self._t().query().nearest_to(vector).distance_type("cosine")
         if where is not None:
             query = query.where(where)

@@ -53,20 +53,21 @@ class JobStore:
     @asynccontextmanager
     async def open(cls, path: Path) -> AsyncIterator[JobStore]:
         path.parent.mkdir(parents=True, exist_ok=True)
-        async with aiosqlite.connect(path, timeout=10.0) as db:
+        # Autocommit (isolation_level=None): every write is one statement and its own transaction.
+        # Python's implicit BEGIN would let coroutines sharing this connection interleave inside one
+        # transaction, and one failed write would leave it open, failing every later write.
+        async with aiosqlite.connect(path, timeout=10.0, isolation_level=None) as db:
             db.row_factory = aiosqlite.Row
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA synchronous=NORMAL")
             await db.execute("PRAGMA busy_timeout=10000")
             await db.executescript(_SCHEMA)
             await _add_missing_columns(db)
-            await db.commit()
             yield cls(db, path)
 
     async def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
-        cursor = await self._db.execute(sql, tuple(params))
-        await self._db.commit()
-        return cursor.rowcount
+        async with self._db.execute(sql, tuple(params)) as cursor:
+            return cursor.rowcount
 
     # ---- lifecycle ------------------------------------------------------------------------
 
@@ -206,10 +207,10 @@ class JobStore:
         await self._write("UPDATE jobs SET webhook_status=? WHERE id=?", (status, job_id))
 
     async def pending_webhooks(self, limit: int = 100) -> list[str]:
-        async with self._db.execute(
+        rows = await self._rows(
             "SELECT id FROM jobs WHERE webhook_status='pending' ORDER BY completed_at LIMIT ?", (limit,)
-        ) as cursor:
-            return [str(r[0]) for r in await cursor.fetchall()]
+        )
+        return [str(r[0]) for r in rows]
 
     # ---- recovery (reaper, orphan sweep) --------------------------------------------------
 
@@ -270,23 +271,25 @@ class JobStore:
         rows = await self._select("SELECT * FROM jobs WHERE id=?", (job_id,))
         return rows[0] if rows else None
 
+    async def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        """Run a query and fetch every row in one hop to the connection's thread. (``execute`` then
+        ``fetchall`` would leave the statement open in between, holding a read snapshot while other
+        coroutines write on this connection: SQLITE_BUSY_SNAPSHOT, "database is locked", at once.)"""
+        return list(await self._db.execute_fetchall(sql, tuple(params)))  # type: ignore[arg-type]
+
     async def _select(self, sql: str, params: Iterable[Any] = ()) -> list[JobState]:
-        async with self._db.execute(sql, tuple(params)) as cursor:
-            rows = await cursor.fetchall()
-        return [_from_row(r) for r in rows]
+        return [_from_row(r) for r in await self._rows(sql, params)]
 
     async def _scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
-        async with self._db.execute(sql, tuple(params)) as cursor:
-            row = await cursor.fetchone()
-        return row[0] if row is not None else None
+        rows = await self._rows(sql, params)
+        return rows[0][0] if rows else None
 
     async def recent_durations(self, persona: str, limit: int = 20) -> list[float]:
-        async with self._db.execute(
+        rows = await self._rows(
             "SELECT duration_seconds FROM jobs WHERE persona=? AND status='complete' "
             "AND duration_seconds IS NOT NULL ORDER BY completed_at DESC LIMIT ?",
             (persona, limit),
-        ) as cursor:
-            rows = await cursor.fetchall()
+        )
         return [float(r[0]) for r in rows]
 
     async def list_jobs(
@@ -305,9 +308,8 @@ class JobStore:
 
     async def status_counts(self) -> dict[str, int]:
         counts = {s.value: 0 for s in JobStatus}
-        async with self._db.execute("SELECT status, COUNT(*) FROM jobs GROUP BY status") as cursor:
-            for status, n in await cursor.fetchall():
-                counts[str(status)] = int(n)
+        for status, n in await self._rows("SELECT status, COUNT(*) FROM jobs GROUP BY status"):
+            counts[str(status)] = int(n)
         return counts
 
     async def oldest_created_at(self) -> float | None:
@@ -319,10 +321,10 @@ class JobStore:
 
     async def usage_rows(self) -> list[dict[str, Any]]:
         """One row per job with the columns usage statistics need."""
-        async with self._db.execute(
+        rows = await self._rows(
             "SELECT persona, status, created_at, duration_seconds, tokens_input, tokens_output FROM jobs"
-        ) as cursor:
-            return [dict(r) for r in await cursor.fetchall()]
+        )
+        return [dict(r) for r in rows]
 
     # ---- retention and reset --------------------------------------------------------------
 
@@ -348,7 +350,6 @@ class JobStore:
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
             list(values.items()),
         )
-        await self._db.commit()
 
     def size_bytes(self) -> int:
         """The database file plus its write-ahead log."""
@@ -366,7 +367,7 @@ class JobStore:
     async def vacuum(self) -> None:
         """Reclaim free pages and truncate the WAL. Runs on its own connection: VACUUM cannot run
         inside the shared connection's open transactions."""
-        async with aiosqlite.connect(self.path, timeout=30.0) as db:
+        async with aiosqlite.connect(self.path, timeout=30.0, isolation_level=None) as db:
             await db.execute("PRAGMA busy_timeout=30000")
             await db.execute("VACUUM")
             await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from personas.model import PersonaDefinition
 from personas.runtime.briefing import briefing
-from personas.runtime.loop import PersonaRun, make_client
 from personas.runtime.models import (
     LLMConfig,
     PersonaRunError,
@@ -46,7 +45,6 @@ __all__ = [
     "SearchResponseLike",
     "StandardsSearch",
     "briefing",
-    "make_client",
     "run_persona",
 ]
 
@@ -65,4 +63,6 @@ async def run_persona(
     toolbox = toolbox or RunToolbox.default()
     if not llm.api_key:
         return await briefing(persona, request, toolbox)
+    from personas.runtime.loop import PersonaRun  # imports anthropic (~1 s): only when a run needs it
+
     return await PersonaRun(persona, request, llm, progress, toolbox).execute()

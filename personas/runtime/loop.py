@@ -63,9 +63,7 @@ def is_transient_status(status: int) -> bool:
 def _status_error(exc: anthropic.APIStatusError, llm: LLMConfig) -> PersonaRunError:
     status = exc.status_code
     if is_transient_status(status):
-        hint = (
-            f" after {llm.max_retries} retries (PERSONAS_LLM_MAX_RETRIES); the API is busy, try again later"
-        )
+        hint = f" after {llm.max_retries} retries (PERSONAS_LLM_MAX_RETRIES); the API is busy, try again later"
     elif status == 401:
         hint = ": the API key was rejected; check ANTHROPIC_API_KEY"
     elif status == 403:
@@ -74,9 +72,7 @@ def _status_error(exc: anthropic.APIStatusError, llm: LLMConfig) -> PersonaRunEr
         hint = ": check the persona's model (or PERSONAS_MODEL) and ANTHROPIC_BASE_URL"
     else:
         hint = ""
-    return PersonaRunError(
-        f"Claude API error {status}: {exc.message}{hint}", transient=is_transient_status(status)
-    )
+    return PersonaRunError(f"Claude API error {status}: {exc.message}{hint}", transient=is_transient_status(status))
 
 
 def _block_param(block: ContentBlock) -> dict[str, Any]:
@@ -93,17 +89,13 @@ def _append_user_text(messages: list[dict[str, Any]], text: str) -> None:
     last = messages[-1] if messages else None
     if last is None or last["role"] != "user":
         dangling = [
-            b["id"]
-            for b in (last or {}).get("content", [])
-            if isinstance(b, dict) and b.get("type") == "tool_use"
+            b["id"] for b in (last or {}).get("content", []) if isinstance(b, dict) and b.get("type") == "tool_use"
         ]
         closing: list[dict[str, Any]] = [
             {"type": "tool_result", "tool_use_id": use_id, "content": "(The previous run ended here.)"}
             for use_id in dangling
         ]
-        messages.append(
-            {"role": "user", "content": [*closing, {"type": "text", "text": text}] if closing else text}
-        )
+        messages.append({"role": "user", "content": [*closing, {"type": "text", "text": text}] if closing else text})
         return
     content = last["content"]
     blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
@@ -172,9 +164,7 @@ class PersonaRun:
             self.phase = phase  # phases only move forward
         elapsed = time.monotonic() - self.started
         expected = min(self.limits.max_turns, max(EXPECTED_TURNS, self.turns + 1))
-        self.percent = max(
-            self.percent, PHASE_FLOOR[self.phase], min(95, int(5 + 85 * self.turns / expected))
-        )
+        self.percent = max(self.percent, PHASE_FLOOR[self.phase], min(95, int(5 + 85 * self.turns / expected)))
         eta = round(elapsed / self.turns * (expected - self.turns)) if self.turns else None
         await self.progress(
             ProgressUpdate(
@@ -206,8 +196,7 @@ class PersonaRun:
             if not budget.expired():
                 raise
             raise self.fail(
-                f"The run exceeded its time budget of {self.limits.max_seconds:g} s before submitting a "
-                "review."
+                f"The run exceeded its time budget of {self.limits.max_seconds:g} s before submitting a review."
             ) from None
         log.info(
             "persona %s job %s: %s after %d turns, %d tool calls, %d/%d tokens, %.1f s",
@@ -241,11 +230,7 @@ class PersonaRun:
                 _append_user_text(
                     self.messages,
                     f"This is your last turn ({last_reason}): "
-                    + (
-                        "call submit_review now with what you have."
-                        if can_submit
-                        else "give your review now."
-                    ),
+                    + ("call submit_review now with what you have." if can_submit else "give your review now."),
                 )
                 tool_choice = {"type": "tool", "name": "submit_review"} if can_submit else None
             await self.report(f"{self.persona.name} is thinking (turn {turn} of {self.limits.max_turns})")
@@ -254,18 +239,14 @@ class PersonaRun:
             self.tokens_input += response.usage.input_tokens
             self.tokens_output += response.usage.output_tokens
             if response.content:  # the API refuses empty assistant turns in the history
-                self.messages.append(
-                    {"role": "assistant", "content": [_block_param(b) for b in response.content]}
-                )
+                self.messages.append({"role": "assistant", "content": [_block_param(b) for b in response.content]})
             text = "\n\n".join(b.text for b in response.content if b.type == "text").strip()
             if text:
                 self.texts.append(text)
             uses = [b for b in response.content if b.type == "tool_use"]
             if not uses:
                 if text:
-                    return self._outcome(
-                        render_text_answer(self.persona.name, text, self.tools.proposals), "text"
-                    )
+                    return self._outcome(render_text_answer(self.persona.name, text, self.tools.proposals), "text")
                 if nudged:
                     raise self.fail("The model returned an empty answer twice; no review was produced.")
                 nudged = True
@@ -278,9 +259,7 @@ class PersonaRun:
                 return self._outcome(review, "submit_review")
             if last_reason is not None:
                 raise self.fail(f"The run stopped at {last_reason} without submitting a review.")
-        raise self.fail(
-            f"The run stopped at the turn limit ({self.limits.max_turns}) without submitting a review."
-        )
+        raise self.fail(f"The run stopped at the turn limit ({self.limits.max_turns}) without submitting a review.")
 
     async def _call(self, client: anthropic.AsyncAnthropic, tool_choice: ToolChoiceParam | None) -> Message:
         params = self.tools.params()
@@ -292,9 +271,7 @@ class PersonaRun:
                 messages=cast("list[MessageParam]", self.messages),
                 tools=params if params else anthropic.omit,
                 tool_choice=tool_choice if tool_choice is not None else anthropic.omit,
-                extra_body={"temperature": self.persona.personality.temperature}
-                if self.llm.send_temperature
-                else None,
+                extra_body={"temperature": self.persona.personality.temperature} if self.llm.send_temperature else None,
             )
         except anthropic.APIStatusError as exc:
             error = _status_error(exc, self.llm)

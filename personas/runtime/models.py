@@ -45,15 +45,11 @@ class RunLimits(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     max_turns: int = Field(default=12, ge=1, le=100, description="Model calls per run.")
-    max_tool_calls: int = Field(
-        default=40, ge=1, le=500, description="Tool calls per run (submit_review excepted)."
-    )
+    max_tool_calls: int = Field(default=40, ge=1, le=500, description="Tool calls per run (submit_review excepted).")
     max_seconds: float = Field(
         default=540.0, gt=0, description="Wall time of the run; keep it below the worker's job timeout."
     )
-    max_file_bytes: int = Field(
-        default=200_000, ge=1, description="Largest project file read_file will return."
-    )
+    max_file_bytes: int = Field(default=200_000, ge=1, description="Largest project file read_file will return.")
     max_context_chars: int = Field(
         default=200_000,
         ge=1,
@@ -67,8 +63,7 @@ class RunRequest(BaseModel):
     context: str | None = None
     history: list[dict[str, Any]] | None = Field(
         default=None,
-        description="Messages of the run being followed up (RunOutcome.messages); the task becomes "
-        "the next turn.",
+        description="Messages of the run being followed up (RunOutcome.messages); the task becomes the next turn.",
     )
 
 

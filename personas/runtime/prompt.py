@@ -26,24 +26,16 @@ def personality_instructions(p: Personality, max_tokens: int) -> list[str]:
     """Length, tone and creativity instructions; extreme traits (≤0.2 or ≥0.8) add a stronger modifier."""
     lines: list[str] = []
     if p.verbosity < 0.35:
-        lines.append(
-            "Length: be brief. A summary of at most three sentences; each finding's detail in one or two."
-        )
+        lines.append("Length: be brief. A summary of at most three sentences; each finding's detail in one or two.")
     elif p.verbosity < 0.65:
         lines.append("Length: be concise. Give each finding the evidence and the fix, nothing more.")
     else:
-        lines.append(
-            "Length: be thorough. Explain each finding's evidence, impact and fix, with short code snippets."
-        )
+        lines.append("Length: be thorough. Explain each finding's evidence, impact and fix, with short code snippets.")
     if p.verbosity <= EXTREME_LOW:
-        lines.append(
-            "Be terse: only findings of medium severity or above unless asked; one line each where possible."
-        )
+        lines.append("Be terse: only findings of medium severity or above unless asked; one line each where possible.")
     elif p.verbosity >= EXTREME_HIGH:
         lines.append("Be exhaustive: cover every finding down to info, and include step-by-step fixes.")
-    lines.append(
-        f"Each of your turns is capped at {max_tokens} output tokens; the submit_review call must fit."
-    )
+    lines.append(f"Each of your turns is capped at {max_tokens} output tokens; the submit_review call must fit.")
 
     if p.formality < 0.35:
         lines.append("Tone: plain and conversational, like a teammate's review comment.")
@@ -60,8 +52,7 @@ def personality_instructions(p: Personality, max_tokens: int) -> list[str]:
         lines.append("Stay conservative: report only what the code you read shows; no speculation.")
     elif p.creativity >= EXTREME_HIGH:
         lines.append(
-            "Think laterally: consider unusual failure modes and alternative designs, "
-            "marking speculation as such."
+            "Think laterally: consider unusual failure modes and alternative designs, marking speculation as such."
         )
     return lines
 

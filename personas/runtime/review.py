@@ -15,13 +15,9 @@ class Finding(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    severity: Severity = Field(
-        description="critical | high | medium | low | info, as defined in your instructions."
-    )
+    severity: Severity = Field(description="critical | high | medium | low | info, as defined in your instructions.")
     title: str = Field(min_length=1, max_length=200, description="One line naming the issue.")
-    detail: str = Field(
-        min_length=1, max_length=8000, description="What is wrong, the evidence and the impact."
-    )
+    detail: str = Field(min_length=1, max_length=8000, description="What is wrong, the evidence and the impact.")
     location: str | None = Field(
         default=None, max_length=500, description="'file:line' or a component, e.g. 'api/login.py:42'."
     )
@@ -69,14 +65,11 @@ def _cell(value: str) -> str:
 
 def _proposal_lines(proposals: list[dict[str, Any]], listed: list[str]) -> list[str]:
     lines = [
-        f"- `{p['domain']}/{p['topic']}`: {p['title']} (draft `{p['id']}`, awaiting human approval)"
-        for p in proposals
+        f"- `{p['domain']}/{p['topic']}`: {p['title']} (draft `{p['id']}`, awaiting human approval)" for p in proposals
     ]
     known = {str(p["id"]) for p in proposals} | {f"{p['domain']}/{p['topic']}" for p in proposals}
     lines += [
-        f"- {item} (named by the reviewer; no draft was stored in this run)"
-        for item in listed
-        if item not in known
+        f"- {item} (named by the reviewer; no draft was stored in this run)" for item in listed if item not in known
     ]
     return lines
 

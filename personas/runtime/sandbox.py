@@ -72,9 +72,7 @@ class FileText:
 def _check_relative(raw: str, what: str) -> str:
     value = raw.strip()
     if not value:
-        raise SandboxError(
-            f"The {what} is empty; give a path relative to the project root, e.g. 'src/app.py'."
-        )
+        raise SandboxError(f"The {what} is empty; give a path relative to the project root, e.g. 'src/app.py'.")
     if "\x00" in value:
         raise SandboxError(f"The {what} contains a NUL byte; give a plain relative path.")
     if value.startswith("~") or PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute():
@@ -115,23 +113,18 @@ class ProjectSandbox:
         real = Path(os.path.realpath(self.root / value))
         if not real.is_relative_to(self.root):
             raise SandboxError(
-                f"{value!r} is a symlink leading outside the project root; refused. Read files inside the "
-                "project."
+                f"{value!r} is a symlink leading outside the project root; refused. Read files inside the project."
             )
         rel = real.relative_to(self.root)
         if DENIED_DIRS.intersection(rel.parts) or any(real.is_relative_to(d) for d in self._denied):
-            raise SandboxError(
-                f"{value!r} is internal tool data (version control or agent-personas) and not readable."
-            )
+            raise SandboxError(f"{value!r} is internal tool data (version control or agent-personas) and not readable.")
         if _is_secret_file(real.name):
             raise SandboxError(
                 f"{value!r} conventionally holds secrets, which are never sent to the model. Review how the "
                 "code loads it instead, and say in the review that you did not read it."
             )
         if not real.exists():
-            raise NotInProjectError(
-                f"No such file: {value!r}. Use list_files with a glob to find the right path."
-            )
+            raise NotInProjectError(f"No such file: {value!r}. Use list_files with a glob to find the right path.")
         if real.is_dir():
             pattern = "**/*" if rel == Path() else f"{rel.as_posix()}/**/*"
             raise SandboxError(f"{value!r} is a directory; call list_files('{pattern}') to see its files.")
@@ -180,9 +173,7 @@ class ProjectSandbox:
         for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
             here = Path(dirpath)
             dirnames[:] = sorted(
-                d
-                for d in dirnames
-                if d not in SKIPPED_DIRS and not any((here / d) == p for p in self._denied)
+                d for d in dirnames if d not in SKIPPED_DIRS and not any((here / d) == p for p in self._denied)
             )
             for name in filenames:
                 seen += 1
@@ -230,6 +221,4 @@ def _glob_to_regex(pattern: str) -> str:
 
 def glob_regex(pattern: str) -> re.Pattern[str]:
     """Compile a glob over project-relative POSIX paths (``**`` spans folders, ``*`` does not)."""
-    return re.compile(
-        "|".join(f"(?:{_glob_to_regex(p)})" for p in _expand_braces(pattern.replace("\\", "/")))
-    )
+    return re.compile("|".join(f"(?:{_glob_to_regex(p)})" for p in _expand_braces(pattern.replace("\\", "/"))))

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from anthropic.types import ToolParam
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from personas.model import ALL_RUN_TOOLS, PersonaDefinition
@@ -18,6 +17,9 @@ from personas.runtime.models import Phase
 from personas.runtime.review import ReviewSubmission
 from personas.runtime.sandbox import ProjectSandbox, SandboxError
 from personas.runtime.toolbox import RunToolbox, citation_ref
+
+if TYPE_CHECKING:
+    from anthropic.types import ToolParam
 
 LIST_FILES_LIMIT = 200
 SEARCH_TEXT_CHARS = 2_000
@@ -34,9 +36,7 @@ class SearchStandardsInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(
-        min_length=1, max_length=500, description="A few words, one concern, e.g. 'JWT validation'."
-    )
+    query: str = Field(min_length=1, max_length=500, description="A few words, one concern, e.g. 'JWT validation'.")
     domain: str | None = Field(
         default=None,
         description="Only this standards domain (first-level folder), e.g. 'security'. Omit for all.",
@@ -92,9 +92,7 @@ class ProposeStandardInput(BaseModel):
         description="Markdown with the headings Summary, Context, The rule, Examples, Anti-patterns, "
         "Checklist, Related.",
     )
-    rationale: str = Field(
-        min_length=1, max_length=4_000, description="Why: the locations you read that motivated it."
-    )
+    rationale: str = Field(min_length=1, max_length=4_000, description="Why: the locations you read that motivated it.")
 
 
 SubmitReviewInput = ReviewSubmission
@@ -146,9 +144,7 @@ def tool_params(names: list[str]) -> list[ToolParam]:
     for name in ALL_RUN_TOOLS:
         if name in names:
             model = INPUT_MODELS[name]
-            description = (
-                SUBMIT_DESCRIPTION if name == "submit_review" else " ".join((model.__doc__ or "").split())
-            )
+            description = SUBMIT_DESCRIPTION if name == "submit_review" else " ".join((model.__doc__ or "").split())
             params.append({"name": name, "description": description, "input_schema": tool_schema(model)})
     return params
 
@@ -221,8 +217,7 @@ class RunTools:
             )
         if not isinstance(raw, dict):
             return ToolResult(
-                f"The input of {name} must be a JSON object matching its input_schema; got "
-                f"{type(raw).__name__}.",
+                f"The input of {name} must be a JSON object matching its input_schema; got {type(raw).__name__}.",
                 is_error=True,
             )
         try:
@@ -281,9 +276,7 @@ class RunTools:
         return "\n\n".join(blocks)
 
     async def _list_files(self, args: ListFilesInput) -> str:
-        matches, total = await asyncio.to_thread(
-            self.sandbox.list_files, args.pattern, limit=LIST_FILES_LIMIT
-        )
+        matches, total = await asyncio.to_thread(self.sandbox.list_files, args.pattern, limit=LIST_FILES_LIMIT)
         if not matches:
             hint = (
                 f" Patterns without '/' only match the top folder; try '**/{args.pattern}'."
@@ -317,8 +310,7 @@ class RunTools:
             )
         if args.domain not in self.persona.domains:
             raise ToolError(
-                f"domain {args.domain!r} is not one of yours; propose into: "
-                f"{', '.join(self.persona.domains)}."
+                f"domain {args.domain!r} is not one of yours; propose into: {', '.join(self.persona.domains)}."
             )
         try:
             proposal_id = await self.toolbox.proposals.create_draft(
@@ -333,9 +325,7 @@ class RunTools:
         except ValueError as exc:
             raise ToolError(f"The proposal was refused: {exc}") from None
         self.proposals = [p for p in self.proposals if p["id"] != proposal_id]
-        self.proposals.append(
-            {"id": proposal_id, "domain": args.domain, "topic": args.topic, "title": args.title}
-        )
+        self.proposals.append({"id": proposal_id, "domain": args.domain, "topic": args.topic, "title": args.title})
         return (
             f"Draft proposal stored with id {proposal_id} ({args.domain}/{args.topic}); a human will approve "
             "it or "

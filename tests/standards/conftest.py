@@ -97,8 +97,27 @@ async def index(config: IndexConfig, embedder: HashingEmbedder) -> AsyncIterator
     await idx.start(watch=False)
     status = await idx.wait_ready(timeout=30)
     assert status.state == "ready", status
+    await idx._wait_idle()
     yield idx
     await idx.stop()
+
+
+IndexFactory = Callable[..., StandardsIndex]
+
+
+@pytest.fixture
+async def make_index() -> AsyncIterator[IndexFactory]:
+    """Creates indexes that are stopped at teardown even when the test fails."""
+    created: list[StandardsIndex] = []
+
+    def make(config: IndexConfig, embedder: HashingEmbedder | None = None, *, writer: bool = True) -> StandardsIndex:
+        idx = StandardsIndex(config, embedder or HashingEmbedder(), writer=writer)
+        created.append(idx)
+        return idx
+
+    yield make
+    for idx in created:
+        await idx.stop()
 
 
 class ChangeWaiter:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from standards import HashingEmbedder, IndexConfig, StandardsIndex, StandardsSource, universal_standards_dir
-from tests.standards.conftest import SECRETS_MD, ChangeWaiter, write
+from standards.store import build_filter
+from tests.standards.conftest import SECRETS_MD, ChangeWaiter, IndexFactory, write
 
 
 async def files_for(index: StandardsIndex, query: str, **kwargs: object) -> list[str]:
@@ -56,8 +57,17 @@ async def test_filters(index: StandardsIndex) -> None:
         "development/logging.md",
     }
     assert await files_for(index, "tests logging secrets", domain="security", tags=["logging"]) == []
-    # values that would break a string-built filter are just literals
-    assert await files_for(index, "secrets", domain="security' OR 'a'='a") == []
+    with pytest.raises(ValueError, match="invalid domain"):
+        await files_for(index, "secrets", domain="security' OR 'a'='a")
+
+
+def test_filter_values_are_escaped_literals() -> None:
+    expr = build_filter(domain="it's", source="project", tags=["c#", "o'neil"])
+    assert expr is not None
+    sql = expr.to_sql()
+    assert "'it''s'" in sql
+    assert "'|o''neil|'" in sql
+    assert build_filter(domain=None, source=None, tags=None) is None
 
 
 @pytest.mark.parametrize(
@@ -83,10 +93,12 @@ async def test_cache_hit_and_invalidation(index: StandardsIndex, project_dir: Pa
     assert "zebra" in third.results[0].text
 
 
-async def test_unchanged_files_not_reembedded_on_restart(config: IndexConfig, index: StandardsIndex) -> None:
+async def test_unchanged_files_not_reembedded_on_restart(
+    make_index: IndexFactory, config: IndexConfig, index: StandardsIndex
+) -> None:
     await index.stop()
     fresh = HashingEmbedder()
-    again = StandardsIndex(config, fresh)
+    again = make_index(config, fresh)
     await again.start(watch=False)
     status = await again.wait_ready(timeout=30)
     assert status.state == "ready"
@@ -105,19 +117,20 @@ async def test_edit_reembeds_only_changed_chunks(
     assert embedder.texts_embedded - before == 1
     assert "thirty" in (await index.search("rotate credentials vault", limit=1)).results[0].text
     # touching the file without a content change embeds nothing
+    before = embedder.texts_embedded
     write(path, path.read_text())
     await index.reindex_paths([path, project_dir / "development" / "logging.md"])
-    assert embedder.texts_embedded - before == 1
+    assert embedder.texts_embedded == before
 
 
 async def test_startup_reconciles_changes_made_while_down(
-    config: IndexConfig, index: StandardsIndex, project_dir: Path
+    make_index: IndexFactory, config: IndexConfig, index: StandardsIndex, project_dir: Path
 ) -> None:
     await index.stop()
     (project_dir / "development" / "logging.md").unlink()
     write(project_dir / "operations" / "runbooks.md", "# Runbooks\n\nEvery alert links a runbook.\n")
     fresh = HashingEmbedder()
-    again = StandardsIndex(config, fresh)
+    again = make_index(config, fresh)
     await again.start(watch=False)
     await again.wait_ready(timeout=30)
     files = {f.file for f in await again.list_files()}
@@ -157,7 +170,7 @@ async def test_folder_rename_and_delete(index: StandardsIndex, project_dir: Path
 
 
 async def test_bad_files_are_skipped_with_warnings(
-    config: IndexConfig, project_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    make_index: IndexFactory, config: IndexConfig, project_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     write(project_dir / "bad" / "binary.md", b"# Bin\n\x00\x01\x02")
     write(project_dir / "bad" / "latin1.md", "# Caf\xe9\n\nBody.\n".encode("latin-1"))
@@ -167,7 +180,7 @@ async def test_bad_files_are_skipped_with_warnings(
     (project_dir / "bad" / "link.md").symlink_to(outside)
     (project_dir / "bad" / "loop.md").symlink_to(project_dir / "bad" / "loop.md")
     config = config.model_copy(update={"max_file_bytes": 1000})
-    index = StandardsIndex(config, HashingEmbedder())
+    index = make_index(config, HashingEmbedder())
     with caplog.at_level(logging.WARNING, logger="standards"):
         await index.start(watch=False)
         status = await index.wait_ready(timeout=30)
@@ -199,13 +212,13 @@ async def test_vanished_or_bad_file_drops_old_chunks(index: StandardsIndex, proj
 
 
 async def test_corrupt_index_is_rebuilt(
-    config: IndexConfig, index: StandardsIndex, caplog: pytest.LogCaptureFixture
+    make_index: IndexFactory, config: IndexConfig, index: StandardsIndex, caplog: pytest.LogCaptureFixture
 ) -> None:
     await index.stop()
     for path in (config.index_dir / "lancedb").rglob("*"):
         if path.is_file():
             path.write_bytes(b"garbage")
-    again = StandardsIndex(config, HashingEmbedder())
+    again = make_index(config, HashingEmbedder())
     with caplog.at_level(logging.WARNING, logger="standards"):
         await again.start(watch=False)
         status = await again.wait_ready(timeout=30)
@@ -216,8 +229,10 @@ async def test_corrupt_index_is_rebuilt(
     await again.stop()
 
 
-async def test_reader_sees_writer_updates(config: IndexConfig, index: StandardsIndex, project_dir: Path) -> None:
-    reader = StandardsIndex(config, HashingEmbedder(), writer=False)
+async def test_reader_sees_writer_updates(
+    make_index: IndexFactory, config: IndexConfig, index: StandardsIndex, project_dir: Path
+) -> None:
+    reader = make_index(config, HashingEmbedder(), writer=False)
     await reader.start()
     assert (await reader.wait_ready(timeout=5)).state == "ready"
     before = await reader.search("platypus migration", limit=3)
@@ -234,8 +249,8 @@ async def test_reader_sees_writer_updates(config: IndexConfig, index: StandardsI
     await reader.stop()
 
 
-async def test_reader_before_any_build(config: IndexConfig) -> None:
-    reader = StandardsIndex(config, HashingEmbedder(), writer=False)
+async def test_reader_before_any_build(make_index: IndexFactory, config: IndexConfig) -> None:
+    reader = make_index(config, HashingEmbedder(), writer=False)
     await reader.start()
     response = await reader.search("anything")
     assert response.results == []
@@ -254,9 +269,9 @@ class GatedEmbedder(HashingEmbedder):
         return super().embed(texts)
 
 
-async def test_status_while_building(config: IndexConfig) -> None:
+async def test_status_while_building(make_index: IndexFactory, config: IndexConfig) -> None:
     embedder = GatedEmbedder()
-    index = StandardsIndex(config, embedder)
+    index = make_index(config, embedder)
     await index.start(watch=False)
     assert index.status().state == "building"
     pending = await index.wait_ready(timeout=0.05)
@@ -270,9 +285,9 @@ async def test_status_while_building(config: IndexConfig) -> None:
     await index.stop()
 
 
-async def test_empty_sources(tmp_path: Path) -> None:
+async def test_empty_sources(make_index: IndexFactory, tmp_path: Path) -> None:
     config = IndexConfig(sources=[StandardsSource(root=tmp_path / "none", kind="project")], index_dir=tmp_path / "ix")
-    index = StandardsIndex(config, HashingEmbedder())
+    index = make_index(config, HashingEmbedder())
     await index.start(watch=False)
     status = await index.wait_ready(timeout=10)
     assert status.state == "empty"
@@ -282,11 +297,11 @@ async def test_empty_sources(tmp_path: Path) -> None:
     await index.stop()
 
 
-async def test_query_counts_persist(config: IndexConfig, index: StandardsIndex) -> None:
+async def test_query_counts_persist(make_index: IndexFactory, config: IndexConfig, index: StandardsIndex) -> None:
     await index.search("rotate credentials vault", limit=1)
     await index.search("rotate credentials vault", limit=1)  # cached hits count too
     await index.stop()
-    again = StandardsIndex(config, HashingEmbedder())
+    again = make_index(config, HashingEmbedder())
     await again.start(watch=False)
     counts = {f.file: f.query_count for f in await again.list_files()}
     assert counts["security/secrets-management.md"] == 2
@@ -312,8 +327,10 @@ async def test_list_and_read_files(index: StandardsIndex, project_dir: Path, tmp
         await index.read_file("security/secrets-management.md", source="universal")
 
 
-async def test_watcher_makes_new_files_searchable(config: IndexConfig, project_dir: Path) -> None:
-    index = StandardsIndex(config, HashingEmbedder())
+async def test_watcher_makes_new_files_searchable(
+    make_index: IndexFactory, config: IndexConfig, project_dir: Path
+) -> None:
+    index = make_index(config, HashingEmbedder())
     await index.start(watch=True)
     await index.wait_ready(timeout=30)
     changes = ChangeWaiter(index)

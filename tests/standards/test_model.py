@@ -1,0 +1,63 @@
+"""The real all-MiniLM-L6-v2 model on part of the engineering playbook."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from standards import IndexConfig, StandardsSource
+from standards.chunker import SPECIAL_TOKENS, chunk_markdown, estimate_tokens
+from standards.embedder import SentenceTransformerEmbedder
+from tests.standards.conftest import IndexFactory
+
+#: Folders copied whole, and folders of which only the top-level files are copied (keeps the test fast).
+SUBSET = ["security", "source-control"]
+SHALLOW = ["code-reviews"]
+
+QUESTIONS = [
+    ("How should I name my git branches?", "source-control/naming-branches.md"),
+    ("What should a pull request template contain?", "code-reviews/pull-request-template.md"),
+    ("How do we keep passwords and keys out of the git repository?", "source-control/secrets-management.md"),
+]
+
+
+def test_tokenizer_counts_and_estimate_is_conservative(playbook: Path) -> None:
+    embedder = SentenceTransformerEmbedder()  # the tokenizer loads without torch
+    assert embedder.max_tokens == 256
+    assert embedder.dimension == 384
+    for path in sorted((playbook / "security").rglob("*.md")):
+        doc = chunk_markdown(path.read_text(encoding="utf-8"), count_tokens=embedder.count_tokens)
+        for chunk in doc.chunks:
+            real = embedder.count_tokens(chunk.embed_text)
+            assert real + SPECIAL_TOKENS <= 256, (path, chunk.heading_path)
+            assert estimate_tokens(chunk.embed_text) >= real * 0.9, (path, chunk.heading_path)
+
+
+@pytest.mark.model
+async def test_real_model_finds_the_right_file(
+    playbook: Path, tmp_path: Path, real_embedder: SentenceTransformerEmbedder, make_index: IndexFactory
+) -> None:
+    root = tmp_path / "playbook"
+    for folder in SUBSET:
+        shutil.copytree(playbook / folder, root / folder)
+    for folder in SHALLOW:
+        (root / folder).mkdir(parents=True)
+        for path in (playbook / folder).glob("*.md"):
+            shutil.copy(path, root / folder / path.name)
+    config = IndexConfig(sources=[StandardsSource(root=root, kind="project")], index_dir=tmp_path / "index")
+    index = make_index(config, real_embedder)  # type: ignore[arg-type]
+    await index.start(watch=False)
+    status = await index.wait_ready(timeout=100)
+    assert status.state == "ready"
+    for question, expected in QUESTIONS:
+        response = await index.search(question, limit=3)
+        files = [hit.file for hit in response.results]
+        assert expected in files, (question, files)
+    vector_only = make_index(config.model_copy(update={"search_mode": "vector"}), real_embedder)  # type: ignore[arg-type]
+    await vector_only.start(watch=False)
+    await vector_only.wait_ready(timeout=30)
+    response = await vector_only.search(QUESTIONS[0][0], limit=3)
+    assert QUESTIONS[0][1] in [hit.file for hit in response.results]
+    assert all(0 < hit.score <= 1 for hit in response.results)
