@@ -22,6 +22,7 @@ from standards import (
     StandardsSource,
     universal_standards_dir,
 )
+from standards.approval import ProposalService
 from standards.proposals import ProposalStore
 from worker.app import build_worker
 from worker.queue import JobQueue, open_pool
@@ -41,6 +42,7 @@ class AppState:
     jobs: JobService
     standards: StandardsIndex
     redis_url: str
+    proposals: ProposalService
 
 
 def index_config(settings: Settings) -> IndexConfig:
@@ -113,13 +115,22 @@ async def open_app(
             max_context_chars=settings.max_context_chars,
             options=settings.job_options(),
         )
+        proposals = await stack.enter_async_context(
+            ProposalStore.open(settings.proposals_db_path, settings.standards_dir)
+        )
         if run_worker:
-            proposals = await stack.enter_async_context(ProposalStore.open(settings.proposals_db_path))
             toolbox = run_toolbox(settings, standards, proposals)
             await stack.enter_async_context(in_process_worker(settings, redis_url, store, personas, toolbox))
         log.info("agent-personas ready: %d personas, redis %s", len(personas.ids()), redis_url)
         yield AppState(
-            settings=settings, personas=personas, jobs=jobs, standards=standards, redis_url=redis_url
+            settings=settings,
+            personas=personas,
+            jobs=jobs,
+            standards=standards,
+            redis_url=redis_url,
+            proposals=ProposalService(
+                proposals, settings.standards_dir, revisions=jobs, reindex=standards.reindex_paths
+            ),
         )
 
 
@@ -180,7 +191,7 @@ async def open_worker_deps(settings: Settings) -> AsyncIterator[WorkerDeps]:
     try:
         async with (
             JobStore.open(settings.jobs_db_path) as store,
-            ProposalStore.open(settings.proposals_db_path) as proposals,
+            ProposalStore.open(settings.proposals_db_path, settings.standards_dir) as proposals,
         ):
             yield WorkerDeps(
                 store=store,

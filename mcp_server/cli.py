@@ -57,6 +57,22 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="Print JSON instead of text.")
 
     sub.add_parser("worker", help="Run a standalone worker on REDIS_URL (scale out by starting more).")
+
+    jobs = sub.add_parser("jobs", help="Persona jobs: list, show, cancel, stats (plain text or --json).")
+    jobs_sub = jobs.add_subparsers(dest="jobs_action", required=True)
+    jobs_list = jobs_sub.add_parser("list", help="Recent jobs, newest first.")
+    jobs_list.add_argument("--status", choices=["pending", "running", "complete", "failed", "cancelled"])
+    jobs_list.add_argument("--persona", help="Only this persona, e.g. security.")
+    jobs_list.add_argument("--limit", type=int, default=20, help="How many (default 20, max 100).")
+    jobs_sub.add_parser("show", help="One job: progress, result or error.").add_argument("job_id")
+    jobs_sub.add_parser("cancel", help="Cancel a pending or running job.").add_argument("job_id")
+    jobs_sub.add_parser("stats", help="Database health and per-persona usage.")
+    for jobs_parser in jobs_sub.choices.values():
+        jobs_parser.add_argument("--json", action="store_true", help="Print JSON instead of text.")
+
+    from mcp_server.proposals_cli import add_standards_parser
+
+    add_standards_parser(sub)
     return parser
 
 
@@ -103,6 +119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "worker":
             return asyncio.run(_worker(settings))
+        if args.command == "jobs":
+            return asyncio.run(_jobs(settings, args))
+        if args.command == "standards":
+            from mcp_server.proposals_cli import standards_cli
+
+            return asyncio.run(standards_cli(settings, args, sys.stdout, sys.stderr))
     except KeyboardInterrupt:
         return 130
     return 2
@@ -175,6 +197,27 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker
         coro = server.run_stdio_async()
     await _run_until_signal(asyncio.create_task(coro, name="mcp-server"), closed)
     return 0
+
+
+async def _jobs(settings: Settings, args: argparse.Namespace) -> int:
+    from personas.registry import PersonaRegistry
+    from worker.commands import jobs_command
+
+    return await jobs_command(
+        args.jobs_action,
+        db_path=settings.jobs_db_path,
+        data_dir=settings.data_dir,
+        redis_url=settings.redis_url,
+        personas=PersonaRegistry.load(settings.personas_dir),
+        options=settings.job_options(),
+        out=sys.stdout,
+        err=sys.stderr,
+        job_id=getattr(args, "job_id", None),
+        status=getattr(args, "status", None),
+        persona=getattr(args, "persona", None),
+        limit=getattr(args, "limit", 20),
+        as_json=args.json,
+    )
 
 
 async def _worker(settings: Settings) -> int:

@@ -15,6 +15,7 @@ from mcp_server.settings import Settings
 from mcp_server.tools.jobs import register_job_tools
 from mcp_server.tools.ops import register_ops_tools
 from mcp_server.tools.personas import register_persona_tools
+from mcp_server.tools.proposals import register_proposal_tools
 from mcp_server.tools.standards import register_standards
 from personas.registry import PersonaRegistry
 
@@ -58,5 +59,6 @@ def build_server(
     register_ops_tools(server)
     register_job_resources(server)
     register_standards(server)
+    register_proposal_tools(server)
     register_persona_tools(server, personas.all())
     return server

@@ -6,6 +6,7 @@ import json
 import sys
 from typing import TextIO
 
+from standards.embedder import Embedder
 from standards.index import StandardsIndex
 from standards.models import BuildProgress, IndexConfig
 
@@ -24,9 +25,9 @@ def progress_line(p: BuildProgress) -> str:
     )
 
 
-async def index_command(config: IndexConfig, *, out: TextIO) -> int:
+async def index_command(config: IndexConfig, *, out: TextIO, embedder: Embedder | None = None) -> int:
     """Full build of the index; a live progress line goes to stderr, the summary to ``out``."""
-    index = StandardsIndex(config)
+    index = StandardsIndex(config, embedder)
     err = sys.stderr
     interactive = err.isatty()
 
@@ -62,9 +63,10 @@ async def search_command(
     limit: int,
     as_json: bool,
     out: TextIO,
+    embedder: Embedder | None = None,
 ) -> int:
-    """Search the index (built on the fly if missing) and print the hits."""
-    index = StandardsIndex(config)
+    """Search the index (brought up to date first) and print the hits."""
+    index = StandardsIndex(config, embedder)
     await index.start(watch=False)
     try:
         status = await index.wait_ready(timeout=600)

@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +33,16 @@ from standards.models import (
     StandardFile,
 )
 from standards.search import ResultCache, fts_query_text, fuse, validate_filters, validate_query, vector_hits
-from standards.sources import SourceFile, discover, doc_key, is_markdown, locate, safe_resolve
+from standards.sources import (
+    SourceFile,
+    discover,
+    discover_under,
+    doc_key,
+    is_hidden,
+    is_markdown,
+    locate,
+    safe_resolve,
+)
 from standards.store import ChunkStore, StoreCorrupt, build_filter
 from standards.watcher import Debouncer, Watcher
 
@@ -271,10 +281,12 @@ class StandardsIndex:
             for kind, root, rel in locate(self.config.sources, path):
                 if self._watcher is not None and not self._watcher.is_watching(root):
                     self._watcher.watch(root)
+                if is_hidden(rel):
+                    continue
                 target = root / rel if rel else root
                 if target.is_dir() and not target.is_symlink():
                     prefix = f"{kind}:{rel}/" if rel else f"{kind}:"
-                    inside = {f.key: f for f in discover(self.config.sources) if f.key.startswith(prefix)}
+                    inside = {f.key: f for f in discover_under(kind, root, rel)}
                     files.update(inside)
                     removed.update(k for k in known if k.startswith(prefix) and k not in inside)
                 elif is_markdown(target.name) and os.path.lexists(target):
@@ -328,6 +340,33 @@ class StandardsIndex:
             await self._open_reader()
         if not self._store.is_open:
             return self._response(text, [], started, cached=False)
+        if self.writer:
+            return await self._search_once(
+                text, domain=domain, tag_tuple=tag_tuple, source=source, limit=limit, started=started
+            )
+        try:
+            return await self._search_once(
+                text, domain=domain, tag_tuple=tag_tuple, source=source, limit=limit, started=started
+            )
+        except Exception as exc:  # the writer may have replaced a corrupt index: reopen once
+            log.warning("standards index read failed (%s); reopening it", exc)
+            self._store.close()
+            if not await self._open_reader():
+                return self._response(text, [], started, cached=False)
+            return await self._search_once(
+                text, domain=domain, tag_tuple=tag_tuple, source=source, limit=limit, started=started
+            )
+
+    async def _search_once(
+        self,
+        text: str,
+        *,
+        domain: str | None,
+        tag_tuple: tuple[str, ...],
+        source: str | None,
+        limit: int,
+        started: float,
+    ) -> SearchResponse:
         version = await self._store.version()
         if not self.writer and (version != self._seen_version or self._status.state != "ready"):
             self._seen_version = version
@@ -340,17 +379,18 @@ class StandardsIndex:
             self._counter.record(entry[1])
             return self._response(text, entry[0], started, cached=True)
         where = build_filter(domain=domain, source=source, tags=list(tag_tuple))
-        vector = (await asyncio.to_thread(self._embedder.embed, [text]))[0]
-        fts_text = fts_query_text(text)
+        fts_text = fts_query_text(text) if mode == "hybrid" else ""
         depth = max(limit * 4, 20)
-        if mode == "hybrid" and fts_text:
-            vector_rows, text_rows = await asyncio.gather(
-                self._store.vector_search(vector, where, depth),
-                self._store.text_search(fts_text, where, depth),
-            )
-            ranked = fuse(vector_rows, text_rows, limit)
-        else:
-            ranked = vector_hits(await self._store.vector_search(vector, where, limit), limit)
+        # full-text search runs while the query is being embedded
+        text_task = asyncio.ensure_future(self._store.text_search(fts_text, where, depth)) if fts_text else None
+        try:
+            vector = (await asyncio.to_thread(self._embedder.embed, [text]))[0]
+            vector_rows = await self._store.vector_search(vector, where, depth if text_task else limit)
+            text_rows = await text_task if text_task else None
+        finally:
+            if text_task is not None and not text_task.done():
+                text_task.cancel()
+        ranked = fuse(vector_rows, text_rows, limit) if text_rows is not None else vector_hits(vector_rows, limit)
         hits = [hit for _, hit in ranked]
         docs = sorted({doc for doc, _ in ranked})
         self._cache.put(key, (hits, docs), version)
@@ -402,10 +442,14 @@ def _read_capped(path: Path, max_bytes: int) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    """Best effort: the status file is only a hint for readers."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        log.debug("could not write %s: %s", path, exc)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

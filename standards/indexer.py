@@ -2,9 +2,10 @@
 
 Files are read, hashed and chunked in a worker thread, a group at a time. A file whose
 content hash matches the index is skipped; for a changed file only chunks whose text is
-new are embedded (vectors of unchanged chunks are reused). Changed files are written in
-groups of about :data:`EMBED_BATCH` chunks, each group in one atomic commit, so searches
-running meanwhile see every file either before or after its update, never half of it.
+new are embedded (vectors of chunks already in the index, in any file, are reused).
+Changed files are written in groups of about :data:`EMBED_BATCH` chunks, each group in
+one atomic commit, so searches running meanwhile see every file either before or after
+its update, never half of it.
 """
 
 from __future__ import annotations
@@ -172,17 +173,11 @@ class Indexer:
         result: IndexResult,
     ) -> None:
         docs = [p.sf.key for p in prepared] + gone
-        known = [d for d in docs if d in manifest]
-        reuse = {} if force else await self._store.vectors_by_chunk_hash(known)
         rows: list[dict[str, Any]] = []
-        to_embed: dict[str, str] = {}  # chunk hash -> embed text
         for p in prepared:
             tags = p.parsed.tags
             for i, chunk in enumerate(p.parsed.chunks):
                 text = chunk.embed_text
-                chunk_hash = hashlib.sha256(f"{self._salt}\x00{text}".encode()).hexdigest()
-                if chunk_hash not in reuse:
-                    to_embed[chunk_hash] = text
                 rows.append(
                     {
                         "id": f"{p.sf.key}#{i}",
@@ -196,11 +191,15 @@ class Indexer:
                         "tags_key": tags_key(tags),
                         "text": chunk.text,
                         "search_text": text,
-                        "chunk_hash": chunk_hash,
+                        "chunk_hash": hashlib.sha256(f"{self._salt}\x00{text}".encode()).hexdigest(),
                         "content_hash": p.content_hash,
                         "chunk_index": i,
                     }
                 )
+        hashes = list(dict.fromkeys(row["chunk_hash"] for row in rows))
+        reuse = {} if force else await self._store.vectors_by_chunk_hash(hashes)
+        texts = {row["chunk_hash"]: row["search_text"] for row in rows}
+        to_embed = {h: texts[h] for h in hashes if h not in reuse}
         if to_embed:
             hashes = list(to_embed)
             vectors = await asyncio.to_thread(self._embedder.embed, [to_embed[h] for h in hashes])

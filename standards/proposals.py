@@ -1,34 +1,70 @@
 """Proposed standards awaiting human approval, in SQLite (aiosqlite): the ProposalSink of persona runs.
 
-A persona's ``propose_standard`` call lands here as a *draft*. There is at most one open draft per
-``domain/topic``: proposing the same topic again revises that draft in place (``version`` + 1) and
-returns its id, so a follow-up run refines its own proposal instead of piling up duplicates.
-Approval, rejection and secret scanning come with the approval flow.
+A persona's ``propose_standard`` call lands here as a *draft*. There is at most one open proposal
+(``draft`` or ``changes_requested``) per ``domain/topic``: proposing the same topic again revises
+it in place (``version`` + 1, back to ``draft``) and returns its id, so a revision run refines its
+own proposal instead of piling up duplicates.
+
+States: ``draft`` → ``approved`` | ``rejected`` | ``changes_requested``; ``changes_requested`` →
+``draft`` (the next version) | ``approved`` | ``rejected``. Approved and rejected proposals are
+final: every write is guarded in SQL (``WHERE status IN open``), and a trigger refuses any change
+to a decided row, whoever issues it.
+
+When the store knows the standards folder, each version records the standard it would replace
+(``base_hash`` / ``base_content``, NULL for a new file): the diff base of an update, and what lets
+approval refuse to overwrite a file that changed since. Proposed text is secret-scanned here.
 """
 
 from __future__ import annotations
 
-import re
+import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import aiosqlite
 from pydantic import BaseModel
 
-ProposalStatus = Literal["draft", "approved", "rejected"]
+from standards.publish import (
+    MAX_DOMAIN_CHARS,
+    MAX_TOPIC_CHARS,
+    SLUG,
+    StandardWriteError,
+    check_slug,
+    content_hash,
+    read_existing,
+    standard_path,
+)
+from standards.secrets import ScanTarget, check_no_secrets
 
-SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-MAX_DOMAIN_CHARS = 40
-MAX_TOPIC_CHARS = 80
+ProposalStatus = Literal["draft", "changes_requested", "approved", "rejected"]
+OPEN_STATUSES: tuple[ProposalStatus, ...] = ("draft", "changes_requested")
+DECIDED_STATUSES: tuple[ProposalStatus, ...] = ("approved", "rejected")
+
+__all__ = [
+    "DECIDED_STATUSES",
+    "MAX_CONTENT_CHARS",
+    "MAX_DOMAIN_CHARS",
+    "MAX_TOPIC_CHARS",
+    "OPEN_STATUSES",
+    "SLUG",
+    "Proposal",
+    "ProposalStatus",
+    "ProposalStore",
+]
+
 MAX_TITLE_CHARS = 200
 MAX_CONTENT_CHARS = 50_000
 MAX_RATIONALE_CHARS = 5_000
+MAX_FEEDBACK_CHARS = 5_000
 
-_SCHEMA = """
+_OPEN_SQL = "('draft','changes_requested')"
+_ALL_SQL = "('draft','changes_requested','approved','rejected')"
+
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS proposals (
     id TEXT PRIMARY KEY,
     domain TEXT NOT NULL,
@@ -38,23 +74,45 @@ CREATE TABLE IF NOT EXISTS proposals (
     rationale TEXT NOT NULL,
     proposed_by TEXT NOT NULL,
     job_id TEXT,
-    status TEXT NOT NULL DEFAULT 'draft',
+    status TEXT NOT NULL DEFAULT 'draft' CHECK (status IN {_ALL_SQL}),
     feedback TEXT,
     version INTEGER NOT NULL DEFAULT 1,
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS proposals_open_draft ON proposals (domain, topic) WHERE status = 'draft';
 CREATE INDEX IF NOT EXISTS proposals_status ON proposals (status, updated_at);
 """
 
-_UPSERT = """
+# Columns added after the first release: databases written by it get them on open.
+_ADDED_COLUMNS: dict[str, str] = {
+    "base_hash": "TEXT",  # sha256 of the standard this version would replace; NULL = a new file
+    "base_content": "TEXT",
+    "revision_job_id": "TEXT",  # the job queued by the last request for changes
+    "approved_by": "TEXT",
+    "file_path": "TEXT",  # the file written on approval
+    "edited": "INTEGER NOT NULL DEFAULT 0",  # the approver replaced the content
+    "decided_at": "REAL",
+}
+
+_MIGRATIONS = f"""
+DROP INDEX IF EXISTS proposals_open_draft;
+CREATE UNIQUE INDEX IF NOT EXISTS proposals_open_topic ON proposals (domain, topic) WHERE status IN {_OPEN_SQL};
+CREATE TRIGGER IF NOT EXISTS proposals_decided_are_final BEFORE UPDATE ON proposals
+WHEN OLD.status IN ('approved','rejected')
+BEGIN SELECT RAISE(ABORT, 'proposal is approved or rejected; decided proposals cannot change'); END;
+CREATE TRIGGER IF NOT EXISTS proposals_status_valid BEFORE UPDATE OF status ON proposals
+WHEN NEW.status NOT IN {_ALL_SQL}
+BEGIN SELECT RAISE(ABORT, 'invalid proposal status'); END;
+"""
+
+_UPSERT = f"""
 INSERT INTO proposals (id, domain, topic, title, content, rationale, proposed_by, job_id, status, version,
-                       created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'draft', 1, ?, ?)
-ON CONFLICT (domain, topic) WHERE status = 'draft' DO UPDATE SET
+                       created_at, updated_at, base_hash, base_content)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'draft', 1, ?, ?, ?, ?)
+ON CONFLICT (domain, topic) WHERE status IN {_OPEN_SQL} DO UPDATE SET
     title = excluded.title, content = excluded.content, rationale = excluded.rationale,
     proposed_by = excluded.proposed_by, job_id = excluded.job_id, version = version + 1,
+    status = 'draft', base_hash = excluded.base_hash, base_content = excluded.base_content,
     updated_at = excluded.updated_at
 RETURNING id
 """
@@ -76,17 +134,25 @@ class Proposal(BaseModel):
     version: int
     created_at: float
     updated_at: float
+    base_hash: str | None = None
+    base_content: str | None = None
+    revision_job_id: str | None = None
+    approved_by: str | None = None
+    file_path: str | None = None
+    edited: bool = False
+    decided_at: float | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def is_update(self) -> bool:
+        """It replaces an existing standard (one that existed when this version was proposed)."""
+        return self.base_hash is not None
 
 
-def _check_slug(field: str, value: str, max_chars: int) -> None:
-    if not SLUG.fullmatch(value) or len(value) > max_chars:
-        raise ValueError(
-            f"{field} {value!r} must be a lowercase kebab-case slug of at most {max_chars} characters, "
-            "e.g. 'jwt-validation'"
-        )
-
-
-def _check_text(field: str, value: str, max_chars: int) -> None:
+def check_text(field: str, value: str, max_chars: int) -> None:
     if not value.strip():
         raise ValueError(f"{field} must not be empty")
     if len(value) > max_chars:
@@ -96,22 +162,33 @@ def _check_text(field: str, value: str, max_chars: int) -> None:
 class ProposalStore:
     """Typed access to the ``proposals`` table. Open it with :meth:`open`."""
 
-    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: Path, standards_dir: Path | None = None) -> None:
         self._db = db
         self.path = path
+        self.standards_dir = standards_dir
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, path: Path) -> AsyncIterator[ProposalStore]:
+    async def open(cls, path: Path, standards_dir: Path | None = None) -> AsyncIterator[ProposalStore]:
+        """Open (and create or migrate) the database. With ``standards_dir``, drafts record the
+        standard they would replace, so approval can show a diff and refuse stale updates."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        async with aiosqlite.connect(path, timeout=10.0) as db:
+        # Autocommit: every write is one statement and its own transaction (see worker/store.py).
+        async with aiosqlite.connect(path, timeout=10.0, isolation_level=None) as db:
             db.row_factory = aiosqlite.Row
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA synchronous=NORMAL")
             await db.execute("PRAGMA busy_timeout=10000")
             await db.executescript(_SCHEMA)
-            await db.commit()
-            yield cls(db, path)
+            await _add_missing_columns(db)
+            await db.executescript(_MIGRATIONS)
+            yield cls(db, path, standards_dir)
+
+    async def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
+        async with self._db.execute(sql, tuple(params)) as cursor:
+            return cursor.rowcount
+
+    # ---- drafts ---------------------------------------------------------------------------
 
     async def create_draft(
         self,
@@ -124,15 +201,17 @@ class ProposalStore:
         proposed_by: str,
         job_id: str | None = None,
     ) -> str:
-        """Store a draft (or revise the open draft of the same domain/topic); returns its id.
+        """Store a draft (or revise the open proposal of the same domain/topic); returns its id.
 
-        Raises ValueError naming the invalid field."""
-        _check_slug("domain", domain, MAX_DOMAIN_CHARS)
-        _check_slug("topic", topic, MAX_TOPIC_CHARS)
-        _check_text("title", title, MAX_TITLE_CHARS)
-        _check_text("content", content, MAX_CONTENT_CHARS)
-        _check_text("rationale", rationale, MAX_RATIONALE_CHARS)
-        _check_text("proposed_by", proposed_by, MAX_DOMAIN_CHARS)
+        Raises ValueError naming the invalid field, or listing the lines that look like secrets."""
+        check_slug("domain", domain, MAX_DOMAIN_CHARS)
+        check_slug("topic", topic, MAX_TOPIC_CHARS)
+        check_text("title", title, MAX_TITLE_CHARS)
+        check_text("content", content, MAX_CONTENT_CHARS)
+        check_text("rationale", rationale, MAX_RATIONALE_CHARS)
+        check_text("proposed_by", proposed_by, MAX_DOMAIN_CHARS)
+        check_no_secrets(ScanTarget("title", title), ScanTarget("content", content), ScanTarget("rationale", rationale))
+        base_hash, base_content = await asyncio.to_thread(self._base, domain, topic)
         now = time.time()
         params = (
             str(uuid.uuid4()),
@@ -145,32 +224,126 @@ class ProposalStore:
             job_id,
             now,
             now,
+            base_hash,
+            base_content,
         )
-        async with self._db.execute(_UPSERT, params) as cursor:
-            row = await cursor.fetchone()
-        await self._db.commit()
+        rows = await self._db.execute_fetchall(_UPSERT, params)
+        row = next(iter(rows), None)
         assert row is not None, "INSERT ... RETURNING gave no row"
         return str(row[0])
 
+    def _base(self, domain: str, topic: str) -> tuple[str | None, str | None]:
+        """(sha256, text) of the standard this draft would replace, (None, None) for a new one.
+        An unsafe or unreadable target records no base: approval then refuses to write."""
+        if self.standards_dir is None:
+            return None, None
+        try:
+            data = read_existing(standard_path(self.standards_dir, domain, topic))
+        except (StandardWriteError, OSError):
+            return None, None
+        if data is None:
+            return None, None
+        return content_hash(data), data.decode("utf-8", errors="replace")
+
+    # ---- transitions (each one conditional statement; False when the proposal moved on) -------
+
+    async def request_changes(self, proposal_id: str, *, feedback: str, version: int) -> bool:
+        return (
+            await self._write(
+                f"UPDATE proposals SET status='changes_requested', feedback=?, updated_at=? "
+                f"WHERE id=? AND version=? AND status IN {_OPEN_SQL}",
+                (feedback, time.time(), proposal_id, version),
+            )
+            > 0
+        )
+
+    async def set_revision_job(self, proposal_id: str, job_id: str) -> bool:
+        return (
+            await self._write(
+                f"UPDATE proposals SET revision_job_id=? WHERE id=? AND status IN {_OPEN_SQL}",
+                (job_id, proposal_id),
+            )
+            > 0
+        )
+
+    async def reopen(self, proposal_id: str, *, version: int) -> bool:
+        """Undo a request for changes whose revision job could not be queued."""
+        return (
+            await self._write(
+                "UPDATE proposals SET status='draft', updated_at=? "
+                "WHERE id=? AND version=? AND status='changes_requested'",
+                (time.time(), proposal_id, version),
+            )
+            > 0
+        )
+
+    async def reject(self, proposal_id: str, *, feedback: str) -> bool:
+        now = time.time()
+        return (
+            await self._write(
+                f"UPDATE proposals SET status='rejected', feedback=?, updated_at=?, decided_at=? "
+                f"WHERE id=? AND status IN {_OPEN_SQL}",
+                (feedback, now, now, proposal_id),
+            )
+            > 0
+        )
+
+    async def mark_approved(
+        self, proposal_id: str, *, version: int, approved_by: str, file_path: str, content: str, edited: bool
+    ) -> bool:
+        """Approve exactly the version the approver saw; False if it was revised or decided meanwhile."""
+        now = time.time()
+        return (
+            await self._write(
+                f"UPDATE proposals SET status='approved', approved_by=?, file_path=?, content=?, edited=?, "
+                f"updated_at=?, decided_at=? WHERE id=? AND version=? AND status IN {_OPEN_SQL}",
+                (approved_by, file_path, content, int(edited), now, now, proposal_id, version),
+            )
+            > 0
+        )
+
+    # ---- reads ----------------------------------------------------------------------------
+
     async def get(self, proposal_id: str) -> Proposal | None:
-        async with self._db.execute("SELECT * FROM proposals WHERE id = ?", (proposal_id,)) as cursor:
-            row = await cursor.fetchone()
-        return Proposal.model_validate(dict(row)) if row is not None else None
+        rows = await self._db.execute_fetchall("SELECT * FROM proposals WHERE id = ?", (proposal_id,))
+        return next((_from_row(row) for row in rows), None)
 
     async def list(
-        self, *, status: ProposalStatus | None = None, domain: str | None = None, limit: int = 100
+        self,
+        *,
+        status: ProposalStatus | None = None,
+        statuses: tuple[ProposalStatus, ...] | None = None,
+        domain: str | None = None,
+        limit: int = 100,
     ) -> list[Proposal]:
-        """Proposals, newest change first, optionally filtered by status and domain."""
+        """Proposals, newest change first, optionally filtered by status(es) and domain."""
         clauses: list[str] = []
         params: list[object] = []
-        if status is not None:
-            clauses.append("status = ?")
-            params.append(status)
+        wanted = (status,) if status is not None else statuses
+        if wanted:
+            clauses.append(f"status IN ({','.join('?' for _ in wanted)})")
+            params.extend(wanted)
         if domain is not None:
             clauses.append("domain = ?")
             params.append(domain)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         query = f"SELECT * FROM proposals {where} ORDER BY updated_at DESC, id LIMIT ?"
-        async with self._db.execute(query, (*params, max(1, min(limit, 1000)))) as cursor:
-            rows = await cursor.fetchall()
-        return [Proposal.model_validate(dict(row)) for row in rows]
+        rows = await self._db.execute_fetchall(query, (*params, max(1, min(limit, 1000))))
+        return [_from_row(row) for row in rows]
+
+    async def status_counts(self) -> dict[str, int]:
+        counts = {s: 0 for s in ("draft", "changes_requested", "approved", "rejected")}
+        for status, n in await self._db.execute_fetchall("SELECT status, COUNT(*) FROM proposals GROUP BY status"):
+            counts[str(status)] = int(n)
+        return counts
+
+
+def _from_row(row: aiosqlite.Row) -> Proposal:
+    return Proposal.model_validate(dict(row))
+
+
+async def _add_missing_columns(db: aiosqlite.Connection) -> None:
+    present = {row[1] for row in await db.execute_fetchall("PRAGMA table_info(proposals)")}
+    for column, kind in _ADDED_COLUMNS.items():
+        if column not in present:
+            await db.execute(f"ALTER TABLE proposals ADD COLUMN {column} {kind}")

@@ -65,15 +65,27 @@ def discover(sources: list[StandardsSource]) -> list[SourceFile]:
     """Every Markdown file under the roots (hidden folders skipped, symlinked folders not followed)."""
     found: list[SourceFile] = []
     for kind, root in resolved_roots(sources):
-        if not root.is_dir():
-            continue
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in sorted(filenames):
-                if is_markdown(name):
-                    rel = (Path(dirpath) / name).relative_to(root).as_posix()
-                    found.append(SourceFile(kind, root, rel))
+        found.extend(discover_under(kind, root, ""))
     return found
+
+
+def discover_under(kind: str, root: Path, rel: str) -> list[SourceFile]:
+    """Markdown files in the folder ``rel`` ('' = the whole root) of one root."""
+    top = root / rel if rel else root
+    if not top.is_dir() or is_hidden(rel):
+        return []
+    found: list[SourceFile] = []
+    for dirpath, dirnames, filenames in os.walk(top):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if is_markdown(name):
+                found.append(SourceFile(kind, root, (Path(dirpath) / name).relative_to(root).as_posix()))
+    return found
+
+
+def is_hidden(rel: str) -> bool:
+    """True if any part of a root-relative path starts with a dot (such files are never indexed)."""
+    return any(part.startswith(".") for part in PurePosixPath(rel).parts)
 
 
 def locate(sources: list[StandardsSource], path: Path) -> list[tuple[str, Path, str]]:

@@ -85,6 +85,8 @@ def _handler_class() -> type[Any]:
         def on_any_event(self, event: FileSystemEvent) -> None:
             if event.event_type in ("opened", "closed_no_write"):
                 return
+            if event.is_directory and event.event_type == "modified":
+                return  # the files inside report their own events
             paths = [Path(_text(event.src_path))]
             if event.dest_path:
                 paths.append(Path(_text(event.dest_path)))

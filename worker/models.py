@@ -196,9 +196,7 @@ class CancelResult(BaseModel):
     status: JobStatus = Field(description="'cancelled', or the state the job had already finished in.")
     job_id: str
     cancelled: bool = Field(description="False when the job had already finished: nothing was changed.")
-    partial_result: str | None = Field(
-        default=None, description="What the persona produced before it stopped."
-    )
+    partial_result: str | None = Field(default=None, description="What the persona produced before it stopped.")
     message: str
 
 
@@ -242,16 +240,12 @@ class PersonaUsage(BaseModel):
     failed: int
     cancelled: int
     active: int = Field(description="Pending or running now.")
-    success_rate: float | None = Field(
-        description="complete / (complete + failed); None before any finished."
-    )
+    success_rate: float | None = Field(description="complete / (complete + failed); None before any finished.")
     p50_duration_seconds: float | None
     p95_duration_seconds: float | None
     tokens_input: int
     tokens_output: int
-    jobs_per_day: dict[str, int] = Field(
-        description="Jobs started on each of the last 7 UTC days, oldest first."
-    )
+    jobs_per_day: dict[str, int] = Field(description="Jobs started on each of the last 7 UTC days, oldest first.")
 
 
 class DatabaseStats(BaseModel):
@@ -264,9 +258,7 @@ class DatabaseStats(BaseModel):
     next_cleanup: str = Field(description="When the retention job runs next (ISO 8601, UTC; hourly).")
     last_cleanup: str | None = Field(description="When the retention job last ran; None if never.")
     last_cleanup_deleted: int | None = None
-    retention_days: dict[str, float] = Field(
-        description="Age after which terminal jobs are deleted, by status."
-    )
+    retention_days: dict[str, float] = Field(description="Age after which terminal jobs are deleted, by status.")
     cleanup_recommendation: str = Field(description="'healthy', or what to do.")
     personas: list[PersonaUsage] = Field(description="Usage per persona over the jobs still in the database.")
 

@@ -105,20 +105,29 @@ class JobQueue:
     def __init__(self, pool: ArqRedis, url: str) -> None:
         self.pool = pool
         self.url = url
+        self._last_due_ms: dict[Priority, int] = {}
 
     async def enqueue(
         self, job_id: str, priority: Priority, *, queue_job_id: str | None = None, since: float | None = None
     ) -> None:
-        """Put a job on the queue. ``since`` (default now) is when it started waiting: a re-queued
-        job keeps its place among jobs of its priority."""
-        due = (since if since is not None else time.time()) - PRIORITY_OFFSET_SECONDS[priority]
+        """Put a job on the queue. ``since`` is when a re-queued job first started waiting: it keeps
+        its place among jobs of its priority. New jobs (no ``since``) get strictly increasing scores
+        per priority, so two submitted in the same millisecond still run in submission order (arq
+        scores are milliseconds and ties would be broken by job id)."""
+        offset_ms = int(PRIORITY_OFFSET_SECONDS[priority] * 1000)
+        if since is None:
+            due_ms = int(time.time() * 1000) - offset_ms
+            due_ms = max(due_ms, self._last_due_ms.get(priority, due_ms - 1) + 1)
+            self._last_due_ms[priority] = due_ms
+        else:
+            due_ms = int(since * 1000) - offset_ms
         try:
             await self.pool.enqueue_job(
                 RUN_FUNCTION,
                 job_id,
                 _job_id=queue_job_id or job_id,
                 _queue_name=QUEUE_NAME,
-                _defer_until=datetime.fromtimestamp(due, tz=UTC),
+                _defer_until=datetime.fromtimestamp(due_ms / 1000, tz=UTC),
                 _expires=24 * 3600,
             )
         except (OSError, RedisError) as exc:

@@ -44,9 +44,7 @@ def next_cleanup(now: float) -> datetime:
 
 async def apply_retention(store: JobStore, options: JobOptions, now: float | None = None) -> RetentionReport:
     now = time.time() if now is None else now
-    deleted = await store.delete_finished_before(
-        [JobStatus.COMPLETE], now - options.retention_days_complete * DAY
-    )
+    deleted = await store.delete_finished_before([JobStatus.COMPLETE], now - options.retention_days_complete * DAY)
     deleted += await store.delete_finished_before(
         [JobStatus.FAILED, JobStatus.CANCELLED], now - options.retention_days_failed * DAY
     )

@@ -114,7 +114,7 @@ class JobService:
                 "ask whoever runs this server to raise the limit if you need more."
             )
         try:
-            await self.queue.enqueue(job.id, job.priority, since=job.created_at)
+            await self.queue.enqueue(job.id, job.priority)
         except QueueUnavailableError as exc:
             await self.store.finish(job.id, JobStatus.FAILED, error=str(exc))
             raise
@@ -147,9 +147,7 @@ class JobService:
 
     # ---- wait -----------------------------------------------------------------------------
 
-    async def wait(
-        self, job_id: str, timeout_seconds: float, on_progress: ProgressCallback | None = None
-    ) -> JobReport:
+    async def wait(self, job_id: str, timeout_seconds: float, on_progress: ProgressCallback | None = None) -> JobReport:
         """Return as soon as the job finishes, or after ``timeout_seconds`` (at most 50) with its
         progress. Wakes on the workers' Redis notifications, not by polling the database."""
         timeout_seconds = min(max(timeout_seconds, 0.0), MAX_WAIT_SECONDS)
@@ -193,9 +191,7 @@ class JobService:
         await events.publish(self.queue.pool, job.id, "cancelled")
         final = await self.get(job.id)
         if final.started_at is None:
-            message = (
-                f"Job cancelled before it started (it waited {_ago(now - job.created_at)} in the queue)."
-            )
+            message = f"Job cancelled before it started (it waited {_ago(now - job.created_at)} in the queue)."
         else:
             message = f"Job cancelled after {_ago(now - final.started_at)}."
         return CancelResult(
@@ -247,9 +243,7 @@ class JobService:
 
     # ---- ops (worker/ops.py) --------------------------------------------------------------
 
-    async def list_jobs(
-        self, *, status: str | None = None, persona: str | None = None, limit: int = 10
-    ) -> JobList:
+    async def list_jobs(self, *, status: str | None = None, persona: str | None = None, limit: int = 10) -> JobList:
         try:
             return await ops.list_jobs(self.store, status=status, persona=persona, limit=limit)
         except ValueError as exc:

@@ -96,9 +96,7 @@ class JobStore:
             > 0
         )
 
-    async def claim(
-        self, job_id: str, *, owner: str, lease_seconds: float, queue_job_id: str
-    ) -> JobState | None:
+    async def claim(self, job_id: str, *, owner: str, lease_seconds: float, queue_job_id: str) -> JobState | None:
         """Start running a job: only a pending job, or a running one whose lease lapsed (its worker
         died), can be claimed. ``None`` when the job is gone, finished, or alive on another worker."""
         now = time.time()
@@ -124,9 +122,7 @@ class JobStore:
 
     async def release(self, job_id: str, *, owner: str) -> None:
         """The worker stopped working on the job (whatever its state): clear the lease expiry."""
-        await self._write(
-            "UPDATE jobs SET lease_expires_at=NULL WHERE id=? AND lease_owner=?", (job_id, owner)
-        )
+        await self._write("UPDATE jobs SET lease_expires_at=NULL WHERE id=? AND lease_owner=?", (job_id, owner))
 
     async def requeue(self, job_id: str, *, owner: str, message: str) -> bool:
         """Give a running job back to the queue (graceful worker shutdown)."""
@@ -162,9 +158,7 @@ class JobStore:
             params.append(owner)
         return await self._write(sql, params) > 0
 
-    async def finish(
-        self, job_id: str, status: JobStatus, *, owner: str | None = None, **fields: Any
-    ) -> bool:
+    async def finish(self, job_id: str, status: JobStatus, *, owner: str | None = None, **fields: Any) -> bool:
         """Move a job into a terminal state; ``False`` if it already was in one (nothing changes).
 
         With ``owner``, only while that worker holds the job (a worker whose job was re-queued after
@@ -233,9 +227,7 @@ class JobStore:
             > 0
         )
 
-    async def fail_expired(
-        self, job_id: str, *, now: float, error: str, webhook_status: str | None = None
-    ) -> bool:
+    async def fail_expired(self, job_id: str, *, now: float, error: str, webhook_status: str | None = None) -> bool:
         return (
             await self._write(
                 "UPDATE jobs SET status='failed', error=?, completed_at=?, lease_expires_at=NULL, "
@@ -258,8 +250,7 @@ class JobStore:
         """Point a pending job at a new queue entry; False if it changed meanwhile."""
         return (
             await self._write(
-                "UPDATE jobs SET queue_job_id=?, queued_at=? WHERE id=? AND status='pending' "
-                "AND queue_job_id IS ?",
+                "UPDATE jobs SET queue_job_id=?, queued_at=? WHERE id=? AND status='pending' AND queue_job_id IS ?",
                 (new, now, job_id, old),
             )
             > 0
@@ -275,7 +266,7 @@ class JobStore:
         """Run a query and fetch every row in one hop to the connection's thread. (``execute`` then
         ``fetchall`` would leave the statement open in between, holding a read snapshot while other
         coroutines write on this connection: SQLITE_BUSY_SNAPSHOT, "database is locked", at once.)"""
-        return list(await self._db.execute_fetchall(sql, tuple(params)))  # type: ignore[arg-type]
+        return list(await self._db.execute_fetchall(sql, tuple(params)))
 
     async def _select(self, sql: str, params: Iterable[Any] = ()) -> list[JobState]:
         return [_from_row(r) for r in await self._rows(sql, params)]
@@ -297,9 +288,7 @@ class JobStore:
     ) -> tuple[list[JobState], int]:
         """The newest ``limit`` jobs matching the filters, and how many match in all."""
         where, params = _filters(status=status, persona=persona)
-        jobs = await self._select(
-            f"SELECT * FROM jobs{where} ORDER BY created_at DESC LIMIT ?", (*params, limit)
-        )
+        jobs = await self._select(f"SELECT * FROM jobs{where} ORDER BY created_at DESC LIMIT ?", (*params, limit))
         count = int(await self._scalar(f"SELECT COUNT(*) FROM jobs{where}", params))
         return jobs, count
 
@@ -368,9 +357,8 @@ class JobStore:
         """Reclaim free pages and truncate the WAL. Runs on its own connection: VACUUM cannot run
         inside the shared connection's open transactions."""
         async with aiosqlite.connect(self.path, timeout=30.0, isolation_level=None) as db:
-            await db.execute("PRAGMA busy_timeout=30000")
-            await db.execute("VACUUM")
-            await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            for sql in ("PRAGMA busy_timeout=30000", "VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"):
+                await db.execute_fetchall(sql)  # fetch to the end: no statement left in progress
 
 
 def _filters(*, status: str | None, persona: str | None) -> tuple[str, tuple[Any, ...]]:

@@ -33,6 +33,7 @@ from personas.registry import PersonaRegistry, UnknownPersonaError
 from personas.runtime import (
     LLMConfig,
     PersonaRunError,
+    ProgressSink,
     ProgressUpdate,
     RunOutcome,
     RunRequest,
@@ -74,7 +75,9 @@ def deps_from(ctx: dict[str, Any]) -> WorkerDeps:
     return deps
 
 
-async def execute_run(deps: WorkerDeps, persona: PersonaDefinition, job: JobState, report: Any) -> RunOutcome:
+async def execute_run(
+    deps: WorkerDeps, persona: PersonaDefinition, job: JobState, report: ProgressSink
+) -> RunOutcome:
     """The one place a persona run is started: build the request, call the runtime."""
     request = RunRequest(job_id=job.id, task=job.task, context=job.context)
     return await run_persona(persona, request, deps.llm, report, deps.toolbox)
@@ -93,9 +96,7 @@ async def run_persona_job(ctx: dict[str, Any], job_id: str) -> str:
         queue_job_id=str(ctx.get("job_id", job_id)),
     )
     if job is None:
-        log.info(
-            "job %s is gone, finished or running elsewhere; skipping delivery %s", job_id, ctx.get("job_id")
-        )
+        log.info("job %s is gone, finished or running elsewhere; skipping delivery %s", job_id, ctx.get("job_id"))
         return "skipped"
     if redis is not None:
         await events.publish(redis, job_id, "running")
@@ -121,18 +122,14 @@ async def _run(deps: WorkerDeps, job: JobState, redis: Redis | None) -> str:
     try:
         persona = deps.personas.get(job.persona)
     except UnknownPersonaError as exc:
-        await deps.store.finish(
-            job.id, JobStatus.FAILED, owner=owner, error=str(exc), **webhook_fields(deps.options)
-        )
+        await deps.store.finish(job.id, JobStatus.FAILED, owner=owner, error=str(exc), **webhook_fields(deps.options))
         return JobStatus.FAILED.value
     estimate = await _estimate(deps.store, job.persona)
     started = time.monotonic()
 
     async def report(update: ProgressUpdate) -> None:
         if update.eta_seconds is None:
-            update = update.model_copy(
-                update={"eta_seconds": max(1, round(estimate - (time.monotonic() - started)))}
-            )
+            update = update.model_copy(update={"eta_seconds": max(1, round(estimate - (time.monotonic() - started)))})
         await deps.store.update_progress(job.id, update, owner=owner)
         if redis is not None:
             await events.publish(redis, job.id, "progress")
@@ -203,9 +200,7 @@ async def _keep_lease(deps: WorkerDeps, job_id: str, runner: asyncio.Task[str]) 
     while not runner.done():
         await asyncio.sleep(deps.options.heartbeat_seconds)
         try:
-            held = await deps.store.renew_lease(
-                job_id, owner=deps.worker_id, lease_seconds=deps.options.lease_seconds
-            )
+            held = await deps.store.renew_lease(job_id, owner=deps.worker_id, lease_seconds=deps.options.lease_seconds)
         except sqlite3.Error as exc:
             log.warning("job %s: could not renew the lease (%s); retrying", job_id, exc)
             continue

@@ -16,9 +16,7 @@ from worker.service import MAX_WAIT_SECONDS, JobRequestError, UnknownJobError
 
 Task = Annotated[
     str,
-    Field(
-        description="What the persona should do, e.g. 'review the auth flow in api/login.py for session fixation'."
-    ),
+    Field(description="What the persona should do, e.g. 'review the auth flow in api/login.py for session fixation'."),
 ]
 JobContext = Annotated[
     str | None,

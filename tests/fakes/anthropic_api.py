@@ -72,9 +72,7 @@ def tool_use(name: str, tool_input: dict[str, Any], *, preface: str | None = Non
 
 def error(status: int, kind: str, msg: str, *, retry_after: float | None = None) -> Reply:
     headers = {"retry-after": str(retry_after)} if retry_after is not None else {}
-    return Reply(
-        status=status, body={"type": "error", "error": {"type": kind, "message": msg}}, headers=headers
-    )
+    return Reply(status=status, body={"type": "error", "error": {"type": kind, "message": msg}}, headers=headers)
 
 
 def overloaded() -> Reply:
@@ -90,9 +88,7 @@ class FakeAnthropic:
 
     def __init__(self, default: Reply | Callable[[dict[str, Any]], Reply] | None = None) -> None:
         self.script: deque[Reply | Callable[[dict[str, Any]], Reply]] = deque()
-        self.default = default or (
-            lambda _req: text("Security review: no issues found in the given context.")
-        )
+        self.default = default or (lambda _req: text("Security review: no issues found in the given context."))
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None

@@ -89,9 +89,7 @@ class JobHarness:
 
 
 @pytest.fixture
-def make_jobs(
-    redis_url: str, fake_api: FakeAnthropic, tmp_path: Path
-) -> Callable[..., Any]:
+def make_jobs(redis_url: str, fake_api: FakeAnthropic, tmp_path: Path) -> Callable[..., Any]:
     """``async with make_jobs(**option_overrides) as harness``."""
 
     @asynccontextmanager

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from tests.fakes import anthropic_api as fake
@@ -15,38 +18,39 @@ def _busy(status: int) -> fake.Reply:
     return fake.error(status, kind, "busy", retry_after=0.02)
 
 
-async def test_429_529_storm_is_retried_then_succeeds(make_jobs: object, fake_api: FakeAnthropic) -> None:
+async def test_429_529_storm_is_retried_then_succeeds(make_jobs: Callable[..., Any], fake_api: FakeAnthropic) -> None:
     fake_api.add(_busy(529), _busy(429), _busy(529), fake.text("Review after the storm."))
-    async with make_jobs(llm_retries=3) as jobs:  # type: ignore[operator]
-        async with jobs.worker():
-            job = await jobs.until(await jobs.submit())
+    async with make_jobs(llm_retries=3) as jobs, jobs.worker():
+        job = await jobs.until(await jobs.submit())
     assert job.status is JobStatus.COMPLETE, job.error
     assert "after the storm" in (job.result or "")
     assert len(fake_api.requests) == 4
 
 
-async def test_storm_longer_than_the_retries_fails_with_the_reason(make_jobs: object, fake_api: FakeAnthropic) -> None:
+async def test_storm_longer_than_the_retries_fails_with_the_reason(
+    make_jobs: Callable[..., Any], fake_api: FakeAnthropic
+) -> None:
     fake_api.add(*[_busy(529) for _ in range(3)])
-    async with make_jobs(llm_retries=2) as jobs:  # type: ignore[operator]
-        async with jobs.worker():
-            job = await jobs.until(await jobs.submit())
+    async with make_jobs(llm_retries=2) as jobs, jobs.worker():
+        job = await jobs.until(await jobs.submit())
     assert job.status is JobStatus.FAILED
     assert job.error is not None and "529" in job.error and "after 2 retries" in job.error
     assert len(fake_api.requests) == 3
 
 
-async def test_permanent_error_fails_fast_without_retries(make_jobs: object, fake_api: FakeAnthropic) -> None:
+async def test_permanent_error_fails_fast_without_retries(
+    make_jobs: Callable[..., Any], fake_api: FakeAnthropic
+) -> None:
     fake_api.add(fake.error(401, "authentication_error", "invalid x-api-key"))
-    async with make_jobs(llm_retries=3) as jobs:  # type: ignore[operator]
-        async with jobs.worker():
-            job = await jobs.until(await jobs.submit())
+    async with make_jobs(llm_retries=3) as jobs, jobs.worker():
+        job = await jobs.until(await jobs.submit())
     assert job.status is JobStatus.FAILED
     assert job.error is not None and "401" in job.error and "ANTHROPIC_API_KEY" in job.error
     assert len(fake_api.requests) == 1
 
 
-async def test_daily_limit_per_persona(make_jobs: object) -> None:
-    async with make_jobs(daily_job_limit=2) as jobs:  # type: ignore[operator]
+async def test_daily_limit_per_persona(make_jobs: Callable[..., Any]) -> None:
+    async with make_jobs(daily_job_limit=2) as jobs:
         await jobs.submit("security")
         await jobs.submit("security")
         with pytest.raises(JobRequestError, match=r"Daily limit reached.*PERSONAS_DAILY_JOB_LIMIT=2.*00:00 UTC"):

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from mcp_server.settings import SettingsError, load_settings
 from personas.runtime import ProgressUpdate
 from worker.models import JobState, JobStatus
 from worker.store import JobStore
@@ -43,3 +46,18 @@ async def test_history_survives_reopen_and_uses_wal(tmp_path: Path) -> None:
             mode = await cursor.fetchone()
     assert again is not None and again.task == "check rollout"
     assert mode is not None and mode[0] == "wal"
+
+
+def test_job_settings_map_to_job_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("PERSONAS_WEBHOOK_URL", "PERSONAS_WEBHOOK_SECRET", "PERSONAS_DAILY_JOB_LIMIT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PERSONAS_PROJECT_ROOT", str(tmp_path))
+    monkeypatch.setenv("PERSONAS_WEBHOOK_URL", "https://hooks.example/personas")
+    with pytest.raises(SettingsError, match="PERSONAS_WEBHOOK_SECRET"):
+        load_settings()
+    monkeypatch.setenv("PERSONAS_WEBHOOK_SECRET", "x" * 32)
+    monkeypatch.setenv("PERSONAS_JOB_LEASE_SECONDS", "12")
+    monkeypatch.setenv("PERSONAS_DAILY_JOB_LIMIT", "50")
+    options = load_settings().job_options()
+    assert options.webhook_url == "https://hooks.example/personas" and options.webhook_secret == "x" * 32
+    assert options.lease_seconds == 12 and options.heartbeat_seconds == 4 and options.daily_job_limit == 50

@@ -65,10 +65,13 @@ async def _delivered(jobs: JobHarness, job_id: str) -> str:
 
 
 async def test_webhook_is_signed_retried_and_recorded(make_jobs: Callable[..., Any]) -> None:
-    async with receiver(500, 503) as rec, make_jobs(webhook_url=rec.url, webhook_secret=SECRET) as jobs:
-        async with jobs.worker():
-            job = await jobs.until(await jobs.submit(task="review the login"))
-            status = await _delivered(jobs, job.id)
+    async with (
+        receiver(500, 503) as rec,
+        make_jobs(webhook_url=rec.url, webhook_secret=SECRET) as jobs,
+        jobs.worker(),
+    ):
+        job = await jobs.until(await jobs.submit(task="review the login"))
+        status = await _delivered(jobs, job.id)
     assert job.status is JobStatus.COMPLETE
     assert status == "delivered (attempt 3)"
     assert len(rec.received) == 3
@@ -81,9 +84,11 @@ async def test_webhook_is_signed_retried_and_recorded(make_jobs: Callable[..., A
 
 
 async def test_webhook_gives_up_after_max_attempts(make_jobs: Callable[..., Any]) -> None:
-    async with receiver(500, 500, 500) as rec, make_jobs(
-        webhook_url=rec.url, webhook_secret=SECRET, webhook_max_attempts=2
-    ) as jobs, jobs.worker():
+    async with (
+        receiver(500, 500, 500) as rec,
+        make_jobs(webhook_url=rec.url, webhook_secret=SECRET, webhook_max_attempts=2) as jobs,
+        jobs.worker(),
+    ):
         job = await jobs.until(await jobs.submit())
         status = await _delivered(jobs, job.id)
     assert status == "failed: HTTP 500 after 2 attempts"

@@ -64,7 +64,8 @@ def test_tags_from_comma_string() -> None:
 
 @pytest.mark.parametrize("fence", ["```", "~~~", "````"])
 def test_headings_inside_code_fences_are_not_headings(fence: str) -> None:
-    text = f"# Guide\n\n## Setup\n\n{fence}bash\n# install it\npip install x\n## not a heading\n{fence}\n\nAfter the code.\n"
+    code = f"{fence}bash\n# install it\npip install x\n## not a heading\n{fence}"
+    text = f"# Guide\n\n## Setup\n\n{code}\n\nAfter the code.\n"
     doc = chunk_markdown(text)
     paths = {c.heading_path for c in doc.chunks}
     assert paths == {("Guide", "Setup")}

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from standards import HashingEmbedder, IndexConfig, StandardsIndex, StandardsSource, universal_standards_dir
+from standards.sources import ReadResult, SourceFile
 from standards.store import build_filter
 from tests.standards.conftest import SECRETS_MD, ChangeWaiter, IndexFactory, write
 
@@ -71,11 +72,17 @@ def test_filter_values_are_escaped_literals() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
-    [{"source": "other"}, {"domain": "x" * 200}, {"tags": ["a|b"]}, {"tags": ["bad\nline"]}, {"limit": 0}],
+    ("kwargs", "match"),
+    [
+        ({"source": "other"}, "source must be"),
+        ({"domain": "x" * 200}, "invalid domain"),
+        ({"tags": ["a|b"]}, "invalid tag"),
+        ({"tags": ["bad\nline"]}, "invalid tag"),
+        ({"limit": 0}, "limit must be"),
+    ],
 )
-async def test_invalid_filters_rejected(index: StandardsIndex, kwargs: dict[str, object]) -> None:
-    with pytest.raises(ValueError):
+async def test_invalid_filters_rejected(index: StandardsIndex, kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
         await index.search("secrets", **kwargs)  # type: ignore[arg-type]
 
 
@@ -319,7 +326,7 @@ async def test_list_and_read_files(index: StandardsIndex, project_dir: Path, tmp
     write(tmp_path / "elsewhere.md", "nope")
     (project_dir / "escape.md").symlink_to(tmp_path / "elsewhere.md")
     for bad in ["../elsewhere.md", "/etc/passwd", "escape.md", "security/../../elsewhere.md"]:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=r"outside|not a path inside"):
             await index.read_file(bad)
     with pytest.raises(FileNotFoundError):
         await index.read_file("security/missing.md")
@@ -353,3 +360,46 @@ def test_universal_standards_dir_ships_markdown() -> None:
     root = universal_standards_dir()
     assert root.is_dir()
     assert root.name == "universal"
+
+
+async def test_file_vanishing_mid_read_is_skipped(
+    index: StandardsIndex, project_dir: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from standards.sources import read_standard as real_read
+
+    def vanish(sf: SourceFile, *, max_bytes: int, salt: str) -> ReadResult:
+        if sf.file == "development/logging.md":
+            sf.path.unlink()
+            raise FileNotFoundError(sf.path)
+        return real_read(sf, max_bytes=max_bytes, salt=salt)
+
+    monkeypatch.setattr("standards.indexer.read_standard", vanish)
+    path = project_dir / "development" / "logging.md"
+    write(path, "# Logging\n\nChanged.\n")
+    with caplog.at_level(logging.WARNING, logger="standards"):
+        await index.reindex_paths([path])
+    assert any("vanished" in r.getMessage() and "logging.md" in r.getMessage() for r in caplog.records)
+    assert "development/logging.md" not in {f.file for f in await index.list_files()}
+
+
+async def test_reader_survives_writer_rebuilding_a_corrupt_index(
+    make_index: IndexFactory, config: IndexConfig, index: StandardsIndex
+) -> None:
+    reader = make_index(config, writer=False)
+    await reader.start()
+    assert (await reader.search("vault", limit=1)).results
+    await index.stop()
+    for path in (config.index_dir / "lancedb").rglob("*"):
+        if path.is_file():
+            path.write_bytes(b"garbage")
+    writer = make_index(config)
+    await writer.start(watch=False)
+    assert (await writer.wait_ready(timeout=30)).state == "ready"
+    response = await reader.search("vault rotate", limit=1)
+    assert response.results[0].file == "security/secrets-management.md"
+
+
+async def test_hidden_files_are_not_indexed(index: StandardsIndex, project_dir: Path) -> None:
+    hidden = write(project_dir / ".drafts" / "draft.md", "# Draft\n\nNot yet.\n")
+    await index.reindex_paths([hidden, hidden.parent])
+    assert ".drafts/draft.md" not in {f.file for f in await index.list_files()}

@@ -47,7 +47,7 @@ async def test_real_model_finds_the_right_file(
         for path in (playbook / folder).glob("*.md"):
             shutil.copy(path, root / folder / path.name)
     config = IndexConfig(sources=[StandardsSource(root=root, kind="project")], index_dir=tmp_path / "index")
-    index = make_index(config, real_embedder)  # type: ignore[arg-type]
+    index = make_index(config, real_embedder)
     await index.start(watch=False)
     status = await index.wait_ready(timeout=100)
     assert status.state == "ready"
@@ -55,9 +55,22 @@ async def test_real_model_finds_the_right_file(
         response = await index.search(question, limit=3)
         files = [hit.file for hit in response.results]
         assert expected in files, (question, files)
-    vector_only = make_index(config.model_copy(update={"search_mode": "vector"}), real_embedder)  # type: ignore[arg-type]
-    await vector_only.start(watch=False)
-    await vector_only.wait_ready(timeout=30)
+    vector_only = make_index(
+        config.model_copy(update={"search_mode": "vector"}),
+        real_embedder,
+        writer=False,
+    )
+    await vector_only.start()
+    assert (await vector_only.wait_ready(timeout=10)).state == "ready"
     response = await vector_only.search(QUESTIONS[0][0], limit=3)
     assert QUESTIONS[0][1] in [hit.file for hit in response.results]
     assert all(0 < hit.score <= 1 for hit in response.results)
+
+
+@pytest.mark.model
+def test_single_text_fast_path_matches_encode(real_embedder: SentenceTransformerEmbedder) -> None:
+    texts = ["How do we rotate secrets?", "Structured logging with correlation ids"]
+    batch = real_embedder.embed(texts)
+    for text, expected in zip(texts, batch, strict=True):
+        single = real_embedder.embed([text])[0]
+        assert max(abs(a - b) for a, b in zip(single, expected, strict=True)) < 1e-5

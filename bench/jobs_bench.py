@@ -1,0 +1,329 @@
+"""Job system throughput: many concurrent jobs on one worker, and a burst over two worker processes.
+
+Uses the scripted fake Messages API (tests/fakes/anthropic_api.py) answering every call after a
+fixed delay (default 2 s), a private redis-server, and real SQLite. Prints numbers; asserts nothing.
+
+    .venv/bin/python bench/jobs_bench.py [--concurrent 200] [--burst 500] [--delay 2.0] [--shared-client]
+
+1. One in-process worker, concurrency = --concurrent, that many jobs submitted at once: all of them
+   run at the same time; completion time, throughput, pickup latency (started_at - created_at).
+2. --burst jobs submitted at once to two `personas worker` subprocesses (REDIS_URL + a shared
+   PERSONAS_DATA_DIR, default concurrency 100 each): completion time, throughput, queue wait.
+Both check that no job was lost or run twice (one model call per job, every job complete once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import redis  # noqa: E402
+
+from mcp_server.embedded import find_redis_server  # noqa: E402
+from personas.registry import PersonaRegistry  # noqa: E402
+from personas.runtime import LLMConfig  # noqa: E402
+from tests.fakes import anthropic_api as fake  # noqa: E402
+from worker.app import build_worker  # noqa: E402
+from worker.models import JobState, JobStatus  # noqa: E402
+from worker.options import JobOptions  # noqa: E402
+from worker.queue import JobQueue, make_pool  # noqa: E402
+from worker.service import JobService  # noqa: E402
+from worker.store import JobStore  # noqa: E402
+from worker.tasks import WorkerDeps  # noqa: E402
+
+PERSONAS_BIN = str(Path(sys.executable).with_name("personas"))
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+@contextmanager
+def redis_server(workdir: Path) -> Iterator[str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            str(find_redis_server()),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(host="127.0.0.1", port=port)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        client.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def slow_fake(delay: float) -> fake.FakeAnthropic:
+    def answer(_request: dict[str, Any]) -> fake.Reply:
+        reply = fake.text("Review: no issues found in the given context.")
+        reply.delay = delay
+        return reply
+
+    return fake.FakeAnthropic(default=answer)
+
+
+@contextmanager
+def shared_llm_client() -> Iterator[None]:
+    """Simulate the proposed runtime change: one AsyncAnthropic client per process, reused by
+    every run (today each run builds its own, ~20 ms of blocking SSL setup on the event loop)."""
+    import personas.runtime.loop as loop
+
+    original = loop.make_client
+    clients: dict[tuple[Any, ...], Any] = {}
+
+    class Shared:
+        def __init__(self, client: Any) -> None:
+            self.client = client
+
+        async def __aenter__(self) -> Any:
+            return self.client
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+    def make(llm: LLMConfig) -> Any:
+        key = (llm.api_key, llm.base_url, llm.timeout_seconds, llm.max_retries)
+        if key not in clients:
+            clients[key] = original(llm)
+        return Shared(clients[key])
+
+    loop.make_client = make
+    try:
+        yield
+    finally:
+        loop.make_client = original
+
+
+@asynccontextmanager
+async def job_service(db_path: Path, redis_url: str) -> AsyncIterator[JobService]:
+    async with JobStore.open(db_path) as store:
+        pool = make_pool(redis_url)
+        try:
+            yield JobService(store, JobQueue(pool, redis_url), PersonaRegistry.load(None), max_context_chars=200_000)
+        finally:
+            await pool.aclose()
+
+
+async def burst(service: JobService, n: int) -> tuple[list[str], float]:
+    t0 = time.perf_counter()
+    results = await asyncio.gather(*(service.submit("security", f"review change {i}") for i in range(n)))
+    return [r.job_id for r in results], time.perf_counter() - t0
+
+
+async def wait_all(store: JobStore, job_ids: list[str], limit_s: float) -> tuple[list[JobState], int]:
+    """Wait until every job is terminal (one cheap aggregate query per tick, so the measurement does
+    not load the worker sharing this process); also returns the peak number running at once."""
+    deadline = time.monotonic() + limit_s
+    peak = 0
+    while time.monotonic() < deadline:
+        counts = await store.status_counts()
+        peak = max(peak, counts["running"])
+        if counts["pending"] + counts["running"] == 0:
+            break
+        await asyncio.sleep(0.1)
+    jobs = [j for j in [await store.get(i) for i in job_ids] if j is not None]
+    return jobs, peak
+
+
+def report(title: str, jobs: list[JobState], n: int, elapsed: float, submit_s: float, calls: int, **extra: str) -> None:
+    pickup = [((j.started_at or 0) - j.created_at) * 1000 for j in jobs if j.started_at]
+    complete = sum(j.status is JobStatus.COMPLETE for j in jobs)
+    rows = [
+        ("jobs submitted / complete", f"{n} / {complete}"),
+        ("lost (not complete) / run twice", f"{n - complete} / {sum(j.attempts > 1 for j in jobs)}"),
+        ("model calls (1 per job; warm-up excluded)", f"{calls}"),
+        ("submit burst", f"{submit_s * 1000:.0f} ms ({n / submit_s:.0f} jobs/s)"),
+        ("completion time (first submit → last done)", f"{elapsed:.2f} s"),
+        ("throughput", f"{n / elapsed:.1f} jobs/s"),
+        ("pickup latency p50 / p95 (started − created)", f"{pct(pickup, 50):.1f} / {pct(pickup, 95):.1f} ms"),
+        *extra.items(),
+    ]
+    print(f"\n{title}")
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"  {name:<{width}}  {value}")
+
+
+async def idle_pickup(n: int, tmp: Path, redis_url: str) -> None:
+    """The queue's own latency: jobs submitted one at a time to an idle worker."""
+    with slow_fake(0.0) as api:
+        db = tmp / "idle" / "jobs.sqlite3"
+        llm = LLMConfig(api_key="sk-bench", base_url=api.base_url, max_retries=0)
+        async with job_service(db, redis_url) as service, JobStore.open(db) as worker_store:
+            deps = WorkerDeps(store=worker_store, personas=service.personas, llm=llm, job_timeout_seconds=60)
+            worker = build_worker(redis_url, deps, concurrency=10, poll_interval=0.05)
+            task = asyncio.create_task(worker.async_run())
+            await wait_all(service.store, (await burst(service, 2))[0], limit_s=60)
+            pickups = []
+            for i in range(n):
+                job_id = (await service.submit("security", f"review {i}")).job_id
+                (job,), _ = await wait_all(service.store, [job_id], limit_s=30)
+                pickups.append(((job.started_at or 0) - job.created_at) * 1000)
+            await worker.close()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    print(f"\n0. pickup latency, idle worker (PERSONAS_QUEUE_POLL_INTERVAL=0.05), {n} jobs one at a time")
+    print(f"  p50 / p95 / max  {pct(pickups, 50):.1f} / {pct(pickups, 95):.1f} / {max(pickups):.1f} ms")
+
+
+async def one_worker(n: int, delay: float, tmp: Path, redis_url: str, *, label: str = "") -> None:
+    with slow_fake(delay) as api:
+        db = tmp / f"one{label.replace(' ', '-')}" / "jobs.sqlite3"
+        llm = LLMConfig(api_key="sk-bench", base_url=api.base_url, max_retries=0)
+        async with job_service(db, redis_url) as service, JobStore.open(db) as worker_store:
+            deps = WorkerDeps(
+                store=worker_store, personas=service.personas, llm=llm, job_timeout_seconds=120, options=JobOptions()
+            )
+            worker = build_worker(redis_url, deps, concurrency=n, poll_interval=0.05)
+            task = asyncio.create_task(worker.async_run())
+            # Warm up (first-run imports in the runtime), so the numbers are steady state.
+            await wait_all(service.store, (await burst(service, 2))[0], limit_s=60)
+            job_ids, submit_s = await burst(service, n)
+            jobs, peak = await wait_all(service.store, job_ids, limit_s=120)
+            elapsed = max((j.completed_at or 0) for j in jobs) - min(j.created_at for j in jobs)
+            await worker.close()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        report(
+            f"1{label}. {n} concurrent jobs, one in-process worker (concurrency {n}), fake API {delay:g} s/call",
+            jobs,
+            n,
+            elapsed,
+            submit_s,
+            len(api.requests) - 2,
+            **{"peak running at once": str(peak)},
+        )
+
+
+async def two_processes(n: int, delay: float, tmp: Path, redis_url: str) -> None:
+    data_dir = tmp / "shared"
+    data_dir.mkdir()
+    with slow_fake(delay) as api:
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("PERSONAS_", "ANTHROPIC_")) and k != "REDIS_URL"
+        }
+        env.update(
+            REDIS_URL=redis_url,
+            PERSONAS_DATA_DIR=str(data_dir),
+            PERSONAS_PROJECT_ROOT=str(tmp),
+            ANTHROPIC_API_KEY="sk-bench",
+            ANTHROPIC_BASE_URL=api.base_url,
+            PERSONAS_LLM_MAX_RETRIES="0",
+            PERSONAS_LOG_LEVEL="INFO",
+            PERSONAS_EMBEDDER="hashing",
+        )
+        logs = [(data_dir / f"worker{i}.log").open("w") for i in range(2)]
+        procs = [
+            await asyncio.create_subprocess_exec(PERSONAS_BIN, "worker", env=env, stdout=subprocess.DEVNULL, stderr=log)
+            for log in logs
+        ]
+        try:
+            deadline = time.monotonic() + 60
+            while sum("ready (lease" in (data_dir / f"worker{i}.log").read_text() for i in range(2)) < 2:
+                if time.monotonic() > deadline or any(p.returncode is not None for p in procs):
+                    raise RuntimeError("workers did not start; see " + str(data_dir))
+                await asyncio.sleep(0.1)
+            async with job_service(data_dir / "jobs.sqlite3", redis_url) as service:
+                warm, _ = await burst(service, 20)  # first-run imports in both workers
+                await wait_all(service.store, warm, limit_s=60)
+                job_ids, submit_s = await burst(service, n)
+                jobs, peak = await wait_all(service.store, job_ids, limit_s=300)
+            elapsed = max((j.completed_at or 0) for j in jobs) - min(j.created_at for j in jobs)
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                await asyncio.wait_for(proc.wait(), 30)
+            for log in logs:
+                log.close()
+        per_worker = Counter((j.lease_owner or "?").split(":")[1] for j in jobs)
+        jobs = [j for j in jobs if j.id in set(job_ids)]
+        first = sorted(jobs, key=lambda j: j.created_at)[:200]
+        early = [((j.started_at or 0) - j.created_at) * 1000 for j in first if j.started_at]
+        report(
+            f"2. {n}-job burst over two `personas worker` processes (concurrency 100 each), fake API {delay:g} s/call",
+            jobs,
+            n,
+            elapsed,
+            submit_s,
+            len(api.requests) - 20,
+            **{
+                "peak running at once": str(peak),
+                "jobs per worker process (pid: n)": ", ".join(f"{k}: {v}" for k, v in per_worker.items()),
+                "pickup p50 / p95, first 200 (free slots)": f"{pct(early, 50):.1f} / {pct(early, 95):.1f} ms",
+                "mean queue wait, all": f"{statistics.mean(((j.started_at or 0) - j.created_at) for j in jobs):.2f} s",
+            },
+        )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--concurrent", type=int, default=200)
+    parser.add_argument("--burst", type=int, default=500)
+    parser.add_argument("--delay", type=float, default=2.0, help="fake API seconds per call")
+    parser.add_argument(
+        "--shared-client",
+        action="store_true",
+        help="also run part 1 with one shared Anthropic client (simulates the proposed runtime change)",
+    )
+    args = parser.parse_args()
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        with redis_server(tmp) as redis_url:
+            await idle_pickup(50, tmp, redis_url)
+            redis.Redis.from_url(redis_url).flushdb()
+            await one_worker(args.concurrent, args.delay, tmp, redis_url)
+            redis.Redis.from_url(redis_url).flushdb()
+            if args.shared_client:
+                with shared_llm_client():
+                    await one_worker(args.concurrent, args.delay, tmp, redis_url, label="b (shared LLM client)")
+                redis.Redis.from_url(redis_url).flushdb()
+            await two_processes(args.burst, args.delay, tmp, redis_url)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

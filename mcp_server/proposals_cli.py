@@ -1,0 +1,193 @@
+"""``personas standards list|show|approve|reject|request-changes|add``: the approval tools from a shell.
+
+They open the proposal database directly and write into the project's standards folder. A running
+server's watcher indexes what they write within a second (otherwise the next start does).
+``request-changes`` queues a revision job, so it needs the Redis the workers use: REDIS_URL, else
+the running server's embedded Redis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+from pydantic import BaseModel
+
+from mcp_server.settings import Settings
+from standards.approval import ProposalError, ProposalService, UnknownProposalError
+from standards.importing import import_document
+from standards.proposals import ProposalStore
+
+STATUSES = ["open", "all", "draft", "changes_requested", "approved", "rejected"]
+INDEX_NOTE = "A running server indexes it within a second; otherwise it is indexed when the server next starts.\n"
+
+
+def add_standards_parser(sub: Any) -> None:
+    """Register the ``standards`` command group on the top-level subparsers."""
+    parser = sub.add_parser("standards", help="Proposed standards: list, show, approve, reject, request-changes, add.")
+    actions = parser.add_subparsers(dest="standards_action", required=True)
+    listing = actions.add_parser("list", help="Proposals, most recently changed first.")
+    listing.add_argument("--status", choices=STATUSES, default="open", help="Which (default: open).")
+    listing.add_argument("--domain", help="Only this domain.")
+    listing.add_argument("--limit", type=int, default=50, help="How many (default 50).")
+    actions.add_parser("show", help="One proposal: content, and the diff of an update.").add_argument("proposal_id")
+    approve = actions.add_parser("approve", help="Write the standard and mark the proposal approved.")
+    approve.add_argument("proposal_id")
+    approve.add_argument("--approved-by", help="Your name (default: your login name).")
+    approve.add_argument("--edits", type=Path, help="A Markdown file to write instead of the proposed content.")
+    reject = actions.add_parser("reject", help="Reject a proposal (nothing is written).")
+    reject.add_argument("proposal_id")
+    reject.add_argument("--feedback", required=True, help="Why.")
+    changes = actions.add_parser("request-changes", help="Send it back to its persona with feedback.")
+    changes.add_argument("proposal_id")
+    changes.add_argument("--feedback", required=True, help="What to change.")
+    changes.add_argument("--priority", choices=["low", "normal", "high"], default="normal")
+    add = actions.add_parser("add", help="Import a Markdown or text document as a standard.")
+    add.add_argument("file", type=Path, help="The .md, .markdown or .txt file (at most 1 MB).")
+    add.add_argument("--domain", required=True, help="Domain folder, e.g. security.")
+    add.add_argument("--topic", help="File name slug (default: derived from the file name).")
+    add.add_argument("--title", help="Title (default: front matter title, first heading, or the topic).")
+    add.add_argument("--approved-by", help="Your name (default: your login name).")
+    for action in actions.choices.values():
+        action.add_argument("--json", action="store_true", help="Print JSON instead of text.")
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "human reviewer"
+
+
+@asynccontextmanager
+async def _revision_queue(settings: Settings) -> AsyncIterator[Any]:
+    """A JobService on the Redis the workers use, or None when none can be found."""
+    from personas.registry import PersonaRegistry
+    from worker.commands import find_redis
+    from worker.queue import JobQueue, make_pool
+    from worker.service import JobService
+    from worker.store import JobStore
+
+    redis_url = await find_redis(settings.redis_url, settings.data_dir)
+    if redis_url is None:
+        yield None
+        return
+    async with JobStore.open(settings.jobs_db_path) as store:
+        pool = make_pool(redis_url)
+        try:
+            yield JobService(
+                store,
+                JobQueue(pool, redis_url),
+                PersonaRegistry.load(settings.personas_dir),
+                max_context_chars=settings.max_context_chars,
+                options=settings.job_options(),
+            )
+        finally:
+            await pool.aclose()
+
+
+async def standards_cli(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    action: str = args.standards_action
+    try:
+        if action == "add":
+            result = await asyncio.to_thread(
+                import_document,
+                args.file,
+                settings.standards_dir,
+                domain=args.domain,
+                topic=args.topic,
+                title=args.title,
+                approved_by=args.approved_by or _login(),
+            )
+            _emit(result, args.json, out, result.message + "\n" + INDEX_NOTE)
+            return 0
+        async with ProposalStore.open(settings.proposals_db_path, settings.standards_dir) as store:
+            if action == "request-changes":
+                async with _revision_queue(settings) as queue:
+                    if queue is None:
+                        err.write(
+                            "personas standards request-changes: no Redis found. The revision runs as a persona "
+                            "job: start the server (personas serve) or set REDIS_URL to the workers' Redis.\n"
+                        )
+                        return 2
+                    service = ProposalService(store, settings.standards_dir, revisions=queue)
+                    decided = await service.request_changes(args.proposal_id, args.feedback, args.priority)
+                    _emit(decided, args.json, out, decided.message + "\n")
+                    return 0
+            service = ProposalService(store, settings.standards_dir)
+            return await _run(service, action, args, out)
+    except (UnknownProposalError, ProposalError, ValueError, OSError) as exc:
+        err.write(f"personas standards {action}: {exc}\n")
+        return 2
+
+
+async def _run(service: ProposalService, action: str, args: argparse.Namespace, out: TextIO) -> int:
+    if action == "list":
+        listing = await service.list_proposals(args.status, args.domain, args.limit)
+        if args.json:
+            _emit(listing, True, out, "")
+            return 0
+        rows = [["ID", "STATUS", "V", "ACTION", "FILE", "BY", "UPDATED (UTC)", "TITLE"]]
+        rows += [
+            [
+                p.id,
+                p.status,
+                str(p.version),
+                p.action,
+                p.file,
+                p.proposed_by,
+                (p.updated_at or "")[:19].replace("T", " "),
+                p.title[:50],
+            ]
+            for p in listing.proposals
+        ]
+        if listing.proposals:
+            _table(rows, out)
+        out.write(("\n" if listing.proposals else "") + listing.message + "\n")
+        return 0
+    if action == "show":
+        detail = await service.show(args.proposal_id)
+        if args.json:
+            _emit(detail, True, out, "")
+            return 0
+        _table(
+            [
+                ["id", detail.id],
+                ["status", f"{detail.status} (version {detail.version})"],
+                ["file", f"{detail.file} ({detail.action})"],
+                ["proposed by", detail.proposed_by],
+                ["rationale", detail.rationale],
+                *([["feedback", detail.feedback]] if detail.feedback else []),
+                *([["approved by", detail.approved_by]] if detail.approved_by else []),
+            ],
+            out,
+        )
+        out.write("\n" + (detail.diff or detail.content).rstrip() + "\n\n")
+        out.write("\n".join(f"! {b}" for b in detail.blockers) + ("\n" if detail.blockers else ""))
+        out.write(detail.next_steps + "\n")
+        return 0
+    if action == "approve":
+        edits = await asyncio.to_thread(args.edits.read_text, encoding="utf-8") if args.edits else None
+        approved = await service.approve(args.proposal_id, approved_by=args.approved_by or _login(), edits=edits)
+        _emit(approved, args.json, out, approved.message + "\n" + ("" if approved.indexed else INDEX_NOTE))
+        return 0
+    if action == "reject":
+        rejected = await service.reject(args.proposal_id, args.feedback)
+        _emit(rejected, args.json, out, rejected.message + "\n")
+        return 0
+    raise ValueError(f"unknown action {action!r}")
+
+
+def _emit(model: BaseModel, as_json: bool, out: TextIO, text: str) -> None:
+    out.write(model.model_dump_json(indent=2) + "\n" if as_json else text)
+
+
+def _table(rows: list[list[str]], out: TextIO) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        out.write("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n")

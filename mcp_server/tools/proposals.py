@@ -1,0 +1,126 @@
+"""Standards-approval tools: list, get, approve, reject, request changes on proposed standards."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field
+
+from mcp_server.tools.context import app_state
+from standards.approval import (
+    ApprovalResult,
+    DecisionResult,
+    ProposalDetail,
+    ProposalError,
+    ProposalList,
+    StatusFilter,
+    UnknownProposalError,
+)
+from worker.queue import QueueUnavailableError
+from worker.service import JobRequestError
+
+ProposalId = Annotated[str, Field(description="The proposal id, from list_standard_proposals or a persona's review.")]
+Status = Annotated[
+    StatusFilter,
+    Field(
+        description="'open' (default) = drafts and those waiting for a revision; or one status: 'draft', "
+        "'changes_requested', 'approved', 'rejected'; or 'all'."
+    ),
+]
+DomainFilter = Annotated[str | None, Field(description="Only this domain, e.g. 'security'.")]
+Limit = Annotated[int, Field(ge=1, le=200, description="How many of the most recently changed to return.")]
+ApprovedBy = Annotated[
+    str | None,
+    Field(description="Who approved it (the user's name), recorded in the file's front matter as approved_by."),
+]
+Edits = Annotated[
+    str | None,
+    Field(
+        description="Replacement Markdown for the standard, when the user approved it with their own edits. "
+        "Omit to write the proposal as it is."
+    ),
+]
+Feedback = Annotated[
+    str,
+    Field(min_length=1, max_length=5000, description="The user's feedback, in their words."),
+]
+RevisionPriority = Annotated[Literal["low", "normal", "high"], Field(description="Queue priority of the revision run.")]
+
+
+def register_proposal_tools(server: MCPServer) -> None:
+    server.add_tool(list_standard_proposals)
+    server.add_tool(get_standard_proposal)
+    server.add_tool(approve_standard_proposal)
+    server.add_tool(reject_standard_proposal)
+    server.add_tool(request_standard_changes)
+
+
+async def list_standard_proposals(
+    ctx: Context, status: Status = "open", domain: DomainFilter = None, limit: Limit = 50
+) -> ProposalList:
+    """List standards that personas proposed during reviews and that wait for a human decision.
+
+    Each has an id, domain/topic, title, status, version, the proposing persona and whether it
+    creates a new standard or updates an existing one. Call get_standard_proposal(id) to read one
+    before the user decides.
+    """
+    return await app_state(ctx).proposals.list_proposals(status, domain, limit)
+
+
+async def get_standard_proposal(proposal_id: ProposalId, ctx: Context) -> ProposalDetail:
+    """Read one proposed standard in full: its Markdown content, the rationale, and for an update of
+    an existing standard a unified diff against the current file.
+
+    Show the user the content (or the diff) and ask them to decide: approve, request changes with
+    feedback, or reject. `approvable` is false with `blockers` saying why when it cannot be written
+    as it is (e.g. the file changed since the proposal was made).
+    """
+    try:
+        return await app_state(ctx).proposals.show(proposal_id)
+    except UnknownProposalError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+async def approve_standard_proposal(
+    proposal_id: ProposalId, ctx: Context, approved_by: ApprovedBy = None, edits: Edits = None
+) -> ApprovalResult:
+    """Approve a proposed standard: writes <standards>/<domain>/<topic>.md with front matter and makes
+    it searchable at once.
+
+    Call it ONLY after the user explicitly approved this proposal (after seeing it through
+    get_standard_proposal); never approve on your own judgement. Pass the user's edited text as
+    `edits` if they changed it. It refuses, without writing, to overwrite a file that changed since
+    the proposal was made, content that looks like it holds secrets, or a proposal already decided.
+    """
+    try:
+        return await app_state(ctx).proposals.approve(proposal_id, approved_by=approved_by, edits=edits)
+    except (UnknownProposalError, ProposalError, ValueError) as exc:
+        raise ToolError(str(exc)) from exc
+
+
+async def reject_standard_proposal(proposal_id: ProposalId, feedback: Feedback, ctx: Context) -> DecisionResult:
+    """Reject a proposed standard for good (nothing is written), recording the user's reason.
+
+    Only on the user's decision. To have the persona improve it instead, use request_standard_changes.
+    """
+    try:
+        return await app_state(ctx).proposals.reject(proposal_id, feedback)
+    except (UnknownProposalError, ProposalError, ValueError) as exc:
+        raise ToolError(str(exc)) from exc
+
+
+async def request_standard_changes(
+    proposal_id: ProposalId, feedback: Feedback, ctx: Context, priority: RevisionPriority = "normal"
+) -> DecisionResult:
+    """Send a proposed standard back to the persona that proposed it, with the user's feedback.
+
+    Queues a persona job that revises the draft; its result becomes the next version of the same
+    proposal (same id). Returns revision_job_id: poll check_persona_job with it, then show the user
+    the new version with get_standard_proposal.
+    """
+    try:
+        return await app_state(ctx).proposals.request_changes(proposal_id, feedback, priority)
+    except (UnknownProposalError, ProposalError, JobRequestError, QueueUnavailableError, ValueError) as exc:
+        raise ToolError(str(exc)) from exc

@@ -1,0 +1,495 @@
+"""The human side of proposals: show (with a diff), approve (write + index), reject, request changes.
+
+No MCP here: the tools and the CLI call :class:`ProposalService`. Its dependencies come in as
+arguments: the store, the standards folder it writes to, a way to queue a revision run of the
+proposing persona (``JobService.submit`` fits :class:`RevisionQueue`), and a way to re-index a
+written file at once (``StandardsIndex.reindex_paths``), both optional.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+from standards.proposals import (
+    MAX_CONTENT_CHARS,
+    MAX_FEEDBACK_CHARS,
+    OPEN_STATUSES,
+    Proposal,
+    ProposalStatus,
+    ProposalStore,
+    check_text,
+)
+from standards.publish import (
+    StaleBaseError,
+    StandardDocument,
+    StandardExistsError,
+    StandardWriteError,
+    Written,
+    content_hash,
+    read_existing,
+    render_standard,
+    split_document,
+    standard_path,
+    undo_write,
+    write_standard,
+)
+from standards.secrets import ScanTarget, check_no_secrets
+
+log = logging.getLogger(__name__)
+
+Action = Literal["create", "update"]
+StatusFilter = Literal["open", "all", "draft", "changes_requested", "approved", "rejected"]
+Reindex = Callable[[list[Path]], Awaitable[None]]
+DEFAULT_APPROVER = "human reviewer"
+MAX_APPROVER_CHARS = 100
+
+
+class ProposalError(ValueError):
+    """The request cannot be done as asked; the message says why and what to do instead."""
+
+
+class UnknownProposalError(LookupError):
+    def __init__(self, proposal_id: str) -> None:
+        super().__init__(
+            f"No standard proposal with id {proposal_id!r}. list_standard_proposals shows the ids "
+            "(`personas standards list` in a terminal)."
+        )
+
+
+class QueuedJob(Protocol):
+    @property
+    def job_id(self) -> str: ...
+
+
+class RevisionQueue(Protocol):
+    """Queues a persona run (``worker.service.JobService`` satisfies it)."""
+
+    async def submit(
+        self, persona_id: str, task: str, context: str | None = None, priority: str = "normal"
+    ) -> QueuedJob: ...
+
+
+# ------------------------------------------------------------------ results
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+class ProposalSummary(BaseModel):
+    id: str
+    domain: str
+    topic: str
+    title: str
+    status: ProposalStatus
+    version: int = Field(description="Revision number of the proposal; each revision run adds one.")
+    proposed_by: str = Field(description="The persona that proposed it.")
+    action: Action = Field(description="'create' = a new standard; 'update' = replaces an existing one.")
+    file: str = Field(description="Where it is (or will be) written, relative to the standards folder.")
+    feedback: str | None = Field(description="The last feedback given (changes requested, or why rejected).")
+    updated_at: str | None
+
+
+class ProposalList(BaseModel):
+    proposals: list[ProposalSummary]
+    counts: dict[str, int] = Field(description="How many proposals are in each status.")
+    message: str
+
+
+class ProposalDetail(ProposalSummary):
+    content: str = Field(description="The proposed Markdown (without front matter).")
+    rationale: str
+    job_id: str | None = Field(description="The persona job that proposed (or last revised) it.")
+    revision_job_id: str | None = Field(description="The revision job queued by the last request for changes.")
+    created_at: str | None
+    path: str = Field(description="Absolute path of the target file.")
+    diff: str | None = Field(
+        description="For an update: unified diff of the current file against what approval would write."
+    )
+    approvable: bool = Field(description="Whether approve_standard_proposal would write it now.")
+    blockers: list[str] = Field(description="Why it cannot be approved as it is, and what to do.")
+    approved_by: str | None = None
+    edited: bool = Field(default=False, description="The approver replaced the proposed content.")
+    decided_at: str | None = None
+    next_steps: str
+
+
+class ApprovalResult(BaseModel):
+    id: str
+    status: ProposalStatus
+    action: Action
+    file: str = Field(description="Path relative to the standards folder, e.g. 'security/jwt-validation.md'.")
+    path: str = Field(description="Absolute path of the written file.")
+    version: int
+    approved_by: str
+    indexed: bool = Field(description="True when the file is already searchable through search_standards.")
+    message: str
+
+
+class DecisionResult(BaseModel):
+    id: str
+    status: ProposalStatus
+    version: int
+    feedback: str
+    revision_job_id: str | None = Field(
+        default=None, description="The persona job that revises the proposal (poll it with check_persona_job)."
+    )
+    message: str
+
+
+# ------------------------------------------------------------------ service
+
+
+def _file(p: Proposal) -> str:
+    return f"{p.domain}/{p.topic}.md"
+
+
+def _summary_fields(p: Proposal) -> dict[str, object]:
+    return {
+        "id": p.id,
+        "domain": p.domain,
+        "topic": p.topic,
+        "title": p.title,
+        "status": p.status,
+        "version": p.version,
+        "proposed_by": p.proposed_by,
+        "action": "update" if p.is_update else "create",
+        "file": _file(p),
+        "feedback": p.feedback,
+        "updated_at": _iso(p.updated_at),
+    }
+
+
+def document_for(p: Proposal, content: str, approved_by: str) -> StandardDocument:
+    """The standard a proposal becomes; front matter inside ``content`` (tags, extra fields) is kept."""
+    meta, body = split_document(content)
+    title = str(meta.pop("title", "") or "").strip() or p.title
+    tags = meta.pop("tags", None)
+    for managed in ("domain", "version", "created_by", "approved_by", "last_updated"):
+        meta.pop(managed, None)
+    return StandardDocument(
+        domain=p.domain,
+        title=title,
+        body=body,
+        created_by=p.proposed_by,
+        approved_by=approved_by,
+        tags=tags if isinstance(tags, list | str) else None,
+        extra=meta,
+    )
+
+
+class ProposalService:
+    """Domain operations behind the proposal tools and the ``personas standards`` commands."""
+
+    def __init__(
+        self,
+        store: ProposalStore,
+        standards_dir: Path,
+        *,
+        revisions: RevisionQueue | None = None,
+        reindex: Reindex | None = None,
+    ) -> None:
+        self.store = store
+        self.standards_dir = standards_dir
+        self.revisions = revisions
+        self.reindex = reindex
+        self._lock = asyncio.Lock()  # approvals in this process run one at a time
+
+    async def _get(self, proposal_id: str) -> Proposal:
+        proposal_id = proposal_id.strip()
+        proposal = await self.store.get(proposal_id) if proposal_id else None
+        if proposal is None:
+            raise UnknownProposalError(proposal_id)
+        return proposal
+
+    def _decided(self, p: Proposal, verb: str) -> ProposalError:
+        where = f" (written to {p.file_path})" if p.file_path else ""
+        return ProposalError(
+            f"Proposal {p.id} ({_file(p)}) is already {p.status}{where}; approved and rejected proposals are "
+            f"final, so it cannot be {verb}. To change the standard now, edit the file or have a persona propose "
+            "an update."
+        )
+
+    # ---- list / show ----------------------------------------------------------------------
+
+    async def list_proposals(
+        self, status: StatusFilter = "open", domain: str | None = None, limit: int = 50
+    ) -> ProposalList:
+        if status == "open":
+            proposals = await self.store.list(statuses=OPEN_STATUSES, domain=domain, limit=limit)
+        elif status == "all":
+            proposals = await self.store.list(domain=domain, limit=limit)
+        else:
+            proposals = await self.store.list(status=status, domain=domain, limit=limit)
+        counts = await self.store.status_counts()
+        waiting = counts["draft"]
+        message = (
+            f"{len(proposals)} {status} proposal(s) shown; {waiting} draft(s) await a decision. "
+            "get_standard_proposal(id) shows the full text and any diff."
+            if proposals
+            else f"No {status} proposals."
+        )
+        return ProposalList(
+            proposals=[ProposalSummary.model_validate(_summary_fields(p)) for p in proposals],
+            counts=counts,
+            message=message,
+        )
+
+    async def show(self, proposal_id: str) -> ProposalDetail:
+        p = await self._get(proposal_id)
+        target = self.standards_dir.expanduser().resolve() / p.domain / f"{p.topic}.md"
+        diff: str | None = None
+        blockers: list[str] = []
+        if p.is_open:
+            try:
+                target = await asyncio.to_thread(standard_path, self.standards_dir, p.domain, p.topic)
+                current = await asyncio.to_thread(read_existing, target)
+                blockers = self._blockers(p, current)
+                if p.is_update:
+                    before = (current if current is not None else (p.base_content or "").encode()).decode(
+                        "utf-8", errors="replace"
+                    )
+                    after = render_standard(document_for(p, p.content, "(set on approval)"), existing=before)
+                    diff = _unified(before, after, _file(p))
+            except (StandardWriteError, ValueError, OSError) as exc:
+                blockers = [str(exc)]
+        return ProposalDetail(
+            **_summary_fields(p),  # type: ignore[arg-type]
+            content=p.content,
+            rationale=p.rationale,
+            job_id=p.job_id,
+            revision_job_id=p.revision_job_id,
+            created_at=_iso(p.created_at),
+            path=str(target),
+            diff=diff,
+            approvable=p.is_open and not blockers,
+            blockers=blockers,
+            approved_by=p.approved_by,
+            edited=p.edited,
+            decided_at=_iso(p.decided_at),
+            next_steps=self._next_steps(p, blockers),
+        )
+
+    def _blockers(self, p: Proposal, current: bytes | None) -> list[str]:
+        file = _file(p)
+        if not p.is_update and current is not None:
+            return [
+                f"{file} already exists, but this proposal was made as a new standard, and approval never "
+                "overwrites a standard silently. Request changes so the persona revises it as an update of the "
+                "existing file (the next version shows a diff), or reject it."
+            ]
+        if p.is_update and current is None:
+            return [
+                f"{file} was deleted after this proposal was made. Request changes so the persona proposes it "
+                "again, or reject it."
+            ]
+        if p.is_update and current is not None and content_hash(current) != p.base_hash:
+            return [
+                f"{file} changed after this proposal (version {p.version}) was made; approving would overwrite "
+                "those changes. Request changes so the persona revises it against the current file, or reject it."
+            ]
+        return []
+
+    def _next_steps(self, p: Proposal, blockers: list[str]) -> str:
+        if p.status == "approved":
+            return f"Approved by {p.approved_by}; the standard is at {p.file_path}."
+        if p.status == "rejected":
+            return "Rejected; nothing was written."
+        if p.status == "changes_requested":
+            job = f" (job {p.revision_job_id})" if p.revision_job_id else ""
+            return (
+                f"Waiting for {p.proposed_by} to revise it{job}; the revision becomes version {p.version + 1}. "
+                "You can still approve or reject this version."
+            )
+        if blockers:
+            return "Cannot be approved as it is: " + " ".join(blockers)
+        return (
+            "Show the user the content (and the diff, for an update), then, on the user's decision, call "
+            "approve_standard_proposal, request_standard_changes (with feedback) or reject_standard_proposal."
+        )
+
+    # ---- approve --------------------------------------------------------------------------
+
+    async def approve(
+        self, proposal_id: str, *, approved_by: str | None = None, edits: str | None = None
+    ) -> ApprovalResult:
+        """Write the standard, mark the proposal approved, re-index the file. Refuses (ProposalError)
+        to overwrite a file that exists but was not the base of this proposal, or changed since."""
+        approver = (approved_by or "").strip() or DEFAULT_APPROVER
+        check_text("approved_by", approver, MAX_APPROVER_CHARS)
+        async with self._lock:
+            p = await self._get(proposal_id)
+            if not p.is_open:
+                raise self._decided(p, "approved")
+            content = p.content if edits is None else edits
+            if edits is not None:
+                check_text("edits", edits, MAX_CONTENT_CHARS)
+            try:
+                check_no_secrets(ScanTarget("edits" if edits is not None else "content", content))
+            except ValueError as exc:
+                raise ProposalError(f"Not approved: the {exc}") from None
+            written = await self._write(p, content, approver)
+            marked = await self.store.mark_approved(
+                p.id,
+                version=p.version,
+                approved_by=approver,
+                file_path=str(written.path),
+                content=content,
+                edited=edits is not None,
+            )
+            if not marked:
+                undone = await asyncio.to_thread(undo_write, written)
+                now = await self.store.get(p.id)
+                state = f"now {now.status}, version {now.version}" if now else "deleted"
+                raise ProposalError(
+                    f"Proposal {p.id} changed while it was being approved ({state}); "
+                    + ("nothing was written. " if undone else f"{written.path} was left as written. ")
+                    + "Look at it again with get_standard_proposal."
+                )
+        indexed = await self._reindex(written.path)
+        action: Action = "create" if written.created else "update"
+        file = _file(p)
+        when = "It is searchable now." if indexed else "The watcher indexes it within about a second."
+        return ApprovalResult(
+            id=p.id,
+            status="approved",
+            action=action,
+            file=file,
+            path=str(written.path),
+            version=p.version,
+            approved_by=approver,
+            indexed=indexed,
+            message=f"Standard {'created' if written.created else 'updated'} at {written.path}. {when}",
+        )
+
+    async def _write(self, p: Proposal, content: str, approver: str) -> Written:
+        file = _file(p)
+        try:
+            target = await asyncio.to_thread(standard_path, self.standards_dir, p.domain, p.topic)
+            current = await asyncio.to_thread(read_existing, target)
+            blockers = self._blockers(p, current)
+            if blockers:
+                raise ProposalError(f"Not approved: {blockers[0]}")
+            existing = current.decode("utf-8", errors="replace") if current is not None else None
+            text = render_standard(document_for(p, content, approver), existing=existing)
+            return await asyncio.to_thread(
+                write_standard, self.standards_dir, target, text, base_hash=p.base_hash if p.is_update else None
+            )
+        except StandardExistsError:
+            raise ProposalError(
+                f"Not approved: {file} was created meanwhile and approval never overwrites a standard silently. "
+                "Request changes so the persona revises it as an update, or reject it."
+            ) from None
+        except StaleBaseError as exc:
+            raise ProposalError(
+                f"Not approved: {exc} Approving would overwrite those changes; request changes so the persona "
+                "revises it against the current file, or reject it."
+            ) from None
+        except ProposalError:
+            raise
+        except ValueError as exc:  # bad slug, path escape, malformed front matter in the content
+            raise ProposalError(f"Not approved: {exc}") from None
+
+    async def _reindex(self, path: Path) -> bool:
+        if self.reindex is None:
+            return False
+        try:
+            await self.reindex([path])
+        except Exception:  # the file is written and approved; the watcher or next start indexes it
+            log.warning("re-indexing %s after approval failed", path, exc_info=True)
+            return False
+        return True
+
+    # ---- reject / request changes ---------------------------------------------------------
+
+    async def reject(self, proposal_id: str, feedback: str) -> DecisionResult:
+        feedback = feedback.strip()
+        check_text("feedback", feedback, MAX_FEEDBACK_CHARS)
+        p = await self._get(proposal_id)
+        if not p.is_open or not await self.store.reject(p.id, feedback=feedback):
+            raise self._decided(await self._get(p.id), "rejected")
+        return DecisionResult(
+            id=p.id,
+            status="rejected",
+            version=p.version,
+            feedback=feedback,
+            message=f"Proposal {p.id} ({_file(p)}) rejected; nothing was written.",
+        )
+
+    async def request_changes(self, proposal_id: str, feedback: str, priority: str = "normal") -> DecisionResult:
+        """Record the feedback and queue a run of the proposing persona that revises its draft; its
+        ``propose_standard`` on the same domain/topic becomes the next version."""
+        feedback = feedback.strip()
+        check_text("feedback", feedback, MAX_FEEDBACK_CHARS)
+        try:
+            check_no_secrets(ScanTarget("feedback", feedback))
+        except ValueError as exc:
+            raise ProposalError(f"The {exc}") from None
+        if self.revisions is None:
+            raise ProposalError(
+                "Revision runs cannot be queued here (no job queue). Start the server, or set REDIS_URL."
+            )
+        p = await self._get(proposal_id)
+        if not p.is_open:
+            raise self._decided(p, "revised")
+        if not await self.store.request_changes(p.id, feedback=feedback, version=p.version):
+            raise ProposalError(f"Proposal {p.id} changed meanwhile; look at it again with get_standard_proposal.")
+        task, context = await asyncio.to_thread(self._revision_request, p, feedback)
+        try:
+            job = await self.revisions.submit(p.proposed_by, task, context, priority)
+        except BaseException:  # not queued: back to draft, and the caller sees the original error
+            await asyncio.shield(self.store.reopen(p.id, version=p.version))
+            raise
+        await self.store.set_revision_job(p.id, job.job_id)
+        return DecisionResult(
+            id=p.id,
+            status="changes_requested",
+            version=p.version,
+            feedback=feedback,
+            revision_job_id=job.job_id,
+            message=(
+                f"Changes requested; {p.proposed_by} is revising {_file(p)} in job {job.job_id} (check_persona_job "
+                f"shows its progress). The revision becomes version {p.version + 1} of proposal {p.id}."
+            ),
+        )
+
+    def _revision_request(self, p: Proposal, feedback: str) -> tuple[str, str]:
+        """Blocking (reads the current standard). The task and context of the revision run."""
+        task = (
+            f"Revise your proposed standard '{p.title}' ({p.domain}/{p.topic}, proposal {p.id}, version "
+            f"{p.version}) per this feedback from the human reviewer:\n\n{feedback}\n\n"
+            f"Your current draft is in the context. Call propose_standard once with domain '{p.domain}' and topic "
+            f"'{p.topic}' (unchanged) and the complete revised content; it becomes version {p.version + 1} of the "
+            "same proposal. Then call submit_review: summarise what you changed, list the proposal id in "
+            "proposed_standards, and report no findings unless the feedback asks for a review."
+        )
+        parts = [
+            f"# Your current draft (version {p.version})",
+            f"title: {p.title}\ndomain: {p.domain}\ntopic: {p.topic}\nrationale: {p.rationale}",
+            f"## Content\n\n{p.content}",
+        ]
+        try:
+            current = read_existing(standard_path(self.standards_dir, p.domain, p.topic))
+        except (StandardWriteError, ValueError, OSError):
+            current = None
+        if current is not None:
+            parts.append(
+                f"## The existing standard {_file(p)} (your proposal updates it; keep what still holds)\n\n"
+                + current.decode("utf-8", errors="replace")
+            )
+        return task, "\n\n".join(parts)
+
+
+def _unified(before: str, after: str, file: str) -> str:
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{file}", f"b/{file}"
+    )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)

@@ -1,0 +1,116 @@
+"""Redis down: a fast, clear error and recovery when it is back. Server restart: history kept,
+pending jobs run."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import redis
+from mcp import Client
+
+from mcp_server.embedded import find_redis_server
+from mcp_server.server import build_server
+from mcp_server.settings import Settings
+from tests.conftest import _free_port, wait_for
+from tests.fakes.anthropic_api import FakeAnthropic
+
+
+@contextmanager
+def redis_on(port: int, workdir: Path) -> Iterator[None]:
+    proc = subprocess.Popen(
+        [
+            str(find_redis_server()),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(host="127.0.0.1", port=port)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.02)
+        yield
+    finally:
+        client.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def _finished(client: Client, job_id: str, timeout: float = 15) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        report = (await client.call_tool("check_persona_job", {"job_id": job_id})).structured_content
+        return report if report and report["status"] in ("complete", "failed", "cancelled") else None
+
+    return await wait_for(probe, timeout=timeout, what=f"job {job_id} to finish")
+
+
+async def test_redis_down_gives_a_fast_clear_error_and_recovers(
+    make_settings: Callable[..., Settings], fake_api: FakeAnthropic, tmp_path: Path
+) -> None:
+    port = _free_port()  # nothing listens here yet
+    settings = make_settings(
+        redis_url=f"redis://127.0.0.1:{port}/0", anthropic_api_key="sk-test", anthropic_base_url=fake_api.base_url
+    )
+    async with Client(build_server(settings)) as client:
+        t0 = time.perf_counter()
+        failed = await client.call_tool("invoke_security", {"task": "review"})
+        took = time.perf_counter() - t0
+        listed = (await client.call_tool("list_persona_jobs", {})).structured_content or {}
+
+        with redis_on(port, tmp_path):
+
+            async def accepted() -> dict[str, Any] | None:
+                result = await client.call_tool("invoke_security", {"task": "review again"})
+                return result.structured_content if not result.is_error else None
+
+            started = await wait_for(accepted, timeout=10, what="invoke to work once Redis is up")
+            # The in-process worker reconnects by itself and runs it.
+            report = await _finished(client, started["job_id"])
+
+    text = failed.content[0].text  # type: ignore[union-attr]
+    assert failed.is_error and took < 3, f"took {took:.2f} s"
+    assert f"cannot reach Redis at 127.0.0.1:{port}" in text and "REDIS_URL" in text
+    assert listed["jobs"][0]["status"] == "failed"  # recorded, not left pending
+    assert report["status"] == "complete", report
+
+
+async def test_server_restart_keeps_history_and_runs_pending_jobs(
+    make_settings: Callable[..., Settings], fake_api: FakeAnthropic, tmp_path: Path
+) -> None:
+    """Embedded default: the private Redis (and its queue) dies with the server; SQLite remains."""
+    settings = make_settings(anthropic_api_key="sk-test", anthropic_base_url=fake_api.base_url)
+    async with Client(build_server(settings)) as client:
+        done = (await client.call_tool("invoke_sre", {"task": "before restart"})).structured_content or {}
+        await _finished(client, done["job_id"])
+    async with Client(build_server(settings, run_worker=False)) as client:
+        pending = [
+            ((await client.call_tool("invoke_qa", {"task": f"queued {i}"})).structured_content or {})["job_id"]
+            for i in range(3)
+        ]
+    # The server and its Redis are gone: the pending jobs are only in SQLite now.
+    async with Client(build_server(settings)) as client:
+        reports = [await _finished(client, job_id) for job_id in pending]
+        history = (await client.call_tool("list_persona_jobs", {"limit": 10})).structured_content or {}
+    assert [r["status"] for r in reports] == ["complete"] * 3
+    assert history["total_count"] == 4
+    assert done["job_id"] in {j["job_id"] for j in history["jobs"]}
