@@ -36,6 +36,7 @@ from standards.publish import (
     check_slug,
     content_hash,
     read_existing,
+    split_document,
     standard_path,
 )
 from standards.secrets import ScanTarget, check_no_secrets
@@ -211,6 +212,7 @@ class ProposalStore:
         check_text("rationale", rationale, MAX_RATIONALE_CHARS)
         check_text("proposed_by", proposed_by, MAX_DOMAIN_CHARS)
         check_no_secrets(ScanTarget("title", title), ScanTarget("content", content), ScanTarget("rationale", rationale))
+        split_document(content)  # front matter in the content, if any, must be valid YAML
         base_hash, base_content = await asyncio.to_thread(self._base, domain, topic)
         now = time.time()
         params = (
