@@ -12,18 +12,26 @@ import asyncio
 import difflib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
-from pydantic import BaseModel, Field
-
+from standards.approval_models import (
+    Action,
+    ApprovalResult,
+    DecisionResult,
+    ProposalDetail,
+    ProposalError,
+    ProposalList,
+    ProposalSummary,
+    StatusFilter,
+    UnknownProposalError,
+    iso_time,
+)
 from standards.proposals import (
     MAX_CONTENT_CHARS,
     MAX_FEEDBACK_CHARS,
     OPEN_STATUSES,
     Proposal,
-    ProposalStatus,
     ProposalStore,
     check_text,
 )
@@ -45,23 +53,22 @@ from standards.secrets import ScanTarget, check_no_secrets
 
 log = logging.getLogger(__name__)
 
-Action = Literal["create", "update"]
-StatusFilter = Literal["open", "all", "draft", "changes_requested", "approved", "rejected"]
 Reindex = Callable[[list[Path]], Awaitable[None]]
 DEFAULT_APPROVER = "human reviewer"
 MAX_APPROVER_CHARS = 100
 
-
-class ProposalError(ValueError):
-    """The request cannot be done as asked; the message says why and what to do instead."""
-
-
-class UnknownProposalError(LookupError):
-    def __init__(self, proposal_id: str) -> None:
-        super().__init__(
-            f"No standard proposal with id {proposal_id!r}. list_standard_proposals shows the ids "
-            "(`personas standards list` in a terminal)."
-        )
+__all__ = [
+    "ApprovalResult",
+    "DecisionResult",
+    "ProposalDetail",
+    "ProposalError",
+    "ProposalList",
+    "ProposalService",
+    "ProposalSummary",
+    "RevisionQueue",
+    "StatusFilter",
+    "UnknownProposalError",
+]
 
 
 class QueuedJob(Protocol):
@@ -75,74 +82,6 @@ class RevisionQueue(Protocol):
     async def submit(
         self, persona_id: str, task: str, context: str | None = None, priority: str = "normal"
     ) -> QueuedJob: ...
-
-
-# ------------------------------------------------------------------ results
-
-
-def _iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
-
-
-class ProposalSummary(BaseModel):
-    id: str
-    domain: str
-    topic: str
-    title: str
-    status: ProposalStatus
-    version: int = Field(description="Revision number of the proposal; each revision run adds one.")
-    proposed_by: str = Field(description="The persona that proposed it.")
-    action: Action = Field(description="'create' = a new standard; 'update' = replaces an existing one.")
-    file: str = Field(description="Where it is (or will be) written, relative to the standards folder.")
-    feedback: str | None = Field(description="The last feedback given (changes requested, or why rejected).")
-    updated_at: str | None
-
-
-class ProposalList(BaseModel):
-    proposals: list[ProposalSummary]
-    counts: dict[str, int] = Field(description="How many proposals are in each status.")
-    message: str
-
-
-class ProposalDetail(ProposalSummary):
-    content: str = Field(description="The proposed Markdown (without front matter).")
-    rationale: str
-    job_id: str | None = Field(description="The persona job that proposed (or last revised) it.")
-    revision_job_id: str | None = Field(description="The revision job queued by the last request for changes.")
-    created_at: str | None
-    path: str = Field(description="Absolute path of the target file.")
-    diff: str | None = Field(
-        description="For an update: unified diff of the current file against what approval would write."
-    )
-    approvable: bool = Field(description="Whether approve_standard_proposal would write it now.")
-    blockers: list[str] = Field(description="Why it cannot be approved as it is, and what to do.")
-    approved_by: str | None = None
-    edited: bool = Field(default=False, description="The approver replaced the proposed content.")
-    decided_at: str | None = None
-    next_steps: str
-
-
-class ApprovalResult(BaseModel):
-    id: str
-    status: ProposalStatus
-    action: Action
-    file: str = Field(description="Path relative to the standards folder, e.g. 'security/jwt-validation.md'.")
-    path: str = Field(description="Absolute path of the written file.")
-    version: int
-    approved_by: str
-    indexed: bool = Field(description="True when the file is already searchable through search_standards.")
-    message: str
-
-
-class DecisionResult(BaseModel):
-    id: str
-    status: ProposalStatus
-    version: int
-    feedback: str
-    revision_job_id: str | None = Field(
-        default=None, description="The persona job that revises the proposal (poll it with check_persona_job)."
-    )
-    message: str
 
 
 # ------------------------------------------------------------------ service
@@ -164,7 +103,7 @@ def _summary_fields(p: Proposal) -> dict[str, object]:
         "action": "update" if p.is_update else "create",
         "file": _file(p),
         "feedback": p.feedback,
-        "updated_at": _iso(p.updated_at),
+        "updated_at": iso_time(p.updated_at),
     }
 
 
@@ -267,14 +206,14 @@ class ProposalService:
             rationale=p.rationale,
             job_id=p.job_id,
             revision_job_id=p.revision_job_id,
-            created_at=_iso(p.created_at),
-            path=str(target),
+            created_at=iso_time(p.created_at),
+            path=p.file_path or str(target),
             diff=diff,
             approvable=p.is_open and not blockers,
             blockers=blockers,
             approved_by=p.approved_by,
             edited=p.edited,
-            decided_at=_iso(p.decided_at),
+            decided_at=iso_time(p.decided_at),
             next_steps=self._next_steps(p, blockers),
         )
 

@@ -33,16 +33,7 @@ from standards.models import (
     StandardFile,
 )
 from standards.search import ResultCache, fts_query_text, fuse, validate_filters, validate_query, vector_hits
-from standards.sources import (
-    SourceFile,
-    discover,
-    discover_under,
-    doc_key,
-    is_hidden,
-    is_markdown,
-    locate,
-    safe_resolve,
-)
+from standards.sources import discover, read_capped, resolve_changes, safe_resolve
 from standards.store import ChunkStore, StoreCorrupt, build_filter
 from standards.watcher import Debouncer, Watcher
 
@@ -83,12 +74,17 @@ class StandardsIndex:
         if not self.writer:
             await self._open_reader()
             return
-        await self._open_writer()
+        if not await self._open_writer():
+            return
         if watch:
             self._watcher = Watcher(Debouncer(self.reindex_paths, delay=self.config.debounce_seconds))
             self._watcher.start([s.root.expanduser().resolve() for s in self.config.sources])
         self._set_status("building", message="checking standards for changes")
-        self._reconcile_task = self._spawn(self._reconcile(force=False), "standards-reconcile")
+        self._reconcile_task = self._spawn(self._reconcile_in_background(), "standards-reconcile")
+
+    async def _reconcile_in_background(self) -> None:
+        with contextlib.suppress(Exception):  # already logged and reported in the status
+            await self._reconcile(force=False)
 
     async def stop(self) -> None:
         if self._watcher is not None:
@@ -111,15 +107,22 @@ class StandardsIndex:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _open_writer(self) -> None:
+    async def _open_writer(self) -> bool:
+        """Open or create the table; an unreadable index is deleted and rebuilt from the Markdown."""
         dimension = await asyncio.to_thread(lambda: self._embedder.dimension)
         try:
             await self._store.open(dimension)
         except StoreCorrupt as exc:
             log.warning("standards index at %s is unreadable (%s); rebuilding it", self._store.db_dir, exc)
             await asyncio.to_thread(self._store.wipe)
-            await self._store.open(dimension)
+            try:
+                await self._store.open(dimension)
+            except StoreCorrupt as again:
+                log.error("cannot create the standards index at %s: %s", self._store.db_dir, again)
+                self._set_status("error", message=f"cannot create the index: {again}")
+                return False
         self._status.chunks = await self._store.count_rows()
+        return True
 
     async def _open_reader(self) -> bool:
         try:
@@ -205,7 +208,7 @@ class StandardsIndex:
             except StoreCorrupt as exc:
                 log.warning("standards index became unreadable (%s); rebuilding it", exc)
                 await asyncio.to_thread(self._store.wipe)
-                await self._store.open(self._embedder.dimension)
+                await self._store.open(await asyncio.to_thread(lambda: self._embedder.dimension))
                 result = await self._reconcile_locked(True, progress)
             except Exception as exc:
                 log.exception("building the standards index failed")
@@ -264,7 +267,10 @@ class StandardsIndex:
             raise RuntimeError("a read-only standards index cannot re-index")
         async with self._lock:
             manifest = await self._store.manifest()
-            files, removed = await asyncio.to_thread(self._resolve_paths, paths, set(manifest))
+            files, removed, roots = await asyncio.to_thread(resolve_changes, self.config.sources, paths, set(manifest))
+            if self._watcher is not None:
+                for root in roots:
+                    self._watcher.watch(root)  # a root created after start
             if not files and not removed:
                 return
             result = await self._indexer.index(files, manifest, removed=removed)
@@ -272,31 +278,6 @@ class StandardsIndex:
             if self._status.state != "building":
                 chunks = await self._store.count_rows()
                 self._set_status("ready" if chunks else "empty", chunks=chunks, message="")
-
-    def _resolve_paths(self, paths: list[Path], known: set[str]) -> tuple[list[SourceFile], list[str]]:
-        """Blocking: map event paths to files to (re)index and doc keys to drop."""
-        files: dict[str, SourceFile] = {}
-        removed: set[str] = set()
-        for path in paths:
-            for kind, root, rel in locate(self.config.sources, path):
-                if self._watcher is not None and not self._watcher.is_watching(root):
-                    self._watcher.watch(root)
-                if is_hidden(rel):
-                    continue
-                target = root / rel if rel else root
-                if target.is_dir() and not target.is_symlink():
-                    prefix = f"{kind}:{rel}/" if rel else f"{kind}:"
-                    inside = {f.key: f for f in discover_under(kind, root, rel)}
-                    files.update(inside)
-                    removed.update(k for k in known if k.startswith(prefix) and k not in inside)
-                elif is_markdown(target.name) and os.path.lexists(target):
-                    sf = SourceFile(kind, root, rel)
-                    files[sf.key] = sf
-                elif is_markdown(target.name):
-                    removed.add(doc_key(kind, rel))
-                else:  # a vanished folder, or a non-Markdown file
-                    removed.update(k for k in known if k.startswith(f"{kind}:{rel}/"))
-        return list(files.values()), sorted(removed & known)
 
     async def _after_write(self, result: IndexResult, *, optimize: bool) -> None:
         if not result.changed:
@@ -429,16 +410,8 @@ class StandardsIndex:
         if source is not None and source not in ("project", "universal"):
             raise ValueError("source must be 'project' or 'universal'")
         path = await asyncio.to_thread(safe_resolve, self.config.sources, file, source)
-        data = await asyncio.to_thread(_read_capped, path, self.config.max_file_bytes)
+        data = await asyncio.to_thread(read_capped, path, self.config.max_file_bytes)
         return data
-
-
-def _read_capped(path: Path, max_bytes: int) -> str:
-    with path.open("rb") as handle:
-        data = handle.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise ValueError(f"standard is larger than {max_bytes} bytes: {path.name}")
-    return data.decode("utf-8", errors="replace")
 
 
 def _write_atomic(path: Path, text: str) -> None:

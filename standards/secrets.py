@@ -157,15 +157,21 @@ _NOT_SECRET_KEY = re.compile(
     r"scope|scopes|limit|timeout|interval|endpoint)\b",
     re.IGNORECASE,
 )
-# key = "literal" / key: 'literal' / "key": "literal" / key => "literal" / key: str = "literal"
-_QUOTED_ASSIGNMENT = re.compile(
-    rf"""(?P<key>[\w.-]*{_KEYWORD}[\w.-]*)["']?\s*(?::\s*[A-Za-z_][\w\[\], |.]*\s*)?(?:=>|:=|[:=])\s*"""
-    rf"""(?:[rbuf]{{0,2}})(?P<q>["'`])(?P<value>[^"'`]*)(?P=q)""",
+_KEYWORD_RE = re.compile(_KEYWORD, re.IGNORECASE)
+# Names are found first (a linear scan), then the assignment is matched right after each name that
+# contains a keyword: one regex with the name inside would backtrack quadratically on long lines.
+_NAME = re.compile(r"[\w.-]++")
+# after the name: = "literal" / : 'literal' / ": "literal" (JSON) / => "literal" / : str = "literal"
+_QUOTED_VALUE = re.compile(
+    r"""["']?\s*+(?::\s*+[A-Za-z_][\w\[\], |.]*+)?\s*+(?:=>|:=|[:=])\s*+"""
+    r"""[rbuf]{0,2}(?P<q>["'`])(?P<value>[^"'`]*+)(?P=q)""",
     re.IGNORECASE,
 )
+_ENV_KEY = re.compile(r"[A-Z][A-Z0-9_]*+")
+_ENV_VALUE = re.compile(r"""=(?P<value>[^\s"'`;,]++)""")
 # a whole line that is an assignment of a bare value: KEY=value, export KEY=value, key: value
 _BARE_ASSIGNMENT = re.compile(
-    rf"""^\s*(?:export\s+|-\s+|set\s+)?(?P<key>[\w.-]*{_KEYWORD}[\w.-]*)\s*(?:=|:)\s*(?P<value>[^\s"'`;,]+)\s*[,;]?\s*$""",
+    r"""^\s*+(?:(?:export|set)\s++|-\s++)?(?P<key>[\w.-]++)\s*+[=:]\s*+(?P<value>[^\s"'`;,]++)\s*+[,;]?\s*+$""",
     re.IGNORECASE,
 )
 _EXPRESSION = re.compile(r"[()\[\]{}$%<>!&|]|^[\w]+\.[\w.]+$|^[/~.]|://|^-?\d+(?:\.\d+)?[smhd]?$")
@@ -184,12 +190,25 @@ def _assignment_value_is_secret(key: str, value: str, *, quoted: bool) -> bool:
 
 
 def _assignment(line: str) -> Iterator[str]:
-    for match in _QUOTED_ASSIGNMENT.finditer(line):
-        if _assignment_value_is_secret(match.group("key"), match.group("value"), quoted=True):
-            yield f"literal value assigned to {_short_key(match.group('key'))}"
+    for name in _NAME.finditer(line):
+        key = name.group(0)
+        if not _KEYWORD_RE.search(key):
+            continue
+        value = _QUOTED_VALUE.match(line, name.end())
+        if value and _assignment_value_is_secret(key, value.group("value"), quoted=True):
+            yield f"literal value assigned to {_short_key(key)}"
+            return
+        # an environment-style KEY=value anywhere in the line (e.g. in prose or a shell command)
+        bare_env = _ENV_VALUE.match(line, name.end()) if _ENV_KEY.fullmatch(key) else None
+        if bare_env and _assignment_value_is_secret(key, bare_env.group("value"), quoted=False):
+            yield f"literal value assigned to {_short_key(key)}"
             return
     bare = _BARE_ASSIGNMENT.match(line)
-    if bare and _assignment_value_is_secret(bare.group("key"), bare.group("value"), quoted=False):
+    if (
+        bare
+        and _KEYWORD_RE.search(bare.group("key"))
+        and _assignment_value_is_secret(bare.group("key"), bare.group("value"), quoted=False)
+    ):
         yield f"literal value assigned to {_short_key(bare.group('key'))}"
 
 

@@ -178,3 +178,43 @@ def safe_resolve(sources: list[StandardsSource], file: str, source: str | None) 
             raise ValueError(f"path leads outside the standards folders: {file!r}")
         return resolved
     raise FileNotFoundError(f"no standard named {file!r}")
+
+
+def resolve_changes(
+    sources: list[StandardsSource], paths: list[Path], known: set[str]
+) -> tuple[list[SourceFile], list[str], set[Path]]:
+    """Map changed paths (files or folders, existing or gone) to work for the indexer.
+
+    Returns the files to (re)index, the known doc keys to drop, and the roots involved.
+    """
+    files: dict[str, SourceFile] = {}
+    removed: set[str] = set()
+    roots: set[Path] = set()
+    for path in paths:
+        for kind, root, rel in locate(sources, path):
+            roots.add(root)
+            if is_hidden(rel):
+                continue
+            target = root / rel if rel else root
+            if target.is_dir() and not target.is_symlink():
+                prefix = f"{kind}:{rel}/" if rel else f"{kind}:"
+                inside = {f.key: f for f in discover_under(kind, root, rel)}
+                files.update(inside)
+                removed.update(k for k in known if k.startswith(prefix) and k not in inside)
+            elif is_markdown(target.name) and os.path.lexists(target):
+                sf = SourceFile(kind, root, rel)
+                files[sf.key] = sf
+            elif is_markdown(target.name):
+                removed.add(doc_key(kind, rel))
+            else:  # a vanished folder, or a non-Markdown file
+                removed.update(k for k in known if k.startswith(f"{kind}:{rel}/"))
+    return list(files.values()), sorted(removed & known), roots
+
+
+def read_capped(path: Path, max_bytes: int) -> str:
+    """A standard's text for display (undecodable bytes replaced); refuses files over ``max_bytes``."""
+    with path.open("rb") as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ValueError(f"standard is larger than {max_bytes} bytes: {path.name}")
+    return data.decode("utf-8", errors="replace")

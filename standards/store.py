@@ -137,7 +137,10 @@ class ChunkStore:
     def wipe(self) -> None:
         """Delete the index folder (blocking; writer only)."""
         self.close()
-        shutil.rmtree(self.db_dir, ignore_errors=True)
+        if self.db_dir.is_dir() and not self.db_dir.is_symlink():
+            shutil.rmtree(self.db_dir, ignore_errors=True)
+        else:
+            self.db_dir.unlink(missing_ok=True)
 
     def close(self) -> None:
         if self._table is not None:

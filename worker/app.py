@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from contextlib import suppress
 from typing import Any
 
@@ -44,15 +45,32 @@ class PersonaWorker(Worker):
             delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
     async def close(self) -> None:
-        try:
-            await super().close()
-        except (OSError, RedisError) as exc:
-            log.warning("worker: Redis unavailable while closing (%s)", exc)
-            await _on_shutdown(self.ctx)
-            if self._pool is not None:
-                with suppress(OSError, RedisError):
-                    await self._pool.aclose()
-                self._pool = None
+        """arq's close, made to always finish: it gathers the job tasks it just cancelled without
+        ``return_exceptions``, so one that ends cancelled (cancelled while awaiting its shielded
+        finish_job) aborts the close before the pool is closed, and Redis being down does too."""
+        if not self._handle_signals:
+            self.handle_sig(signal.SIGUSR1)  # cancels the main task and the running jobs
+        pool = self._pool
+        if pool is None:
+            return
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        # arq does not await its main task, and finish_job runs shielded (detached) when its job
+        # was cancelled while finishing: let them end before the connections close.
+        leftovers = [t for t in asyncio.all_tasks() if not t.done() and _belongs_to(t, self)]
+        if leftovers:
+            await asyncio.wait(leftovers, timeout=5)
+        with suppress(OSError, RedisError):
+            await pool.delete(self.health_check_key)
+        await _on_shutdown(self.ctx)
+        with suppress(OSError, RedisError):
+            await pool.aclose()
+        self._pool = None
+
+
+def _belongs_to(task: asyncio.Task[Any], worker: Worker) -> bool:
+    """Is ``task`` running a coroutine method of ``worker`` (run_job, finish_job, main, ...)?"""
+    frame = getattr(task.get_coro(), "cr_frame", None)
+    return frame is not None and frame.f_locals.get("self") is worker and task is not asyncio.current_task()
 
 
 def build_worker(

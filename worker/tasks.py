@@ -108,13 +108,14 @@ async def run_persona_job(ctx: dict[str, Any], job_id: str) -> str:
     except asyncio.CancelledError:
         current = asyncio.current_task()
         if current is not None and current.cancelling():
-            await asyncio.shield(_stopped_from_outside(deps, job_id))
+            await _stopped_from_outside(deps, job_id)
             raise
         return "stopped"  # the heartbeat found the job no longer ours and stopped the run
     finally:
         keeper.cancel()
         await asyncio.gather(keeper, return_exceptions=True)
-        await asyncio.shield(_after_run(deps, job_id, redis, ctx.get("webhooks")))
+        # Not shielded: a shielded write would run detached after the worker closed its connections.
+        await _after_run(deps, job_id, redis, ctx.get("webhooks"))
 
 
 async def _run(deps: WorkerDeps, job: JobState, redis: Redis | None) -> str:

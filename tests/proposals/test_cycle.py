@@ -31,19 +31,24 @@ V2 = (
 Reject replayed zebrafish deliveries older than five minutes using the timestamp header.
 """
 )
+LEAKED = "whsec_" + "9f8e7d6c5b4a3f2e1d0c"
+
+
+def _last_tool_result(request: dict[str, Any]) -> dict[str, Any]:
+    for message in reversed(request["messages"]):
+        if message["role"] == "user" and isinstance(message["content"], list):
+            for block in message["content"]:
+                if block.get("type") == "tool_result":
+                    return dict(block)
+    raise AssertionError("no tool_result in the request")
 
 
 def _proposal_id(request: dict[str, Any]) -> str:
     """The id propose_standard returned, from the last tool_result the model was sent."""
-    for message in reversed(request["messages"]):
-        if message["role"] != "user" or not isinstance(message["content"], list):
-            continue
-        for block in message["content"]:
-            if block.get("type") == "tool_result":
-                match = re.search(r"stored with id ([0-9a-f-]{36})", str(block["content"]))
-                assert match, block
-                return match.group(1)
-    raise AssertionError("no tool_result in the request")
+    block = _last_tool_result(request)
+    match = re.search(r"stored with id ([0-9a-f-]{36})", str(block["content"]))
+    assert match, block
+    return match.group(1)
 
 
 def _submit(summary: str) -> Callable[[dict[str, Any]], fake.Reply]:
@@ -95,8 +100,15 @@ async def test_propose_revise_approve_search(
         revision_requests.append(request)
         return _propose(V2)
 
+    refusals: list[dict[str, Any]] = []
+
+    def retry_without_the_secret(request: dict[str, Any]) -> fake.Reply:
+        refusals.append(_last_tool_result(request))
+        return _propose(V1)
+
     fake_api.add(
-        _propose(V1),
+        _propose(V1 + f"\nExample: WEBHOOK_SECRET={LEAKED}\n"),  # refused: the model sees a tool error
+        retry_without_the_secret,
         _submit("Webhooks are unverified; I proposed a standard."),
         revise,
         _submit("Added the replay example."),
@@ -107,6 +119,10 @@ async def test_propose_revise_approve_search(
         started = await _call(client, "invoke_security", task="review the webhook handlers", context="app.py")
         review = await _finished(client, started["job_id"])
         assert "Proposed standards" in review["result"] and TOPIC in review["result"]
+        (refusal,) = refusals
+        assert refusal.get("is_error") is True
+        assert "content line 8: literal value assigned to 'WEBHOOK_SECRET'" in str(refusal["content"])
+        assert LEAKED not in str(refusal["content"])
         (listed,) = (await _call(client, "list_standard_proposals"))["proposals"]
         pid = listed["id"]
         assert (listed["proposed_by"], listed["version"], listed["action"]) == ("security", 1, "create")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,15 @@ def test_shipped_standards_and_personas_pass_clean() -> None:
     assert len(files) >= 20 and sum(1 for f in files if f.parent.name == "personas") == 6
     dirty = {f.name: scan_text(f.read_text(encoding="utf-8")) for f in files}
     assert {name: found for name, found in dirty.items() if found} == {}
+
+
+@pytest.mark.parametrize("line", ["a" * 4000, "password" * 500, "ab-" * 1333, 'token="' * 500, "x://" * 1000])
+def test_pathological_lines_scan_in_linear_time(line: str) -> None:
+    started = time.perf_counter()
+    scan_text("\n".join([line] * 50))
+    assert time.perf_counter() - started < 2.0  # a backtracking regex takes minutes here
+
+
+def test_env_style_assignment_inside_a_sentence() -> None:
+    findings = scan_text("Run it with\nDEPLOY_TOKEN=7fe3a9c01b2d44e6 ./deploy.sh, or set DEPLOY_TOKEN=$DEPLOY_TOKEN")
+    assert [(f.line, f.kind) for f in findings] == [(2, "literal value assigned to 'DEPLOY_TOKEN'")]

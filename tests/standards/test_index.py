@@ -403,3 +403,11 @@ async def test_hidden_files_are_not_indexed(index: StandardsIndex, project_dir: 
     hidden = write(project_dir / ".drafts" / "draft.md", "# Draft\n\nNot yet.\n")
     await index.reindex_paths([hidden, hidden.parent])
     assert ".drafts/draft.md" not in {f.file for f in await index.list_files()}
+
+
+async def test_index_dir_replaced_by_a_file_is_rebuilt(make_index: IndexFactory, config: IndexConfig) -> None:
+    write(config.index_dir / "lancedb", b"not a database")
+    index = make_index(config)
+    await index.start(watch=False)
+    assert (await index.wait_ready(timeout=30)).state == "ready"
+    assert (await index.search("vault", limit=1)).results

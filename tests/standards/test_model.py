@@ -18,8 +18,10 @@ SHALLOW = ["code-reviews"]
 
 QUESTIONS = [
     ("How should I name my git branches?", "source-control/naming-branches.md"),
-    ("What should a pull request template contain?", "code-reviews/pull-request-template.md"),
-    ("How do we keep passwords and keys out of the git repository?", "source-control/secrets-management.md"),
+    ("Should we rebase or squash when merging pull requests?", "source-control/merge-strategies.md"),
+    ("What may testers not do during a penetration test?", "security/rules-of-engagement.md"),
+    ("Keep local config secrets out of git with .gitignore", "source-control/secrets-management.md"),
+    ("Giving code review comments that are respectful and inclusive", "code-reviews/inclusion-in-code-review.md"),
 ]
 
 
