@@ -56,6 +56,12 @@ async def test_security_review_searches_reads_and_submits_findings(
         redis_url=redis_url, anthropic_api_key="sk-test", anthropic_base_url=fake_api.base_url
     )
     async with Client(build_server(settings)) as client:
+
+        async def index_ready() -> bool:
+            body = (await client.call_tool("search_standards", {"query": "password"})).structured_content
+            return bool(body and body["status"]["state"] == "ready")
+
+        await wait_for(index_ready, timeout=60, what="the standards index")
         started = await client.call_tool("invoke_security", {"task": "review the login", "context": "app.py"})
         job_id = (started.structured_content or {})["job_id"]
 

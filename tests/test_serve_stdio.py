@@ -168,7 +168,6 @@ def _list_tools_over_raw_pipe(proc: subprocess.Popen[str]) -> None:
                 seen[message["id"]] = message
         tools = seen[2]["result"]["tools"]
         assert any(tool["name"] == "invoke_security" for tool in tools)
-        assert "torch" not in sys.modules  # the test process itself stays light too
     finally:
         proc.terminate()
         proc.wait(timeout=15)
