@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from mcp_server.embedded import embedded_redis
 from mcp_server.settings import Settings
 from personas.registry import PersonaRegistry
-from personas.runtime import LLMConfig, RunLimits, RunToolbox
+from personas.runtime import LLMConfig, RunLimits, RunToolbox, SharedClient
 from standards import (
     Embedder,
     HashingEmbedder,
@@ -161,24 +161,38 @@ async def started_in_background(standards: StandardsIndex, *, watch: bool) -> As
 async def in_process_worker(
     settings: Settings, redis_url: str, store: JobStore, personas: PersonaRegistry, toolbox: RunToolbox
 ) -> AsyncIterator[None]:
-    deps = WorkerDeps(
-        toolbox=toolbox,
-        store=store,
-        personas=personas,
-        llm=llm_config(settings),
-        job_timeout_seconds=settings.job_timeout_seconds,
-        options=settings.job_options(),
-    )
-    worker = build_worker(
-        redis_url, deps, concurrency=settings.worker_concurrency, poll_interval=settings.queue_poll_interval
-    )
-    task = asyncio.create_task(worker.async_run(), name="arq-worker")
+    async with worker_deps(settings, store, personas, toolbox) as deps:
+        worker = build_worker(
+            redis_url, deps, concurrency=settings.worker_concurrency, poll_interval=settings.queue_poll_interval
+        )
+        task = asyncio.create_task(worker.async_run(), name="arq-worker")
+        try:
+            yield
+        finally:
+            await worker.close()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+@asynccontextmanager
+async def worker_deps(
+    settings: Settings, store: JobStore, personas: PersonaRegistry, toolbox: RunToolbox
+) -> AsyncIterator[WorkerDeps]:
+    """What every worker (in-process or standalone) runs jobs with; closes its Anthropic client."""
+    llm = llm_config(settings)
+    client = SharedClient(llm)
     try:
-        yield
+        yield WorkerDeps(
+            store=store,
+            personas=personas,
+            llm=llm,
+            job_timeout_seconds=settings.job_timeout_seconds,
+            options=settings.job_options(),
+            toolbox=toolbox,
+            client=client,
+        )
     finally:
-        await worker.close()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await client.aclose()
 
 
 @asynccontextmanager
@@ -192,14 +206,8 @@ async def open_worker_deps(settings: Settings) -> AsyncIterator[WorkerDeps]:
         async with (
             JobStore.open(settings.jobs_db_path) as store,
             ProposalStore.open(settings.proposals_db_path, settings.standards_dir) as proposals,
+            worker_deps(settings, store, personas, run_toolbox(settings, standards, proposals)) as deps,
         ):
-            yield WorkerDeps(
-                store=store,
-                personas=personas,
-                llm=llm_config(settings),
-                job_timeout_seconds=settings.job_timeout_seconds,
-                options=settings.job_options(),
-                toolbox=run_toolbox(settings, standards, proposals),
-            )
+            yield deps
     finally:
         await standards.stop()

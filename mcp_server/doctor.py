@@ -39,7 +39,7 @@ class Check:
 
 def _version_tuple(text: str) -> tuple[int, ...]:
     parts = []
-    for piece in text.split("+")[0].split("."):
+    for piece in text.split("+", maxsplit=1)[0].split("."):
         digits = "".join(ch for ch in piece if ch.isdigit())
         parts.append(int(digits) if digits else 0)
     return tuple(parts)
@@ -112,9 +112,7 @@ async def check_index(settings: Settings) -> Check:
     from standards import StandardsIndex
 
     if not settings.index_dir.exists():
-        return Check(
-            "standards index", False, f"not built yet at {settings.index_dir}", "personas index", warning=True
-        )
+        return Check("standards index", False, f"not built yet at {settings.index_dir}", "personas index", warning=True)
     index = StandardsIndex(index_config(settings), make_embedder(settings), writer=False)
     try:
         await index.start(watch=False)
@@ -152,7 +150,10 @@ def check_data_dir(settings: Settings) -> Check:
             pass
     except OSError as exc:
         return Check(
-            "data dir", False, f"{settings.data_dir}: {exc}", f"chmod u+rwx {settings.data_dir} or set PERSONAS_DATA_DIR"
+            "data dir",
+            False,
+            f"{settings.data_dir}: {exc}",
+            f"chmod u+rwx {settings.data_dir} or set PERSONAS_DATA_DIR",
         )
     return Check("data dir", True, f"{settings.data_dir} is writable")
 

@@ -119,9 +119,7 @@ class Settings(BaseSettings):
         default=None,
         description="Bearer token for `serve --http`; required when binding beyond loopback. PERSONAS_HTTP_TOKEN.",
     )
-    log_level: LogLevel = Field(
-        default="INFO", description="Log level (logs go to stderr). PERSONAS_LOG_LEVEL."
-    )
+    log_level: LogLevel = Field(default="INFO", description="Log level (logs go to stderr). PERSONAS_LOG_LEVEL.")
     # ---- jobs: reliability, retention, limits, webhook (worker/options.py: JobOptions) ----------
     job_lease_seconds: float = Field(
         default=30.0,

@@ -115,9 +115,7 @@ def make_settings(project: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..
     return make
 
 
-async def wait_for(
-    probe: Callable[[], Awaitable[T | None]], *, timeout: float = 15.0, what: str = "condition"
-) -> T:
+async def wait_for(probe: Callable[[], Awaitable[T | None]], *, timeout: float = 15.0, what: str = "condition") -> T:
     """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

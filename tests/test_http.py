@@ -44,9 +44,7 @@ def http_server(project: Path, redis_url: str) -> Iterator[str]:
 
 
 def _status(url: str, token: str | None) -> int:
-    request = urllib.request.Request(
-        url, data=b"{}", method="POST", headers={"content-type": "application/json"}
-    )
+    request = urllib.request.Request(url, data=b"{}", method="POST", headers={"content-type": "application/json"})
     if token is not None:
         request.add_header("authorization", f"Bearer {token}")
     try:

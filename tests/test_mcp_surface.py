@@ -38,9 +38,7 @@ async def _ready_search(client: Client, query: str, **args: Any) -> dict[str, An
     return await wait_for(found, timeout=60, what=f"search results for {query!r}")
 
 
-async def test_search_standards_returns_cited_chunks(
-    make_settings: Callable[..., Settings], redis_url: str
-) -> None:
+async def test_search_standards_returns_cited_chunks(make_settings: Callable[..., Settings], redis_url: str) -> None:
     async with Client(build_server(make_settings(redis_url=redis_url), run_worker=False)) as client:
         body = await _ready_search(client, "secrets rotation vault credentials", domain="security")
         empty = await client.call_tool("search_standards", {"query": "   "})

@@ -52,9 +52,7 @@ async def test_security_review_searches_reads_and_submits_findings(
         fake.tool_use("read_file", {"path": "../../etc/passwd"}),
         submit,
     )
-    settings = make_settings(
-        redis_url=redis_url, anthropic_api_key="sk-test", anthropic_base_url=fake_api.base_url
-    )
+    settings = make_settings(redis_url=redis_url, anthropic_api_key="sk-test", anthropic_base_url=fake_api.base_url)
     async with Client(build_server(settings)) as client:
 
         async def index_ready() -> bool:
@@ -81,3 +79,36 @@ async def test_security_review_searches_reads_and_submits_findings(
     assert "security/" in search_result
     assert "def login" in read_result
     assert tool_results[2].get("is_error") is True and "def login" not in escape_result
+
+
+async def test_follow_up_continues_the_same_conversation(
+    make_settings: Callable[..., Settings], redis_url: str, fake_api: FakeAnthropic
+) -> None:
+    fake_api.add(fake.text("First review: login() needs hashing."), fake.text("Revised: also add rate limiting."))
+    settings = make_settings(redis_url=redis_url, anthropic_api_key="sk-test", anthropic_base_url=fake_api.base_url)
+    async with Client(build_server(settings)) as client:
+
+        async def run(args: dict[str, Any], tool: str = "invoke_security") -> dict[str, Any]:
+            started = await client.call_tool(tool, args)
+            assert not started.is_error, started.content
+            job_id = (started.structured_content or {})["job_id"]
+
+            async def done() -> dict[str, Any] | None:
+                report = (await client.call_tool("check_persona_job", {"job_id": job_id})).structured_content
+                return report if report and report["status"] in ("complete", "failed") else None
+
+            return await wait_for(done, timeout=60, what="the run")
+
+        first = await run({"task": "review the login", "context": "app.py"})
+        second = await run({"task": "yes, but also cover brute force", "follow_up_of": first["job_id"]})
+        wrong_persona = await client.call_tool("invoke_qa", {"task": "more", "follow_up_of": first["job_id"]})
+        unknown = await client.call_tool("invoke_security", {"task": "more", "follow_up_of": "nope"})
+
+    assert first["status"] == "complete" and second["status"] == "complete"
+    assert "Revised: also add rate limiting." in second["result"]
+    sent = fake_api.requests[-1]["messages"]
+    flat = str(sent)
+    assert "review the login" in flat and "First review: login() needs hashing." in flat
+    assert "yes, but also cover brute force" in str(sent[-1])
+    assert wrong_persona.is_error and "invoke_security" in wrong_persona.content[0].text  # type: ignore[union-attr]
+    assert unknown.is_error and "no job with id 'nope'" in unknown.content[0].text  # type: ignore[union-attr]

@@ -23,11 +23,7 @@ PERSONAS_BIN = str(Path(sys.executable).with_name("personas"))
 
 
 def _env(project: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PERSONAS_", "ANTHROPIC_")) and k != "REDIS_URL"
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSONAS_", "ANTHROPIC_")) and k != "REDIS_URL"}
     env.update(
         PERSONAS_PROJECT_ROOT=str(project),
         PERSONAS_QUEUE_POLL_INTERVAL="0.02",
@@ -54,9 +50,7 @@ def redis_pids_for(data_dir: Path) -> list[int]:
     return pids
 
 
-async def test_stdio_client_invokes_security_and_gets_the_review(
-    project: Path, fake_api: FakeAnthropic
-) -> None:
+async def test_stdio_client_invokes_security_and_gets_the_review(project: Path, fake_api: FakeAnthropic) -> None:
     fake_api.add(fake.text("Finding: plaintext password comparison in app.py:2."))
     params = StdioServerParameters(
         command=PERSONAS_BIN,

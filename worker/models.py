@@ -69,6 +69,7 @@ class JobState(BaseModel):
     findings: list[dict[str, Any]] | None = None
     attempts: int = 0
     follow_up_of: str | None = None
+    proposals: list[dict[str, Any]] | None = None
 
     # Bookkeeping of the job system. The lease says which worker runs the job and until when it is
     # presumed alive (renewed by a heartbeat); queue_job_id is the arq job id of the job's current
@@ -124,6 +125,11 @@ class JobReport(BaseModel):
     result: str | None = None
     mode: str | None = Field(default=None, description="'review', or 'briefing' when no API key is set.")
     findings: list[dict[str, Any]] | None = None
+    proposed_standards: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="Draft standards this run proposed (id, domain, topic, title); a human approves them with "
+        "approve_standard_proposal.",
+    )
     duration_seconds: float | None = None
     tool_calls_made: int | None = None
     tokens_used: TokensUsed | None = None
@@ -160,13 +166,15 @@ class JobReport(BaseModel):
                 result=job.result,
                 mode=job.mode,
                 findings=job.findings,
+                proposed_standards=job.proposals,
                 duration_seconds=job.duration_seconds,
                 tool_calls_made=job.tool_calls_made,
                 tokens_used=TokensUsed(input=job.tokens_input or 0, output=job.tokens_output or 0),
                 next_step=(
                     "Apply this briefing yourself: it lists the checks and standards to use."
                     if job.mode == "briefing"
-                    else "Show the review to the user; cite the standards it references."
+                    else "Show the review to the user; cite the standards it references. To refine it, "
+                    f"invoke the same persona with follow_up_of='{job.id}'."
                 ),
             )
         end = job.completed_at or now

@@ -84,7 +84,12 @@ class JobService:
     # ---- submit / check -------------------------------------------------------------------
 
     async def submit(
-        self, persona_id: str, task: str, context: str | None = None, priority: str = "normal"
+        self,
+        persona_id: str,
+        task: str,
+        context: str | None = None,
+        priority: str = "normal",
+        follow_up_of: str | None = None,
     ) -> InvokeResult:
         try:
             persona = self.personas.get(persona_id)
@@ -103,7 +108,11 @@ class JobService:
                 "(PERSONAS_MAX_CONTEXT_CHARS). Pass file paths in context instead of file contents, "
                 "or split the review."
             )
-        job = JobState(persona=persona.id, task=task, context=context, priority=priority)
+        if follow_up_of:
+            await self._check_follow_up(persona.id, follow_up_of.strip())
+        job = JobState(
+            persona=persona.id, task=task, context=context, priority=priority, follow_up_of=follow_up_of or None
+        )
         limit = self.options.daily_job_limit
         day_start = utc_day_start(job.created_at)
         if not await self.store.insert(job, daily_limit=limit, day_start=day_start):
@@ -127,6 +136,24 @@ class JobService:
             message=f"{persona.name} started (about {estimate} s). Poll check_persona_job every few seconds, "
             f"or call wait_for_persona_job(job_id='{job.id}') to wait for it.",
         )
+
+    async def _check_follow_up(self, persona_id: str, parent_id: str) -> None:
+        parent = await self.store.get(parent_id)
+        if parent is None:
+            raise JobRequestError(f"follow_up_of: no job with id {parent_id!r}.")
+        if parent.persona != persona_id:
+            raise JobRequestError(
+                f"follow_up_of: job {parent_id} was a {parent.persona} run; continue it with invoke_{parent.persona}."
+            )
+        if not parent.status.terminal:
+            raise JobRequestError(
+                f"follow_up_of: job {parent_id} is still {parent.status.value}; wait for it to finish first."
+            )
+        if await self.store.conversation(parent_id) is None:
+            raise JobRequestError(
+                f"follow_up_of: job {parent_id} has no conversation to continue (it was a briefing or failed "
+                "before the model answered); invoke the persona without follow_up_of."
+            )
 
     async def check(self, job_id: str) -> JobReport:
         job = await self.get(job_id)

@@ -20,7 +20,7 @@ import aiosqlite
 from personas.runtime import ProgressUpdate
 from worker.models import TERMINAL_STATUSES, JobState, JobStatus
 
-_JSON_FIELDS = frozenset({"findings"})
+_JSON_FIELDS = frozenset({"findings", "proposals"})
 _COLUMNS: tuple[str, ...] = tuple(JobState.model_fields)
 _TERMINAL_SQL = "(" + ",".join(f"'{s.value}'" for s in TERMINAL_STATUSES) + ")"
 _QUEUED = "progress_phase='queued', progress_percent=0, progress_eta_seconds=NULL"
@@ -39,6 +39,7 @@ CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
 CREATE INDEX IF NOT EXISTS jobs_persona ON jobs (persona, created_at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS conversations (job_id TEXT PRIMARY KEY, messages TEXT NOT NULL);
 """
 
 
@@ -68,6 +69,20 @@ class JobStore:
     async def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
         async with self._db.execute(sql, tuple(params)) as cursor:
             return cursor.rowcount
+
+    # ---- conversations (kept apart: they can be large, and check_persona_job never needs them) --
+
+    async def save_conversation(self, job_id: str, messages: list[dict[str, Any]]) -> None:
+        await self._write(
+            "INSERT OR REPLACE INTO conversations (job_id, messages) VALUES (?, ?)", (job_id, json.dumps(messages))
+        )
+
+    async def conversation(self, job_id: str) -> list[dict[str, Any]] | None:
+        rows = await self._db.execute_fetchall("SELECT messages FROM conversations WHERE job_id=?", (job_id,))
+        for row in rows:
+            messages = json.loads(row[0])
+            return messages if isinstance(messages, list) else None
+        return None
 
     # ---- lifecycle ------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from personas.runtime import (
     RunOutcome,
     RunRequest,
     RunToolbox,
+    SharedClient,
     run_persona,
 )
 from worker import events
@@ -67,6 +68,8 @@ class WorkerDeps:
     worker_id: str = field(default_factory=new_worker_id)
     toolbox: RunToolbox | None = None
     """Project root, standards search, proposal store and limits for the runs."""
+    client: SharedClient | None = None
+    """One Anthropic client shared by this worker's runs (closed by whoever built the deps)."""
 
 
 def deps_from(ctx: dict[str, Any]) -> WorkerDeps:
@@ -75,12 +78,14 @@ def deps_from(ctx: dict[str, Any]) -> WorkerDeps:
     return deps
 
 
-async def execute_run(
-    deps: WorkerDeps, persona: PersonaDefinition, job: JobState, report: ProgressSink
-) -> RunOutcome:
+async def execute_run(deps: WorkerDeps, persona: PersonaDefinition, job: JobState, report: ProgressSink) -> RunOutcome:
     """The one place a persona run is started: build the request, call the runtime."""
-    request = RunRequest(job_id=job.id, task=job.task, context=job.context)
-    return await run_persona(persona, request, deps.llm, report, deps.toolbox)
+    history = await deps.store.conversation(job.follow_up_of) if job.follow_up_of else None
+    request = RunRequest(job_id=job.id, task=job.task, context=job.context, history=history)
+    outcome = await run_persona(persona, request, deps.llm, report, deps.toolbox, client=deps.client)
+    if outcome.messages:
+        await deps.store.save_conversation(job.id, outcome.messages)
+    return outcome
 
 
 async def run_persona_job(ctx: dict[str, Any], job_id: str) -> str:
@@ -180,6 +185,7 @@ async def _run(deps: WorkerDeps, job: JobState, redis: Redis | None) -> str:
         result=outcome.result,
         mode=outcome.mode,
         findings=outcome.findings,
+        proposals=outcome.proposals or None,
         tokens_input=outcome.tokens_input,
         tokens_output=outcome.tokens_output,
         tool_calls_made=outcome.tool_calls,

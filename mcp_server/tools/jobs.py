@@ -29,6 +29,13 @@ PriorityArg = Annotated[
     Literal["low", "normal", "high"],
     Field(description="Queue priority; 'high' starts before waiting normal jobs."),
 ]
+FollowUpOf = Annotated[
+    str | None,
+    Field(
+        description="job_id of an earlier finished run of this persona to continue its conversation, e.g. to say "
+        "'yes, but also cover X' or 'revise the proposal'; the persona keeps what it already read and wrote."
+    ),
+]
 JobId = Annotated[str, Field(description="The job_id an invoke_* tool returned.")]
 WaitSeconds = Annotated[
     float,
@@ -63,10 +70,14 @@ def register_job_tools(server: MCPServer, personas: list[PersonaDefinition]) -> 
 
 def _make_invoke(persona_id: str) -> Any:
     async def invoke(
-        task: Task, ctx: Context, context: JobContext = None, priority: PriorityArg = "normal"
+        task: Task,
+        ctx: Context,
+        context: JobContext = None,
+        priority: PriorityArg = "normal",
+        follow_up_of: FollowUpOf = None,
     ) -> InvokeResult:
         try:
-            return await app_state(ctx).jobs.submit(persona_id, task, context, priority)
+            return await app_state(ctx).jobs.submit(persona_id, task, context, priority, follow_up_of)
         except (JobRequestError, QueueUnavailableError) as exc:
             raise ToolError(str(exc)) from exc
 

@@ -54,9 +54,7 @@ async def list_personas(ctx: Context) -> PersonaList:
 
 def _make_prompt(persona: PersonaDefinition) -> Any:
     async def prompt(
-        request: Annotated[
-            str, Field(description="What to review or ask, e.g. 'the login flow in api/login.py'.")
-        ],
+        request: Annotated[str, Field(description="What to review or ask, e.g. 'the login flow in api/login.py'.")],
         ctx: Context,
     ) -> str:
         standards = app_state(ctx).standards

@@ -20,9 +20,7 @@ Domain = Annotated[
     str | None,
     Field(description="Only this domain (first-level folder), e.g. 'security', 'testing', 'operations'."),
 ]
-Tags = Annotated[
-    list[str] | None, Field(description="Only standards carrying all of these front-matter tags.")
-]
+Tags = Annotated[list[str] | None, Field(description="Only standards carrying all of these front-matter tags.")]
 Limit = Annotated[int, Field(ge=1, le=20, description="How many chunks to return (default 5).")]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from personas.model import PersonaDefinition
 from personas.runtime.briefing import briefing
+from personas.runtime.client import SharedClient
 from personas.runtime.models import (
     LLMConfig,
     PersonaRunError,
@@ -43,6 +44,7 @@ __all__ = [
     "RunToolbox",
     "SearchHitLike",
     "SearchResponseLike",
+    "SharedClient",
     "StandardsSearch",
     "briefing",
     "run_persona",
@@ -55,6 +57,8 @@ async def run_persona(
     llm: LLMConfig,
     progress: ProgressSink,
     toolbox: RunToolbox | None = None,
+    *,
+    client: SharedClient | None = None,
 ) -> RunOutcome:
     """Run ``persona`` on ``request``. Without ``toolbox``: project root = cwd, no search, no proposals.
 
@@ -65,4 +69,4 @@ async def run_persona(
         return await briefing(persona, request, toolbox)
     from personas.runtime.loop import PersonaRun  # imports anthropic (~1 s): only when a run needs it
 
-    return await PersonaRun(persona, request, llm, progress, toolbox).execute()
+    return await PersonaRun(persona, request, llm, progress, toolbox, client=client).execute()

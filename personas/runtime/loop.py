@@ -22,6 +22,7 @@ import anthropic
 from anthropic.types import ContentBlock, Message, MessageParam, ToolChoiceParam, ToolUseBlock
 
 from personas.model import PersonaDefinition
+from personas.runtime.client import SharedClient
 from personas.runtime.models import (
     LLMConfig,
     PersonaRunError,
@@ -132,7 +133,10 @@ class PersonaRun:
         llm: LLMConfig,
         progress: ProgressSink,
         toolbox: RunToolbox,
+        *,
+        client: SharedClient | None = None,
     ) -> None:
+        self.shared_client = client
         self.persona = persona
         self.request = request
         self.llm = llm
@@ -190,8 +194,12 @@ class PersonaRun:
         self.messages = conversation(self.request.history, text)
         budget = asyncio.timeout(self.limits.max_seconds)
         try:
-            async with budget, make_client(self.llm) as client:
-                outcome = await self._turns(client)
+            async with budget:
+                if self.shared_client is not None:
+                    outcome = await self._turns(self.shared_client.get())
+                else:
+                    async with make_client(self.llm) as client:
+                        outcome = await self._turns(client)
         except TimeoutError:
             if not budget.expired():
                 raise

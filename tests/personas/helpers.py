@@ -85,9 +85,7 @@ def calls(*blocks: dict[str, Any], preface: str | None = None, **kwargs: Any) ->
     return fake.message(content, stop_reason="tool_use", **kwargs)
 
 
-def submit(
-    summary: str = "Verdict: OK.", findings: list[dict[str, Any]] | None = None, **kwargs: Any
-) -> Reply:
+def submit(summary: str = "Verdict: OK.", findings: list[dict[str, Any]] | None = None, **kwargs: Any) -> Reply:
     return fake.tool_use("submit_review", {"summary": summary, "findings": findings or []}, **kwargs)
 
 

@@ -30,9 +30,7 @@ def test_personality_maps_to_temperature_and_max_tokens() -> None:
         ({"creativity": 0.8}, ["Think laterally"], ["Stay conservative"]),
     ],
 )
-def test_personality_instructions_and_extremes(
-    traits: dict[str, float], present: list[str], absent: list[str]
-) -> None:
+def test_personality_instructions_and_extremes(traits: dict[str, float], present: list[str], absent: list[str]) -> None:
     text = "\n".join(personality_instructions(Personality(**traits), 1000))
     for phrase in present:
         assert phrase in text
@@ -50,7 +48,5 @@ def test_system_prompt_is_body_plus_modifiers_citation_rule_and_budget(security:
     assert "at most 7 turns and 9 tool calls" in prompt
     assert prompt_hash(prompt) != security.prompt_hash
     assert len(prompt_hash(prompt)) == 16
-    other = build_system_prompt(
-        security.model_copy(update={"personality": Personality(formality=0.1)}), RunLimits()
-    )
+    other = build_system_prompt(security.model_copy(update={"personality": Personality(formality=0.1)}), RunLimits())
     assert prompt_hash(other) != prompt_hash(prompt)

@@ -29,19 +29,13 @@ from tests.personas.helpers import (
 async def test_context_paths_are_inlined_through_the_sandbox(
     fake_api: FakeAnthropic, llm: LLMConfig, security: PersonaDefinition, toolbox: RunToolbox
 ) -> None:
-    context = (
-        "api/login.py\nPlease focus on token handling.\n../outside/secret.txt\nimage.bin\n  api/util.py  "
-    )
+    context = "api/login.py\nPlease focus on token handling.\n../outside/secret.txt\nimage.bin\n  api/util.py  "
     fake_api.add(submit())
 
-    await run_persona(
-        security, RunRequest(job_id="j", task="Review", context=context), llm, Progress(), toolbox
-    )
+    await run_persona(security, RunRequest(job_id="j", task="Review", context=context), llm, Progress(), toolbox)
 
     first = fake_api.requests[0]["messages"][0]["content"]
-    assert first.startswith(
-        "# Task\nReview\n\n# Context\napi/login.py (inlined below)\nPlease focus on token"
-    )
+    assert first.startswith("# Task\nReview\n\n# Context\napi/login.py (inlined below)\nPlease focus on token")
     assert "### File: api/login.py\n```\nimport jwt\n" in first
     assert "### File: api/util.py\n```\ndef helper():" in first
     assert "../outside/secret.txt\n  (not inlined: '..' is refused" in first
@@ -72,9 +66,7 @@ async def test_follow_up_continues_the_conversation(
         fake.tool_use("read_file", {"path": "api/login.py"}),
         submit("Verdict: Block.", [finding("critical", "Signature not verified")]),
     )
-    first = await run_persona(
-        security, RunRequest(job_id="j1", task="Review login"), llm, Progress(), toolbox
-    )
+    first = await run_persona(security, RunRequest(job_id="j1", task="Review login"), llm, Progress(), toolbox)
     history = json.loads(json.dumps(first.messages))  # as stored by the worker
 
     fake_api.add(
@@ -83,9 +75,7 @@ async def test_follow_up_continues_the_conversation(
             [finding("critical", "Signature not verified"), finding("low", "No rate limit")],
         )
     )
-    follow = RunRequest(
-        job_id="j2", task="Yes, but also cover rate limiting", context="api/util.py", history=history
-    )
+    follow = RunRequest(job_id="j2", task="Yes, but also cover rate limiting", context="api/util.py", history=history)
     second = await run_persona(security, follow, llm, Progress(), toolbox)
 
     sent = fake_api.requests[-1]["messages"]
@@ -107,25 +97,19 @@ async def test_follow_up_of_a_history_ending_in_an_open_tool_call(
         {"role": "user", "content": "# Task\nReview"},
         {
             "role": "assistant",
-            "content": [
-                {"type": "tool_use", "id": "toolu_old", "name": "list_files", "input": {"pattern": "*"}}
-            ],
+            "content": [{"type": "tool_use", "id": "toolu_old", "name": "list_files", "input": {"pattern": "*"}}],
         },
     ]
     fake_api.add(submit())
 
-    await run_persona(
-        security, RunRequest(job_id="j", task="Go on", history=history), llm, Progress(), toolbox
-    )
+    await run_persona(security, RunRequest(job_id="j", task="Go on", history=history), llm, Progress(), toolbox)
 
     (closed,) = tool_results(fake_api.requests[0])
     assert closed["tool_use_id"] == "toolu_old"
     assert "Go on" in last_user_text(fake_api.requests[0])
 
 
-async def test_malformed_history_is_refused(
-    llm: LLMConfig, security: PersonaDefinition, toolbox: RunToolbox
-) -> None:
+async def test_malformed_history_is_refused(llm: LLMConfig, security: PersonaDefinition, toolbox: RunToolbox) -> None:
     request = RunRequest(job_id="j", task="Go on", history=[{"role": "robot", "content": "hi"}])
     with pytest.raises(PersonaRunError, match="history is malformed at message 0"):
         await run_persona(security, request, llm, Progress(), toolbox)
@@ -167,9 +151,7 @@ async def test_propose_standard_stores_a_draft(
     def final(request: dict[str, Any]) -> fake.Reply:
         stored = tool_results(request)[0]["content"]
         proposal_id = stored.split("id ")[1].split(" ")[0]
-        return fake.tool_use(
-            "submit_review", {"summary": "Verdict: OK.", "proposed_standards": [proposal_id]}
-        )
+        return fake.tool_use("submit_review", {"summary": "Verdict: OK.", "proposed_standards": [proposal_id]})
 
     fake_api.add(calls(good, wrong_domain, bad_topic), final)
 

@@ -29,9 +29,7 @@ async def test_429_is_retried_by_the_client_then_succeeds(
 ) -> None:
     fake_api.add(fake.rate_limited(), submit("Verdict: OK."))
 
-    outcome = await run_persona(
-        security, REQUEST, llm.model_copy(update={"max_retries": 1}), Progress(), toolbox
-    )
+    outcome = await run_persona(security, REQUEST, llm.model_copy(update={"max_retries": 1}), Progress(), toolbox)
 
     assert outcome.ended_by == "submit_review"
     assert len(fake_api.requests) == 2
@@ -106,9 +104,7 @@ async def test_slow_response_hits_the_call_timeout(
     fake_api.add(slow)
 
     with pytest.raises(PersonaRunError) as caught:
-        await run_persona(
-            security, REQUEST, llm.model_copy(update={"timeout_seconds": 0.5}), Progress(), toolbox
-        )
+        await run_persona(security, REQUEST, llm.model_copy(update={"timeout_seconds": 0.5}), Progress(), toolbox)
 
     assert caught.value.transient
     assert "did not answer within 0.5 s" in str(caught.value)
@@ -151,9 +147,7 @@ async def test_cancelled_run_leaves_its_partial_result_in_the_last_progress_upda
 ) -> None:
     slow = submit()
     slow.delay = 1.0
-    fake_api.add(
-        fake.tool_use("read_file", {"path": "api/login.py"}, preface="The handler decodes JWTs."), slow
-    )
+    fake_api.add(fake.tool_use("read_file", {"path": "api/login.py"}, preface="The handler decodes JWTs."), slow)
     second_turn = asyncio.Event()
     progress = Progress()
 

@@ -167,9 +167,7 @@ async def test_unknown_tool_name_is_refused_and_the_run_continues(
 async def test_max_turns_exhausted_fails_with_partial_result(
     fake_api: FakeAnthropic, llm: LLMConfig, security: PersonaDefinition, toolbox: RunToolbox
 ) -> None:
-    fake_api.default = lambda _req: fake.tool_use(
-        "list_files", {"pattern": "**/*.py"}, preface="Still looking."
-    )
+    fake_api.default = lambda _req: fake.tool_use("list_files", {"pattern": "**/*.py"}, preface="Still looking.")
     toolbox.limits = RunLimits(max_turns=3)
 
     with pytest.raises(PersonaRunError) as caught:
@@ -253,9 +251,7 @@ async def test_send_temperature_uses_extra_body(
     fake_api: FakeAnthropic, llm: LLMConfig, security: PersonaDefinition, toolbox: RunToolbox
 ) -> None:
     fake_api.add(submit())
-    await run_persona(
-        security, REQUEST, llm.model_copy(update={"send_temperature": True}), Progress(), toolbox
-    )
+    await run_persona(security, REQUEST, llm.model_copy(update={"send_temperature": True}), Progress(), toolbox)
     assert fake_api.requests[0]["temperature"] == security.personality.temperature
 
 

@@ -55,9 +55,7 @@ async def test_escape_attempts_are_tool_errors_and_the_run_continues(
     assert "api/login.py" in listed
     assert "link_in.py" in listed
     assert ".env" in listed
-    assert not {"link_out.txt", "dir_out/secret.txt", ".git/config", "node_modules/pkg/index.js"} & set(
-        listed
-    )
+    assert not {"link_out.txt", "dir_out/secret.txt", ".git/config", "node_modules/pkg/index.js"} & set(listed)
     assert outcome.ended_by == "submit_review"
     sent = json.dumps(fake_api.requests)
     assert "TOP-SECRET-OUTSIDE" not in sent

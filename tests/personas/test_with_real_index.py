@@ -34,9 +34,7 @@ async def test_search_tool_and_briefing_use_the_real_index(
 ) -> None:
     toolbox = RunToolbox(project_root=tree, search=index)
     fake_api.add(
-        fake.tool_use(
-            "search_standards", {"query": "secrets in environment variables", "domain": "security"}
-        ),
+        fake.tool_use("search_standards", {"query": "secrets in environment variables", "domain": "security"}),
         submit(),
     )
 
