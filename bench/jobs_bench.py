@@ -3,7 +3,7 @@
 Uses the scripted fake Messages API (tests/fakes/anthropic_api.py) answering every call after a
 fixed delay (default 2 s), a private redis-server, and real SQLite. Prints numbers; asserts nothing.
 
-    .venv/bin/python bench/jobs_bench.py [--concurrent 200] [--burst 500] [--delay 2.0] [--shared-client]
+    .venv/bin/python bench/jobs_bench.py [--concurrent 200] [--burst 500] [--delay 2.0]
 
 1. One in-process worker, concurrency = --concurrent, that many jobs submitted at once: all of them
    run at the same time; completion time, throughput, pickup latency (started_at - created_at).
@@ -36,7 +36,7 @@ import redis  # noqa: E402
 
 from mcp_server.embedded import find_redis_server  # noqa: E402
 from personas.registry import PersonaRegistry  # noqa: E402
-from personas.runtime import LLMConfig  # noqa: E402
+from personas.runtime import LLMConfig, SharedClient  # noqa: E402
 from tests.fakes import anthropic_api as fake  # noqa: E402
 from worker.app import build_worker  # noqa: E402
 from worker.models import JobState, JobStatus  # noqa: E402
@@ -101,38 +101,6 @@ def slow_fake(delay: float) -> fake.FakeAnthropic:
         return reply
 
     return fake.FakeAnthropic(default=answer)
-
-
-@contextmanager
-def shared_llm_client() -> Iterator[None]:
-    """Simulate the proposed runtime change: one AsyncAnthropic client per process, reused by
-    every run (today each run builds its own, ~20 ms of blocking SSL setup on the event loop)."""
-    import personas.runtime.loop as loop
-
-    original = loop.make_client
-    clients: dict[tuple[Any, ...], Any] = {}
-
-    class Shared:
-        def __init__(self, client: Any) -> None:
-            self.client = client
-
-        async def __aenter__(self) -> Any:
-            return self.client
-
-        async def __aexit__(self, *exc: object) -> None:
-            return None
-
-    def make(llm: LLMConfig) -> Any:
-        key = (llm.api_key, llm.base_url, llm.timeout_seconds, llm.max_retries)
-        if key not in clients:
-            clients[key] = original(llm)
-        return Shared(clients[key])
-
-    loop.make_client = make
-    try:
-        yield
-    finally:
-        loop.make_client = original
 
 
 @asynccontextmanager
@@ -213,7 +181,12 @@ async def one_worker(n: int, delay: float, tmp: Path, redis_url: str, *, label: 
         llm = LLMConfig(api_key="sk-bench", base_url=api.base_url, max_retries=0)
         async with job_service(db, redis_url) as service, JobStore.open(db) as worker_store:
             deps = WorkerDeps(
-                store=worker_store, personas=service.personas, llm=llm, job_timeout_seconds=120, options=JobOptions()
+                store=worker_store,
+                personas=service.personas,
+                llm=llm,
+                job_timeout_seconds=120,
+                options=JobOptions(),
+                client=SharedClient(llm),  # as the real workers do: one Anthropic client per process
             )
             worker = build_worker(redis_url, deps, concurrency=n, poll_interval=0.05)
             task = asyncio.create_task(worker.async_run())
@@ -302,11 +275,6 @@ async def main() -> None:
     parser.add_argument("--concurrent", type=int, default=200)
     parser.add_argument("--burst", type=int, default=500)
     parser.add_argument("--delay", type=float, default=2.0, help="fake API seconds per call")
-    parser.add_argument(
-        "--shared-client",
-        action="store_true",
-        help="also run part 1 with one shared Anthropic client (simulates the proposed runtime change)",
-    )
     args = parser.parse_args()
     import logging
 
@@ -318,10 +286,6 @@ async def main() -> None:
             redis.Redis.from_url(redis_url).flushdb()
             await one_worker(args.concurrent, args.delay, tmp, redis_url)
             redis.Redis.from_url(redis_url).flushdb()
-            if args.shared_client:
-                with shared_llm_client():
-                    await one_worker(args.concurrent, args.delay, tmp, redis_url, label="b (shared LLM client)")
-                redis.Redis.from_url(redis_url).flushdb()
             await two_processes(args.burst, args.delay, tmp, redis_url)
 
 
