@@ -17,15 +17,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +33,10 @@ sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 
-from mcp_server.embedded import find_redis_server  # noqa: E402
 from personas.registry import PersonaRegistry  # noqa: E402
 from personas.runtime import LLMConfig, SharedClient  # noqa: E402
 from tests.fakes import anthropic_api as fake  # noqa: E402
+from tests.redis_process import redis_process  # noqa: E402
 from worker.app import build_worker  # noqa: E402
 from worker.models import JobState, JobStatus  # noqa: E402
 from worker.options import JobOptions  # noqa: E402
@@ -52,46 +51,6 @@ PERSONAS_BIN = str(Path(sys.executable).with_name("personas"))
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
-
-
-@contextmanager
-def redis_server(workdir: Path) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            str(find_redis_server()),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(host="127.0.0.1", port=port)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        client.close()
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def slow_fake(delay: float) -> fake.FakeAnthropic:
@@ -281,7 +240,7 @@ async def main() -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        with redis_server(tmp) as redis_url:
+        with redis_process(tmp) as redis_url:
             await idle_pickup(50, tmp, redis_url)
             redis.Redis.from_url(redis_url).flushdb()
             await one_worker(args.concurrent, args.delay, tmp, redis_url)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import urllib.error
 import urllib.request
@@ -15,20 +14,15 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import wait_for
+from tests.redis_process import free_port
 from tests.test_serve_stdio import PERSONAS_BIN, _env
 
 TOKEN = "test-token-4f0c1b8e9d"
 
 
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def http_server(project: Path, redis_url: str) -> Iterator[str]:
-    port = _port()
+    port = free_port()
     with subprocess.Popen(
         [PERSONAS_BIN, "serve", "--http", "--port", str(port)],
         stdin=subprocess.DEVNULL,
@@ -74,7 +68,7 @@ async def test_token_is_required_and_checked(http_server: str) -> None:
 
 def test_non_loopback_bind_without_token_is_refused(project: Path) -> None:
     result = subprocess.run(
-        [PERSONAS_BIN, "serve", "--http", "--host", "0.0.0.0", "--port", str(_port())],
+        [PERSONAS_BIN, "serve", "--http", "--host", "0.0.0.0", "--port", str(free_port())],
         capture_output=True,
         text=True,
         timeout=30,

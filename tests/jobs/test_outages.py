@@ -3,57 +3,25 @@ pending jobs run."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import redis
 from mcp import Client
 
-from mcp_server.embedded import find_redis_server
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
-from tests.conftest import _free_port, wait_for
+from tests.conftest import wait_for
 from tests.fakes.anthropic_api import FakeAnthropic
+from tests.redis_process import free_port, redis_process
 
 
 @contextmanager
 def redis_on(port: int, workdir: Path) -> Iterator[None]:
-    proc = subprocess.Popen(
-        [
-            str(find_redis_server()),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(host="127.0.0.1", port=port)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.02)
+    with redis_process(workdir, port):
         yield
-    finally:
-        client.close()
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 async def _finished(client: Client, job_id: str, timeout: float = 15) -> dict[str, Any]:
@@ -67,7 +35,7 @@ async def _finished(client: Client, job_id: str, timeout: float = 15) -> dict[st
 async def test_redis_down_gives_a_fast_clear_error_and_recovers(
     make_settings: Callable[..., Settings], fake_api: FakeAnthropic, tmp_path: Path
 ) -> None:
-    port = _free_port()  # nothing listens here yet
+    port = free_port()  # nothing listens here yet
     settings = make_settings(
         redis_url=f"redis://127.0.0.1:{port}/0", anthropic_api_key="sk-test", anthropic_base_url=fake_api.base_url
     )
