@@ -82,3 +82,60 @@ async def test_server_restart_keeps_history_and_runs_pending_jobs(
     assert [r["status"] for r in reports] == ["complete"] * 3
     assert history["total_count"] == 4
     assert done["job_id"] in {j["job_id"] for j in history["jobs"]}
+
+
+async def test_redis_restart_mid_burst_loses_no_job(
+    make_settings: Callable[..., Settings], fake_api: FakeAnthropic, tmp_path: Path
+) -> None:
+    """Redis (no persistence) dies with jobs queued and running, and comes back empty: every job
+    still completes exactly once (running ones finish from SQLite; queued ones are re-enqueued)."""
+    from tests.fakes import anthropic_api as fake
+
+    def slow(_: dict[str, Any]) -> fake.Reply:
+        reply = fake.text("ok")
+        reply.delay = 0.3
+        return reply
+
+    fake_api.default = slow
+    port = free_port()
+    settings = make_settings(
+        redis_url=f"redis://127.0.0.1:{port}/0",
+        anthropic_api_key="sk-test",
+        anthropic_base_url=fake_api.base_url,
+        worker_concurrency=4,
+        job_lease_seconds=1.5,
+    )
+    jobs = 20
+    with redis_on(port, tmp_path):
+        client_cm = Client(build_server(settings))
+        client = await client_cm.__aenter__()
+        try:
+            ids = []
+            for i in range(jobs):
+                started = await client.call_tool("invoke_qa", {"task": f"review module {i}"})
+                ids.append((started.structured_content or {})["job_id"])
+
+            async def some_done() -> bool:
+                listed = (
+                    await client.call_tool("list_persona_jobs", {"status": "complete", "limit": 50})
+                ).structured_content
+                return bool(listed and listed["filtered_count"] >= 4)
+
+            await wait_for(some_done, timeout=30, what="a few jobs to complete before the restart")
+        except BaseException:
+            await client_cm.__aexit__(None, None, None)
+            raise
+    try:
+        with redis_on(port, tmp_path):  # back, with an empty queue
+
+            async def all_done() -> list[dict[str, Any]] | None:
+                listed = (await client.call_tool("list_persona_jobs", {"limit": 50})).structured_content or {}
+                finished = [j for j in listed.get("jobs", []) if j["status"] in ("complete", "failed", "cancelled")]
+                return listed["jobs"] if len(finished) == jobs else None
+
+            final = await wait_for(all_done, timeout=60, what="every job to finish after the Redis restart")
+    finally:
+        await client_cm.__aexit__(None, None, None)
+    assert sorted(j["job_id"] for j in final) == sorted(ids)
+    assert {j["status"] for j in final} == {"complete"}
+    assert len(fake_api.requests) == jobs  # nothing ran twice
