@@ -28,6 +28,7 @@ from typing import Any, Literal
 import aiosqlite
 from pydantic import BaseModel
 
+from standards import sqlite
 from standards.publish import (
     MAX_DOMAIN_CHARS,
     MAX_TOPIC_CHARS,
@@ -173,14 +174,7 @@ class ProposalStore:
     async def open(cls, path: Path, standards_dir: Path | None = None) -> AsyncIterator[ProposalStore]:
         """Open (and create or migrate) the database. With ``standards_dir``, drafts record the
         standard they would replace, so approval can show a diff and refuse stale updates."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit: every write is one statement and its own transaction (see worker/store.py).
-        async with aiosqlite.connect(path, timeout=10.0, isolation_level=None) as db:
-            db.row_factory = aiosqlite.Row
-            await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA synchronous=NORMAL")
-            await db.execute("PRAGMA busy_timeout=10000")
-            await db.executescript(_SCHEMA)
+        async with sqlite.connect(path, schema=_SCHEMA) as db:
             await _add_missing_columns(db)
             await db.executescript(_MIGRATIONS)
             yield cls(db, path, standards_dir)

@@ -18,6 +18,7 @@ from typing import Any
 import aiosqlite
 
 from personas.runtime import ProgressUpdate
+from standards import sqlite
 from worker.models import TERMINAL_STATUSES, JobState, JobStatus
 
 _JSON_FIELDS = frozenset({"findings", "proposals"})
@@ -53,16 +54,7 @@ class JobStore:
     @classmethod
     @asynccontextmanager
     async def open(cls, path: Path) -> AsyncIterator[JobStore]:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit (isolation_level=None): every write is one statement and its own transaction.
-        # Python's implicit BEGIN would let coroutines sharing this connection interleave inside one
-        # transaction, and one failed write would leave it open, failing every later write.
-        async with aiosqlite.connect(path, timeout=10.0, isolation_level=None) as db:
-            db.row_factory = aiosqlite.Row
-            await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA synchronous=NORMAL")
-            await db.execute("PRAGMA busy_timeout=10000")
-            await db.executescript(_SCHEMA)
+        async with sqlite.connect(path, schema=_SCHEMA) as db:
             await _add_missing_columns(db)
             yield cls(db, path)
 
