@@ -61,6 +61,7 @@ class StandardsIndex:
         self._listeners: list[Callable[[list[str]], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reconcile_task: asyncio.Task[None] | None = None
+        self._recovery: asyncio.Task[None] | None = None
         self._watcher: Watcher | None = None
         self._writes = 0
         self._status_written = 0.0
@@ -265,6 +266,14 @@ class StandardsIndex:
         """Re-index these files or folders (created, changed, deleted or renamed)."""
         if not self.writer:
             raise RuntimeError("a read-only standards index cannot re-index")
+        try:
+            await self._reindex_paths(paths)
+        except StoreCorrupt as exc:
+            # The index on disk was deleted or damaged under us: rebuild it, then try once more.
+            await asyncio.shield(self._start_recovery(exc))
+            await self._reindex_paths(paths)
+
+    async def _reindex_paths(self, paths: list[Path]) -> None:
         async with self._lock:
             manifest = await self._store.manifest()
             files, removed, roots = await asyncio.to_thread(resolve_changes, self.config.sources, paths, set(manifest))
@@ -278,6 +287,38 @@ class StandardsIndex:
             if self._status.state != "building":
                 chunks = await self._store.count_rows()
                 self._set_status("ready" if chunks else "empty", chunks=chunks, message="")
+
+    def _start_recovery(self, exc: Exception) -> asyncio.Task[None]:
+        """The index files became unreadable while running (deleted, garbled): rebuild them from the
+        Markdown in the background; searches answer 'building' meanwhile. One rebuild at a time."""
+        if self._recovery is None or self._recovery.done():
+            log.warning("standards index at %s became unreadable (%s); rebuilding it", self._store.db_dir, exc)
+            self._cache.clear()
+            self._set_status("building", message="the index files became unreadable; rebuilding from the Markdown")
+            self._recovery = self._spawn(self._recover(), "standards-recover")
+        return self._recovery
+
+    async def _recover(self) -> None:
+        async with self._lock:
+            await asyncio.to_thread(self._store.wipe)
+            try:
+                await self._store.open(await asyncio.to_thread(lambda: self._embedder.dimension))
+            except StoreCorrupt as exc:
+                log.error("cannot re-create the standards index at %s: %s", self._store.db_dir, exc)
+                self._set_status("error", message=f"cannot re-create the index: {exc}")
+                return
+        with contextlib.suppress(Exception):  # already logged and reported in the status
+            await self._reconcile(force=True)
+
+    async def _store_unreadable(self) -> StoreCorrupt | None:
+        """After a failed search: is the index on disk gone or damaged (rather than the query at fault)?"""
+        try:
+            await self._store.manifest()
+        except StoreCorrupt as exc:
+            return exc
+        except RuntimeError as exc:  # closed meanwhile
+            return StoreCorrupt(str(exc))
+        return None
 
     async def _after_write(self, result: IndexResult, *, optimize: bool) -> None:
         if not result.changed:
@@ -322,9 +363,20 @@ class StandardsIndex:
         if not self._store.is_open:
             return self._response(text, [], started, cached=False)
         if self.writer:
-            return await self._search_once(
-                text, domain=domain, tag_tuple=tag_tuple, source=source, limit=limit, started=started
-            )
+            try:
+                return await self._search_once(
+                    text, domain=domain, tag_tuple=tag_tuple, source=source, limit=limit, started=started
+                )
+            except Exception:
+                # The files may have been deleted or garbled under the running server: rebuild them
+                # and answer "building" meanwhile; anything else is a bug and is raised.
+                rebuilding = (self._recovery is not None and not self._recovery.done()) or not self._store.is_open
+                if not rebuilding:
+                    corrupt = await self._store_unreadable()
+                    if corrupt is None:
+                        raise
+                    self._start_recovery(corrupt)
+                return self._response(text, [], started, cached=False)
         try:
             return await self._search_once(
                 text, domain=domain, tag_tuple=tag_tuple, source=source, limit=limit, started=started

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -212,8 +213,12 @@ def resolve_changes(
 
 
 def read_capped(path: Path, max_bytes: int) -> str:
-    """A standard's text for display (undecodable bytes replaced); refuses files over ``max_bytes``."""
-    with path.open("rb") as handle:
+    """A standard's text for display (undecodable bytes replaced); refuses files over ``max_bytes`` and
+    anything but a regular file (opening a FIFO named ``x.md`` would otherwise block for ever)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise ValueError(f"not a regular file: {path.name}")
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise ValueError(f"standard is larger than {max_bytes} bytes: {path.name}")

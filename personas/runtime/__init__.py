@@ -7,6 +7,9 @@ sink, limits), and gets a :class:`RunOutcome` back or a :class:`PersonaRunError`
 
 from __future__ import annotations
 
+import asyncio
+import importlib
+
 from personas.model import PersonaDefinition
 from personas.runtime.briefing import briefing
 from personas.runtime.client import SharedClient
@@ -67,6 +70,9 @@ async def run_persona(
     toolbox = toolbox or RunToolbox.default()
     if not llm.api_key:
         return await briefing(persona, request, toolbox)
-    from personas.runtime.loop import PersonaRun  # imports anthropic (~1 s): only when a run needs it
+    # The loop imports anthropic (1-2 s of CPU in a fresh process): only when a run needs it, and on a
+    # thread, so the first run does not freeze the event loop (tool calls, lease heartbeats) meanwhile.
+    await asyncio.to_thread(importlib.import_module, "personas.runtime.loop")
+    from personas.runtime.loop import PersonaRun
 
     return await PersonaRun(persona, request, llm, progress, toolbox, client=client).execute()

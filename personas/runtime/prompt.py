@@ -114,9 +114,11 @@ def _looks_like_path(value: str) -> bool:
 async def first_user_text(request: RunRequest, sandbox: ProjectSandbox, limits: RunLimits) -> str:
     """The task and context of this turn; raises PersonaRunError when over PERSONAS_MAX_CONTEXT_CHARS."""
     heading = "# Follow-up request" if request.history else "# Task"
-    parts = [f"{heading}\n{request.task.strip()}"]
+    task = request.task.strip()
+    context = ""
     if request.context and request.context.strip():
-        parts.append("# Context\n" + await asyncio.to_thread(inline_context, request.context, sandbox))
+        context = await asyncio.to_thread(inline_context, request.context, sandbox)
+    parts = [f"{heading}\n{task}"] + ([f"# Context\n{context}"] if context else [])
     if request.history:
         parts.append(
             "Revise your review for this request and call submit_review again with the complete, updated "
@@ -124,9 +126,10 @@ async def first_user_text(request: RunRequest, sandbox: ProjectSandbox, limits: 
             "(not only the changes)."
         )
     text = "\n\n".join(parts)
-    if len(text) > limits.max_context_chars:
+    size = len(task) + len(context)  # what the cap measures at submit too (not our headings)
+    if size > limits.max_context_chars:
         raise PersonaRunError(
-            f"The task and context come to {len(text):,} characters after inlining the files they name; the "
+            f"The task and context come to {size:,} characters after inlining the files they name; the "
             "cap "
             f"is {limits.max_context_chars:,} (PERSONAS_MAX_CONTEXT_CHARS). Name fewer or smaller files, or "
             "let "
