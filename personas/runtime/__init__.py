@@ -71,7 +71,8 @@ async def run_persona(
     if not llm.api_key:
         return await briefing(persona, request, toolbox)
     # The loop imports anthropic (1-2 s of CPU in a fresh process): only when a run needs it, and on a
-    # thread, so the first run does not freeze the event loop (tool calls, lease heartbeats) meanwhile.
+    # thread, so the first runs do not freeze the event loop (tool calls, lease heartbeats) meanwhile.
+    # Always through the thread: a concurrent run importing it on the loop would wait for the lock.
     await asyncio.to_thread(importlib.import_module, "personas.runtime.loop")
     from personas.runtime.loop import PersonaRun
 
