@@ -175,7 +175,7 @@ class ProposalStore:
         """Open (and create or migrate) the database. With ``standards_dir``, drafts record the
         standard they would replace, so approval can show a diff and refuse stale updates."""
         async with sqlite.connect(path, schema=_SCHEMA) as db:
-            await _add_missing_columns(db)
+            await sqlite.add_missing_columns(db, "proposals", _ADDED_COLUMNS)
             await db.executescript(_MIGRATIONS)
             yield cls(db, path, standards_dir)
 
@@ -336,10 +336,3 @@ class ProposalStore:
 
 def _from_row(row: aiosqlite.Row) -> Proposal:
     return Proposal.model_validate(dict(row))
-
-
-async def _add_missing_columns(db: aiosqlite.Connection) -> None:
-    present = {row[1] for row in await db.execute_fetchall("PRAGMA table_info(proposals)")}
-    for column, kind in _ADDED_COLUMNS.items():
-        if column not in present:
-            await db.execute(f"ALTER TABLE proposals ADD COLUMN {column} {kind}")

@@ -26,3 +26,12 @@ async def connect(path: Path, *, schema: str = "", busy_seconds: float = 10.0) -
         if schema:
             await db.executescript(schema)
         yield db
+
+
+async def add_missing_columns(db: aiosqlite.Connection, table: str, columns: dict[str, str]) -> None:
+    """Databases written by an older version lack newer columns; add them (rows are kept).
+    ``columns`` maps name → SQL type; names and types are this project's constants, never input."""
+    present = {row[1] for row in await db.execute_fetchall(f"PRAGMA table_info({table})")}
+    for column, kind in columns.items():
+        if column not in present:
+            await db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")

@@ -55,7 +55,7 @@ class JobStore:
     @asynccontextmanager
     async def open(cls, path: Path) -> AsyncIterator[JobStore]:
         async with sqlite.connect(path, schema=_SCHEMA) as db:
-            await _add_missing_columns(db)
+            await sqlite.add_missing_columns(db, "jobs", {c: _column_type(c) for c in _COLUMNS})
             yield cls(db, path)
 
     async def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
@@ -378,15 +378,6 @@ def _filters(*, status: str | None, persona: str | None) -> tuple[str, tuple[Any
         clauses.append("persona=?")
         params.append(persona)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
-
-
-async def _add_missing_columns(db: aiosqlite.Connection) -> None:
-    """Databases written by an older version lack newer columns; add them (history is kept)."""
-    async with db.execute("PRAGMA table_info(jobs)") as cursor:
-        present = {row[1] for row in await cursor.fetchall()}
-    for column in _COLUMNS:
-        if column not in present:
-            await db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {_column_type(column)}")
 
 
 def _to_row(job: JobState) -> dict[str, Any]:
