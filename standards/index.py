@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import os
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +31,7 @@ from standards.models import (
 )
 from standards.search import ResultCache, fts_query_text, fuse, validate_filters, validate_query, vector_hits
 from standards.sources import discover, read_capped, resolve_changes, safe_resolve
+from standards.status_file import StatusFile
 from standards.store import ChunkStore, StoreCorrupt, build_filter
 from standards.watcher import Debouncer, Watcher
 
@@ -41,7 +39,6 @@ log = logging.getLogger(__name__)
 
 #: Commits between two ``optimize()`` runs (compaction + folding new rows into the FTS index).
 OPTIMIZE_EVERY = 20
-_STATUS_FILE = "status.json"
 
 
 class StandardsIndex:
@@ -64,7 +61,8 @@ class StandardsIndex:
         self._recovery: asyncio.Task[None] | None = None
         self._watcher: Watcher | None = None
         self._writes = 0
-        self._status_written = 0.0
+        self._status_file = StatusFile(config.index_dir)
+        self._status_writer: asyncio.Task[None] | None = None
         self._seen_version: int | None = None
 
     # ----------------------------------------------------------------- lifecycle
@@ -150,17 +148,19 @@ class StandardsIndex:
             self._persist_status(force=state != "building")
 
     def _persist_status(self, *, force: bool) -> None:
-        now = time.monotonic()
-        if not force and now - self._status_written < 0.5:
-            return
-        self._status_written = now
-        payload = self._status.model_dump_json()
-        self._spawn(asyncio.to_thread(_write_atomic, self.config.index_dir / _STATUS_FILE, payload), "status")
+        # One writer task at a time, always writing the newest status: concurrent thread writes
+        # could finish out of order and leave readers a stale "building".
+        queued = self._status_file.offer(self._status.model_copy(), force=force)
+        if queued and (self._status_writer is None or self._status_writer.done()):
+            self._status_writer = self._spawn(self._write_status(), "status")
+
+    async def _write_status(self) -> None:
+        while (status := self._status_file.take()) is not None:
+            await asyncio.to_thread(self._status_file.write, status)
 
     async def _refresh_reader_status(self) -> None:
-        data = await asyncio.to_thread(_read_json, self.config.index_dir / _STATUS_FILE)
+        status = await asyncio.to_thread(self._status_file.read)
         chunks = await self._store.count_rows() if self._store.is_open else 0
-        status = IndexStatus.model_validate(data) if data else None
         if status is None or (status.state == "ready" and chunks == 0):
             state: IndexState = "ready" if chunks else "empty"
             message = "" if chunks else "the standards index has not been built yet"
@@ -464,22 +464,3 @@ class StandardsIndex:
         path = await asyncio.to_thread(safe_resolve, self.config.sources, file, source)
         data = await asyncio.to_thread(read_capped, path, self.config.max_file_bytes)
         return data
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Best effort: the status file is only a hint for readers."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        log.debug("could not write %s: %s", path, exc)
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
