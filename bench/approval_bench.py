@@ -24,7 +24,7 @@ from mcp import Client, StdioServerParameters
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from standards.proposals import ProposalStore  # noqa: E402
+from standards.curation.store import ProposalStore  # noqa: E402
 
 TOPICS = [
     ("architecture", "Idempotency keys for payment APIs", "Clients send an Idempotency-Key header on every POST"),

@@ -29,10 +29,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from standards import IndexConfig, StandardsIndex, StandardsSource  # noqa: E402
-from standards.chunker import chunk_markdown  # noqa: E402
-from standards.embedder import SentenceTransformerEmbedder  # noqa: E402
-from standards.indexer import _title_from_name  # noqa: E402
-from standards.models import SearchMode  # noqa: E402
+from standards.index.chunker import chunk_markdown  # noqa: E402
+from standards.index.embedder import SentenceTransformerEmbedder  # noqa: E402
+from standards.index.indexer import _title_from_name  # noqa: E402
+from standards.index.models import SearchMode  # noqa: E402
 
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "engineering-playbook"
 QUESTIONS = REPO / "bench" / "data" / "playbook_questions.json"

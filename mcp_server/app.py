@@ -22,8 +22,8 @@ from standards import (
     StandardsSource,
     universal_standards_dir,
 )
-from standards.approval import ProposalService
-from standards.proposals import ProposalStore
+from standards.curation.service import ProposalService
+from standards.curation.store import ProposalStore
 from worker.app import build_worker
 from worker.queue import JobQueue, open_pool
 from worker.service import JobService

@@ -106,12 +106,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_doctor(settings, sys.stdout))
         if args.command == "index":
             from mcp_server.app import index_config
-            from standards.commands import index_command
+            from standards.index.commands import index_command
 
             return asyncio.run(index_command(index_config(settings), out=sys.stdout))
         if args.command == "search":
             from mcp_server.app import index_config
-            from standards.commands import search_command
+            from standards.index.commands import search_command
 
             return asyncio.run(
                 search_command(

@@ -19,9 +19,9 @@ from typing import Any, TextIO
 from pydantic import BaseModel
 
 from mcp_server.settings import Settings
-from standards.approval import ProposalError, ProposalService, UnknownProposalError
-from standards.importing import import_document
-from standards.proposals import ProposalStore
+from standards.curation.importing import import_document
+from standards.curation.service import ProposalError, ProposalService, UnknownProposalError
+from standards.curation.store import ProposalStore
 
 STATUSES = ["open", "all", "draft", "changes_requested", "approved", "rejected"]
 INDEX_NOTE = "A running server indexes it within a second; otherwise it is indexed when the server next starts.\n"

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from standards.embedder import Embedder, HashingEmbedder, SentenceTransformerEmbedder
-from standards.index import StandardsIndex
-from standards.models import (
+from standards.index.embedder import Embedder, HashingEmbedder, SentenceTransformerEmbedder
+from standards.index.models import (
     BuildProgress,
     BuildReport,
     IndexConfig,
@@ -20,6 +19,7 @@ from standards.models import (
     StandardFile,
     StandardsSource,
 )
+from standards.index.standards_index import StandardsIndex
 
 
 def universal_standards_dir() -> Path:

@@ -9,7 +9,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from mcp_server.tools.context import app_state
-from standards.approval import (
+from standards.curation.service import (
     ApprovalResult,
     DecisionResult,
     ProposalDetail,

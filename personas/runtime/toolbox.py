@@ -1,7 +1,7 @@
 """What a run depends on, passed in as arguments: project root, standards search, proposal sink, limits.
 
 The protocols are structural so the runtime never imports the standards index or the stores:
-``standards.StandardsIndex`` and ``standards.proposals.ProposalStore`` satisfy them as they are.
+``standards.StandardsIndex`` and ``standards.curation.store.ProposalStore`` satisfy them as they are.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from personas.runtime.models import RunLimits
 
 
 class SearchHitLike(Protocol):
-    """One chunk of a standard (``standards.models.SearchHit`` has this shape)."""
+    """One chunk of a standard (``standards.index.models.SearchHit`` has this shape)."""
 
     @property
     def file(self) -> str: ...

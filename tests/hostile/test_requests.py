@@ -16,7 +16,7 @@ from mcp import Client
 
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
-from standards.proposals import ProposalStore
+from standards.curation.store import ProposalStore
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.hostile.helpers import refused, unreadable
 from tests.reliability.helpers import call, finished, invoke

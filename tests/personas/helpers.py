@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from personas.runtime import ProgressUpdate
-from standards.models import IndexStatus, SearchHit, SearchResponse
+from standards.index.models import IndexStatus, SearchHit, SearchResponse
 from tests.fakes import anthropic_api as fake
 from tests.fakes.anthropic_api import Reply
 

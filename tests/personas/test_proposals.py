@@ -9,7 +9,7 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from standards.proposals import ProposalStore
+from standards.curation.store import ProposalStore
 
 DRAFT: dict[str, Any] = {
     "domain": "security",

@@ -11,7 +11,7 @@ import pytest
 
 from personas.model import PersonaDefinition
 from personas.runtime import LLMConfig, PersonaRunError, RunLimits, RunRequest, RunToolbox, run_persona
-from standards.proposals import ProposalStore
+from standards.curation.store import ProposalStore
 from tests.fakes import anthropic_api as fake
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.personas.helpers import (

@@ -12,8 +12,8 @@ from personas.runtime.tools import tool_params
 
 if TYPE_CHECKING:  # the real dependencies satisfy the runtime's protocols
     from personas.runtime import ProposalSink, StandardsSearch
-    from standards.index import StandardsIndex
-    from standards.proposals import ProposalStore
+    from standards.curation.store import ProposalStore
+    from standards.index.standards_index import StandardsIndex
 
     def _search(index: StandardsIndex) -> StandardsSearch:
         return index

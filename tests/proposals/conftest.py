@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from standards.approval import ProposalService
-from standards.proposals import ProposalStore
+from standards.curation.service import ProposalService
+from standards.curation.store import ProposalStore
 
 CONTENT = """## Summary
 Verify every JWT's signature, issuer, audience and expiry before trusting a claim.

@@ -9,10 +9,10 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from standards.approval import ProposalError, ProposalService, UnknownProposalError
-from standards.chunker import parse_front_matter
-from standards.proposals import ProposalStore
-from standards.publish import StandardWriteError, standard_path
+from standards.curation.publish import StandardWriteError, standard_path
+from standards.curation.service import ProposalError, ProposalService, UnknownProposalError
+from standards.curation.store import ProposalStore
+from standards.index.chunker import parse_front_matter
 from tests.proposals.conftest import CONTENT, DRAFT, RecordingQueue, RecordingReindex
 
 

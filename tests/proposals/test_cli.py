@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from mcp_server.cli import main
-from standards.chunker import parse_front_matter
-from standards.proposals import ProposalStore
+from standards.curation.store import ProposalStore
+from standards.index.chunker import parse_front_matter
 from tests.proposals.conftest import DRAFT
 from worker.models import JobState
 from worker.store import JobStore

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from standards import universal_standards_dir
-from standards.secrets import ScanTarget, SecretsFound, check_no_secrets, scan_text
+from standards.curation.secrets import ScanTarget, SecretsFound, check_no_secrets, scan_text
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from standards.proposals import ProposalStore
+from standards.curation.store import ProposalStore
 from tests.proposals.conftest import DRAFT
 
 

@@ -10,7 +10,7 @@ from mcp import Client
 
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
-from standards.proposals import ProposalStore
+from standards.curation.store import ProposalStore
 from tests.proposals.conftest import DRAFT
 
 TOOLS = {

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from standards import HashingEmbedder, IndexConfig, StandardsIndex, StandardsSource
-from standards.embedder import SentenceTransformerEmbedder
+from standards.index.embedder import SentenceTransformerEmbedder
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 PLAYBOOK = SHARED / "corpus" / "engineering-playbook"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from standards.chunker import (
+from standards.index.chunker import (
     SPECIAL_TOKENS,
     chunk_markdown,
     embed_text,

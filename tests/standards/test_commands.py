@@ -8,7 +8,7 @@ import json
 import pytest
 
 from standards import HashingEmbedder, IndexConfig
-from standards.commands import index_command, search_command
+from standards.index.commands import index_command, search_command
 
 
 async def test_index_then_search(config: IndexConfig, capsys: pytest.CaptureFixture[str]) -> None:

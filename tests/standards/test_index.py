@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from standards import HashingEmbedder, IndexConfig, StandardsIndex, StandardsSource, universal_standards_dir
-from standards.sources import ReadResult, SourceFile
-from standards.store import build_filter
+from standards.index.sources import ReadResult, SourceFile
+from standards.index.store import build_filter
 from tests.standards.conftest import SECRETS_MD, ChangeWaiter, IndexFactory, write
 
 
@@ -365,7 +365,7 @@ def test_universal_standards_dir_ships_markdown() -> None:
 async def test_file_vanishing_mid_read_is_skipped(
     index: StandardsIndex, project_dir: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from standards.sources import read_standard as real_read
+    from standards.index.sources import read_standard as real_read
 
     def vanish(sf: SourceFile, *, max_bytes: int, salt: str) -> ReadResult:
         if sf.file == "development/logging.md":
@@ -373,7 +373,7 @@ async def test_file_vanishing_mid_read_is_skipped(
             raise FileNotFoundError(sf.path)
         return real_read(sf, max_bytes=max_bytes, salt=salt)
 
-    monkeypatch.setattr("standards.indexer.read_standard", vanish)
+    monkeypatch.setattr("standards.index.indexer.read_standard", vanish)
     path = project_dir / "development" / "logging.md"
     write(path, "# Logging\n\nChanged.\n")
     with caplog.at_level(logging.WARNING, logger="standards"):

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from standards import IndexConfig, StandardsSource
-from standards.chunker import SPECIAL_TOKENS, chunk_markdown, estimate_tokens
-from standards.embedder import SentenceTransformerEmbedder
+from standards.index.chunker import SPECIAL_TOKENS, chunk_markdown, estimate_tokens
+from standards.index.embedder import SentenceTransformerEmbedder
 from tests.standards.conftest import IndexFactory
 
 #: Folders copied whole, and folders of which only the top-level files are copied (keeps the test fast).

@@ -6,7 +6,7 @@ import re
 from collections import OrderedDict
 from typing import Any
 
-from standards.models import SearchHit, SearchMode
+from standards.index.models import SearchHit, SearchMode
 
 #: RRF constant (Cormack et al.); ranks deeper than ~k matter little.
 RRF_K = 60

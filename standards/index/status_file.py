@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from standards.models import IndexStatus
+from standards.index.models import IndexStatus
 
 log = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from standards.chunker import ParsedDocument, chunk_markdown
-from standards.embedder import Embedder
-from standards.models import BuildProgress
-from standards.sources import ReadResult, SkipFile, SourceFile, read_standard
-from standards.store import ChunkStore, DocInfo, tags_key
+from standards.index.chunker import ParsedDocument, chunk_markdown
+from standards.index.embedder import Embedder
+from standards.index.models import BuildProgress
+from standards.index.sources import ReadResult, SkipFile, SourceFile, read_standard
+from standards.index.store import ChunkStore, DocInfo, tags_key
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from standards.chunker import parse_front_matter
+from standards.index.chunker import parse_front_matter
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_DOMAIN_CHARS = 40

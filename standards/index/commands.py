@@ -6,9 +6,9 @@ import json
 import sys
 from typing import TextIO
 
-from standards.embedder import Embedder
-from standards.index import StandardsIndex
-from standards.models import BuildProgress, IndexConfig
+from standards.index.embedder import Embedder
+from standards.index.models import BuildProgress, IndexConfig
+from standards.index.standards_index import StandardsIndex
 
 
 def _format_eta(seconds: float | None) -> str:

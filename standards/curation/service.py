@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
-from standards.approval_models import (
+from standards.curation.models import (
     Action,
     ApprovalResult,
     DecisionResult,
@@ -27,15 +27,7 @@ from standards.approval_models import (
     UnknownProposalError,
     iso_time,
 )
-from standards.proposals import (
-    MAX_CONTENT_CHARS,
-    MAX_FEEDBACK_CHARS,
-    OPEN_STATUSES,
-    Proposal,
-    ProposalStore,
-    check_text,
-)
-from standards.publish import (
+from standards.curation.publish import (
     StaleBaseError,
     StandardDocument,
     StandardExistsError,
@@ -49,7 +41,15 @@ from standards.publish import (
     undo_write,
     write_standard,
 )
-from standards.secrets import ScanTarget, check_no_secrets
+from standards.curation.secrets import ScanTarget, check_no_secrets
+from standards.curation.store import (
+    MAX_CONTENT_CHARS,
+    MAX_FEEDBACK_CHARS,
+    OPEN_STATUSES,
+    Proposal,
+    ProposalStore,
+    check_text,
+)
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from standards.approval import ProposalError
-from standards.publish import (
+from standards.curation.publish import (
     MAX_STANDARD_BYTES,
     MAX_TOPIC_CHARS,
     StandardDocument,
@@ -24,7 +23,8 @@ from standards.publish import (
     standard_path,
     write_standard,
 )
-from standards.secrets import ScanTarget, check_no_secrets
+from standards.curation.secrets import ScanTarget, check_no_secrets
+from standards.curation.service import ProposalError
 
 IMPORT_SUFFIXES = (".md", ".markdown", ".txt")
 

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from standards.counts import QueryCounter
-from standards.embedder import Embedder, SentenceTransformerEmbedder
-from standards.indexer import Indexer, IndexResult
-from standards.models import (
+from standards.index.counts import QueryCounter
+from standards.index.embedder import Embedder, SentenceTransformerEmbedder
+from standards.index.indexer import Indexer, IndexResult
+from standards.index.models import (
     BuildProgress,
     BuildReport,
     IndexConfig,
@@ -29,11 +29,11 @@ from standards.models import (
     SearchResponse,
     StandardFile,
 )
-from standards.search import ResultCache, fts_query_text, fuse, validate_filters, validate_query, vector_hits
-from standards.sources import discover, read_capped, resolve_changes, safe_resolve
-from standards.status_file import StatusFile
-from standards.store import ChunkStore, StoreCorrupt, build_filter
-from standards.watcher import Debouncer, Watcher
+from standards.index.search import ResultCache, fts_query_text, fuse, validate_filters, validate_query, vector_hits
+from standards.index.sources import discover, read_capped, resolve_changes, safe_resolve
+from standards.index.status_file import StatusFile
+from standards.index.store import ChunkStore, StoreCorrupt, build_filter
+from standards.index.watcher import Debouncer, Watcher
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from standards.proposals import ProposalStatus
+from standards.curation.store import ProposalStatus
 
 Action = Literal["create", "update"]
 StatusFilter = Literal["open", "all", "draft", "changes_requested", "approved", "rejected"]

@@ -9,7 +9,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from standards.models import StandardsSource
+from standards.index.models import StandardsSource
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ import aiosqlite
 from pydantic import BaseModel
 
 from standards import sqlite
-from standards.publish import (
+from standards.curation.publish import (
     MAX_DOMAIN_CHARS,
     MAX_TOPIC_CHARS,
     SLUG,
@@ -40,7 +40,7 @@ from standards.publish import (
     split_document,
     standard_path,
 )
-from standards.secrets import ScanTarget, check_no_secrets
+from standards.curation.secrets import ScanTarget, check_no_secrets
 
 ProposalStatus = Literal["draft", "changes_requested", "approved", "rejected"]
 OPEN_STATUSES: tuple[ProposalStatus, ...] = ("draft", "changes_requested")

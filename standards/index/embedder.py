@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from standards.chunker import DEFAULT_MAX_TOKENS, estimate_tokens
+from standards.index.chunker import DEFAULT_MAX_TOKENS, estimate_tokens
 
 log = logging.getLogger(__name__)
 
