@@ -17,13 +17,13 @@ from standards import (
     Embedder,
     HashingEmbedder,
     IndexConfig,
-    SentenceTransformerEmbedder,
     StandardsIndex,
     StandardsSource,
     universal_standards_dir,
 )
 from standards.curation.service import ProposalService
 from standards.curation.store import ProposalStore
+from standards.index.embedder import make_embedder as make_standards_embedder
 from worker.app import build_worker
 from worker.queue import JobQueue, open_pool
 from worker.service import JobService
@@ -54,6 +54,7 @@ def index_config(settings: Settings) -> IndexConfig:
         ],
         index_dir=settings.index_dir,
         model_path=settings.embedding_model_path,
+        embedding_backend=settings.embedding_backend,
     )
 
 
@@ -61,7 +62,7 @@ def make_embedder(settings: Settings) -> Embedder:
     """The configured embedder; the real model loads lazily on first use, not here."""
     if settings.embedder == "hashing":
         return HashingEmbedder()
-    return SentenceTransformerEmbedder(settings.embedding_model_path)
+    return make_standards_embedder(settings.embedding_model_path, backend=settings.embedding_backend)
 
 
 def run_toolbox(settings: Settings, standards: StandardsIndex, proposals: ProposalStore) -> RunToolbox:

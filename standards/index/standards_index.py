@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from standards.index.counts import QueryCounter
-from standards.index.embedder import Embedder, SentenceTransformerEmbedder
+from standards.index.embedder import Embedder, make_embedder
 from standards.index.indexer import Indexer, IndexResult
 from standards.index.models import (
     BuildProgress,
@@ -29,7 +29,8 @@ from standards.index.models import (
     SearchResponse,
     StandardFile,
 )
-from standards.index.search import ResultCache, fts_query_text, fuse, validate_filters, validate_query, vector_hits
+from standards.index.ranking import candidate_depth
+from standards.index.search import ResultCache, fts_query_text, rank, validate_filters, validate_query
 from standards.index.sources import discover, read_capped, resolve_changes, safe_resolve
 from standards.index.status_file import StatusFile
 from standards.index.store import ChunkStore, StoreCorrupt, build_filter
@@ -47,7 +48,7 @@ class StandardsIndex:
     def __init__(self, config: IndexConfig, embedder: Embedder | None = None, *, writer: bool = True) -> None:
         self.config = config
         self.writer = writer
-        self._embedder: Embedder = embedder or SentenceTransformerEmbedder(config.model_path)
+        self._embedder: Embedder = embedder or make_embedder(config.model_path, backend=config.embedding_backend)
         self._store = ChunkStore(config.index_dir / "lancedb", writer=writer)
         self._indexer = Indexer(self._store, self._embedder, max_file_bytes=config.max_file_bytes)
         self._counter = QueryCounter(config.index_dir / "query_counts.sqlite3")
@@ -413,17 +414,17 @@ class StandardsIndex:
             return self._response(text, entry[0], started, cached=True)
         where = build_filter(domain=domain, source=source, tags=list(tag_tuple))
         fts_text = fts_query_text(text) if mode == "hybrid" else ""
-        depth = max(limit * 4, 20)
+        depth = candidate_depth(limit)
         # full-text search runs while the query is being embedded
         text_task = asyncio.ensure_future(self._store.text_search(fts_text, where, depth)) if fts_text else None
         try:
             vector = (await asyncio.to_thread(self._embedder.embed, [text]))[0]
-            vector_rows = await self._store.vector_search(vector, where, depth if text_task else limit)
+            vector_rows = await self._store.vector_search(vector, where, depth)
             text_rows = await text_task if text_task else None
         finally:
             if text_task is not None and not text_task.done():
                 text_task.cancel()
-        ranked = fuse(vector_rows, text_rows, limit) if text_rows is not None else vector_hits(vector_rows, limit)
+        ranked = rank(vector_rows, text_rows, limit)
         hits = [hit for _, hit in ranked]
         docs = sorted({doc for doc, _ in ranked})
         self._cache.put(key, (hits, docs), version)
