@@ -41,6 +41,9 @@ CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
 CREATE INDEX IF NOT EXISTS jobs_persona ON jobs (persona, created_at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS conversations (job_id TEXT PRIMARY KEY, messages TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS usage_daily (
+    persona TEXT NOT NULL, day TEXT NOT NULL, accepted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (persona, day)
+);
 """
 
 
@@ -78,10 +81,8 @@ class JobStore:
 
     # ---- lifecycle ------------------------------------------------------------------------
 
-    async def insert(self, job: JobState, *, daily_limit: int = 0, day_start: float = 0.0) -> bool:
-        """Insert a new job. With ``daily_limit``, only if its persona started fewer jobs since
-        ``day_start``; the count and the insert are one statement, so concurrent submits cannot
-        overshoot. Returns False when the limit refused it."""
+    async def insert(self, job: JobState) -> bool:
+        """Insert a new job; True once stored (the daily quota is counted apart: :meth:`count_accepted`)."""
         if job.queued_at is None or job.queue_job_id is None:
             job = job.model_copy(
                 update={
@@ -92,16 +93,33 @@ class JobStore:
         row = _to_row(job)
         columns = ",".join(row)
         marks = ",".join("?" for _ in row)
-        if daily_limit <= 0:
-            return await self._write(f"INSERT INTO jobs ({columns}) VALUES ({marks})", row.values()) > 0
-        return (
-            await self._write(
-                f"INSERT INTO jobs ({columns}) SELECT {marks} "
-                "WHERE (SELECT COUNT(*) FROM jobs WHERE persona=? AND created_at>=?) < ?",
-                (*row.values(), job.persona, day_start, daily_limit),
-            )
-            > 0
+        return await self._write(f"INSERT INTO jobs ({columns}) VALUES ({marks})", row.values()) > 0
+
+    # ---- usage: accepted jobs per persona and UTC day (the daily quota); reset never erases it ----
+
+    async def count_accepted(self, persona: str, day: str, *, limit: int = 0) -> bool:
+        """Count one accepted job of ``persona`` on ``day`` (UTC, ``YYYY-MM-DD``). With ``limit``,
+        only while fewer than ``limit`` were counted: check and count are one statement, so
+        concurrent submits cannot overshoot. False when the limit refused it."""
+        sql = (
+            "INSERT INTO usage_daily (persona, day, accepted) VALUES (?, ?, 1) "
+            "ON CONFLICT (persona, day) DO UPDATE SET accepted = usage_daily.accepted + 1"
         )
+        params: list[Any] = [persona, day]
+        if limit > 0:
+            sql += " WHERE usage_daily.accepted < ?"
+            params.append(limit)
+        return await self._write(sql, params) > 0
+
+    async def uncount_accepted(self, persona: str, day: str) -> None:
+        """Take back a count whose job was not accepted after all (its enqueue failed)."""
+        await self._write(
+            "UPDATE usage_daily SET accepted = accepted - 1 WHERE persona=? AND day=? AND accepted > 0", (persona, day)
+        )
+
+    async def accepted(self, persona: str, day: str) -> int:
+        value = await self._scalar("SELECT accepted FROM usage_daily WHERE persona=? AND day=?", (persona, day))
+        return int(value or 0)
 
     async def claim(self, job_id: str, *, owner: str, lease_seconds: float, queue_job_id: str) -> JobState | None:
         """Start running a job: only a pending job, or a running one whose lease lapsed (its worker
