@@ -41,6 +41,8 @@ CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
 CREATE INDEX IF NOT EXISTS jobs_persona ON jobs (persona, created_at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS conversations (job_id TEXT PRIMARY KEY, messages TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS jobs_delete_conversation AFTER DELETE ON jobs
+BEGIN DELETE FROM conversations WHERE job_id = OLD.id; END;
 CREATE TABLE IF NOT EXISTS usage_daily (
     persona TEXT NOT NULL, day TEXT NOT NULL, accepted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (persona, day)
 );
@@ -59,6 +61,8 @@ class JobStore:
     async def open(cls, path: Path) -> AsyncIterator[JobStore]:
         async with sqlite.connect(path, schema=_SCHEMA) as db:
             await sqlite.add_missing_columns(db, "jobs", {c: _column_type(c) for c in _COLUMNS})
+            # Transcripts left behind by versions whose reset and retention kept them.
+            await db.execute("DELETE FROM conversations WHERE job_id NOT IN (SELECT id FROM jobs)")
             yield cls(db, path)
 
     async def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
@@ -66,11 +70,15 @@ class JobStore:
             return cursor.rowcount
 
     # ---- conversations (kept apart: they can be large, and check_persona_job never needs them) --
+    # A trigger deletes a job's conversation with the job, whichever statement deletes it.
 
     async def save_conversation(self, job_id: str, messages: list[dict[str, Any]]) -> None:
         await self._write(
             "INSERT OR REPLACE INTO conversations (job_id, messages) VALUES (?, ?)", (job_id, json.dumps(messages))
         )
+
+    async def conversation_count(self) -> int:
+        return int(await self._scalar("SELECT COUNT(*) FROM conversations"))
 
     async def conversation(self, job_id: str) -> list[dict[str, Any]] | None:
         rows = await self._db.execute_fetchall("SELECT messages FROM conversations WHERE job_id=?", (job_id,))

@@ -94,3 +94,18 @@ async def test_reset_does_not_lift_the_daily_limit(make_jobs: Callable[..., Any]
         with pytest.raises(JobRequestError, match="Daily limit reached"):
             await harness.submit("security")
         assert await harness.store.accepted("security", utc_day(time.time())) == 2
+
+
+async def test_reset_deletes_the_transcripts_with_the_jobs(
+    make_jobs: Callable[..., Any], fake_api: FakeAnthropic
+) -> None:
+    fake_api.add(fake.text("Review: the password is compared in plain text."))
+    async with make_jobs() as jobs:
+        harness: JobHarness = jobs
+        async with harness.worker():
+            done = await harness.until(await harness.submit("security", "review app.py"))
+        assert done.status is JobStatus.COMPLETE
+        assert await harness.store.conversation(done.id) is not None, "a finished run keeps its transcript"
+        await harness.service.reset()
+        assert await harness.store.conversation(done.id) is None
+        assert await harness.store.conversation_count() == 0
