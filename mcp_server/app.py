@@ -56,6 +56,14 @@ def standards_sources(settings: Settings) -> list[StandardsSource]:
     return sources
 
 
+@dataclass(frozen=True)
+class Unavailable:
+    """The lifespan state of a server whose stores could not open (e.g. a damaged database): the
+    server stays up and every tool answers with ``reason`` instead of the client seeing EOF."""
+
+    reason: str
+
+
 def index_config(settings: Settings) -> IndexConfig:
     """Every standards source (:func:`standards_sources`) and where the index lives."""
     return IndexConfig(

@@ -15,10 +15,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from personas.model import ALL_RUN_TOOLS, SLUG_PATTERN, PersonaDefinition
+from standards.frontmatter import dump as dump_front_matter
+from standards.frontmatter import split as split_front_matter
 
 CLAUDE_AGENTS_DIR = Path(".claude") / "agents"
 DEFAULT_MCP_SERVER = "agent-personas"
@@ -78,15 +79,10 @@ def map_tools(value: object) -> tuple[list[str], list[str]]:
 
 
 def _split(text: str) -> tuple[dict[str, Any], str]:
-    """YAML front matter and body (the one line to swap for the shared front-matter module)."""
-    text = text.removeprefix("\ufeff")
-    match = re.match(r"^---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|$)", text, re.DOTALL)
-    if match is None:
+    """YAML front matter and body; a subagent without front matter has no name or description."""
+    if not text.removeprefix("\ufeff").startswith("---"):
         raise ValueError("no front matter: the file must start with '---', name and description, then '---'")
-    data = yaml.safe_load(match.group(1)) or {}
-    if not isinstance(data, dict):
-        raise ValueError("front matter must be a YAML mapping")
-    return {str(k): v for k, v in data.items()}, text[match.end() :]
+    return split_front_matter(text)
 
 
 def load_subagent(path: Path) -> tuple[PersonaDefinition, list[str]]:
@@ -97,7 +93,7 @@ def load_subagent(path: Path) -> tuple[PersonaDefinition, list[str]]:
             raise SubagentError(f"{path}: larger than {MAX_AGENT_FILE_BYTES} bytes")
         meta, body = _split(data.decode("utf-8"))
         tools, warnings = map_tools(meta.get("tools"))
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         if isinstance(exc, SubagentError):
             raise
         raise SubagentError(f"{path}: cannot read Claude Code subagent: {exc}") from exc
@@ -144,8 +140,7 @@ def export_subagent(persona: PersonaDefinition, *, mcp_server: str = DEFAULT_MCP
     if persona.model:
         meta["model"] = persona.model
     meta["domains"] = list(persona.domains)
-    header = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True, width=10_000).strip()
-    return f"---\n{header}\n---\n\n{persona.system_prompt.strip()}\n"
+    return f"{dump_front_matter(meta)}\n{persona.system_prompt.strip()}\n"
 
 
 def write_subagents(

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
-from standards.index.chunker import ParsedDocument, chunk_markdown, normalize_tags
+from standards.frontmatter import normalize_tags
+from standards.index.chunker import ParsedDocument, chunk_markdown
 from standards.index.embedder import Embedder
 from standards.index.models import BuildProgress
 from standards.index.rules import RuleFileError, rule_title, split_rule_front_matter

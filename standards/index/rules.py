@@ -19,7 +19,7 @@ from typing import Any
 
 from wcmatch import glob
 
-from standards.index.chunker import parse_front_matter
+from standards.frontmatter import parse as parse_front_matter
 from standards.index.scope import GLOB_FLAGS, folder_scope, normalize_globs
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,8 @@ def _nested_agents(root: Path) -> list[str]:
 
 def split_rule_front_matter(rel: str, text: str) -> tuple[dict[str, Any], str]:
     """Front matter and body of a rule file. Raises :class:`RuleFileError` when it is malformed."""
-    meta, body, warning = parse_front_matter(text)
+    parsed = parse_front_matter(text)
+    meta, body, warning = parsed.meta, parsed.body, parsed.error
     if warning is None:
         return meta, body
     if rel.endswith(".mdc"):
