@@ -41,9 +41,9 @@ async def _refuses_without_secret(url: str) -> None:
     if where.unix_socket_path:
         anonymous = aioredis.Redis(unix_socket_path=where.unix_socket_path)
     else:
-        anonymous = aioredis.Redis(host=where.host, port=where.port)
+        anonymous = aioredis.Redis(host=str(where.host), port=where.port)
     try:
-        with pytest.raises((AuthenticationError, ResponseError), match="NOAUTH|Authentication"):
+        with pytest.raises((AuthenticationError, ResponseError), match=r"NOAUTH|Authentication"):
             await anonymous.ping()
         with pytest.raises((AuthenticationError, ResponseError)):
             await anonymous.zadd("agent-personas:queue", {"evil": 0})
