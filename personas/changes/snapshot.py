@@ -33,7 +33,9 @@ class GitSnapshot:
         self.root = root.resolve()
         self.head = head
         self.max_file_bytes = max_file_bytes
-        self._denied = [p.resolve().relative_to(self.root).as_posix() for p in denied if p.resolve().is_relative_to(self.root)]
+        self._denied = [
+            p.resolve().relative_to(self.root).as_posix() for p in denied if p.resolve().is_relative_to(self.root)
+        ]
         self._where = "the index (staged changes)" if head == INDEX_HEAD else f"commit {head[:12]}"
 
     def _entry(self, rel: str) -> tuple[str, str]:

@@ -30,7 +30,9 @@ def normalise_title(title: str) -> str:
     return " ".join(words)
 
 
-def _code(reader: FileReader | None, file: str | None, line: int | None, end: int | None, cache: dict[str, list[str]]) -> str:
+def _code(
+    reader: FileReader | None, file: str | None, line: int | None, end: int | None, cache: dict[str, list[str]]
+) -> str:
     if reader is None or file is None or line is None:
         return ""
     if file not in cache:
@@ -80,7 +82,9 @@ def finalize(
         finding = locate(raw)
         in_change: bool | None = None
         if changes is not None:
-            in_change = bool(finding.file and finding.line and changes.in_change(finding.file, finding.line, finding.end_line))
+            in_change = bool(
+                finding.file and finding.line and changes.in_change(finding.file, finding.line, finding.end_line)
+            )
         code = _code(reader, finding.file, finding.line, finding.end_line, cache)
         fid = fingerprint(persona, finding.title, finding.file, code, finding.location)
         done.append(finding.model_copy(update={"id": fid, "in_change": in_change, "personas": [persona]}))
@@ -90,6 +94,4 @@ def finalize(
 def visible(findings: Iterable[Finding], min_severity: Severity | None, cited_only: bool) -> list[Finding]:
     """The findings at or above ``min_severity`` (and, with ``cited_only``, citing a team standard)."""
     floor = SEVERITY_ORDER.index(min_severity) if min_severity else len(SEVERITY_ORDER)
-    return [
-        f for f in findings if SEVERITY_ORDER.index(f.severity) <= floor and (not cited_only or f.standard_refs)
-    ]
+    return [f for f in findings if SEVERITY_ORDER.index(f.severity) <= floor and (not cited_only or f.standard_refs)]

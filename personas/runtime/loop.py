@@ -24,6 +24,7 @@ from anthropic.types import ContentBlock, Message, MessageParam, ToolChoiceParam
 from personas.changes.snapshot import GitSnapshot
 from personas.model import PersonaDefinition
 from personas.runtime.client import SharedClient
+from personas.runtime.findings import finalize, visible
 from personas.runtime.models import (
     LLMConfig,
     PersonaRunError,
@@ -33,7 +34,6 @@ from personas.runtime.models import (
     RunOutcome,
     RunRequest,
 )
-from personas.runtime.findings import finalize, visible
 from personas.runtime.prompt import build_system_prompt, first_user_text, prompt_hash
 from personas.runtime.review import Finding, render_review, render_text_answer
 from personas.runtime.toolbox import ProjectFiles, RunToolbox

@@ -78,14 +78,16 @@ class RunRequest(BaseModel):
         description="Messages of the run being followed up (RunOutcome.messages); the task becomes the next turn.",
     )
     changes: ChangeSet | None = Field(
-        default=None, description="The change under review: its diff opens the conversation; files are read at its head."
+        default=None,
+        description="The change under review: its diff opens the conversation; files are read at its head.",
     )
     min_severity: Literal["critical", "high", "medium", "low", "info"] | None = Field(
         default=None, description="The Markdown review shows only findings at or above this (all are kept)."
     )
     cited_only: bool = Field(default=False, description="The Markdown review shows only findings citing a standard.")
     dismissed: list[DismissedFinding] = Field(
-        default_factory=list, description="Findings the team dismissed: dropped when raised again, listed to the persona."
+        default_factory=list,
+        description="Findings the team dismissed: dropped when raised again, listed to the persona.",
     )
 
 

@@ -6,8 +6,8 @@ import asyncio
 import hashlib
 import re
 
-from personas.model import PersonaDefinition, Personality
 from personas.changes.models import INDEX_HEAD, ChangeSet
+from personas.model import PersonaDefinition, Personality
 from personas.runtime.models import DismissedFinding, PersonaRunError, RunLimits, RunRequest
 from personas.runtime.sandbox import NotInProjectError, SandboxError
 from personas.runtime.toolbox import ProjectFiles

@@ -28,8 +28,12 @@ class Finding(BaseModel):
         description="The file the issue is in, relative to the project root, e.g. 'api/login.py'. Omit when the "
         "finding is not about one file.",
     )
-    line: int | None = Field(default=None, ge=1, description="First line of the issue in that file, as read_file numbers it.")
-    end_line: int | None = Field(default=None, ge=1, description="Last line of the issue (inclusive), if it spans lines.")
+    line: int | None = Field(
+        default=None, ge=1, description="First line of the issue in that file, as read_file numbers it."
+    )
+    end_line: int | None = Field(
+        default=None, ge=1, description="Last line of the issue (inclusive), if it spans lines."
+    )
     standard_refs: list[str] = Field(
         default_factory=list,
         max_length=20,
