@@ -75,7 +75,8 @@ class PersonaRegistry:
         cls, project_dir: Path | None = None, core_dir: Path = CORE_DIR, *, claude_root: Path | None = None
     ) -> PersonaRegistry:
         """Load all personas: core, then the Claude Code subagents under ``claude_root`` (a project
-        root holding .claude/agents), then the project's own (each overrides the ones before by id).
+        root holding .claude/agents; one named like a core persona is skipped with a warning), then
+        the project's own (which override the ones before by id).
         Invalid project or subagent files are skipped with a logged, named error; invalid core files
         are a bug and raise."""
         personas: dict[str, PersonaDefinition] = {}
@@ -92,10 +93,13 @@ class PersonaRegistry:
                     log.error("Skipping Claude Code subagent: %s", exc)
                     errors.append(str(exc))
                     continue
+                if persona.id in personas:  # e.g. our own personas exported with `personas export --claude`
+                    ignored = [f"{path.name}: skipped, the {persona.id!r} persona of this server has that name"]
+                else:
+                    personas[persona.id] = persona
                 for warning in ignored:
                     log.warning("Claude Code subagent %s", warning)
                 warnings.extend(ignored)
-                personas[persona.id] = persona
         if project_dir is not None:
             for path in _persona_files(project_dir):
                 try:
