@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from mcp.server.mcpserver import MCPServer
 
 from mcp_server.app import AppState, open_app
+from mcp_server.desk.serve import StateRef
 from mcp_server.instructions import INSTRUCTIONS
 from mcp_server.resources import register_job_resources
 from mcp_server.settings import Settings
@@ -33,16 +34,23 @@ def build_server(
     run_worker: bool = True,
     watch: bool = True,
     on_closed: Callable[[], None] | None = None,
+    state_ref: StateRef | None = None,
 ) -> MCPServer[AppState]:
     """Build the MCP server. Resources open when a transport starts it and close when it stops;
-    ``on_closed`` is called once they are all closed."""
+    ``on_closed`` is called once they are all closed; ``state_ref`` holds the open state (for the desk)."""
     personas = PersonaRegistry.load(settings.personas_dir)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
         try:
             async with open_app(settings, personas, run_worker=run_worker, watch=watch) as state:
-                yield state
+                if state_ref is not None:
+                    state_ref.state = state
+                try:
+                    yield state
+                finally:
+                    if state_ref is not None:
+                        state_ref.state = None
         finally:
             if on_closed is not None:
                 on_closed()
