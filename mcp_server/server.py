@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
 from mcp.server.mcpserver import MCPServer
 
-from mcp_server.app import AppState, open_app
+from mcp_server.app import AppState, Unavailable, open_app
 from mcp_server.desk.serve import StateRef
 from mcp_server.instructions import INSTRUCTIONS
 from mcp_server.resources import register_job_resources
@@ -19,6 +20,9 @@ from mcp_server.tools.personas import register_persona_tools
 from mcp_server.tools.proposals import register_proposal_tools
 from mcp_server.tools.standards import register_standards
 from personas.registry import PersonaRegistry
+from standards.sqlite import DatabaseUnusableError
+
+log = logging.getLogger(__name__)
 
 
 def package_version() -> str:
@@ -35,27 +39,39 @@ def build_server(
     watch: bool = True,
     on_closed: Callable[[], None] | None = None,
     state_ref: StateRef | None = None,
-) -> MCPServer[AppState]:
+) -> MCPServer[AppState | Unavailable]:
     """Build the MCP server. Resources open when a transport starts it and close when it stops;
     ``on_closed`` is called once they are all closed; ``state_ref`` holds the open state (for the desk)."""
     personas = PersonaRegistry.load(settings.personas_dir)
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
+    async def lifespan(_: MCPServer[AppState | Unavailable]) -> AsyncIterator[AppState | Unavailable]:
+        stack = AsyncExitStack()
         try:
-            async with open_app(settings, personas, run_worker=run_worker, watch=watch) as state:
+            state: AppState | Unavailable
+            try:
+                state = await stack.enter_async_context(
+                    open_app(settings, personas, run_worker=run_worker, watch=watch)
+                )
+            except DatabaseUnusableError as exc:
+                # Stay up: the client sees the reason on every tool call rather than EOF.
+                log.error("agent-personas cannot start its job system: %s", exc)
+                state = Unavailable(str(exc))
+            if state_ref is not None and isinstance(state, AppState):
+                state_ref.state = state
+            try:
+                yield state
+            finally:
                 if state_ref is not None:
-                    state_ref.state = state
-                try:
-                    yield state
-                finally:
-                    if state_ref is not None:
-                        state_ref.state = None
+                    state_ref.state = None
         finally:
-            if on_closed is not None:
-                on_closed()
+            try:
+                await stack.aclose()
+            finally:
+                if on_closed is not None:
+                    on_closed()
 
-    server: MCPServer[AppState] = MCPServer(
+    server: MCPServer[AppState | Unavailable] = MCPServer(
         name="agent-personas",
         title="Agent Personas",
         instructions=INSTRUCTIONS,

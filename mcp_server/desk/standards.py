@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mcp_server.desk.web import Desk
-from standards.index.chunker import parse_front_matter
+from standards import frontmatter
 
 MAX_QUERY = 500
 
@@ -45,7 +45,8 @@ async def view(desk: Desk, request: Request) -> Response:
     if not file:
         raise ValueError("name the standard: ?file=<domain>/<topic>.md")
     raw = await desk.state.standards.read_file(file, source)
-    meta, body, _ = await asyncio.to_thread(parse_front_matter, raw)
+    parsed = await asyncio.to_thread(frontmatter.parse, raw)
+    meta, body = parsed.meta, parsed.body
     title = str(meta.get("title") or file)
     return desk.page(
         request, "standard.html", title=title, section="standards", file=file, source=source, text=body, meta=meta

@@ -62,7 +62,8 @@ async def test_cancel_pending_job_means_it_never_starts(jobs: JobHarness, fake_a
 
 async def test_cancel_finished_job_changes_nothing(jobs: JobHarness) -> None:
     async with jobs.worker():
-        done = await jobs.until(await jobs.submit())
+        finished = await jobs.until(await jobs.submit())
+    done = await jobs.job(finished.id)  # as the stopped worker left it (lease released)
     result = await jobs.service.cancel(done.id)
     after = await jobs.job(done.id)
     assert not result.cancelled and result.status is JobStatus.COMPLETE
