@@ -9,10 +9,14 @@ import asyncio
 import logging
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+from personas.changes import DEFAULT_MAX_DIFF_CHARS, ChangesError, resolve_changes
 from personas.registry import PersonaRegistry, UnknownPersonaError
+from personas.runtime.review import SEVERITY_ORDER
 from worker import events, ops
 from worker.models import (
     CancelResult,
@@ -56,6 +60,11 @@ def utc_day_start(now: float) -> float:
     return datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
+def utc_day(now: float) -> str:
+    """The UTC calendar day of ``now`` as ``YYYY-MM-DD`` (the quota's unit)."""
+    return datetime.fromtimestamp(now, UTC).date().isoformat()
+
+
 def _ago(seconds: float) -> str:
     seconds = max(0, round(seconds))
     if seconds < 120:
@@ -74,12 +83,33 @@ class JobService:
         *,
         max_context_chars: int,
         options: JobOptions | None = None,
+        project_root: Path | None = None,
+        denied_paths: Sequence[Path] = (),
+        max_diff_chars: int = DEFAULT_MAX_DIFF_CHARS,
     ) -> None:
         self.store = store
         self.queue = queue
         self.personas = personas
         self.max_context_chars = max_context_chars
         self.options = options or JobOptions()
+        self.project_root = project_root or Path.cwd()
+        self.denied_paths = tuple(denied_paths)
+        self.max_diff_chars = max_diff_chars
+
+    async def review_fields(self, changes: str | None, min_severity: str | None, cited_only: bool) -> dict[str, Any]:
+        """The job fields of a change review: ``changes`` resolved now, in the project root, with git."""
+        if min_severity is not None and min_severity not in SEVERITY_ORDER:
+            raise JobRequestError(f"min_severity must be one of {', '.join(SEVERITY_ORDER)}; got {min_severity!r}.")
+        fields: dict[str, Any] = {"min_severity": min_severity, "cited_only": cited_only}
+        if changes is not None:
+            try:
+                resolved = await resolve_changes(
+                    self.project_root, changes, max_diff_chars=self.max_diff_chars, denied=self.denied_paths
+                )
+            except ChangesError as exc:
+                raise JobRequestError(str(exc)) from exc
+            fields["changes"] = resolved.model_dump(mode="json")
+        return fields
 
     # ---- submit / check -------------------------------------------------------------------
 
@@ -90,6 +120,10 @@ class JobService:
         context: str | None = None,
         priority: str = "normal",
         follow_up_of: str | None = None,
+        *,
+        changes: str | None = None,
+        min_severity: str | None = None,
+        cited_only: bool = False,
     ) -> InvokeResult:
         try:
             persona = self.personas.get(persona_id)
@@ -110,23 +144,37 @@ class JobService:
             )
         if follow_up_of:
             await self._check_follow_up(persona.id, follow_up_of.strip())
+        review = await self.review_fields(changes, min_severity, cited_only)
         job = JobState(
-            persona=persona.id, task=task, context=context, priority=priority, follow_up_of=follow_up_of or None
+            persona=persona.id,
+            task=task,
+            context=context,
+            priority=priority,
+            follow_up_of=follow_up_of or None,
+            **review,
         )
         limit = self.options.daily_job_limit
         day_start = utc_day_start(job.created_at)
-        if not await self.store.insert(job, daily_limit=limit, day_start=day_start):
+        day = utc_day(job.created_at)
+        if not await self.store.count_accepted(persona.id, day, limit=limit):
             reset_in = timedelta(seconds=round(day_start + 86_400 - time.time()))
             raise JobRequestError(
                 f"Daily limit reached: the {persona.id} persona already started {limit} jobs today "
                 f"(PERSONAS_DAILY_JOB_LIMIT={limit}). The count resets at 00:00 UTC (in {reset_in}); "
                 "ask whoever runs this server to raise the limit if you need more."
             )
+        accepted = False
         try:
-            await self.queue.enqueue(job.id, job.priority)
-        except QueueUnavailableError as exc:
-            await self.store.finish(job.id, JobStatus.FAILED, error=str(exc))
-            raise
+            await self.store.insert(job)
+            try:
+                await self.queue.enqueue(job.id, job.priority)
+            except QueueUnavailableError as exc:
+                await self.store.finish(job.id, JobStatus.FAILED, error=str(exc))
+                raise
+            accepted = True
+        finally:
+            if not accepted:  # only accepted jobs count against the quota
+                await self.store.uncount_accepted(persona.id, day)
         estimate = await self.estimate_seconds(persona.id)
         return InvokeResult(
             job_id=job.id,

@@ -60,7 +60,7 @@ async def run_desk(settings: Settings, *, host: str, port: int, open_browser: bo
     from personas.registry import PersonaRegistry
 
     token = settings.http_token.get_secret_value() if settings.http_token else None
-    personas = PersonaRegistry.load(settings.personas_dir)
+    personas = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
     async with open_app(settings, personas) as state:
         app = build_desk(lambda: state, host=host, token=token)
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")

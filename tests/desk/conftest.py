@@ -65,7 +65,7 @@ class Site:
 @pytest.fixture
 async def site(make_settings: Callable[..., Settings], redis_url: str) -> AsyncIterator[Site]:
     settings = make_settings(redis_url=redis_url)
-    personas = PersonaRegistry.load(settings.personas_dir)
+    personas = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
     async with open_app(settings, personas) as state:
         await state.standards.wait_ready(60)
         port = free_port()
