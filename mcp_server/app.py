@@ -129,6 +129,9 @@ async def open_app(
             personas,
             max_context_chars=settings.max_context_chars,
             options=settings.job_options(),
+            project_root=settings.project_root,
+            denied_paths=(settings.data_dir,),
+            max_diff_chars=settings.max_diff_chars,
         )
         proposals = await stack.enter_async_context(
             ProposalStore.open(settings.proposals_db_path, settings.standards_dir)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from personas.runtime.globs import GlobError, compile_glob
+from personas.runtime.globs import Glob, GlobError, compile_glob
 
 #: Folders list_files never walks into (tooling, dependencies, caches).
 SKIPPED_DIRS = frozenset(
@@ -91,6 +91,15 @@ def _check_relative(raw: str, what: str) -> str:
             f"'..' is refused in {what}s ({value!r}): file tools only see files inside the project root."
         )
     return value
+
+
+def compile_pattern(raw: str) -> Glob:
+    """A list_files pattern checked (relative, bounded, well-formed) and compiled, or :class:`SandboxError`."""
+    value = _check_relative(raw, "pattern")
+    try:
+        return compile_glob(value)
+    except GlobError as exc:
+        raise SandboxError(str(exc)) from None
 
 
 def is_secret_name(name: str) -> bool:
@@ -174,11 +183,7 @@ class ProjectSandbox:
     def list_files(self, pattern: str, *, limit: int) -> tuple[list[str], int]:
         """Files matching a glob (``*``, ``?``, ``[...]``, ``**``, ``{a,b}``; see :mod:`personas.runtime.globs`):
         (first ``limit``, total). A malformed or oversized pattern is a :class:`SandboxError`."""
-        value = _check_relative(pattern, "pattern")
-        try:
-            glob = compile_glob(value)
-        except GlobError as exc:
-            raise SandboxError(str(exc)) from None
+        glob = compile_pattern(pattern)
         matches = sorted(rel for rel in self._walk() if glob.match(rel))
         return matches[:limit], len(matches)
 
