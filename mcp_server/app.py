@@ -6,7 +6,7 @@ import asyncio
 import importlib
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from mcp_server.embedded import embedded_redis
@@ -51,6 +51,11 @@ class Unavailable:
     server stays up and every tool answers with ``reason`` instead of the client seeing EOF."""
 
     reason: str
+
+
+def open_job_store(settings: Settings) -> AbstractAsyncContextManager[JobStore]:
+    """The one way a process opens the job store from its settings."""
+    return JobStore.open(settings.jobs_db_path, webhooks=settings.job_options().webhook_url is not None)
 
 
 def index_config(settings: Settings) -> IndexConfig:
@@ -114,7 +119,7 @@ async def open_app(
         redis_url = settings.redis_url
         if redis_url is None:
             redis_url = await stack.enter_async_context(embedded_redis(settings.data_dir))
-        store = await stack.enter_async_context(JobStore.open(settings.jobs_db_path))
+        store = await stack.enter_async_context(open_job_store(settings))
         pool = await stack.enter_async_context(open_pool(redis_url))
         jobs = JobService(
             store,
@@ -212,7 +217,7 @@ async def open_worker_deps(settings: Settings) -> AsyncIterator[WorkerDeps]:
     await standards.start(watch=False)
     try:
         async with (
-            JobStore.open(settings.jobs_db_path) as store,
+            open_job_store(settings) as store,
             ProposalStore.open(settings.proposals_db_path, settings.standards_dir) as proposals,
             worker_deps(settings, store, personas, run_toolbox(settings, standards, proposals)) as deps,
         ):
