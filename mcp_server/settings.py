@@ -115,6 +115,12 @@ class Settings(BaseSettings):
         ge=1_000,
         description="Cap on task + context of one invocation. PERSONAS_MAX_CONTEXT_CHARS.",
     )
+    max_diff_chars: int = Field(
+        default=100_000,
+        ge=1_000,
+        description="Cap on the unified diff a 'changes' review shows the persona (cut with a note). "
+        "PERSONAS_MAX_DIFF_CHARS.",
+    )
     http_token: SecretStr | None = Field(
         default=None,
         description="Bearer token for `serve --http`; required when binding beyond loopback. PERSONAS_HTTP_TOKEN.",

@@ -23,7 +23,7 @@ from standards import sqlite
 from worker.models import TERMINAL_STATUSES, JobFinish, JobState, JobStatus
 
 DEFAULT_ESTIMATE_SECONDS = 45.0
-_JSON_FIELDS = frozenset({"findings", "proposals"})
+_JSON_FIELDS = frozenset({"findings", "proposals", "changes", "panel", "panel_runs"})
 _COLUMNS: tuple[str, ...] = tuple(JobState.model_fields)
 _TERMINAL_SQL = "(" + ",".join(f"'{s.value}'" for s in TERMINAL_STATUSES) + ")"
 _QUEUED = "progress_phase='queued', progress_percent=0, progress_eta_seconds=NULL"

@@ -9,6 +9,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from mcp_server.tools.context import app_state
+from mcp_server.tools.review import Changes, CitedOnly, MinSeverity
 from personas.model import PersonaDefinition
 from worker.models import CancelResult, InvokeResult, JobReport, JobState
 from worker.queue import QueueUnavailableError
@@ -69,15 +70,27 @@ def register_job_tools(server: MCPServer, personas: list[PersonaDefinition]) -> 
 
 
 def _make_invoke(persona_id: str) -> Any:
-    async def invoke(
+    async def invoke(  # noqa: PLR0917 - MCP tool arguments
         task: Task,
         ctx: Context,
         context: JobContext = None,
         priority: PriorityArg = "normal",
         follow_up_of: FollowUpOf = None,
+        changes: Changes = None,
+        min_severity: MinSeverity = None,
+        cited_only: CitedOnly = False,
     ) -> InvokeResult:
         try:
-            return await app_state(ctx).jobs.submit(persona_id, task, context, priority, follow_up_of)
+            return await app_state(ctx).jobs.submit(
+                persona_id,
+                task,
+                context,
+                priority,
+                follow_up_of,
+                changes=changes,
+                min_severity=min_severity,
+                cited_only=cited_only,
+            )
         except (JobRequestError, QueueUnavailableError) as exc:
             raise ToolError(str(exc)) from exc
 

@@ -17,7 +17,7 @@ from personas.model import ALL_RUN_TOOLS, PersonaDefinition
 from personas.runtime.models import Phase
 from personas.runtime.review import ReviewSubmission
 from personas.runtime.sandbox import ProjectSandbox, SandboxError
-from personas.runtime.toolbox import RunToolbox, citation_ref
+from personas.runtime.toolbox import ProjectFiles, RunToolbox, citation_ref
 
 if TYPE_CHECKING:
     from anthropic.types import ToolParam
@@ -178,11 +178,13 @@ def _validation_summary(exc: ValidationError) -> str:
 class RunTools:
     """Executes the model's tool calls for one run and keeps what they produced."""
 
-    def __init__(self, persona: PersonaDefinition, job_id: str, toolbox: RunToolbox) -> None:
+    def __init__(
+        self, persona: PersonaDefinition, job_id: str, toolbox: RunToolbox, *, files: ProjectFiles | None = None
+    ) -> None:
         self.persona = persona
         self.job_id = job_id
         self.toolbox = toolbox
-        self.sandbox = ProjectSandbox(
+        self.sandbox: ProjectFiles = files or ProjectSandbox(
             toolbox.project_root, max_file_bytes=toolbox.limits.max_file_bytes, denied=toolbox.denied_paths
         )
         self.offered: list[str] = [name for name in ALL_RUN_TOOLS if name in persona.tools]

@@ -39,7 +39,15 @@ async def test_lists_six_invoke_tools_and_check(make_settings: Callable[..., Set
     assert {f"invoke_{p}" for p in CORE} <= set(tools)
     assert "check_persona_job" in tools
     invoke = tools["invoke_security"]
-    assert set(invoke.input_schema["properties"]) == {"task", "context", "priority", "follow_up_of"}
+    assert set(invoke.input_schema["properties"]) == {
+        "task",
+        "context",
+        "priority",
+        "follow_up_of",
+        "changes",
+        "min_severity",
+        "cited_only",
+    }
     assert invoke.input_schema["required"] == ["task"]
     assert invoke.output_schema is not None
     assert "check_persona_job" in (invoke.description or "")
