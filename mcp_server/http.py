@@ -13,12 +13,15 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from mcp_server.desk.serve import StateRef
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +104,23 @@ def transport_security(host: str) -> TransportSecuritySettings | None:
     )
 
 
-def http_app(server: MCPServer[Any], *, host: str, token: str | None) -> ASGIApp:
+def http_app(server: MCPServer[Any], *, host: str, token: str | None, desk: StateRef | None = None) -> ASGIApp:
+    """The MCP app at ``/mcp`` (bearer token when set) and, given the server's state, the desk at ``/desk``."""
     check_bind(host, token)
     app: ASGIApp = server.streamable_http_app(host=host, transport_security=transport_security(host))
-    return BearerTokenMiddleware(app, token) if token else app
+    if token:
+        app = BearerTokenMiddleware(app, token)
+    if desk is not None:
+        from mcp_server.desk.serve import mount_desk
+
+        app = mount_desk(app, desk, host=host, token=token)
+    return app
 
 
-async def serve_http(server: MCPServer[Any], *, host: str, port: int, token: str | None) -> None:
-    app = http_app(server, host=host, token=token)
+async def serve_http(
+    server: MCPServer[Any], *, host: str, port: int, token: str | None, desk: StateRef | None = None
+) -> None:
+    app = http_app(server, host=host, token=token, desk=desk)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     log.info(
         "serving MCP over streamable HTTP at http://%s:%d/mcp%s",

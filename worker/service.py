@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-import statistics
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -23,6 +22,7 @@ from worker.models import (
     CancelResult,
     DatabaseStats,
     InvokeResult,
+    JobFinish,
     JobList,
     JobReport,
     JobState,
@@ -34,13 +34,11 @@ from worker.options import JobOptions
 from worker.queue import JobQueue, QueueUnavailableError
 from worker.storage_errors import storage_problem
 from worker.store import JobStore
-from worker.webhook import webhook_fields
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-DEFAULT_ESTIMATE_SECONDS = 45
 PRIORITIES: tuple[Priority, ...] = ("low", "normal", "high")
 MAX_WAIT_SECONDS = 50.0
 CANCEL_CONFIRM_SECONDS = 2.0
@@ -178,7 +176,7 @@ class JobService:
             try:
                 await self.queue.enqueue(job.id, job.priority)
             except QueueUnavailableError as exc:
-                await self.store.finish(job.id, JobStatus.FAILED, error=str(exc))
+                await self.store.finish(job.id, JobFinish.failed(str(exc)))
                 raise
             accepted = True
         finally:
@@ -234,10 +232,7 @@ class JobService:
         return job
 
     async def estimate_seconds(self, persona_id: str) -> int:
-        durations = await self.store.recent_durations(persona_id)
-        if not durations:
-            return DEFAULT_ESTIMATE_SECONDS
-        return max(1, round(statistics.median(durations)))
+        return max(1, round(await self.store.estimate_seconds(persona_id)))
 
     # ---- wait -----------------------------------------------------------------------------
 
@@ -275,10 +270,7 @@ class JobService:
         job = await self.get(job_id)
         now = time.time()
         if job.status.terminal or not await self.store.finish(
-            job.id,
-            JobStatus.CANCELLED,
-            error="Cancelled by request (cancel_persona_job).",
-            **webhook_fields(self.options),
+            job.id, JobFinish.cancelled("Cancelled by request (cancel_persona_job).")
         ):
             return self._already_finished(await self.get(job.id), now)
         note = await self._stop_delivery(job, confirm_seconds)

@@ -19,7 +19,7 @@ from personas.runtime.sandbox import (
     NotInProjectError,
     SandboxError,
     check_relative,
-    glob_regex,
+    compile_pattern,
     is_secret_name,
 )
 
@@ -88,8 +88,8 @@ class GitSnapshot:
         return FileText(path=rel, text=text.removeprefix("\ufeff"), size=len(data))
 
     def list_files(self, pattern: str, *, limit: int) -> tuple[list[str], int]:
-        regex = glob_regex(check_relative(pattern, "pattern"))
-        matches = sorted(rel for rel in self._names() if regex.fullmatch(rel))
+        glob = compile_pattern(pattern)
+        matches = sorted(rel for rel in self._names() if glob.match(rel))
         return matches[:limit], len(matches)
 
     def _names(self) -> Iterable[str]:

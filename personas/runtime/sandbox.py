@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from personas.runtime.globs import Glob, GlobError, compile_glob
 
 #: Folders list_files never walks into (tooling, dependencies, caches).
 SKIPPED_DIRS = frozenset(
@@ -90,6 +91,15 @@ def _check_relative(raw: str, what: str) -> str:
             f"'..' is refused in {what}s ({value!r}): file tools only see files inside the project root."
         )
     return value
+
+
+def compile_pattern(raw: str) -> Glob:
+    """A list_files pattern checked (relative, bounded, well-formed) and compiled, or :class:`SandboxError`."""
+    value = _check_relative(raw, "pattern")
+    try:
+        return compile_glob(value)
+    except GlobError as exc:
+        raise SandboxError(str(exc)) from None
 
 
 def is_secret_name(name: str) -> bool:
@@ -171,10 +181,10 @@ class ProjectSandbox:
         return FileText(path=rel, text=text.removeprefix("\ufeff"), size=len(data))
 
     def list_files(self, pattern: str, *, limit: int) -> tuple[list[str], int]:
-        """Files matching a glob (``*``, ``?``, ``[...]``, ``**``, ``{a,b}``): (first ``limit``, total)."""
-        value = _check_relative(pattern, "pattern")
-        regex = glob_regex(value)
-        matches = sorted(rel for rel in self._walk() if regex.fullmatch(rel))
+        """Files matching a glob (``*``, ``?``, ``[...]``, ``**``, ``{a,b}``; see :mod:`personas.runtime.globs`):
+        (first ``limit``, total). A malformed or oversized pattern is a :class:`SandboxError`."""
+        glob = compile_pattern(pattern)
+        matches = sorted(rel for rel in self._walk() if glob.match(rel))
         return matches[:limit], len(matches)
 
     def _walk(self) -> Iterable[str]:
@@ -192,42 +202,3 @@ class ProjectSandbox:
                 if path.is_symlink() and not Path(os.path.realpath(path)).is_relative_to(self.root):
                     continue
                 yield path.relative_to(self.root).as_posix()
-
-
-def _expand_braces(pattern: str) -> list[str]:
-    match = re.search(r"\{([^{}]*,[^{}]*)\}", pattern)
-    if match is None:
-        return [pattern]
-    head, tail = pattern[: match.start()], pattern[match.end() :]
-    return [p for option in match.group(1).split(",") for p in _expand_braces(head + option + tail)]
-
-
-def _glob_to_regex(pattern: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[" and (end := pattern.find("]", i + 2)) != -1:
-            inner = pattern[i + 1 : end].replace("\\", "\\\\")
-            out.append("[" + ("^" + inner[1:] if inner.startswith("!") else inner) + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return "".join(out)
-
-
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a glob over project-relative POSIX paths (``**`` spans folders, ``*`` does not)."""
-    return re.compile("|".join(f"(?:{_glob_to_regex(p)})" for p in _expand_braces(pattern.replace("\\", "/"))))

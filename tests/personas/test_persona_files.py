@@ -83,5 +83,5 @@ def test_core_personas_fit_the_prompt_budget_with_runtime_additions() -> None:
 
     for persona in PersonaRegistry.load().all():
         assert persona.origin == "core"
-        # The body is capped at 1,500 tokens; the runtime adds a short style/citation/budget tail.
-        assert estimate_tokens(build_system_prompt(persona, RunLimits())) - estimate_tokens(persona.system_prompt) < 250
+        # The body is capped at 1,500 tokens; the runtime adds a short style/citation/data/budget tail.
+        assert estimate_tokens(build_system_prompt(persona, RunLimits())) - estimate_tokens(persona.system_prompt) < 330
