@@ -152,7 +152,8 @@ class Settings(BaseSettings):
     )
     http_token: SecretStr | None = Field(
         default=None,
-        description="Bearer token for `serve --http`; required when binding beyond loopback. PERSONAS_HTTP_TOKEN.",
+        description="Bearer token for `serve --http` (at least 32 characters); required unless bound to "
+        "127.0.0.1, ::1 or localhost. PERSONAS_HTTP_TOKEN.",
     )
     log_level: LogLevel = Field(default="INFO", description="Log level (logs go to stderr). PERSONAS_LOG_LEVEL.")
     # ---- jobs: reliability, retention, limits, webhook (worker/options.py: JobOptions) ----------

@@ -63,7 +63,7 @@ class GitSnapshot:
         parts = rel.split("/")
         if DENIED_DIRS.intersection(parts) or any(rel == d or rel.startswith(d + "/") for d in self._denied):
             raise SandboxError(f"{rel!r} is internal tool data (version control or agent-personas) and not readable.")
-        if is_secret_name(parts[-1]):
+        if is_secret_name(rel):
             raise SandboxError(
                 f"{rel!r} conventionally holds secrets, which are never sent to the model. Review how the code "
                 "loads it instead, and say in the review that you did not read it."
