@@ -250,7 +250,7 @@ async def _jobs(settings: Settings, args: argparse.Namespace) -> int:
 
     return await jobs_command(
         args.jobs_action,
-        db_path=settings.jobs_db_path,
+        db_path=settings.jobs_database,
         data_dir=settings.data_dir,
         redis_url=settings.redis_url,
         personas=PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root),
