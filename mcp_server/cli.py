@@ -74,8 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
         jobs_parser.add_argument("--json", action="store_true", help="Print JSON instead of text.")
 
     from mcp_server.proposals_cli import add_standards_parser
+    from mcp_server.review_cli import add_review_parser
 
     add_standards_parser(sub)
+    add_review_parser(sub)
     return parser
 
 
@@ -128,6 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_worker(settings))
         if args.command == "jobs":
             return asyncio.run(_jobs(settings, args))
+        if args.command == "review":
+            from mcp_server.review_cli import main_review
+
+            return main_review(settings, args)
         if args.command == "standards":
             from mcp_server.proposals_cli import standards_cli
 
