@@ -6,7 +6,7 @@ import asyncio
 import importlib
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from mcp_server.data_dir import prepare_data_dir, secure_files
@@ -47,6 +47,17 @@ class AppState:
     proposals: ProposalService
 
 
+def standards_sources(settings: Settings) -> list[StandardsSource]:
+    """The project's standards, the shared (org) folders in order, the universal starters shipped with
+    the package, and (unless turned off) the rule files found in the project root."""
+    sources = [StandardsSource(root=settings.standards_dir, kind="project")]
+    sources += [StandardsSource(root=folder, kind="shared") for folder in settings.shared_standards_dirs]
+    sources.append(StandardsSource(root=universal_standards_dir(), kind="universal"))
+    if settings.rules_discovery:
+        sources.append(StandardsSource(root=settings.project_root, kind="rules", domains=settings.rules_domains))
+    return sources
+
+
 @dataclass(frozen=True)
 class Unavailable:
     """The lifespan state of a server whose stores could not open (e.g. a damaged database): the
@@ -55,13 +66,15 @@ class Unavailable:
     reason: str
 
 
+def open_job_store(settings: Settings) -> AbstractAsyncContextManager[JobStore]:
+    """The one way a process opens the job store from its settings."""
+    return JobStore.open(settings.jobs_db_path, webhooks=settings.job_options().webhook_url is not None)
+
+
 def index_config(settings: Settings) -> IndexConfig:
-    """The project's standards first, then the universal starters shipped with the package."""
+    """Every standards source (:func:`standards_sources`) and where the index lives."""
     return IndexConfig(
-        sources=[
-            StandardsSource(root=settings.standards_dir, kind="project"),
-            StandardsSource(root=universal_standards_dir(), kind="universal"),
-        ],
+        sources=standards_sources(settings),
         index_dir=settings.index_dir,
         model_path=settings.embedding_model_path,
     )
@@ -110,11 +123,11 @@ async def open_app(
     """Open the standards index (reconciled in the background, watched unless ``watch`` is
     False), Redis (embedded when no REDIS_URL), the job store, the queue and, unless told not
     to, an in-process worker. Everything is closed in reverse order on exit."""
+    await asyncio.to_thread(prepare_data_dir, settings.data_dir)
     async with AsyncExitStack() as stack:
         standards = StandardsIndex(index_config(settings), embedder or make_embedder(settings), writer=True)
         await stack.enter_async_context(started_in_background(standards, watch=watch))
-        await asyncio.to_thread(prepare_data_dir, settings.data_dir)
-        store = await stack.enter_async_context(JobStore.open(settings.jobs_db_path))
+        store = await stack.enter_async_context(open_job_store(settings))
         redis_url = settings.redis_url
         embedded = redis_url is None
         requeue = _Requeue(store, settings)
@@ -237,12 +250,12 @@ async def worker_deps(
 async def open_worker_deps(settings: Settings) -> AsyncIterator[WorkerDeps]:
     """Resources of a standalone worker: the job and proposal stores, and a read-only view of
     the standards index that the server's indexer writes (it sees each write)."""
-    personas = PersonaRegistry.load(settings.personas_dir)
+    personas = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
     standards = StandardsIndex(index_config(settings), make_embedder(settings), writer=False)
     await standards.start(watch=False)
     try:
         async with (
-            JobStore.open(settings.jobs_db_path) as store,
+            open_job_store(settings) as store,
             ProposalStore.open(settings.proposals_db_path, settings.standards_dir) as proposals,
             worker_deps(settings, store, personas, run_toolbox(settings, standards, proposals)) as deps,
         ):

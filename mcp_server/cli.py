@@ -59,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--limit", type=int, default=5, help="How many results (default 5).")
     search.add_argument("--json", action="store_true", help="Print JSON instead of text.")
 
+    desk = sub.add_parser("desk", help="Serve the review desk web page (proposals, reviews, ops, standards).")
+    desk.add_argument("--host", default="127.0.0.1", help="Bind address (default: loopback; others need a token).")
+    desk.add_argument("--port", type=int, default=8766, help="Port (default: 8766).")
+    desk.add_argument("--open", action="store_true", help="Open the page in the default browser.")
+
     sub.add_parser("worker", help="Run a standalone worker on REDIS_URL (scale out by starting more).")
 
     jobs = sub.add_parser("jobs", help="Persona jobs: list, show, cancel, stats (plain text or --json).")
@@ -126,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     out=sys.stdout,
                 )
             )
+        if args.command == "desk":
+            return asyncio.run(_desk(settings, host=args.host, port=args.port, open_browser=args.open))
         if args.command == "worker":
             return asyncio.run(_worker(settings))
         if args.command == "jobs":
@@ -150,7 +157,7 @@ def _new_persona(settings: Settings, new_id: str, source: str, name: str | None)
     from personas.registry import PersonaRegistry, UnknownPersonaError
     from personas.scaffold import scaffold_persona
 
-    registry = PersonaRegistry.load(settings.personas_dir)
+    registry = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
     try:
         path = scaffold_persona(new_id, registry.get(source), settings.personas_dir, name=name)
     except (UnknownPersonaError, ValueError, FileExistsError) as exc:
@@ -195,10 +202,12 @@ async def _run_until_signal(main: asyncio.Task[None], closed: asyncio.Event | No
 
 
 async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker: bool, watch: bool) -> int:
+    from mcp_server.desk.serve import StateRef
     from mcp_server.server import build_server
 
     closed = asyncio.Event()
-    server = build_server(settings, run_worker=worker, watch=watch, on_closed=closed.set)
+    desk = StateRef() if http else None
+    server = build_server(settings, run_worker=worker, watch=watch, on_closed=closed.set, state_ref=desk)
     if http:
         from mcp_server.http import HttpConfigError, check_bind, serve_http
 
@@ -208,10 +217,30 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker
         except HttpConfigError as exc:
             sys.stderr.write(f"personas serve: {exc}\n")
             return 2
-        coro = serve_http(server, host=host, port=port, token=token)
+        coro = serve_http(server, host=host, port=port, token=token, desk=desk)
     else:
         coro = server.run_stdio_async()
     await _run_until_signal(asyncio.create_task(coro, name="mcp-server"), closed)
+    return 0
+
+
+async def _desk(settings: Settings, *, host: str, port: int, open_browser: bool) -> int:
+    from mcp_server.desk.serve import run_desk
+    from mcp_server.http import HttpConfigError, check_bind
+
+    token = settings.http_token.get_secret_value() if settings.http_token else None
+    try:
+        check_bind(host, token)
+    except HttpConfigError as exc:
+        sys.stderr.write(f"personas desk: {exc}\n")
+        return 2
+    try:
+        await _run_until_signal(
+            asyncio.create_task(run_desk(settings, host=host, port=port, open_browser=open_browser), name="desk")
+        )
+    except OSError as exc:
+        sys.stderr.write(f"personas desk: cannot serve on {host}:{port}: {exc.strerror or exc}. Pick another --port.\n")
+        return 2
     return 0
 
 
@@ -224,7 +253,7 @@ async def _jobs(settings: Settings, args: argparse.Namespace) -> int:
         db_path=settings.jobs_db_path,
         data_dir=settings.data_dir,
         redis_url=settings.redis_url,
-        personas=PersonaRegistry.load(settings.personas_dir),
+        personas=PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root),
         options=settings.job_options(),
         out=sys.stdout,
         err=sys.stderr,

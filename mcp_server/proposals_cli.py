@@ -67,23 +67,23 @@ def _login() -> str:
 @asynccontextmanager
 async def _revision_queue(settings: Settings) -> AsyncIterator[Any]:
     """A JobService on the Redis the workers use, or None when none can be found."""
+    from mcp_server.app import open_job_store
     from personas.registry import PersonaRegistry
     from worker.commands import find_redis
     from worker.queue import JobQueue, make_pool
     from worker.service import JobService
-    from worker.store import JobStore
 
     redis_url = await find_redis(settings.redis_url, settings.data_dir)
     if redis_url is None:
         yield None
         return
-    async with JobStore.open(settings.jobs_db_path) as store:
+    async with open_job_store(settings) as store:
         pool = make_pool(redis_url)
         try:
             yield JobService(
                 store,
                 JobQueue(pool, redis_url),
-                PersonaRegistry.load(settings.personas_dir),
+                PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root),
                 max_context_chars=settings.max_context_chars,
                 options=settings.job_options(),
             )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from personas.model import ALL_RUN_TOOLS, PersonaDefinition
+from personas.runtime.framing import data_block
 from personas.runtime.models import Phase
 from personas.runtime.review import ReviewSubmission
 from personas.runtime.sandbox import ProjectSandbox, SandboxError
@@ -277,10 +278,10 @@ class RunTools:
         for i, hit in enumerate(response.results, start=1):
             text = hit.text if len(hit.text) <= SEARCH_TEXT_CHARS else hit.text[:SEARCH_TEXT_CHARS] + " […]"
             tags = f", tags: {', '.join(hit.tags)}" if hit.tags else ""
+            ref = citation_ref(hit)
             blocks.append(
-                f"[{i}] ref: {citation_ref(hit)}\n(domain {hit.domain}, {hit.source}, score "
-                f"{hit.score:.2f}{tags})\n"
-                f"{text.strip()}"
+                f"[{i}] ref: {ref}\n(domain {hit.domain}, {hit.source}, score {hit.score:.2f}{tags})\n"
+                f"{data_block(ref, text.strip())}"
             )
         return "\n\n".join(blocks)
 
@@ -294,7 +295,8 @@ class RunTools:
             )
             return f"No files match {args.pattern!r}.{hint}"
         more = f"\n… and {total - len(matches)} more; narrow the pattern." if total > len(matches) else ""
-        return f"{total} files match {args.pattern!r}:\n" + "\n".join(matches) + more
+        listing = data_block(f"list_files {args.pattern}", "\n".join(matches))
+        return f"{total} files match {args.pattern!r}:\n{listing}{more}"
 
     async def _read_file(self, args: ReadFileInput) -> str:
         file = await asyncio.to_thread(self.sandbox.read_text, args.path)
@@ -308,7 +310,7 @@ class RunTools:
         end = min(args.end_line or total, total)
         width = len(str(end))
         body = "\n".join(f"{n:>{width}} | {lines[n - 1]}" for n in range(start, end + 1))
-        return f"{file.path} (lines {start}-{end} of {total}):\n{body}"
+        return f"{file.path} (lines {start}-{end} of {total}):\n{data_block(file.path, body)}"
 
     async def _propose(self, args: ProposeStandardInput) -> str:
         if self.toolbox.proposals is None:

@@ -36,8 +36,8 @@ async def test_context_paths_are_inlined_through_the_sandbox(
 
     first = fake_api.requests[0]["messages"][0]["content"]
     assert first.startswith("# Task\nReview\n\n# Context\napi/login.py (inlined below)\nPlease focus on token")
-    assert "### File: api/login.py\n```\nimport jwt\n" in first
-    assert "### File: api/util.py\n```\ndef helper():" in first
+    assert '### File: api/login.py\n<data source="api/login.py">\nimport jwt\n' in first
+    assert '### File: api/util.py\n<data source="api/util.py">\ndef helper():' in first
     assert "../outside/secret.txt\n  (not inlined: '..' is refused" in first
     assert "image.bin\n  (not inlined: 'image.bin' is a binary file" in first
     assert "TOP-SECRET-OUTSIDE" not in first
