@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765, help="HTTP port (default: 8765).")
     serve.add_argument("--no-worker", action="store_true", help="Do not run an in-process worker.")
     serve.add_argument("--no-watch", action="store_true", help="Do not watch the standards dir for changes.")
+    serve.add_argument(
+        "--tools",
+        help="Tools to offer: developer (default), reviewer, ops, all, or a comma list of profiles and tool "
+        "names (overrides PERSONAS_TOOLS).",
+    )
 
     new = sub.add_parser("new", help="Scaffold a custom persona by forking an existing one.")
     new.add_argument("id", help="The new persona's id (lowercase slug), e.g. 'accessibility'.")
@@ -88,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(settings.log_level)
     try:
         if args.command == "serve":
+            if args.tools is not None:
+                settings = settings.model_copy(update={"tools": args.tools})
             return asyncio.run(
                 _serve(
                     settings,
@@ -186,9 +193,14 @@ async def _run_until_signal(main: asyncio.Task[None], closed: asyncio.Event | No
 
 async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker: bool, watch: bool) -> int:
     from mcp_server.server import build_server
+    from mcp_server.tools.profiles import ToolSelectionError
 
     closed = asyncio.Event()
-    server = build_server(settings, run_worker=worker, watch=watch, on_closed=closed.set)
+    try:
+        server = build_server(settings, run_worker=worker, watch=watch, on_closed=closed.set)
+    except ToolSelectionError as exc:
+        sys.stderr.write(f"personas serve: {exc}\n")
+        return 2
     if http:
         from mcp_server.http import HttpConfigError, check_bind, serve_http
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from personas.runtime import Phase
+from personas.runtime.review import Finding
 
 
 class JobStatus(StrEnum):
@@ -124,7 +125,7 @@ class JobReport(BaseModel):
     elapsed_seconds: float | None = None
     result: str | None = None
     mode: str | None = Field(default=None, description="'review', or 'briefing' when no API key is set.")
-    findings: list[dict[str, Any]] | None = None
+    findings: list[Finding] | None = Field(default=None, description="The review's findings, critical first.")
     proposed_standards: list[dict[str, Any]] | None = Field(
         default=None,
         description="Draft standards this run proposed (id, domain, topic, title); a human approves them with "
@@ -165,7 +166,7 @@ class JobReport(BaseModel):
                 **base,
                 result=job.result,
                 mode=job.mode,
-                findings=job.findings,
+                findings=[Finding.model_validate(f) for f in job.findings] if job.findings is not None else None,
                 proposed_standards=job.proposals,
                 duration_seconds=job.duration_seconds,
                 tool_calls_made=job.tool_calls_made,

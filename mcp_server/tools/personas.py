@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.prompts.base import Prompt
 from pydantic import BaseModel, Field
 
-from mcp_server.tools.context import app_state
+from mcp_server.tools.annotations import reads
+from mcp_server.tools.context import AppContext, app_state
 from personas.model import PersonaDefinition
 
 PROMPT_STANDARDS = 5
@@ -30,7 +31,7 @@ class PersonaList(BaseModel):
     errors: list[str] = Field(description="Custom persona files that failed validation, with the reason.")
 
 
-async def list_personas(ctx: Context) -> PersonaList:
+async def list_personas(ctx: AppContext) -> PersonaList:
     """List every persona you can consult: what each is for, its invoke_* tool, its standards
     domains and example requests. Use it to pick the right reviewer for the user's request."""
     registry = app_state(ctx).personas
@@ -55,7 +56,7 @@ async def list_personas(ctx: Context) -> PersonaList:
 def _make_prompt(persona: PersonaDefinition) -> Any:
     async def prompt(
         request: Annotated[str, Field(description="What to review or ask, e.g. 'the login flow in api/login.py'.")],
-        ctx: Context,
+        ctx: AppContext,
     ) -> str:
         standards = app_state(ctx).standards
         sections: list[str] = []
@@ -82,7 +83,7 @@ def _make_prompt(persona: PersonaDefinition) -> Any:
 
 
 def register_persona_tools(server: MCPServer[Any], personas: list[PersonaDefinition]) -> None:
-    server.add_tool(list_personas)
+    server.add_tool(list_personas, annotations=reads("List personas"))
     for persona in personas:
         server.add_prompt(
             Prompt.from_function(

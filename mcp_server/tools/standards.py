@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from pydantic import Field
 
-from mcp_server.tools.context import app_state
+from mcp_server.tools.annotations import reads
+from mcp_server.tools.context import AppContext, app_state
 from standards import SearchResponse
 
 Query = Annotated[
@@ -25,15 +26,13 @@ Limit = Annotated[int, Field(ge=1, le=20, description="How many chunks to return
 
 
 async def search_standards(
-    query: Query, ctx: Context, domain: Domain = None, tags: Tags = None, limit: Limit = 5
+    query: Query, ctx: AppContext, domain: Domain = None, tags: Tags = None, limit: Limit = 5
 ) -> SearchResponse:
-    """Search this team's engineering standards (project standards and the universal starters).
+    """Search this team's engineering standards (the project's, then the universal starters).
 
-    Call it before writing or changing code, with a short description of what you are about to
-    do; follow what it returns and cite the standards you used as file#heading. Results are
-    chunks with file, heading_path, domain, source ('project' wins over 'universal' when they
-    disagree), score (higher is better) and text. If status.state is 'building' or 'empty' the
-    index is still being built: results may be incomplete; try again shortly.
+    Call it before writing or changing code, with a short description of what you are about to do;
+    follow what it returns and cite what you used as file#heading. 'project' results win over
+    'universal' ones. While status.state is 'building' or 'empty', results may be incomplete.
     """
     state = app_state(ctx)
     try:
@@ -43,7 +42,7 @@ async def search_standards(
 
 
 def register_standards(server: MCPServer[Any]) -> None:
-    server.add_tool(search_standards)
+    server.add_tool(search_standards, annotations=reads("Search the standards"))
 
     @server.resource(
         "personas://standards/{source}",
@@ -53,7 +52,7 @@ def register_standards(server: MCPServer[Any]) -> None:
         "title, tags, query count.",
         mime_type="application/json",
     )
-    async def list_standards(source: str, ctx: Context) -> str:
+    async def list_standards(source: str, ctx: AppContext) -> str:
         if source not in ("all", "project", "universal"):
             raise ResourceError(f"Unknown source {source!r}: use 'all', 'project' or 'universal'.")
         files = await app_state(ctx).standards.list_files()
@@ -66,7 +65,7 @@ def register_standards(server: MCPServer[Any]) -> None:
         description="The Markdown of one standard, e.g. personas://standards/universal/security/secrets-management.",
         mime_type="text/markdown",
     )
-    async def read_standard(source: str, domain: str, topic: str, ctx: Context) -> str:
+    async def read_standard(source: str, domain: str, topic: str, ctx: AppContext) -> str:
         try:
             return await app_state(ctx).standards.read_file(f"{domain}/{topic}.md", source)
         except (ValueError, OSError) as exc:

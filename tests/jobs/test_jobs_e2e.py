@@ -42,7 +42,7 @@ async def test_lists_six_invoke_tools_and_check(make_settings: Callable[..., Set
     assert set(invoke.input_schema["properties"]) == {"task", "context", "priority", "follow_up_of"}
     assert invoke.input_schema["required"] == ["task"]
     assert invoke.output_schema is not None
-    assert "check_persona_job" in (invoke.description or "")
+    assert "wait_for_persona_job" in (invoke.description or "")
 
 
 async def test_invoke_security_completes_with_answer_tokens_and_duration(
