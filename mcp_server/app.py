@@ -45,6 +45,14 @@ class AppState:
     proposals: ProposalService
 
 
+@dataclass(frozen=True)
+class Unavailable:
+    """The lifespan state of a server whose stores could not open (e.g. a damaged database): the
+    server stays up and every tool answers with ``reason`` instead of the client seeing EOF."""
+
+    reason: str
+
+
 def index_config(settings: Settings) -> IndexConfig:
     """The project's standards first, then the universal starters shipped with the package."""
     return IndexConfig(

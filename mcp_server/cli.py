@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mcp_server.settings import Settings, SettingsError, load_settings
+from standards.sqlite import DatabaseUnusableError
 
 log = logging.getLogger("personas")
 
@@ -140,6 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(standards_cli(settings, args, sys.stdout, sys.stderr))
     except KeyboardInterrupt:
         return 130
+    except DatabaseUnusableError as exc:
+        sys.stderr.write(f"personas {args.command}: {exc}\n")
+        return 2
     return 2
 
 

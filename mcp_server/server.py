@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
-from mcp_server.app import AppState, open_app
+from mcp_server.app import AppState, Unavailable, open_app
 from mcp_server.instructions import INSTRUCTIONS
 from mcp_server.resources import register_job_resources
 from mcp_server.sdk_compat import registered_tool_names
@@ -21,6 +23,9 @@ from mcp_server.tools.proposals import register_proposal_tools
 from mcp_server.tools.standards import register_standards
 from mcp_server.tools.trim import trim_tools_list
 from personas.registry import PersonaRegistry
+from standards.sqlite import DatabaseUnusableError
+
+log = logging.getLogger(__name__)
 
 
 def package_version() -> str:
@@ -36,21 +41,33 @@ def build_server(
     run_worker: bool = True,
     watch: bool = True,
     on_closed: Callable[[], None] | None = None,
-) -> MCPServer[AppState]:
+) -> MCPServer[AppState | Unavailable]:
     """Build the MCP server. Resources open when a transport starts it and close when it stops;
     ``on_closed`` is called once they are all closed."""
     personas = PersonaRegistry.load(settings.personas_dir)
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
+    async def lifespan(_: MCPServer[AppState | Unavailable]) -> AsyncIterator[AppState | Unavailable]:
+        stack = AsyncExitStack()
         try:
-            async with open_app(settings, personas, run_worker=run_worker, watch=watch) as state:
-                yield state
+            state: AppState | Unavailable
+            try:
+                state = await stack.enter_async_context(
+                    open_app(settings, personas, run_worker=run_worker, watch=watch)
+                )
+            except DatabaseUnusableError as exc:
+                # Stay up: the client sees the reason on every tool call rather than EOF.
+                log.error("agent-personas cannot start its job system: %s", exc)
+                state = Unavailable(str(exc))
+            yield state
         finally:
-            if on_closed is not None:
-                on_closed()
+            try:
+                await stack.aclose()
+            finally:
+                if on_closed is not None:
+                    on_closed()
 
-    server: MCPServer[AppState] = MCPServer(
+    server: MCPServer[AppState | Unavailable] = MCPServer(
         name="agent-personas",
         title="Agent Personas",
         instructions=INSTRUCTIONS,
@@ -69,7 +86,7 @@ def build_server(
     return server
 
 
-def offer_only(server: MCPServer[AppState], spec: str) -> None:
+def offer_only(server: MCPServer[Any], spec: str) -> None:
     """Keep the tools of the PERSONAS_TOOLS selection; raises ToolSelectionError naming the bad part."""
     registered = registered_tool_names(server)
     keep = set(select_tools(spec, registered))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
 from pydantic import ValidationError
 
 from personas.model import PersonaDefinition
+from standards.frontmatter import FrontMatterError
+from standards.frontmatter import split as split_front_matter
 
 log = logging.getLogger(__name__)
 
@@ -28,21 +29,6 @@ class UnknownPersonaError(LookupError):
         super().__init__(f"Unknown persona {persona_id!r}. Known personas: {known_list}.")
 
 
-def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
-    """Split ``---`` YAML front matter from the body. Raises ValueError on malformed YAML."""
-    if not text.startswith("---"):
-        return {}, text
-    parts = text.split("\n---", 1)
-    if len(parts) != 2:
-        raise ValueError("front matter starts with '---' but has no closing '---' line")
-    header = parts[0][3:]
-    body = parts[1].split("\n", 1)[1] if "\n" in parts[1] else ""
-    data = yaml.safe_load(header) or {}
-    if not isinstance(data, dict):
-        raise ValueError("front matter must be a YAML mapping of keys to values")
-    return data, body
-
-
 def load_persona_file(path: Path, origin: Literal["core", "project"]) -> PersonaDefinition:
     try:
         text = path.read_text(encoding="utf-8")
@@ -50,7 +36,7 @@ def load_persona_file(path: Path, origin: Literal["core", "project"]) -> Persona
         raise PersonaFileError(f"{path}: cannot read persona file ({exc})") from exc
     try:
         meta, body = split_front_matter(text)
-    except (ValueError, yaml.YAMLError) as exc:
+    except FrontMatterError as exc:
         raise PersonaFileError(f"{path}: invalid YAML front matter: {exc}") from exc
     if "id" not in meta:
         meta["id"] = path.stem

@@ -56,6 +56,11 @@ def utc_day_start(now: float) -> float:
     return datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
+def utc_day(now: float) -> str:
+    """The UTC calendar day of ``now`` as ``YYYY-MM-DD`` (the quota's unit)."""
+    return datetime.fromtimestamp(now, UTC).date().isoformat()
+
+
 def _ago(seconds: float) -> str:
     seconds = max(0, round(seconds))
     if seconds < 120:
@@ -115,18 +120,26 @@ class JobService:
         )
         limit = self.options.daily_job_limit
         day_start = utc_day_start(job.created_at)
-        if not await self.store.insert(job, daily_limit=limit, day_start=day_start):
+        day = utc_day(job.created_at)
+        if not await self.store.count_accepted(persona.id, day, limit=limit):
             reset_in = timedelta(seconds=round(day_start + 86_400 - time.time()))
             raise JobRequestError(
                 f"Daily limit reached: the {persona.id} persona already started {limit} jobs today "
                 f"(PERSONAS_DAILY_JOB_LIMIT={limit}). The count resets at 00:00 UTC (in {reset_in}); "
                 "ask whoever runs this server to raise the limit if you need more."
             )
+        accepted = False
         try:
-            await self.queue.enqueue(job.id, job.priority)
-        except QueueUnavailableError as exc:
-            await self.store.finish(job.id, JobStatus.FAILED, error=str(exc))
-            raise
+            await self.store.insert(job)
+            try:
+                await self.queue.enqueue(job.id, job.priority)
+            except QueueUnavailableError as exc:
+                await self.store.finish(job.id, JobStatus.FAILED, error=str(exc))
+                raise
+            accepted = True
+        finally:
+            if not accepted:  # only accepted jobs count against the quota
+                await self.store.uncount_accepted(persona.id, day)
         estimate = await self.estimate_seconds(persona.id)
         return InvokeResult(
             job_id=job.id,

@@ -41,6 +41,11 @@ CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
 CREATE INDEX IF NOT EXISTS jobs_persona ON jobs (persona, created_at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS conversations (job_id TEXT PRIMARY KEY, messages TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS jobs_delete_conversation AFTER DELETE ON jobs
+BEGIN DELETE FROM conversations WHERE job_id = OLD.id; END;
+CREATE TABLE IF NOT EXISTS usage_daily (
+    persona TEXT NOT NULL, day TEXT NOT NULL, accepted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (persona, day)
+);
 """
 
 
@@ -56,6 +61,8 @@ class JobStore:
     async def open(cls, path: Path) -> AsyncIterator[JobStore]:
         async with sqlite.connect(path, schema=_SCHEMA) as db:
             await sqlite.add_missing_columns(db, "jobs", {c: _column_type(c) for c in _COLUMNS})
+            # Transcripts left behind by versions whose reset and retention kept them.
+            await db.execute("DELETE FROM conversations WHERE job_id NOT IN (SELECT id FROM jobs)")
             yield cls(db, path)
 
     async def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
@@ -63,11 +70,15 @@ class JobStore:
             return cursor.rowcount
 
     # ---- conversations (kept apart: they can be large, and check_persona_job never needs them) --
+    # A trigger deletes a job's conversation with the job, whichever statement deletes it.
 
     async def save_conversation(self, job_id: str, messages: list[dict[str, Any]]) -> None:
         await self._write(
             "INSERT OR REPLACE INTO conversations (job_id, messages) VALUES (?, ?)", (job_id, json.dumps(messages))
         )
+
+    async def conversation_count(self) -> int:
+        return int(await self._scalar("SELECT COUNT(*) FROM conversations"))
 
     async def conversation(self, job_id: str) -> list[dict[str, Any]] | None:
         rows = await self._db.execute_fetchall("SELECT messages FROM conversations WHERE job_id=?", (job_id,))
@@ -78,10 +89,8 @@ class JobStore:
 
     # ---- lifecycle ------------------------------------------------------------------------
 
-    async def insert(self, job: JobState, *, daily_limit: int = 0, day_start: float = 0.0) -> bool:
-        """Insert a new job. With ``daily_limit``, only if its persona started fewer jobs since
-        ``day_start``; the count and the insert are one statement, so concurrent submits cannot
-        overshoot. Returns False when the limit refused it."""
+    async def insert(self, job: JobState) -> bool:
+        """Insert a new job; True once stored (the daily quota is counted apart: :meth:`count_accepted`)."""
         if job.queued_at is None or job.queue_job_id is None:
             job = job.model_copy(
                 update={
@@ -92,16 +101,33 @@ class JobStore:
         row = _to_row(job)
         columns = ",".join(row)
         marks = ",".join("?" for _ in row)
-        if daily_limit <= 0:
-            return await self._write(f"INSERT INTO jobs ({columns}) VALUES ({marks})", row.values()) > 0
-        return (
-            await self._write(
-                f"INSERT INTO jobs ({columns}) SELECT {marks} "
-                "WHERE (SELECT COUNT(*) FROM jobs WHERE persona=? AND created_at>=?) < ?",
-                (*row.values(), job.persona, day_start, daily_limit),
-            )
-            > 0
+        return await self._write(f"INSERT INTO jobs ({columns}) VALUES ({marks})", row.values()) > 0
+
+    # ---- usage: accepted jobs per persona and UTC day (the daily quota); reset never erases it ----
+
+    async def count_accepted(self, persona: str, day: str, *, limit: int = 0) -> bool:
+        """Count one accepted job of ``persona`` on ``day`` (UTC, ``YYYY-MM-DD``). With ``limit``,
+        only while fewer than ``limit`` were counted: check and count are one statement, so
+        concurrent submits cannot overshoot. False when the limit refused it."""
+        sql = (
+            "INSERT INTO usage_daily (persona, day, accepted) VALUES (?, ?, 1) "
+            "ON CONFLICT (persona, day) DO UPDATE SET accepted = usage_daily.accepted + 1"
         )
+        params: list[Any] = [persona, day]
+        if limit > 0:
+            sql += " WHERE usage_daily.accepted < ?"
+            params.append(limit)
+        return await self._write(sql, params) > 0
+
+    async def uncount_accepted(self, persona: str, day: str) -> None:
+        """Take back a count whose job was not accepted after all (its enqueue failed)."""
+        await self._write(
+            "UPDATE usage_daily SET accepted = accepted - 1 WHERE persona=? AND day=? AND accepted > 0", (persona, day)
+        )
+
+    async def accepted(self, persona: str, day: str) -> int:
+        value = await self._scalar("SELECT accepted FROM usage_daily WHERE persona=? AND day=?", (persona, day))
+        return int(value or 0)
 
     async def claim(self, job_id: str, *, owner: str, lease_seconds: float, queue_job_id: str) -> JobState | None:
         """Start running a job: only a pending job, or a running one whose lease lapsed (its worker

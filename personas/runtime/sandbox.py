@@ -69,6 +69,11 @@ class FileText:
     size: int
 
 
+def check_relative(raw: str, what: str) -> str:
+    """``raw`` as a safe project-relative path, or :class:`SandboxError` saying why not."""
+    return _check_relative(raw, what)
+
+
 def _check_relative(raw: str, what: str) -> str:
     value = raw.strip()
     if not value:
@@ -87,10 +92,14 @@ def _check_relative(raw: str, what: str) -> str:
     return value
 
 
-def _is_secret_file(name: str) -> bool:
+def is_secret_name(name: str) -> bool:
+    """Does a file called ``name`` conventionally hold secrets (never sent to the model)?"""
     if name in SECRET_FILE_EXCEPTIONS:
         return False
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in SECRET_FILES)
+
+
+_is_secret_file = is_secret_name
 
 
 class ProjectSandbox:

@@ -36,7 +36,6 @@ from standards.curation.publish import (
     content_hash,
     read_existing,
     render_standard,
-    split_document,
     standard_path,
     undo_write,
     write_standard,
@@ -50,6 +49,7 @@ from standards.curation.store import (
     ProposalStore,
     check_text,
 )
+from standards.frontmatter import split as split_front_matter
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def _summary_fields(p: Proposal) -> dict[str, object]:
 
 def document_for(p: Proposal, content: str, approved_by: str) -> StandardDocument:
     """The standard a proposal becomes; front matter inside ``content`` (tags, extra fields) is kept."""
-    meta, body = split_document(content)
+    meta, body = split_front_matter(content)
     title = str(meta.pop("title", "") or "").strip() or p.title
     tags = meta.pop("tags", None)
     for managed in ("domain", "version", "created_by", "approved_by", "last_updated"):
@@ -123,6 +123,16 @@ def document_for(p: Proposal, content: str, approved_by: str) -> StandardDocumen
         tags=tags if isinstance(tags, list | str) else None,
         extra=meta,
     )
+
+
+def _render(p: Proposal, content: str, approver: str, existing: str | None) -> str:
+    """The file an approval writes (parses front matter: run it off the event loop)."""
+    return render_standard(document_for(p, content, approver), existing=existing)
+
+
+def _update_diff(p: Proposal, before: str) -> str:
+    """The diff an approval of an update would make (parses front matter: run it off the event loop)."""
+    return _unified(before, _render(p, p.content, "(set on approval)", before), _file(p))
 
 
 class ProposalService:
@@ -196,8 +206,7 @@ class ProposalService:
                     before = (current if current is not None else (p.base_content or "").encode()).decode(
                         "utf-8", errors="replace"
                     )
-                    after = render_standard(document_for(p, p.content, "(set on approval)"), existing=before)
-                    diff = _unified(before, after, _file(p))
+                    diff = await asyncio.to_thread(_update_diff, p, before)
             except (StandardWriteError, ValueError, OSError) as exc:
                 blockers = [str(exc)]
         return ProposalDetail(
@@ -318,7 +327,7 @@ class ProposalService:
             if blockers:
                 raise ProposalError(f"Not approved: {blockers[0]}")
             existing = current.decode("utf-8", errors="replace") if current is not None else None
-            text = render_standard(document_for(p, content, approver), existing=existing)
+            text = await asyncio.to_thread(_render, p, content, approver, existing)
             return await asyncio.to_thread(
                 write_standard, self.standards_dir, target, text, base_hash=p.base_hash if p.is_update else None
             )

@@ -37,10 +37,10 @@ from standards.curation.publish import (
     check_slug,
     content_hash,
     read_existing,
-    split_document,
     standard_path,
 )
 from standards.curation.secrets import ScanTarget, check_no_secrets
+from standards.frontmatter import split as split_front_matter
 
 ProposalStatus = Literal["draft", "changes_requested", "approved", "rejected"]
 OPEN_STATUSES: tuple[ProposalStatus, ...] = ("draft", "changes_requested")
@@ -206,7 +206,7 @@ class ProposalStore:
         check_text("rationale", rationale, MAX_RATIONALE_CHARS)
         check_text("proposed_by", proposed_by, MAX_DOMAIN_CHARS)
         check_no_secrets(ScanTarget("title", title), ScanTarget("content", content), ScanTarget("rationale", rationale))
-        split_document(content)  # front matter in the content, if any, must be valid YAML
+        await asyncio.to_thread(split_front_matter, content)  # front matter in the content, if any, must be valid YAML
         base_hash, base_content = await asyncio.to_thread(self._base, domain, topic)
         now = time.time()
         params = (

@@ -6,6 +6,7 @@ import re
 from collections import OrderedDict
 from typing import Any
 
+from standards.frontmatter import normalize_tag
 from standards.index.models import SearchHit, SearchMode
 
 #: RRF constant (Cormack et al.); ranks deeper than ~k matter little.
@@ -35,7 +36,7 @@ def validate_filters(
         raise ValueError(f"invalid domain filter: {domain!r}")
     clean_tags: list[str] = []
     for tag in tags or []:
-        value = tag.strip().lower() if isinstance(tag, str) else ""
+        value = (normalize_tag(tag) or "") if isinstance(tag, str) else ""
         if not _FILTER_VALUE.match(value):
             raise ValueError(f"invalid tag filter: {tag!r}")
         if value not in clean_tags:

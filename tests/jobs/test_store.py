@@ -61,3 +61,18 @@ def test_job_settings_map_to_job_options(monkeypatch: pytest.MonkeyPatch, tmp_pa
     options = load_settings().job_options()
     assert options.webhook_url == "https://hooks.example/personas" and options.webhook_secret == "x" * 32
     assert options.lease_seconds == 12 and options.heartbeat_seconds == 4 and options.daily_job_limit == 50
+
+
+async def test_transcripts_left_by_older_versions_are_swept_at_open(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.sqlite3"
+    async with JobStore.open(path) as store:
+        job = JobState(persona="qa", task="kept")
+        await store.insert(job)
+        await store.save_conversation(job.id, [{"role": "user", "content": "kept"}])
+        await store._db.execute("DROP TRIGGER jobs_delete_conversation")  # as before the trigger existed
+        await store.save_conversation("deleted-job", [{"role": "user", "content": "file contents"}])
+    async with JobStore.open(path) as store:
+        assert await store.conversation("deleted-job") is None
+        assert await store.conversation(job.id) is not None
+        await store.delete_all()
+        assert await store.conversation_count() == 0
