@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from mcp_server.data_dir import prepare_data_dir, secure_files
 from mcp_server.embedded import embedded_redis
 from mcp_server.settings import Settings
 from personas.registry import PersonaRegistry
@@ -25,7 +26,8 @@ from standards import (
 from standards.curation.service import ProposalService
 from standards.curation.store import ProposalStore
 from worker.app import build_worker
-from worker.queue import JobQueue, open_pool
+from worker.queue import JobQueue, open_pool, redact
+from worker.recovery import Recovery
 from worker.service import JobService
 from worker.store import JobStore
 from worker.tasks import WorkerDeps
@@ -111,14 +113,19 @@ async def open_app(
     async with AsyncExitStack() as stack:
         standards = StandardsIndex(index_config(settings), embedder or make_embedder(settings), writer=True)
         await stack.enter_async_context(started_in_background(standards, watch=watch))
-        redis_url = settings.redis_url
-        if redis_url is None:
-            redis_url = await stack.enter_async_context(embedded_redis(settings.data_dir))
+        await asyncio.to_thread(prepare_data_dir, settings.data_dir)
         store = await stack.enter_async_context(JobStore.open(settings.jobs_db_path))
+        redis_url = settings.redis_url
+        embedded = redis_url is None
+        requeue = _Requeue(store, settings)
+        if redis_url is None:
+            redis_url = await stack.enter_async_context(embedded_redis(settings.data_dir, on_restart=requeue))
         pool = await stack.enter_async_context(open_pool(redis_url))
+        queue = JobQueue(pool, redis_url, embedded=embedded)
+        requeue.queue = queue
         jobs = JobService(
             store,
-            JobQueue(pool, redis_url),
+            queue,
             personas,
             max_context_chars=settings.max_context_chars,
             options=settings.job_options(),
@@ -129,7 +136,8 @@ async def open_app(
         if run_worker:
             toolbox = run_toolbox(settings, standards, proposals)
             await stack.enter_async_context(in_process_worker(settings, redis_url, store, personas, toolbox))
-        log.info("agent-personas ready: %d personas, redis %s", len(personas.ids()), redis_url)
+        await asyncio.to_thread(secure_files, settings.data_dir)
+        log.info("agent-personas ready: %d personas, redis %s", len(personas.ids()), redact(redis_url))
         yield AppState(
             settings=settings,
             personas=personas,
@@ -140,6 +148,21 @@ async def open_app(
                 proposals, settings.standards_dir, revisions=jobs, reindex=standards.reindex_paths
             ),
         )
+
+
+class _Requeue:
+    """After the embedded Redis restarted (empty): put the pending jobs back on the queue at once."""
+
+    def __init__(self, store: JobStore, settings: Settings) -> None:
+        self.store = store
+        self.options = settings.job_options()
+        self.queue: JobQueue | None = None
+
+    async def __call__(self) -> None:
+        if self.queue is not None:
+            recovery = Recovery(self.store, self.queue, self.options, redis=self.queue.pool)
+            count = await recovery.requeue_orphans(0)
+            log.info("embedded Redis restarted: %d pending job(s) enqueued again", count)
 
 
 @asynccontextmanager
@@ -171,7 +194,11 @@ async def in_process_worker(
 ) -> AsyncIterator[None]:
     async with worker_deps(settings, store, personas, toolbox) as deps:
         worker = build_worker(
-            redis_url, deps, concurrency=settings.worker_concurrency, poll_interval=settings.queue_poll_interval
+            redis_url,
+            deps,
+            concurrency=settings.worker_concurrency,
+            poll_interval=settings.queue_poll_interval,
+            embedded=settings.redis_url is None,
         )
         task = asyncio.create_task(worker.async_run(), name="arq-worker")
         try:
