@@ -47,6 +47,17 @@ class AppState:
     proposals: ProposalService
 
 
+def standards_sources(settings: Settings) -> list[StandardsSource]:
+    """The project's standards, the shared (org) folders in order, the universal starters shipped with
+    the package, and (unless turned off) the rule files found in the project root."""
+    sources = [StandardsSource(root=settings.standards_dir, kind="project")]
+    sources += [StandardsSource(root=folder, kind="shared") for folder in settings.shared_standards_dirs]
+    sources.append(StandardsSource(root=universal_standards_dir(), kind="universal"))
+    if settings.rules_discovery:
+        sources.append(StandardsSource(root=settings.project_root, kind="rules", domains=settings.rules_domains))
+    return sources
+
+
 @dataclass(frozen=True)
 class Unavailable:
     """The lifespan state of a server whose stores could not open (e.g. a damaged database): the
@@ -56,12 +67,9 @@ class Unavailable:
 
 
 def index_config(settings: Settings) -> IndexConfig:
-    """The project's standards first, then the universal starters shipped with the package."""
+    """Every standards source (:func:`standards_sources`) and where the index lives."""
     return IndexConfig(
-        sources=[
-            StandardsSource(root=settings.standards_dir, kind="project"),
-            StandardsSource(root=universal_standards_dir(), kind="universal"),
-        ],
+        sources=standards_sources(settings),
         index_dir=settings.index_dir,
         model_path=settings.embedding_model_path,
     )
@@ -129,6 +137,9 @@ async def open_app(
             personas,
             max_context_chars=settings.max_context_chars,
             options=settings.job_options(),
+            project_root=settings.project_root,
+            denied_paths=(settings.data_dir,),
+            max_diff_chars=settings.max_diff_chars,
         )
         proposals = await stack.enter_async_context(
             ProposalStore.open(settings.proposals_db_path, settings.standards_dir)
@@ -234,7 +245,7 @@ async def worker_deps(
 async def open_worker_deps(settings: Settings) -> AsyncIterator[WorkerDeps]:
     """Resources of a standalone worker: the job and proposal stores, and a read-only view of
     the standards index that the server's indexer writes (it sees each write)."""
-    personas = PersonaRegistry.load(settings.personas_dir)
+    personas = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
     standards = StandardsIndex(index_config(settings), make_embedder(settings), writer=False)
     await standards.start(watch=False)
     try:

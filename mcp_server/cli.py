@@ -151,7 +151,7 @@ def _new_persona(settings: Settings, new_id: str, source: str, name: str | None)
     from personas.registry import PersonaRegistry, UnknownPersonaError
     from personas.scaffold import scaffold_persona
 
-    registry = PersonaRegistry.load(settings.personas_dir)
+    registry = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
     try:
         path = scaffold_persona(new_id, registry.get(source), settings.personas_dir, name=name)
     except (UnknownPersonaError, ValueError, FileExistsError) as exc:
@@ -230,7 +230,7 @@ async def _jobs(settings: Settings, args: argparse.Namespace) -> int:
         db_path=settings.jobs_db_path,
         data_dir=settings.data_dir,
         redis_url=settings.redis_url,
-        personas=PersonaRegistry.load(settings.personas_dir),
+        personas=PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root),
         options=settings.job_options(),
         out=sys.stdout,
         err=sys.stderr,

@@ -83,7 +83,7 @@ async def _revision_queue(settings: Settings) -> AsyncIterator[Any]:
             yield JobService(
                 store,
                 JobQueue(pool, redis_url),
-                PersonaRegistry.load(settings.personas_dir),
+                PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root),
                 max_context_chars=settings.max_context_chars,
                 options=settings.job_options(),
             )

@@ -44,7 +44,7 @@ def build_server(
 ) -> MCPServer[AppState | Unavailable]:
     """Build the MCP server. Resources open when a transport starts it and close when it stops;
     ``on_closed`` is called once they are all closed."""
-    personas = PersonaRegistry.load(settings.personas_dir)
+    personas = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState | Unavailable]) -> AsyncIterator[AppState | Unavailable]:

@@ -6,8 +6,10 @@ variable; the README's configuration table mirrors this file.
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AliasChoices,
@@ -18,7 +20,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from worker.options import JobOptions
 
@@ -48,6 +50,33 @@ class Settings(BaseSettings):
     personas_dir: Path = Field(
         default=Path(".agent-os/personas"),
         description="Custom personas that add to or override the core six. PERSONAS_PERSONAS_DIR.",
+    )
+    rules_discovery: bool = Field(
+        default=True,
+        description="Index rule files found in the project (AGENTS.md, CLAUDE.md, .cursor/rules/*.mdc, .cursorrules, "
+        ".github/copilot-instructions.md, .github/instructions/*.instructions.md, nested AGENTS.md) as read-only "
+        "standards of source 'rules'. PERSONAS_RULES_DISCOVERY.",
+    )
+    rules_domains: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON object mapping globs over a rule file's project-relative path to a standards domain, "
+        'e.g. {".cursor/rules/sec*.mdc": "security"}; unmatched files use their front matter \'domain\' or '
+        "'general'. PERSONAS_RULES_DOMAINS.",
+    )
+    shared_standards_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Read-only organisation standards folders (path-separated list, e.g. a checkout of the org's "
+        "standards repo), source 'shared'; project > shared > universal. PERSONAS_SHARED_STANDARDS_DIRS.",
+    )
+    shared_standards_writable: bool = Field(
+        default=False,
+        description="Let approve_standard_proposal(target='shared') write to the first shared folder (it must be "
+        "writable). PERSONAS_SHARED_STANDARDS_WRITABLE.",
+    )
+    claude_agents: bool = Field(
+        default=True,
+        description="Load the project's Claude Code subagents (.claude/agents/*.md) as personas. "
+        "PERSONAS_CLAUDE_AGENTS.",
     )
     data_dir: Path = Field(
         default=Path(".agent-os/data"),
@@ -115,6 +144,12 @@ class Settings(BaseSettings):
         ge=1_000,
         description="Cap on task + context of one invocation. PERSONAS_MAX_CONTEXT_CHARS.",
     )
+    max_diff_chars: int = Field(
+        default=100_000,
+        ge=1_000,
+        description="Cap on the unified diff a 'changes' review shows the persona (cut with a note). "
+        "PERSONAS_MAX_DIFF_CHARS.",
+    )
     http_token: SecretStr | None = Field(
         default=None,
         description="Bearer token for `serve --http`; required when binding beyond loopback. PERSONAS_HTTP_TOKEN.",
@@ -177,6 +212,21 @@ class Settings(BaseSettings):
         description="Deliveries tried per webhook, with backoff. PERSONAS_WEBHOOK_MAX_ATTEMPTS.",
     )
 
+    @field_validator("shared_standards_dirs", mode="before")
+    @classmethod
+    def _split_dirs(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part for part in value.split(os.pathsep) if part.strip()]
+        return value
+
+    @field_validator("rules_domains")
+    @classmethod
+    def _check_domains(cls, value: dict[str, str]) -> dict[str, str]:
+        for pattern, domain in value.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_-]{0,39}", domain):
+                raise ValueError(f"domain {domain!r} for {pattern!r} must be a lowercase slug like 'security'")
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, value: str | None) -> str | None:
@@ -223,6 +273,7 @@ class Settings(BaseSettings):
         self.standards_dir = _under(root, self.standards_dir)
         self.personas_dir = _under(root, self.personas_dir)
         self.data_dir = _under(root, self.data_dir)
+        self.shared_standards_dirs = [_under(root, p) for p in self.shared_standards_dirs]
         if self.embedding_model_path is not None:
             self.embedding_model_path = _under(root, self.embedding_model_path)
         return self
@@ -243,6 +294,11 @@ class Settings(BaseSettings):
             webhook_secret=self.webhook_secret.get_secret_value() if self.webhook_secret else None,
             webhook_max_attempts=self.webhook_max_attempts,
         )
+
+    @property
+    def claude_agents_root(self) -> Path | None:
+        """The project root whose .claude/agents are loaded as personas (None: loading is off)."""
+        return self.project_root if self.claude_agents else None
 
     @property
     def jobs_db_path(self) -> Path:

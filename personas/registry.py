@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
+from personas.claude_agents import SubagentError, load_subagent, subagent_files
 from personas.model import PersonaDefinition
 from standards.frontmatter import FrontMatterError
 from standards.frontmatter import split as split_front_matter
@@ -62,19 +63,39 @@ def _persona_files(directory: Path) -> Iterator[Path]:
 class PersonaRegistry:
     """The personas available to a project: core ones, then project ones (which override by id)."""
 
-    def __init__(self, personas: dict[str, PersonaDefinition], errors: list[str]) -> None:
+    def __init__(
+        self, personas: dict[str, PersonaDefinition], errors: list[str], warnings: list[str] | None = None
+    ) -> None:
         self._personas = personas
         self.errors = errors
+        self.warnings = warnings or []
 
     @classmethod
-    def load(cls, project_dir: Path | None = None, core_dir: Path = CORE_DIR) -> PersonaRegistry:
-        """Load all personas. Invalid project files are skipped with a logged, named error;
-        invalid core files are a bug and raise."""
+    def load(
+        cls, project_dir: Path | None = None, core_dir: Path = CORE_DIR, *, claude_root: Path | None = None
+    ) -> PersonaRegistry:
+        """Load all personas: core, then the Claude Code subagents under ``claude_root`` (a project
+        root holding .claude/agents), then the project's own (each overrides the ones before by id).
+        Invalid project or subagent files are skipped with a logged, named error; invalid core files
+        are a bug and raise."""
         personas: dict[str, PersonaDefinition] = {}
         errors: list[str] = []
+        warnings: list[str] = []
         for path in _persona_files(core_dir):
             persona = load_persona_file(path, "core")
             personas[persona.id] = persona
+        if claude_root is not None:
+            for path in subagent_files(claude_root):
+                try:
+                    persona, ignored = load_subagent(path)
+                except SubagentError as exc:
+                    log.error("Skipping Claude Code subagent: %s", exc)
+                    errors.append(str(exc))
+                    continue
+                for warning in ignored:
+                    log.warning("Claude Code subagent %s", warning)
+                warnings.extend(ignored)
+                personas[persona.id] = persona
         if project_dir is not None:
             for path in _persona_files(project_dir):
                 try:
@@ -84,7 +105,7 @@ class PersonaRegistry:
                     errors.append(str(exc))
                     continue
                 personas[persona.id] = persona
-        return cls(personas, errors)
+        return cls(personas, errors, warnings)
 
     def get(self, persona_id: str) -> PersonaDefinition:
         try:

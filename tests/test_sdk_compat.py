@@ -40,7 +40,7 @@ def test_strip_keys_keeps_properties_named_like_annotations() -> None:
         "properties": {
             "title": {"title": "Title", "type": "string", "description": "x"},
             "note": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
-            "kind": {"enum": ["a", "b"], "default": "a"},
+            "kind": {"enum": ["a", "b"], "default": "a", "type": "string"},
         },
         "required": ["title"],
     }

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from personas.runtime import Phase
-from personas.runtime.review import Finding
+from personas.runtime.findings import visible
+from personas.runtime.review import Finding, Severity
 
 
 class JobStatus(StrEnum):
@@ -71,6 +72,20 @@ class JobState(BaseModel):
     attempts: int = 0
     follow_up_of: str | None = None
     proposals: list[dict[str, Any]] | None = None
+    # Reviews of a change (issue 13): the resolved change, report filters, panels.
+    changes: dict[str, Any] | None = None
+    """The resolved ChangeSet (spec, diff, changed files and lines), resolved at submit time."""
+    min_severity: Severity | None = None
+    cited_only: bool = False
+    panel: list[str] | None = None
+    """The personas of a panel job (``persona`` is then 'panel'); each runs as a sub-run."""
+    panel_runs: list[dict[str, Any]] | None = None
+    """Per-persona sub-run state of a panel: status, progress, tokens, partial result, error."""
+
+    @field_validator("cited_only", mode="before")
+    @classmethod
+    def _null_is_false(cls, value: object) -> object:
+        return False if value is None else value  # rows written before the column existed
 
     # Bookkeeping of the job system. The lease says which worker runs the job and until when it is
     # presumed alive (renewed by a heartbeat); queue_job_id is the arq job id of the job's current
@@ -136,6 +151,14 @@ class JobReport(BaseModel):
     tokens_used: TokensUsed | None = None
     error: str | None = None
     partial_result: str | None = None
+    changes: str | None = Field(default=None, description="The change reviewed ('working', 'staged' or a range).")
+    hidden_findings: int | None = Field(
+        default=None,
+        description="Findings of the job left out of `findings` by min_severity / cited_only (the job keeps them).",
+    )
+    panel: list[dict[str, Any]] | None = Field(
+        default=None, description="A panel's sub-runs: persona, status, percent, message, findings, tokens, error."
+    )
     next_step: str = Field(description="What the calling assistant should do now.")
 
     @classmethod
@@ -146,6 +169,8 @@ class JobReport(BaseModel):
             "job_id": job.id,
             "persona": job.persona,
             "task": job.task,
+            "changes": (job.changes or {}).get("spec"),
+            "panel": job.panel_runs,
         }
         elapsed = round(now - (job.started_at or job.created_at), 2)
         if job.status in (JobStatus.PENDING, JobStatus.RUNNING):
@@ -162,11 +187,14 @@ class JobReport(BaseModel):
                 next_step=f"Still {job.status.value}; call check_persona_job again in a few seconds.",
             )
         if job.status is JobStatus.COMPLETE:
+            findings = [Finding.model_validate(f) for f in job.findings or []]
+            shown = visible(findings, job.min_severity, job.cited_only)
             return cls(
                 **base,
                 result=job.result,
                 mode=job.mode,
-                findings=[Finding.model_validate(f) for f in job.findings] if job.findings is not None else None,
+                findings=shown,
+                hidden_findings=len(findings) - len(shown),
                 proposed_standards=job.proposals,
                 duration_seconds=job.duration_seconds,
                 tool_calls_made=job.tool_calls_made,

@@ -9,10 +9,14 @@ import asyncio
 import logging
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+from personas.changes import DEFAULT_MAX_DIFF_CHARS, ChangesError, resolve_changes
 from personas.registry import PersonaRegistry, UnknownPersonaError
+from personas.runtime.review import SEVERITY_ORDER
 from worker import events, ops
 from worker.models import (
     CancelResult,
@@ -79,12 +83,33 @@ class JobService:
         *,
         max_context_chars: int,
         options: JobOptions | None = None,
+        project_root: Path | None = None,
+        denied_paths: Sequence[Path] = (),
+        max_diff_chars: int = DEFAULT_MAX_DIFF_CHARS,
     ) -> None:
         self.store = store
         self.queue = queue
         self.personas = personas
         self.max_context_chars = max_context_chars
         self.options = options or JobOptions()
+        self.project_root = project_root or Path.cwd()
+        self.denied_paths = tuple(denied_paths)
+        self.max_diff_chars = max_diff_chars
+
+    async def review_fields(self, changes: str | None, min_severity: str | None, cited_only: bool) -> dict[str, Any]:
+        """The job fields of a change review: ``changes`` resolved now, in the project root, with git."""
+        if min_severity is not None and min_severity not in SEVERITY_ORDER:
+            raise JobRequestError(f"min_severity must be one of {', '.join(SEVERITY_ORDER)}; got {min_severity!r}.")
+        fields: dict[str, Any] = {"min_severity": min_severity, "cited_only": cited_only}
+        if changes is not None:
+            try:
+                resolved = await resolve_changes(
+                    self.project_root, changes, max_diff_chars=self.max_diff_chars, denied=self.denied_paths
+                )
+            except ChangesError as exc:
+                raise JobRequestError(str(exc)) from exc
+            fields["changes"] = resolved.model_dump(mode="json")
+        return fields
 
     # ---- submit / check -------------------------------------------------------------------
 
@@ -95,6 +120,10 @@ class JobService:
         context: str | None = None,
         priority: str = "normal",
         follow_up_of: str | None = None,
+        *,
+        changes: str | None = None,
+        min_severity: str | None = None,
+        cited_only: bool = False,
     ) -> InvokeResult:
         try:
             persona = self.personas.get(persona_id)
@@ -115,8 +144,14 @@ class JobService:
             )
         if follow_up_of:
             await self._check_follow_up(persona.id, follow_up_of.strip())
+        review = await self.review_fields(changes, min_severity, cited_only)
         job = JobState(
-            persona=persona.id, task=task, context=context, priority=priority, follow_up_of=follow_up_of or None
+            persona=persona.id,
+            task=task,
+            context=context,
+            priority=priority,
+            follow_up_of=follow_up_of or None,
+            **review,
         )
         limit = self.options.daily_job_limit
         day_start = utc_day_start(job.created_at)

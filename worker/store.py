@@ -21,7 +21,7 @@ from personas.runtime import ProgressUpdate
 from standards import sqlite
 from worker.models import TERMINAL_STATUSES, JobState, JobStatus
 
-_JSON_FIELDS = frozenset({"findings", "proposals"})
+_JSON_FIELDS = frozenset({"findings", "proposals", "changes", "panel", "panel_runs"})
 _COLUMNS: tuple[str, ...] = tuple(JobState.model_fields)
 _TERMINAL_SQL = "(" + ",".join(f"'{s.value}'" for s in TERMINAL_STATUSES) + ")"
 _QUEUED = "progress_phase='queued', progress_percent=0, progress_eta_seconds=NULL"

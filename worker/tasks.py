@@ -28,6 +28,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from personas.changes import ChangeSet
 from personas.model import PersonaDefinition
 from personas.registry import PersonaRegistry, UnknownPersonaError
 from personas.runtime import (
@@ -81,7 +82,15 @@ def deps_from(ctx: dict[str, Any]) -> WorkerDeps:
 async def execute_run(deps: WorkerDeps, persona: PersonaDefinition, job: JobState, report: ProgressSink) -> RunOutcome:
     """The one place a persona run is started: build the request, call the runtime."""
     history = await deps.store.conversation(job.follow_up_of) if job.follow_up_of else None
-    request = RunRequest(job_id=job.id, task=job.task, context=job.context, history=history)
+    request = RunRequest(
+        job_id=job.id,
+        task=job.task,
+        context=job.context,
+        history=history,
+        changes=ChangeSet.model_validate(job.changes) if job.changes else None,
+        min_severity=job.min_severity,
+        cited_only=job.cited_only,
+    )
     outcome = await run_persona(persona, request, deps.llm, report, deps.toolbox, client=deps.client)
     if outcome.messages:
         await deps.store.save_conversation(job.id, outcome.messages)

@@ -3,6 +3,7 @@ wait_for_persona_job, cancel_persona_job."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
@@ -11,16 +12,17 @@ from pydantic import Field
 
 from mcp_server.tools.annotations import destroys, reads, starts_job
 from mcp_server.tools.context import AppContext, app_state
+from mcp_server.tools.review import Changes, CitedOnly, MinSeverity
 from personas.model import PersonaDefinition
 from worker.models import CancelResult, InvokeResult, JobReport, JobState, Priority
 from worker.queue import QueueUnavailableError
 from worker.service import MAX_WAIT_SECONDS, JobRequestError, UnknownJobError
 
-Task = Annotated[str, Field(description="What to review or answer, e.g. 'review api/login.py for session fixation'.")]
-JobContext = Annotated[str | None, Field(description="Code, a diff, or project file paths (one per line) to read.")]
-PriorityArg = Annotated[Literal["low", "normal", "high"], Field(description="'high' jumps the queue.")]
+Task = Annotated[str, Field(description="What to review or answer.")]
+JobContext = Annotated[str | None, Field(description="Code, a diff, or file paths (one per line) to read.")]
+PriorityArg = Literal["low", "normal", "high"]
 FollowUpOf = Annotated[
-    str | None, Field(description="job_id of a finished run of this persona, to continue that conversation.")
+    str | None, Field(description="A finished job_id of this persona, to continue that conversation.")
 ]
 JobId = Annotated[str, Field(description="The job_id an invoke tool returned.")]
 WaitSeconds = Annotated[
@@ -29,11 +31,11 @@ WaitSeconds = Annotated[
         ge=0, le=MAX_WAIT_SECONDS, description="Return after at most this many seconds if still running (0 = check)."
     ),
 ]
-NEXT_STEP = "Runs in the background: returns a job_id for wait_for_persona_job."
+NEXT_STEP = "Returns a job_id for wait_for_persona_job."
 
 
 def _invoke_description(persona: PersonaDefinition) -> str:
-    return f"{persona.description}\n{NEXT_STEP}"
+    return persona.description  # the flow (job_id → wait_for_persona_job) is in the server instructions
 
 
 def _summary(persona: PersonaDefinition) -> str:
@@ -71,14 +73,25 @@ def register_job_tools(server: MCPServer, personas: list[PersonaDefinition], *, 
 
 
 def _make_invoke(persona_id: str) -> Any:
-    async def invoke(
+    async def invoke(  # noqa: PLR0917 - MCP tool arguments
         task: Task,
         ctx: AppContext,
         context: JobContext = None,
         priority: PriorityArg = "normal",
         follow_up_of: FollowUpOf = None,
+        changes: Changes = None,
+        min_severity: MinSeverity = None,
+        cited_only: CitedOnly = False,
     ) -> InvokeResult:
-        return await _submit(ctx, persona_id, task, context=context, priority=priority, follow_up_of=follow_up_of)
+        return await _submit(
+            ctx,
+            persona_id,
+            task,
+            context=context,
+            priority=priority,
+            follow_up_of=follow_up_of,
+            review=ReviewOptions(changes=changes, min_severity=min_severity, cited_only=cited_only),
+        )
 
     return invoke
 
@@ -92,8 +105,19 @@ def _make_invoke_persona(persona_ids: list[str]) -> Any:
         context: JobContext = None,
         priority: PriorityArg = "normal",
         follow_up_of: FollowUpOf = None,
+        changes: Changes = None,
+        min_severity: MinSeverity = None,
+        cited_only: CitedOnly = False,
     ) -> InvokeResult:
-        return await _submit(ctx, persona, task, context=context, priority=priority, follow_up_of=follow_up_of)
+        return await _submit(
+            ctx,
+            persona,
+            task,
+            context=context,
+            priority=priority,
+            follow_up_of=follow_up_of,
+            review=ReviewOptions(changes=changes, min_severity=min_severity, cited_only=cited_only),
+        )
 
     # The enum of loaded ids is known only now: give the parameter its real annotation (the
     # SDK reads it with get_type_hints, which takes objects as well as the strings of PEP 563).
@@ -102,11 +126,36 @@ def _make_invoke_persona(persona_ids: list[str]) -> Any:
     return invoke_persona
 
 
+@dataclass(frozen=True)
+class ReviewOptions:
+    """What to review and what to report (issue 13's change review), as the invoke tools take them."""
+
+    changes: str | None = None
+    min_severity: str | None = None
+    cited_only: bool = False
+
+
 async def _submit(
-    ctx: AppContext, persona_id: str, task: str, *, context: str | None, priority: Priority, follow_up_of: str | None
+    ctx: AppContext,
+    persona_id: str,
+    task: str,
+    *,
+    context: str | None,
+    priority: Priority,
+    follow_up_of: str | None,
+    review: ReviewOptions,
 ) -> InvokeResult:
     try:
-        return await app_state(ctx).jobs.submit(persona_id, task, context, priority, follow_up_of)
+        return await app_state(ctx).jobs.submit(
+            persona_id,
+            task,
+            context,
+            priority,
+            follow_up_of,
+            changes=review.changes,
+            min_severity=review.min_severity,
+            cited_only=review.cited_only,
+        )
     except (JobRequestError, QueueUnavailableError) as exc:
         raise ToolError(str(exc)) from exc
 
@@ -122,10 +171,9 @@ async def check_persona_job(job_id: JobId, ctx: AppContext) -> JobReport:
 
 
 async def wait_for_persona_job(job_id: JobId, ctx: AppContext, timeout_seconds: WaitSeconds = 30) -> JobReport:
-    """Wait for a persona job: returns as soon as it is complete, failed or cancelled, or after
-    timeout_seconds with its status and progress (show the user phase, percent and message).
-    When complete: the Markdown `result` and structured `findings`; failed or cancelled: `error`.
-    If still 'pending' or 'running', call it again. timeout_seconds=0 just checks.
+    """Wait for a persona job until it is complete, failed or cancelled, or for timeout_seconds
+    (0 = just check). While running, show the user progress (phase, percent, message) and call
+    it again; when complete, present `result` and `findings`; when failed, `error`.
     """
 
     async def progress(job: JobState) -> None:

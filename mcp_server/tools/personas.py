@@ -21,19 +21,51 @@ class PersonaSummary(BaseModel):
     description: str
     tool: str = Field(description="The invoke_* tool that starts this persona.")
     domains: list[str]
-    origin: str = Field(description="'core' (shipped) or 'project' (.agent-os/personas).")
+    origin: str = Field(
+        description="'core' (shipped), 'project' (.agent-os/personas) or 'claude' (.claude/agents subagent)."
+    )
     version: str
     starter_prompts: list[str]
+
+
+class StandardsSourceSummary(BaseModel):
+    source: str = Field(description="'project', 'shared', 'universal' or 'rules'.")
+    files: int
+    scoped: list[str] = Field(description="Files of this source that govern only some paths, as 'file: globs'.")
+    overridden: int = Field(description="Files hidden by a stronger source with the same domain/topic.")
 
 
 class PersonaList(BaseModel):
     personas: list[PersonaSummary]
     errors: list[str] = Field(description="Custom persona files that failed validation, with the reason.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What was ignored while loading personas, e.g. subagent tools with no equivalent.",
+    )
+    standards: list[StandardsSourceSummary] = Field(
+        default_factory=list, description="The standards the personas search, per source, with their path scopes."
+    )
+
+
+async def _standards_summary(ctx: AppContext) -> list[StandardsSourceSummary]:
+    files = await app_state(ctx).standards.list_files()
+    out: list[StandardsSourceSummary] = []
+    for source in sorted({f.source for f in files}):
+        mine = [f for f in files if f.source == source]
+        out.append(
+            StandardsSourceSummary(
+                source=source,
+                files=len(mine),
+                scoped=[f"{f.file}: {', '.join(f.paths)}" for f in mine if f.paths],
+                overridden=sum(1 for f in mine if f.overridden_by),
+            )
+        )
+    return out
 
 
 async def list_personas(ctx: AppContext) -> PersonaList:
-    """List every persona you can consult: what each is for, its invoke_* tool, its standards
-    domains and example requests. Use it to pick the right reviewer for the user's request."""
+    """List the personas (what each is for, its invoke tool, domains, example requests) and the
+    standards sources they search. Use it to pick the right reviewer."""
     registry = app_state(ctx).personas
     return PersonaList(
         personas=[
@@ -50,6 +82,8 @@ async def list_personas(ctx: AppContext) -> PersonaList:
             for p in registry.all()
         ],
         errors=registry.errors,
+        warnings=registry.warnings,
+        standards=await _standards_summary(ctx),
     )
 
 

@@ -15,28 +15,35 @@ from standards import SearchResponse
 
 Query = Annotated[
     str,
-    Field(description="What you are about to do or want to know, e.g. 'validate JWT audience and expiry'."),
+    Field(description="What you are about to do or want to know."),
 ]
 Domain = Annotated[
     str | None,
-    Field(description="Only this domain (first-level folder), e.g. 'security', 'testing', 'operations'."),
+    Field(description="Only this domain, e.g. 'security'."),
 ]
-Tags = Annotated[list[str] | None, Field(description="Only standards carrying all of these front-matter tags.")]
-Limit = Annotated[int, Field(ge=1, le=20, description="How many chunks to return (default 5).")]
+Tags = Annotated[list[str] | None, Field(description="Only standards with all these tags.")]
+Limit = Annotated[int, Field(ge=1, le=20, description="How many chunks to return.")]
+Paths = Annotated[
+    list[str] | None,
+    Field(
+        description="Project files you are working on: rules scoped to them come first, rules for other "
+        "paths are left out."
+    ),
+]
+SOURCES = ("all", "project", "shared", "universal", "rules")
 
 
-async def search_standards(
-    query: Query, ctx: AppContext, domain: Domain = None, tags: Tags = None, limit: Limit = 5
+async def search_standards(  # noqa: PLR0917 (MCP tool arguments)
+    query: Query, ctx: AppContext, domain: Domain = None, tags: Tags = None, limit: Limit = 5, paths: Paths = None
 ) -> SearchResponse:
-    """Search this team's engineering standards (the project's, then the universal starters).
-
-    Call it before writing or changing code, with a short description of what you are about to do;
-    follow what it returns and cite what you used as file#heading. 'project' results win over
-    'universal' ones. While status.state is 'building' or 'empty', results may be incomplete.
+    """Search this team's engineering standards (project, shared, universal starters, and the repo's
+    rule files such as AGENTS.md). Call it before writing or changing code, with what you are about
+    to do and the files you touch as `paths`; follow the results and cite them as file#heading.
+    While status.state is 'building', results may be incomplete.
     """
     state = app_state(ctx)
     try:
-        return await state.standards.search(query, domain=domain, tags=tags, limit=limit)
+        return await state.standards.search(query, domain=domain, tags=tags, limit=limit, paths=paths)
     except ValueError as exc:
         raise ToolError(str(exc)) from exc
 
@@ -48,13 +55,13 @@ def register_standards(server: MCPServer[Any]) -> None:
         "personas://standards/{source}",
         name="standards",
         title="Standards",
-        description="Indexed standards of one source ('project', 'universal' or 'all'): file, domain, source, "
-        "title, tags, query count.",
+        description="Indexed standards of one source ('project', 'shared', 'universal', 'rules' or 'all'): file, "
+        "domain, source, path scope (paths), overridden_by, title, tags, query count.",
         mime_type="application/json",
     )
     async def list_standards(source: str, ctx: AppContext) -> str:
-        if source not in ("all", "project", "universal"):
-            raise ResourceError(f"Unknown source {source!r}: use 'all', 'project' or 'universal'.")
+        if source not in SOURCES:
+            raise ResourceError(f"Unknown source {source!r}: use one of {', '.join(SOURCES)}.")
         files = await app_state(ctx).standards.list_files()
         return json.dumps([f.model_dump() for f in files if source in ("all", f.source)], indent=2)
 

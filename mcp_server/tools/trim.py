@@ -1,7 +1,7 @@
 """Trim the prose out of ``tools/list`` that the model does not need, keeping every schema's meaning.
 
 Output schemas stay (clients validate structured results with them) but lose their ``title``,
-``description`` and ``default`` keys, and ``anyOf: [{type: T}, {type: null}]`` becomes
+``description``, ``default`` and length-bound keys, and ``anyOf: [{type: T}, {type: null}]`` becomes
 ``type: [T, null]``; input schemas lose the per-property ``title`` pydantic adds and null defaults (the
 descriptions are what the model reads to fill arguments); descriptions lose the indentation
 of docstrings. Applied as server middleware, so it trims what goes on the wire for every transport.
@@ -21,14 +21,15 @@ SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties")
 
 def strip_keys(schema: Any, drop: frozenset[str]) -> Any:
     """A copy of a JSON schema without the annotation keys in ``drop`` at any depth, nor null defaults
-    (leaving a field out of ``required`` already says it may be omitted)."""
+    (leaving a field out of ``required`` already says it may be omitted), nor ``additionalProperties:
+    true`` (the default)."""
     if isinstance(schema, list):
         return [strip_keys(item, drop) for item in schema]
     if not isinstance(schema, dict):
         return schema
     out: dict[str, Any] = {}
     for key, value in schema.items():
-        if key in drop or (key == "default" and value is None):
+        if key in drop or (key == "default" and value is None) or (key == "additionalProperties" and value is True):
             continue
         if key in SCHEMA_MAPS and isinstance(value, dict):
             out[key] = {name: strip_keys(sub, drop) for name, sub in value.items()}
@@ -36,20 +37,27 @@ def strip_keys(schema: Any, drop: frozenset[str]) -> Any:
             out[key] = value  # values, not schemas
         else:
             out[key] = strip_keys(value, drop)
-    return _nullable_as_type(out)
+    out = _nullable_as_type(out)
+    if ("enum" in out or "const" in out) and isinstance(out.get("type"), str | list):
+        del out["type"]  # the listed values already say it
+    return out
 
 
 def _nullable_as_type(schema: dict[str, Any]) -> dict[str, Any]:
-    """``{anyOf: [{type: T}, {type: null}], ...}`` → ``{type: [T, null], ...}`` (same meaning, fewer bytes)."""
+    """``{anyOf: [{type: T, …}, {type: null}], …}`` → ``{type: [T, null], …}``, and ``{anyOf: [{enum: E},
+    {type: null}]}`` → ``{enum: [*E, null]}`` (same meaning, fewer bytes)."""
     options = schema.get("anyOf")
-    if not isinstance(options, list) or len(options) != 2 or "type" in schema:
+    if not isinstance(options, list) or len(options) != 2 or {"type": "null"} not in options:
         return schema
-    simple = [o for o in options if isinstance(o, dict) and set(o) == {"type"} and isinstance(o["type"], str)]
-    if len(simple) != 2 or {"type": "null"} not in simple:
+    other = next(o for o in options if o != {"type": "null"})
+    if not isinstance(other, dict) or set(other) & set(schema):
         return schema
-    other = next(o["type"] for o in simple if o["type"] != "null")
     rest = {k: v for k, v in schema.items() if k != "anyOf"}
-    return {"type": [other, "null"], **rest}
+    if isinstance(other.get("enum"), list):
+        return {**other, "enum": [*other["enum"], None], **rest}
+    if isinstance(other.get("type"), str):
+        return {**other, "type": [other["type"], "null"], **rest}
+    return schema
 
 
 def tidy_description(text: str) -> str:
@@ -57,7 +65,11 @@ def tidy_description(text: str) -> str:
     return re.sub(r"(?<!\n)\n(?![\n-])", " ", inspect.cleandoc(text))
 
 
-OUTPUT_PROSE = frozenset({"title", "description", "default"})
+OUTPUT_PROSE = frozenset(
+    {"title", "description", "default", "x-server-set", "minLength", "maxLength", "minItems", "maxItems"}
+    | {"minimum", "maximum"}
+)
+"""Output schemas also lose bounds: they constrain what the model writes, not what clients read."""
 INPUT_PROSE = frozenset({"title"})
 
 

@@ -6,9 +6,11 @@ import asyncio
 import hashlib
 import re
 
+from personas.changes.models import INDEX_HEAD, ChangeSet
 from personas.model import PersonaDefinition, Personality
-from personas.runtime.models import PersonaRunError, RunLimits, RunRequest
-from personas.runtime.sandbox import NotInProjectError, ProjectSandbox, SandboxError
+from personas.runtime.models import DismissedFinding, PersonaRunError, RunLimits, RunRequest
+from personas.runtime.sandbox import NotInProjectError, SandboxError
+from personas.runtime.toolbox import ProjectFiles
 
 EXTREME_LOW = 0.2
 EXTREME_HIGH = 0.8
@@ -79,7 +81,7 @@ def _fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-def inline_context(context: str, sandbox: ProjectSandbox) -> str:
+def inline_context(context: str, sandbox: ProjectFiles) -> str:
     """Context text followed by the content of every line that names a project file (blocking I/O).
 
     Lines naming a file the sandbox refuses (binary, too large, outside the root, secret) stay as
@@ -111,7 +113,45 @@ def _looks_like_path(value: str) -> bool:
     return " " not in value and ("/" in value or "." in value)
 
 
-async def first_user_text(request: RunRequest, sandbox: ProjectSandbox, limits: RunLimits) -> str:
+MAX_LISTED_FILES = 300
+MAX_LISTED_DISMISSALS = 40
+
+
+def change_section(changes: ChangeSet) -> str:
+    """The change under review: what to focus on, the changed files with their lines, the diff."""
+    if changes.head is None:
+        reads = "read_file and list_files show the current working tree, which is what this change produced."
+    elif changes.head == INDEX_HEAD:
+        reads = "read_file and list_files show the staged version of every file (what would be committed)."
+    else:
+        reads = f"read_file and list_files show the files as of commit {changes.head[:12]}, the head of the range."
+    listed = [f.describe() for f in changes.files[:MAX_LISTED_FILES]]
+    if len(changes.files) > MAX_LISTED_FILES:
+        listed.append(f"- … and {len(changes.files) - MAX_LISTED_FILES} more files")
+    fence = _fence(changes.diff)
+    return (
+        f"# Change under review\nReview {changes.title()}. Focus on what the change adds or modifies and on what it "
+        "breaks elsewhere; raise problems in unchanged code only when the change relies on them or makes them worse. "
+        "For every finding in a file set `file` (relative to the project root) and `line` (and `end_line`) as "
+        f"read_file numbers them, and cite team standards as always. {reads}\n\n"
+        f"## Changed files ({len(changes.files)})\n" + ("\n".join(listed) or "(none: the change is empty)") + "\n\n"
+        f"## Diff\n{fence}diff\n{changes.diff.rstrip()}\n{fence}"
+    )
+
+
+def dismissed_section(dismissed: list[DismissedFinding]) -> str:
+    lines = [
+        f"- {d.title}" + (f" (in {d.file})" if d.file else "") + f": {' '.join(d.reason.split())[:300]}"
+        for d in dismissed[:MAX_LISTED_DISMISSALS]
+    ]
+    return (
+        "# Findings the team has dismissed\nThe team reviewed these earlier findings of yours and dismissed them as "
+        "not applicable. Do not raise them, or the same pattern, again unless the code changed so that the reason "
+        "no longer holds:\n" + "\n".join(lines)
+    )
+
+
+async def first_user_text(request: RunRequest, sandbox: ProjectFiles, limits: RunLimits) -> str:
     """The task and context of this turn; raises PersonaRunError when over PERSONAS_MAX_CONTEXT_CHARS."""
     heading = "# Follow-up request" if request.history else "# Task"
     task = request.task.strip()
@@ -119,6 +159,10 @@ async def first_user_text(request: RunRequest, sandbox: ProjectSandbox, limits: 
     if request.context and request.context.strip():
         context = await asyncio.to_thread(inline_context, request.context, sandbox)
     parts = [f"{heading}\n{task}"] + ([f"# Context\n{context}"] if context else [])
+    if request.changes is not None and not request.history:
+        parts.append(change_section(request.changes))
+    if request.dismissed and not request.history:
+        parts.append(dismissed_section(request.dismissed))
     if request.history:
         parts.append(
             "Revise your review for this request and call submit_review again with the complete, updated "

@@ -12,6 +12,15 @@ from pathlib import Path
 from typing import Protocol
 
 from personas.runtime.models import RunLimits
+from personas.runtime.sandbox import FileText
+
+
+class ProjectFiles(Protocol):
+    """What file tools read: the working tree (ProjectSandbox) or a change's head (GitSnapshot). Blocking."""
+
+    def read_text(self, raw: str) -> FileText: ...
+
+    def list_files(self, pattern: str, *, limit: int) -> tuple[list[str], int]: ...
 
 
 class SearchHitLike(Protocol):

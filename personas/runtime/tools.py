@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from personas.model import ALL_RUN_TOOLS, PersonaDefinition
 from personas.runtime.models import Phase
-from personas.runtime.review import ReviewSubmission
+from personas.runtime.review import SERVER_SET_KEY, ReviewSubmission
 from personas.runtime.sandbox import ProjectSandbox, SandboxError
-from personas.runtime.toolbox import RunToolbox, citation_ref
+from personas.runtime.toolbox import ProjectFiles, RunToolbox, citation_ref
 
 if TYPE_CHECKING:
     from anthropic.types import ToolParam
@@ -109,7 +109,8 @@ SUBMIT_DESCRIPTION = "Submit your final review. Call it exactly once, last: it e
 
 
 def _clean_schema(node: Any, defs: dict[str, Any]) -> Any:
-    """Inline ``$ref``s, drop pydantic's titles and null defaults, collapse ``X | None`` to ``X``."""
+    """Inline ``$ref``s, drop pydantic's titles and null defaults, collapse ``X | None`` to ``X``, leave out
+    the fields agent-personas sets itself (SERVER_SET)."""
     if isinstance(node, list):
         return [_clean_schema(item, defs) for item in node]
     if not isinstance(node, dict):
@@ -126,7 +127,9 @@ def _clean_schema(node: Any, defs: dict[str, Any]) -> Any:
         if key in ("title", "$defs") or (key == "default" and value is None):
             continue
         if key == "properties":  # keys here are property names, not schema keywords
-            cleaned[key] = {name: _clean_schema(sub, defs) for name, sub in value.items()}
+            cleaned[key] = {
+                name: _clean_schema(sub, defs) for name, sub in value.items() if not sub.get(SERVER_SET_KEY)
+            }
         else:
             cleaned[key] = _clean_schema(value, defs)
     return cleaned
@@ -178,11 +181,13 @@ def _validation_summary(exc: ValidationError) -> str:
 class RunTools:
     """Executes the model's tool calls for one run and keeps what they produced."""
 
-    def __init__(self, persona: PersonaDefinition, job_id: str, toolbox: RunToolbox) -> None:
+    def __init__(
+        self, persona: PersonaDefinition, job_id: str, toolbox: RunToolbox, *, files: ProjectFiles | None = None
+    ) -> None:
         self.persona = persona
         self.job_id = job_id
         self.toolbox = toolbox
-        self.sandbox = ProjectSandbox(
+        self.sandbox: ProjectFiles = files or ProjectSandbox(
             toolbox.project_root, max_file_bytes=toolbox.limits.max_file_bytes, denied=toolbox.denied_paths
         )
         self.offered: list[str] = [name for name in ALL_RUN_TOOLS if name in persona.tools]
