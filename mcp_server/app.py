@@ -6,7 +6,7 @@ import asyncio
 import importlib
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from mcp_server.data_dir import prepare_data_dir, secure_files
@@ -66,6 +66,11 @@ class Unavailable:
     reason: str
 
 
+def open_job_store(settings: Settings) -> AbstractAsyncContextManager[JobStore]:
+    """The one way a process opens the job store from its settings."""
+    return JobStore.open(settings.jobs_db_path, webhooks=settings.job_options().webhook_url is not None)
+
+
 def index_config(settings: Settings) -> IndexConfig:
     """Every standards source (:func:`standards_sources`) and where the index lives."""
     return IndexConfig(
@@ -118,11 +123,11 @@ async def open_app(
     """Open the standards index (reconciled in the background, watched unless ``watch`` is
     False), Redis (embedded when no REDIS_URL), the job store, the queue and, unless told not
     to, an in-process worker. Everything is closed in reverse order on exit."""
+    await asyncio.to_thread(prepare_data_dir, settings.data_dir)
     async with AsyncExitStack() as stack:
         standards = StandardsIndex(index_config(settings), embedder or make_embedder(settings), writer=True)
         await stack.enter_async_context(started_in_background(standards, watch=watch))
-        await asyncio.to_thread(prepare_data_dir, settings.data_dir)
-        store = await stack.enter_async_context(JobStore.open(settings.jobs_db_path))
+        store = await stack.enter_async_context(open_job_store(settings))
         redis_url = settings.redis_url
         embedded = redis_url is None
         requeue = _Requeue(store, settings)
@@ -156,7 +161,12 @@ async def open_app(
             standards=standards,
             redis_url=redis_url,
             proposals=ProposalService(
-                proposals, settings.standards_dir, revisions=jobs, reindex=standards.reindex_paths
+                proposals,
+                settings.standards_dir,
+                revisions=jobs,
+                reindex=standards.reindex_paths,
+                shared_dir=settings.shared_approval_dir,
+                shared_writable=settings.shared_standards_writable,
             ),
         )
 
@@ -250,7 +260,7 @@ async def open_worker_deps(settings: Settings) -> AsyncIterator[WorkerDeps]:
     await standards.start(watch=False)
     try:
         async with (
-            JobStore.open(settings.jobs_db_path) as store,
+            open_job_store(settings) as store,
             ProposalStore.open(settings.proposals_db_path, settings.standards_dir) as proposals,
             worker_deps(settings, store, personas, run_toolbox(settings, standards, proposals)) as deps,
         ):

@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--limit", type=int, default=5, help="How many results (default 5).")
     search.add_argument("--json", action="store_true", help="Print JSON instead of text.")
 
+    desk = sub.add_parser("desk", help="Serve the review desk web page (proposals, reviews, ops, standards).")
+    desk.add_argument("--host", default="127.0.0.1", help="Bind address (default: loopback; others need a token).")
+    desk.add_argument("--port", type=int, default=8766, help="Port (default: 8766).")
+    desk.add_argument("--open", action="store_true", help="Open the page in the default browser.")
+
     sub.add_parser("worker", help="Run a standalone worker on REDIS_URL (scale out by starting more).")
 
     jobs = sub.add_parser("jobs", help="Persona jobs: list, show, cancel, stats (plain text or --json).")
@@ -78,9 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     for jobs_parser in jobs_sub.choices.values():
         jobs_parser.add_argument("--json", action="store_true", help="Print JSON instead of text.")
 
+    from mcp_server.export_cli import add_export_parser
     from mcp_server.proposals_cli import add_standards_parser
 
     add_standards_parser(sub)
+    add_export_parser(sub)
     return parser
 
 
@@ -131,10 +138,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                     out=sys.stdout,
                 )
             )
+        if args.command == "desk":
+            return asyncio.run(_desk(settings, host=args.host, port=args.port, open_browser=args.open))
         if args.command == "worker":
             return asyncio.run(_worker(settings))
         if args.command == "jobs":
             return asyncio.run(_jobs(settings, args))
+        if args.command == "export":
+            from mcp_server.export_cli import export_command
+
+            return export_command(settings, args, sys.stdout, sys.stderr)
         if args.command == "standards":
             from mcp_server.proposals_cli import standards_cli
 
@@ -196,12 +209,14 @@ async def _run_until_signal(main: asyncio.Task[None], closed: asyncio.Event | No
 
 
 async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker: bool, watch: bool) -> int:
+    from mcp_server.desk.serve import StateRef
     from mcp_server.server import build_server
     from mcp_server.tools.profiles import ToolSelectionError
 
     closed = asyncio.Event()
+    desk = StateRef() if http else None
     try:
-        server = build_server(settings, run_worker=worker, watch=watch, on_closed=closed.set)
+        server = build_server(settings, run_worker=worker, watch=watch, on_closed=closed.set, state_ref=desk)
     except ToolSelectionError as exc:
         sys.stderr.write(f"personas serve: {exc}\n")
         return 2
@@ -214,10 +229,30 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker
         except HttpConfigError as exc:
             sys.stderr.write(f"personas serve: {exc}\n")
             return 2
-        coro = serve_http(server, host=host, port=port, token=token)
+        coro = serve_http(server, host=host, port=port, token=token, desk=desk)
     else:
         coro = server.run_stdio_async()
     await _run_until_signal(asyncio.create_task(coro, name="mcp-server"), closed)
+    return 0
+
+
+async def _desk(settings: Settings, *, host: str, port: int, open_browser: bool) -> int:
+    from mcp_server.desk.serve import run_desk
+    from mcp_server.http import HttpConfigError, check_bind
+
+    token = settings.http_token.get_secret_value() if settings.http_token else None
+    try:
+        check_bind(host, token)
+    except HttpConfigError as exc:
+        sys.stderr.write(f"personas desk: {exc}\n")
+        return 2
+    try:
+        await _run_until_signal(
+            asyncio.create_task(run_desk(settings, host=host, port=port, open_browser=open_browser), name="desk")
+        )
+    except OSError as exc:
+        sys.stderr.write(f"personas desk: cannot serve on {host}:{port}: {exc.strerror or exc}. Pick another --port.\n")
+        return 2
     return 0
 
 

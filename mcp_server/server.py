@@ -11,6 +11,9 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 
 from mcp_server.app import AppState, Unavailable, open_app
+from mcp_server.data_dir import DataDirError
+from mcp_server.desk.serve import StateRef
+from mcp_server.embedded import EmbeddedRedisError
 from mcp_server.instructions import INSTRUCTIONS
 from mcp_server.resources import register_job_resources
 from mcp_server.sdk_compat import registered_tool_names
@@ -41,9 +44,10 @@ def build_server(
     run_worker: bool = True,
     watch: bool = True,
     on_closed: Callable[[], None] | None = None,
+    state_ref: StateRef | None = None,
 ) -> MCPServer[AppState | Unavailable]:
     """Build the MCP server. Resources open when a transport starts it and close when it stops;
-    ``on_closed`` is called once they are all closed."""
+    ``on_closed`` is called once they are all closed; ``state_ref`` holds the open state (for the desk)."""
     personas = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
 
     @asynccontextmanager
@@ -55,11 +59,17 @@ def build_server(
                 state = await stack.enter_async_context(
                     open_app(settings, personas, run_worker=run_worker, watch=watch)
                 )
-            except DatabaseUnusableError as exc:
+            except (DatabaseUnusableError, DataDirError, EmbeddedRedisError) as exc:
                 # Stay up: the client sees the reason on every tool call rather than EOF.
                 log.error("agent-personas cannot start its job system: %s", exc)
                 state = Unavailable(str(exc))
-            yield state
+            if state_ref is not None and isinstance(state, AppState):
+                state_ref.state = state
+            try:
+                yield state
+            finally:
+                if state_ref is not None:
+                    state_ref.state = None
         finally:
             try:
                 await stack.aclose()

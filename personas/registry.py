@@ -55,6 +55,18 @@ def load_persona_file(path: Path, origin: Literal["core", "project"]) -> Persona
     return persona
 
 
+def tool_name_clash(personas: dict[str, PersonaDefinition], persona: PersonaDefinition) -> str | None:
+    """Why ``persona`` cannot be added: another persona (a different id) has the same MCP tool name."""
+    other = next((p for p in personas.values() if p.id != persona.id and p.tool_name == persona.tool_name), None)
+    if other is None:
+        return None
+    return (
+        f"{persona.source_path or persona.id}: persona id {persona.id!r} and {other.id!r} "
+        f"({other.source_path or other.origin}) both become the MCP tool {persona.tool_name} ('-' and '_' "
+        f"are the same in tool names); rename one of the two files. {persona.id!r} was not loaded."
+    )
+
+
 def _persona_files(directory: Path) -> Iterator[Path]:
     if directory.is_dir():
         yield from sorted(p for p in directory.glob("*.md") if p.is_file() and p.name.lower() != "readme.md")
@@ -75,7 +87,8 @@ class PersonaRegistry:
         cls, project_dir: Path | None = None, core_dir: Path = CORE_DIR, *, claude_root: Path | None = None
     ) -> PersonaRegistry:
         """Load all personas: core, then the Claude Code subagents under ``claude_root`` (a project
-        root holding .claude/agents), then the project's own (each overrides the ones before by id).
+        root holding .claude/agents; one named like a core persona is skipped with a warning), then
+        the project's own (which override the ones before by id).
         Invalid project or subagent files are skipped with a logged, named error; invalid core files
         are a bug and raise."""
         personas: dict[str, PersonaDefinition] = {}
@@ -83,6 +96,8 @@ class PersonaRegistry:
         warnings: list[str] = []
         for path in _persona_files(core_dir):
             persona = load_persona_file(path, "core")
+            if clash := tool_name_clash(personas, persona):
+                raise PersonaFileError(clash)
             personas[persona.id] = persona
         if claude_root is not None:
             for path in subagent_files(claude_root):
@@ -92,10 +107,17 @@ class PersonaRegistry:
                     log.error("Skipping Claude Code subagent: %s", exc)
                     errors.append(str(exc))
                     continue
+                if persona.id in personas:  # e.g. our own personas exported with `personas export --claude`
+                    ignored = [f"{path.name}: skipped, the {persona.id!r} persona of this server has that name"]
+                elif clash := tool_name_clash(personas, persona):
+                    log.error("Skipping Claude Code subagent: %s", clash)
+                    errors.append(clash)
+                    continue
+                else:
+                    personas[persona.id] = persona
                 for warning in ignored:
                     log.warning("Claude Code subagent %s", warning)
                 warnings.extend(ignored)
-                personas[persona.id] = persona
         if project_dir is not None:
             for path in _persona_files(project_dir):
                 try:
@@ -103,6 +125,10 @@ class PersonaRegistry:
                 except PersonaFileError as exc:
                     log.error("Skipping custom persona: %s", exc)
                     errors.append(str(exc))
+                    continue
+                if clash := tool_name_clash(personas, persona):
+                    log.error("Skipping custom persona: %s", clash)
+                    errors.append(clash)
                     continue
                 personas[persona.id] = persona
         return cls(personas, errors, warnings)

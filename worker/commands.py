@@ -30,7 +30,7 @@ from worker.store import JobStore
 async def _service(
     db_path: Path, redis_url: str | None, personas: PersonaRegistry, options: JobOptions
 ) -> AsyncIterator[JobService]:
-    async with JobStore.open(db_path) as store:
+    async with JobStore.open(db_path, webhooks=options.webhook_url is not None) as store:
         pool = make_pool(redis_url or "unix:///nonexistent/personas-no-redis.sock")
         try:
             yield JobService(

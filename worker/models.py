@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from personas.runtime import Phase
 from personas.runtime.findings import visible
@@ -95,6 +95,51 @@ class JobState(BaseModel):
     queue_job_id: str | None = None
     queued_at: float | None = None
     webhook_status: str | None = None
+
+
+class JobFinish(BaseModel):
+    """The one way to finish a job: a terminal status and what the run left. Only the fields set
+    are written (a cancel keeps the partial result the last progress update stored); the store
+    adds ``completed_at``, the duration when none is given, the progress of a completed job, and
+    the webhook outbox state."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    status: JobStatus
+    error: str | None = None
+    result: str | None = None
+    partial_result: str | None = None
+    mode: Literal["review", "briefing"] | None = None
+    findings: list[dict[str, Any]] | None = None
+    proposals: list[dict[str, Any]] | None = None
+    tokens_input: int | None = None
+    tokens_output: int | None = None
+    tool_calls_made: int | None = None
+    persona_version: str | None = None
+    prompt_hash: str | None = None
+    duration_seconds: float | None = None
+
+    @field_validator("status")
+    @classmethod
+    def _terminal(cls, status: JobStatus) -> JobStatus:
+        if not status.terminal:
+            raise ValueError(f"a job finishes complete, failed or cancelled, not {status.value}")
+        return status
+
+    @classmethod
+    def failed(cls, error: str, *, partial_result: str | None = None) -> JobFinish:
+        """A failure; ``partial_result`` (when given) replaces what the last progress update stored."""
+        if partial_result is None:
+            return cls(status=JobStatus.FAILED, error=error)
+        return cls(status=JobStatus.FAILED, error=error, partial_result=partial_result)
+
+    @classmethod
+    def cancelled(cls, error: str) -> JobFinish:
+        return cls(status=JobStatus.CANCELLED, error=error)
+
+    def values(self) -> dict[str, Any]:
+        """The job columns this transition sets (``status`` and the fields given)."""
+        return self.model_dump(mode="python", exclude_unset=True) | {"status": self.status}
 
 
 # ---- Tool replies ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from worker import events
-from worker.models import DatabaseStats, JobList, JobStatus, JobSummary, PersonaUsage, ResetResult, iso_utc
+from worker.models import DatabaseStats, JobFinish, JobList, JobStatus, JobSummary, PersonaUsage, ResetResult, iso_utc
 from worker.options import JobOptions
 from worker.queue import JobQueue, QueueUnavailableError
 from worker.retention import DAY, next_cleanup
@@ -139,7 +139,7 @@ async def reset(store: JobStore, queue: JobQueue) -> ResetResult:
     aborted on their worker), so no worker keeps spending tokens on a job that no longer exists."""
     cancelled = 0
     for job in await store.active():
-        if await store.finish(job.id, JobStatus.CANCELLED, error="Cancelled by reset_persona_jobs."):
+        if await store.finish(job.id, JobFinish.cancelled("Cancelled by reset_persona_jobs.")):
             cancelled += 1
             try:
                 await queue.stop(job.queue_job_id or job.id)

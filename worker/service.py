@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import statistics
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from personas.changes import DEFAULT_MAX_DIFF_CHARS, ChangesError, resolve_changes
 from personas.registry import PersonaRegistry, UnknownPersonaError
@@ -22,6 +22,7 @@ from worker.models import (
     CancelResult,
     DatabaseStats,
     InvokeResult,
+    JobFinish,
     JobList,
     JobReport,
     JobState,
@@ -31,12 +32,13 @@ from worker.models import (
 )
 from worker.options import JobOptions
 from worker.queue import JobQueue, QueueUnavailableError
+from worker.storage_errors import storage_problem
 from worker.store import JobStore
-from worker.webhook import webhook_fields
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ESTIMATE_SECONDS = 45
+T = TypeVar("T")
+
 PRIORITIES: tuple[Priority, ...] = ("low", "normal", "high")
 MAX_WAIT_SECONDS = 50.0
 CANCEL_CONFIRM_SECONDS = 2.0
@@ -46,6 +48,11 @@ ProgressCallback = Callable[[JobState], Awaitable[None]]
 
 class JobRequestError(ValueError):
     """The caller can fix this request; the message says how."""
+
+
+class JobStorageError(JobRequestError):
+    """The job database cannot take the write (disk full, read-only, permission): the message names
+    the file, the cause and the fix. A JobRequestError so every tool answers it as a tool error."""
 
 
 class UnknownJobError(LookupError):
@@ -156,7 +163,7 @@ class JobService:
         limit = self.options.daily_job_limit
         day_start = utc_day_start(job.created_at)
         day = utc_day(job.created_at)
-        if not await self.store.count_accepted(persona.id, day, limit=limit):
+        if not await self._storing(self.store.count_accepted(persona.id, day, limit=limit)):
             reset_in = timedelta(seconds=round(day_start + 86_400 - time.time()))
             raise JobRequestError(
                 f"Daily limit reached: the {persona.id} persona already started {limit} jobs today "
@@ -165,11 +172,11 @@ class JobService:
             )
         accepted = False
         try:
-            await self.store.insert(job)
+            await self._storing(self.store.insert(job))
             try:
                 await self.queue.enqueue(job.id, job.priority)
             except QueueUnavailableError as exc:
-                await self.store.finish(job.id, JobStatus.FAILED, error=str(exc))
+                await self.store.finish(job.id, JobFinish.failed(str(exc)))
                 raise
             accepted = True
         finally:
@@ -184,6 +191,16 @@ class JobService:
             message=f"{persona.name} started (about {estimate} s). Poll check_persona_job every few seconds, "
             f"or call wait_for_persona_job(job_id='{job.id}') to wait for it.",
         )
+
+    async def _storing(self, write: Awaitable[T]) -> T:
+        """Await a store write; a full or read-only disk becomes a clear JobStorageError."""
+        try:
+            return await write
+        except (sqlite3.Error, OSError) as exc:
+            path = getattr(self.store, "path", None)
+            message = storage_problem(path if isinstance(path, Path) else Path("the job database"), exc)
+            log.error("job not recorded: %s", message)
+            raise JobStorageError(f"The job was not started: {message} Then invoke the persona again.") from exc
 
     async def _check_follow_up(self, persona_id: str, parent_id: str) -> None:
         parent = await self.store.get(parent_id)
@@ -215,10 +232,7 @@ class JobService:
         return job
 
     async def estimate_seconds(self, persona_id: str) -> int:
-        durations = await self.store.recent_durations(persona_id)
-        if not durations:
-            return DEFAULT_ESTIMATE_SECONDS
-        return max(1, round(statistics.median(durations)))
+        return max(1, round(await self.store.estimate_seconds(persona_id)))
 
     # ---- wait -----------------------------------------------------------------------------
 
@@ -256,10 +270,7 @@ class JobService:
         job = await self.get(job_id)
         now = time.time()
         if job.status.terminal or not await self.store.finish(
-            job.id,
-            JobStatus.CANCELLED,
-            error="Cancelled by request (cancel_persona_job).",
-            **webhook_fields(self.options),
+            job.id, JobFinish.cancelled("Cancelled by request (cancel_persona_job).")
         ):
             return self._already_finished(await self.get(job.id), now)
         note = await self._stop_delivery(job, confirm_seconds)

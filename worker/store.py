@@ -9,6 +9,7 @@ race on the same row and exactly one wins (``rowcount``).
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
@@ -19,8 +20,9 @@ import aiosqlite
 
 from personas.runtime import ProgressUpdate
 from standards import sqlite
-from worker.models import TERMINAL_STATUSES, JobState, JobStatus
+from worker.models import TERMINAL_STATUSES, JobFinish, JobState, JobStatus
 
+DEFAULT_ESTIMATE_SECONDS = 45.0
 _JSON_FIELDS = frozenset({"findings", "proposals", "changes", "panel", "panel_runs"})
 _COLUMNS: tuple[str, ...] = tuple(JobState.model_fields)
 _TERMINAL_SQL = "(" + ",".join(f"'{s.value}'" for s in TERMINAL_STATUSES) + ")"
@@ -52,18 +54,20 @@ CREATE TABLE IF NOT EXISTS usage_daily (
 class JobStore:
     """Typed access to the ``jobs`` table. Open it with :meth:`open`."""
 
-    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: Path, *, webhooks: bool = False) -> None:
         self._db = db
         self.path = path
+        self.webhooks = webhooks
+        """A completion webhook is configured: every terminal transition queues its delivery."""
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, path: Path) -> AsyncIterator[JobStore]:
+    async def open(cls, path: Path, *, webhooks: bool = False) -> AsyncIterator[JobStore]:
         async with sqlite.connect(path, schema=_SCHEMA) as db:
             await sqlite.add_missing_columns(db, "jobs", {c: _column_type(c) for c in _COLUMNS})
             # Transcripts left behind by versions whose reset and retention kept them.
             await db.execute("DELETE FROM conversations WHERE job_id NOT IN (SELECT id FROM jobs)")
-            yield cls(db, path)
+            yield cls(db, path, webhooks=webhooks)
 
     async def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
         async with self._db.execute(sql, tuple(params)) as cursor:
@@ -191,16 +195,14 @@ class JobStore:
             params.append(owner)
         return await self._write(sql, params) > 0
 
-    async def finish(self, job_id: str, status: JobStatus, *, owner: str | None = None, **fields: Any) -> bool:
+    async def finish(self, job_id: str, update: JobFinish, *, owner: str | None = None) -> bool:
         """Move a job into a terminal state; ``False`` if it already was in one (nothing changes).
 
         With ``owner``, only while that worker holds the job (a worker whose job was re-queued after
-        its lease lapsed cannot overwrite the new run)."""
-        if status not in TERMINAL_STATUSES:
-            raise ValueError(f"finish() needs a terminal status, got {status}")
+        its lease lapsed cannot overwrite the new run). Queues the job's webhook when webhooks are on."""
         now = time.time()
-        values: dict[str, Any] = {"status": status.value, "completed_at": now, **fields}
-        if status is JobStatus.COMPLETE:
+        values: dict[str, Any] = {"completed_at": now, **update.values()}
+        if update.status is JobStatus.COMPLETE:
             values.update(
                 progress_phase="done",
                 progress_percent=100,
@@ -209,6 +211,8 @@ class JobStore:
             )
         else:
             values.setdefault("progress_eta_seconds", None)
+        if self.webhooks:
+            values["webhook_status"] = "pending"
         row = _to_row_partial(values)
         assignments = ",".join(f"{k}=?" for k in row)
         params: list[Any] = list(row.values())
@@ -260,14 +264,14 @@ class JobStore:
             > 0
         )
 
-    async def fail_expired(self, job_id: str, *, now: float, error: str, webhook_status: str | None = None) -> bool:
+    async def fail_expired(self, job_id: str, *, now: float, error: str) -> bool:
         return (
             await self._write(
                 "UPDATE jobs SET status='failed', error=?, completed_at=?, lease_expires_at=NULL, "
                 "progress_eta_seconds=NULL, duration_seconds = ? - COALESCE(started_at, created_at), "
                 "webhook_status=COALESCE(?, webhook_status) "
                 "WHERE id=? AND status='running' AND (lease_expires_at IS NULL OR lease_expires_at < ?)",
-                (error, now, now, webhook_status, job_id, now),
+                (error, now, now, "pending" if self.webhooks else None, job_id, now),
             )
             > 0
         )
@@ -307,6 +311,12 @@ class JobStore:
     async def _scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
         rows = await self._rows(sql, params)
         return rows[0][0] if rows else None
+
+    async def estimate_seconds(self, persona: str) -> float:
+        """The one duration estimate: the median of the persona's last 20 completed runs, or
+        :data:`DEFAULT_ESTIMATE_SECONDS` before it has any."""
+        durations = await self.recent_durations(persona)
+        return statistics.median(durations) if durations else DEFAULT_ESTIMATE_SECONDS
 
     async def recent_durations(self, persona: str, limit: int = 20) -> list[float]:
         rows = await self._rows(

@@ -20,7 +20,6 @@ import logging
 import os
 import socket
 import sqlite3
-import statistics
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -43,14 +42,12 @@ from personas.runtime import (
     run_persona,
 )
 from worker import events
-from worker.models import JobState, JobStatus
+from worker.models import JobFinish, JobState, JobStatus
 from worker.options import JobOptions
 from worker.store import JobStore
-from worker.webhook import WebhookSender, webhook_fields
+from worker.webhook import WebhookSender
 
 log = logging.getLogger(__name__)
-
-DEFAULT_ESTIMATE_SECONDS = 45
 
 
 def new_worker_id() -> str:
@@ -137,9 +134,9 @@ async def _run(deps: WorkerDeps, job: JobState, redis: Redis | None) -> str:
     try:
         persona = deps.personas.get(job.persona)
     except UnknownPersonaError as exc:
-        await deps.store.finish(job.id, JobStatus.FAILED, owner=owner, error=str(exc), **webhook_fields(deps.options))
+        await deps.store.finish(job.id, JobFinish.failed(str(exc)), owner=owner)
         return JobStatus.FAILED.value
-    estimate = await _estimate(deps.store, job.persona)
+    estimate = await deps.store.estimate_seconds(job.persona)
     started = time.monotonic()
 
     async def report(update: ProgressUpdate) -> None:
@@ -153,44 +150,33 @@ async def _run(deps: WorkerDeps, job: JobState, redis: Redis | None) -> str:
         async with asyncio.timeout(deps.job_timeout_seconds):
             outcome = await execute_run(deps, persona, job, report)
     except TimeoutError:
-        current = await deps.store.get(job.id)
         await deps.store.finish(
             job.id,
-            JobStatus.FAILED,
+            JobFinish.failed(
+                f"The run exceeded the job timeout of {deps.job_timeout_seconds:g} s "
+                "(PERSONAS_JOB_TIMEOUT_SECONDS); narrow the task or raise the timeout."
+            ),
             owner=owner,
-            error=f"The run exceeded the job timeout of {deps.job_timeout_seconds:g} s "
-            "(PERSONAS_JOB_TIMEOUT_SECONDS); narrow the task or raise the timeout.",
-            partial_result=current.partial_result if current else None,
-            **webhook_fields(deps.options),
         )
         return JobStatus.FAILED.value
     except PersonaRunError as exc:
         # Transient errors (429/529/5xx/timeouts) were already retried with backoff by the client.
-        await deps.store.finish(
-            job.id,
-            JobStatus.FAILED,
-            owner=owner,
-            error=str(exc),
-            partial_result=exc.partial_result,
-            **webhook_fields(deps.options),
-        )
+        await deps.store.finish(job.id, JobFinish.failed(str(exc), partial_result=exc.partial_result), owner=owner)
         return JobStatus.FAILED.value
     except Exception as exc:
         # A bug, not a user error: keep the traceback in the log and never leave the job running.
         log.exception("job %s crashed", job.id)
         await deps.store.finish(
             job.id,
-            JobStatus.FAILED,
+            JobFinish.failed(
+                f"Internal error in the persona run ({type(exc).__name__}: {exc}). "
+                "This is a bug in agent-personas; the worker log has the traceback."
+            ),
             owner=owner,
-            error=f"Internal error in the persona run ({type(exc).__name__}: {exc}). "
-            "This is a bug in agent-personas; the worker log has the traceback.",
-            **webhook_fields(deps.options),
         )
         return JobStatus.FAILED.value
-    await deps.store.finish(
-        job.id,
-        JobStatus.COMPLETE,
-        owner=owner,
+    complete = JobFinish(
+        status=JobStatus.COMPLETE,
         result=outcome.result,
         mode=outcome.mode,
         findings=outcome.findings,
@@ -201,14 +187,9 @@ async def _run(deps: WorkerDeps, job: JobState, redis: Redis | None) -> str:
         persona_version=outcome.persona_version,
         prompt_hash=outcome.prompt_hash,
         duration_seconds=round(time.monotonic() - started, 3),
-        **webhook_fields(deps.options),
     )
+    await deps.store.finish(job.id, complete, owner=owner)
     return JobStatus.COMPLETE.value
-
-
-async def _estimate(store: JobStore, persona: str) -> float:
-    durations = await store.recent_durations(persona)
-    return statistics.median(durations) if durations else DEFAULT_ESTIMATE_SECONDS
 
 
 async def _keep_lease(deps: WorkerDeps, job_id: str, runner: asyncio.Task[str]) -> None:
@@ -235,11 +216,11 @@ async def _stopped_from_outside(deps: WorkerDeps, job_id: str) -> None:
     if job.attempts >= deps.options.max_attempts:
         await deps.store.finish(
             job_id,
-            JobStatus.FAILED,
+            JobFinish.failed(
+                f"The worker stopped while running this job, {job.attempts} times "
+                f"(PERSONAS_JOB_MAX_ATTEMPTS={deps.options.max_attempts}). Invoke the persona again."
+            ),
             owner=deps.worker_id,
-            error=f"The worker stopped while running this job, {job.attempts} times "
-            f"(PERSONAS_JOB_MAX_ATTEMPTS={deps.options.max_attempts}). Invoke the persona again.",
-            **webhook_fields(deps.options),
         )
         return
     await deps.store.requeue(job_id, owner=deps.worker_id, message="Re-queued: the worker shut down")

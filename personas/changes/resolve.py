@@ -143,7 +143,7 @@ def _withheld(path: str, denied: Sequence[str]) -> str | None:
     parts = Path(path).parts
     if DENIED_DIRS.intersection(parts) or any(path == d or path.startswith(d + "/") for d in denied):
         return "internal tool data"
-    if is_secret_name(Path(path).name):
+    if is_secret_name(path):
         return "a file that conventionally holds secrets"
     return None
 

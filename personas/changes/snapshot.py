@@ -19,7 +19,7 @@ from personas.runtime.sandbox import (
     NotInProjectError,
     SandboxError,
     check_relative,
-    glob_regex,
+    compile_pattern,
     is_secret_name,
 )
 
@@ -63,7 +63,7 @@ class GitSnapshot:
         parts = rel.split("/")
         if DENIED_DIRS.intersection(parts) or any(rel == d or rel.startswith(d + "/") for d in self._denied):
             raise SandboxError(f"{rel!r} is internal tool data (version control or agent-personas) and not readable.")
-        if is_secret_name(parts[-1]):
+        if is_secret_name(rel):
             raise SandboxError(
                 f"{rel!r} conventionally holds secrets, which are never sent to the model. Review how the code "
                 "loads it instead, and say in the review that you did not read it."
@@ -88,8 +88,8 @@ class GitSnapshot:
         return FileText(path=rel, text=text.removeprefix("\ufeff"), size=len(data))
 
     def list_files(self, pattern: str, *, limit: int) -> tuple[list[str], int]:
-        regex = glob_regex(check_relative(pattern, "pattern"))
-        matches = sorted(rel for rel in self._names() if regex.fullmatch(rel))
+        glob = compile_pattern(pattern)
+        matches = sorted(rel for rel in self._names() if glob.match(rel))
         return matches[:limit], len(matches)
 
     def _names(self) -> Iterable[str]:

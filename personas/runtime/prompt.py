@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import posixpath
 import re
 
 from personas.changes.models import INDEX_HEAD, ChangeSet
 from personas.model import PersonaDefinition, Personality
+from personas.runtime.framing import DATA_RULE, data_block
 from personas.runtime.models import DismissedFinding, PersonaRunError, RunLimits, RunRequest
 from personas.runtime.sandbox import NotInProjectError, SandboxError
 from personas.runtime.toolbox import ProjectFiles
@@ -69,7 +71,10 @@ def build_system_prompt(persona: PersonaDefinition, limits: RunLimits) -> str:
         f"You have at most {limits.max_turns} turns and {limits.max_tool_calls} tool calls. Gather evidence "
         "efficiently and call submit_review before the budget runs out."
     )
-    return f"{persona.system_prompt.strip()}\n\n## Style for this run\n{style}\n\n{CITATION_RULE}\n\n{budget}"
+    return (
+        f"{persona.system_prompt.strip()}\n\n## Style for this run\n{style}\n\n{CITATION_RULE}\n\n{DATA_RULE}\n\n"
+        f"{budget}"
+    )
 
 
 def prompt_hash(system_prompt: str) -> str:
@@ -81,18 +86,42 @@ def _fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-def inline_context(context: str, sandbox: ProjectFiles) -> str:
-    """Context text followed by the content of every line that names a project file (blocking I/O).
+def _over_cap(size: int, cap: int, *, partial: bool) -> PersonaRunError:
+    amount = f"more than {size:,}" if partial else f"{size:,}"
+    return PersonaRunError(
+        f"The task and context come to {amount} characters after inlining the files they name; the cap is "
+        f"{cap:,} (PERSONAS_MAX_CONTEXT_CHARS). Name fewer or smaller files, or let the persona find and read "
+        "them itself."
+    )
+
+
+def inline_context(context: str, sandbox: ProjectFiles, *, cap: int | None = None, task_chars: int = 0) -> str:
+    """Context text followed by the content of every file a line names, once each (blocking I/O).
 
     Lines naming a file the sandbox refuses (binary, too large, outside the root, secret) stay as
-    text with a note saying why; all other lines stay as they are.
+    text with a note saying why; all other lines stay as they are. A file named again is not read
+    again. With ``cap`` (PERSONAS_MAX_CONTEXT_CHARS, of which the task takes ``task_chars``), the
+    cap is enforced while inlining: the first file that takes the total over it stops the work
+    with a :class:`PersonaRunError`, so a short context naming a big file many times never builds
+    a huge prompt.
     """
     texts: list[str] = []
     files: list[str] = []
+    named: set[str] = set()  # normalised names already handled
+    inlined: set[str] = set()  # project paths already inlined
+    noted: set[str] = set()  # a refused name is explained once
+    used = task_chars + len(context)
     for line in context.splitlines():
         candidate = line.strip()
         if not candidate or len(candidate) > MAX_CONTEXT_LINE:
             texts.append(line)
+            continue
+        key = posixpath.normpath(candidate.replace("\\", "/"))
+        if key in noted:  # refused before: explained once, not read again
+            texts.append(line)
+            continue
+        if key in named:  # named again: inlined once
+            texts.append(f"{line} (inlined below)")
             continue
         try:
             file = sandbox.read_text(candidate)
@@ -100,11 +129,20 @@ def inline_context(context: str, sandbox: ProjectFiles) -> str:
             texts.append(line)
             continue
         except SandboxError as exc:
+            noted.add(key)
             texts.append(f"{line}\n  (not inlined: {exc})" if _looks_like_path(candidate) else line)
+            used += len(texts[-1]) - len(line)
             continue
-        fence = _fence(file.text)
+        named.add(key)
         texts.append(f"{line} (inlined below)")
-        files.append(f"### File: {file.path}\n{fence}\n{file.text.rstrip()}\n{fence}")
+        if file.path in inlined:  # the same file under another spelling
+            continue
+        inlined.add(file.path)
+        block = f"### File: {file.path}\n{data_block(file.path, file.text.rstrip())}"
+        used += len(block)
+        if cap is not None and used > cap:
+            raise _over_cap(used, cap, partial=True)
+        files.append(block)
     text = "\n".join(texts).strip()
     return "\n\n".join(([text] if text else []) + files)
 
@@ -157,7 +195,9 @@ async def first_user_text(request: RunRequest, sandbox: ProjectFiles, limits: Ru
     task = request.task.strip()
     context = ""
     if request.context and request.context.strip():
-        context = await asyncio.to_thread(inline_context, request.context, sandbox)
+        context = await asyncio.to_thread(
+            inline_context, request.context, sandbox, cap=limits.max_context_chars, task_chars=len(task)
+        )
     parts = [f"{heading}\n{task}"] + ([f"# Context\n{context}"] if context else [])
     if request.changes is not None and not request.history:
         parts.append(change_section(request.changes))
@@ -172,13 +212,7 @@ async def first_user_text(request: RunRequest, sandbox: ProjectFiles, limits: Ru
     text = "\n\n".join(parts)
     size = len(task) + len(context)  # what the cap measures at submit too (not our headings)
     if size > limits.max_context_chars:
-        raise PersonaRunError(
-            f"The task and context come to {size:,} characters after inlining the files they name; the "
-            "cap "
-            f"is {limits.max_context_chars:,} (PERSONAS_MAX_CONTEXT_CHARS). Name fewer or smaller files, or "
-            "let "
-            "the persona find and read them itself."
-        )
+        raise _over_cap(size, limits.max_context_chars, partial=False)
     return text
 
 

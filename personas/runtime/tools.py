@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from personas.model import ALL_RUN_TOOLS, PersonaDefinition
+from personas.runtime.framing import data_block
 from personas.runtime.models import Phase
 from personas.runtime.review import SERVER_SET_KEY, ReviewSubmission
 from personas.runtime.sandbox import ProjectSandbox, SandboxError
@@ -43,6 +44,12 @@ class SearchStandardsInput(BaseModel):
         description="Only this standards domain (first-level folder), e.g. 'security'. Omit for all.",
     )
     limit: int = Field(default=5, ge=1, le=10, description="How many chunks to return (1-10).")
+    paths: list[str] | None = Field(
+        default=None,
+        max_length=100,
+        description="Project files this search is about, e.g. ['api/users.py']: rules scoped to other paths are "
+        "left out. Omit to use the files under review.",
+    )
 
 
 class ListFilesInput(BaseModel):
@@ -193,6 +200,8 @@ class RunTools:
         self.offered: list[str] = [name for name in ALL_RUN_TOOLS if name in persona.tools]
         self.proposals: list[dict[str, Any]] = []
         self.review: ReviewSubmission | None = None
+        self.review_paths: list[str] = []
+        """Files under review (set by the run): searches are scoped to them unless the model names others."""
         self._params = tool_params(self.offered)
 
     def params(self) -> list[ToolParam]:
@@ -265,8 +274,11 @@ class RunTools:
                 "read, and where you would cite a standard say 'no team standard' and name an industry "
                 "reference."
             )
+        paths = args.paths if args.paths is not None else self.review_paths
         try:
-            response = await self.toolbox.search.search(args.query, domain=args.domain, limit=args.limit)
+            response = await self.toolbox.search.search(
+                args.query, domain=args.domain, limit=args.limit, paths=paths or None
+            )
         except ValueError as exc:
             raise ToolError(f"Search refused: {exc}") from None
         where = f" in domain '{args.domain}'" if args.domain else ""
@@ -280,10 +292,11 @@ class RunTools:
         for i, hit in enumerate(response.results, start=1):
             text = hit.text if len(hit.text) <= SEARCH_TEXT_CHARS else hit.text[:SEARCH_TEXT_CHARS] + " […]"
             tags = f", tags: {', '.join(hit.tags)}" if hit.tags else ""
+            scope = f", governs {', '.join(hit.paths)}" if hit.paths else ""
+            ref = citation_ref(hit)
             blocks.append(
-                f"[{i}] ref: {citation_ref(hit)}\n(domain {hit.domain}, {hit.source}, score "
-                f"{hit.score:.2f}{tags})\n"
-                f"{text.strip()}"
+                f"[{i}] ref: {ref}\n(domain {hit.domain}, {hit.source}{scope}, score {hit.score:.2f}{tags})\n"
+                f"{data_block(ref, text.strip())}"
             )
         return "\n\n".join(blocks)
 
@@ -297,7 +310,8 @@ class RunTools:
             )
             return f"No files match {args.pattern!r}.{hint}"
         more = f"\n… and {total - len(matches)} more; narrow the pattern." if total > len(matches) else ""
-        return f"{total} files match {args.pattern!r}:\n" + "\n".join(matches) + more
+        listing = data_block(f"list_files {args.pattern}", "\n".join(matches))
+        return f"{total} files match {args.pattern!r}:\n{listing}{more}"
 
     async def _read_file(self, args: ReadFileInput) -> str:
         file = await asyncio.to_thread(self.sandbox.read_text, args.path)
@@ -311,7 +325,7 @@ class RunTools:
         end = min(args.end_line or total, total)
         width = len(str(end))
         body = "\n".join(f"{n:>{width}} | {lines[n - 1]}" for n in range(start, end + 1))
-        return f"{file.path} (lines {start}-{end} of {total}):\n{body}"
+        return f"{file.path} (lines {start}-{end} of {total}):\n{data_block(file.path, body)}"
 
     async def _propose(self, args: ProposeStandardInput) -> str:
         if self.toolbox.proposals is None:

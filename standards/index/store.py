@@ -248,7 +248,7 @@ class ChunkStore:
 def build_filter(
     *, domain: str | None, source: str | None, tags: list[str] | None, exclude_docs: list[str] | None = None
 ) -> Expr | None:
-    """AND of the given filters; tags match if the chunk has any of them; ``exclude_docs`` never match."""
+    """AND of the given filters; a chunk matches tags only if it has all of them; ``exclude_docs`` never match."""
     from lancedb.expr import col, lit
 
     parts: list[Expr] = []
@@ -259,12 +259,7 @@ def build_filter(
     if source is not None:
         parts.append(col("source") == lit(source))
     if tags:
-        any_tag: Expr | None = None
-        for tag in tags:
-            cond = col("tags_key").contains(lit(f"|{tag}|"))
-            any_tag = cond if any_tag is None else any_tag | cond
-        if any_tag is not None:
-            parts.append(any_tag)
+        parts.extend(col("tags_key").contains(lit(f"|{tag}|")) for tag in tags)  # all of them
     if not parts:
         return None
     result = parts[0]

@@ -8,7 +8,7 @@ import pytest
 from tests.fakes import anthropic_api as fake
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.jobs.conftest import JobHarness
-from worker.models import JobStatus
+from worker.models import JobFinish, JobStatus
 from worker.service import UnknownJobError
 
 
@@ -82,6 +82,6 @@ async def test_cancelled_job_is_immutable_even_if_the_worker_finishes_late(jobs:
     claimed = await jobs.store.claim(job_id, owner="w-deaf", lease_seconds=30, queue_job_id=job_id)
     assert claimed is not None
     await jobs.service.cancel(job_id, confirm_seconds=0.1)
-    assert not await jobs.store.finish(job_id, JobStatus.COMPLETE, owner="w-deaf", result="late")
+    assert not await jobs.store.finish(job_id, JobFinish(status=JobStatus.COMPLETE, result="late"), owner="w-deaf")
     assert not await jobs.store.renew_lease(job_id, owner="w-deaf", lease_seconds=30)  # heartbeat stops it
     assert (await jobs.job(job_id)).status is JobStatus.CANCELLED
