@@ -85,8 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from mcp_server.export_cli import add_export_parser
     from mcp_server.proposals_cli import add_standards_parser
+    from mcp_server.review_cli import add_review_parser
 
     add_standards_parser(sub)
+    add_review_parser(sub)
     add_export_parser(sub)
     return parser
 
@@ -144,6 +146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_worker(settings))
         if args.command == "jobs":
             return asyncio.run(_jobs(settings, args))
+        if args.command == "review":
+            from mcp_server.review_cli import main_review
+
+            return main_review(settings, args)
         if args.command == "export":
             from mcp_server.export_cli import export_command
 

@@ -23,6 +23,7 @@ from mcp_server.tools.ops import register_ops_tools
 from mcp_server.tools.personas import register_persona_tools
 from mcp_server.tools.profiles import select_tools
 from mcp_server.tools.proposals import register_proposal_tools
+from mcp_server.tools.review import register_review_tools
 from mcp_server.tools.standards import register_standards
 from mcp_server.tools.trim import trim_tools_list
 from personas.registry import PersonaRegistry
@@ -90,6 +91,7 @@ def build_server(
     register_job_resources(server)
     register_standards(server)
     register_proposal_tools(server)
+    register_review_tools(server)
     register_persona_tools(server, personas.all())
     offer_only(server, settings.tools)
     server.middleware.append(trim_tools_list)

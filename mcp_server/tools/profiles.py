@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 INVOKE_PREFIX = "invoke_"
-"""Every invoke_<persona> tool, invoke_persona (single mode) and invoke_panel belong to every profile."""
+PANEL = "invoke_panel"
+"""Every invoke_<persona> tool (or invoke_persona in single mode) belongs to every profile; the panel
+(several personas in one job, ~2 KB of definition) to reviewer and all."""
 
 DEVELOPER = frozenset({"wait_for_persona_job", "search_standards", "list_personas", "dismiss_finding"})
 """wait_for_persona_job(job_id, timeout_seconds=0) is a check, so check_persona_job is left to ops (budget)."""
@@ -29,7 +31,7 @@ OPS = frozenset(
 
 PROFILES: dict[str, frozenset[str] | None] = {
     "developer": DEVELOPER,
-    "reviewer": DEVELOPER | PROPOSALS,
+    "reviewer": DEVELOPER | PROPOSALS | {PANEL},
     "ops": DEVELOPER | OPS,
     "all": None,
 }
@@ -51,12 +53,16 @@ def select_tools(spec: str, available: Iterable[str]) -> list[str]:
     for token in tokens:
         if token in PROFILES:
             extra = PROFILES[token]
-            chosen.update(n for n in names if extra is None or n in extra or n.startswith(INVOKE_PREFIX))
+            chosen.update(n for n in names if extra is None or n in extra or _persona_invoke(n))
         elif token in names:
             chosen.add(token)
         else:
             raise ToolSelectionError(_explain(spec, f"names {token!r}, which is neither a profile nor a tool", names))
     return [n for n in names if n in chosen]
+
+
+def _persona_invoke(name: str) -> bool:
+    return name.startswith(INVOKE_PREFIX) and name != PANEL
 
 
 def _explain(spec: str, problem: str, names: list[str]) -> str:
