@@ -161,7 +161,12 @@ async def open_app(
             standards=standards,
             redis_url=redis_url,
             proposals=ProposalService(
-                proposals, settings.standards_dir, revisions=jobs, reindex=standards.reindex_paths
+                proposals,
+                settings.standards_dir,
+                revisions=jobs,
+                reindex=standards.reindex_paths,
+                shared_dir=settings.shared_approval_dir,
+                shared_writable=settings.shared_standards_writable,
             ),
         )
 

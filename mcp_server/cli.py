@@ -78,9 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     for jobs_parser in jobs_sub.choices.values():
         jobs_parser.add_argument("--json", action="store_true", help="Print JSON instead of text.")
 
+    from mcp_server.export_cli import add_export_parser
     from mcp_server.proposals_cli import add_standards_parser
 
     add_standards_parser(sub)
+    add_export_parser(sub)
     return parser
 
 
@@ -135,6 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_worker(settings))
         if args.command == "jobs":
             return asyncio.run(_jobs(settings, args))
+        if args.command == "export":
+            from mcp_server.export_cli import export_command
+
+            return export_command(settings, args, sys.stdout, sys.stderr)
         if args.command == "standards":
             from mcp_server.proposals_cli import standards_cli
 

@@ -285,6 +285,11 @@ class Settings(BaseSettings):
         )
 
     @property
+    def shared_approval_dir(self) -> Path | None:
+        """The folder approve_standard_proposal(target='shared') writes to: the first shared folder."""
+        return self.shared_standards_dirs[0] if self.shared_standards_dirs else None
+
+    @property
     def claude_agents_root(self) -> Path | None:
         """The project root whose .claude/agents are loaded as personas (None: loading is off)."""
         return self.project_root if self.claude_agents else None
