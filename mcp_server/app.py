@@ -123,10 +123,10 @@ async def open_app(
     """Open the standards index (reconciled in the background, watched unless ``watch`` is
     False), Redis (embedded when no REDIS_URL), the job store, the queue and, unless told not
     to, an in-process worker. Everything is closed in reverse order on exit."""
+    await asyncio.to_thread(prepare_data_dir, settings.data_dir)
     async with AsyncExitStack() as stack:
         standards = StandardsIndex(index_config(settings), embedder or make_embedder(settings), writer=True)
         await stack.enter_async_context(started_in_background(standards, watch=watch))
-        await asyncio.to_thread(prepare_data_dir, settings.data_dir)
         store = await stack.enter_async_context(open_job_store(settings))
         redis_url = settings.redis_url
         embedded = redis_url is None
@@ -161,7 +161,12 @@ async def open_app(
             standards=standards,
             redis_url=redis_url,
             proposals=ProposalService(
-                proposals, settings.standards_dir, revisions=jobs, reindex=standards.reindex_paths
+                proposals,
+                settings.standards_dir,
+                revisions=jobs,
+                reindex=standards.reindex_paths,
+                shared_dir=settings.shared_approval_dir,
+                shared_writable=settings.shared_standards_writable,
             ),
         )
 

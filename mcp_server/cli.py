@@ -79,9 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     for jobs_parser in jobs_sub.choices.values():
         jobs_parser.add_argument("--json", action="store_true", help="Print JSON instead of text.")
 
+    from mcp_server.export_cli import add_export_parser
     from mcp_server.proposals_cli import add_standards_parser
+    from mcp_server.review_cli import add_review_parser
 
     add_standards_parser(sub)
+    add_review_parser(sub)
+    add_export_parser(sub)
     return parser
 
 
@@ -149,6 +153,14 @@ def _main(args: argparse.Namespace) -> int:
             return asyncio.run(_worker(settings))
         if args.command == "jobs":
             return asyncio.run(_jobs(settings, args))
+        if args.command == "review":
+            from mcp_server.review_cli import main_review
+
+            return main_review(settings, args)
+        if args.command == "export":
+            from mcp_server.export_cli import export_command
+
+            return export_command(settings, args, sys.stdout, sys.stderr)
         if args.command == "standards":
             from mcp_server.proposals_cli import standards_cli
 

@@ -14,33 +14,19 @@ import os
 import stat
 from pathlib import Path
 
+from worker.storage_errors import storage_problem
+
+__all__ = ["DataDirError", "prepare_data_dir", "secure_files", "storage_problem"]
+
 log = logging.getLogger(__name__)
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 _PROBE = ".write-probe"
 
-_CAUSES: dict[int, tuple[str, str]] = {
-    errno.ENOSPC: ("the disk is full (no space left on device)", "free space on that disk"),
-    errno.EDQUOT: ("the disk quota is used up", "free space or raise the quota"),
-    errno.EROFS: ("the file system is read-only", "remount it read-write"),
-    errno.EACCES: ("permission denied", "make it writable by this user (chown / chmod u+rwx)"),
-    errno.EPERM: ("operation not permitted", "make it writable by this user (chown / chmod u+rwx)"),
-    errno.ENOTDIR: ("a file is in the way where a folder is needed", "remove or rename that file"),
-    errno.EEXIST: ("a file is in the way where a folder is needed", "remove or rename that file"),
-    errno.EIO: ("the disk reported an I/O error", "check the disk (dmesg)"),
-}
-
 
 class DataDirError(RuntimeError):
     """The data dir cannot be used; the message says which path, why, and what to do."""
-
-
-def storage_problem(path: Path, exc: OSError) -> str:
-    """'<path>: <cause>. <fix>' for a failed file operation, e.g. from a write to a full disk."""
-    cause, fix = _CAUSES.get(exc.errno or 0, (exc.strerror or str(exc), "check that path"))
-    where = Path(exc.filename) if isinstance(exc.filename, str) else path
-    return f"cannot write {where}: {cause}. Fix: {fix}, or point PERSONAS_DATA_DIR at another folder."
 
 
 def prepare_data_dir(data_dir: Path) -> None:

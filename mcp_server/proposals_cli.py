@@ -40,6 +40,13 @@ def add_standards_parser(sub: Any) -> None:
     approve.add_argument("proposal_id")
     approve.add_argument("--approved-by", help="Your name (default: your login name).")
     approve.add_argument("--edits", type=Path, help="A Markdown file to write instead of the proposed content.")
+    approve.add_argument(
+        "--target",
+        choices=["project", "shared"],
+        default="project",
+        help="Write to the project's standards (default) or the first shared folder "
+        "(needs PERSONAS_SHARED_STANDARDS_WRITABLE=true).",
+    )
     reject = actions.add_parser("reject", help="Reject a proposal (nothing is written).")
     reject.add_argument("proposal_id")
     reject.add_argument("--feedback", required=True, help="Why.")
@@ -119,7 +126,12 @@ async def standards_cli(settings: Settings, args: argparse.Namespace, out: TextI
                     decided = await service.request_changes(args.proposal_id, args.feedback, args.priority)
                     _emit(decided, args.json, out, decided.message + "\n")
                     return 0
-            service = ProposalService(store, settings.standards_dir)
+            service = ProposalService(
+                store,
+                settings.standards_dir,
+                shared_dir=settings.shared_approval_dir,
+                shared_writable=settings.shared_standards_writable,
+            )
             return await _run(service, action, args, out)
     except (UnknownProposalError, ProposalError, ValueError, OSError) as exc:
         err.write(f"personas standards {action}: {exc}\n")
@@ -173,7 +185,9 @@ async def _run(service: ProposalService, action: str, args: argparse.Namespace, 
         return 0
     if action == "approve":
         edits = await asyncio.to_thread(args.edits.read_text, encoding="utf-8") if args.edits else None
-        approved = await service.approve(args.proposal_id, approved_by=args.approved_by or _login(), edits=edits)
+        approved = await service.approve(
+            args.proposal_id, approved_by=args.approved_by or _login(), edits=edits, target=args.target
+        )
         _emit(approved, args.json, out, approved.message + "\n" + ("" if approved.indexed else INDEX_NOTE))
         return 0
     if action == "reject":

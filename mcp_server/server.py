@@ -10,7 +10,9 @@ from importlib.metadata import PackageNotFoundError, version
 from mcp.server.mcpserver import MCPServer
 
 from mcp_server.app import AppState, Unavailable, open_app
+from mcp_server.data_dir import DataDirError
 from mcp_server.desk.serve import StateRef
+from mcp_server.embedded import EmbeddedRedisError
 from mcp_server.instructions import INSTRUCTIONS
 from mcp_server.resources import register_job_resources
 from mcp_server.settings import Settings
@@ -18,6 +20,7 @@ from mcp_server.tools.jobs import register_job_tools
 from mcp_server.tools.ops import register_ops_tools
 from mcp_server.tools.personas import register_persona_tools
 from mcp_server.tools.proposals import register_proposal_tools
+from mcp_server.tools.review import register_review_tools
 from mcp_server.tools.standards import register_standards
 from personas.registry import PersonaRegistry
 from standards.sqlite import DatabaseUnusableError
@@ -53,7 +56,7 @@ def build_server(
                 state = await stack.enter_async_context(
                     open_app(settings, personas, run_worker=run_worker, watch=watch)
                 )
-            except DatabaseUnusableError as exc:
+            except (DatabaseUnusableError, DataDirError, EmbeddedRedisError) as exc:
                 # Stay up: the client sees the reason on every tool call rather than EOF.
                 log.error("agent-personas cannot start its job system: %s", exc)
                 state = Unavailable(str(exc))
@@ -84,5 +87,6 @@ def build_server(
     register_job_resources(server)
     register_standards(server)
     register_proposal_tools(server)
+    register_review_tools(server)
     register_persona_tools(server, personas.all())
     return server

@@ -152,7 +152,8 @@ class Settings(BaseSettings):
     )
     http_token: SecretStr | None = Field(
         default=None,
-        description="Bearer token for `serve --http`; required when binding beyond loopback. PERSONAS_HTTP_TOKEN.",
+        description="Bearer token for `serve --http` (at least 32 characters); required unless bound to "
+        "127.0.0.1, ::1 or localhost. PERSONAS_HTTP_TOKEN.",
     )
     log_level: LogLevel = Field(default="INFO", description="Log level (logs go to stderr). PERSONAS_LOG_LEVEL.")
     # ---- jobs: reliability, retention, limits, webhook (worker/options.py: JobOptions) ----------
@@ -282,6 +283,11 @@ class Settings(BaseSettings):
             webhook_secret=self.webhook_secret.get_secret_value() if self.webhook_secret else None,
             webhook_max_attempts=self.webhook_max_attempts,
         )
+
+    @property
+    def shared_approval_dir(self) -> Path | None:
+        """The folder approve_standard_proposal(target='shared') writes to: the first shared folder."""
+        return self.shared_standards_dirs[0] if self.shared_standards_dirs else None
 
     @property
     def claude_agents_root(self) -> Path | None:

@@ -87,7 +87,8 @@ class PersonaRegistry:
         cls, project_dir: Path | None = None, core_dir: Path = CORE_DIR, *, claude_root: Path | None = None
     ) -> PersonaRegistry:
         """Load all personas: core, then the Claude Code subagents under ``claude_root`` (a project
-        root holding .claude/agents), then the project's own (each overrides the ones before by id).
+        root holding .claude/agents; one named like a core persona is skipped with a warning), then
+        the project's own (which override the ones before by id).
         Invalid project or subagent files are skipped with a logged, named error; invalid core files
         are a bug and raise."""
         personas: dict[str, PersonaDefinition] = {}
@@ -106,14 +107,17 @@ class PersonaRegistry:
                     log.error("Skipping Claude Code subagent: %s", exc)
                     errors.append(str(exc))
                     continue
-                for warning in ignored:
-                    log.warning("Claude Code subagent %s", warning)
-                warnings.extend(ignored)
-                if clash := tool_name_clash(personas, persona):
+                if persona.id in personas:  # e.g. our own personas exported with `personas export --claude`
+                    ignored = [f"{path.name}: skipped, the {persona.id!r} persona of this server has that name"]
+                elif clash := tool_name_clash(personas, persona):
                     log.error("Skipping Claude Code subagent: %s", clash)
                     errors.append(clash)
                     continue
-                personas[persona.id] = persona
+                else:
+                    personas[persona.id] = persona
+                for warning in ignored:
+                    log.warning("Claude Code subagent %s", warning)
+                warnings.extend(ignored)
         if project_dir is not None:
             for path in _persona_files(project_dir):
                 try:

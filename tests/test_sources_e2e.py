@@ -9,6 +9,7 @@ from typing import Any
 
 from mcp import Client
 
+from mcp_server.doctor_sources import source_checks
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
 from tests.conftest import wait_for
@@ -104,3 +105,22 @@ async def test_rule_discovery_can_be_turned_off(
 
         body = await wait_for(ready, timeout=60, what="search results")
     assert all(hit["source"] != "rules" for hit in body["results"])
+
+
+def test_doctor_lists_what_discovery_found(
+    make_settings: Callable[..., Settings], project: Path, tmp_path: Path
+) -> None:
+    (project / "AGENTS.md").write_text(AGENTS_MD)
+    (project / ".cursor" / "rules").mkdir(parents=True)
+    (project / ".cursor" / "rules" / "api.mdc").write_text(API_MDC)
+    (project / ".claude" / "agents").mkdir(parents=True)
+    (project / ".claude" / "agents" / "x.md").write_text(SUBAGENT)
+    org = tmp_path / "org"
+    (org / "security").mkdir(parents=True)
+    (org / "security" / "secrets.md").write_text("# Secrets\n\nUse the vault.\n")
+    lines = {c.name: c for c in source_checks(make_settings(shared_standards_dirs=[org]))}
+    assert lines["rule files"].detail == "2 indexed as source 'rules': .cursor/rules/api.mdc, AGENTS.md"
+    assert lines["claude subagents"].detail == "1 loaded as personas: x"
+    assert lines["shared standards 1"].detail == f"1 Markdown file(s) in {org}; read-only"
+    off = {c.name: c for c in source_checks(make_settings(rules_discovery=False))}
+    assert off["rule files"].detail == "discovery off (PERSONAS_RULES_DISCOVERY=false)"

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from mcp_server.tools.context import app_state
 from worker.models import DatabaseStats, JobList, ResetResult
@@ -18,7 +18,8 @@ StatusFilter = Annotated[
 ]
 PersonaFilter = Annotated[str | None, Field(description="Only jobs of this persona id, e.g. 'security'.")]
 Limit = Annotated[int, Field(ge=1, le=100, description="How many of the newest matching jobs to return.")]
-Confirm = Annotated[bool, Field(description="Must be true: this deletes every job record.")]
+# Strict: only the JSON boolean true deletes; "true", 1 or "yes" are refused, not coerced.
+Confirm = Annotated[StrictBool, Field(description="Must be the JSON boolean true: this deletes every job record.")]
 
 
 def register_ops_tools(server: MCPServer) -> None:

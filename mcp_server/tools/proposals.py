@@ -46,6 +46,13 @@ Feedback = Annotated[
     str,
     Field(min_length=1, max_length=5000, description="The user's feedback, in their words."),
 ]
+ApprovalTarget = Annotated[
+    Literal["project", "shared"],
+    Field(
+        description="Where the standard is written: 'project' (default, the project's standards) or 'shared' "
+        "(the organisation's shared folder; only when the server allows it)."
+    ),
+]
 RevisionPriority = Annotated[Literal["low", "normal", "high"], Field(description="Queue priority of the revision run.")]
 
 
@@ -84,7 +91,11 @@ async def get_standard_proposal(proposal_id: ProposalId, ctx: Context) -> Propos
 
 
 async def approve_standard_proposal(
-    proposal_id: ProposalId, ctx: Context, approved_by: ApprovedBy = None, edits: Edits = None
+    proposal_id: ProposalId,
+    ctx: Context,
+    approved_by: ApprovedBy = None,
+    edits: Edits = None,
+    target: ApprovalTarget = "project",
 ) -> ApprovalResult:
     """Approve a proposed standard: writes <standards>/<domain>/<topic>.md with front matter and makes
     it searchable at once.
@@ -95,7 +106,7 @@ async def approve_standard_proposal(
     the proposal was made, content that looks like it holds secrets, or a proposal already decided.
     """
     try:
-        return await app_state(ctx).proposals.approve(proposal_id, approved_by=approved_by, edits=edits)
+        return await app_state(ctx).proposals.approve(proposal_id, approved_by=approved_by, edits=edits, target=target)
     except (UnknownProposalError, ProposalError, ValueError) as exc:
         raise ToolError(str(exc)) from exc
 

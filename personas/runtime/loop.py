@@ -36,6 +36,7 @@ from personas.runtime.models import (
 )
 from personas.runtime.prompt import build_system_prompt, first_user_text, prompt_hash
 from personas.runtime.review import Finding, render_review, render_text_answer
+from personas.runtime.review_scope import files_under_review
 from personas.runtime.toolbox import ProjectFiles, RunToolbox
 from personas.runtime.tools import RunTools, ToolResult
 
@@ -205,6 +206,9 @@ class PersonaRun:
     async def execute(self) -> RunOutcome:
         await self.report(f"Preparing {self.persona.name}")
         text = await first_user_text(self.request, self.tools.sandbox, self.limits)
+        self.tools.review_paths = await asyncio.to_thread(
+            files_under_review, self.request, self.tools.toolbox.project_root
+        )
         self.messages = conversation(self.request.history, text)
         budget = asyncio.timeout(self.limits.max_seconds)
         try:
@@ -352,7 +356,9 @@ class PersonaRun:
             self.tools.proposals,
             hidden=len(kept) - len(shown),
         )
-        return self._outcome(result, "submit_review", kept, dropped=len(findings) - len(kept))
+        outcome = self._outcome(result, "submit_review", kept, dropped=len(findings) - len(kept))
+        outcome.summary = review.summary
+        return outcome
 
     def _outcome(
         self,

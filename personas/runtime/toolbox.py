@@ -40,6 +40,8 @@ class SearchHitLike(Protocol):
     def text(self) -> str: ...
     @property
     def tags(self) -> list[str]: ...
+    @property
+    def paths(self) -> list[str]: ...
 
 
 class SearchResponseLike(Protocol):
@@ -48,7 +50,10 @@ class SearchResponseLike(Protocol):
 
 
 class StandardsSearch(Protocol):
-    """Hybrid search over the team's standards. Raises ValueError on a bad query or filter."""
+    """Hybrid search over the team's standards. Raises ValueError on a bad query or filter.
+
+    ``paths``: project-relative files the search is about (the files under review); standards
+    scoped to other paths are left out and those scoped to these paths ranked first."""
 
     async def search(
         self,
@@ -58,6 +63,7 @@ class StandardsSearch(Protocol):
         tags: list[str] | None = None,
         source: str | None = None,
         limit: int = 5,
+        paths: list[str] | None = None,
     ) -> SearchResponseLike: ...
 
 

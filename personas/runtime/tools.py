@@ -44,6 +44,12 @@ class SearchStandardsInput(BaseModel):
         description="Only this standards domain (first-level folder), e.g. 'security'. Omit for all.",
     )
     limit: int = Field(default=5, ge=1, le=10, description="How many chunks to return (1-10).")
+    paths: list[str] | None = Field(
+        default=None,
+        max_length=100,
+        description="Project files this search is about, e.g. ['api/users.py']: rules scoped to other paths are "
+        "left out. Omit to use the files under review.",
+    )
 
 
 class ListFilesInput(BaseModel):
@@ -191,6 +197,8 @@ class RunTools:
         self.offered: list[str] = [name for name in ALL_RUN_TOOLS if name in persona.tools]
         self.proposals: list[dict[str, Any]] = []
         self.review: ReviewSubmission | None = None
+        self.review_paths: list[str] = []
+        """Files under review (set by the run): searches are scoped to them unless the model names others."""
         self._params = tool_params(self.offered)
 
     def params(self) -> list[ToolParam]:
@@ -263,8 +271,11 @@ class RunTools:
                 "read, and where you would cite a standard say 'no team standard' and name an industry "
                 "reference."
             )
+        paths = args.paths if args.paths is not None else self.review_paths
         try:
-            response = await self.toolbox.search.search(args.query, domain=args.domain, limit=args.limit)
+            response = await self.toolbox.search.search(
+                args.query, domain=args.domain, limit=args.limit, paths=paths or None
+            )
         except ValueError as exc:
             raise ToolError(f"Search refused: {exc}") from None
         where = f" in domain '{args.domain}'" if args.domain else ""
@@ -278,9 +289,10 @@ class RunTools:
         for i, hit in enumerate(response.results, start=1):
             text = hit.text if len(hit.text) <= SEARCH_TEXT_CHARS else hit.text[:SEARCH_TEXT_CHARS] + " […]"
             tags = f", tags: {', '.join(hit.tags)}" if hit.tags else ""
+            scope = f", governs {', '.join(hit.paths)}" if hit.paths else ""
             ref = citation_ref(hit)
             blocks.append(
-                f"[{i}] ref: {ref}\n(domain {hit.domain}, {hit.source}, score {hit.score:.2f}{tags})\n"
+                f"[{i}] ref: {ref}\n(domain {hit.domain}, {hit.source}{scope}, score {hit.score:.2f}{tags})\n"
                 f"{data_block(ref, text.strip())}"
             )
         return "\n\n".join(blocks)

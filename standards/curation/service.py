@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import difflib
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from standards.control_chars import check_no_controls
 from standards.curation.models import (
@@ -55,6 +56,7 @@ from standards.frontmatter import split as split_front_matter
 log = logging.getLogger(__name__)
 
 Reindex = Callable[[list[Path]], Awaitable[None]]
+Target = Literal["project", "shared"]
 DEFAULT_APPROVER = "human reviewer"
 MAX_APPROVER_CHARS = 100
 
@@ -146,9 +148,13 @@ class ProposalService:
         *,
         revisions: RevisionQueue | None = None,
         reindex: Reindex | None = None,
+        shared_dir: Path | None = None,
+        shared_writable: bool = False,
     ) -> None:
         self.store = store
         self.standards_dir = standards_dir
+        self.shared_dir = shared_dir
+        self.shared_writable = shared_writable
         self.revisions = revisions
         self.reindex = reindex
         self._lock = asyncio.Lock()  # approvals in this process run one at a time
@@ -267,13 +273,43 @@ class ProposalService:
 
     # ---- approve --------------------------------------------------------------------------
 
+    def _target_root(self, target: Target) -> Path:
+        """The standards folder an approval writes to; 'shared' only when configured, allowed and writable."""
+        if target == "project":
+            return self.standards_dir
+        if target != "shared":
+            raise ProposalError(f"Unknown target {target!r}: use 'project' (default) or 'shared'.")
+        if self.shared_dir is None:
+            raise ProposalError(
+                "Not approved: no shared standards folder is configured. Set PERSONAS_SHARED_STANDARDS_DIRS to the "
+                "org's standards checkout (the first folder is written), or approve with target='project'."
+            )
+        if not self.shared_writable:
+            raise ProposalError(
+                f"Not approved: the shared standards folder {self.shared_dir} is read-only for approvals. Set "
+                "PERSONAS_SHARED_STANDARDS_WRITABLE=true to allow it, or approve with target='project'."
+            )
+        if not self.shared_dir.is_dir() or not os.access(self.shared_dir, os.W_OK | os.X_OK):
+            raise ProposalError(
+                f"Not approved: the shared standards folder {self.shared_dir} does not exist or is not writable by "
+                "this server; fix its permissions, or approve with target='project'."
+            )
+        return self.shared_dir
+
     async def approve(
-        self, proposal_id: str, *, approved_by: str | None = None, edits: str | None = None
+        self,
+        proposal_id: str,
+        *,
+        approved_by: str | None = None,
+        edits: str | None = None,
+        target: Target = "project",
     ) -> ApprovalResult:
-        """Write the standard, mark the proposal approved, re-index the file. Refuses (ProposalError)
-        to overwrite a file that exists but was not the base of this proposal, or changed since."""
+        """Write the standard (to the project's standards, or with ``target='shared'`` to the first shared
+        folder), mark the proposal approved, re-index the file. Refuses (ProposalError) to overwrite a file
+        that exists but was not the base of this proposal, or changed since."""
         approver = (approved_by or "").strip() or DEFAULT_APPROVER
         check_text("approved_by", approver, MAX_APPROVER_CHARS)
+        root = await asyncio.to_thread(self._target_root, target)
         async with self._lock:
             p = await self._get(proposal_id)
             if not p.is_open:
@@ -287,7 +323,7 @@ class ProposalService:
                 await asyncio.to_thread(check_no_secrets, ScanTarget(field, content))
             except ValueError as exc:
                 raise ProposalError(f"Not approved: the {exc}") from None
-            written = await self._write(p, content, approver)
+            written = await self._write(p, content, approver, root)
             marked = await self.store.mark_approved(
                 p.id,
                 version=p.version,
@@ -315,16 +351,17 @@ class ProposalService:
             action=action,
             file=file,
             path=str(written.path),
+            target=target,
             version=p.version,
             approved_by=approver,
             indexed=indexed,
             message=f"Standard {'created' if written.created else 'updated'} at {written.path}. {when}",
         )
 
-    async def _write(self, p: Proposal, content: str, approver: str) -> Written:
+    async def _write(self, p: Proposal, content: str, approver: str, root: Path) -> Written:
         file = _file(p)
         try:
-            target = await asyncio.to_thread(standard_path, self.standards_dir, p.domain, p.topic)
+            target = await asyncio.to_thread(standard_path, root, p.domain, p.topic)
             current = await asyncio.to_thread(read_existing, target)
             blockers = self._blockers(p, current)
             if blockers:
@@ -332,7 +369,7 @@ class ProposalService:
             existing = current.decode("utf-8", errors="replace") if current is not None else None
             text = await asyncio.to_thread(_render, p, content, approver, existing)
             return await asyncio.to_thread(
-                write_standard, self.standards_dir, target, text, base_hash=p.base_hash if p.is_update else None
+                write_standard, root, target, text, base_hash=p.base_hash if p.is_update else None
             )
         except StandardExistsError:
             raise ProposalError(

@@ -196,7 +196,7 @@ async def test_briefing_without_api_key(
     assert "## Refusals" not in text
     assert "### 1. `security/authentication-and-sessions.md#The rule` (score 0.91)" in text
     assert "### 2. `security/secrets-management.md#The rule`" in text
-    assert search.calls == [{"query": "Is our JWT handling safe?", "domain": None, "limit": 5}]
+    assert search.calls == [{"query": "Is our JWT handling safe?", "domain": None, "limit": 5, "paths": None}]
     assert fake_api.requests == []
     assert outcome.persona_id == "security"
     assert len(outcome.prompt_hash) == 16
