@@ -20,6 +20,7 @@ from mcp_server.tools.jobs import register_job_tools
 from mcp_server.tools.ops import register_ops_tools
 from mcp_server.tools.personas import register_persona_tools
 from mcp_server.tools.proposals import register_proposal_tools
+from mcp_server.tools.review import register_review_tools
 from mcp_server.tools.standards import register_standards
 from personas.registry import PersonaRegistry
 from standards.sqlite import DatabaseUnusableError
@@ -86,5 +87,6 @@ def build_server(
     register_job_resources(server)
     register_standards(server)
     register_proposal_tools(server)
+    register_review_tools(server)
     register_persona_tools(server, personas.all())
     return server

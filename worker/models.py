@@ -118,6 +118,7 @@ class JobFinish(BaseModel):
     persona_version: str | None = None
     prompt_hash: str | None = None
     duration_seconds: float | None = None
+    panel_runs: list[dict[str, Any]] | None = None
 
     @field_validator("status")
     @classmethod

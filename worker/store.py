@@ -195,6 +195,16 @@ class JobStore:
             params.append(owner)
         return await self._write(sql, params) > 0
 
+    async def update_panel_runs(self, job_id: str, runs: list[dict[str, Any]], *, owner: str) -> bool:
+        """A panel's per-persona progress (while this worker runs the job)."""
+        return (
+            await self._write(
+                "UPDATE jobs SET panel_runs=? WHERE id=? AND status='running' AND lease_owner=?",
+                (json.dumps(runs), job_id, owner),
+            )
+            > 0
+        )
+
     async def finish(self, job_id: str, update: JobFinish, *, owner: str | None = None) -> bool:
         """Move a job into a terminal state; ``False`` if it already was in one (nothing changes).
 
