@@ -161,6 +161,18 @@ class Settings(BaseSettings):
         "127.0.0.1, ::1 or localhost. PERSONAS_HTTP_TOKEN.",
     )
     log_level: LogLevel = Field(default="INFO", description="Log level (logs go to stderr). PERSONAS_LOG_LEVEL.")
+    # ---- the MCP surface (mcp_server/tools/profiles.py) ---------------------------------------------
+    tools: str = Field(
+        default="developer",
+        min_length=1,
+        description="Tools offered: a profile (developer, reviewer, ops, all) or a comma list of profiles and "
+        "tool names. `serve --tools` overrides it. PERSONAS_TOOLS.",
+    )
+    persona_tools: Literal["each", "single"] = Field(
+        default="each",
+        description="'each' = one invoke_<persona> tool per persona; 'single' = one invoke_persona(persona, …). "
+        "PERSONAS_PERSONA_TOOLS.",
+    )
     # ---- jobs: reliability, retention, limits, webhook (worker/options.py: JobOptions) ----------
     job_lease_seconds: float = Field(
         default=30.0,

@@ -69,6 +69,7 @@ def make_settings(project: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..
             "queue_poll_interval": 0.02,
             "llm_max_retries": 0,
             "embedder": "hashing",
+            "tools": "all",  # tests reach every tool; tests/test_tool_profiles.py covers the profiles
         }
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]
