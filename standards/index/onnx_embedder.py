@@ -19,6 +19,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,8 @@ def export_onnx(model_path: Path, target: Path) -> None:
     mask = (ids != 0).long()
     axes = {"0": "batch", "1": "tokens"}
     dynamic = {name: {0: axes["0"], 1: axes["1"]} for name in [*_INPUTS, "last_hidden_state"]}
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes about data-dependent branches the model does not take
         torch.onnx.export(
             LastHiddenState(model),
             (ids, mask, torch.zeros_like(ids)),

@@ -35,6 +35,7 @@ def _hit(row: dict[str, Any], score: float) -> SearchHit:
         heading_path=list(row["heading_path"] or []),
         domain=row["domain"],
         source=row["source"],
+        paths=list(row.get("paths") or []),
         score=round(score, 6),
         text=row["text"],
         tags=list(row["tags"] or []),

@@ -20,6 +20,7 @@ from standards.index.counts import QueryCounter
 from standards.index.embedder import Embedder, make_embedder
 from standards.index.indexer import Indexer, IndexResult
 from standards.index.models import (
+    SOURCE_KINDS,
     BuildProgress,
     BuildReport,
     IndexConfig,
@@ -30,8 +31,16 @@ from standards.index.models import (
     StandardFile,
 )
 from standards.index.ranking import candidate_depth
-from standards.index.search import ResultCache, fts_query_text, rank, validate_filters, validate_query
-from standards.index.sources import discover, read_capped, resolve_changes, safe_resolve
+from standards.index.scope import DocScope, SourceView, validate_paths
+from standards.index.search import (
+    ResultCache,
+    apply_path_scope,
+    fts_query_text,
+    rank,
+    validate_filters,
+    validate_query,
+)
+from standards.index.sources import discover, read_capped, resolve_changes, safe_resolve, watch_targets
 from standards.index.status_file import StatusFile
 from standards.index.store import ChunkStore, StoreCorrupt, build_filter
 from standards.index.watcher import Debouncer, Watcher
@@ -65,6 +74,7 @@ class StandardsIndex:
         self._status_file = StatusFile(config.index_dir)
         self._status_writer: asyncio.Task[None] | None = None
         self._seen_version: int | None = None
+        self._view: tuple[int, SourceView] | None = None
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -78,7 +88,7 @@ class StandardsIndex:
             return
         if watch:
             self._watcher = Watcher(Debouncer(self.reindex_paths, delay=self.config.debounce_seconds))
-            self._watcher.start([s.root.expanduser().resolve() for s in self.config.sources])
+            self._watcher.start(await asyncio.to_thread(watch_targets, self.config.sources))
         self._set_status("building", message="checking standards for changes")
         self._reconcile_task = self._spawn(self._reconcile_in_background(), "standards-reconcile")
 
@@ -354,11 +364,17 @@ class StandardsIndex:
         tags: list[str] | None = None,
         source: str | None = None,
         limit: int = 5,
+        paths: list[str] | None = None,
     ) -> SearchResponse:
-        """Top chunks for ``query``; identical queries are answered from a cache until the index changes."""
+        """Top chunks for ``query``; identical queries are answered from a cache until the index changes.
+
+        ``paths`` (project-relative files, e.g. those under review): standards scoped to other paths
+        are left out, those scoped to these paths ranked first; unscoped ones are unaffected.
+        """
         started = time.perf_counter()
         text = validate_query(query)
         domain, tag_tuple, source = validate_filters(domain, tags, source, limit)
+        scope_paths = validate_paths(paths)
         if not self._store.is_open and not self.writer:
             await self._open_reader()
         if not self._store.is_open:
@@ -366,7 +382,13 @@ class StandardsIndex:
         if self.writer:
             try:
                 return await self._search_once(
-                    text, domain=domain, tag_tuple=tag_tuple, source=source, limit=limit, started=started
+                    text,
+                    domain=domain,
+                    tag_tuple=tag_tuple,
+                    source=source,
+                    limit=limit,
+                    started=started,
+                    paths=scope_paths,
                 )
             except Exception:
                 # The files may have been deleted or garbled under the running server: rebuild them
@@ -380,7 +402,13 @@ class StandardsIndex:
                 return self._response(text, [], started, cached=False)
         try:
             return await self._search_once(
-                text, domain=domain, tag_tuple=tag_tuple, source=source, limit=limit, started=started
+                text,
+                domain=domain,
+                tag_tuple=tag_tuple,
+                source=source,
+                limit=limit,
+                started=started,
+                paths=scope_paths,
             )
         except Exception as exc:  # the writer may have replaced a corrupt index: reopen once
             log.warning("standards index read failed (%s); reopening it", exc)
@@ -388,7 +416,13 @@ class StandardsIndex:
             if not await self._open_reader():
                 return self._response(text, [], started, cached=False)
             return await self._search_once(
-                text, domain=domain, tag_tuple=tag_tuple, source=source, limit=limit, started=started
+                text,
+                domain=domain,
+                tag_tuple=tag_tuple,
+                source=source,
+                limit=limit,
+                started=started,
+                paths=scope_paths,
             )
 
     async def _search_once(
@@ -400,6 +434,7 @@ class StandardsIndex:
         source: str | None,
         limit: int,
         started: float,
+        paths: tuple[str, ...] = (),
     ) -> SearchResponse:
         version = await self._store.version()
         if not self.writer and (version != self._seen_version or self._status.state != "ready"):
@@ -407,29 +442,40 @@ class StandardsIndex:
             await self._refresh_reader_status()
         self._cache.check_version(version)
         mode = self.config.search_mode
-        key = (text, domain, tag_tuple, source, limit, mode)
+        key = (text, domain, tag_tuple, source, limit, mode, paths)
         entry = self._cache.get(key)
         if entry is not None:
             self._counter.record(entry[1])
             return self._response(text, entry[0], started, cached=True)
-        where = build_filter(domain=domain, source=source, tags=list(tag_tuple))
+        view = await self._source_view(version)
+        where = build_filter(domain=domain, source=source, tags=list(tag_tuple), exclude_docs=view.excluded(paths))
         fts_text = fts_query_text(text) if mode == "hybrid" else ""
         depth = candidate_depth(limit)
+        pool = depth if paths else limit  # scoped hits deeper in the ranking can still move up
         # full-text search runs while the query is being embedded
         text_task = asyncio.ensure_future(self._store.text_search(fts_text, where, depth)) if fts_text else None
         try:
             vector = (await asyncio.to_thread(self._embedder.embed, [text]))[0]
-            vector_rows = await self._store.vector_search(vector, where, depth)
+            vector_rows = await self._store.vector_search(vector, where, depth)  # deep: document aggregation
             text_rows = await text_task if text_task else None
         finally:
             if text_task is not None and not text_task.done():
                 text_task.cancel()
-        ranked = rank(vector_rows, text_rows, limit)
+        ranked = rank(vector_rows, text_rows, pool)
+        ranked = apply_path_scope(ranked, view.matching(paths), view.overrides, limit)
         hits = [hit for _, hit in ranked]
         docs = sorted({doc for doc, _ in ranked})
         self._cache.put(key, (hits, docs), version)
         self._counter.record(docs)
         return self._response(text, hits, started, cached=False)
+
+    async def _source_view(self, version: int) -> SourceView:
+        """Precedence and path scopes of the indexed files, rebuilt when the table version changes."""
+        if self._view is None or self._view[0] != version:
+            manifest = await self._store.manifest()
+            docs = [DocScope(i.doc, i.source, i.file, i.paths) for i in manifest.values()]
+            self._view = (version, SourceView.build(docs))
+        return self._view[1]
 
     def _response(self, query: str, hits: list[SearchHit], started: float, *, cached: bool) -> SearchResponse:
         return SearchResponse(
@@ -446,6 +492,7 @@ class StandardsIndex:
             return []
         manifest = await self._store.manifest()
         counts = await self._counter.counts()
+        view = SourceView.build(DocScope(i.doc, i.source, i.file, i.paths) for i in manifest.values())
         return [
             StandardFile(
                 file=info.file,
@@ -454,14 +501,16 @@ class StandardsIndex:
                 title=info.title,
                 tags=info.tags,
                 query_count=counts.get(info.doc, 0),
+                paths=list(info.paths),
+                overridden_by=view.overridden_by.get(info.doc),
             )
             for info in sorted(manifest.values(), key=lambda i: (i.source, i.file))
         ]
 
     async def read_file(self, file: str, source: str | None = None) -> str:
         """Text of a standard; refuses paths outside the standards folders (``..``, symlinks)."""
-        if source is not None and source not in ("project", "universal"):
-            raise ValueError("source must be 'project' or 'universal'")
+        if source is not None and source not in SOURCE_KINDS:
+            raise ValueError(f"source must be one of {', '.join(repr(k) for k in SOURCE_KINDS)}")
         path = await asyncio.to_thread(safe_resolve, self.config.sources, file, source)
         data = await asyncio.to_thread(read_capped, path, self.config.max_file_bytes)
         return data
