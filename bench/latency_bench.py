@@ -30,6 +30,7 @@ from standards.index.chunker import chunk_markdown
 from standards.index.embedder import make_embedder
 
 PERSONAS = str(Path(sys.executable).with_name("personas"))
+REPO = Path(__file__).resolve().parents[1]
 
 
 def pct(values: list[float], p: float) -> float:
@@ -129,7 +130,17 @@ async def measure(project: Path, queries: list[str]) -> dict[str, float]:
             if result and not result.get("cached", False) and "took_ms" in result:
                 took.append(float(result["took_ms"]))
         rss = rss_mb(pid) if pid else float("nan")
+        probe = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "bench.worker_probe", *queries[:20]],
+            env={**env, "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        worker = re.search(r"worker RSS (\d+) MB", probe.stdout)
     return {
+        "worker_rss": float(worker.group(1)) if worker else float("nan"),
         "chunks": chunks,
         "build_s": build_s,
         "ready_s": ready_s,
@@ -160,9 +171,10 @@ async def main() -> None:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         print(
-            f"   {r['chunks']:.0f} chunks: p50 {r['p50']:.1f} ms  p95 {r['p95']:.1f} ms  (n={r['n']}, in-server "
-            f"p50 {r['took_p50']:.1f} ms)  server RSS {r['rss']:.0f} MB  index built in {r['build_s']:.0f} s, "
-            f"ready after serve {r['ready_s']:.1f} s"
+            f"   target {size} → {r['chunks']:.0f} chunks: p50 {r['p50']:.1f} ms  p95 {r['p95']:.1f} ms  "
+            f"(n={r['n']}, in-server p50 {r['took_p50']:.1f} ms)  server RSS {r['rss']:.0f} MB  "
+            f"worker RSS {r['worker_rss']:.0f} MB  `personas index` {r['build_s']:.0f} s, "
+            f"serve ready {r['ready_s']:.1f} s"
         )
 
 

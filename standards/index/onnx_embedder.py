@@ -224,3 +224,16 @@ class OnnxEmbedder:
                     tokenizer.no_truncation()
                 self._tokenizers[truncate] = tokenizer
             return self._tokenizers[truncate]
+
+
+def main() -> None:
+    """Export (and quantize) the bundled model now, so no server pays for it on first start."""
+    from standards.index.embedder import bundled_model_path
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for quantized in (False, True):
+        ensure_onnx(bundled_model_path(), quantized=quantized)
+
+
+if __name__ == "__main__":
+    main()

@@ -2,7 +2,7 @@
 
 A search asks the index for two candidate lists: the nearest chunks by cosine distance
 (``_distance``) and the best full-text (BM25) matches (``_score``). These functions order them.
-``bench/eval_search.py`` scores every one of them on corpora nobody here wrote; :func:`rank` is
+``bench/quality_bench.py`` scores every one of them on corpora nobody here wrote; :func:`rank` is
 the one the server uses (see the README's search section for the table that chose it).
 """
 

@@ -1,6 +1,6 @@
 """Retrieval quality of every ranking candidate on every evaluation corpus (prints a table).
 
-    python bench/eval_search.py [--backend torch|onnx|onnx-int8] [--corpus NAME ...] [--split tune|judge|all]
+    python -m bench.quality_bench [--backend torch|onnx|onnx-int8] [--corpus NAME ...] [--split tune|judge|all]
 
 Each corpus is indexed the way ``personas index`` does it (StandardsIndex.rebuild, then the
 FTS index folded in). Then every question is embedded once and asked of the real index: the
@@ -36,6 +36,7 @@ from standards.index.embedder import Embedder, make_embedder
 DEPTH = ranking.candidate_depth(5)
 #: Candidates that need vectors the index does not store (skipped with --fast).
 NEEDS_EXTRAS = ("heading-aware", "multi-vector")
+DEFAULT = "default (blend 0.2 + doc agg 0.1)"
 
 Ranker = Callable[["Case"], list[str]]
 
@@ -132,7 +133,7 @@ def candidates() -> dict[str, Ranker]:
         c[f"heading-aware b={beta}"] = partial(_heading_aware, beta=beta)
     for g in (0.2, 0.4):
         c[f"multi-vector (summary+chunks) g={g}"] = partial(_multi_vector, gamma=g)
-    c["default (blend 0.2 + doc agg 0.1)"] = lambda k: files_of(ranking.rank(k.vector_rows, k.text_rows, 2 * DEPTH))
+    c[DEFAULT] = lambda k: files_of(ranking.rank(k.vector_rows, k.text_rows, 2 * DEPTH))
     return c
 
 
@@ -222,6 +223,19 @@ def print_table(results: dict[str, dict[str, dict[str, Quality]]], split: str) -
         print(f"{name.ljust(width)}{cells}")
 
 
+def print_summary(results: dict[str, dict[str, dict[str, Quality]]], names: list[str]) -> None:
+    """Default against vector-only per corpus, on the judge split (the playbook has only tune questions)."""
+    print("\n== summary: default vs vector-only (judge split; playbook: tune)")
+    for name in names:
+        split = "judge" if "judge" in results[name]["vector"] else "tune"
+        default = results[name][DEFAULT][split]
+        vector = results[name]["vector"][split]
+        print(
+            f"   {name:<22} {split:<5} default {default.r1:.2f}/{default.r5:.2f}/{default.mrr10:.2f} | vector "
+            f"{vector.r1:.2f}/{vector.r5:.2f}/{vector.mrr10:.2f} (n={default.n})"
+        )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", default=None, help="embedding backend (default: the setting's default)")
@@ -246,6 +260,7 @@ async def main() -> None:
     results = {c.name: await evaluate(c, work, embedder, fast=args.fast) for c in corpora}
     for split in ("tune", "judge") if args.split == "all" else (args.split,):
         print_table(results, split)
+    print_summary(results, [c.name for c in corpora])
     if args.json:
         args.json.write_text(
             json.dumps(
