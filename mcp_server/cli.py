@@ -115,6 +115,15 @@ def _main(args: argparse.Namespace) -> int:
         sys.stderr.write(f"personas: {exc}\n")
         return 2
     _configure_logging(settings.log_level)
+    if args.command in ("worker", "jobs", "index", "standards"):
+        # `serve` stays up and answers the problem on every tool; these print it and stop.
+        from mcp_server.data_dir import DataDirError, prepare_data_dir
+
+        try:
+            prepare_data_dir(settings.data_dir)
+        except DataDirError as exc:
+            sys.stderr.write(f"personas {args.command}: {exc}\n")
+            return 2
     try:
         if args.command == "serve":
             if args.tools is not None:
@@ -282,7 +291,7 @@ async def _jobs(settings: Settings, args: argparse.Namespace) -> int:
 
     return await jobs_command(
         args.jobs_action,
-        db_path=settings.jobs_db_path,
+        db_path=settings.jobs_database,
         data_dir=settings.data_dir,
         redis_url=settings.redis_url,
         personas=PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root),

@@ -87,6 +87,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("REDIS_URL", "PERSONAS_REDIS_URL"),
         description="Redis for the job queue. Unset: the server starts a private redis-server. REDIS_URL.",
     )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL for jobs, conversations, usage and proposals (a team on several hosts), "
+        "postgresql://user:password@host:5432/db. Unset: SQLite files in the data dir. PERSONAS_DATABASE_URL.",
+    )
     anthropic_api_key: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("ANTHROPIC_API_KEY", "PERSONAS_ANTHROPIC_API_KEY"),
@@ -237,6 +242,15 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value().strip() == "":
+            return None
+        if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql://user:password@host:5432/dbname URL (or unset for SQLite)")
+        return value
+
     @field_validator("anthropic_base_url")
     @classmethod
     def _check_base_url(cls, value: str | None) -> str | None:
@@ -313,6 +327,15 @@ class Settings(BaseSettings):
     @property
     def proposals_db_path(self) -> Path:
         return self.data_dir / "proposals.sqlite3"
+
+    @property
+    def jobs_database(self) -> Path | str:
+        """Where the job store lives: the PostgreSQL URL, else the SQLite file."""
+        return self.database_url.get_secret_value() if self.database_url else self.jobs_db_path
+
+    @property
+    def proposals_database(self) -> Path | str:
+        return self.database_url.get_secret_value() if self.database_url else self.proposals_db_path
 
     @property
     def index_dir(self) -> Path:
