@@ -48,7 +48,8 @@ async def test_completions_for_prompts_and_resource_templates(
         )
         jobs = await _values(client, ResourceTemplateReference(uri="personas://jobs/{job_id}"), "job_id", job_id[:4])
         other = await _values(client, ResourceTemplateReference(uri="personas://jobs/{job_id}"), "job_id", "zzzz")
-        personas = await _values(client, ResourceTemplateReference(uri="personas://jobs{?status,persona,limit}"), "persona", "s")
+        jobs_list = ResourceTemplateReference(uri="personas://jobs{?status,persona,limit}")
+        personas = await _values(client, jobs_list, "persona", "s")
         proposals = await _values(
             client, ResourceTemplateReference(uri="personas://proposals/{proposal_id}"), "proposal_id", proposal_id[:3]
         )
