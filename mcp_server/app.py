@@ -17,10 +17,12 @@ from standards import (
     Embedder,
     HashingEmbedder,
     IndexConfig,
+    IndexReader,
+    IndexSearcher,
     SentenceTransformerEmbedder,
-    StandardsIndex,
     StandardsSource,
     universal_standards_dir,
+    writer_or_reader,
 )
 from standards.curation.service import ProposalService
 from standards.curation.store import ProposalStore
@@ -40,7 +42,7 @@ class AppState:
     settings: Settings
     personas: PersonaRegistry
     jobs: JobService
-    standards: StandardsIndex
+    standards: IndexSearcher
     redis_url: str
     proposals: ProposalService
 
@@ -64,7 +66,7 @@ def make_embedder(settings: Settings) -> Embedder:
     return SentenceTransformerEmbedder(settings.embedding_model_path)
 
 
-def run_toolbox(settings: Settings, standards: StandardsIndex, proposals: ProposalStore) -> RunToolbox:
+def run_toolbox(settings: Settings, standards: IndexSearcher, proposals: ProposalStore) -> RunToolbox:
     """What a persona run may use: the project (sandboxed), the standards, the proposal store."""
     limits = RunLimits(
         max_seconds=max(1.0, settings.job_timeout_seconds - 15), max_context_chars=settings.max_context_chars
@@ -101,7 +103,8 @@ async def open_app(
     False), Redis (embedded when no REDIS_URL), the job store, the queue and, unless told not
     to, an in-process worker. Everything is closed in reverse order on exit."""
     async with AsyncExitStack() as stack:
-        standards = StandardsIndex(index_config(settings), embedder or make_embedder(settings), writer=True)
+        # The writer unless another process (a second server on this project) writes the index.
+        standards = writer_or_reader(index_config(settings), embedder or make_embedder(settings))
         await stack.enter_async_context(started_in_background(standards, watch=watch))
         redis_url = settings.redis_url
         if redis_url is None:
@@ -135,7 +138,7 @@ async def open_app(
 
 
 @asynccontextmanager
-async def started_in_background(standards: StandardsIndex, *, watch: bool) -> AsyncIterator[None]:
+async def started_in_background(standards: IndexSearcher, *, watch: bool) -> AsyncIterator[None]:
     """Open the index without delaying the server: LanceDB and the model load off the startup
     path (search answers "building" meanwhile), and the index stops with the server."""
 
@@ -200,7 +203,7 @@ async def open_worker_deps(settings: Settings) -> AsyncIterator[WorkerDeps]:
     """Resources of a standalone worker: the job and proposal stores, and a read-only view of
     the standards index that the server's indexer writes (it sees each write)."""
     personas = PersonaRegistry.load(settings.personas_dir)
-    standards = StandardsIndex(index_config(settings), make_embedder(settings), writer=False)
+    standards = IndexReader(index_config(settings), make_embedder(settings))
     await standards.start(watch=False)
     try:
         async with (

@@ -105,12 +105,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return asyncio.run(run_doctor(settings, sys.stdout))
         if args.command == "index":
-            from mcp_server.app import index_config
+            from mcp_server.app import index_config, make_embedder
             from standards.index.commands import index_command
 
-            return asyncio.run(index_command(index_config(settings), out=sys.stdout))
+            return asyncio.run(index_command(index_config(settings), out=sys.stdout, embedder=make_embedder(settings)))
         if args.command == "search":
-            from mcp_server.app import index_config
+            from mcp_server.app import index_config, make_embedder
             from standards.index.commands import search_command
 
             return asyncio.run(
@@ -121,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     limit=args.limit,
                     as_json=args.json,
                     out=sys.stdout,
+                    embedder=make_embedder(settings),
                 )
             )
         if args.command == "worker":

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 SourceKind = Literal["project", "universal"]
 SearchMode = Literal["hybrid", "vector"]
-IndexState = Literal["empty", "building", "ready", "error"]
+IndexState = Literal["empty", "building", "ready", "stale", "error"]
 
 
 class StandardsSource(BaseModel):
@@ -56,6 +56,8 @@ class IndexStatus(BaseModel):
     chunks: int = 0
     message: str = ""
     last_updated: float | None = Field(default=None, description="Unix time of the last index change.")
+    fts_indexed_rows: int = Field(default=0, description="Chunks covered by the full-text index.")
+    fts_unindexed_rows: int = Field(default=0, description="Chunks not yet folded into the full-text index.")
 
 
 class SearchResponse(BaseModel):
@@ -87,6 +89,8 @@ class BuildReport(BaseModel):
     seconds: float
     chunks_per_second: float
     skipped: list[str] = Field(default_factory=list, description="Files skipped with the reason.")
+    fts_indexed_rows: int = 0
+    fts_unindexed_rows: int = 0
 
 
 class StandardFile(BaseModel):
