@@ -6,9 +6,10 @@ import asyncio
 import importlib
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from mcp_server.data_dir import prepare_data_dir, secure_files
 from mcp_server.embedded import embedded_redis
 from mcp_server.settings import Settings
 from personas.registry import PersonaRegistry
@@ -27,7 +28,8 @@ from standards import (
 from standards.curation.service import ProposalService
 from standards.curation.store import ProposalStore
 from worker.app import build_worker
-from worker.queue import JobQueue, open_pool
+from worker.queue import JobQueue, open_pool, redact
+from worker.recovery import Recovery
 from worker.service import JobService
 from worker.store import JobStore
 from worker.tasks import WorkerDeps
@@ -47,13 +49,38 @@ class AppState:
     proposals: ProposalService
 
 
+def standards_sources(settings: Settings) -> list[StandardsSource]:
+    """The project's standards, the shared (org) folders in order, the universal starters shipped with
+    the package, and (unless turned off) the rule files found in the project root."""
+    sources = [StandardsSource(root=settings.standards_dir, kind="project")]
+    sources += [StandardsSource(root=folder, kind="shared") for folder in settings.shared_standards_dirs]
+    sources.append(StandardsSource(root=universal_standards_dir(), kind="universal"))
+    if settings.rules_discovery:
+        sources.append(StandardsSource(root=settings.project_root, kind="rules", domains=settings.rules_domains))
+    return sources
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """The lifespan state of a server whose stores could not open (e.g. a damaged database): the
+    server stays up and every tool answers with ``reason`` instead of the client seeing EOF."""
+
+    reason: str
+
+
+def open_job_store(settings: Settings) -> AbstractAsyncContextManager[JobStore]:
+    """The one way a process opens the job store from its settings."""
+    return JobStore.open(settings.jobs_database, webhooks=settings.job_options().webhook_url is not None)
+
+
+def open_proposal_store(settings: Settings) -> AbstractAsyncContextManager[ProposalStore]:
+    return ProposalStore.open(settings.proposals_database, settings.standards_dir)
+
+
 def index_config(settings: Settings) -> IndexConfig:
-    """The project's standards first, then the universal starters shipped with the package."""
+    """Every standards source (:func:`standards_sources`) and where the index lives."""
     return IndexConfig(
-        sources=[
-            StandardsSource(root=settings.standards_dir, kind="project"),
-            StandardsSource(root=universal_standards_dir(), kind="universal"),
-        ],
+        sources=standards_sources(settings),
         index_dir=settings.index_dir,
         model_path=settings.embedding_model_path,
     )
@@ -102,29 +129,36 @@ async def open_app(
     """Open the standards index (reconciled in the background, watched unless ``watch`` is
     False), Redis (embedded when no REDIS_URL), the job store, the queue and, unless told not
     to, an in-process worker. Everything is closed in reverse order on exit."""
+    await asyncio.to_thread(prepare_data_dir, settings.data_dir)
     async with AsyncExitStack() as stack:
         # The writer unless another process (a second server on this project) writes the index.
         standards = writer_or_reader(index_config(settings), embedder or make_embedder(settings))
         await stack.enter_async_context(started_in_background(standards, watch=watch))
+        store = await stack.enter_async_context(open_job_store(settings))
         redis_url = settings.redis_url
+        embedded = redis_url is None
+        requeue = _Requeue(store, settings)
         if redis_url is None:
-            redis_url = await stack.enter_async_context(embedded_redis(settings.data_dir))
-        store = await stack.enter_async_context(JobStore.open(settings.jobs_db_path))
+            redis_url = await stack.enter_async_context(embedded_redis(settings.data_dir, on_restart=requeue))
         pool = await stack.enter_async_context(open_pool(redis_url))
+        queue = JobQueue(pool, redis_url, embedded=embedded)
+        requeue.queue = queue
         jobs = JobService(
             store,
-            JobQueue(pool, redis_url),
+            queue,
             personas,
             max_context_chars=settings.max_context_chars,
             options=settings.job_options(),
+            project_root=settings.project_root,
+            denied_paths=(settings.data_dir,),
+            max_diff_chars=settings.max_diff_chars,
         )
-        proposals = await stack.enter_async_context(
-            ProposalStore.open(settings.proposals_db_path, settings.standards_dir)
-        )
+        proposals = await stack.enter_async_context(open_proposal_store(settings))
         if run_worker:
             toolbox = run_toolbox(settings, standards, proposals)
             await stack.enter_async_context(in_process_worker(settings, redis_url, store, personas, toolbox))
-        log.info("agent-personas ready: %d personas, redis %s", len(personas.ids()), redis_url)
+        await asyncio.to_thread(secure_files, settings.data_dir)
+        log.info("agent-personas ready: %d personas, redis %s", len(personas.ids()), redact(redis_url))
         yield AppState(
             settings=settings,
             personas=personas,
@@ -132,9 +166,29 @@ async def open_app(
             standards=standards,
             redis_url=redis_url,
             proposals=ProposalService(
-                proposals, settings.standards_dir, revisions=jobs, reindex=standards.reindex_paths
+                proposals,
+                settings.standards_dir,
+                revisions=jobs,
+                reindex=standards.reindex_paths,
+                shared_dir=settings.shared_approval_dir,
+                shared_writable=settings.shared_standards_writable,
             ),
         )
+
+
+class _Requeue:
+    """After the embedded Redis restarted (empty): put the pending jobs back on the queue at once."""
+
+    def __init__(self, store: JobStore, settings: Settings) -> None:
+        self.store = store
+        self.options = settings.job_options()
+        self.queue: JobQueue | None = None
+
+    async def __call__(self) -> None:
+        if self.queue is not None:
+            recovery = Recovery(self.store, self.queue, self.options, redis=self.queue.pool)
+            count = await recovery.requeue_orphans(0)
+            log.info("embedded Redis restarted: %d pending job(s) enqueued again", count)
 
 
 @asynccontextmanager
@@ -166,7 +220,11 @@ async def in_process_worker(
 ) -> AsyncIterator[None]:
     async with worker_deps(settings, store, personas, toolbox) as deps:
         worker = build_worker(
-            redis_url, deps, concurrency=settings.worker_concurrency, poll_interval=settings.queue_poll_interval
+            redis_url,
+            deps,
+            concurrency=settings.worker_concurrency,
+            poll_interval=settings.queue_poll_interval,
+            embedded=settings.redis_url is None,
         )
         task = asyncio.create_task(worker.async_run(), name="arq-worker")
         try:
@@ -202,13 +260,13 @@ async def worker_deps(
 async def open_worker_deps(settings: Settings) -> AsyncIterator[WorkerDeps]:
     """Resources of a standalone worker: the job and proposal stores, and a read-only view of
     the standards index that the server's indexer writes (it sees each write)."""
-    personas = PersonaRegistry.load(settings.personas_dir)
+    personas = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
     standards = IndexReader(index_config(settings), make_embedder(settings))
     await standards.start(watch=False)
     try:
         async with (
-            JobStore.open(settings.jobs_db_path) as store,
-            ProposalStore.open(settings.proposals_db_path, settings.standards_dir) as proposals,
+            open_job_store(settings) as store,
+            open_proposal_store(settings) as proposals,
             worker_deps(settings, store, personas, run_toolbox(settings, standards, proposals)) as deps,
         ):
             yield deps

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from mcp_server.settings import Settings, SettingsError, load_settings
+from standards.control_chars import terminal_safe
+from standards.sqlite import DatabaseUnusableError
 
 log = logging.getLogger("personas")
 
@@ -41,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765, help="HTTP port (default: 8765).")
     serve.add_argument("--no-worker", action="store_true", help="Do not run an in-process worker.")
     serve.add_argument("--no-watch", action="store_true", help="Do not watch the standards dir for changes.")
+    serve.add_argument(
+        "--tools",
+        help="Tools to offer: developer (default), reviewer, ops, all, or a comma list of profiles and tool "
+        "names (overrides PERSONAS_TOOLS).",
+    )
 
     new = sub.add_parser("new", help="Scaffold a custom persona by forking an existing one.")
     new.add_argument("id", help="The new persona's id (lowercase slug), e.g. 'accessibility'.")
@@ -58,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--limit", type=int, default=5, help="How many results (default 5).")
     search.add_argument("--json", action="store_true", help="Print JSON instead of text.")
 
+    desk = sub.add_parser("desk", help="Serve the review desk web page (proposals, reviews, ops, standards).")
+    desk.add_argument("--host", default="127.0.0.1", help="Bind address (default: loopback; others need a token).")
+    desk.add_argument("--port", type=int, default=8766, help="Port (default: 8766).")
+    desk.add_argument("--open", action="store_true", help="Open the page in the default browser.")
+
     sub.add_parser("worker", help="Run a standalone worker on REDIS_URL (scale out by starting more).")
 
     jobs = sub.add_parser("jobs", help="Persona jobs: list, show, cancel, stats (plain text or --json).")
@@ -72,14 +84,31 @@ def build_parser() -> argparse.ArgumentParser:
     for jobs_parser in jobs_sub.choices.values():
         jobs_parser.add_argument("--json", action="store_true", help="Print JSON instead of text.")
 
+    from mcp_server.export_cli import add_export_parser
     from mcp_server.proposals_cli import add_standards_parser
+    from mcp_server.review_cli import add_review_parser
 
     add_standards_parser(sub)
+    add_review_parser(sub)
+    add_export_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "serve":  # stdout is the MCP channel: JSON-RPC, which escapes controls itself
+        return _main(args)
+    # Everything else prints for a person at a terminal: text from files, proposals and jobs may
+    # hold escape sequences that would hide or rewrite lines, so every byte goes out escaped.
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = terminal_safe(sys.stdout), terminal_safe(sys.stderr)
+    try:
+        return _main(args)
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -88,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(settings.log_level)
     try:
         if args.command == "serve":
+            if args.tools is not None:
+                settings = settings.model_copy(update={"tools": args.tools})
             return asyncio.run(
                 _serve(
                     settings,
@@ -124,16 +155,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                     embedder=make_embedder(settings),
                 )
             )
+        if args.command == "desk":
+            return asyncio.run(_desk(settings, host=args.host, port=args.port, open_browser=args.open))
         if args.command == "worker":
             return asyncio.run(_worker(settings))
         if args.command == "jobs":
             return asyncio.run(_jobs(settings, args))
+        if args.command == "review":
+            from mcp_server.review_cli import main_review
+
+            return main_review(settings, args)
+        if args.command == "export":
+            from mcp_server.export_cli import export_command
+
+            return export_command(settings, args, sys.stdout, sys.stderr)
         if args.command == "standards":
             from mcp_server.proposals_cli import standards_cli
 
             return asyncio.run(standards_cli(settings, args, sys.stdout, sys.stderr))
     except KeyboardInterrupt:
         return 130
+    except DatabaseUnusableError as exc:
+        sys.stderr.write(f"personas {args.command}: {exc}\n")
+        return 2
     return 2
 
 
@@ -141,7 +185,7 @@ def _new_persona(settings: Settings, new_id: str, source: str, name: str | None)
     from personas.registry import PersonaRegistry, UnknownPersonaError
     from personas.scaffold import scaffold_persona
 
-    registry = PersonaRegistry.load(settings.personas_dir)
+    registry = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
     try:
         path = scaffold_persona(new_id, registry.get(source), settings.personas_dir, name=name)
     except (UnknownPersonaError, ValueError, FileExistsError) as exc:
@@ -186,10 +230,17 @@ async def _run_until_signal(main: asyncio.Task[None], closed: asyncio.Event | No
 
 
 async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker: bool, watch: bool) -> int:
+    from mcp_server.desk.serve import StateRef
     from mcp_server.server import build_server
+    from mcp_server.tools.profiles import ToolSelectionError
 
     closed = asyncio.Event()
-    server = build_server(settings, run_worker=worker, watch=watch, on_closed=closed.set)
+    desk = StateRef() if http else None
+    try:
+        server = build_server(settings, run_worker=worker, watch=watch, on_closed=closed.set, state_ref=desk)
+    except ToolSelectionError as exc:
+        sys.stderr.write(f"personas serve: {exc}\n")
+        return 2
     if http:
         from mcp_server.http import HttpConfigError, check_bind, serve_http
 
@@ -199,10 +250,30 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker
         except HttpConfigError as exc:
             sys.stderr.write(f"personas serve: {exc}\n")
             return 2
-        coro = serve_http(server, host=host, port=port, token=token)
+        coro = serve_http(server, host=host, port=port, token=token, desk=desk)
     else:
         coro = server.run_stdio_async()
     await _run_until_signal(asyncio.create_task(coro, name="mcp-server"), closed)
+    return 0
+
+
+async def _desk(settings: Settings, *, host: str, port: int, open_browser: bool) -> int:
+    from mcp_server.desk.serve import run_desk
+    from mcp_server.http import HttpConfigError, check_bind
+
+    token = settings.http_token.get_secret_value() if settings.http_token else None
+    try:
+        check_bind(host, token)
+    except HttpConfigError as exc:
+        sys.stderr.write(f"personas desk: {exc}\n")
+        return 2
+    try:
+        await _run_until_signal(
+            asyncio.create_task(run_desk(settings, host=host, port=port, open_browser=open_browser), name="desk")
+        )
+    except OSError as exc:
+        sys.stderr.write(f"personas desk: cannot serve on {host}:{port}: {exc.strerror or exc}. Pick another --port.\n")
+        return 2
     return 0
 
 
@@ -212,10 +283,10 @@ async def _jobs(settings: Settings, args: argparse.Namespace) -> int:
 
     return await jobs_command(
         args.jobs_action,
-        db_path=settings.jobs_db_path,
+        db_path=settings.jobs_database,
         data_dir=settings.data_dir,
         redis_url=settings.redis_url,
-        personas=PersonaRegistry.load(settings.personas_dir),
+        personas=PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root),
         options=settings.job_options(),
         out=sys.stdout,
         err=sys.stderr,

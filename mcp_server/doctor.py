@@ -180,6 +180,9 @@ async def run_doctor(settings: Settings, out: TextIO) -> int:
     checks = [check_python(), check_packages(), check_data_dir(settings), check_api_key(settings)]
     for make in async_checks:
         checks.append(await make(settings))
+    from mcp_server.doctor_sources import source_checks
+
+    checks.extend(await asyncio.to_thread(source_checks, settings))
     failed = False
     for check in checks:
         mark = "ok  " if check.ok else ("warn" if check.warning else "FAIL")

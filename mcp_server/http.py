@@ -1,17 +1,33 @@
-"""Streamable HTTP transport: loopback by default; any other bind address needs a bearer token."""
+"""Streamable HTTP transport: loopback by default; any other bind address needs a bearer token.
+
+Rules (also in the README's security section):
+- binding anywhere but 127.0.0.1, ::1 or localhost needs ``PERSONAS_HTTP_TOKEN``;
+- a token, when set, must be at least :data:`MIN_TOKEN_LENGTH` characters;
+- DNS-rebinding protection (Host/Origin checks) covers the bound host: requests must name it
+  (or a loopback name when bound to loopback). A wildcard bind (0.0.0.0, ::) cannot know its
+  names, so there the token alone guards it.
+"""
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+if TYPE_CHECKING:
+    from mcp_server.desk.serve import StateRef
+
 log = logging.getLogger(__name__)
+
+MIN_TOKEN_LENGTH = 32
+LOOPBACK_NAMES = ("127.0.0.1", "::1", "localhost")
+WILDCARDS = ("0.0.0.0", "::", "")
 
 
 class HttpConfigError(ValueError):
@@ -51,22 +67,60 @@ class BearerTokenMiddleware:
         await self.app(scope, receive, send)
 
 
+def needs_token(host: str) -> bool:
+    return host.strip("[]") not in LOOPBACK_NAMES
+
+
 def check_bind(host: str, token: str | None) -> None:
-    if token is None and not is_loopback(host):
+    if token is not None and len(token) < MIN_TOKEN_LENGTH:
         raise HttpConfigError(
-            f"Refusing to serve HTTP on {host} without a token: set PERSONAS_HTTP_TOKEN to a long random "
-            "string (clients send it as 'Authorization: Bearer <token>'), or bind to 127.0.0.1."
+            f"PERSONAS_HTTP_TOKEN is {len(token)} characters; use at least {MIN_TOKEN_LENGTH} random characters, "
+            "e.g. export PERSONAS_HTTP_TOKEN=$(openssl rand -hex 32)"
+        )
+    if token is None and needs_token(host):
+        raise HttpConfigError(
+            f"Refusing to serve HTTP on {host} without a token: only 127.0.0.1, ::1 and localhost are served "
+            "without one. Set PERSONAS_HTTP_TOKEN (export PERSONAS_HTTP_TOKEN=$(openssl rand -hex 32); clients "
+            "send 'Authorization: Bearer <token>'), or bind to 127.0.0.1."
         )
 
 
-def http_app(server: MCPServer[Any], *, host: str, token: str | None) -> ASGIApp:
+def transport_security(host: str) -> TransportSecuritySettings | None:
+    """Host/Origin checks that accept the bound host (and the loopback names when it is loopback)."""
+    bare = host.strip("[]")
+    if bare in WILDCARDS:
+        return None  # any of the machine's names may be used: the bearer token guards it
+    try:
+        literal = f"[{bare}]" if ipaddress.ip_address(bare).version == 6 else bare
+    except ValueError:
+        literal = bare
+    names = [literal]
+    if is_loopback(bare):
+        names += [n for n in ("127.0.0.1", "localhost", "[::1]") if n != literal]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[f"{n}:*" for n in names] + names,
+        allowed_origins=[f"http://{n}:*" for n in names] + [f"http://{n}" for n in names],
+    )
+
+
+def http_app(server: MCPServer[Any], *, host: str, token: str | None, desk: StateRef | None = None) -> ASGIApp:
+    """The MCP app at ``/mcp`` (bearer token when set) and, given the server's state, the desk at ``/desk``."""
     check_bind(host, token)
-    app: ASGIApp = server.streamable_http_app(host=host)
-    return BearerTokenMiddleware(app, token) if token else app
+    app: ASGIApp = server.streamable_http_app(host=host, transport_security=transport_security(host))
+    if token:
+        app = BearerTokenMiddleware(app, token)
+    if desk is not None:
+        from mcp_server.desk.serve import mount_desk
+
+        app = mount_desk(app, desk, host=host, token=token)
+    return app
 
 
-async def serve_http(server: MCPServer[Any], *, host: str, port: int, token: str | None) -> None:
-    app = http_app(server, host=host, token=token)
+async def serve_http(
+    server: MCPServer[Any], *, host: str, port: int, token: str | None, desk: StateRef | None = None
+) -> None:
+    app = http_app(server, host=host, token=token, desk=desk)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     log.info(
         "serving MCP over streamable HTTP at http://%s:%d/mcp%s",

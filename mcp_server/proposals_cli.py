@@ -21,7 +21,6 @@ from pydantic import BaseModel
 from mcp_server.settings import Settings
 from standards.curation.importing import import_document
 from standards.curation.service import ProposalError, ProposalService, UnknownProposalError
-from standards.curation.store import ProposalStore
 
 STATUSES = ["open", "all", "draft", "changes_requested", "approved", "rejected"]
 INDEX_NOTE = "A running server indexes it within a second; otherwise it is indexed when the server next starts.\n"
@@ -40,6 +39,13 @@ def add_standards_parser(sub: Any) -> None:
     approve.add_argument("proposal_id")
     approve.add_argument("--approved-by", help="Your name (default: your login name).")
     approve.add_argument("--edits", type=Path, help="A Markdown file to write instead of the proposed content.")
+    approve.add_argument(
+        "--target",
+        choices=["project", "shared"],
+        default="project",
+        help="Write to the project's standards (default) or the first shared folder "
+        "(needs PERSONAS_SHARED_STANDARDS_WRITABLE=true).",
+    )
     reject = actions.add_parser("reject", help="Reject a proposal (nothing is written).")
     reject.add_argument("proposal_id")
     reject.add_argument("--feedback", required=True, help="Why.")
@@ -67,23 +73,23 @@ def _login() -> str:
 @asynccontextmanager
 async def _revision_queue(settings: Settings) -> AsyncIterator[Any]:
     """A JobService on the Redis the workers use, or None when none can be found."""
+    from mcp_server.app import open_job_store
     from personas.registry import PersonaRegistry
     from worker.commands import find_redis
     from worker.queue import JobQueue, make_pool
     from worker.service import JobService
-    from worker.store import JobStore
 
     redis_url = await find_redis(settings.redis_url, settings.data_dir)
     if redis_url is None:
         yield None
         return
-    async with JobStore.open(settings.jobs_db_path) as store:
+    async with open_job_store(settings) as store:
         pool = make_pool(redis_url)
         try:
             yield JobService(
                 store,
                 JobQueue(pool, redis_url),
-                PersonaRegistry.load(settings.personas_dir),
+                PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root),
                 max_context_chars=settings.max_context_chars,
                 options=settings.job_options(),
             )
@@ -106,7 +112,9 @@ async def standards_cli(settings: Settings, args: argparse.Namespace, out: TextI
             )
             _emit(result, args.json, out, result.message + "\n" + INDEX_NOTE)
             return 0
-        async with ProposalStore.open(settings.proposals_db_path, settings.standards_dir) as store:
+        from mcp_server.app import open_proposal_store
+
+        async with open_proposal_store(settings) as store:
             if action == "request-changes":
                 async with _revision_queue(settings) as queue:
                     if queue is None:
@@ -119,7 +127,12 @@ async def standards_cli(settings: Settings, args: argparse.Namespace, out: TextI
                     decided = await service.request_changes(args.proposal_id, args.feedback, args.priority)
                     _emit(decided, args.json, out, decided.message + "\n")
                     return 0
-            service = ProposalService(store, settings.standards_dir)
+            service = ProposalService(
+                store,
+                settings.standards_dir,
+                shared_dir=settings.shared_approval_dir,
+                shared_writable=settings.shared_standards_writable,
+            )
             return await _run(service, action, args, out)
     except (UnknownProposalError, ProposalError, ValueError, OSError) as exc:
         err.write(f"personas standards {action}: {exc}\n")
@@ -173,7 +186,9 @@ async def _run(service: ProposalService, action: str, args: argparse.Namespace, 
         return 0
     if action == "approve":
         edits = await asyncio.to_thread(args.edits.read_text, encoding="utf-8") if args.edits else None
-        approved = await service.approve(args.proposal_id, approved_by=args.approved_by or _login(), edits=edits)
+        approved = await service.approve(
+            args.proposal_id, approved_by=args.approved_by or _login(), edits=edits, target=args.target
+        )
         _emit(approved, args.json, out, approved.message + "\n" + ("" if approved.indexed else INDEX_NOTE))
         return 0
     if action == "reject":

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
-from mcp_server.app import AppState, open_app
+from mcp_server.app import AppState, Unavailable, open_app
+from mcp_server.data_dir import DataDirError
+from mcp_server.desk.serve import StateRef
+from mcp_server.embedded import EmbeddedRedisError
 from mcp_server.instructions import INSTRUCTIONS
 from mcp_server.resources import register_job_resources
+from mcp_server.sdk_compat import registered_tool_names
 from mcp_server.settings import Settings
 from mcp_server.tools.jobs import register_job_tools
 from mcp_server.tools.ops import register_ops_tools
 from mcp_server.tools.personas import register_persona_tools
+from mcp_server.tools.profiles import select_tools
 from mcp_server.tools.proposals import register_proposal_tools
+from mcp_server.tools.review import register_review_tools
 from mcp_server.tools.standards import register_standards
+from mcp_server.tools.trim import trim_tools_list
 from personas.registry import PersonaRegistry
+from standards.sqlite import DatabaseUnusableError
+
+log = logging.getLogger(__name__)
 
 
 def package_version() -> str:
@@ -33,21 +45,40 @@ def build_server(
     run_worker: bool = True,
     watch: bool = True,
     on_closed: Callable[[], None] | None = None,
-) -> MCPServer[AppState]:
+    state_ref: StateRef | None = None,
+) -> MCPServer[AppState | Unavailable]:
     """Build the MCP server. Resources open when a transport starts it and close when it stops;
-    ``on_closed`` is called once they are all closed."""
-    personas = PersonaRegistry.load(settings.personas_dir)
+    ``on_closed`` is called once they are all closed; ``state_ref`` holds the open state (for the desk)."""
+    personas = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer[AppState]) -> AsyncIterator[AppState]:
+    async def lifespan(_: MCPServer[AppState | Unavailable]) -> AsyncIterator[AppState | Unavailable]:
+        stack = AsyncExitStack()
         try:
-            async with open_app(settings, personas, run_worker=run_worker, watch=watch) as state:
+            state: AppState | Unavailable
+            try:
+                state = await stack.enter_async_context(
+                    open_app(settings, personas, run_worker=run_worker, watch=watch)
+                )
+            except (DatabaseUnusableError, DataDirError, EmbeddedRedisError) as exc:
+                # Stay up: the client sees the reason on every tool call rather than EOF.
+                log.error("agent-personas cannot start its job system: %s", exc)
+                state = Unavailable(str(exc))
+            if state_ref is not None and isinstance(state, AppState):
+                state_ref.state = state
+            try:
                 yield state
+            finally:
+                if state_ref is not None:
+                    state_ref.state = None
         finally:
-            if on_closed is not None:
-                on_closed()
+            try:
+                await stack.aclose()
+            finally:
+                if on_closed is not None:
+                    on_closed()
 
-    server: MCPServer[AppState] = MCPServer(
+    server: MCPServer[AppState | Unavailable] = MCPServer(
         name="agent-personas",
         title="Agent Personas",
         instructions=INSTRUCTIONS,
@@ -55,10 +86,22 @@ def build_server(
         lifespan=lifespan,
         log_level=settings.log_level,
     )
-    register_job_tools(server, personas.all())
+    register_job_tools(server, personas.all(), single=settings.persona_tools == "single")
     register_ops_tools(server)
     register_job_resources(server)
     register_standards(server)
     register_proposal_tools(server)
+    register_review_tools(server)
     register_persona_tools(server, personas.all())
+    offer_only(server, settings.tools)
+    server.middleware.append(trim_tools_list)
     return server
+
+
+def offer_only(server: MCPServer[Any], spec: str) -> None:
+    """Keep the tools of the PERSONAS_TOOLS selection; raises ToolSelectionError naming the bad part."""
+    registered = registered_tool_names(server)
+    keep = set(select_tools(spec, registered))
+    for name in registered:
+        if name not in keep:
+            server.remove_tool(name)

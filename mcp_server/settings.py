@@ -6,8 +6,10 @@ variable; the README's configuration table mirrors this file.
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AliasChoices,
@@ -18,7 +20,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from worker.options import JobOptions
 
@@ -49,6 +51,33 @@ class Settings(BaseSettings):
         default=Path(".agent-os/personas"),
         description="Custom personas that add to or override the core six. PERSONAS_PERSONAS_DIR.",
     )
+    rules_discovery: bool = Field(
+        default=True,
+        description="Index rule files found in the project (AGENTS.md, CLAUDE.md, .cursor/rules/*.mdc, .cursorrules, "
+        ".github/copilot-instructions.md, .github/instructions/*.instructions.md, nested AGENTS.md) as read-only "
+        "standards of source 'rules'. PERSONAS_RULES_DISCOVERY.",
+    )
+    rules_domains: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON object mapping globs over a rule file's project-relative path to a standards domain, "
+        'e.g. {".cursor/rules/sec*.mdc": "security"}; unmatched files use their front matter \'domain\' or '
+        "'general'. PERSONAS_RULES_DOMAINS.",
+    )
+    shared_standards_dirs: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Read-only organisation standards folders (path-separated list, e.g. a checkout of the org's "
+        "standards repo), source 'shared'; project > shared > universal. PERSONAS_SHARED_STANDARDS_DIRS.",
+    )
+    shared_standards_writable: bool = Field(
+        default=False,
+        description="Let approve_standard_proposal(target='shared') write to the first shared folder (it must be "
+        "writable). PERSONAS_SHARED_STANDARDS_WRITABLE.",
+    )
+    claude_agents: bool = Field(
+        default=True,
+        description="Load the project's Claude Code subagents (.claude/agents/*.md) as personas. "
+        "PERSONAS_CLAUDE_AGENTS.",
+    )
     data_dir: Path = Field(
         default=Path(".agent-os/data"),
         description="Job database, standards index and embedded Redis socket. PERSONAS_DATA_DIR.",
@@ -57,6 +86,11 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("REDIS_URL", "PERSONAS_REDIS_URL"),
         description="Redis for the job queue. Unset: the server starts a private redis-server. REDIS_URL.",
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL for jobs, conversations, usage and proposals (a team on several hosts), "
+        "postgresql://user:password@host:5432/db. Unset: SQLite files in the data dir. PERSONAS_DATABASE_URL.",
     )
     anthropic_api_key: SecretStr | None = Field(
         default=None,
@@ -115,11 +149,30 @@ class Settings(BaseSettings):
         ge=1_000,
         description="Cap on task + context of one invocation. PERSONAS_MAX_CONTEXT_CHARS.",
     )
+    max_diff_chars: int = Field(
+        default=100_000,
+        ge=1_000,
+        description="Cap on the unified diff a 'changes' review shows the persona (cut with a note). "
+        "PERSONAS_MAX_DIFF_CHARS.",
+    )
     http_token: SecretStr | None = Field(
         default=None,
-        description="Bearer token for `serve --http`; required when binding beyond loopback. PERSONAS_HTTP_TOKEN.",
+        description="Bearer token for `serve --http` (at least 32 characters); required unless bound to "
+        "127.0.0.1, ::1 or localhost. PERSONAS_HTTP_TOKEN.",
     )
     log_level: LogLevel = Field(default="INFO", description="Log level (logs go to stderr). PERSONAS_LOG_LEVEL.")
+    # ---- the MCP surface (mcp_server/tools/profiles.py) ---------------------------------------------
+    tools: str = Field(
+        default="developer",
+        min_length=1,
+        description="Tools offered: a profile (developer, reviewer, ops, all) or a comma list of profiles and "
+        "tool names. `serve --tools` overrides it. PERSONAS_TOOLS.",
+    )
+    persona_tools: Literal["each", "single"] = Field(
+        default="each",
+        description="'each' = one invoke_<persona> tool per persona; 'single' = one invoke_persona(persona, …). "
+        "PERSONAS_PERSONA_TOOLS.",
+    )
     # ---- jobs: reliability, retention, limits, webhook (worker/options.py: JobOptions) ----------
     job_lease_seconds: float = Field(
         default=30.0,
@@ -165,6 +218,21 @@ class Settings(BaseSettings):
         description="Deliveries tried per webhook, with backoff. PERSONAS_WEBHOOK_MAX_ATTEMPTS.",
     )
 
+    @field_validator("shared_standards_dirs", mode="before")
+    @classmethod
+    def _split_dirs(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part for part in value.split(os.pathsep) if part.strip()]
+        return value
+
+    @field_validator("rules_domains")
+    @classmethod
+    def _check_domains(cls, value: dict[str, str]) -> dict[str, str]:
+        for pattern, domain in value.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_-]{0,39}", domain):
+                raise ValueError(f"domain {domain!r} for {pattern!r} must be a lowercase slug like 'security'")
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, value: str | None) -> str | None:
@@ -172,6 +240,15 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value().strip() == "":
+            return None
+        if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql://user:password@host:5432/dbname URL (or unset for SQLite)")
         return value
 
     @field_validator("anthropic_base_url")
@@ -211,6 +288,7 @@ class Settings(BaseSettings):
         self.standards_dir = _under(root, self.standards_dir)
         self.personas_dir = _under(root, self.personas_dir)
         self.data_dir = _under(root, self.data_dir)
+        self.shared_standards_dirs = [_under(root, p) for p in self.shared_standards_dirs]
         if self.embedding_model_path is not None:
             self.embedding_model_path = _under(root, self.embedding_model_path)
         return self
@@ -233,12 +311,31 @@ class Settings(BaseSettings):
         )
 
     @property
+    def shared_approval_dir(self) -> Path | None:
+        """The folder approve_standard_proposal(target='shared') writes to: the first shared folder."""
+        return self.shared_standards_dirs[0] if self.shared_standards_dirs else None
+
+    @property
+    def claude_agents_root(self) -> Path | None:
+        """The project root whose .claude/agents are loaded as personas (None: loading is off)."""
+        return self.project_root if self.claude_agents else None
+
+    @property
     def jobs_db_path(self) -> Path:
         return self.data_dir / "jobs.sqlite3"
 
     @property
     def proposals_db_path(self) -> Path:
         return self.data_dir / "proposals.sqlite3"
+
+    @property
+    def jobs_database(self) -> Path | str:
+        """Where the job store lives: the PostgreSQL URL, else the SQLite file."""
+        return self.database_url.get_secret_value() if self.database_url else self.jobs_db_path
+
+    @property
+    def proposals_database(self) -> Path | str:
+        return self.database_url.get_secret_value() if self.database_url else self.proposals_db_path
 
     @property
     def index_dir(self) -> Path:

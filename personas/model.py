@@ -71,7 +71,7 @@ class PersonaDefinition(BaseModel):
     examples: list[PersonaExample] = Field(default_factory=list)
     version: str = "1"
     system_prompt: str = Field(min_length=50)
-    origin: Literal["core", "project"] = "core"
+    origin: Literal["core", "project", "claude"] = "core"
     source_path: Path | None = None
 
     @field_validator("version", mode="before")

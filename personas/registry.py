@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
 from pydantic import ValidationError
 
+from personas.claude_agents import SubagentError, load_subagent, subagent_files
 from personas.model import PersonaDefinition
+from standards.frontmatter import FrontMatterError
+from standards.frontmatter import split as split_front_matter
 
 log = logging.getLogger(__name__)
 
@@ -28,21 +30,6 @@ class UnknownPersonaError(LookupError):
         super().__init__(f"Unknown persona {persona_id!r}. Known personas: {known_list}.")
 
 
-def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
-    """Split ``---`` YAML front matter from the body. Raises ValueError on malformed YAML."""
-    if not text.startswith("---"):
-        return {}, text
-    parts = text.split("\n---", 1)
-    if len(parts) != 2:
-        raise ValueError("front matter starts with '---' but has no closing '---' line")
-    header = parts[0][3:]
-    body = parts[1].split("\n", 1)[1] if "\n" in parts[1] else ""
-    data = yaml.safe_load(header) or {}
-    if not isinstance(data, dict):
-        raise ValueError("front matter must be a YAML mapping of keys to values")
-    return data, body
-
-
 def load_persona_file(path: Path, origin: Literal["core", "project"]) -> PersonaDefinition:
     try:
         text = path.read_text(encoding="utf-8")
@@ -50,7 +37,7 @@ def load_persona_file(path: Path, origin: Literal["core", "project"]) -> Persona
         raise PersonaFileError(f"{path}: cannot read persona file ({exc})") from exc
     try:
         meta, body = split_front_matter(text)
-    except (ValueError, yaml.YAMLError) as exc:
+    except FrontMatterError as exc:
         raise PersonaFileError(f"{path}: invalid YAML front matter: {exc}") from exc
     if "id" not in meta:
         meta["id"] = path.stem
@@ -68,6 +55,18 @@ def load_persona_file(path: Path, origin: Literal["core", "project"]) -> Persona
     return persona
 
 
+def tool_name_clash(personas: dict[str, PersonaDefinition], persona: PersonaDefinition) -> str | None:
+    """Why ``persona`` cannot be added: another persona (a different id) has the same MCP tool name."""
+    other = next((p for p in personas.values() if p.id != persona.id and p.tool_name == persona.tool_name), None)
+    if other is None:
+        return None
+    return (
+        f"{persona.source_path or persona.id}: persona id {persona.id!r} and {other.id!r} "
+        f"({other.source_path or other.origin}) both become the MCP tool {persona.tool_name} ('-' and '_' "
+        f"are the same in tool names); rename one of the two files. {persona.id!r} was not loaded."
+    )
+
+
 def _persona_files(directory: Path) -> Iterator[Path]:
     if directory.is_dir():
         yield from sorted(p for p in directory.glob("*.md") if p.is_file() and p.name.lower() != "readme.md")
@@ -76,19 +75,49 @@ def _persona_files(directory: Path) -> Iterator[Path]:
 class PersonaRegistry:
     """The personas available to a project: core ones, then project ones (which override by id)."""
 
-    def __init__(self, personas: dict[str, PersonaDefinition], errors: list[str]) -> None:
+    def __init__(
+        self, personas: dict[str, PersonaDefinition], errors: list[str], warnings: list[str] | None = None
+    ) -> None:
         self._personas = personas
         self.errors = errors
+        self.warnings = warnings or []
 
     @classmethod
-    def load(cls, project_dir: Path | None = None, core_dir: Path = CORE_DIR) -> PersonaRegistry:
-        """Load all personas. Invalid project files are skipped with a logged, named error;
-        invalid core files are a bug and raise."""
+    def load(
+        cls, project_dir: Path | None = None, core_dir: Path = CORE_DIR, *, claude_root: Path | None = None
+    ) -> PersonaRegistry:
+        """Load all personas: core, then the Claude Code subagents under ``claude_root`` (a project
+        root holding .claude/agents; one named like a core persona is skipped with a warning), then
+        the project's own (which override the ones before by id).
+        Invalid project or subagent files are skipped with a logged, named error; invalid core files
+        are a bug and raise."""
         personas: dict[str, PersonaDefinition] = {}
         errors: list[str] = []
+        warnings: list[str] = []
         for path in _persona_files(core_dir):
             persona = load_persona_file(path, "core")
+            if clash := tool_name_clash(personas, persona):
+                raise PersonaFileError(clash)
             personas[persona.id] = persona
+        if claude_root is not None:
+            for path in subagent_files(claude_root):
+                try:
+                    persona, ignored = load_subagent(path)
+                except SubagentError as exc:
+                    log.error("Skipping Claude Code subagent: %s", exc)
+                    errors.append(str(exc))
+                    continue
+                if persona.id in personas:  # e.g. our own personas exported with `personas export --claude`
+                    ignored = [f"{path.name}: skipped, the {persona.id!r} persona of this server has that name"]
+                elif clash := tool_name_clash(personas, persona):
+                    log.error("Skipping Claude Code subagent: %s", clash)
+                    errors.append(clash)
+                    continue
+                else:
+                    personas[persona.id] = persona
+                for warning in ignored:
+                    log.warning("Claude Code subagent %s", warning)
+                warnings.extend(ignored)
         if project_dir is not None:
             for path in _persona_files(project_dir):
                 try:
@@ -97,8 +126,12 @@ class PersonaRegistry:
                     log.error("Skipping custom persona: %s", exc)
                     errors.append(str(exc))
                     continue
+                if clash := tool_name_clash(personas, persona):
+                    log.error("Skipping custom persona: %s", clash)
+                    errors.append(clash)
+                    continue
                 personas[persona.id] = persona
-        return cls(personas, errors)
+        return cls(personas, errors, warnings)
 
     def get(self, persona_id: str) -> PersonaDefinition:
         try:

@@ -17,7 +17,7 @@ from tests.conftest import wait_for
 from tests.redis_process import free_port
 from tests.test_serve_stdio import PERSONAS_BIN, _env
 
-TOKEN = "test-token-4f0c1b8e9d"
+TOKEN = "test-token-4f0c1b8e9d-0123456789abcdef"
 
 
 @pytest.fixture
@@ -37,10 +37,12 @@ def http_server(project: Path, redis_url: str) -> Iterator[str]:
             proc.wait(timeout=15)
 
 
-def _status(url: str, token: str | None) -> int:
+def _status(url: str, token: str | None, host: str | None = None) -> int:
     request = urllib.request.Request(url, data=b"{}", method="POST", headers={"content-type": "application/json"})
     if token is not None:
         request.add_header("authorization", f"Bearer {token}")
+    if host is not None:
+        request.add_header("host", host)
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return int(response.status)
@@ -77,3 +79,50 @@ def test_non_loopback_bind_without_token_is_refused(project: Path) -> None:
     )
     assert result.returncode == 2
     assert "PERSONAS_HTTP_TOKEN" in result.stderr
+
+
+def _refused(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PERSONAS_BIN, "serve", "--http", "--port", str(free_port()), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=_env(project, **env),
+        check=False,
+    )
+
+
+def test_a_short_token_is_refused_with_how_to_make_one(project: Path) -> None:
+    result = _refused(project, "--host", "0.0.0.0", PERSONAS_HTTP_TOKEN="x")
+    assert result.returncode == 2
+    assert "at least 32" in result.stderr and "openssl rand -hex 32" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_any_host_but_127_0_0_1_or_localhost_needs_the_token(project: Path) -> None:
+    result = _refused(project, "--host", "127.0.0.2")
+    assert result.returncode == 2 and "PERSONAS_HTTP_TOKEN" in result.stderr
+
+
+async def test_dns_rebinding_protection_covers_the_bound_host(project: Path, redis_url: str) -> None:
+    port = free_port()
+    url = f"http://127.0.0.2:{port}/mcp"
+    with subprocess.Popen(
+        [PERSONAS_BIN, "serve", "--http", "--host", "127.0.0.2", "--port", str(port)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=_env(project, PERSONAS_HTTP_TOKEN=TOKEN, REDIS_URL=redis_url),
+    ) as proc:
+        try:
+
+            async def up() -> bool:
+                return _status(url, None) != 0
+
+            await wait_for(up, timeout=30, what="HTTP server on 127.0.0.2 to listen")
+            assert _status(url, None) == 401
+            assert _status(url, TOKEN, host=f"rebound.example:{port}") == 421  # a rebound DNS name
+            assert _status(url, TOKEN, host=f"127.0.0.2:{port}") not in (0, 401, 421)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
-from contextlib import suppress
 from typing import Any
 
 from arq import Worker
@@ -18,6 +16,7 @@ from arq.cron import cron
 from arq.worker import func
 from redis.exceptions import RedisError
 
+from worker.arq_compat import close_worker, dumps, loads
 from worker.queue import QUEUE_NAME, RUN_FUNCTION, JobQueue, redis_settings
 from worker.recovery import Recovery
 from worker.retention import retention_cron
@@ -45,32 +44,8 @@ class PersonaWorker(Worker):
             delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
     async def close(self) -> None:
-        """arq's close, made to always finish: it gathers the job tasks it just cancelled without
-        ``return_exceptions``, so one that ends cancelled (cancelled while awaiting its shielded
-        finish_job) aborts the close before the pool is closed, and Redis being down does too."""
-        if not self._handle_signals:
-            self.handle_sig(signal.SIGUSR1)  # cancels the main task and the running jobs
-        pool = self._pool
-        if pool is None:
-            return
-        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
-        # arq does not await its main task, and finish_job runs shielded (detached) when its job
-        # was cancelled while finishing: let them end before the connections close.
-        leftovers = [t for t in asyncio.all_tasks() if not t.done() and _belongs_to(t, self)]
-        if leftovers:
-            await asyncio.wait(leftovers, timeout=5)
-        with suppress(OSError, RedisError):
-            await pool.delete(self.health_check_key)
-        await _on_shutdown(self.ctx)
-        with suppress(OSError, RedisError):
-            await pool.aclose()
-        self._pool = None
-
-
-def _belongs_to(task: asyncio.Task[Any], worker: Worker) -> bool:
-    """Is ``task`` running a coroutine method of ``worker`` (run_job, finish_job, main, ...)?"""
-    frame = getattr(task.get_coro(), "cr_frame", None)
-    return frame is not None and frame.f_locals.get("self") is worker and task is not asyncio.current_task()
+        """arq's close, made to always finish (see worker/arq_compat.py)."""
+        await close_worker(self, _on_shutdown)
 
 
 def build_worker(
@@ -81,8 +56,9 @@ def build_worker(
     poll_interval: float,
     handle_signals: bool = False,
     burst: bool = False,
+    embedded: bool = False,
 ) -> Worker:
-    ctx: dict[str, Any] = {"deps": deps, "redis_url": redis_url}
+    ctx: dict[str, Any] = {"deps": deps, "redis_url": redis_url, "embedded": embedded}
     return PersonaWorker(
         functions=[func(run_persona_job, name=RUN_FUNCTION, max_tries=3)],
         cron_jobs=[
@@ -100,6 +76,8 @@ def build_worker(
         handle_signals=handle_signals,
         allow_abort_jobs=True,
         burst=burst,
+        job_serializer=dumps,
+        job_deserializer=loads,
         on_startup=_on_startup,
         on_shutdown=_on_shutdown,
         ctx=ctx,
@@ -117,7 +95,7 @@ async def _on_startup(ctx: dict[str, Any]) -> None:
     webhooks = ctx.get("webhooks")
     recovery = Recovery(
         deps.store,
-        JobQueue(ctx["redis"], ctx["redis_url"]),
+        JobQueue(ctx["redis"], ctx["redis_url"], embedded=bool(ctx.get("embedded"))),
         deps.options,
         redis=ctx["redis"],
         webhooks=webhooks if isinstance(webhooks, WebhookSender) else None,

@@ -1,9 +1,9 @@
 """``personas jobs list|show|cancel|stats``: the job tools from a shell (plain tables, or --json).
 
 They open the job database directly. ``cancel`` also needs the Redis the workers use to stop a
-running job at once: REDIS_URL, else the running server's embedded Redis (its socket in the data
-dir); without either the job is still marked cancelled and its worker stops at its next lease
-heartbeat.
+running job at once: REDIS_URL, else the project's embedded Redis as its servers recorded it
+(``<data dir>/redis.json``, secret included); without either the job is still marked cancelled and
+its worker stops at its next lease heartbeat.
 """
 
 from __future__ import annotations
@@ -21,15 +21,16 @@ from personas.registry import PersonaRegistry
 from worker.models import CancelResult, JobReport, JobStatus
 from worker.options import JobOptions
 from worker.queue import JobQueue, make_pool
+from worker.redis_record import read_record
 from worker.service import JobRequestError, JobService, UnknownJobError
 from worker.store import JobStore
 
 
 @asynccontextmanager
 async def _service(
-    db_path: Path, redis_url: str | None, personas: PersonaRegistry, options: JobOptions
+    db_path: Path | str, redis_url: str | None, personas: PersonaRegistry, options: JobOptions
 ) -> AsyncIterator[JobService]:
-    async with JobStore.open(db_path) as store:
+    async with JobStore.open(db_path, webhooks=options.webhook_url is not None) as store:
         pool = make_pool(redis_url or "unix:///nonexistent/personas-no-redis.sock")
         try:
             yield JobService(
@@ -40,20 +41,20 @@ async def _service(
 
 
 async def find_redis(redis_url: str | None, data_dir: Path) -> str | None:
-    """REDIS_URL, else the socket of a running server's embedded Redis that answers."""
+    """REDIS_URL, else the project's embedded Redis (recorded by its servers) when it answers."""
     if redis_url:
         return redis_url
-    for sock in await asyncio.to_thread(lambda: sorted(data_dir.glob("redis-*.sock"))):
-        url = f"unix://{sock}"
-        pool = make_pool(url)
-        try:
-            await pool.ping()
-            return url
-        except (OSError, RedisError):
-            continue
-        finally:
-            await pool.aclose()
-    return None
+    url = await asyncio.to_thread(read_record, data_dir)
+    if url is None:
+        return None
+    pool = make_pool(url)
+    try:
+        await pool.ping()
+        return url
+    except (OSError, RedisError):
+        return None
+    finally:
+        await pool.aclose()
 
 
 def _table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
@@ -73,7 +74,7 @@ def _dump(model: BaseModel, out: TextIO) -> None:
 async def jobs_command(
     action: str,
     *,
-    db_path: Path,
+    db_path: Path | str,
     data_dir: Path,
     redis_url: str | None,
     personas: PersonaRegistry,

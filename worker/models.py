@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from personas.runtime import Phase
+from personas.runtime.findings import visible
+from personas.runtime.review import Finding, Severity
 
 
 class JobStatus(StrEnum):
@@ -70,6 +72,20 @@ class JobState(BaseModel):
     attempts: int = 0
     follow_up_of: str | None = None
     proposals: list[dict[str, Any]] | None = None
+    # Reviews of a change (issue 13): the resolved change, report filters, panels.
+    changes: dict[str, Any] | None = None
+    """The resolved ChangeSet (spec, diff, changed files and lines), resolved at submit time."""
+    min_severity: Severity | None = None
+    cited_only: bool = False
+    panel: list[str] | None = None
+    """The personas of a panel job (``persona`` is then 'panel'); each runs as a sub-run."""
+    panel_runs: list[dict[str, Any]] | None = None
+    """Per-persona sub-run state of a panel: status, progress, tokens, partial result, error."""
+
+    @field_validator("cited_only", mode="before")
+    @classmethod
+    def _null_is_false(cls, value: object) -> object:
+        return False if value is None else value  # rows written before the column existed
 
     # Bookkeeping of the job system. The lease says which worker runs the job and until when it is
     # presumed alive (renewed by a heartbeat); queue_job_id is the arq job id of the job's current
@@ -79,6 +95,52 @@ class JobState(BaseModel):
     queue_job_id: str | None = None
     queued_at: float | None = None
     webhook_status: str | None = None
+
+
+class JobFinish(BaseModel):
+    """The one way to finish a job: a terminal status and what the run left. Only the fields set
+    are written (a cancel keeps the partial result the last progress update stored); the store
+    adds ``completed_at``, the duration when none is given, the progress of a completed job, and
+    the webhook outbox state."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    status: JobStatus
+    error: str | None = None
+    result: str | None = None
+    partial_result: str | None = None
+    mode: Literal["review", "briefing"] | None = None
+    findings: list[dict[str, Any]] | None = None
+    proposals: list[dict[str, Any]] | None = None
+    tokens_input: int | None = None
+    tokens_output: int | None = None
+    tool_calls_made: int | None = None
+    persona_version: str | None = None
+    prompt_hash: str | None = None
+    duration_seconds: float | None = None
+    panel_runs: list[dict[str, Any]] | None = None
+
+    @field_validator("status")
+    @classmethod
+    def _terminal(cls, status: JobStatus) -> JobStatus:
+        if not status.terminal:
+            raise ValueError(f"a job finishes complete, failed or cancelled, not {status.value}")
+        return status
+
+    @classmethod
+    def failed(cls, error: str, *, partial_result: str | None = None) -> JobFinish:
+        """A failure; ``partial_result`` (when given) replaces what the last progress update stored."""
+        if partial_result is None:
+            return cls(status=JobStatus.FAILED, error=error)
+        return cls(status=JobStatus.FAILED, error=error, partial_result=partial_result)
+
+    @classmethod
+    def cancelled(cls, error: str) -> JobFinish:
+        return cls(status=JobStatus.CANCELLED, error=error)
+
+    def values(self) -> dict[str, Any]:
+        """The job columns this transition sets (``status`` and the fields given)."""
+        return self.model_dump(mode="python", exclude_unset=True) | {"status": self.status}
 
 
 # ---- Tool replies ---------------------------------------------------------------------------
@@ -124,7 +186,7 @@ class JobReport(BaseModel):
     elapsed_seconds: float | None = None
     result: str | None = None
     mode: str | None = Field(default=None, description="'review', or 'briefing' when no API key is set.")
-    findings: list[dict[str, Any]] | None = None
+    findings: list[Finding] | None = Field(default=None, description="The review's findings, critical first.")
     proposed_standards: list[dict[str, Any]] | None = Field(
         default=None,
         description="Draft standards this run proposed (id, domain, topic, title); a human approves them with "
@@ -135,6 +197,14 @@ class JobReport(BaseModel):
     tokens_used: TokensUsed | None = None
     error: str | None = None
     partial_result: str | None = None
+    changes: str | None = Field(default=None, description="The change reviewed ('working', 'staged' or a range).")
+    hidden_findings: int | None = Field(
+        default=None,
+        description="Findings of the job left out of `findings` by min_severity / cited_only (the job keeps them).",
+    )
+    panel: list[dict[str, Any]] | None = Field(
+        default=None, description="A panel's sub-runs: persona, status, percent, message, findings, tokens, error."
+    )
     next_step: str = Field(description="What the calling assistant should do now.")
 
     @classmethod
@@ -145,6 +215,8 @@ class JobReport(BaseModel):
             "job_id": job.id,
             "persona": job.persona,
             "task": job.task,
+            "changes": (job.changes or {}).get("spec"),
+            "panel": job.panel_runs,
         }
         elapsed = round(now - (job.started_at or job.created_at), 2)
         if job.status in (JobStatus.PENDING, JobStatus.RUNNING):
@@ -161,11 +233,14 @@ class JobReport(BaseModel):
                 next_step=f"Still {job.status.value}; call check_persona_job again in a few seconds.",
             )
         if job.status is JobStatus.COMPLETE:
+            findings = [Finding.model_validate(f) for f in job.findings or []]
+            shown = visible(findings, job.min_severity, job.cited_only)
             return cls(
                 **base,
                 result=job.result,
                 mode=job.mode,
-                findings=job.findings,
+                findings=shown,
+                hidden_findings=len(findings) - len(shown),
                 proposed_standards=job.proposals,
                 duration_seconds=job.duration_seconds,
                 tool_calls_made=job.tool_calls_made,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from worker import events
-from worker.models import DatabaseStats, JobList, JobStatus, JobSummary, PersonaUsage, ResetResult, iso_utc
+from worker.models import DatabaseStats, JobFinish, JobList, JobStatus, JobSummary, PersonaUsage, ResetResult, iso_utc
 from worker.options import JobOptions
 from worker.queue import JobQueue, QueueUnavailableError
 from worker.retention import DAY, next_cleanup
@@ -108,7 +108,7 @@ def recommendation(
 
 async def database_stats(store: JobStore, options: JobOptions, now: float | None = None) -> DatabaseStats:
     now = time.time() if now is None else now
-    size_mb = round(store.size_bytes() / MB, 3)
+    size_mb = round(await store.size_bytes() / MB, 3)
     oldest = await store.oldest_created_at()
     oldest_days = round((now - oldest) / DAY, 2) if oldest is not None else None
     last_raw = await store.get_meta("last_cleanup")
@@ -139,7 +139,7 @@ async def reset(store: JobStore, queue: JobQueue) -> ResetResult:
     aborted on their worker), so no worker keeps spending tokens on a job that no longer exists."""
     cancelled = 0
     for job in await store.active():
-        if await store.finish(job.id, JobStatus.CANCELLED, error="Cancelled by reset_persona_jobs."):
+        if await store.finish(job.id, JobFinish.cancelled("Cancelled by reset_persona_jobs.")):
             cancelled += 1
             try:
                 await queue.stop(job.queue_job_id or job.id)
@@ -150,10 +150,10 @@ async def reset(store: JobStore, queue: JobQueue) -> ResetResult:
                     exc,
                 )
             await events.publish(queue.pool, job.id, "cancelled")
-    before = store.size_bytes()
+    before = await store.size_bytes()
     deleted = await store.delete_all()
     await store.vacuum()
-    freed = max(0, before - store.size_bytes())
+    freed = max(0, before - (await store.size_bytes()))
     return ResetResult(
         jobs_deleted=deleted,
         jobs_cancelled=cancelled,

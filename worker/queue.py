@@ -1,6 +1,7 @@
 """Client side of the job queue: connect to Redis, enqueue persona jobs with a priority, abort them.
 
-A job crosses Redis as its job id only; the record lives in SQLite. The arq job id of a delivery is
+A job crosses Redis as its job id only, in a JSON payload (never pickle: see worker/arq_compat.py);
+the record lives in SQLite. The arq job id of a delivery is
 the job id itself, or ``<job id>:r<n>`` / ``<job id>:q<n>`` when the job was put back on the queue
 (worker died, queue entry lost), so a stale delivery and a new one never collide in arq.
 """
@@ -11,13 +12,13 @@ import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from arq.connections import ArqRedis, RedisSettings
-from arq.constants import abort_jobs_ss, in_progress_key_prefix, job_key_prefix
 from redis.exceptions import RedisError
 
+from worker.arq_compat import ABORT_SET, due_score, dumps, in_progress_key, job_key, loads, score_datetime
 from worker.models import Priority
 
 StopOutcome = Literal["removed", "aborted", "absent"]
@@ -46,6 +47,16 @@ def redis_settings(url: str) -> RedisSettings:
     return settings
 
 
+def redact(url: str) -> str:
+    """``url`` without its password, for logs and messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    return urlunsplit(parts._replace(netloc=user + netloc))
+
+
 def describe_redis(url: str) -> str:
     settings = RedisSettings.from_dsn(url)
     if settings.unix_socket_path:
@@ -69,6 +80,8 @@ def make_pool(url: str) -> ArqRedis:
         socket_timeout=10,
         encoding="utf8",
         default_queue_name=QUEUE_NAME,
+        job_serializer=dumps,
+        job_deserializer=loads,
     )
 
 
@@ -91,7 +104,13 @@ async def open_pool(url: str) -> AsyncIterator[ArqRedis]:
         await pool.aclose()
 
 
-def queue_unavailable(url: str, exc: BaseException) -> QueueUnavailableError:
+def queue_unavailable(url: str, exc: BaseException, *, embedded: bool = False) -> QueueUnavailableError:
+    if embedded:
+        return QueueUnavailableError(
+            f"The job queue is unavailable: the server's own Redis ({describe_redis(url)}) is not answering "
+            f"({exc}). The server restarts it by itself: invoke the persona again in a few seconds. If this "
+            "keeps happening, run `personas doctor`, or set REDIS_URL to a Redis you run."
+        )
     return QueueUnavailableError(
         f"The job queue is unavailable: cannot reach Redis at {describe_redis(url)} ({exc}). "
         "Start Redis there, fix REDIS_URL, or unset REDIS_URL to let the server run its own; then invoke "
@@ -102,10 +121,14 @@ def queue_unavailable(url: str, exc: BaseException) -> QueueUnavailableError:
 class JobQueue:
     """Enqueue, abort and inspect persona job deliveries in arq's Redis structures."""
 
-    def __init__(self, pool: ArqRedis, url: str) -> None:
+    def __init__(self, pool: ArqRedis, url: str, *, embedded: bool = False) -> None:
         self.pool = pool
         self.url = url
+        self.embedded = embedded
         self._last_due_ms: dict[Priority, int] = {}
+
+    def unavailable(self, exc: BaseException) -> QueueUnavailableError:
+        return queue_unavailable(self.url, exc, embedded=self.embedded)
 
     async def enqueue(
         self, job_id: str, priority: Priority, *, queue_job_id: str | None = None, since: float | None = None
@@ -114,24 +137,24 @@ class JobQueue:
         its place among jobs of its priority. New jobs (no ``since``) get strictly increasing scores
         per priority, so two submitted in the same millisecond still run in submission order (arq
         scores are milliseconds and ties would be broken by job id)."""
-        offset_ms = int(PRIORITY_OFFSET_SECONDS[priority] * 1000)
+        offset = PRIORITY_OFFSET_SECONDS[priority]
         if since is None:
-            due_ms = int(time.time() * 1000) - offset_ms
+            due_ms = due_score(time.time(), offset)
             due_ms = max(due_ms, self._last_due_ms.get(priority, due_ms - 1) + 1)
             self._last_due_ms[priority] = due_ms
         else:
-            due_ms = int(since * 1000) - offset_ms
+            due_ms = due_score(since, offset)
         try:
             await self.pool.enqueue_job(
                 RUN_FUNCTION,
                 job_id,
                 _job_id=queue_job_id or job_id,
                 _queue_name=QUEUE_NAME,
-                _defer_until=datetime.fromtimestamp(due_ms / 1000, tz=UTC),
+                _defer_until=score_datetime(due_ms),
                 _expires=24 * 3600,
             )
         except (OSError, RedisError) as exc:
-            raise queue_unavailable(self.url, exc) from exc
+            raise self.unavailable(exc) from exc
 
     async def stop(self, queue_job_id: str) -> StopOutcome:
         """Stop a delivery: take it off the queue if no worker started it ("removed"), else ask the
@@ -140,23 +163,23 @@ class JobQueue:
         try:
             async with self.pool.pipeline(transaction=True) as tr:
                 tr.zrem(QUEUE_NAME, queue_job_id)
-                tr.exists(in_progress_key_prefix + queue_job_id)
+                tr.exists(in_progress_key(queue_job_id))
                 removed, running = await tr.execute()
             if running:
-                await self.pool.zadd(abort_jobs_ss, {queue_job_id: int(time.time() * 1000)})
+                await self.pool.zadd(ABORT_SET, {queue_job_id: int(time.time() * 1000)})
                 return "aborted"
             if removed:
-                await self.pool.delete(job_key_prefix + queue_job_id)
+                await self.pool.delete(job_key(queue_job_id))
                 return "removed"
             return "absent"
         except (OSError, RedisError) as exc:
-            raise queue_unavailable(self.url, exc) from exc
+            raise self.unavailable(exc) from exc
 
     async def discard(self, queue_job_id: str) -> None:
         """Forget a dead worker's delivery, so arq never re-delivers it."""
         async with self.pool.pipeline(transaction=True) as tr:
             tr.zrem(QUEUE_NAME, queue_job_id)
-            tr.delete(job_key_prefix + queue_job_id, in_progress_key_prefix + queue_job_id)
+            tr.delete(job_key(queue_job_id), in_progress_key(queue_job_id))
             await tr.execute()
 
     async def waiting(self, queue_job_ids: Sequence[str]) -> list[bool]:
@@ -166,6 +189,6 @@ class JobQueue:
         async with self.pool.pipeline(transaction=False) as pipe:
             for qid in queue_job_ids:
                 pipe.zscore(QUEUE_NAME, qid)
-                pipe.exists(in_progress_key_prefix + qid)
+                pipe.exists(in_progress_key(qid))
             replies = await pipe.execute()
         return [replies[i] is not None and not replies[i + 1] for i in range(0, len(replies), 2)]

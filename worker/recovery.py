@@ -28,7 +28,7 @@ from worker.models import JobState, iso_utc
 from worker.options import JobOptions
 from worker.queue import JobQueue, QueueUnavailableError
 from worker.store import JobStore
-from worker.webhook import WebhookSender, webhook_fields
+from worker.webhook import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +97,7 @@ class Recovery:
             f"{job.lease_owner or 'an unknown worker'}. Invoke the persona again; if this repeats, check the "
             "worker logs (out of memory? killed by a deploy?)."
         )
-        failed = await self.store.fail_expired(
-            job.id, now=now, error=error, webhook_status=webhook_fields(self.options).get("webhook_status")
-        )
+        failed = await self.store.fail_expired(job.id, now=now, error=error)
         if failed:
             log.warning("job %s failed: %s", job.id, error)
             await events.publish(self.redis, job.id, "failed")

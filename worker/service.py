@@ -7,17 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import statistics
+import sqlite3
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
 
+from personas.changes import DEFAULT_MAX_DIFF_CHARS, ChangesError, resolve_changes
 from personas.registry import PersonaRegistry, UnknownPersonaError
+from personas.runtime.review import SEVERITY_ORDER
 from worker import events, ops
 from worker.models import (
     CancelResult,
     DatabaseStats,
     InvokeResult,
+    JobFinish,
     JobList,
     JobReport,
     JobState,
@@ -26,13 +31,20 @@ from worker.models import (
     ResetResult,
 )
 from worker.options import JobOptions
+from worker.panel import initial_runs
 from worker.queue import JobQueue, QueueUnavailableError
+from worker.storage_errors import storage_problem
 from worker.store import JobStore
-from worker.webhook import webhook_fields
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ESTIMATE_SECONDS = 45
+PANEL_PERSONA = "panel"
+"""The ``persona`` of a panel job; its personas are in ``JobState.panel``."""
+MIN_PANEL = 2
+MAX_PANEL = 6
+
+T = TypeVar("T")
+
 PRIORITIES: tuple[Priority, ...] = ("low", "normal", "high")
 MAX_WAIT_SECONDS = 50.0
 CANCEL_CONFIRM_SECONDS = 2.0
@@ -42,6 +54,11 @@ ProgressCallback = Callable[[JobState], Awaitable[None]]
 
 class JobRequestError(ValueError):
     """The caller can fix this request; the message says how."""
+
+
+class JobStorageError(JobRequestError):
+    """The job database cannot take the write (disk full, read-only, permission): the message names
+    the file, the cause and the fix. A JobRequestError so every tool answers it as a tool error."""
 
 
 class UnknownJobError(LookupError):
@@ -54,6 +71,11 @@ class UnknownJobError(LookupError):
 
 def utc_day_start(now: float) -> float:
     return datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+def utc_day(now: float) -> str:
+    """The UTC calendar day of ``now`` as ``YYYY-MM-DD`` (the quota's unit)."""
+    return datetime.fromtimestamp(now, UTC).date().isoformat()
 
 
 def _ago(seconds: float) -> str:
@@ -74,12 +96,33 @@ class JobService:
         *,
         max_context_chars: int,
         options: JobOptions | None = None,
+        project_root: Path | None = None,
+        denied_paths: Sequence[Path] = (),
+        max_diff_chars: int = DEFAULT_MAX_DIFF_CHARS,
     ) -> None:
         self.store = store
         self.queue = queue
         self.personas = personas
         self.max_context_chars = max_context_chars
         self.options = options or JobOptions()
+        self.project_root = project_root or Path.cwd()
+        self.denied_paths = tuple(denied_paths)
+        self.max_diff_chars = max_diff_chars
+
+    async def review_fields(self, changes: str | None, min_severity: str | None, cited_only: bool) -> dict[str, Any]:
+        """The job fields of a change review: ``changes`` resolved now, in the project root, with git."""
+        if min_severity is not None and min_severity not in SEVERITY_ORDER:
+            raise JobRequestError(f"min_severity must be one of {', '.join(SEVERITY_ORDER)}; got {min_severity!r}.")
+        fields: dict[str, Any] = {"min_severity": min_severity, "cited_only": cited_only}
+        if changes is not None:
+            try:
+                resolved = await resolve_changes(
+                    self.project_root, changes, max_diff_chars=self.max_diff_chars, denied=self.denied_paths
+                )
+            except ChangesError as exc:
+                raise JobRequestError(str(exc)) from exc
+            fields["changes"] = resolved.model_dump(mode="json")
+        return fields
 
     # ---- submit / check -------------------------------------------------------------------
 
@@ -90,11 +133,65 @@ class JobService:
         context: str | None = None,
         priority: str = "normal",
         follow_up_of: str | None = None,
+        *,
+        changes: str | None = None,
+        min_severity: str | None = None,
+        cited_only: bool = False,
     ) -> InvokeResult:
         try:
             persona = self.personas.get(persona_id)
         except UnknownPersonaError as exc:
             raise JobRequestError(str(exc)) from exc
+        task, context, level = self._checked(task, context, priority)
+        if follow_up_of:
+            await self._check_follow_up(persona.id, follow_up_of.strip())
+        review = await self.review_fields(changes, min_severity, cited_only)
+        job = JobState(
+            persona=persona.id,
+            task=task,
+            context=context,
+            priority=level,
+            follow_up_of=follow_up_of or None,
+            **review,
+        )
+        return await self._start(job, persona.name)
+
+    async def submit_panel(
+        self,
+        persona_ids: Sequence[str],
+        task: str,
+        context: str | None = None,
+        priority: str = "normal",
+        *,
+        changes: str | None = None,
+        min_severity: str | None = None,
+        cited_only: bool = False,
+    ) -> InvokeResult:
+        """Start a panel: the personas review the same task concurrently as one job."""
+        ids = list(dict.fromkeys(p.strip() for p in persona_ids if p and p.strip()))
+        if not MIN_PANEL <= len(ids) <= MAX_PANEL:
+            raise JobRequestError(
+                f"A panel needs {MIN_PANEL} to {MAX_PANEL} different personas; got {len(ids)} "
+                f"({', '.join(ids) or 'none'}). For one persona call its invoke_* tool."
+            )
+        try:
+            members = [self.personas.get(p) for p in ids]
+        except UnknownPersonaError as exc:
+            raise JobRequestError(str(exc)) from exc
+        task, context, level = self._checked(task, context, priority)
+        review = await self.review_fields(changes, min_severity, cited_only)
+        job = JobState(
+            persona=PANEL_PERSONA,
+            task=task,
+            context=context,
+            priority=level,
+            panel=[m.id for m in members],
+            panel_runs=initial_runs([m.id for m in members]),
+            **review,
+        )
+        return await self._start(job, "The panel (" + ", ".join(m.name for m in members) + ")")
+
+    def _checked(self, task: str, context: str | None, priority: str) -> tuple[str, str | None, Priority]:
         task = task.strip()
         if not task:
             raise JobRequestError("task must not be empty: say what the persona should review or design.")
@@ -108,34 +205,51 @@ class JobService:
                 "(PERSONAS_MAX_CONTEXT_CHARS). Pass file paths in context instead of file contents, "
                 "or split the review."
             )
-        if follow_up_of:
-            await self._check_follow_up(persona.id, follow_up_of.strip())
-        job = JobState(
-            persona=persona.id, task=task, context=context, priority=priority, follow_up_of=follow_up_of or None
-        )
+        return task, context, priority
+
+    async def _start(self, job: JobState, name: str) -> InvokeResult:
+        """Insert the job (within the daily limit) and queue it."""
         limit = self.options.daily_job_limit
         day_start = utc_day_start(job.created_at)
-        if not await self.store.insert(job, daily_limit=limit, day_start=day_start):
+        day = utc_day(job.created_at)
+        if not await self._storing(self.store.count_accepted(job.persona, day, limit=limit)):
             reset_in = timedelta(seconds=round(day_start + 86_400 - time.time()))
             raise JobRequestError(
-                f"Daily limit reached: the {persona.id} persona already started {limit} jobs today "
+                f"Daily limit reached: the {job.persona} persona already started {limit} jobs today "
                 f"(PERSONAS_DAILY_JOB_LIMIT={limit}). The count resets at 00:00 UTC (in {reset_in}); "
                 "ask whoever runs this server to raise the limit if you need more."
             )
+        accepted = False
         try:
-            await self.queue.enqueue(job.id, job.priority)
-        except QueueUnavailableError as exc:
-            await self.store.finish(job.id, JobStatus.FAILED, error=str(exc))
-            raise
-        estimate = await self.estimate_seconds(persona.id)
+            await self._storing(self.store.insert(job))
+            try:
+                await self.queue.enqueue(job.id, job.priority)
+            except QueueUnavailableError as exc:
+                await self.store.finish(job.id, JobFinish.failed(str(exc)))
+                raise
+            accepted = True
+        finally:
+            if not accepted:  # only accepted jobs count against the quota
+                await self.store.uncount_accepted(job.persona, day)
+        estimate = await self.estimate_seconds(job.persona)
         return InvokeResult(
             job_id=job.id,
-            persona=persona.id,
+            persona=job.persona,
             estimated_duration_seconds=estimate,
             poll_command=f"check_persona_job(job_id='{job.id}')",
-            message=f"{persona.name} started (about {estimate} s). Poll check_persona_job every few seconds, "
+            message=f"{name} started (about {estimate} s). Poll check_persona_job every few seconds, "
             f"or call wait_for_persona_job(job_id='{job.id}') to wait for it.",
         )
+
+    async def _storing(self, write: Awaitable[T]) -> T:
+        """Await a store write; a full or read-only disk becomes a clear JobStorageError."""
+        try:
+            return await write
+        except (sqlite3.Error, OSError) as exc:
+            path = getattr(self.store, "path", None)
+            message = storage_problem(path if isinstance(path, Path) else Path("the job database"), exc)
+            log.error("job not recorded: %s", message)
+            raise JobStorageError(f"The job was not started: {message} Then invoke the persona again.") from exc
 
     async def _check_follow_up(self, persona_id: str, parent_id: str) -> None:
         parent = await self.store.get(parent_id)
@@ -167,10 +281,7 @@ class JobService:
         return job
 
     async def estimate_seconds(self, persona_id: str) -> int:
-        durations = await self.store.recent_durations(persona_id)
-        if not durations:
-            return DEFAULT_ESTIMATE_SECONDS
-        return max(1, round(statistics.median(durations)))
+        return max(1, round(await self.store.estimate_seconds(persona_id)))
 
     # ---- wait -----------------------------------------------------------------------------
 
@@ -208,10 +319,7 @@ class JobService:
         job = await self.get(job_id)
         now = time.time()
         if job.status.terminal or not await self.store.finish(
-            job.id,
-            JobStatus.CANCELLED,
-            error="Cancelled by request (cancel_persona_job).",
-            **webhook_fields(self.options),
+            job.id, JobFinish.cancelled("Cancelled by request (cancel_persona_job).")
         ):
             return self._already_finished(await self.get(job.id), now)
         note = await self._stop_delivery(job, confirm_seconds)
@@ -219,6 +327,8 @@ class JobService:
         final = await self.get(job.id)
         if final.started_at is None:
             message = f"Job cancelled before it started (it waited {_ago(now - job.created_at)} in the queue)."
+        elif note:
+            message = f"Job marked cancelled after {_ago(now - final.started_at)} of running, but not stopped yet."
         else:
             message = f"Job cancelled after {_ago(now - final.started_at)}."
         return CancelResult(
@@ -240,20 +350,28 @@ class JobService:
         )
 
     async def _stop_delivery(self, job: JobState, confirm_seconds: float) -> str:
-        """Stop the job's queue delivery; for a running job, wait briefly for its worker to let go."""
+        """Stop the job's queue delivery; for a running job, wait briefly for its worker to let go.
+        Returns "" when it is stopped, else when it will stop (so the reply never claims too much)."""
+        heartbeat = f"within {self.options.heartbeat_seconds:.0f} s (PERSONAS_JOB_LEASE_SECONDS / 3)"
         try:
             outcome = await self.queue.stop(job.queue_job_id or job.id)
         except QueueUnavailableError as exc:
             log.warning("cancel %s: %s", job.id, exc)
             return (
                 " Redis is unreachable, so the worker could not be told at once; it stops at its next "
-                "lease heartbeat (PERSONAS_JOB_LEASE_SECONDS / 3)."
+                f"lease heartbeat, {heartbeat}."
             )
-        if outcome != "aborted":
+        if outcome == "removed" or (outcome == "absent" and job.status is not JobStatus.RUNNING):
             return ""
         if await self._released(job.id, confirm_seconds):
             return ""
-        return " The worker has not confirmed yet; it stops at its next poll or lease heartbeat."
+        if outcome == "aborted":
+            return f" Its worker has not confirmed yet; it stops at its next poll or lease heartbeat, {heartbeat}."
+        owner = job.lease_owner or "its worker"
+        return (
+            f" The job runs on {owner}, which this server's Redis does not reach; it stops at that worker's "
+            f"next lease heartbeat, {heartbeat}."
+        )
 
     async def _released(self, job_id: str, within: float) -> bool:
         loop = asyncio.get_running_loop()

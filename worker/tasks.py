@@ -20,7 +20,6 @@ import logging
 import os
 import socket
 import sqlite3
-import statistics
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from personas.changes import ChangeSet
 from personas.model import PersonaDefinition
 from personas.registry import PersonaRegistry, UnknownPersonaError
 from personas.runtime import (
@@ -42,14 +42,13 @@ from personas.runtime import (
     run_persona,
 )
 from worker import events
-from worker.models import JobState, JobStatus
+from worker.models import JobFinish, JobState, JobStatus
 from worker.options import JobOptions
+from worker.panel import execute_panel
 from worker.store import JobStore
-from worker.webhook import WebhookSender, webhook_fields
+from worker.webhook import WebhookSender
 
 log = logging.getLogger(__name__)
-
-DEFAULT_ESTIMATE_SECONDS = 45
 
 
 def new_worker_id() -> str:
@@ -78,10 +77,22 @@ def deps_from(ctx: dict[str, Any]) -> WorkerDeps:
     return deps
 
 
+async def build_request(deps: WorkerDeps, job: JobState) -> RunRequest:
+    history = await deps.store.conversation(job.follow_up_of) if job.follow_up_of else None
+    return RunRequest(
+        job_id=job.id,
+        task=job.task,
+        context=job.context,
+        history=history,
+        changes=ChangeSet.model_validate(job.changes) if job.changes else None,
+        min_severity=job.min_severity,
+        cited_only=job.cited_only,
+    )
+
+
 async def execute_run(deps: WorkerDeps, persona: PersonaDefinition, job: JobState, report: ProgressSink) -> RunOutcome:
     """The one place a persona run is started: build the request, call the runtime."""
-    history = await deps.store.conversation(job.follow_up_of) if job.follow_up_of else None
-    request = RunRequest(job_id=job.id, task=job.task, context=job.context, history=history)
+    request = await build_request(deps, job)
     outcome = await run_persona(persona, request, deps.llm, report, deps.toolbox, client=deps.client)
     if outcome.messages:
         await deps.store.save_conversation(job.id, outcome.messages)
@@ -123,14 +134,52 @@ async def run_persona_job(ctx: dict[str, Any], job_id: str) -> str:
         await _after_run(deps, job_id, redis, ctx.get("webhooks"))
 
 
+async def _execute(
+    deps: WorkerDeps, job: JobState, members: list[PersonaDefinition], report: ProgressSink
+) -> dict[str, Any]:
+    """Run the job's persona, or its panel; the fields of the completed job."""
+    if not job.panel:
+        outcome = await execute_run(deps, members[0], job, report)
+        return {
+            "result": outcome.result,
+            "mode": outcome.mode,
+            "findings": outcome.findings,
+            "proposals": outcome.proposals or None,
+            "tokens_input": outcome.tokens_input,
+            "tokens_output": outcome.tokens_output,
+            "tool_calls_made": outcome.tool_calls,
+            "persona_version": outcome.persona_version,
+            "prompt_hash": outcome.prompt_hash,
+        }
+
+    async def run(persona: PersonaDefinition, request: RunRequest, progress: ProgressSink) -> RunOutcome:
+        return await run_persona(persona, request, deps.llm, progress, deps.toolbox, client=deps.client)
+
+    async def sink(update: ProgressUpdate, runs: list[dict[str, Any]]) -> None:
+        await deps.store.update_panel_runs(job.id, runs, owner=deps.worker_id)
+        await report(update)
+
+    panel = await execute_panel(members, await build_request(deps, job), run, sink)
+    return {
+        "result": panel.result,
+        "mode": "review",
+        "findings": panel.findings,
+        "proposals": panel.proposals or None,
+        "tokens_input": panel.tokens_input,
+        "tokens_output": panel.tokens_output,
+        "tool_calls_made": panel.tool_calls,
+        "panel_runs": panel.runs,
+    }
+
+
 async def _run(deps: WorkerDeps, job: JobState, redis: Redis | None) -> str:
     owner = deps.worker_id
     try:
-        persona = deps.personas.get(job.persona)
+        members = [deps.personas.get(p) for p in (job.panel or [job.persona])]
     except UnknownPersonaError as exc:
-        await deps.store.finish(job.id, JobStatus.FAILED, owner=owner, error=str(exc), **webhook_fields(deps.options))
+        await deps.store.finish(job.id, JobFinish.failed(str(exc)), owner=owner)
         return JobStatus.FAILED.value
-    estimate = await _estimate(deps.store, job.persona)
+    estimate = await deps.store.estimate_seconds(job.persona)
     started = time.monotonic()
 
     async def report(update: ProgressUpdate) -> None:
@@ -142,64 +191,40 @@ async def _run(deps: WorkerDeps, job: JobState, redis: Redis | None) -> str:
 
     try:
         async with asyncio.timeout(deps.job_timeout_seconds):
-            outcome = await execute_run(deps, persona, job, report)
+            fields = await _execute(deps, job, members, report)
     except TimeoutError:
-        current = await deps.store.get(job.id)
         await deps.store.finish(
             job.id,
-            JobStatus.FAILED,
+            JobFinish.failed(
+                f"The run exceeded the job timeout of {deps.job_timeout_seconds:g} s "
+                "(PERSONAS_JOB_TIMEOUT_SECONDS); narrow the task or raise the timeout."
+            ),
             owner=owner,
-            error=f"The run exceeded the job timeout of {deps.job_timeout_seconds:g} s "
-            "(PERSONAS_JOB_TIMEOUT_SECONDS); narrow the task or raise the timeout.",
-            partial_result=current.partial_result if current else None,
-            **webhook_fields(deps.options),
         )
         return JobStatus.FAILED.value
     except PersonaRunError as exc:
         # Transient errors (429/529/5xx/timeouts) were already retried with backoff by the client.
-        await deps.store.finish(
-            job.id,
-            JobStatus.FAILED,
-            owner=owner,
-            error=str(exc),
-            partial_result=exc.partial_result,
-            **webhook_fields(deps.options),
-        )
+        await deps.store.finish(job.id, JobFinish.failed(str(exc), partial_result=exc.partial_result), owner=owner)
         return JobStatus.FAILED.value
     except Exception as exc:
         # A bug, not a user error: keep the traceback in the log and never leave the job running.
         log.exception("job %s crashed", job.id)
         await deps.store.finish(
             job.id,
-            JobStatus.FAILED,
+            JobFinish.failed(
+                f"Internal error in the persona run ({type(exc).__name__}: {exc}). "
+                "This is a bug in agent-personas; the worker log has the traceback."
+            ),
             owner=owner,
-            error=f"Internal error in the persona run ({type(exc).__name__}: {exc}). "
-            "This is a bug in agent-personas; the worker log has the traceback.",
-            **webhook_fields(deps.options),
         )
         return JobStatus.FAILED.value
-    await deps.store.finish(
-        job.id,
-        JobStatus.COMPLETE,
-        owner=owner,
-        result=outcome.result,
-        mode=outcome.mode,
-        findings=outcome.findings,
-        proposals=outcome.proposals or None,
-        tokens_input=outcome.tokens_input,
-        tokens_output=outcome.tokens_output,
-        tool_calls_made=outcome.tool_calls,
-        persona_version=outcome.persona_version,
-        prompt_hash=outcome.prompt_hash,
+    complete = JobFinish(
+        status=JobStatus.COMPLETE,
         duration_seconds=round(time.monotonic() - started, 3),
-        **webhook_fields(deps.options),
+        **fields,
     )
+    await deps.store.finish(job.id, complete, owner=owner)
     return JobStatus.COMPLETE.value
-
-
-async def _estimate(store: JobStore, persona: str) -> float:
-    durations = await store.recent_durations(persona)
-    return statistics.median(durations) if durations else DEFAULT_ESTIMATE_SECONDS
 
 
 async def _keep_lease(deps: WorkerDeps, job_id: str, runner: asyncio.Task[str]) -> None:
@@ -226,11 +251,11 @@ async def _stopped_from_outside(deps: WorkerDeps, job_id: str) -> None:
     if job.attempts >= deps.options.max_attempts:
         await deps.store.finish(
             job_id,
-            JobStatus.FAILED,
+            JobFinish.failed(
+                f"The worker stopped while running this job, {job.attempts} times "
+                f"(PERSONAS_JOB_MAX_ATTEMPTS={deps.options.max_attempts}). Invoke the persona again."
+            ),
             owner=deps.worker_id,
-            error=f"The worker stopped while running this job, {job.attempts} times "
-            f"(PERSONAS_JOB_MAX_ATTEMPTS={deps.options.max_attempts}). Invoke the persona again.",
-            **webhook_fields(deps.options),
         )
         return
     await deps.store.requeue(job_id, owner=deps.worker_id, message="Re-queued: the worker shut down")

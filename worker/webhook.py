@@ -1,10 +1,11 @@
 """Completion webhooks: POST a signed JSON summary of each finished job, retried with backoff.
 
-An outbox in the job table: whoever moves a job into a terminal state sets ``webhook_status`` to
-``pending`` (when a webhook is configured); a worker claims it (``sending``, one conditional
-update, so exactly one worker delivers) and records ``delivered`` or ``failed: <why>``. The worker
-that finished a job delivers at once; jobs finished elsewhere (cancelled by the server, failed by a
-reaper) are picked up by every worker's recovery loop.
+An outbox in the job table: the store sets ``webhook_status`` to ``pending`` on every terminal
+transition when a webhook is configured (``JobStore.open(..., webhooks=True)``); a worker claims
+it (``sending``, one conditional update, so exactly one worker delivers) and records
+``delivered`` or ``failed: <why>``. The worker that finished a job delivers at once; jobs
+finished elsewhere (cancelled by the server, failed by a reaper, refused at enqueue) are picked
+up by every worker's recovery loop.
 
 Signature: ``X-Personas-Signature: sha256=<hex HMAC-SHA256 of the raw body, keyed by the secret>``.
 """
@@ -29,11 +30,6 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Personas-Signature"
 RESULT_CHARS = 20_000
 TIMEOUT_SECONDS = 10.0
-
-
-def webhook_fields(options: JobOptions) -> dict[str, Any]:
-    """Extra fields for a terminal transition: queue a webhook delivery when one is configured."""
-    return {"webhook_status": "pending"} if options.webhook_url else {}
 
 
 def sign(secret: str, body: bytes) -> str:

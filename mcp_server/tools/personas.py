@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.prompts.base import Prompt
 from pydantic import BaseModel, Field
 
-from mcp_server.tools.context import app_state
+from mcp_server.tools.annotations import reads
+from mcp_server.tools.context import AppContext, app_state
 from personas.model import PersonaDefinition
 
 PROMPT_STANDARDS = 5
@@ -20,19 +21,51 @@ class PersonaSummary(BaseModel):
     description: str
     tool: str = Field(description="The invoke_* tool that starts this persona.")
     domains: list[str]
-    origin: str = Field(description="'core' (shipped) or 'project' (.agent-os/personas).")
+    origin: str = Field(
+        description="'core' (shipped), 'project' (.agent-os/personas) or 'claude' (.claude/agents subagent)."
+    )
     version: str
     starter_prompts: list[str]
+
+
+class StandardsSourceSummary(BaseModel):
+    source: str = Field(description="'project', 'shared', 'universal' or 'rules'.")
+    files: int
+    scoped: list[str] = Field(description="Files of this source that govern only some paths, as 'file: globs'.")
+    overridden: int = Field(description="Files hidden by a stronger source with the same domain/topic.")
 
 
 class PersonaList(BaseModel):
     personas: list[PersonaSummary]
     errors: list[str] = Field(description="Custom persona files that failed validation, with the reason.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What was ignored while loading personas, e.g. subagent tools with no equivalent.",
+    )
+    standards: list[StandardsSourceSummary] = Field(
+        default_factory=list, description="The standards the personas search, per source, with their path scopes."
+    )
 
 
-async def list_personas(ctx: Context) -> PersonaList:
-    """List every persona you can consult: what each is for, its invoke_* tool, its standards
-    domains and example requests. Use it to pick the right reviewer for the user's request."""
+async def _standards_summary(ctx: AppContext) -> list[StandardsSourceSummary]:
+    files = await app_state(ctx).standards.list_files()
+    out: list[StandardsSourceSummary] = []
+    for source in sorted({f.source for f in files}):
+        mine = [f for f in files if f.source == source]
+        out.append(
+            StandardsSourceSummary(
+                source=source,
+                files=len(mine),
+                scoped=[f"{f.file}: {', '.join(f.paths)}" for f in mine if f.paths],
+                overridden=sum(1 for f in mine if f.overridden_by),
+            )
+        )
+    return out
+
+
+async def list_personas(ctx: AppContext) -> PersonaList:
+    """List the personas (what each is for, its invoke tool, domains, example requests) and the
+    standards sources they search. Use it to pick the right reviewer."""
     registry = app_state(ctx).personas
     return PersonaList(
         personas=[
@@ -49,13 +82,15 @@ async def list_personas(ctx: Context) -> PersonaList:
             for p in registry.all()
         ],
         errors=registry.errors,
+        warnings=registry.warnings,
+        standards=await _standards_summary(ctx),
     )
 
 
 def _make_prompt(persona: PersonaDefinition) -> Any:
     async def prompt(
         request: Annotated[str, Field(description="What to review or ask, e.g. 'the login flow in api/login.py'.")],
-        ctx: Context,
+        ctx: AppContext,
     ) -> str:
         standards = app_state(ctx).standards
         sections: list[str] = []
@@ -82,7 +117,7 @@ def _make_prompt(persona: PersonaDefinition) -> Any:
 
 
 def register_persona_tools(server: MCPServer[Any], personas: list[PersonaDefinition]) -> None:
-    server.add_tool(list_personas)
+    server.add_tool(list_personas, annotations=reads("List personas"))
     for persona in personas:
         server.add_prompt(
             Prompt.from_function(

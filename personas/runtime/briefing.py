@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from personas.model import PersonaDefinition
 from personas.runtime.models import RunOutcome, RunRequest
 from personas.runtime.prompt import build_system_prompt, extract_section, prompt_hash
+from personas.runtime.review_scope import files_under_review
 from personas.runtime.toolbox import RunToolbox, StandardsSearch, citation_ref
 
 BRIEFING_STANDARDS = 5
 MAX_QUERY_CHARS = 1_000
 
 
-async def _relevant_standards(search: StandardsSearch | None, task: str) -> str:
+async def _relevant_standards(search: StandardsSearch | None, task: str, paths: list[str]) -> str:
     if search is None:
         return "The standards index is unavailable, so none are attached: call `search_standards` yourself."
     try:
-        response = await search.search(task.strip()[:MAX_QUERY_CHARS], limit=BRIEFING_STANDARDS)
+        response = await search.search(task.strip()[:MAX_QUERY_CHARS], limit=BRIEFING_STANDARDS, paths=paths or None)
     except ValueError as exc:
         return f"The standards search refused the task as a query ({exc}): call `search_standards` yourself."
     if not response.results:
@@ -29,7 +32,8 @@ async def _relevant_standards(search: StandardsSearch | None, task: str) -> str:
 async def briefing(persona: PersonaDefinition, request: RunRequest, toolbox: RunToolbox) -> RunOutcome:
     """The persona's checklist (its "How you review" section) and the standards most relevant to the task."""
     checklist = extract_section(persona.system_prompt, "How you review") or persona.system_prompt
-    standards = await _relevant_standards(toolbox.search, request.task)
+    paths = await asyncio.to_thread(files_under_review, request, toolbox.project_root)
+    standards = await _relevant_standards(toolbox.search, request.task, paths)
     text = (
         f"# Briefing from {persona.name} (no review was run)\n\n"
         "ANTHROPIC_API_KEY is not set, so no model ran this persona. Apply this briefing yourself: review "

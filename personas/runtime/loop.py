@@ -21,8 +21,10 @@ from typing import Any, Literal, cast
 import anthropic
 from anthropic.types import ContentBlock, Message, MessageParam, ToolChoiceParam, ToolUseBlock
 
+from personas.changes.snapshot import GitSnapshot
 from personas.model import PersonaDefinition
 from personas.runtime.client import SharedClient
+from personas.runtime.findings import finalize, visible
 from personas.runtime.models import (
     LLMConfig,
     PersonaRunError,
@@ -33,8 +35,9 @@ from personas.runtime.models import (
     RunRequest,
 )
 from personas.runtime.prompt import build_system_prompt, first_user_text, prompt_hash
-from personas.runtime.review import render_review, render_text_answer
-from personas.runtime.toolbox import RunToolbox
+from personas.runtime.review import Finding, render_review, render_text_answer
+from personas.runtime.review_scope import files_under_review
+from personas.runtime.toolbox import ProjectFiles, RunToolbox
 from personas.runtime.tools import RunTools, ToolResult
 
 log = logging.getLogger(__name__)
@@ -123,6 +126,18 @@ def conversation(history: list[dict[str, Any]] | None, text: str) -> list[dict[s
     return messages
 
 
+def files_at_head(request: RunRequest, toolbox: RunToolbox) -> ProjectFiles | None:
+    """A reviewed range or staged change is read from git; the working tree (None) otherwise."""
+    if request.changes is None or request.changes.head is None:
+        return None
+    return GitSnapshot(
+        toolbox.project_root,
+        request.changes.head,
+        max_file_bytes=toolbox.limits.max_file_bytes,
+        denied=toolbox.denied_paths,
+    )
+
+
 class PersonaRun:
     """State and steps of one run: ``await PersonaRun(...).execute()`` (what ``run_persona`` does)."""
 
@@ -142,7 +157,7 @@ class PersonaRun:
         self.llm = llm
         self.progress = progress
         self.limits = toolbox.limits
-        self.tools = RunTools(persona, request.job_id, toolbox)
+        self.tools = RunTools(persona, request.job_id, toolbox, files=files_at_head(request, toolbox))
         self.system = build_system_prompt(persona, self.limits)
         self.started = time.monotonic()
         self.phase: Phase = "initializing"
@@ -191,6 +206,9 @@ class PersonaRun:
     async def execute(self) -> RunOutcome:
         await self.report(f"Preparing {self.persona.name}")
         text = await first_user_text(self.request, self.tools.sandbox, self.limits)
+        self.tools.review_paths = await asyncio.to_thread(
+            files_under_review, self.request, self.tools.toolbox.project_root
+        )
         self.messages = conversation(self.request.history, text)
         budget = asyncio.timeout(self.limits.max_seconds)
         try:
@@ -263,8 +281,7 @@ class PersonaRun:
             results = [await self._tool(use, truncated=response.stop_reason == "max_tokens") for use in uses]
             self.messages.append({"role": "user", "content": results})
             if self.tools.review is not None:
-                review = render_review(self.persona.name, self.tools.review, self.tools.proposals)
-                return self._outcome(review, "submit_review")
+                return await self._reviewed()
             if last_reason is not None:
                 raise self.fail(f"The run stopped at {last_reason} without submitting a review.")
         raise self.fail(f"The run stopped at the turn limit ({self.limits.max_turns}) without submitting a review.")
@@ -323,12 +340,39 @@ class PersonaRun:
             log.debug("tool %s refused for job %s: %s", use.name, self.request.job_id, result.content)
         return block
 
-    def _outcome(self, result: str, ended_by: Literal["submit_review", "text"]) -> RunOutcome:
+    async def _reviewed(self) -> RunOutcome:
+        """The submitted review: findings located, fingerprinted, dismissed ones dropped, the rest rendered."""
         review = self.tools.review
+        assert review is not None
+        findings = await asyncio.to_thread(
+            finalize, review.ordered_findings(), self.persona.id, self.request.changes, self.tools.sandbox
+        )
+        dismissed = {d.id for d in self.request.dismissed}
+        kept = [f for f in findings if f.id not in dismissed]
+        shown = visible(kept, self.request.min_severity, self.request.cited_only)
+        result = render_review(
+            self.persona.name,
+            review.model_copy(update={"findings": shown}),
+            self.tools.proposals,
+            hidden=len(kept) - len(shown),
+        )
+        outcome = self._outcome(result, "submit_review", kept, dropped=len(findings) - len(kept))
+        outcome.summary = review.summary
+        return outcome
+
+    def _outcome(
+        self,
+        result: str,
+        ended_by: Literal["submit_review", "text"],
+        findings: list[Finding] | None = None,
+        *,
+        dropped: int = 0,
+    ) -> RunOutcome:
         return RunOutcome(
             mode="review",
             result=result,
-            findings=[f.model_dump() for f in review.ordered_findings()] if review else [],
+            findings=[f.model_dump() for f in findings or []],
+            dismissed_dropped=dropped,
             proposals=list(self.tools.proposals),
             ended_by=ended_by,
             tokens_input=self.tokens_input,

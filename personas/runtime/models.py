@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from personas.changes.models import ChangeSet
+
 Phase = Literal["queued", "initializing", "searching", "analyzing", "generating", "done"]
 
 
@@ -57,6 +59,16 @@ class RunLimits(BaseModel):
     )
 
 
+class DismissedFinding(BaseModel):
+    """A finding the team dismissed as noise (by fingerprint), with why."""
+
+    id: str
+    persona: str
+    title: str
+    file: str | None = None
+    reason: str
+
+
 class RunRequest(BaseModel):
     job_id: str
     task: str
@@ -65,12 +77,26 @@ class RunRequest(BaseModel):
         default=None,
         description="Messages of the run being followed up (RunOutcome.messages); the task becomes the next turn.",
     )
+    changes: ChangeSet | None = Field(
+        default=None,
+        description="The change under review: its diff opens the conversation; files are read at its head.",
+    )
+    min_severity: Literal["critical", "high", "medium", "low", "info"] | None = Field(
+        default=None, description="The Markdown review shows only findings at or above this (all are kept)."
+    )
+    cited_only: bool = Field(default=False, description="The Markdown review shows only findings citing a standard.")
+    dismissed: list[DismissedFinding] = Field(
+        default_factory=list,
+        description="Findings the team dismissed: dropped when raised again, listed to the persona.",
+    )
 
 
 class RunOutcome(BaseModel):
     mode: Literal["review", "briefing"]
     result: str = Field(description="The review (or briefing) as Markdown.")
     findings: list[dict[str, Any]] = Field(default_factory=list)
+    dismissed_dropped: int = Field(default=0, description="Findings dropped because the team had dismissed them.")
+    summary: str | None = Field(default=None, description="The review's summary (submit_review), if structured.")
     proposals: list[dict[str, Any]] = Field(
         default_factory=list, description="Draft standards proposed in this run: id, domain, topic, title."
     )

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import posixpath
 import re
 
+from personas.changes.models import INDEX_HEAD, ChangeSet
 from personas.model import PersonaDefinition, Personality
-from personas.runtime.models import PersonaRunError, RunLimits, RunRequest
-from personas.runtime.sandbox import NotInProjectError, ProjectSandbox, SandboxError
+from personas.runtime.framing import DATA_RULE, data_block
+from personas.runtime.models import DismissedFinding, PersonaRunError, RunLimits, RunRequest
+from personas.runtime.sandbox import NotInProjectError, SandboxError
+from personas.runtime.toolbox import ProjectFiles
 
 EXTREME_LOW = 0.2
 EXTREME_HIGH = 0.8
@@ -67,7 +71,10 @@ def build_system_prompt(persona: PersonaDefinition, limits: RunLimits) -> str:
         f"You have at most {limits.max_turns} turns and {limits.max_tool_calls} tool calls. Gather evidence "
         "efficiently and call submit_review before the budget runs out."
     )
-    return f"{persona.system_prompt.strip()}\n\n## Style for this run\n{style}\n\n{CITATION_RULE}\n\n{budget}"
+    return (
+        f"{persona.system_prompt.strip()}\n\n## Style for this run\n{style}\n\n{CITATION_RULE}\n\n{DATA_RULE}\n\n"
+        f"{budget}"
+    )
 
 
 def prompt_hash(system_prompt: str) -> str:
@@ -79,18 +86,42 @@ def _fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-def inline_context(context: str, sandbox: ProjectSandbox) -> str:
-    """Context text followed by the content of every line that names a project file (blocking I/O).
+def _over_cap(size: int, cap: int, *, partial: bool) -> PersonaRunError:
+    amount = f"more than {size:,}" if partial else f"{size:,}"
+    return PersonaRunError(
+        f"The task and context come to {amount} characters after inlining the files they name; the cap is "
+        f"{cap:,} (PERSONAS_MAX_CONTEXT_CHARS). Name fewer or smaller files, or let the persona find and read "
+        "them itself."
+    )
+
+
+def inline_context(context: str, sandbox: ProjectFiles, *, cap: int | None = None, task_chars: int = 0) -> str:
+    """Context text followed by the content of every file a line names, once each (blocking I/O).
 
     Lines naming a file the sandbox refuses (binary, too large, outside the root, secret) stay as
-    text with a note saying why; all other lines stay as they are.
+    text with a note saying why; all other lines stay as they are. A file named again is not read
+    again. With ``cap`` (PERSONAS_MAX_CONTEXT_CHARS, of which the task takes ``task_chars``), the
+    cap is enforced while inlining: the first file that takes the total over it stops the work
+    with a :class:`PersonaRunError`, so a short context naming a big file many times never builds
+    a huge prompt.
     """
     texts: list[str] = []
     files: list[str] = []
+    named: set[str] = set()  # normalised names already handled
+    inlined: set[str] = set()  # project paths already inlined
+    noted: set[str] = set()  # a refused name is explained once
+    used = task_chars + len(context)
     for line in context.splitlines():
         candidate = line.strip()
         if not candidate or len(candidate) > MAX_CONTEXT_LINE:
             texts.append(line)
+            continue
+        key = posixpath.normpath(candidate.replace("\\", "/"))
+        if key in noted:  # refused before: explained once, not read again
+            texts.append(line)
+            continue
+        if key in named:  # named again: inlined once
+            texts.append(f"{line} (inlined below)")
             continue
         try:
             file = sandbox.read_text(candidate)
@@ -98,11 +129,20 @@ def inline_context(context: str, sandbox: ProjectSandbox) -> str:
             texts.append(line)
             continue
         except SandboxError as exc:
+            noted.add(key)
             texts.append(f"{line}\n  (not inlined: {exc})" if _looks_like_path(candidate) else line)
+            used += len(texts[-1]) - len(line)
             continue
-        fence = _fence(file.text)
+        named.add(key)
         texts.append(f"{line} (inlined below)")
-        files.append(f"### File: {file.path}\n{fence}\n{file.text.rstrip()}\n{fence}")
+        if file.path in inlined:  # the same file under another spelling
+            continue
+        inlined.add(file.path)
+        block = f"### File: {file.path}\n{data_block(file.path, file.text.rstrip())}"
+        used += len(block)
+        if cap is not None and used > cap:
+            raise _over_cap(used, cap, partial=True)
+        files.append(block)
     text = "\n".join(texts).strip()
     return "\n\n".join(([text] if text else []) + files)
 
@@ -111,14 +151,58 @@ def _looks_like_path(value: str) -> bool:
     return " " not in value and ("/" in value or "." in value)
 
 
-async def first_user_text(request: RunRequest, sandbox: ProjectSandbox, limits: RunLimits) -> str:
+MAX_LISTED_FILES = 300
+MAX_LISTED_DISMISSALS = 40
+
+
+def change_section(changes: ChangeSet) -> str:
+    """The change under review: what to focus on, the changed files with their lines, the diff."""
+    if changes.head is None:
+        reads = "read_file and list_files show the current working tree, which is what this change produced."
+    elif changes.head == INDEX_HEAD:
+        reads = "read_file and list_files show the staged version of every file (what would be committed)."
+    else:
+        reads = f"read_file and list_files show the files as of commit {changes.head[:12]}, the head of the range."
+    listed = [f.describe() for f in changes.files[:MAX_LISTED_FILES]]
+    if len(changes.files) > MAX_LISTED_FILES:
+        listed.append(f"- … and {len(changes.files) - MAX_LISTED_FILES} more files")
+    fence = _fence(changes.diff)
+    return (
+        f"# Change under review\nReview {changes.title()}. Focus on what the change adds or modifies and on what it "
+        "breaks elsewhere; raise problems in unchanged code only when the change relies on them or makes them worse. "
+        "For every finding in a file set `file` (relative to the project root) and `line` (and `end_line`) as "
+        f"read_file numbers them, and cite team standards as always. {reads}\n\n"
+        f"## Changed files ({len(changes.files)})\n" + ("\n".join(listed) or "(none: the change is empty)") + "\n\n"
+        f"## Diff\n{fence}diff\n{changes.diff.rstrip()}\n{fence}"
+    )
+
+
+def dismissed_section(dismissed: list[DismissedFinding]) -> str:
+    lines = [
+        f"- {d.title}" + (f" (in {d.file})" if d.file else "") + f": {' '.join(d.reason.split())[:300]}"
+        for d in dismissed[:MAX_LISTED_DISMISSALS]
+    ]
+    return (
+        "# Findings the team has dismissed\nThe team reviewed these earlier findings of yours and dismissed them as "
+        "not applicable. Do not raise them, or the same pattern, again unless the code changed so that the reason "
+        "no longer holds:\n" + "\n".join(lines)
+    )
+
+
+async def first_user_text(request: RunRequest, sandbox: ProjectFiles, limits: RunLimits) -> str:
     """The task and context of this turn; raises PersonaRunError when over PERSONAS_MAX_CONTEXT_CHARS."""
     heading = "# Follow-up request" if request.history else "# Task"
     task = request.task.strip()
     context = ""
     if request.context and request.context.strip():
-        context = await asyncio.to_thread(inline_context, request.context, sandbox)
+        context = await asyncio.to_thread(
+            inline_context, request.context, sandbox, cap=limits.max_context_chars, task_chars=len(task)
+        )
     parts = [f"{heading}\n{task}"] + ([f"# Context\n{context}"] if context else [])
+    if request.changes is not None and not request.history:
+        parts.append(change_section(request.changes))
+    if request.dismissed and not request.history:
+        parts.append(dismissed_section(request.dismissed))
     if request.history:
         parts.append(
             "Revise your review for this request and call submit_review again with the complete, updated "
@@ -128,13 +212,7 @@ async def first_user_text(request: RunRequest, sandbox: ProjectSandbox, limits: 
     text = "\n\n".join(parts)
     size = len(task) + len(context)  # what the cap measures at submit too (not our headings)
     if size > limits.max_context_chars:
-        raise PersonaRunError(
-            f"The task and context come to {size:,} characters after inlining the files they name; the "
-            "cap "
-            f"is {limits.max_context_chars:,} (PERSONAS_MAX_CONTEXT_CHARS). Name fewer or smaller files, or "
-            "let "
-            "the persona find and read them itself."
-        )
+        raise _over_cap(size, limits.max_context_chars, partial=False)
     return text
 
 

@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITY_ORDER: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
+SERVER_SET_KEY = "x-server-set"
+SERVER_SET: dict[str, Any] = {SERVER_SET_KEY: True}
+"""Schema mark of a field agent-personas fills after a run: not in the schema the model fills in."""
 
 
 class Finding(BaseModel):
@@ -21,6 +24,18 @@ class Finding(BaseModel):
     location: str | None = Field(
         default=None, max_length=500, description="'file:line' or a component, e.g. 'api/login.py:42'."
     )
+    file: str | None = Field(
+        default=None,
+        max_length=500,
+        description="The file the issue is in, relative to the project root, e.g. 'api/login.py'. Omit when the "
+        "finding is not about one file.",
+    )
+    line: int | None = Field(
+        default=None, ge=1, description="First line of the issue in that file, as read_file numbers it."
+    )
+    end_line: int | None = Field(
+        default=None, ge=1, description="Last line of the issue (inclusive), if it spans lines."
+    )
     standard_refs: list[str] = Field(
         default_factory=list,
         max_length=20,
@@ -29,6 +44,35 @@ class Finding(BaseModel):
         "it.",
     )
     recommendation: str = Field(min_length=1, max_length=8000, description="The concrete fix.")
+    # Set by agent-personas after the run, never by the model: left out of the run tool's schema
+    # (personas/runtime/tools.py drops SERVER_SET properties), shown in the job report's schema.
+    id: str | None = Field(
+        default=None,
+        description="Stable fingerprint (persona, normalised title, file, the code it points at).",
+        json_schema_extra=SERVER_SET,
+    )
+    in_change: bool | None = Field(
+        default=None,
+        description="Whether the lines are part of the reviewed change; None without 'changes'.",
+        json_schema_extra=SERVER_SET,
+    )
+    personas: list[str] = Field(
+        default_factory=list, description="Personas that raised it.", json_schema_extra=SERVER_SET
+    )
+    related_ids: list[str] = Field(
+        default_factory=list,
+        description="Fingerprints of the same issue raised by other personas of a panel.",
+        json_schema_extra=SERVER_SET,
+    )
+
+    def where(self) -> str | None:
+        """'file:line-end' when located, else the free-form location."""
+        if self.file is None:
+            return self.location
+        if self.line is None:
+            return self.file
+        end = f"-{self.end_line}" if self.end_line and self.end_line != self.line else ""
+        return f"{self.file}:{self.line}{end}"
 
     @field_validator("severity", mode="before")
     @classmethod
@@ -74,32 +118,50 @@ def _proposal_lines(proposals: list[dict[str, Any]], listed: list[str]) -> list[
     return lines
 
 
-def render_review(persona_name: str, review: ReviewSubmission, proposals: list[dict[str, Any]]) -> str:
+def render_review(
+    persona_name: str, review: ReviewSubmission, proposals: list[dict[str, Any]], *, hidden: int = 0
+) -> str:
     """Markdown: summary, a findings table, one section per finding, then proposed standards."""
     parts = [f"# {persona_name} review", review.summary.strip()]
-    findings = review.ordered_findings()
+    parts += render_findings(review.ordered_findings(), hidden=hidden)
+    proposal_lines = _proposal_lines(proposals, review.proposed_standards)
+    if proposal_lines:
+        parts.append("## Proposed standards\n\n" + "\n".join(proposal_lines))
+    return "\n\n".join(parts) + "\n"
+
+
+def render_findings(findings: list[Finding], *, hidden: int = 0, by_persona: bool = False) -> list[str]:
+    """The findings table and one section per finding (Markdown parts)."""
+    parts: list[str] = []
     if findings:
         rows = ["| # | Severity | Finding | Location |", "|---|---|---|---|"]
         rows += [
-            f"| {i} | {f.severity} | {_cell(f.title)} | {_cell(f.location or '—')} |"
+            f"| {i} | {f.severity} | {_cell(f.title)} | {_cell(f.where() or '—')} |"
             for i, f in enumerate(findings, start=1)
         ]
         parts.append("## Findings\n\n" + "\n".join(rows))
         for i, f in enumerate(findings, start=1):
             section = [f"### {i}. [{f.severity.upper()}] {f.title}"]
-            if f.location:
-                section.append(f"**Location:** `{f.location}`")
+            where = f.where()
+            if where:
+                section.append(f"**Location:** `{where}`" + (" (outside the change)" if f.in_change is False else ""))
+            if by_persona and f.personas:
+                section.append("**Raised by:** " + ", ".join(f.personas))
             section.append(f.detail.strip())
             section.append(f"**Recommendation:** {f.recommendation.strip()}")
             if f.standard_refs:
                 section.append("**Standards:** " + ", ".join(f"`{ref}`" for ref in f.standard_refs))
+            if f.id:
+                section.append(f"_Finding id `{f.id}` (dismiss a false positive with dismiss_finding)._")
             parts.append("\n\n".join(section))
     else:
         parts.append("## Findings\n\nNo findings.")
-    proposal_lines = _proposal_lines(proposals, review.proposed_standards)
-    if proposal_lines:
-        parts.append("## Proposed standards\n\n" + "\n".join(proposal_lines))
-    return "\n\n".join(parts) + "\n"
+    if hidden:
+        parts.append(
+            f"_{hidden} more finding(s) below min_severity or without a cited standard (cited_only) are not shown; "
+            "the job keeps them all._"
+        )
+    return parts
 
 
 def render_text_answer(persona_name: str, text: str, proposals: list[dict[str, Any]]) -> str:

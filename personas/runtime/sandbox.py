@@ -6,12 +6,15 @@ Methods here block (file I/O); the async callers run them with ``asyncio.to_thre
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
-import re
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from personas.runtime.globs import Glob, GlobError, compile_glob
 
 #: Folders list_files never walks into (tooling, dependencies, caches).
 SKIPPED_DIRS = frozenset(
@@ -33,28 +36,85 @@ SKIPPED_DIRS = frozenset(
 )
 #: Folders no file tool reads: version-control internals can hold credentials.
 DENIED_DIRS = frozenset({".git", ".hg", ".svn"})
-#: Files that conventionally hold secrets: never sent to the model (their names may still be listed).
+#: File names (matched case-insensitively) that conventionally hold secrets: never sent to the model
+#: (their names may still be listed).
 SECRET_FILES = (
     ".env",
     ".env.*",
+    "*.env",
+    ".envrc",
     "*.pem",
     "*.key",
     "*.p12",
     "*.pfx",
-    "id_rsa",
-    "id_dsa",
-    "id_ecdsa",
-    "id_ed25519",
+    "*.ppk",
+    "*.jks",
+    "*.keystore",
+    "*.kdbx",
+    "*.tfstate",
+    "*.tfstate.*",
+    "*.tfvars",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
     ".netrc",
+    "_netrc",
     ".pypirc",
     ".npmrc",
+    ".git-credentials",
+    ".pgpass",
+    ".my.cnf",
+    ".htpasswd",
+    ".dockercfg",
+    ".boto",
+    ".s3cfg",
+    "credentials",
+    "credentials*.json",
+    "client_secret*.json",
+    "*service-account*.json",
+    "*serviceaccount*.json",
+    "secrets.y*ml",
+    "*.secrets",
 )
-SECRET_FILE_EXCEPTIONS = frozenset({".env.example", ".env.sample", ".env.template", ".env.dist"})
+#: Folders (any depth, case-insensitive) whose every file is refused: SSH, GnuPG, cloud CLI config.
+SECRET_DIRS = frozenset({".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", "gcloud"})
+SECRET_FILE_EXCEPTIONS = (
+    ".env.example",
+    ".env.sample",
+    ".env.template",
+    ".env.dist",
+    "*.pub",
+    "*.example",
+    "*.sample",
+    "*.template",
+)
 MAX_WALKED_ENTRIES = 100_000
 
 
 class SandboxError(Exception):
     """A path or file the file tools refuse; the message is written for the model."""
+
+
+class SymlinkSwapError(OSError):
+    """A path component turned into a symlink between the check and the open."""
+
+
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
+
+def _open_no_follow(name: str, flags: int, dir_fd: int) -> int:
+    """``os.open(name, flags, dir_fd=dir_fd)``; a symlink there (ELOOP, or ENOTDIR for a folder
+    replaced by a link to a file) is a :class:`SymlinkSwapError`."""
+    try:
+        return os.open(name, flags, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+            raise SymlinkSwapError(exc.errno, f"{name} is a symlink now") from None
+        raise
 
 
 class NotInProjectError(SandboxError):
@@ -67,6 +127,11 @@ class FileText:
     """Project-relative POSIX path."""
     text: str
     size: int
+
+
+def check_relative(raw: str, what: str) -> str:
+    """``raw`` as a safe project-relative path, or :class:`SandboxError` saying why not."""
+    return _check_relative(raw, what)
 
 
 def _check_relative(raw: str, what: str) -> str:
@@ -87,9 +152,26 @@ def _check_relative(raw: str, what: str) -> str:
     return value
 
 
-def _is_secret_file(name: str) -> bool:
-    if name in SECRET_FILE_EXCEPTIONS:
+def compile_pattern(raw: str) -> Glob:
+    """A list_files pattern checked (relative, bounded, well-formed) and compiled, or :class:`SandboxError`."""
+    value = _check_relative(raw, "pattern")
+    try:
+        return compile_glob(value)
+    except GlobError as exc:
+        raise SandboxError(str(exc)) from None
+
+
+def is_secret_name(path: str) -> bool:
+    """Does the file at ``path`` (a name or a project-relative path, any case) conventionally hold
+    secrets? Such files are never sent to the model."""
+    parts = [p for p in path.replace("\\", "/").lower().split("/") if p]
+    if not parts:
         return False
+    name = parts[-1]
+    if any(fnmatch.fnmatchcase(name, pattern) for pattern in SECRET_FILE_EXCEPTIONS):
+        return False
+    if SECRET_DIRS.intersection(parts[:-1]):
+        return True
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in SECRET_FILES)
 
 
@@ -118,7 +200,7 @@ class ProjectSandbox:
         rel = real.relative_to(self.root)
         if DENIED_DIRS.intersection(rel.parts) or any(real.is_relative_to(d) for d in self._denied):
             raise SandboxError(f"{value!r} is internal tool data (version control or agent-personas) and not readable.")
-        if _is_secret_file(real.name):
+        if is_secret_name(rel.as_posix()) or is_secret_name(value):
             raise SandboxError(
                 f"{value!r} conventionally holds secrets, which are never sent to the model. Review how the "
                 "code loads it instead, and say in the review that you did not read it."
@@ -140,9 +222,19 @@ class ProjectSandbox:
         real = self.resolve(raw)
         rel = self.relative(real)
         try:
-            fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+            fd = self._open_beneath(real)
+        except SymlinkSwapError:
+            raise SandboxError(
+                f"{rel!r} changed while it was being opened (a folder or the file became a symlink); refused."
+            ) from None
+        except OSError as exc:
+            raise SandboxError(f"{rel!r} cannot be read ({exc.strerror or exc}); skip it.") from None
+        try:
             with os.fdopen(fd, "rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
+                info = os.fstat(handle.fileno())
+                if not stat.S_ISREG(info.st_mode):
+                    raise SandboxError(f"{rel!r} is not a regular file (device, socket or pipe); refused.")
+                size = info.st_size
                 data = b"" if size > self.max_file_bytes else handle.read(self.max_file_bytes + 1)
         except OSError as exc:
             raise SandboxError(f"{rel!r} cannot be read ({exc.strerror or exc}); skip it.") from None
@@ -161,11 +253,28 @@ class ProjectSandbox:
             raise SandboxError(f"{rel!r} is not UTF-8 text; only text files can be read.") from None
         return FileText(path=rel, text=text.removeprefix("\ufeff"), size=len(data))
 
+    def _open_beneath(self, real: Path) -> int:
+        """A read-only descriptor for ``real`` (inside the root), opened one path component at a time
+        from the root with no-follow semantics: a folder or file swapped for a symlink after
+        :meth:`resolve` checked it makes the open fail (:class:`SymlinkSwapError`) instead of escaping."""
+        parts = real.relative_to(self.root).parts
+        if not parts:
+            raise IsADirectoryError(errno.EISDIR, "is the project root")
+        fd = os.open(self.root, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
+        try:
+            for part in parts[:-1]:
+                nxt = _open_no_follow(part, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC, fd)
+                os.close(fd)
+                fd = nxt
+            return _open_no_follow(parts[-1], os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC, fd)
+        finally:
+            os.close(fd)
+
     def list_files(self, pattern: str, *, limit: int) -> tuple[list[str], int]:
-        """Files matching a glob (``*``, ``?``, ``[...]``, ``**``, ``{a,b}``): (first ``limit``, total)."""
-        value = _check_relative(pattern, "pattern")
-        regex = glob_regex(value)
-        matches = sorted(rel for rel in self._walk() if regex.fullmatch(rel))
+        """Files matching a glob (``*``, ``?``, ``[...]``, ``**``, ``{a,b}``; see :mod:`personas.runtime.globs`):
+        (first ``limit``, total). A malformed or oversized pattern is a :class:`SandboxError`."""
+        glob = compile_pattern(pattern)
+        matches = sorted(rel for rel in self._walk() if glob.match(rel))
         return matches[:limit], len(matches)
 
     def _walk(self) -> Iterable[str]:
@@ -183,42 +292,3 @@ class ProjectSandbox:
                 if path.is_symlink() and not Path(os.path.realpath(path)).is_relative_to(self.root):
                     continue
                 yield path.relative_to(self.root).as_posix()
-
-
-def _expand_braces(pattern: str) -> list[str]:
-    match = re.search(r"\{([^{}]*,[^{}]*)\}", pattern)
-    if match is None:
-        return [pattern]
-    head, tail = pattern[: match.start()], pattern[match.end() :]
-    return [p for option in match.group(1).split(",") for p in _expand_braces(head + option + tail)]
-
-
-def _glob_to_regex(pattern: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        elif pattern[i] == "[" and (end := pattern.find("]", i + 2)) != -1:
-            inner = pattern[i + 1 : end].replace("\\", "\\\\")
-            out.append("[" + ("^" + inner[1:] if inner.startswith("!") else inner) + "]")
-            i = end + 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return "".join(out)
-
-
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a glob over project-relative POSIX paths (``**`` spans folders, ``*`` does not)."""
-    return re.compile("|".join(f"(?:{_glob_to_regex(p)})" for p in _expand_braces(pattern.replace("\\", "/"))))

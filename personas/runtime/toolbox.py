@@ -12,6 +12,15 @@ from pathlib import Path
 from typing import Protocol
 
 from personas.runtime.models import RunLimits
+from personas.runtime.sandbox import FileText
+
+
+class ProjectFiles(Protocol):
+    """What file tools read: the working tree (ProjectSandbox) or a change's head (GitSnapshot). Blocking."""
+
+    def read_text(self, raw: str) -> FileText: ...
+
+    def list_files(self, pattern: str, *, limit: int) -> tuple[list[str], int]: ...
 
 
 class SearchHitLike(Protocol):
@@ -31,6 +40,8 @@ class SearchHitLike(Protocol):
     def text(self) -> str: ...
     @property
     def tags(self) -> list[str]: ...
+    @property
+    def paths(self) -> list[str]: ...
 
 
 class SearchResponseLike(Protocol):
@@ -39,7 +50,10 @@ class SearchResponseLike(Protocol):
 
 
 class StandardsSearch(Protocol):
-    """Hybrid search over the team's standards. Raises ValueError on a bad query or filter."""
+    """Hybrid search over the team's standards. Raises ValueError on a bad query or filter.
+
+    ``paths``: project-relative files the search is about (the files under review); standards
+    scoped to other paths are left out and those scoped to these paths ranked first."""
 
     async def search(
         self,
@@ -49,6 +63,7 @@ class StandardsSearch(Protocol):
         tags: list[str] | None = None,
         source: str | None = None,
         limit: int = 5,
+        paths: list[str] | None = None,
     ) -> SearchResponseLike: ...
 
 

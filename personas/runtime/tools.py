@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from personas.model import ALL_RUN_TOOLS, PersonaDefinition
+from personas.runtime.framing import data_block
 from personas.runtime.models import Phase
-from personas.runtime.review import ReviewSubmission
+from personas.runtime.review import SERVER_SET_KEY, ReviewSubmission
 from personas.runtime.sandbox import ProjectSandbox, SandboxError
-from personas.runtime.toolbox import RunToolbox, citation_ref
+from personas.runtime.toolbox import ProjectFiles, RunToolbox, citation_ref
 
 if TYPE_CHECKING:
     from anthropic.types import ToolParam
@@ -43,6 +44,12 @@ class SearchStandardsInput(BaseModel):
         description="Only this standards domain (first-level folder), e.g. 'security'. Omit for all.",
     )
     limit: int = Field(default=5, ge=1, le=10, description="How many chunks to return (1-10).")
+    paths: list[str] | None = Field(
+        default=None,
+        max_length=100,
+        description="Project files this search is about, e.g. ['api/users.py']: rules scoped to other paths are "
+        "left out. Omit to use the files under review.",
+    )
 
 
 class ListFilesInput(BaseModel):
@@ -109,7 +116,8 @@ SUBMIT_DESCRIPTION = "Submit your final review. Call it exactly once, last: it e
 
 
 def _clean_schema(node: Any, defs: dict[str, Any]) -> Any:
-    """Inline ``$ref``s, drop pydantic's titles and null defaults, collapse ``X | None`` to ``X``."""
+    """Inline ``$ref``s, drop pydantic's titles and null defaults, collapse ``X | None`` to ``X``, leave out
+    the fields agent-personas sets itself (SERVER_SET)."""
     if isinstance(node, list):
         return [_clean_schema(item, defs) for item in node]
     if not isinstance(node, dict):
@@ -126,7 +134,9 @@ def _clean_schema(node: Any, defs: dict[str, Any]) -> Any:
         if key in ("title", "$defs") or (key == "default" and value is None):
             continue
         if key == "properties":  # keys here are property names, not schema keywords
-            cleaned[key] = {name: _clean_schema(sub, defs) for name, sub in value.items()}
+            cleaned[key] = {
+                name: _clean_schema(sub, defs) for name, sub in value.items() if not sub.get(SERVER_SET_KEY)
+            }
         else:
             cleaned[key] = _clean_schema(value, defs)
     return cleaned
@@ -178,16 +188,20 @@ def _validation_summary(exc: ValidationError) -> str:
 class RunTools:
     """Executes the model's tool calls for one run and keeps what they produced."""
 
-    def __init__(self, persona: PersonaDefinition, job_id: str, toolbox: RunToolbox) -> None:
+    def __init__(
+        self, persona: PersonaDefinition, job_id: str, toolbox: RunToolbox, *, files: ProjectFiles | None = None
+    ) -> None:
         self.persona = persona
         self.job_id = job_id
         self.toolbox = toolbox
-        self.sandbox = ProjectSandbox(
+        self.sandbox: ProjectFiles = files or ProjectSandbox(
             toolbox.project_root, max_file_bytes=toolbox.limits.max_file_bytes, denied=toolbox.denied_paths
         )
         self.offered: list[str] = [name for name in ALL_RUN_TOOLS if name in persona.tools]
         self.proposals: list[dict[str, Any]] = []
         self.review: ReviewSubmission | None = None
+        self.review_paths: list[str] = []
+        """Files under review (set by the run): searches are scoped to them unless the model names others."""
         self._params = tool_params(self.offered)
 
     def params(self) -> list[ToolParam]:
@@ -260,8 +274,11 @@ class RunTools:
                 "read, and where you would cite a standard say 'no team standard' and name an industry "
                 "reference."
             )
+        paths = args.paths if args.paths is not None else self.review_paths
         try:
-            response = await self.toolbox.search.search(args.query, domain=args.domain, limit=args.limit)
+            response = await self.toolbox.search.search(
+                args.query, domain=args.domain, limit=args.limit, paths=paths or None
+            )
         except ValueError as exc:
             raise ToolError(f"Search refused: {exc}") from None
         where = f" in domain '{args.domain}'" if args.domain else ""
@@ -275,10 +292,11 @@ class RunTools:
         for i, hit in enumerate(response.results, start=1):
             text = hit.text if len(hit.text) <= SEARCH_TEXT_CHARS else hit.text[:SEARCH_TEXT_CHARS] + " […]"
             tags = f", tags: {', '.join(hit.tags)}" if hit.tags else ""
+            scope = f", governs {', '.join(hit.paths)}" if hit.paths else ""
+            ref = citation_ref(hit)
             blocks.append(
-                f"[{i}] ref: {citation_ref(hit)}\n(domain {hit.domain}, {hit.source}, score "
-                f"{hit.score:.2f}{tags})\n"
-                f"{text.strip()}"
+                f"[{i}] ref: {ref}\n(domain {hit.domain}, {hit.source}{scope}, score {hit.score:.2f}{tags})\n"
+                f"{data_block(ref, text.strip())}"
             )
         return "\n\n".join(blocks)
 
@@ -292,7 +310,8 @@ class RunTools:
             )
             return f"No files match {args.pattern!r}.{hint}"
         more = f"\n… and {total - len(matches)} more; narrow the pattern." if total > len(matches) else ""
-        return f"{total} files match {args.pattern!r}:\n" + "\n".join(matches) + more
+        listing = data_block(f"list_files {args.pattern}", "\n".join(matches))
+        return f"{total} files match {args.pattern!r}:\n{listing}{more}"
 
     async def _read_file(self, args: ReadFileInput) -> str:
         file = await asyncio.to_thread(self.sandbox.read_text, args.path)
@@ -306,7 +325,7 @@ class RunTools:
         end = min(args.end_line or total, total)
         width = len(str(end))
         body = "\n".join(f"{n:>{width}} | {lines[n - 1]}" for n in range(start, end + 1))
-        return f"{file.path} (lines {start}-{end} of {total}):\n{body}"
+        return f"{file.path} (lines {start}-{end} of {total}):\n{data_block(file.path, body)}"
 
     async def _propose(self, args: ProposeStandardInput) -> str:
         if self.toolbox.proposals is None:

@@ -19,12 +19,12 @@ from standards.curation.publish import (
     StandardExistsError,
     render_standard,
     slugify,
-    split_document,
     standard_path,
     write_standard,
 )
 from standards.curation.secrets import ScanTarget, check_no_secrets
 from standards.curation.service import ProposalError
+from standards.frontmatter import split as split_front_matter
 
 IMPORT_SUFFIXES = (".md", ".markdown", ".txt")
 
@@ -91,7 +91,7 @@ def import_document(
         )
     try:
         check_no_secrets(ScanTarget(source.name, text))
-        meta, body = split_document(text)
+        meta, body = split_front_matter(text)
     except ValueError as exc:
         raise ProposalError(f"{source.name} was not imported: {exc}") from None
     target = standard_path(standards_dir, domain, slug)
@@ -115,6 +115,7 @@ def import_document(
         tags=tags if isinstance(tags, list | str) else None,
         extra=meta,
         version=version if isinstance(version, int) and not isinstance(version, bool) and version > 0 else None,
+        created_at=meta.pop("created_at", None),
     )
     rendered = render_standard(doc, existing=None)
     try:

@@ -73,6 +73,9 @@ class ApprovalResult(BaseModel):
     action: Action
     file: str = Field(description="Path relative to the standards folder, e.g. 'security/jwt-validation.md'.")
     path: str = Field(description="Absolute path of the written file.")
+    target: Literal["project", "shared"] = Field(
+        default="project", description="'project' (the project's standards) or 'shared' (the org's folder)."
+    )
     version: int
     approved_by: str
     indexed: bool = Field(description="True when the file is already searchable through search_standards.")

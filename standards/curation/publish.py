@@ -24,9 +24,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from standards.index.chunker import parse_front_matter
+from standards.frontmatter import dump, normalize_tags, parse
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_DOMAIN_CHARS = 40
@@ -124,21 +122,6 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def normalize_tags(value: object) -> list[str]:
-    if isinstance(value, str):
-        items: list[object] = [t for t in re.split(r"[,\s]+", value) if t]
-    elif isinstance(value, list | tuple):
-        items = list(value)
-    else:
-        return []
-    tags: list[str] = []
-    for item in items:
-        tag = str(item).strip()
-        if tag and tag not in tags:
-            tags.append(tag)
-    return tags
-
-
 def _version(value: object) -> int | None:
     if isinstance(value, bool):
         return None
@@ -176,14 +159,8 @@ class StandardDocument:
     tags: list[str] | str | None = None
     extra: dict[str, Any] | None = None
     version: int | None = None
-
-
-def split_document(text: str) -> tuple[dict[str, Any], str]:
-    """(front matter, body) of a Markdown document; malformed front matter is an error here."""
-    meta, body, warning = parse_front_matter(text)
-    if warning:
-        raise ValueError(f"the front matter is not valid YAML ({warning}); fix it or remove it")
-    return meta, body
+    #: Only an import (a human's own file) may carry its creation time over; a proposal's content never can.
+    created_at: Any = None
 
 
 def render_standard(doc: StandardDocument, *, existing: str | None, now: datetime | None = None) -> str:
@@ -192,7 +169,7 @@ def render_standard(doc: StandardDocument, *, existing: str | None, now: datetim
     now = now or datetime.now(UTC)
     old: dict[str, Any] = {}
     if existing is not None:
-        old, _ = parse_front_matter(existing)[:2]
+        old = parse(existing).meta
     new_meta = doc.extra or {}
     meta: dict[str, Any] = {}
     meta["title"] = doc.title
@@ -205,16 +182,15 @@ def render_standard(doc: StandardDocument, *, existing: str | None, now: datetim
         meta["version"] = doc.version or 1
     meta["created_by"] = old.get("created_by") or doc.created_by
     meta["approved_by"] = doc.approved_by
-    meta["created_at"] = old.get("created_at") or new_meta.get("created_at") or _iso(now)
+    meta["created_at"] = old.get("created_at") or doc.created_at or _iso(now)
     meta["last_updated"] = _iso(now)
     for key, value in {**old, **new_meta}.items():
         if key not in FRONT_MATTER_ORDER:
             meta[key] = value
-    header = yaml.safe_dump(_plain(meta), sort_keys=False, allow_unicode=True, default_flow_style=None, width=1000)
     body = doc.body.strip("\n")
     if not re.search(r"^# \S", body, re.MULTILINE):
         body = f"# {doc.title}\n\n{body}"
-    return f"---\n{header}---\n{body}\n"
+    return f"{dump(_plain(meta))}{body}\n"
 
 
 # ------------------------------------------------------------------ writing

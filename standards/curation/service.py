@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import difflib
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
+from standards.control_chars import check_no_controls
 from standards.curation.models import (
     Action,
     ApprovalResult,
@@ -36,7 +38,6 @@ from standards.curation.publish import (
     content_hash,
     read_existing,
     render_standard,
-    split_document,
     standard_path,
     undo_write,
     write_standard,
@@ -50,10 +51,12 @@ from standards.curation.store import (
     ProposalStore,
     check_text,
 )
+from standards.frontmatter import split as split_front_matter
 
 log = logging.getLogger(__name__)
 
 Reindex = Callable[[list[Path]], Awaitable[None]]
+Target = Literal["project", "shared"]
 DEFAULT_APPROVER = "human reviewer"
 MAX_APPROVER_CHARS = 100
 
@@ -109,7 +112,7 @@ def _summary_fields(p: Proposal) -> dict[str, object]:
 
 def document_for(p: Proposal, content: str, approved_by: str) -> StandardDocument:
     """The standard a proposal becomes; front matter inside ``content`` (tags, extra fields) is kept."""
-    meta, body = split_document(content)
+    meta, body = split_front_matter(content)
     title = str(meta.pop("title", "") or "").strip() or p.title
     tags = meta.pop("tags", None)
     for managed in ("domain", "version", "created_by", "approved_by", "last_updated"):
@@ -125,6 +128,16 @@ def document_for(p: Proposal, content: str, approved_by: str) -> StandardDocumen
     )
 
 
+def _render(p: Proposal, content: str, approver: str, existing: str | None) -> str:
+    """The file an approval writes (parses front matter: run it off the event loop)."""
+    return render_standard(document_for(p, content, approver), existing=existing)
+
+
+def _update_diff(p: Proposal, before: str) -> str:
+    """The diff an approval of an update would make (parses front matter: run it off the event loop)."""
+    return _unified(before, _render(p, p.content, "(set on approval)", before), _file(p))
+
+
 class ProposalService:
     """Domain operations behind the proposal tools and the ``personas standards`` commands."""
 
@@ -135,9 +148,13 @@ class ProposalService:
         *,
         revisions: RevisionQueue | None = None,
         reindex: Reindex | None = None,
+        shared_dir: Path | None = None,
+        shared_writable: bool = False,
     ) -> None:
         self.store = store
         self.standards_dir = standards_dir
+        self.shared_dir = shared_dir
+        self.shared_writable = shared_writable
         self.revisions = revisions
         self.reindex = reindex
         self._lock = asyncio.Lock()  # approvals in this process run one at a time
@@ -196,8 +213,7 @@ class ProposalService:
                     before = (current if current is not None else (p.base_content or "").encode()).decode(
                         "utf-8", errors="replace"
                     )
-                    after = render_standard(document_for(p, p.content, "(set on approval)"), existing=before)
-                    diff = _unified(before, after, _file(p))
+                    diff = await asyncio.to_thread(_update_diff, p, before)
             except (StandardWriteError, ValueError, OSError) as exc:
                 blockers = [str(exc)]
         return ProposalDetail(
@@ -257,13 +273,43 @@ class ProposalService:
 
     # ---- approve --------------------------------------------------------------------------
 
+    def _target_root(self, target: Target) -> Path:
+        """The standards folder an approval writes to; 'shared' only when configured, allowed and writable."""
+        if target == "project":
+            return self.standards_dir
+        if target != "shared":
+            raise ProposalError(f"Unknown target {target!r}: use 'project' (default) or 'shared'.")
+        if self.shared_dir is None:
+            raise ProposalError(
+                "Not approved: no shared standards folder is configured. Set PERSONAS_SHARED_STANDARDS_DIRS to the "
+                "org's standards checkout (the first folder is written), or approve with target='project'."
+            )
+        if not self.shared_writable:
+            raise ProposalError(
+                f"Not approved: the shared standards folder {self.shared_dir} is read-only for approvals. Set "
+                "PERSONAS_SHARED_STANDARDS_WRITABLE=true to allow it, or approve with target='project'."
+            )
+        if not self.shared_dir.is_dir() or not os.access(self.shared_dir, os.W_OK | os.X_OK):
+            raise ProposalError(
+                f"Not approved: the shared standards folder {self.shared_dir} does not exist or is not writable by "
+                "this server; fix its permissions, or approve with target='project'."
+            )
+        return self.shared_dir
+
     async def approve(
-        self, proposal_id: str, *, approved_by: str | None = None, edits: str | None = None
+        self,
+        proposal_id: str,
+        *,
+        approved_by: str | None = None,
+        edits: str | None = None,
+        target: Target = "project",
     ) -> ApprovalResult:
-        """Write the standard, mark the proposal approved, re-index the file. Refuses (ProposalError)
-        to overwrite a file that exists but was not the base of this proposal, or changed since."""
+        """Write the standard (to the project's standards, or with ``target='shared'`` to the first shared
+        folder), mark the proposal approved, re-index the file. Refuses (ProposalError) to overwrite a file
+        that exists but was not the base of this proposal, or changed since."""
         approver = (approved_by or "").strip() or DEFAULT_APPROVER
         check_text("approved_by", approver, MAX_APPROVER_CHARS)
+        root = await asyncio.to_thread(self._target_root, target)
         async with self._lock:
             p = await self._get(proposal_id)
             if not p.is_open:
@@ -271,11 +317,13 @@ class ProposalService:
             content = p.content if edits is None else edits
             if edits is not None:
                 check_text("edits", edits, MAX_CONTENT_CHARS)
+            field = "edits" if edits is not None else "content"
             try:
-                check_no_secrets(ScanTarget("edits" if edits is not None else "content", content))
+                check_no_controls(field, content)  # also for proposals stored before this check existed
+                await asyncio.to_thread(check_no_secrets, ScanTarget(field, content))
             except ValueError as exc:
                 raise ProposalError(f"Not approved: the {exc}") from None
-            written = await self._write(p, content, approver)
+            written = await self._write(p, content, approver, root)
             marked = await self.store.mark_approved(
                 p.id,
                 version=p.version,
@@ -303,24 +351,25 @@ class ProposalService:
             action=action,
             file=file,
             path=str(written.path),
+            target=target,
             version=p.version,
             approved_by=approver,
             indexed=indexed,
             message=f"Standard {'created' if written.created else 'updated'} at {written.path}. {when}",
         )
 
-    async def _write(self, p: Proposal, content: str, approver: str) -> Written:
+    async def _write(self, p: Proposal, content: str, approver: str, root: Path) -> Written:
         file = _file(p)
         try:
-            target = await asyncio.to_thread(standard_path, self.standards_dir, p.domain, p.topic)
+            target = await asyncio.to_thread(standard_path, root, p.domain, p.topic)
             current = await asyncio.to_thread(read_existing, target)
             blockers = self._blockers(p, current)
             if blockers:
                 raise ProposalError(f"Not approved: {blockers[0]}")
             existing = current.decode("utf-8", errors="replace") if current is not None else None
-            text = render_standard(document_for(p, content, approver), existing=existing)
+            text = await asyncio.to_thread(_render, p, content, approver, existing)
             return await asyncio.to_thread(
-                write_standard, self.standards_dir, target, text, base_hash=p.base_hash if p.is_update else None
+                write_standard, root, target, text, base_hash=p.base_hash if p.is_update else None
             )
         except StandardExistsError:
             raise ProposalError(
@@ -369,7 +418,7 @@ class ProposalService:
         feedback = feedback.strip()
         check_text("feedback", feedback, MAX_FEEDBACK_CHARS)
         try:
-            check_no_secrets(ScanTarget("feedback", feedback))
+            await asyncio.to_thread(check_no_secrets, ScanTarget("feedback", feedback))
         except ValueError as exc:
             raise ProposalError(f"The {exc}") from None
         if self.revisions is None:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
+from standards.frontmatter import normalize_tags, parse
 
 log = logging.getLogger(__name__)
 
@@ -83,54 +83,6 @@ def embed_text(heading_path: tuple[str, ...] | list[str], text: str) -> str:
     """Join the heading path and the text the way the index embeds them."""
     prefix = " > ".join(heading_path)
     return f"{prefix}\n\n{text}" if prefix else text
-
-
-def parse_front_matter(text: str) -> tuple[dict[str, Any], str, str | None]:
-    """Split YAML front matter from the body.
-
-    Returns ``(metadata, body, warning)``. Malformed front matter (bad YAML, not a
-    mapping, no closing ``---``) gives empty metadata and a warning; when the block is
-    closed it is still removed from the body, so raw YAML is never embedded.
-    """
-    text = text.removeprefix("\ufeff")
-    lines = text.splitlines(keepends=True)
-    if not lines or lines[0].rstrip() != "---":
-        return {}, text, None
-    for i in range(1, len(lines)):
-        if lines[i].rstrip() in ("---", "..."):
-            raw = "".join(lines[1:i])
-            body = "".join(lines[i + 1 :])
-            try:
-                data = yaml.safe_load(raw) if raw.strip() else {}
-            except yaml.YAMLError as exc:
-                return {}, body, f"malformed front matter ignored: {_first_line(str(exc))}"
-            if data is None:
-                return {}, body, None
-            if not isinstance(data, dict):
-                return {}, body, "malformed front matter ignored: not a mapping"
-            return {str(k): v for k, v in data.items()}, body, None
-    return {}, text, "malformed front matter ignored: no closing '---'"
-
-
-def _first_line(message: str) -> str:
-    return message.strip().splitlines()[0] if message.strip() else "invalid YAML"
-
-
-def normalize_tags(value: object) -> list[str]:
-    """Front matter ``tags`` (list or comma-separated string) → unique lower-case tags."""
-    if isinstance(value, str):
-        items: list[object] = list(value.split(","))
-    elif isinstance(value, list | tuple):
-        items = list(value)
-    else:
-        return []
-    tags: list[str] = []
-    for item in items:
-        if isinstance(item, str | int | float) and not isinstance(item, bool):
-            tag = str(item).strip().lower()
-            if tag and "|" not in tag and tag not in tags:
-                tags.append(tag)
-    return tags
 
 
 @dataclass
@@ -298,8 +250,9 @@ def chunk_markdown(
     matter nor an H1 heading gives a title. Each chunk's ``embed_text`` fits in
     ``max_tokens`` as counted by ``count_tokens`` (special tokens included).
     """
-    metadata, body, warning = parse_front_matter(text)
-    warnings = [warning] if warning else []
+    front = parse(text)
+    metadata, body = front.meta, front.body
+    warnings = [front.error] if front.error else []
     sections = split_sections(body)
     fm_title = metadata.get("title")
     h1 = next((s.path[0] for s in sections if s.path and s.top_level == 1), None)

@@ -19,16 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from standards.frontmatter import normalize_tags
 from standards.index.chunker import ParsedDocument, chunk_markdown
 from standards.index.embedder import Embedder
 from standards.index.models import BuildProgress
-from standards.index.sources import ReadResult, SkipFile, SourceFile, read_standard
+from standards.index.rules import RuleFileError, rule_title, split_rule_front_matter
+from standards.index.sources import ReadResult, SkipFile, SourceFile, doc_metadata, read_standard
 from standards.index.store import ChunkStore, DocInfo, tags_key
 
 log = logging.getLogger(__name__)
 
 #: Bump when chunking changes so every file is re-chunked.
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"
 #: Chunks per embedding call / commit during builds.
 EMBED_BATCH = 256
 #: Files read and chunked per worker-thread call.
@@ -40,6 +42,8 @@ class _Prepared:
     sf: SourceFile
     content_hash: str
     parsed: ParsedDocument
+    domain: str
+    paths: list[str]
 
 
 @dataclass
@@ -87,15 +91,26 @@ class Indexer:
             return None
         if not force and result.content_hash == known_hash:
             return "unchanged"
+        text, default_title, meta = result.text, _title_from_name(sf.file), None
+        if sf.source == "rules":  # a malformed header leaves the scope unknown: skip rather than guess
+            try:
+                meta, text = split_rule_front_matter(sf.file, text)
+            except RuleFileError as exc:
+                log.warning("rule file skipped: %s: %s", sf.path, exc)
+                return None
+            default_title = rule_title(sf.file, meta)
         parsed = chunk_markdown(
-            result.text,
-            default_title=_title_from_name(sf.file),
+            text,
+            default_title=default_title,
             count_tokens=self._embedder.count_tokens,
             max_tokens=self._embedder.max_tokens,
         )
-        for warning in parsed.warnings:
+        if meta is not None:
+            parsed.metadata, parsed.tags = meta, normalize_tags(meta.get("tags"))
+        domain, paths, warnings = doc_metadata(sf, parsed.metadata)
+        for warning in [*parsed.warnings, *warnings]:
             log.warning("standards file %s: %s", sf.path, warning)
-        return _Prepared(sf, result.content_hash, parsed)
+        return _Prepared(sf, result.content_hash, parsed, domain, paths)
 
     def _read_group(
         self, group: list[SourceFile], manifest: dict[str, DocInfo], force: bool
@@ -184,7 +199,8 @@ class Indexer:
                         "doc": p.sf.key,
                         "source": p.sf.source,
                         "file": p.sf.file,
-                        "domain": p.sf.domain,
+                        "domain": p.domain,
+                        "paths": p.paths,
                         "title": p.parsed.title,
                         "heading_path": list(chunk.heading_path),
                         "tags": tags,

@@ -7,7 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-SourceKind = Literal["project", "universal"]
+SourceKind = Literal["project", "shared", "universal", "rules"]
+#: Sources whose ``<domain>/<topic>.md`` files override each other, strongest first.
+PRECEDENCE: tuple[str, ...] = ("project", "shared", "universal")
+SOURCE_KINDS: tuple[str, ...] = ("project", "shared", "universal", "rules")
 SearchMode = Literal["hybrid", "vector"]
 IndexState = Literal["empty", "building", "ready", "stale", "error"]
 
@@ -16,7 +19,16 @@ class StandardsSource(BaseModel):
     """A folder of Markdown standards: ``<root>/<domain>/<topic>.md``."""
 
     root: Path = Field(description="Folder holding the standards; first-level folders are domains.")
-    kind: SourceKind = Field(description="'project' for the team's own standards, 'universal' for starters.")
+    kind: SourceKind = Field(
+        description="'project' for the team's own standards, 'shared' for an organisation's read-only standards "
+        "folder, 'universal' for the starters, 'rules' for rule files (AGENTS.md, .cursor/rules, ...) found in "
+        "the project root given as ``root``."
+    )
+    domains: dict[str, str] = Field(
+        default_factory=dict,
+        description="Rules only: glob over the file's project-relative path -> domain; first match wins, "
+        "otherwise the file's front matter 'domain', otherwise 'general'.",
+    )
 
 
 class IndexConfig(BaseModel):
@@ -41,7 +53,15 @@ class SearchHit(BaseModel):
     file: str = Field(description="Path of the standard relative to its root, e.g. 'security/secrets.md'.")
     heading_path: list[str] = Field(description="Headings leading to the chunk, title first.")
     domain: str = Field(description="First-level folder of the file ('general' for files at the root).")
-    source: str = Field(description="'project' or 'universal'.")
+    source: str = Field(description="'project', 'shared', 'universal' or 'rules'.")
+    paths: list[str] = Field(
+        default_factory=list, description="Globs of the project paths this standard governs; [] = everywhere."
+    )
+    overrides: list[str] = Field(
+        default_factory=list,
+        description="Standards of weaker sources with the same <domain>/<topic>, hidden by this one "
+        "(e.g. 'universal:security/secrets.md').",
+    )
     score: float = Field(description="Relevance; higher is better (1.0 = top of every ranking).")
     text: str = Field(description="The chunk's Markdown text.")
     tags: list[str] = Field(description="Tags from the file's front matter.")
@@ -102,3 +122,7 @@ class StandardFile(BaseModel):
     title: str
     tags: list[str]
     query_count: int
+    paths: list[str] = Field(default_factory=list, description="Path scope (globs); [] = the whole project.")
+    overridden_by: str | None = Field(
+        default=None, description="The stronger standard hiding this one from searches (source:file)."
+    )

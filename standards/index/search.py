@@ -6,7 +6,8 @@ import re
 from collections import OrderedDict
 from typing import Any
 
-from standards.index.models import SearchHit, SearchMode
+from standards.frontmatter import normalize_tag
+from standards.index.models import SOURCE_KINDS, SearchHit, SearchMode
 
 #: RRF constant (Cormack et al.); ranks deeper than ~k matter little.
 RRF_K = 60
@@ -29,13 +30,13 @@ def validate_filters(
     """Check filter values before they reach the index; returns normalised values."""
     if not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be between 1 and {MAX_LIMIT}")
-    if source is not None and source not in ("project", "universal"):
-        raise ValueError("source must be 'project' or 'universal'")
+    if source is not None and source not in SOURCE_KINDS:
+        raise ValueError(f"source must be one of {', '.join(repr(k) for k in SOURCE_KINDS)}")
     if domain is not None and not _FILTER_VALUE.match(domain):
         raise ValueError(f"invalid domain filter: {domain!r}")
     clean_tags: list[str] = []
     for tag in tags or []:
-        value = tag.strip().lower() if isinstance(tag, str) else ""
+        value = (normalize_tag(tag) or "") if isinstance(tag, str) else ""
         if not _FILTER_VALUE.match(value):
             raise ValueError(f"invalid tag filter: {tag!r}")
         if value not in clean_tags:
@@ -54,6 +55,7 @@ def _hit(row: dict[str, Any], score: float) -> SearchHit:
         heading_path=list(row["heading_path"] or []),
         domain=row["domain"],
         source=row["source"],
+        paths=list(row.get("paths") or []),
         score=round(score, 6),
         text=row["text"],
         tags=list(row["tags"] or []),
@@ -79,7 +81,21 @@ def fuse(vector_rows: list[dict[str, Any]], text_rows: list[dict[str, Any]], lim
     return [(rows[key]["doc"], _hit(rows[key], score / best)) for key, score in ordered]
 
 
-CacheKey = tuple[str, str | None, tuple[str, ...], str | None, int, SearchMode]
+def apply_path_scope(
+    ranked: list[tuple[str, SearchHit]], matching: set[str], overrides: dict[str, list[str]], limit: int
+) -> list[tuple[str, SearchHit]]:
+    """Path scoping and precedence on ranked hits (scoped-elsewhere and overridden files are already
+    filtered out by the query): hits of files scoped to the given paths come first, in their order,
+    then the rest; each winning hit names the files it overrides."""
+    ordered = [pair for pair in ranked if pair[0] in matching] + [pair for pair in ranked if pair[0] not in matching]
+    out: list[tuple[str, SearchHit]] = []
+    for doc, hit in ordered[:limit]:
+        hidden = overrides.get(doc)
+        out.append((doc, hit.model_copy(update={"overrides": list(hidden)}) if hidden else hit))
+    return out
+
+
+CacheKey = tuple[str, str | None, tuple[str, ...], str | None, int, SearchMode, tuple[str, ...]]
 
 
 class ResultCache:

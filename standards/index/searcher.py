@@ -18,8 +18,17 @@ from typing import Any
 
 from standards.index.counts import QueryCounter
 from standards.index.embedder import Embedder, SentenceTransformerEmbedder
-from standards.index.models import IndexConfig, IndexStatus, SearchHit, SearchResponse, StandardFile
-from standards.index.search import ResultCache, fts_query_text, fuse, validate_filters, validate_query, vector_hits
+from standards.index.models import SOURCE_KINDS, IndexConfig, IndexStatus, SearchHit, SearchResponse, StandardFile
+from standards.index.scope import DocScope, SourceView, validate_paths
+from standards.index.search import (
+    ResultCache,
+    apply_path_scope,
+    fts_query_text,
+    fuse,
+    validate_filters,
+    validate_query,
+    vector_hits,
+)
 from standards.index.sources import read_capped, safe_resolve
 from standards.index.store import ChunkStore, StoreCorrupt, build_filter
 
@@ -43,6 +52,7 @@ class IndexSearcher:
         self._settled = asyncio.Event()
         self._listeners: list[Callable[[list[str]], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._view: tuple[int, SourceView] | None = None
 
     #: Whether this type creates and writes the table (class constant, never switched on at run time).
     _writes = False
@@ -107,14 +117,20 @@ class IndexSearcher:
         tags: list[str] | None = None,
         source: str | None = None,
         limit: int = 5,
+        paths: list[str] | None = None,
     ) -> SearchResponse:
-        """Top chunks for ``query``; identical queries are answered from a cache until the index changes."""
+        """Top chunks for ``query``; identical queries are answered from a cache until the index changes.
+
+        ``paths`` (project-relative files, e.g. those under review): standards scoped to other paths
+        are left out, those scoped to these paths ranked first; unscoped ones are unaffected.
+        """
         started = time.perf_counter()
         text = validate_query(query)
         domain, tag_tuple, source = validate_filters(domain, tags, source, limit)
+        scope_paths = validate_paths(paths)
         if not await self._ensure_open():
             return self._response(text, [], started, cached=False)
-        args = {"domain": domain, "tag_tuple": tag_tuple, "source": source, "limit": limit}
+        args = {"domain": domain, "tag_tuple": tag_tuple, "source": source, "limit": limit, "paths": scope_paths}
         try:
             return await self._search_once(text, started=started, **args)  # type: ignore[arg-type]
         except FtsUnavailable as exc:
@@ -146,35 +162,47 @@ class IndexSearcher:
         source: str | None,
         limit: int,
         started: float,
+        paths: tuple[str, ...] = (),
         full_text: bool = True,
     ) -> SearchResponse:
         version = await self._store.version()
         await self._before_query(version)
         self._cache.check_version(version)
         mode = self.config.search_mode if full_text else "vector"
-        key = (text, domain, tag_tuple, source, limit, mode)
+        key = (text, domain, tag_tuple, source, limit, mode, paths)
         entry = self._cache.get(key)
         if entry is not None:
             self._counter.record(entry[1])
             return self._response(text, entry[0], started, cached=True)
-        where = build_filter(domain=domain, source=source, tags=list(tag_tuple))
+        view = await self._source_view(version)
+        where = build_filter(domain=domain, source=source, tags=list(tag_tuple), exclude_docs=view.excluded(paths))
         fts_text = fts_query_text(text) if mode == "hybrid" else ""
         depth = max(limit * 4, 20)
+        pool = depth if paths else limit  # scoped hits deeper in the ranking can still move up
         # full-text search runs while the query is being embedded
         text_task = asyncio.ensure_future(self._store.text_search(fts_text, where, depth)) if fts_text else None
         try:
             vector = (await asyncio.to_thread(self._embedder.embed, [text]))[0]
-            vector_rows = await self._store.vector_search(vector, where, depth if text_task else limit)
+            vector_rows = await self._store.vector_search(vector, where, depth if text_task else pool)
             text_rows = await self._text_rows(text_task) if text_task else None
         finally:
             if text_task is not None and not text_task.done():
                 text_task.cancel()
-        ranked = fuse(vector_rows, text_rows, limit) if text_rows is not None else vector_hits(vector_rows, limit)
+        ranked = fuse(vector_rows, text_rows, pool) if text_rows is not None else vector_hits(vector_rows, pool)
+        ranked = apply_path_scope(ranked, view.matching(paths), view.overrides, limit)
         hits = [hit for _, hit in ranked]
         docs = sorted({doc for doc, _ in ranked})
         self._cache.put(key, (hits, docs), version)
         self._counter.record(docs)
         return self._response(text, hits, started, cached=False)
+
+    async def _source_view(self, version: int) -> SourceView:
+        """Precedence and path scopes of the indexed files, rebuilt when the table version changes."""
+        if self._view is None or self._view[0] != version:
+            manifest = await self._store.manifest()
+            docs = [DocScope(i.doc, i.source, i.file, i.paths) for i in manifest.values()]
+            self._view = (version, SourceView.build(docs))
+        return self._view[1]
 
     @staticmethod
     async def _text_rows(task: asyncio.Future[list[dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -208,6 +236,7 @@ class IndexSearcher:
             return []
         manifest = await self._store.manifest()
         counts = await self._counter.counts()
+        view = SourceView.build(DocScope(i.doc, i.source, i.file, i.paths) for i in manifest.values())
         return [
             StandardFile(
                 file=info.file,
@@ -216,14 +245,16 @@ class IndexSearcher:
                 title=info.title,
                 tags=info.tags,
                 query_count=counts.get(info.doc, 0),
+                paths=list(info.paths),
+                overridden_by=view.overridden_by.get(info.doc),
             )
             for info in sorted(manifest.values(), key=lambda i: (i.source, i.file))
         ]
 
     async def read_file(self, file: str, source: str | None = None) -> str:
         """Text of a standard; refuses paths outside the standards folders (``..``, symlinks)."""
-        if source is not None and source not in ("project", "universal"):
-            raise ValueError("source must be 'project' or 'universal'")
+        if source is not None and source not in SOURCE_KINDS:
+            raise ValueError(f"source must be one of {', '.join(repr(k) for k in SOURCE_KINDS)}")
         path = await asyncio.to_thread(safe_resolve, self.config.sources, file, source)
         data = await asyncio.to_thread(read_capped, path, self.config.max_file_bytes)
         return data

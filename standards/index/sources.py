@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from standards.index.models import StandardsSource
+from standards.index.rules import discover_rules, is_rule_file, rule_domain, rule_scope
+from standards.index.scope import normalize_globs
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +27,10 @@ class SkipFile(Exception):
 class SourceFile:
     """One Markdown file under a root."""
 
-    source: str  # "project" | "universal"
+    source: str  # "project" | "shared" | "universal" | "rules"
     root: Path  # resolved root
     file: str  # posix path relative to root
+    domains: tuple[tuple[str, str], ...] = ()  # rules only: glob -> domain mapping
 
     @property
     def key(self) -> str:
@@ -40,6 +43,15 @@ class SourceFile:
     @property
     def domain(self) -> str:
         return domain_of(self.file)
+
+
+def doc_metadata(sf: SourceFile, meta: dict[str, object]) -> tuple[str, list[str], list[str]]:
+    """(domain, path scope globs, warnings) of a file from its front matter."""
+    if sf.source == "rules":
+        globs, warnings = rule_scope(sf.file, meta)
+        return rule_domain(sf.file, meta, dict(sf.domains)), globs, warnings
+    globs, warnings = normalize_globs(meta.get("paths"))
+    return sf.domain, globs, warnings
 
 
 def doc_key(source: str, file: str) -> str:
@@ -62,16 +74,27 @@ def resolved_roots(sources: list[StandardsSource]) -> list[tuple[str, Path]]:
     return [(s.kind, s.root.expanduser().resolve()) for s in sources]
 
 
+def rule_domains(sources: list[StandardsSource]) -> tuple[tuple[str, str], ...]:
+    """The domain mapping of the rules source (empty without one)."""
+    return next((tuple(s.domains.items()) for s in sources if s.kind == "rules"), ())
+
+
 def discover(sources: list[StandardsSource]) -> list[SourceFile]:
-    """Every Markdown file under the roots (hidden folders skipped, symlinked folders not followed)."""
-    found: list[SourceFile] = []
+    """Every standard under the roots: Markdown files (hidden folders skipped, symlinked folders not
+    followed) and, for a rules source, the rule files. Of several roots of one kind (shared folders)
+    the first holding a path wins."""
+    found: dict[str, SourceFile] = {}
     for kind, root in resolved_roots(sources):
-        found.extend(discover_under(kind, root, ""))
-    return found
+        for sf in discover_under(kind, root, "", rule_domains(sources)):
+            found.setdefault(sf.key, sf)
+    return list(found.values())
 
 
-def discover_under(kind: str, root: Path, rel: str) -> list[SourceFile]:
-    """Markdown files in the folder ``rel`` ('' = the whole root) of one root."""
+def discover_under(kind: str, root: Path, rel: str, domains: tuple[tuple[str, str], ...] = ()) -> list[SourceFile]:
+    """Standards in the folder ``rel`` ('' = the whole root) of one root."""
+    if kind == "rules":
+        prefix = f"{rel}/" if rel else ""
+        return [SourceFile(kind, root, f, domains) for f in discover_rules(root) if f.startswith(prefix)]
     top = root / rel if rel else root
     if not top.is_dir() or is_hidden(rel):
         return []
@@ -158,7 +181,8 @@ def read_standard(sf: SourceFile, *, max_bytes: int, salt: str) -> ReadResult:
 def safe_resolve(sources: list[StandardsSource], file: str, source: str | None) -> Path:
     """Absolute path of ``file`` inside a root; refuses anything that escapes its root.
 
-    With ``source`` None, the project root is tried before the universal one.
+    With ``source`` None, roots are tried in precedence order (project, shared, universal); the
+    rules source (the project root) only serves rule files and only when asked for by name.
     """
     rel = PurePosixPath(file.replace("\\", "/"))
     if not file or rel.is_absolute() or ".." in rel.parts or Path(file).is_absolute():
@@ -168,8 +192,11 @@ def safe_resolve(sources: list[StandardsSource], file: str, source: str | None) 
         roots = [(k, r) for k, r in roots if k == source]
         if not roots:
             raise ValueError(f"unknown standards source: {source!r}")
+        if source == "rules" and not is_rule_file(rel.as_posix()):
+            raise ValueError(f"not a rule file: {file!r}")
     else:
-        roots.sort(key=lambda kr: kr[0] != "project")
+        order = ("project", "shared", "universal")
+        roots = sorted((kr for kr in roots if kr[0] in order), key=lambda kr: order.index(kr[0]))
     for _, root in roots:
         candidate = root.joinpath(*rel.parts)
         if not candidate.exists():
@@ -186,30 +213,96 @@ def resolve_changes(
 ) -> tuple[list[SourceFile], list[str], set[Path]]:
     """Map changed paths (files or folders, existing or gone) to work for the indexer.
 
-    Returns the files to (re)index, the known doc keys to drop, and the roots involved.
+    Returns the files to (re)index, the known doc keys to drop, and the folders to watch.
     """
     files: dict[str, SourceFile] = {}
     removed: set[str] = set()
     roots: set[Path] = set()
+    domains = rule_domains(sources)
     for path in paths:
         for kind, root, rel in locate(sources, path):
+            if kind == "rules":
+                _rule_change(root, rel, domains, known, files, removed, roots)
+                continue
             roots.add(root)
             if is_hidden(rel):
                 continue
             target = root / rel if rel else root
             if target.is_dir() and not target.is_symlink():
                 prefix = f"{kind}:{rel}/" if rel else f"{kind}:"
-                inside = {f.key: f for f in discover_under(kind, root, rel)}
+                inside = {f.key: f for f in discover_under(kind, root, rel) if _first_root(sources, f) == root}
                 files.update(inside)
                 removed.update(k for k in known if k.startswith(prefix) and k not in inside)
-            elif is_markdown(target.name) and os.path.lexists(target):
-                sf = SourceFile(kind, root, rel)
-                files[sf.key] = sf
             elif is_markdown(target.name):
-                removed.add(doc_key(kind, rel))
+                winner = _first_root(sources, SourceFile(kind, root, rel))
+                if winner is None:
+                    removed.add(doc_key(kind, rel))
+                elif winner == root or not os.path.lexists(target):
+                    sf = SourceFile(kind, winner, rel)
+                    files[sf.key] = sf
             else:  # a vanished folder, or a non-Markdown file
                 removed.update(k for k in known if k.startswith(f"{kind}:{rel}/"))
+    for key in list(files):
+        removed.discard(key)
     return list(files.values()), sorted(removed & known), roots
+
+
+def _first_root(sources: list[StandardsSource], sf: SourceFile) -> Path | None:
+    """Of the roots of ``sf``'s kind, the first that holds ``sf.file`` (None: none does)."""
+    for kind, root in resolved_roots(sources):
+        if kind == sf.source and os.path.lexists(root / sf.file):
+            return root
+    return None
+
+
+def _rule_change(  # noqa: PLR0917 (a private helper of resolve_changes, sharing its accumulators)
+    root: Path,
+    rel: str,
+    domains: tuple[tuple[str, str], ...],
+    known: set[str],
+    files: dict[str, SourceFile],
+    removed: set[str],
+    roots: set[Path],
+) -> None:
+    """A change under the project root, as seen by the rules source."""
+    top = PurePosixPath(rel).parts[0] if rel else ""
+    if top in (".cursor", ".github") and (root / top).is_dir():
+        roots.add(root / top)  # created after start: watch it
+    target = root / rel if rel else root
+    if target.is_dir() and not target.is_symlink():
+        if rel and not (is_rule_file(f"{rel}/AGENTS.md") or top in (".cursor", ".github")):
+            return  # a folder no rule file can live in (hidden, node_modules, ...)
+        inside = {f.key: f for f in discover_under("rules", root, rel, domains)}
+        files.update(inside)
+        prefix = f"rules:{rel}/" if rel else "rules:"
+        removed.update(k for k in known if k.startswith(prefix) and k not in inside)
+    elif is_rule_file(rel):
+        if os.path.lexists(target):
+            sf = SourceFile("rules", root, rel, domains)
+            files[sf.key] = sf
+        else:
+            removed.add(doc_key("rules", rel))
+    elif rel:
+        removed.update(k for k in known if k.startswith(f"rules:{rel}/"))
+
+
+def watch_targets(sources: list[StandardsSource]) -> list[tuple[Path, bool]]:
+    """(folder, recursive) to watch: every standards root; for the rules source the project root
+    itself (not recursively), its .cursor and .github folders, and each folder holding a nested
+    AGENTS.md (one created later in a new folder is found at the next start)."""
+    targets: list[tuple[Path, bool]] = []
+    for kind, root in resolved_roots(sources):
+        if kind != "rules":
+            targets.append((root, True))
+            continue
+        targets.append((root, False))
+        targets.extend((root / top, True) for top in (".cursor", ".github") if (root / top).is_dir())
+        targets.extend(
+            ((root / f).parent, False)
+            for f in discover_rules(root)
+            if "/" in f and not f.startswith((".cursor", ".github"))
+        )
+    return list(dict.fromkeys(targets))
 
 
 def read_capped(path: Path, max_bytes: int) -> str:

@@ -28,12 +28,12 @@ log = logging.getLogger(__name__)
 
 TABLE = "chunks"
 #: Columns returned by searches (the vector and the FTS column stay on disk).
-RESULT_COLUMNS = ["id", "doc", "source", "file", "domain", "heading_path", "tags", "text"]
+RESULT_COLUMNS = ["id", "doc", "source", "file", "domain", "paths", "heading_path", "tags", "text"]
 #: Below this many chunks a flat (exact) vector scan is fast enough; above it an IVF index is built.
 ANN_MIN_ROWS = 5000
 #: IVF partitions probed per query (of about sqrt(rows)/4): near-exact recall at a fraction of the scan.
 ANN_NPROBES = 8
-_MANIFEST_COLUMNS = ["doc", "source", "file", "domain", "title", "tags", "content_hash", "chunk_index"]
+_MANIFEST_COLUMNS = ["doc", "source", "file", "domain", "paths", "title", "tags", "content_hash", "chunk_index"]
 
 
 class StoreCorrupt(Exception):
@@ -50,6 +50,7 @@ def schema(dimension: int) -> pa.Schema:
             pa.field("source", pa.string()),
             pa.field("file", pa.string()),
             pa.field("domain", pa.string()),
+            pa.field("paths", pa.list_(pa.string())),
             pa.field("title", pa.string()),
             pa.field("heading_path", pa.list_(pa.string())),
             pa.field("tags", pa.list_(pa.string())),
@@ -80,6 +81,7 @@ class DocInfo:
     title: str
     tags: list[str]
     content_hash: str
+    paths: tuple[str, ...] = ()
 
 
 class ChunkStore:
@@ -122,9 +124,13 @@ class ChunkStore:
                 self._table, self.dimension = table, dimension
                 return True
             table = await self._conn.open_table(TABLE)
-            found = (await table.schema()).field("vector").type.list_size
+            existing = await table.schema()
+            found = existing.field("vector").type.list_size
             if dimension is not None and found != dimension:
                 raise StoreCorrupt(f"index holds {found}-dimensional vectors, the model makes {dimension}")
+            missing = [f.name for f in schema(found) if f.name not in existing.names]
+            if missing:
+                raise StoreCorrupt(f"index was written by an older version (no {', '.join(missing)} column)")
             await table.count_rows()
             await table.query().limit(1).to_list()
             self._table, self.dimension = table, found
@@ -219,6 +225,7 @@ class ChunkStore:
                     title=row["title"],
                     tags=list(row["tags"] or []),
                     content_hash=row["content_hash"],
+                    paths=tuple(row["paths"] or []),
                 )
         return docs
 
@@ -280,22 +287,21 @@ class ChunkStore:
         return rows
 
 
-def build_filter(*, domain: str | None, source: str | None, tags: list[str] | None) -> Expr | None:
-    """AND of the given filters; tags match if the chunk has any of them."""
+def build_filter(
+    *, domain: str | None, source: str | None, tags: list[str] | None, exclude_docs: list[str] | None = None
+) -> Expr | None:
+    """AND of the given filters; a chunk matches tags only if it has all of them; ``exclude_docs`` never match."""
     from lancedb.expr import col, lit
 
     parts: list[Expr] = []
+    if exclude_docs:
+        parts.append(~col("doc").isin(exclude_docs))
     if domain is not None:
         parts.append(col("domain") == lit(domain))
     if source is not None:
         parts.append(col("source") == lit(source))
     if tags:
-        any_tag: Expr | None = None
-        for tag in tags:
-            cond = col("tags_key").contains(lit(f"|{tag}|"))
-            any_tag = cond if any_tag is None else any_tag | cond
-        if any_tag is not None:
-            parts.append(any_tag)
+        parts.extend(col("tags_key").contains(lit(f"|{tag}|")) for tag in tags)  # all of them
     if not parts:
         return None
     result = parts[0]

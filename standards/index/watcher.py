@@ -108,24 +108,26 @@ class Watcher:
         self._observer: Any = None
         self._watched: set[Path] = set()
 
-    def start(self, roots: list[Path]) -> None:
+    def start(self, roots: list[Path] | list[tuple[Path, bool]]) -> None:
+        """Watch folders: each a path (recursive) or a (path, recursive) pair."""
         from watchdog.observers import Observer
 
         loop = asyncio.get_running_loop()
         self._handler = _handler_class()(loop, self._debouncer.add)
         self._observer = Observer()
         self._observer.daemon = True
-        for root in roots:
-            self.watch(root)
+        for target in roots:
+            path, recursive = target if isinstance(target, tuple) else (target, True)
+            self.watch(path, recursive=recursive)
         self._observer.start()
 
-    def watch(self, root: Path) -> None:
-        """Watch one more root (no-op if already watched or missing)."""
+    def watch(self, root: Path, *, recursive: bool = True) -> None:
+        """Watch one more folder (no-op if already watched or missing)."""
         if self._observer is None or root in self._watched or not root.is_dir():
             return
-        self._observer.schedule(self._handler, str(root), recursive=True)
+        self._observer.schedule(self._handler, str(root), recursive=recursive)
         self._watched.add(root)
-        log.info("watching standards folder %s", root)
+        log.info("watching standards folder %s%s", root, "" if recursive else " (not its sub-folders)")
 
     def is_watching(self, root: Path) -> bool:
         return root in self._watched

@@ -25,7 +25,7 @@ from standards.index.indexer import Indexer, IndexResult
 from standards.index.models import BuildProgress, BuildReport, IndexConfig, IndexState, IndexStatus, SearchResponse
 from standards.index.reader import IndexReader
 from standards.index.searcher import FtsUnavailable, IndexSearcher
-from standards.index.sources import discover, resolve_changes
+from standards.index.sources import discover, resolve_changes, watch_targets
 from standards.index.status_file import StatusFile
 from standards.index.store import StoreCorrupt
 from standards.index.watcher import Debouncer, Watcher
@@ -80,7 +80,7 @@ class IndexWriter(IndexSearcher):
             return
         if watch:
             self._watcher = Watcher(Debouncer(self.reindex_paths, delay=self.config.debounce_seconds))
-            self._watcher.start([s.root.expanduser().resolve() for s in self.config.sources])
+            self._watcher.start(await asyncio.to_thread(watch_targets, self.config.sources))
         # not in _tasks: it runs until stop, and _wait_idle must not wait for it
         self._requests = asyncio.create_task(self._serve_requests(), name="standards-requests")
         if reconcile:

@@ -52,7 +52,8 @@ class JobHarness:
         self, *, concurrency: int = 10, options: JobOptions | None = None, timeout: float = 60.0
     ) -> AsyncIterator[WorkerDeps]:
         """An in-process worker with its own SQLite connection; stopped (gracefully) on exit."""
-        async with JobStore.open(self.db_path) as store:
+        chosen = options or self.options
+        async with JobStore.open(self.db_path, webhooks=chosen.webhook_url is not None) as store:
             deps = WorkerDeps(
                 store=store,
                 personas=self.personas,
@@ -99,7 +100,7 @@ def make_jobs(redis_url: str, fake_api: FakeAnthropic, tmp_path: Path) -> Callab
         personas = PersonaRegistry.load(tmp_path / "no-custom-personas")
         db_path = tmp_path / "data" / "jobs.sqlite3"
         async with AsyncExitStack() as stack:
-            store = await stack.enter_async_context(JobStore.open(db_path))
+            store = await stack.enter_async_context(JobStore.open(db_path, webhooks=options.webhook_url is not None))
             pool = make_pool(redis_url)
             stack.push_async_callback(pool.aclose)
             service = JobService(store, JobQueue(pool, redis_url), personas, max_context_chars=200_000, options=options)

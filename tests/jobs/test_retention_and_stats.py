@@ -49,12 +49,15 @@ async def test_retention_deletes_only_old_finished_jobs(tmp_path: Path) -> None:
     async with JobStore.open(tmp_path / "jobs.sqlite3") as store:
         for job in keep + drop:
             assert await store.insert(job)
+            await store.save_conversation(job.id, [{"role": "user", "content": f"secret code of {job.id}"}])
         report = await apply_retention(store, options, now=NOW)
+        transcripts = {j.id: await store.conversation(j.id) for j in keep + drop}
         left = {j.id for j in (await store.list_jobs(limit=100))[0]}
         stats = await database_stats(store, options, now=NOW)
         again = await apply_retention(store, options, now=NOW)  # idempotent
     assert report.deleted == 3 and again.deleted == 0
     assert left == {j.id for j in keep}
+    assert {job_id for job_id, messages in transcripts.items() if messages is not None} == left
     assert stats.last_cleanup is not None and stats.last_cleanup_deleted == 3
     assert report.vacuumed and not again.vacuumed  # the 200 kB row freed enough to reclaim
     assert stats.total_jobs == 5

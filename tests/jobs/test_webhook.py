@@ -103,3 +103,28 @@ async def test_cancelled_job_webhook_is_delivered_by_a_worker(make_jobs: Callabl
             status = await _delivered(jobs, job_id)
     assert status == "delivered (attempt 1)"
     assert _verify(*rec.received[0])["status"] == "cancelled"
+
+
+async def test_an_invoke_refused_because_redis_is_down_sends_its_webhook(make_jobs: Callable[..., Any]) -> None:
+    import pytest
+
+    from worker.queue import JobQueue, QueueUnavailableError, make_pool
+    from worker.service import JobService
+
+    async with receiver() as rec, make_jobs(webhook_url=rec.url, webhook_secret=SECRET) as jobs:
+        dead_url = "redis://127.0.0.1:1/0"
+        dead_pool = make_pool(dead_url)
+        try:
+            down = JobService(
+                jobs.store, JobQueue(dead_pool, dead_url), jobs.personas, max_context_chars=1000, options=jobs.options
+            )
+            with pytest.raises(QueueUnavailableError):
+                await down.submit("security", "review app.py")
+        finally:
+            await dead_pool.aclose()
+        failed = (await jobs.store.list_jobs(status="failed"))[0][0]
+        assert failed.webhook_status == "pending"
+        async with jobs.worker():  # Redis is back: the outbox delivers it
+            status = await _delivered(jobs, failed.id)
+    assert status == "delivered (attempt 1)"
+    assert _verify(*rec.received[0])["status"] == "failed"

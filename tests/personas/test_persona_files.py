@@ -83,5 +83,32 @@ def test_core_personas_fit_the_prompt_budget_with_runtime_additions() -> None:
 
     for persona in PersonaRegistry.load().all():
         assert persona.origin == "core"
-        # The body is capped at 1,500 tokens; the runtime adds a short style/citation/budget tail.
-        assert estimate_tokens(build_system_prompt(persona, RunLimits())) - estimate_tokens(persona.system_prompt) < 250
+        # The body is capped at 1,500 tokens; the runtime adds a short style/citation/data/budget tail.
+        assert estimate_tokens(build_system_prompt(persona, RunLimits())) - estimate_tokens(persona.system_prompt) < 330
+
+
+def test_ids_that_become_the_same_tool_name_clash_at_load(tmp_path: Path) -> None:
+    first = _write(tmp_path, "a-b", VALID)
+    second = _write(tmp_path, "a_b", VALID)
+    registry = PersonaRegistry.load(tmp_path)
+    assert "a-b" in registry
+    assert "a_b" not in registry
+    assert len(registry.errors) == 1
+    error = registry.errors[0]
+    assert str(first) in error and str(second) in error
+    assert "invoke_a_b" in error
+    assert len({p.tool_name for p in registry.all()}) == len(registry.all())
+
+
+def test_core_clash_is_a_bug_that_raises(tmp_path: Path) -> None:
+    _write(tmp_path, "x-y", VALID)
+    _write(tmp_path, "x_y", VALID)
+    with pytest.raises(PersonaFileError, match="invoke_x_y"):
+        PersonaRegistry.load(core_dir=tmp_path)
+
+
+def test_project_persona_overriding_a_core_id_is_not_a_clash(tmp_path: Path) -> None:
+    _write(tmp_path, "security", VALID)
+    registry = PersonaRegistry.load(tmp_path)
+    assert registry.errors == []
+    assert registry.get("security").origin == "project"

@@ -36,8 +36,8 @@ async def test_context_paths_are_inlined_through_the_sandbox(
 
     first = fake_api.requests[0]["messages"][0]["content"]
     assert first.startswith("# Task\nReview\n\n# Context\napi/login.py (inlined below)\nPlease focus on token")
-    assert "### File: api/login.py\n```\nimport jwt\n" in first
-    assert "### File: api/util.py\n```\ndef helper():" in first
+    assert '### File: api/login.py\n<data source="api/login.py">\nimport jwt\n' in first
+    assert '### File: api/util.py\n<data source="api/util.py">\ndef helper():' in first
     assert "../outside/secret.txt\n  (not inlined: '..' is refused" in first
     assert "image.bin\n  (not inlined: 'image.bin' is a binary file" in first
     assert "TOP-SECRET-OUTSIDE" not in first
@@ -196,7 +196,7 @@ async def test_briefing_without_api_key(
     assert "## Refusals" not in text
     assert "### 1. `security/authentication-and-sessions.md#The rule` (score 0.91)" in text
     assert "### 2. `security/secrets-management.md#The rule`" in text
-    assert search.calls == [{"query": "Is our JWT handling safe?", "domain": None, "limit": 5}]
+    assert search.calls == [{"query": "Is our JWT handling safe?", "domain": None, "limit": 5, "paths": None}]
     assert fake_api.requests == []
     assert outcome.persona_id == "security"
     assert len(outcome.prompt_hash) == 16

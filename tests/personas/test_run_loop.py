@@ -86,7 +86,7 @@ async def test_full_conversation_search_read_submit(
     assert any(u.message == "Reading api/login.py" for u in progress.updates)
     assert any(u.eta_seconds is not None for u in progress.updates)
     assert "Checking the team's JWT rules first." in (progress.updates[-1].partial_result or "")
-    assert search.calls == [{"query": "jwt validation", "domain": "security", "limit": 5}]
+    assert search.calls == [{"query": "jwt validation", "domain": "security", "limit": 5, "paths": None}]
 
     first, second, third = fake_api.requests
     assert [t["name"] for t in first["tools"]] == [

@@ -9,7 +9,8 @@ import pytest
 
 from personas.model import PersonaDefinition
 from personas.runtime import LLMConfig, RunRequest, RunToolbox, run_persona
-from personas.runtime.sandbox import ProjectSandbox, SandboxError, glob_regex
+from personas.runtime.globs import compile_glob
+from personas.runtime.sandbox import ProjectSandbox, SandboxError
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.personas.helpers import Progress, call, calls, submit, tool_results
 
@@ -75,8 +76,8 @@ async def test_read_file_line_ranges(
 
     results = {r["tool_use_id"]: r for r in tool_results(fake_api.requests[1])}
     assert results[ranged["id"]]["content"] == (
-        "api/login.py (lines 4-5 of 6):\n4 | def login(token):\n"
-        '5 |     claims = jwt.decode(token, options={"verify_signature": False})'
+        'api/login.py (lines 4-5 of 6):\n<data source="api/login.py">\n4 | def login(token):\n'
+        '5 |     claims = jwt.decode(token, options={"verify_signature": False})\n</data>'
     )
     assert "has 6 lines; start_line 99 is past the end" in results[past_end["id"]]["content"]
     assert "end_line must be >= start_line" in results[backwards["id"]]["content"]
@@ -122,4 +123,4 @@ def test_list_files_limit_reports_the_total(tree: Path) -> None:
     ],
 )
 def test_glob_semantics(pattern: str, path: str, matches: bool) -> None:
-    assert bool(glob_regex(pattern).fullmatch(path)) is matches
+    assert compile_glob(pattern).match(path) is matches

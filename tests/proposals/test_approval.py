@@ -4,6 +4,7 @@ the standards folder), reject, request changes; every refusal says why and write
 from __future__ import annotations
 
 import os
+from dataclasses import astuple
 from pathlib import Path
 
 import aiosqlite
@@ -12,7 +13,7 @@ import pytest
 from standards.curation.publish import StandardWriteError, standard_path
 from standards.curation.service import ProposalError, ProposalService, UnknownProposalError
 from standards.curation.store import ProposalStore
-from standards.index.chunker import parse_front_matter
+from standards.frontmatter import parse
 from tests.proposals.conftest import CONTENT, DRAFT, RecordingQueue, RecordingReindex
 
 
@@ -35,7 +36,7 @@ async def test_approve_writes_front_matter_and_reindexes(
         str(target.resolve()),
     )
     assert result.indexed and reindex.paths == [target.resolve()]
-    meta, body, warning = parse_front_matter(target.read_text(encoding="utf-8"))
+    meta, body, warning = astuple(parse(target.read_text(encoding="utf-8")))
     assert warning is None
     assert list(meta)[:8] == [
         "title",
@@ -73,7 +74,7 @@ async def test_approve_with_edits_keeps_their_front_matter(
     pid = await store.create_draft(**DRAFT)
     edits = "---\ntags: [jwt, auth]\nowner: platform-team\n---\n# JWT verification\n\nVerify tokens.\n"
     result = await service.approve(pid, edits=edits)
-    meta, body, _ = parse_front_matter((standards_dir / result.file).read_text())
+    meta, body, _ = astuple(parse((standards_dir / result.file).read_text()))
     assert (meta["title"], meta["tags"], meta["owner"], meta["approved_by"]) == (
         "Verify JWTs",
         ["jwt", "auth"],
@@ -115,7 +116,7 @@ async def test_secret_in_edits_is_refused(service: ProposalService, store: Propo
 
 async def _insert_raw(store: ProposalStore, pid: str, domain: str, topic: str) -> None:
     """A row that create_draft would refuse (as if written by a buggy or hostile client)."""
-    async with aiosqlite.connect(store.path) as db:
+    async with aiosqlite.connect(str(store.path)) as db:
         await db.execute(
             "INSERT INTO proposals (id, domain, topic, title, content, rationale, proposed_by, status, version, "
             "created_at, updated_at) VALUES (?, ?, ?, 't', 'c', 'r', 'security', 'draft', 1, 0, 0)",
@@ -204,7 +205,7 @@ async def test_update_shows_a_diff_and_keeps_created_fields(
 
     result = await service.approve(pid, approved_by="carol")
     assert result.action == "update"
-    meta, body, _ = parse_front_matter(target.read_text())
+    meta, body, _ = astuple(parse(target.read_text()))
     assert (meta["version"], meta["created_by"], meta["created_at"], meta["tags"], meta["reviewers"]) == (
         4,
         "architect",

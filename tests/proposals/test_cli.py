@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from dataclasses import astuple
 from pathlib import Path
 
 import pytest
 
 from mcp_server.cli import main
 from standards.curation.store import ProposalStore
-from standards.index.chunker import parse_front_matter
+from standards.frontmatter import parse
 from tests.proposals.conftest import DRAFT
 from worker.models import JobState
 from worker.store import JobStore
@@ -54,7 +55,7 @@ def test_list_show_approve_reject(root: Path, capsys: pytest.CaptureFixture[str]
     assert code == 0 and "## Summary" in out and "approve_standard_proposal" in out
     code, out, _ = _run(capsys, "approve", first, "--approved-by", "dana", "--json")
     assert code == 0 and json.loads(out)["approved_by"] == "dana"
-    meta, _, _ = parse_front_matter((_standards(root) / "security" / "jwt-verification.md").read_text())
+    meta, _, _ = astuple(parse((_standards(root) / "security" / "jwt-verification.md").read_text()))
     assert meta["approved_by"] == "dana"
     code, _, err = _run(capsys, "approve", first)
     assert code == 2 and "already approved" in err
@@ -109,7 +110,7 @@ def test_add_markdown_keeps_front_matter(root: Path, tmp_path: Path, capsys: pyt
     assert code == 0, err
     target = _standards(root) / "architecture" / "api-design-v2.md"
     assert str(target) in out
-    meta, body, warning = parse_front_matter(target.read_text())
+    meta, body, warning = astuple(parse(target.read_text()))
     assert warning is None
     assert (meta["title"], meta["domain"], meta["tags"], meta["owner"], meta["created_at"]) == (
         "API design",
@@ -131,7 +132,7 @@ def test_add_text_file_with_topic(root: Path, tmp_path: Path, capsys: pytest.Cap
     doc.write_text("Rotate on-call weekly.\n")
     code, _, err = _run(capsys, "add", str(doc), "--domain", "operations", "--topic", "On Call Rotation")
     assert code == 0, err
-    meta, body, _ = parse_front_matter((_standards(root) / "operations" / "on-call-rotation.md").read_text())
+    meta, body, _ = astuple(parse((_standards(root) / "operations" / "on-call-rotation.md").read_text()))
     assert meta["title"] == "On call rotation" and body.startswith("# On call rotation\n\nRotate on-call")
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -133,7 +132,6 @@ async def test_server_sigkilled_with_jobs_in_flight_recovers_them_after_restart(
         (owner,) = owners
         pid = int(owner.split(":")[1])
         os.kill(pid, signal.SIGKILL)
-        killed_at = time.monotonic()
     crashed = await _jobs(settings.jobs_db_path)
     stranded = {job.id for job in crashed.values() if job.status is JobStatus.RUNNING}
     assert len(stranded) == RUNNING, crashed  # no graceful hand-back happened
@@ -142,7 +140,6 @@ async def test_server_sigkilled_with_jobs_in_flight_recovers_them_after_restart(
     reply.fast = True
     async with Client(build_server(settings)) as restarted:
         reports = {job_id: await finished(restarted, job_id) for job_id in ids}
-        recovered_in = time.monotonic() - killed_at
     final = await _jobs(settings.jobs_db_path)
 
     assert [r["status"] for r in reports.values()] == ["complete"] * len(ids), reports
@@ -153,5 +150,3 @@ async def test_server_sigkilled_with_jobs_in_flight_recovers_them_after_restart(
     assert all(final[j].attempts == 1 for j in set(ids) - stranded)
     assert len(fake_api.requests) == len(ids) + RUNNING
     assert max(_calls_per_task(fake_api).values()) <= 2
-    # Bound: server start + the dead lease lapsing (≤ LEASE) + a reaper pass (LEASE / 3) + the runs.
-    assert recovered_in < 20, f"recovered {recovered_in:.1f} s after the kill"

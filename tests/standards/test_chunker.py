@@ -9,8 +9,6 @@ from standards.index.chunker import (
     chunk_markdown,
     embed_text,
     estimate_tokens,
-    normalize_tags,
-    parse_front_matter,
     split_sections,
 )
 
@@ -43,23 +41,6 @@ def test_malformed_front_matter_warns_and_is_dropped(raw: str, reason: str) -> N
     assert len(doc.warnings) == 1
     assert reason in doc.warnings[0]
     assert [c.text for c in doc.chunks] == ["Body text."]
-
-
-def test_unclosed_front_matter_is_body() -> None:
-    meta, body, warning = parse_front_matter("---\ntitle: x\n\nno closing fence\n")
-    assert meta == {}
-    assert "no closing" in (warning or "")
-    assert "no closing fence" in body
-
-
-def test_no_front_matter() -> None:
-    assert parse_front_matter("# Title\n") == ({}, "# Title\n", None)
-
-
-def test_tags_from_comma_string() -> None:
-    assert normalize_tags("a, B ,, a") == ["a", "b"]
-    assert normalize_tags(None) == []
-    assert normalize_tags([1, True, "x|y", "ok"]) == ["1", "ok"]
 
 
 @pytest.mark.parametrize("fence", ["```", "~~~", "````"])

@@ -53,9 +53,13 @@ async def test_filters(index: IndexWriter) -> None:
     assert set(await files_for(index, "tests logging secrets", domain="testing")) == {"testing/test-pyramid.md"}
     assert set(await files_for(index, "tests logging secrets", source="universal")) == {"testing/test-pyramid.md"}
     assert set(await files_for(index, "tests logging secrets", tags=["Observability"])) == {"development/logging.md"}
-    assert set(await files_for(index, "tests logging secrets", tags=["vault", "logging"])) == {
-        "security/secrets-management.md",
-        "development/logging.md",
+    # tags=[a, b] means files carrying ALL of them, as the tool says (not either of them)
+    assert await files_for(index, "tests logging secrets", tags=["vault", "logging"]) == []
+    assert set(await files_for(index, "tests logging secrets", tags=["Logging", "observability"])) == {
+        "development/logging.md"
+    }
+    assert set(await files_for(index, "tests logging secrets", tags=["secrets", "vault"])) == {
+        "security/secrets-management.md"
     }
     assert await files_for(index, "tests logging secrets", domain="security", tags=["logging"]) == []
     with pytest.raises(ValueError, match="invalid domain"):

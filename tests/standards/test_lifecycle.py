@@ -31,7 +31,7 @@ def _cli_env(project: Path) -> dict[str, str]:
 def _project(tmp_path: Path) -> tuple[Path, Settings]:
     project = tmp_path / "project"
     write(project / ".agent-os" / "standards" / "security" / "secrets.md", SECRETS_MD)
-    return project, Settings(project_root=project, embedder="hashing")  # type: ignore[call-arg]
+    return project, Settings(project_root=project, embedder="hashing")
 
 
 async def _coverage(config: IndexConfig) -> tuple[int, int, int]:

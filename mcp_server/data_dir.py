@@ -1,0 +1,69 @@
+"""The data dir (job history, proposals, index, embedded Redis): prepared in one place, private.
+
+Job history holds code and reviews, so the folder is 0700 and the files directly in it (databases,
+their journals, the Redis log and record) are 0600. :func:`prepare_data_dir` also proves the folder
+is writable before anything opens it, and every storage failure is told as path, cause and fix
+(:func:`storage_problem`), not as a traceback.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import stat
+from pathlib import Path
+
+from worker.storage_errors import storage_problem
+
+__all__ = ["DataDirError", "prepare_data_dir", "secure_files", "storage_problem"]
+
+log = logging.getLogger(__name__)
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+_PROBE = ".write-probe"
+
+
+class DataDirError(RuntimeError):
+    """The data dir cannot be used; the message says which path, why, and what to do."""
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    """Create the data dir 0700 (tighten it if it exists), prove it is writable, tighten its files."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+        if not data_dir.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(data_dir))
+        if stat.S_IMODE(data_dir.stat().st_mode) != DIR_MODE:
+            data_dir.chmod(DIR_MODE)
+        _probe_write(data_dir / _PROBE)
+    except OSError as exc:
+        raise DataDirError(f"The data dir {data_dir} is unusable: " + storage_problem(data_dir, exc)) from exc
+    secure_files(data_dir)
+
+
+def _probe_write(path: Path) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        os.write(fd, b"\0" * 4096)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+
+
+def secure_files(data_dir: Path) -> None:
+    """Every regular file directly in the data dir becomes 0600 (SQLite gives its -wal/-shm files
+    the database's mode, so tightening the databases covers their journals too)."""
+    try:
+        entries = list(os.scandir(data_dir))
+    except OSError as exc:
+        log.warning("cannot list %s to tighten file modes: %s", data_dir, exc)
+        return
+    for entry in entries:
+        try:
+            if entry.is_file(follow_symlinks=False) and stat.S_IMODE(entry.stat().st_mode) != FILE_MODE:
+                os.chmod(entry.path, FILE_MODE)
+        except OSError as exc:
+            log.warning("cannot make %s private (0600): %s", entry.path, exc)

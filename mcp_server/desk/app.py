@@ -1,0 +1,111 @@
+"""The desk's Starlette app: login (off loopback), CSRF on every POST, Host checks, the page routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from mcp_server.desk import ops, proposals, reviews, standards
+from mcp_server.desk.web import HERE, SESSION_COOKIE, Desk, DeskUnavailable, Handler, csrf_ok, form
+from mcp_server.http import is_loopback
+
+if TYPE_CHECKING:
+    from mcp_server.app import AppState
+
+log = logging.getLogger(__name__)
+
+OPEN_PATHS = ("/login", "/static/")
+
+
+def build_desk(
+    get_state: Callable[[], AppState],
+    *,
+    host: str = "127.0.0.1",
+    token: str | None = None,
+    root_path: str = "",
+) -> Starlette:
+    """The desk over ``get_state()``'s services. Off loopback a token is required (login form);
+    ``root_path`` is where it is mounted (``/desk`` under ``serve --http``)."""
+    if token is None and not is_loopback(host):
+        raise ValueError(f"the desk on {host} needs PERSONAS_HTTP_TOKEN (a login token), or bind to 127.0.0.1")
+    desk = Desk(get_state=get_state, token=token, root_path=root_path, secure_cookies=False)
+    loopback_only = is_loopback(host)
+
+    def wrap(handler: Handler) -> Callable[[Request], object]:
+        async def endpoint(request: Request) -> Response:
+            refusal = await _guard(desk, request, loopback_only)
+            if refusal is not None:
+                return refusal
+            try:
+                return await handler(desk, request)
+            except DeskUnavailable as exc:
+                return desk.error(request, 503, "Not ready", str(exc))
+            except (LookupError, FileNotFoundError) as exc:
+                return desk.error(request, 404, "Not found", str(exc).strip("'\""))
+            except ValueError as exc:
+                return desk.error(request, 400, "Cannot do that", str(exc))
+
+        return endpoint
+
+    routes: list[BaseRoute] = [
+        Route("/", wrap(_home)),
+        Route("/login", wrap(_login), methods=["GET", "POST"]),
+        Route("/logout", wrap(_logout), methods=["POST"]),
+        Mount("/static", app=StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    for module in (proposals, reviews, ops, standards):
+        routes.extend(Route(path, wrap(handler), methods=methods) for path, handler, methods in module.ROUTES)
+    return Starlette(routes=routes)
+
+
+async def _guard(desk: Desk, request: Request, loopback_only: bool) -> Response | None:
+    """Host check (DNS rebinding), login, CSRF. None when the request may proceed."""
+    hostname = (request.url.hostname or "").strip("[]")
+    if loopback_only and not is_loopback(hostname):
+        return desk.error(request, 421, "Wrong host", f"this desk answers only on loopback, not on {hostname!r}")
+    path = request.url.path.removeprefix(desk.root_path) or "/"
+    if not desk.logged_in(request) and not path.startswith(OPEN_PATHS):
+        return RedirectResponse(desk.url("/login"), status_code=303)
+    if request.method == "POST":
+        try:
+            submitted = (await form(request)).get("csrf")
+        except ValueError as exc:
+            return desk.error(request, 413, "Too large", str(exc))
+        if not csrf_ok(request, submitted):
+            return desk.error(
+                request, 403, "Form expired", "The form's security token did not match: reload the page and retry."
+            )
+    return None
+
+
+async def _home(desk: Desk, request: Request) -> Response:
+    return RedirectResponse(desk.url("/proposals"), status_code=303)
+
+
+async def _login(desk: Desk, request: Request) -> Response:
+    if desk.token is None:
+        return RedirectResponse(desk.url("/proposals"), status_code=303)
+    if request.method == "GET":
+        return desk.page(request, "login.html", title="Sign in")
+    import hmac
+
+    given = (await form(request)).get("token", "")
+    if not hmac.compare_digest(given.encode(), desk.token.encode()):
+        log.warning("desk: failed login from %s", request.client.host if request.client else "?")
+        return desk.page(request, "login.html", status_code=401, title="Sign in", failed=True)
+    response = RedirectResponse(desk.url("/proposals"), status_code=303)
+    desk.set_cookie(response, SESSION_COOKIE, desk.session_value(), max_age=12 * 3600)
+    return response
+
+
+async def _logout(desk: Desk, request: Request) -> Response:
+    response = RedirectResponse(desk.url("/login"), status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path=desk.root_path or "/")
+    return response

@@ -1,0 +1,77 @@
+"""Running the desk: ``personas desk`` on its own, or mounted at ``/desk`` beside ``/mcp`` by ``serve --http``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import webbrowser
+from typing import TYPE_CHECKING
+
+import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mcp_server.desk.app import build_desk
+from mcp_server.desk.web import DeskUnavailable
+
+if TYPE_CHECKING:
+    from mcp_server.app import AppState
+    from mcp_server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DESK_PREFIX = "/desk"
+
+
+class StateRef:
+    """The app state of a running server, for the desk mounted beside it (set while it is open)."""
+
+    def __init__(self) -> None:
+        self.state: AppState | None = None
+
+    def __call__(self) -> AppState:
+        if self.state is None:
+            raise DeskUnavailable("the server is starting or stopping; reload in a moment")
+        return self.state
+
+
+class DeskDispatcher:
+    """Send ``/desk…`` to the desk (its own cookie login) and everything else to the MCP app."""
+
+    def __init__(self, mcp_app: ASGIApp, desk_app: ASGIApp) -> None:
+        self.mcp_app = mcp_app
+        self.desk_app = desk_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and (path == DESK_PREFIX or path.startswith(DESK_PREFIX + "/")):
+            await self.desk_app({**scope, "root_path": scope.get("root_path", "") + DESK_PREFIX}, receive, send)
+        else:
+            await self.mcp_app(scope, receive, send)
+
+
+def mount_desk(mcp_app: ASGIApp, ref: StateRef, *, host: str, token: str | None) -> ASGIApp:
+    return DeskDispatcher(mcp_app, build_desk(ref, host=host, token=token, root_path=DESK_PREFIX))
+
+
+async def run_desk(settings: Settings, *, host: str, port: int, open_browser: bool) -> None:
+    """Open the project's state like ``serve`` does (stores, index, Redis, a worker for revision
+    jobs) and serve the desk until cancelled."""
+    from mcp_server.app import open_app
+    from personas.registry import PersonaRegistry
+
+    token = settings.http_token.get_secret_value() if settings.http_token else None
+    personas = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
+    async with open_app(settings, personas) as state:
+        app = build_desk(lambda: state, host=host, token=token)
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+        sock = config.bind_socket()  # bind now: a taken port fails here, with the OSError
+        server = uvicorn.Server(config)
+        url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
+        serving = asyncio.create_task(server.serve(sockets=[sock]), name="desk-http")
+        log.warning("the desk is at %s%s", url, " (sign in with PERSONAS_HTTP_TOKEN)" if token else "")
+        if open_browser:
+            await asyncio.to_thread(webbrowser.open, url)
+        try:
+            await serving
+        finally:
+            server.should_exit = True

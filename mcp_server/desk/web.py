@@ -1,0 +1,121 @@
+"""Shared helpers of the desk pages: templates, Markdown, session and CSRF tokens, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+from mdit_py_plugins.anchors import anchors_plugin
+from mdit_py_plugins.anchors.index import slugify
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+if TYPE_CHECKING:
+    from mcp_server.app import AppState
+
+HERE = Path(__file__).resolve().parent
+SESSION_COOKIE = "desk_session"
+CSRF_COOKIE = "desk_csrf"
+APPROVER_COOKIE = "desk_approver"
+MAX_FORM_BYTES = 256 * 1024
+
+
+class DeskUnavailable(RuntimeError):
+    """The server's resources are not open (yet, or any more)."""
+
+
+@dataclass
+class Desk:
+    """What every page handler needs: the app state, the templates and the desk's secrets."""
+
+    get_state: Callable[[], AppState]
+    token: str | None
+    root_path: str
+    secure_cookies: bool = False
+    secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    templates: Environment = field(init=False)
+    markdown: MarkdownIt = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.templates = Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(["html"]),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        # CommonMark without raw HTML: a standard's text can never inject markup or script.
+        # Headings get ids so a finding's citation can link to the exact section.
+        self.markdown = MarkdownIt("commonmark", {"html": False}).use(anchors_plugin, max_level=6)
+        self.templates.filters["markdown"] = self.render_markdown
+        self.templates.filters["slug"] = slugify
+
+    @property
+    def state(self) -> AppState:
+        return self.get_state()
+
+    def render_markdown(self, text: str | None) -> Markup:
+        return Markup(self.markdown.render(text or ""))
+
+    def session_value(self) -> str:
+        """The cookie value a logged-in browser holds (derived from the token; never the token)."""
+        assert self.token is not None
+        return hmac.new(self.secret, b"session:" + self.token.encode(), hashlib.sha256).hexdigest()
+
+    def logged_in(self, request: Request) -> bool:
+        if self.token is None:
+            return True
+        given = request.cookies.get(SESSION_COOKIE, "")
+        return hmac.compare_digest(given, self.session_value())
+
+    def page(self, request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+        csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        body = self.templates.get_template(template).render(
+            root=self.root_path, csrf=csrf, request=request, logout=self.token is not None, **values
+        )
+        response = HTMLResponse(body, status_code=status_code)
+        if request.cookies.get(CSRF_COOKIE) != csrf:
+            self.set_cookie(response, CSRF_COOKIE, csrf)
+        return response
+
+    def error(self, request: Request, status_code: int, title: str, detail: str) -> HTMLResponse:
+        return self.page(request, "error.html", status_code=status_code, title=title, detail=detail)
+
+    def set_cookie(self, response: Response, name: str, value: str, max_age: int | None = None) -> None:
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            path=self.root_path or "/",
+            httponly=True,
+            samesite="strict",
+            secure=self.secure_cookies,
+        )
+
+    def url(self, path: str) -> str:
+        return f"{self.root_path}{path}"
+
+
+async def form(request: Request) -> dict[str, str]:
+    """The posted form as plain strings, refusing oversized bodies."""
+    length = int(request.headers.get("content-length") or 0)
+    if length > MAX_FORM_BYTES:
+        raise ValueError(f"the form is {length} bytes; the desk accepts at most {MAX_FORM_BYTES}")
+    data = await request.form(max_files=0, max_fields=50)
+    return {k: v for k, v in data.items() if isinstance(v, str)}
+
+
+def csrf_ok(request: Request, submitted: str | None) -> bool:
+    """Double-submit check: the form's token must equal the SameSite=Strict cookie's."""
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    return bool(cookie) and submitted is not None and hmac.compare_digest(cookie, submitted)
+
+
+Handler = Callable[[Desk, Request], Awaitable[Response]]

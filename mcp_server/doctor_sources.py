@@ -1,0 +1,63 @@
+"""`personas doctor` lines for the standards sources: folders, shared (org) folders, rule files, subagents."""
+
+from __future__ import annotations
+
+import os
+
+from mcp_server.doctor import Check
+from mcp_server.settings import Settings
+from personas.claude_agents import subagent_files
+from standards.index.rules import discover_rules
+from standards.index.sources import discover_under
+
+#: Rule files named one by one in the report; more are counted.
+MAX_LISTED = 12
+
+
+def source_checks(settings: Settings) -> list[Check]:
+    """One line per source kind: what was found where (blocking I/O; bounded walks)."""
+    checks = [_folder("project standards", settings.standards_dir, "project")]
+    for i, folder in enumerate(settings.shared_standards_dirs):
+        check = _folder(f"shared standards {i + 1}", folder, "shared")
+        if check.ok and i == 0:
+            writable = settings.shared_standards_writable and os.access(folder, os.W_OK)
+            check.detail += "; approvals may write here (target='shared')" if writable else "; read-only"
+        checks.append(check)
+    checks.append(_rules(settings))
+    checks.append(_agents(settings))
+    return checks
+
+
+def _folder(name: str, folder: os.PathLike[str], kind: str) -> Check:
+    from pathlib import Path
+
+    root = Path(folder)
+    if not root.is_dir():
+        fix = "personas init creates it" if kind == "project" else "check PERSONAS_SHARED_STANDARDS_DIRS"
+        return Check(name, kind == "project", f"{root} does not exist", fix, warning=kind != "project")
+    count = len(discover_under(kind, root.resolve(), ""))
+    return Check(name, True, f"{count} Markdown file(s) in {root}")
+
+
+def _rules(settings: Settings) -> Check:
+    if not settings.rules_discovery:
+        return Check("rule files", True, "discovery off (PERSONAS_RULES_DISCOVERY=false)")
+    found = discover_rules(settings.project_root)
+    if not found:
+        return Check(
+            "rule files",
+            True,
+            f"none in {settings.project_root} (AGENTS.md, CLAUDE.md, .cursor/rules/*.mdc, .cursorrules, "
+            ".github/copilot-instructions.md, .github/instructions/*.instructions.md)",
+        )
+    listed = ", ".join(found[:MAX_LISTED]) + (f" and {len(found) - MAX_LISTED} more" if len(found) > MAX_LISTED else "")
+    return Check("rule files", True, f"{len(found)} indexed as source 'rules': {listed}")
+
+
+def _agents(settings: Settings) -> Check:
+    if not settings.claude_agents:
+        return Check("claude subagents", True, "loading off (PERSONAS_CLAUDE_AGENTS=false)")
+    files = subagent_files(settings.project_root)
+    if not files:
+        return Check("claude subagents", True, "none in .claude/agents")
+    return Check("claude subagents", True, f"{len(files)} loaded as personas: " + ", ".join(p.stem for p in files))

@@ -1,0 +1,117 @@
+"""Running git: argument lists only (never a shell), bounded in time and output, no pager or prompts.
+
+Repository configuration cannot run programs through these calls: external diff drivers, textconv
+filters and the fsmonitor hook are switched off on every command line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+from contextlib import suppress
+from pathlib import Path
+
+GIT_TIMEOUT_SECONDS = 30.0
+MAX_GIT_OUTPUT_BYTES = 32 * 1024 * 1024
+SAFE_CONFIG = (
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.quotePath=false",
+    "-c",
+    "diff.external=",
+    "-c",
+    "color.ui=false",
+)
+
+
+class ChangesError(ValueError):
+    """The ``changes`` value cannot be resolved; the message names the value, the cause and the fix."""
+
+
+def _git_binary() -> str:
+    found = shutil.which("git")
+    if found is None:
+        raise ChangesError("git is not installed, so 'changes' cannot be resolved: install git, or omit 'changes'.")
+    return found
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", GIT_PAGER="cat", LC_ALL="C")
+    return env
+
+
+def command(root: Path, args: tuple[str, ...]) -> list[str]:
+    return [_git_binary(), *SAFE_CONFIG, "-C", str(root), *args]
+
+
+class GitResult:
+    def __init__(self, code: int, out: bytes, err: bytes, cut: bool) -> None:
+        self.code = code
+        self.out = out
+        self.err = err.decode("utf-8", "replace").strip()
+        self.cut = cut
+        """True when the output was longer than the cap and was cut there."""
+
+
+async def run_git(root: Path, *args: str, max_bytes: int = MAX_GIT_OUTPUT_BYTES) -> GitResult:
+    """Run ``git -C root args`` and collect at most ``max_bytes`` of its output."""
+    proc = await asyncio.create_subprocess_exec(
+        *command(root, args),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=_env(),
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    chunks: list[bytes] = []
+    size = 0
+    cut = False
+
+    async def read() -> None:
+        nonlocal size, cut
+        assert proc.stdout is not None
+        while chunk := await proc.stdout.read(65_536):
+            if size + len(chunk) > max_bytes:
+                chunks.append(chunk[: max_bytes - size])
+                size = max_bytes
+                cut = True
+                with suppress(ProcessLookupError):
+                    proc.kill()
+                return
+            chunks.append(chunk)
+            size += len(chunk)
+
+    try:
+        async with asyncio.timeout(GIT_TIMEOUT_SECONDS):
+            _, err = await asyncio.gather(read(), proc.stderr.read())
+            await proc.wait()
+    except TimeoutError:
+        with suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        raise ChangesError(
+            f"git {args[0]} took longer than {GIT_TIMEOUT_SECONDS:g} s in {root}; narrow 'changes' to fewer commits."
+        ) from None
+    return GitResult(proc.returncode or 0, b"".join(chunks), err[:4000], cut)
+
+
+def run_git_sync(root: Path, *args: str, max_bytes: int = MAX_GIT_OUTPUT_BYTES) -> GitResult:
+    """The blocking twin of :func:`run_git`, for file tools running on a worker thread."""
+    try:
+        done = subprocess.run(
+            command(root, args),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env=_env(),
+            timeout=GIT_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ChangesError(f"git {args[0]} took longer than {GIT_TIMEOUT_SECONDS:g} s in {root}.") from None
+    out = done.stdout
+    return GitResult(done.returncode, out[:max_bytes], done.stderr[:4000], len(out) > max_bytes)

@@ -1,0 +1,267 @@
+"""Resolve a ``changes`` value (``working``, ``staged``, ``A...B``, ``A..B``, ``REV``) with git.
+
+Refs are checked against a strict pattern before git sees them (no leading ``-``, no ``..`` path
+parts, no shell characters) and then verified as commits with ``rev-parse --verify``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+
+from personas.changes.diff import (
+    cap,
+    changed_ranges,
+    merge_lines,
+    new_file_section,
+    split_sections,
+    withheld_section,
+)
+from personas.changes.git import ChangesError, run_git
+from personas.changes.models import INDEX_HEAD, ChangedFile, ChangeKind, ChangeSet, FileStatus, LineRange
+from personas.runtime.sandbox import DENIED_DIRS, SKIPPED_DIRS, is_secret_name
+
+DEFAULT_MAX_DIFF_CHARS = 100_000
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+MAX_SPEC_CHARS = 200
+MAX_UNTRACKED_FILES = 500
+MAX_UNTRACKED_SHOWN_BYTES = 256 * 1024
+REF = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./~^@{}+-]*")
+STATUS: dict[str, FileStatus] = {
+    "A": "added",
+    "M": "modified",
+    "D": "deleted",
+    "R": "renamed",
+    "C": "copied",
+    "T": "type_changed",
+}
+DIFF_OPTIONS = ("--relative", "--no-color", "--no-ext-diff", "--no-textconv", "-M", "--unified=3")
+HINT = "Use 'working', 'staged', or a git range such as 'origin/main...HEAD', 'main..feature' or 'HEAD~3'."
+
+
+def _check_ref(ref: str, spec: str) -> str:
+    if (
+        not REF.fullmatch(ref)
+        or ".." in ref
+        or "//" in ref
+        or "/." in ref
+        or ref.endswith((".", "/", ".lock"))
+        or ("@{" in ref.replace("@{u}", "").replace("@{upstream}", "") and not re.search(r"@\{\d+\}", ref))
+    ):
+        raise ChangesError(
+            f"changes={spec!r}: {ref!r} is not a valid git revision (letters, digits and _ . / ~ ^ @ {{ }} + - "
+            f"only, not starting with '-' or '.', no '..' inside a ref). {HINT}"
+        )
+    return ref
+
+
+def validate_spec(spec: str) -> tuple[ChangeKind, str | None, str | None, bool]:
+    """(kind, base ref, head ref, symmetric) for a ``changes`` value, or :class:`ChangesError`."""
+    value = spec.strip()
+    if not value:
+        raise ChangesError(f"changes is empty. {HINT}")
+    if len(value) > MAX_SPEC_CHARS:
+        raise ChangesError(f"changes is {len(value)} characters long; the limit is {MAX_SPEC_CHARS}. {HINT}")
+    if value in ("working", "staged"):
+        return value, None, None, False  # type: ignore[return-value]
+    symmetric = "..." in value
+    if symmetric or ".." in value:
+        base, _, head = value.partition("..." if symmetric else "..")
+        base, head = base or "HEAD", head or "HEAD"
+    else:
+        base, head = value, "HEAD"
+    return "range", _check_ref(base, value), _check_ref(head, value), symmetric
+
+
+async def _toplevel(root: Path) -> None:
+    if not await asyncio.to_thread(root.is_dir):
+        raise ChangesError(f"The project root {root} is not a directory, so 'changes' cannot be resolved.")
+    result = await run_git(root, "rev-parse", "--is-inside-work-tree")
+    if result.code != 0 or result.out.strip() != b"true":
+        raise ChangesError(
+            f"The project root {root} is not inside a git work tree ({result.err or 'git said no'}), so "
+            "'changes' cannot be resolved: run the server in a git checkout (PERSONAS_PROJECT_ROOT), or omit "
+            "'changes' and name files in 'context' instead."
+        )
+
+
+async def _commit(root: Path, ref: str, spec: str) -> str:
+    result = await run_git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+    sha = result.out.decode().strip()
+    if result.code != 0 or not re.fullmatch(r"[0-9a-f]{40,64}", sha):
+        raise ChangesError(
+            f"changes={spec!r}: {ref!r} is not a commit in the repository at {root} (unknown ref, or not fetched: "
+            f"in CI, fetch enough history, e.g. actions/checkout with fetch-depth: 0). {HINT}"
+        )
+    return sha
+
+
+async def _head_or_empty(root: Path) -> str:
+    result = await run_git(root, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    return result.out.decode().strip() if result.code == 0 else EMPTY_TREE
+
+
+def _parse_name_status(raw: bytes) -> list[ChangedFile]:
+    parts = raw.decode("utf-8", "replace").split("\0")
+    files: list[ChangedFile] = []
+    i = 0
+    while i < len(parts) and parts[i]:
+        code = parts[i]
+        letter = code[0]
+        if letter in ("R", "C"):
+            old, new = parts[i + 1], parts[i + 2]
+            files.append(ChangedFile(path=new, old_path=old, status=STATUS[letter]))
+            i += 3
+        else:
+            files.append(ChangedFile(path=parts[i + 1], status=STATUS.get(letter, "modified")))
+            i += 2
+    return files
+
+
+def _binary_paths(raw: bytes) -> set[str]:
+    """Paths that ``--numstat -z`` reports as binary (``-\\t-\\t``)."""
+    parts = raw.decode("utf-8", "replace").split("\0")
+    binary: set[str] = set()
+    i = 0
+    while i < len(parts) and parts[i]:
+        added, deleted, path = [*parts[i].split("\t", 2), "", ""][:3]
+        if path == "":  # a rename: the old and new paths follow
+            path = parts[i + 2] if i + 2 < len(parts) else ""
+            i += 3
+        else:
+            i += 1
+        if added == "-" and deleted == "-":
+            binary.add(path)
+    return binary
+
+
+def _withheld(path: str, denied: Sequence[str]) -> str | None:
+    parts = Path(path).parts
+    if DENIED_DIRS.intersection(parts) or any(path == d or path.startswith(d + "/") for d in denied):
+        return "internal tool data"
+    if is_secret_name(path):
+        return "a file that conventionally holds secrets"
+    return None
+
+
+def _relative_all(paths: Sequence[Path], root: Path) -> list[str]:
+    resolved = [p.resolve() for p in paths]
+    return [p.relative_to(root).as_posix() for p in resolved if p.is_relative_to(root)]
+
+
+async def _untracked(root: Path, denied: Sequence[str]) -> tuple[list[ChangedFile], list[tuple[str, str]]]:
+    result = await run_git(root, "ls-files", "--others", "--exclude-standard", "-z")
+    names = [n for n in result.out.decode("utf-8", "replace").split("\0") if n]
+    return await asyncio.to_thread(_read_untracked, root, sorted(names)[:MAX_UNTRACKED_FILES], denied)
+
+
+def _read_untracked(
+    root: Path, names: list[str], denied: Sequence[str]
+) -> tuple[list[ChangedFile], list[tuple[str, str]]]:
+    files: list[ChangedFile] = []
+    sections: list[tuple[str, str]] = []
+    for name in names:
+        if SKIPPED_DIRS.intersection(Path(name).parts) or any(name.startswith(d + "/") for d in denied):
+            continue  # dependencies, caches and our own data dir are not part of anyone's change
+        why = _withheld(name, denied)
+        path = root / name
+        try:
+            info = os.lstat(path)
+        except OSError:
+            continue
+        if why is None and not stat.S_ISREG(info.st_mode):
+            why = "not a regular file (symlink, socket or device)"
+        if why is not None:
+            files.append(ChangedFile(path=name, status="untracked"))
+            sections.append((name, withheld_section(name, why)))
+            continue
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_UNTRACKED_SHOWN_BYTES + 1)
+        except OSError:
+            continue
+        section, binary, count = new_file_section(name, data, max_bytes=MAX_UNTRACKED_SHOWN_BYTES)
+        ranges = [LineRange(start=1, end=count)] if count else []
+        files.append(ChangedFile(path=name, status="untracked", binary=binary, ranges=ranges))
+        sections.append((name, section))
+    return files, sections
+
+
+async def resolve_changes(
+    root: Path,
+    spec: str,
+    *,
+    max_diff_chars: int = DEFAULT_MAX_DIFF_CHARS,
+    denied: Sequence[Path] = (),
+) -> ChangeSet:
+    """Resolve ``spec`` in the git work tree at ``root``; :class:`ChangesError` says what is wrong."""
+    kind, base_ref, head_ref, symmetric = validate_spec(spec)
+    root = await asyncio.to_thread(root.resolve)
+    await _toplevel(root)
+    denied_rel = [rel for rel in await asyncio.to_thread(_relative_all, denied, root) if rel]
+    head: str | None
+    if kind == "range":
+        assert base_ref is not None
+        assert head_ref is not None
+        base = await _commit(root, base_ref, spec)
+        head = await _commit(root, head_ref, spec)
+        if symmetric:
+            merge_base = await run_git(root, "merge-base", "--end-of-options", base, head)
+            if merge_base.code != 0:
+                raise ChangesError(
+                    f"changes={spec!r}: {base_ref} and {head_ref} have no common ancestor; use 'A..B' to compare "
+                    "the two commits directly."
+                )
+            base = merge_base.out.decode().strip()
+        revs: tuple[str, ...] = (base, head)
+    else:
+        base = await _head_or_empty(root)
+        head = INDEX_HEAD if kind == "staged" else None
+        revs = ("--cached", base) if kind == "staged" else (base,)
+    names = await run_git(root, "diff", *DIFF_OPTIONS, "--name-status", "-z", *revs, "--")
+    if names.code != 0:
+        raise ChangesError(f"changes={spec!r}: git diff failed in {root}: {names.err}")
+    files = _parse_name_status(names.out)
+    binary = _binary_paths((await run_git(root, "diff", *DIFF_OPTIONS, "--numstat", "-z", *revs, "--")).out)
+    patch = await run_git(root, "diff", *DIFF_OPTIONS, *revs, "--")
+    text = patch.out.decode("utf-8", "replace")
+    raw_sections = split_sections(text)
+    if patch.cut and raw_sections:
+        raw_sections[-1] += "[… git's output was cut at its size limit]\n"
+    sections: list[tuple[str, str]] = []
+    aligned = len(raw_sections) == len(files)
+    for i, changed in enumerate(files):
+        changed.binary = changed.path in binary
+        section = raw_sections[i] if aligned else ""
+        if changed.status != "deleted" and section and not changed.binary:
+            changed.ranges = changed_ranges(section)
+        why = _withheld(changed.path, denied_rel)
+        if why is not None:
+            section = withheld_section(changed.path, why)
+        if section:
+            sections.append((changed.path, section))
+    if not aligned:  # should not happen; keep git's diff whole rather than mislabel sections
+        sections = [("(diff)", text)]
+    if kind == "working":
+        extra_files, extra_sections = await _untracked(root, denied_rel)
+        files += extra_files
+        sections += extra_sections
+    diff, truncated = cap(sections, max_diff_chars)
+    total = sum(len(s) for _, s in sections)
+    return ChangeSet(
+        spec=spec.strip(),
+        kind=kind,
+        base=base,
+        head=head,
+        diff=diff,
+        diff_chars=total,
+        truncated=truncated or patch.cut,
+        files=files,
+    )
+
+
+__all__ = ["DEFAULT_MAX_DIFF_CHARS", "EMPTY_TREE", "merge_lines", "resolve_changes", "validate_spec"]

@@ -1,0 +1,150 @@
+"""Path scopes and source precedence (pure functions, no I/O).
+
+A standard may govern only some project paths: globs from its front matter (``paths:``),
+a Cursor rule's ``globs``, a Copilot instruction file's ``applyTo``, or the folder of a
+nested ``AGENTS.md``. Globs are matched with :mod:`wcmatch` (``**`` spans folders, ``{a,b}``
+alternatives, and a pattern without ``/`` matches the file name at any depth, as the tools
+that write these files do).
+
+When two sources hold the same ``<domain>/<topic>.md`` the strongest wins
+(project > shared > universal) and the others are hidden from searches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from wcmatch import glob
+
+from standards.index.models import PRECEDENCE
+
+GLOB_FLAGS = glob.GLOBSTAR | glob.BRACE | glob.DOTGLOB | glob.MATCHBASE
+MAX_GLOBS = 50
+MAX_GLOB_CHARS = 300
+MAX_QUERY_PATHS = 200
+MAX_QUERY_PATH_CHARS = 1000
+#: Scopes that mean "the whole project" (Copilot's applyTo: '**').
+_EVERYWHERE = {"**", "**/*", "*"}
+
+
+def normalize_globs(value: object) -> tuple[list[str], list[str]]:
+    """Front matter value (list, or comma-separated string) → (clean globs, warnings).
+
+    Globs are project-relative POSIX patterns; absolute ones and ones with ``..`` are dropped with a
+    warning. A scope that covers everything (``**``) is returned as ``[]`` (unscoped).
+    """
+    if value is None or value == "":
+        return [], []
+    if isinstance(value, str):
+        items: list[object] = list(value.split(","))
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        return [], [f"path scope ignored: expected a list of globs, got {type(value).__name__}"]
+    globs: list[str] = []
+    warnings: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            warnings.append(f"path scope entry ignored: {item!r} is not a string")
+            continue
+        pattern = item.strip().strip("'\"").strip().replace("\\", "/")
+        while pattern.startswith("./"):
+            pattern = pattern[2:]
+        if not pattern:
+            continue
+        if len(pattern) > MAX_GLOB_CHARS or pattern.startswith("/") or ".." in PurePosixPath(pattern).parts:
+            warnings.append(f"path scope entry ignored: {pattern[:80]!r} must be a relative glob inside the project")
+            continue
+        if pattern not in globs:
+            globs.append(pattern)
+    if len(globs) > MAX_GLOBS:
+        warnings.append(f"path scope cut to its first {MAX_GLOBS} globs")
+        globs = globs[:MAX_GLOBS]
+    if any(g in _EVERYWHERE for g in globs):
+        return [], warnings
+    return globs, warnings
+
+
+def folder_scope(folder: str) -> list[str]:
+    """The scope of a rule file that governs its folder (a nested AGENTS.md)."""
+    return [f"{folder.rstrip('/')}/**"] if folder not in ("", ".") else []
+
+
+def path_matches(globs: Iterable[str], path: str) -> bool:
+    """True if the project-relative ``path`` is governed by any of ``globs``."""
+    return any(glob.globmatch(path, pattern, flags=GLOB_FLAGS) for pattern in globs)
+
+
+def validate_paths(paths: list[str] | None) -> tuple[str, ...]:
+    """The ``paths`` argument of a search as clean project-relative POSIX paths (``()`` = no scoping)."""
+    if paths is None:
+        return ()
+    if not isinstance(paths, list | tuple):
+        raise ValueError("paths must be a list of project-relative file paths")
+    if len(paths) > MAX_QUERY_PATHS:
+        raise ValueError(f"paths takes at most {MAX_QUERY_PATHS} entries, got {len(paths)}")
+    clean: list[str] = []
+    for raw in paths:
+        if not isinstance(raw, str) or not raw.strip() or len(raw) > MAX_QUERY_PATH_CHARS:
+            raise ValueError(f"invalid path in paths: {str(raw)[:80]!r} (give project-relative file paths)")
+        value = raw.strip().replace("\\", "/")
+        while value.startswith("./"):
+            value = value[2:]
+        if value.startswith("/") or ".." in PurePosixPath(value).parts:
+            raise ValueError(f"invalid path in paths: {value[:80]!r} must be relative to the project root")
+        if value and value not in clean:
+            clean.append(value)
+    return tuple(sorted(clean))
+
+
+@dataclass(frozen=True)
+class DocScope:
+    """What precedence and scoping need to know of one indexed file."""
+
+    doc: str
+    source: str
+    file: str
+    paths: tuple[str, ...] = ()
+
+
+@dataclass
+class SourceView:
+    """Precedence and scopes over every indexed file (built from the index manifest)."""
+
+    overridden_by: dict[str, str] = field(default_factory=dict)
+    overrides: dict[str, list[str]] = field(default_factory=dict)
+    scoped: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, docs: Iterable[DocScope]) -> SourceView:
+        view = cls()
+        by_file: dict[str, list[DocScope]] = {}
+        for d in docs:
+            if d.paths:
+                view.scoped[d.doc] = d.paths
+            if d.source in PRECEDENCE:
+                by_file.setdefault(d.file, []).append(d)
+        for group in by_file.values():
+            if len(group) < 2:
+                continue
+            group.sort(key=lambda d: PRECEDENCE.index(d.source))
+            winner = group[0]
+            for loser in group[1:]:
+                view.overridden_by[loser.doc] = winner.doc
+            view.overrides[winner.doc] = [loser.doc for loser in group[1:]]
+        return view
+
+    def excluded(self, paths: tuple[str, ...]) -> list[str]:
+        """Docs a search must not return: overridden ones and, with ``paths``, those scoped elsewhere."""
+        out = set(self.overridden_by)
+        if paths:
+            out.update(doc for doc, globs in self.scoped.items() if not any(path_matches(globs, p) for p in paths))
+        return sorted(out)
+
+    def matching(self, paths: tuple[str, ...]) -> set[str]:
+        """Scoped docs that govern at least one of ``paths`` (ranked up)."""
+        if not paths:
+            return set()
+        return {doc for doc, globs in self.scoped.items() if any(path_matches(globs, p) for p in paths)}

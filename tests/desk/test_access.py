@@ -1,0 +1,116 @@
+"""Who may use the desk: loopback Host only, a login (token) off loopback, CSRF on every POST,
+and ``serve --http`` mounting it at /desk beside /mcp."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from mcp_server.desk.app import build_desk
+from tests.conftest import wait_for
+from tests.desk.conftest import Site
+from tests.redis_process import free_port
+from tests.test_serve_stdio import PERSONAS_BIN, _env
+
+TOKEN = "desk-test-token-0123456789abcdef0123456789abcdef"
+
+
+def _client(site: Site, *, host: str, token: str | None, base: str = "http://testserver") -> httpx2.AsyncClient:
+    app = build_desk(lambda: site.state, host=host, token=token)
+    return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=base)
+
+
+async def _csrf(client: httpx2.AsyncClient, path: str) -> str:
+    page = await client.get(path)
+    assert page.status_code == 200, page.text
+    return client.cookies["desk_csrf"]
+
+
+async def test_off_loopback_needs_the_token_and_sets_a_strict_httponly_session_cookie(site: Site) -> None:
+    async with _client(site, host="0.0.0.0", token=TOKEN, base="http://desk.example") as client:
+        first = await client.get("/proposals")
+        assert first.status_code == 303 and first.headers["location"] == "/login"
+        csrf = await _csrf(client, "/login")
+        wrong = await client.post("/login", data={"token": "nope", "csrf": csrf})
+        assert wrong.status_code == 401 and "desk_session" not in client.cookies
+        right = await client.post("/login", data={"token": TOKEN, "csrf": csrf})
+        assert right.status_code == 303
+        cookie = right.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and TOKEN.lower() not in cookie
+        assert (await client.get("/proposals")).status_code == 200
+
+
+def test_off_loopback_without_a_token_is_refused(site: Site) -> None:
+    with pytest.raises(ValueError, match="PERSONAS_HTTP_TOKEN"):
+        build_desk(lambda: site.state, host="0.0.0.0", token=None)
+
+
+async def test_every_post_needs_the_csrf_token(site: Site) -> None:
+    proposal_id = await site.draft()
+    async with _client(site, host="127.0.0.1", token=None, base="http://127.0.0.1:8766") as client:
+        csrf = await _csrf(client, f"/proposals/{proposal_id}")
+        missing = await client.post(f"/proposals/{proposal_id}/approve", data={"approved_by": "mallory"})
+        forged = await client.post(
+            f"/proposals/{proposal_id}/approve", data={"approved_by": "mallory", "csrf": "guess"}
+        )
+        assert missing.status_code == 403 and forged.status_code == 403
+        assert (await site.state.proposals.show(proposal_id)).status == "draft"  # nothing changed
+        ok = await client.post(f"/proposals/{proposal_id}/approve", data={"approved_by": "alice", "csrf": csrf})
+        assert ok.status_code == 200 and (await site.state.proposals.show(proposal_id)).status == "approved"
+
+
+async def test_loopback_desk_refuses_a_rebound_host_name(site: Site) -> None:
+    async with _client(site, host="127.0.0.1", token=None, base="http://attacker.example:8766") as client:
+        response = await client.get("/proposals")
+    assert response.status_code == 421
+
+
+async def test_bad_input_gets_a_clear_page_not_a_traceback(site: Site) -> None:
+    async with _client(site, host="127.0.0.1", token=None, base="http://127.0.0.1") as client:
+        unknown = await client.get("/proposals/does-not-exist")
+        bad_filter = await client.get("/reviews?status=exploded")
+        outside = await client.get("/standards/view?file=../../etc/passwd")
+        chart = await client.get("/ops?days=9999")
+    assert unknown.status_code == 404 and "does-not-exist" in unknown.text
+    assert bad_filter.status_code == 400 and "status must be one of" in bad_filter.text
+    assert outside.status_code in (400, 404) and "root:" not in outside.text
+    assert chart.status_code == 400 and "days must be one of 7, 30" in chart.text
+
+
+@pytest.fixture
+def http_server(project: Path, redis_url: str) -> Iterator[str]:
+    port = free_port()
+    with subprocess.Popen(
+        [PERSONAS_BIN, "serve", "--http", "--port", str(port)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=_env(project, REDIS_URL=redis_url),
+    ) as proc:
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+
+
+async def test_serve_http_mounts_the_desk_beside_mcp(http_server: str) -> None:
+    async with httpx2.AsyncClient(base_url=http_server, timeout=10) as client:
+
+        async def desk_up() -> Any:
+            try:
+                response = await client.get("/desk/proposals")
+            except httpx2.TransportError:
+                return None
+            return response if response.status_code == 200 else None
+
+        page = await wait_for(desk_up, timeout=60, what="the desk under serve --http")
+        assert "No open proposals." in page.text and 'href="/desk/static/desk.css"' in page.text
+        assert (await client.get("/desk/static/desk.css")).status_code == 200
+        mcp = await client.post("/mcp", json={}, headers={"accept": "application/json, text/event-stream"})
+        assert mcp.status_code != 404  # /mcp is still the MCP endpoint

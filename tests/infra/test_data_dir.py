@@ -1,0 +1,97 @@
+"""The data dir is private (0700, files 0600), and an unusable one (a file in the way, a full disk,
+an unwritable Redis log) is told as path, cause and fix: at start and on every tool, never as a
+traceback or "Error executing tool"."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from mcp_server.app import open_app
+from mcp_server.data_dir import DataDirError, prepare_data_dir
+from mcp_server.embedded import EmbeddedRedisError, embedded_redis
+from mcp_server.server import build_server
+from mcp_server.settings import Settings
+from personas.registry import PersonaRegistry
+from tests.jobs.conftest import JobHarness
+from worker.service import JobStorageError
+from worker.storage_errors import storage_problem
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+async def test_the_server_makes_the_data_dir_0700_and_its_files_0600(
+    make_settings: Callable[..., Settings], redis_url: str
+) -> None:
+    settings = make_settings(redis_url=redis_url)
+    settings.data_dir.mkdir(parents=True)
+    settings.data_dir.chmod(0o755)
+    personas = PersonaRegistry.load(settings.personas_dir)
+    async with open_app(settings, personas, run_worker=False, watch=False):
+        assert _mode(settings.data_dir) == 0o700
+        files = [p for p in settings.data_dir.iterdir() if p.is_file()]
+        assert {p.name for p in files} >= {"jobs.sqlite3", "proposals.sqlite3"}
+        assert {p.name: _mode(p) for p in files} == {p.name: 0o600 for p in files}
+
+
+async def test_a_file_in_place_of_the_data_dir_is_told_on_every_tool(
+    make_settings: Callable[..., Settings], redis_url: str, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    settings = make_settings(redis_url=redis_url, data_dir=blocker)
+    async with Client(build_server(settings, watch=False)) as client:
+        result = await client.call_tool("invoke_qa", {"task": "review app.py"})
+    assert result.is_error
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert str(blocker) in text and "a file is in the way" in text and "PERSONAS_DATA_DIR" in text
+
+
+def test_a_full_disk_is_named_at_start(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / ".write-probe").symlink_to("/dev/full")  # the probe write meets a real ENOSPC
+    with pytest.raises(DataDirError) as caught:
+        prepare_data_dir(data_dir)
+    message = str(caught.value)
+    assert str(data_dir) in message and "the disk is full" in message and "free space" in message
+
+
+def test_storage_problem_wording_for_a_real_enospc() -> None:
+    fd = os.open("/dev/full", os.O_WRONLY)
+    try:
+        with pytest.raises(OSError, match="No space left") as caught:
+            os.write(fd, b"x")
+    finally:
+        os.close(fd)
+    message = storage_problem(Path("/data/jobs.sqlite3"), caught.value)
+    assert message.startswith("cannot write /data/jobs.sqlite3: the disk is full")
+    assert "PERSONAS_DATA_DIR" in message
+
+
+async def test_invoke_on_a_full_database_names_the_file_and_the_cause(jobs: JobHarness) -> None:
+    # SQLite's own limit makes the next insert fail with a real SQLITE_FULL ("database or disk is full").
+    pages = (await jobs.store.db.fetch("PRAGMA page_count"))[0]["page_count"]
+    await jobs.store.db.fetch(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(JobStorageError) as caught:
+        await jobs.service.submit("qa", "review app.py", context="x" * 100_000)
+    message = str(caught.value)
+    assert str(jobs.db_path) in message and "the disk is full" in message and "free space" in message
+
+
+async def test_an_unwritable_redis_log_is_told_not_pointed_to(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    (data_dir / "redis.log").mkdir(parents=True)  # the log path is taken by a folder
+    with pytest.raises(EmbeddedRedisError) as caught:
+        async with embedded_redis(data_dir):
+            pass
+    message = str(caught.value)
+    assert str(data_dir / "redis.log") in message and "cannot write" in message
+    assert "see " not in message

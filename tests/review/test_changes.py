@@ -1,0 +1,146 @@
+"""Resolving ``changes`` in real git repositories: every form, renames, deletes, binaries, caps, hostile refs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from personas.changes import ChangesError, resolve_changes
+from personas.changes.models import INDEX_HEAD
+from tests.review.gitrepo import commit, git, make_repo, write
+
+APP = "".join(f"line {n}\n" for n in range(1, 21))
+BASE_FILES: dict[str, str | bytes] = {
+    "app.py": APP,
+    "old_name.py": "def keep():\n    return 1\n\n\ndef also():\n    return 2\n",
+    "gone.py": "x = 1\n",
+    "logo.png": b"\x89PNG\r\n\x1a\n\x00\x00binary",
+}
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    return make_repo(tmp_path / "repo", BASE_FILES)
+
+
+async def test_working_covers_staged_unstaged_and_untracked(repo: Path) -> None:
+    write(repo, {"app.py": APP.replace("line 5\n", "line five\n")})
+    write(repo, {"staged.py": "a = 1\n"})
+    git(repo, "add", "staged.py")
+    write(repo, {"new_untracked.py": "print('hi')\nprint('there')\n", ".env": "TOKEN=sk-live-secret\n"})
+
+    changes = await resolve_changes(repo, "working")
+
+    assert changes.kind == "working" and changes.head is None
+    by_path = {f.path: f for f in changes.files}
+    assert by_path["app.py"].status == "modified"
+    assert [(r.start, r.end) for r in by_path["app.py"].ranges] == [(5, 5)]
+    assert by_path["staged.py"].status == "added"
+    assert by_path["new_untracked.py"].status == "untracked"
+    assert [(r.start, r.end) for r in by_path["new_untracked.py"].ranges] == [(1, 2)]
+    assert "+line five" in changes.diff and "+print('there')" in changes.diff
+    assert ".env" in by_path and "sk-live-secret" not in changes.diff
+    assert changes.in_change("app.py", 5) and not changes.in_change("app.py", 12)
+
+
+async def test_staged_only_and_reads_from_the_index(repo: Path) -> None:
+    write(repo, {"app.py": APP.replace("line 2\n", "line two\n")})
+    git(repo, "add", "app.py")
+    write(repo, {"app.py": "unstaged rewrite\n", "untracked.py": "u = 1\n"})
+
+    changes = await resolve_changes(repo, "staged")
+
+    assert changes.head == INDEX_HEAD
+    assert [f.path for f in changes.files] == ["app.py"]
+    assert "+line two" in changes.diff and "unstaged rewrite" not in changes.diff
+    assert [(r.start, r.end) for r in changes.files[0].ranges] == [(2, 2)]
+
+
+async def test_ranges_with_renames_deletes_and_binaries(repo: Path) -> None:
+    base = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "checkout", "-q", "-b", "feature")
+    git(repo, "mv", "old_name.py", "new_name.py")
+    git(repo, "rm", "-q", "gone.py")
+    write(repo, {"logo.png": b"\x89PNG\r\n\x1a\n\x00\x00changed", "app.py": "line 0\n" + APP})
+    head = commit(repo, "feature work")
+
+    for spec in ("main...feature", "main..feature", "main", "HEAD~1", f"{base}..HEAD"):
+        changes = await resolve_changes(repo, spec)
+        assert (changes.base, changes.head) == (base, head), spec
+        by_path = {f.path: f for f in changes.files}
+        assert by_path["new_name.py"].status == "renamed" and by_path["new_name.py"].old_path == "old_name.py"
+        assert by_path["gone.py"].status == "deleted" and by_path["gone.py"].ranges == []
+        assert by_path["logo.png"].binary and by_path["logo.png"].ranges == []
+        assert [(r.start, r.end) for r in by_path["app.py"].ranges] == [(1, 1)]
+        assert "Binary files" in changes.diff
+
+
+async def test_symmetric_range_uses_the_merge_base(repo: Path) -> None:
+    git(repo, "checkout", "-q", "-b", "feature")
+    write(repo, {"feature.py": "f = 1\n"})
+    commit(repo, "feature")
+    git(repo, "checkout", "-q", "main")
+    write(repo, {"main_only.py": "m = 1\n"})
+    commit(repo, "main moves on")
+
+    three_dots = await resolve_changes(repo, "main...feature")
+    two_dots = await resolve_changes(repo, "main..feature")
+
+    assert [f.path for f in three_dots.files] == ["feature.py"]
+    assert {f.path for f in two_dots.files} == {"feature.py", "main_only.py"}
+
+
+async def test_a_huge_diff_is_truncated_with_a_note(repo: Path) -> None:
+    write(repo, {f"big_{n}.py": "".join(f"value_{n}_{i} = {i}\n" for i in range(400)) for n in range(5)})
+    commit(repo, "big")
+
+    changes = await resolve_changes(repo, "HEAD~1", max_diff_chars=20_000)
+
+    assert changes.truncated and changes.diff_chars > 20_000
+    assert len(changes.diff) < 21_000
+    assert "[diff truncated:" in changes.diff and "PERSONAS_MAX_DIFF_CHARS" in changes.diff
+    assert "big_4.py" in changes.diff.rsplit("[diff truncated:", 1)[1]  # the omitted files are named
+    assert len(changes.files) == 5  # the file list stays complete
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "--output=OUT",
+        "$(touch OUT)",
+        "../",
+        "../etc/passwd",
+        "HEAD;touch OUT",
+        "main..--output=OUT",
+        "`id`",
+        "a b",
+        "-p",
+    ],
+)
+async def test_hostile_refs_are_refused_before_git_runs(repo: Path, spec: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(ChangesError, match="is not a valid git revision"):
+        await resolve_changes(repo, spec.replace("OUT", str(out)))
+    assert not out.exists()
+
+
+async def test_unknown_ref_and_non_git_root_are_clear_errors(repo: Path, tmp_path: Path) -> None:
+    with pytest.raises(ChangesError, match=r"'no-such-branch' is not a commit"):
+        await resolve_changes(repo, "no-such-branch...HEAD")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    with pytest.raises(ChangesError, match="not inside a git work tree"):
+        await resolve_changes(plain, "working")
+
+
+async def test_working_in_a_repo_without_commits(tmp_path: Path) -> None:
+    root = tmp_path / "fresh"
+    root.mkdir()
+    git(root, "init", "-q")
+    write(root, {"first.py": "one = 1\n"})
+
+    changes = await resolve_changes(root, "working")
+
+    assert [f.path for f in changes.files] == ["first.py"]
+    assert "+one = 1" in changes.diff

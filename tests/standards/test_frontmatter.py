@@ -1,0 +1,129 @@
+"""The one front-matter parser and tag normaliser (standards/frontmatter.py)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from personas.registry import PersonaFileError, load_persona_file
+from standards import frontmatter
+from standards.frontmatter import FrontMatterError, normalize_tag, normalize_tags, parse, split
+from standards.index.chunker import chunk_markdown
+
+# A classic "billion laughs": nine levels of nine aliases (387 million leaves once expanded).
+ALIAS_BOMB = (
+    "---\n"
+    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    + "".join(
+        f"{chr(ord('b') + i)}: &{chr(ord('b') + i)} [{','.join(['*' + chr(ord('a') + i)] * 9)}]\n" for i in range(8)
+    )
+    + "---\n# Body\n\ntext\n"
+)
+
+
+def test_unclosed_front_matter_is_body() -> None:
+    front = parse("---\ntitle: x\n\nno closing fence\n")
+    assert front.meta == {}
+    assert "no closing" in (front.error or "")
+    assert "no closing fence" in front.body
+
+
+def test_no_front_matter() -> None:
+    assert parse("# Title\n") == frontmatter.FrontMatter({}, "# Title\n", None)
+
+
+def test_closed_front_matter_and_bom() -> None:
+    front = parse("\ufeff---\ntitle: T\ntags: [a]\n...\nbody\n")
+    assert front.meta == {"title": "T", "tags": ["a"]}
+    assert front.body == "body\n"
+    assert front.error is None
+
+
+def test_alias_bomb_is_refused_without_expanding() -> None:
+    # Runs in a thread with a deadline only so a regression fails instead of hanging the suite.
+    result: list[frontmatter.FrontMatter] = []
+    worker = threading.Thread(target=lambda: result.append(parse(ALIAS_BOMB)), daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert result, "parsing the alias bomb did not finish"
+    front = result[0]
+    assert front.meta == {}
+    assert "aliases" in (front.error or "")
+    assert front.body == "# Body\n\ntext\n"
+    with pytest.raises(FrontMatterError, match="aliases"):
+        split(ALIAS_BOMB)
+
+
+def test_any_alias_or_merge_key_is_refused() -> None:
+    with pytest.raises(FrontMatterError, match="aliases"):
+        split("---\nbase: &b {x: 1}\nother:\n  <<: *b\n---\nbody\n")
+
+
+def test_oversized_block_is_refused_before_parsing() -> None:
+    big = "---\n" + "".join(f"k{i}: {'v' * 60}\n" for i in range(400)) + "---\nbody\n"
+    with pytest.raises(FrontMatterError, match="byte limit"):
+        split(big)
+
+
+def test_deep_nesting_is_refused() -> None:
+    deep = "---\nx: " + "[" * 5000 + "]" * 5000 + "\n---\nbody\n"
+    with pytest.raises(FrontMatterError, match="nested deeper"):
+        split(deep)
+
+
+def test_huge_integer_is_a_clear_error() -> None:
+    with pytest.raises(FrontMatterError, match="invalid YAML value"):
+        split("---\nn: " + "9" * 6000 + "\n---\nbody\n")
+
+
+def test_python_tags_are_refused() -> None:
+    with pytest.raises(FrontMatterError, match="could not determine a constructor"):
+        split("---\nx: !!python/object/apply:os.system ['true']\n---\nbody\n")
+
+
+def test_not_a_mapping() -> None:
+    with pytest.raises(FrontMatterError, match="mapping"):
+        split("---\n- a\n- b\n---\nbody\n")
+
+
+def test_tags_normal_form() -> None:
+    assert normalize_tags("a, B ,, a") == ["a", "b"]
+    assert normalize_tags(None) == []
+    assert normalize_tags([1, True, "x|y", "ok"]) == ["1", "ok"]
+    # One tag with a space stays one tag (the writer split it into two before; the index did not).
+    assert normalize_tags("Auth Tokens") == ["auth tokens"]
+    assert normalize_tags(["Auth  Tokens", "auth tokens"]) == ["auth tokens"]
+    assert normalize_tag("a\x1bb") is None
+
+
+def test_written_and_indexed_tags_agree() -> None:
+    from standards.curation.publish import StandardDocument, render_standard
+
+    text = render_standard(
+        StandardDocument(
+            domain="security", title="T", body="Body.", created_by="a", approved_by="b", tags="Auth Tokens"
+        ),
+        existing=None,
+    )
+    assert parse(text).meta["tags"] == ["auth tokens"]
+    assert chunk_markdown(text).tags == ["auth tokens"]
+
+
+def test_persona_with_alias_bomb_is_a_named_error(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.md"
+    path.write_text(ALIAS_BOMB.replace("# Body", "x" * 60), encoding="utf-8")
+    with pytest.raises(PersonaFileError, match=r"bomb\.md: invalid YAML front matter: .*aliases"):
+        load_persona_file(path, "project")
+
+
+def test_one_parser_in_the_code() -> None:
+    root = Path(__file__).resolve().parents[2]
+    offenders = []
+    for folder in ("personas", "standards", "mcp_server", "worker"):
+        for path in (root / folder).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            if path.name != "frontmatter.py" and ("yaml.safe_load" in text or "yaml.load(" in text):
+                offenders.append(str(path.relative_to(root)))
+    assert offenders == []

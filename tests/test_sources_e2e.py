@@ -1,0 +1,126 @@
+"""Issue 15 done-when, through the MCP client: rule files scoped by path, a subagent as invoke_x."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mcp import Client
+
+from mcp_server.doctor_sources import source_checks
+from mcp_server.server import build_server
+from mcp_server.settings import Settings
+from tests.conftest import wait_for
+
+AGENTS_MD = """# Working here
+
+## Reviews
+
+Every change needs one approving review before merge.
+"""
+API_MDC = """---
+description: API conventions
+globs: api/**
+alwaysApply: false
+---
+# API handlers
+
+## Errors
+
+Handlers return problem+json error bodies with a stable error code; never leak stack traces.
+"""
+SUBAGENT = """---
+name: x
+description: Reviews pull requests for error handling and logging mistakes.
+tools: Read, Grep, Bash, WebFetch
+model: sonnet
+---
+You are a meticulous reviewer. Read the changed files, look for swallowed exceptions, missing
+logging, and error bodies that leak internals. Cite the team's standards for every finding.
+"""
+
+
+async def test_rule_files_scoped_by_path_and_subagent_as_tool(
+    make_settings: Callable[..., Settings], redis_url: str, project: Path
+) -> None:
+    (project / "AGENTS.md").write_text(AGENTS_MD)
+    (project / ".cursor" / "rules").mkdir(parents=True)
+    (project / ".cursor" / "rules" / "api.mdc").write_text(API_MDC)
+    (project / ".claude" / "agents").mkdir(parents=True)
+    (project / ".claude" / "agents" / "x.md").write_text(SUBAGENT)
+    query = "error bodies problem json stack traces"
+
+    async with Client(build_server(make_settings(redis_url=redis_url), run_worker=False)) as client:
+
+        async def scoped() -> dict[str, Any] | None:
+            result = await client.call_tool("search_standards", {"query": query, "paths": ["api/users.py"]})
+            assert not result.is_error, result.content
+            body = result.structured_content
+            ready = body and body["status"]["state"] == "ready" and body["results"]
+            return body if ready and any(h["source"] == "rules" for h in body["results"]) else None
+
+        api = await wait_for(scoped, timeout=60, what="scoped search results")
+        other = await client.call_tool("search_standards", {"query": query, "paths": ["web/app.ts"], "limit": 20})
+        unscoped = await client.call_tool("search_standards", {"query": query, "limit": 20})
+        bad = await client.call_tool("search_standards", {"query": query, "paths": ["/etc/passwd"]})
+        tools = {t.name for t in (await client.list_tools()).tools}
+        listed = (await client.call_tool("list_personas", {})).structured_content
+        rules = json.loads((await client.read_resource("personas://standards/rules")).contents[0].text)  # type: ignore[union-attr]
+
+    first = api["results"][0]
+    assert (first["file"], first["source"], first["paths"]) == (".cursor/rules/api.mdc", "rules", ["api/**"])
+    assert other.structured_content is not None
+    assert ".cursor/rules/api.mdc" not in [h["file"] for h in other.structured_content["results"]]
+    assert unscoped.structured_content is not None
+    assert ".cursor/rules/api.mdc" in [h["file"] for h in unscoped.structured_content["results"]]
+    assert bad.is_error and "relative to the project root" in str(bad.content)
+
+    assert "invoke_x" in tools
+    assert listed is not None
+    x = next(p for p in listed["personas"] if p["id"] == "x")
+    assert x["origin"] == "claude" and x["tool"] == "invoke_x"
+    assert any("Bash" in w for w in listed["warnings"]) and any("WebFetch" in w for w in listed["warnings"])
+    summary = {s["source"]: s for s in listed["standards"]}
+    assert summary["rules"]["files"] == 2 and summary["rules"]["scoped"] == [".cursor/rules/api.mdc: api/**"]
+    assert {(r["file"], tuple(r["paths"])) for r in rules} == {
+        ("AGENTS.md", ()),
+        (".cursor/rules/api.mdc", ("api/**",)),
+    }
+
+
+async def test_rule_discovery_can_be_turned_off(
+    make_settings: Callable[..., Settings], redis_url: str, project: Path
+) -> None:
+    (project / "AGENTS.md").write_text(AGENTS_MD)
+    settings = make_settings(redis_url=redis_url, rules_discovery=False, claude_agents=False)
+    async with Client(build_server(settings, run_worker=False)) as client:
+
+        async def ready() -> dict[str, Any] | None:
+            body = (
+                await client.call_tool("search_standards", {"query": "approving review before merge"})
+            ).structured_content
+            return body if body and body["status"]["state"] == "ready" and body["results"] else None
+
+        body = await wait_for(ready, timeout=60, what="search results")
+    assert all(hit["source"] != "rules" for hit in body["results"])
+
+
+def test_doctor_lists_what_discovery_found(
+    make_settings: Callable[..., Settings], project: Path, tmp_path: Path
+) -> None:
+    (project / "AGENTS.md").write_text(AGENTS_MD)
+    (project / ".cursor" / "rules").mkdir(parents=True)
+    (project / ".cursor" / "rules" / "api.mdc").write_text(API_MDC)
+    (project / ".claude" / "agents").mkdir(parents=True)
+    (project / ".claude" / "agents" / "x.md").write_text(SUBAGENT)
+    org = tmp_path / "org"
+    (org / "security").mkdir(parents=True)
+    (org / "security" / "secrets.md").write_text("# Secrets\n\nUse the vault.\n")
+    lines = {c.name: c for c in source_checks(make_settings(shared_standards_dirs=[org]))}
+    assert lines["rule files"].detail == "2 indexed as source 'rules': .cursor/rules/api.mdc, AGENTS.md"
+    assert lines["claude subagents"].detail == "1 loaded as personas: x"
+    assert lines["shared standards 1"].detail == f"1 Markdown file(s) in {org}; read-only"
+    off = {c.name: c for c in source_checks(make_settings(rules_discovery=False))}
+    assert off["rule files"].detail == "discovery off (PERSONAS_RULES_DISCOVERY=false)"
