@@ -115,6 +115,15 @@ def _main(args: argparse.Namespace) -> int:
         sys.stderr.write(f"personas: {exc}\n")
         return 2
     _configure_logging(settings.log_level)
+    if args.command in ("worker", "jobs", "index", "standards"):
+        # `serve` stays up and answers the problem on every tool; these print it and stop.
+        from mcp_server.data_dir import DataDirError, prepare_data_dir
+
+        try:
+            prepare_data_dir(settings.data_dir)
+        except DataDirError as exc:
+            sys.stderr.write(f"personas {args.command}: {exc}\n")
+            return 2
     try:
         if args.command == "serve":
             if args.tools is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -160,18 +159,14 @@ def check_api_key(settings: Settings) -> Check:
 
 
 def check_data_dir(settings: Settings) -> Check:
+    """Writable (a real write, so a full disk shows) and private: the server's own preparation."""
+    from mcp_server.data_dir import DataDirError, prepare_data_dir
+
     try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=settings.data_dir):
-            pass
-    except OSError as exc:
-        return Check(
-            "data dir",
-            False,
-            f"{settings.data_dir}: {exc}",
-            f"chmod u+rwx {settings.data_dir} or set PERSONAS_DATA_DIR",
-        )
-    return Check("data dir", True, f"{settings.data_dir} is writable")
+        prepare_data_dir(settings.data_dir)
+    except DataDirError as exc:
+        return Check("data dir", False, str(exc), f"fix {settings.data_dir} as said, or set PERSONAS_DATA_DIR")
+    return Check("data dir", True, f"{settings.data_dir} is writable and private (0700)")
 
 
 async def run_doctor(settings: Settings, out: TextIO) -> int:
