@@ -19,10 +19,12 @@ from standards import (
     Embedder,
     HashingEmbedder,
     IndexConfig,
+    IndexReader,
+    IndexSearcher,
     SentenceTransformerEmbedder,
-    StandardsIndex,
     StandardsSource,
     universal_standards_dir,
+    writer_or_reader,
 )
 from standards.curation.service import ProposalService
 from standards.curation.store import ProposalStore
@@ -43,7 +45,7 @@ class AppState:
     settings: Settings
     personas: PersonaRegistry
     jobs: JobService
-    standards: StandardsIndex
+    standards: IndexSearcher
     redis_url: str
     proposals: ProposalService
     job_events: JobEvents
@@ -94,7 +96,7 @@ def make_embedder(settings: Settings) -> Embedder:
     return SentenceTransformerEmbedder(settings.embedding_model_path)
 
 
-def run_toolbox(settings: Settings, standards: StandardsIndex, proposals: ProposalStore) -> RunToolbox:
+def run_toolbox(settings: Settings, standards: IndexSearcher, proposals: ProposalStore) -> RunToolbox:
     """What a persona run may use: the project (sandboxed), the standards, the proposal store."""
     limits = RunLimits(
         max_seconds=max(1.0, settings.job_timeout_seconds - 15), max_context_chars=settings.max_context_chars
@@ -132,7 +134,8 @@ async def open_app(
     to, an in-process worker. Everything is closed in reverse order on exit."""
     await asyncio.to_thread(prepare_data_dir, settings.data_dir)
     async with AsyncExitStack() as stack:
-        standards = StandardsIndex(index_config(settings), embedder or make_embedder(settings), writer=True)
+        # The writer unless another process (a second server on this project) writes the index.
+        standards = writer_or_reader(index_config(settings), embedder or make_embedder(settings))
         await stack.enter_async_context(started_in_background(standards, watch=watch))
         store = await stack.enter_async_context(open_job_store(settings))
         redis_url = settings.redis_url
@@ -196,7 +199,7 @@ class _Requeue:
 
 
 @asynccontextmanager
-async def started_in_background(standards: StandardsIndex, *, watch: bool) -> AsyncIterator[None]:
+async def started_in_background(standards: IndexSearcher, *, watch: bool) -> AsyncIterator[None]:
     """Open the index without delaying the server: LanceDB and the model load off the startup
     path (search answers "building" meanwhile), and the index stops with the server."""
 
@@ -265,7 +268,7 @@ async def open_worker_deps(settings: Settings) -> AsyncIterator[WorkerDeps]:
     """Resources of a standalone worker: the job and proposal stores, and a read-only view of
     the standards index that the server's indexer writes (it sees each write)."""
     personas = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
-    standards = StandardsIndex(index_config(settings), make_embedder(settings), writer=False)
+    standards = IndexReader(index_config(settings), make_embedder(settings))
     await standards.start(watch=False)
     try:
         async with (

@@ -145,12 +145,12 @@ def _main(args: argparse.Namespace) -> int:
 
             return asyncio.run(run_doctor(settings, sys.stdout))
         if args.command == "index":
-            from mcp_server.app import index_config
+            from mcp_server.app import index_config, make_embedder
             from standards.index.commands import index_command
 
-            return asyncio.run(index_command(index_config(settings), out=sys.stdout))
+            return asyncio.run(index_command(index_config(settings), out=sys.stdout, embedder=make_embedder(settings)))
         if args.command == "search":
-            from mcp_server.app import index_config
+            from mcp_server.app import index_config, make_embedder
             from standards.index.commands import search_command
 
             return asyncio.run(
@@ -161,6 +161,7 @@ def _main(args: argparse.Namespace) -> int:
                     limit=args.limit,
                     as_json=args.json,
                     out=sys.stdout,
+                    embedder=make_embedder(settings),
                 )
             )
         if args.command == "desk":
