@@ -2,7 +2,7 @@
 
     python -m bench.quality_bench [--backend torch|onnx|onnx-int8] [--corpus NAME ...] [--split tune|judge|all]
 
-Each corpus is indexed the way ``personas index`` does it (StandardsIndex.rebuild, then the
+Each corpus is indexed the way ``personas index`` does it (an IndexWriter reconciles, then the
 FTS index folded in). Then every question is embedded once and asked of the real index: the
 vector and full-text candidate lists come from LanceDB exactly as a search gets them, and each
 ranking candidate orders those lists (pure functions from ``standards.index.ranking``; the same
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from bench.corpora import Corpus, Quality, load_corpora, score_rankings
-from standards import IndexConfig, StandardsIndex, StandardsSource
+from standards import IndexConfig, IndexReader, IndexWriter, StandardsSource
 from standards.index import ranking
 from standards.index.embedder import Embedder, make_embedder
 
@@ -137,12 +137,12 @@ def candidates() -> dict[str, Ranker]:
     return c
 
 
-async def build_index(corpus: Corpus, work: Path, embedder: Embedder) -> tuple[StandardsIndex, float]:
+async def build_index(corpus: Corpus, work: Path, embedder: Embedder) -> tuple[IndexReader, float]:
     """Build like ``personas index`` (reconcile, then FTS folded), then open a reader like ``serve``."""
     config = IndexConfig(
         sources=[StandardsSource(root=corpus.root, kind="project")], index_dir=work / corpus.name, search_mode="vector"
     )
-    writer = StandardsIndex(config, embedder)
+    writer = IndexWriter(config, embedder)
     t0 = time.perf_counter()
     await writer.start(watch=False)  # reconciles: a kept index only re-embeds changed files
     await writer.wait_ready(timeout=3600)
@@ -150,7 +150,7 @@ async def build_index(corpus: Corpus, work: Path, embedder: Embedder) -> tuple[S
     await writer._store.optimize()  # fold every row into the FTS index (the CLI path must do the same)
     seconds = time.perf_counter() - t0
     await writer.stop()
-    reader = StandardsIndex(config, embedder, writer=False)
+    reader = IndexReader(config, embedder)
     await reader.start()
     return reader, seconds
 
@@ -159,7 +159,7 @@ def summary_text(title: str, headings: list[str]) -> str:
     return (title + ". " + "; ".join(h for h in headings if h != title))[:2000]
 
 
-async def extras(index: StandardsIndex, embedder: Embedder) -> Extra:
+async def extras(index: IndexReader, embedder: Embedder) -> Extra:
     table = index._store._t()
     data = (await table.query().select(["id", "file", "title", "heading_path"]).to_arrow()).to_pylist()
     heads: dict[str, list[str]] = {}
