@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from mcp_server.data_dir import prepare_data_dir, secure_files
 from mcp_server.embedded import embedded_redis
+from mcp_server.session_log import JobEvents
 from mcp_server.settings import Settings
 from personas.registry import PersonaRegistry
 from personas.runtime import LLMConfig, RunLimits, RunToolbox, SharedClient
@@ -47,6 +48,8 @@ class AppState:
     standards: IndexSearcher
     redis_url: str
     proposals: ProposalService
+    job_events: JobEvents
+    """Sends each job's lifecycle as MCP log messages to the session that started it."""
 
 
 def standards_sources(settings: Settings) -> list[StandardsSource]:
@@ -159,6 +162,9 @@ async def open_app(
             await stack.enter_async_context(in_process_worker(settings, redis_url, store, personas, toolbox))
         await asyncio.to_thread(secure_files, settings.data_dir)
         log.info("agent-personas ready: %d personas, redis %s", len(personas.ids()), redact(redis_url))
+        job_events = await stack.enter_async_context(
+            JobEvents.running(jobs, max_seconds=settings.job_timeout_seconds * settings.job_max_attempts + 120)
+        )
         yield AppState(
             settings=settings,
             personas=personas,
@@ -173,6 +179,7 @@ async def open_app(
                 shared_dir=settings.shared_approval_dir,
                 shared_writable=settings.shared_standards_writable,
             ),
+            job_events=job_events,
         )
 
 
