@@ -68,7 +68,11 @@ class Unavailable:
 
 def open_job_store(settings: Settings) -> AbstractAsyncContextManager[JobStore]:
     """The one way a process opens the job store from its settings."""
-    return JobStore.open(settings.jobs_db_path, webhooks=settings.job_options().webhook_url is not None)
+    return JobStore.open(settings.jobs_database, webhooks=settings.job_options().webhook_url is not None)
+
+
+def open_proposal_store(settings: Settings) -> AbstractAsyncContextManager[ProposalStore]:
+    return ProposalStore.open(settings.proposals_database, settings.standards_dir)
 
 
 def index_config(settings: Settings) -> IndexConfig:
@@ -146,9 +150,7 @@ async def open_app(
             denied_paths=(settings.data_dir,),
             max_diff_chars=settings.max_diff_chars,
         )
-        proposals = await stack.enter_async_context(
-            ProposalStore.open(settings.proposals_db_path, settings.standards_dir)
-        )
+        proposals = await stack.enter_async_context(open_proposal_store(settings))
         if run_worker:
             toolbox = run_toolbox(settings, standards, proposals)
             await stack.enter_async_context(in_process_worker(settings, redis_url, store, personas, toolbox))
@@ -261,7 +263,7 @@ async def open_worker_deps(settings: Settings) -> AsyncIterator[WorkerDeps]:
     try:
         async with (
             open_job_store(settings) as store,
-            ProposalStore.open(settings.proposals_db_path, settings.standards_dir) as proposals,
+            open_proposal_store(settings) as proposals,
             worker_deps(settings, store, personas, run_toolbox(settings, standards, proposals)) as deps,
         ):
             yield deps

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mcp_server.settings import Settings, SettingsError, load_settings
+from standards.control_chars import terminal_safe
 from standards.sqlite import DatabaseUnusableError
 
 log = logging.getLogger("personas")
@@ -42,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765, help="HTTP port (default: 8765).")
     serve.add_argument("--no-worker", action="store_true", help="Do not run an in-process worker.")
     serve.add_argument("--no-watch", action="store_true", help="Do not watch the standards dir for changes.")
+    serve.add_argument(
+        "--tools",
+        help="Tools to offer: developer (default), reviewer, ops, all, or a comma list of profiles and tool "
+        "names (overrides PERSONAS_TOOLS).",
+    )
 
     new = sub.add_parser("new", help="Scaffold a custom persona by forking an existing one.")
     new.add_argument("id", help="The new persona's id (lowercase slug), e.g. 'accessibility'.")
@@ -87,14 +93,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     from mcp_server.export_cli import add_export_parser
     from mcp_server.proposals_cli import add_standards_parser
+    from mcp_server.review_cli import add_review_parser
 
     add_standards_parser(sub)
+    add_review_parser(sub)
     add_export_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "serve":  # stdout is the MCP channel: JSON-RPC, which escapes controls itself
+        return _main(args)
+    # Everything else prints for a person at a terminal: text from files, proposals and jobs may
+    # hold escape sequences that would hide or rewrite lines, so every byte goes out escaped.
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = terminal_safe(sys.stdout), terminal_safe(sys.stderr)
+    try:
+        return _main(args)
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -103,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(settings.log_level)
     try:
         if args.command == "serve":
+            if args.tools is not None:
+                settings = settings.model_copy(update={"tools": args.tools})
             return asyncio.run(
                 _serve(
                     settings,
@@ -145,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_worker(settings))
         if args.command == "jobs":
             return asyncio.run(_jobs(settings, args))
+        if args.command == "review":
+            from mcp_server.review_cli import main_review
+
+            return main_review(settings, args)
         if args.command == "export":
             from mcp_server.export_cli import export_command
 
@@ -212,10 +239,15 @@ async def _run_until_signal(main: asyncio.Task[None], closed: asyncio.Event | No
 async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker: bool, watch: bool) -> int:
     from mcp_server.desk.serve import StateRef
     from mcp_server.server import build_server
+    from mcp_server.tools.profiles import ToolSelectionError
 
     closed = asyncio.Event()
     desk = StateRef() if http else None
-    server = build_server(settings, run_worker=worker, watch=watch, on_closed=closed.set, state_ref=desk)
+    try:
+        server = build_server(settings, run_worker=worker, watch=watch, on_closed=closed.set, state_ref=desk)
+    except ToolSelectionError as exc:
+        sys.stderr.write(f"personas serve: {exc}\n")
+        return 2
     if http:
         from mcp_server.http import HttpConfigError, check_bind, serve_http
 
@@ -258,7 +290,7 @@ async def _jobs(settings: Settings, args: argparse.Namespace) -> int:
 
     return await jobs_command(
         args.jobs_action,
-        db_path=settings.jobs_db_path,
+        db_path=settings.jobs_database,
         data_dir=settings.data_dir,
         redis_url=settings.redis_url,
         personas=PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root),

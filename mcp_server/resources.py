@@ -7,10 +7,10 @@ context, which a static resource cannot.
 
 from __future__ import annotations
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 
-from mcp_server.tools.context import app_state
+from mcp_server.tools.context import AppContext, app_state
 from worker.models import JobReport
 from worker.service import JobRequestError, UnknownJobError
 
@@ -27,7 +27,7 @@ def register_job_resources(server: MCPServer) -> None:
         mime_type=JSON,
     )
     async def recent_jobs(
-        ctx: Context, status: str | None = None, persona: str | None = None, limit: str = "20"
+        ctx: AppContext, status: str | None = None, persona: str | None = None, limit: str = "20"
     ) -> str:
         try:
             jobs = await app_state(ctx).jobs.list_jobs(status=status, persona=persona, limit=int(limit))
@@ -42,7 +42,7 @@ def register_job_resources(server: MCPServer) -> None:
         description="One job as check_persona_job reports it (status, progress or result, findings, error).",
         mime_type=JSON,
     )
-    async def one_job(job_id: str, ctx: Context) -> str:
+    async def one_job(job_id: str, ctx: AppContext) -> str:
         try:
             job = await app_state(ctx).jobs.get(job_id)
         except UnknownJobError as exc:

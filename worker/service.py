@@ -31,11 +31,17 @@ from worker.models import (
     ResetResult,
 )
 from worker.options import JobOptions
+from worker.panel import initial_runs
 from worker.queue import JobQueue, QueueUnavailableError
 from worker.storage_errors import storage_problem
 from worker.store import JobStore
 
 log = logging.getLogger(__name__)
+
+PANEL_PERSONA = "panel"
+"""The ``persona`` of a panel job; its personas are in ``JobState.panel``."""
+MIN_PANEL = 2
+MAX_PANEL = 6
 
 T = TypeVar("T")
 
@@ -136,6 +142,56 @@ class JobService:
             persona = self.personas.get(persona_id)
         except UnknownPersonaError as exc:
             raise JobRequestError(str(exc)) from exc
+        task, context, level = self._checked(task, context, priority)
+        if follow_up_of:
+            await self._check_follow_up(persona.id, follow_up_of.strip())
+        review = await self.review_fields(changes, min_severity, cited_only)
+        job = JobState(
+            persona=persona.id,
+            task=task,
+            context=context,
+            priority=level,
+            follow_up_of=follow_up_of or None,
+            **review,
+        )
+        return await self._start(job, persona.name)
+
+    async def submit_panel(
+        self,
+        persona_ids: Sequence[str],
+        task: str,
+        context: str | None = None,
+        priority: str = "normal",
+        *,
+        changes: str | None = None,
+        min_severity: str | None = None,
+        cited_only: bool = False,
+    ) -> InvokeResult:
+        """Start a panel: the personas review the same task concurrently as one job."""
+        ids = list(dict.fromkeys(p.strip() for p in persona_ids if p and p.strip()))
+        if not MIN_PANEL <= len(ids) <= MAX_PANEL:
+            raise JobRequestError(
+                f"A panel needs {MIN_PANEL} to {MAX_PANEL} different personas; got {len(ids)} "
+                f"({', '.join(ids) or 'none'}). For one persona call its invoke_* tool."
+            )
+        try:
+            members = [self.personas.get(p) for p in ids]
+        except UnknownPersonaError as exc:
+            raise JobRequestError(str(exc)) from exc
+        task, context, level = self._checked(task, context, priority)
+        review = await self.review_fields(changes, min_severity, cited_only)
+        job = JobState(
+            persona=PANEL_PERSONA,
+            task=task,
+            context=context,
+            priority=level,
+            panel=[m.id for m in members],
+            panel_runs=initial_runs([m.id for m in members]),
+            **review,
+        )
+        return await self._start(job, "The panel (" + ", ".join(m.name for m in members) + ")")
+
+    def _checked(self, task: str, context: str | None, priority: str) -> tuple[str, str | None, Priority]:
         task = task.strip()
         if not task:
             raise JobRequestError("task must not be empty: say what the persona should review or design.")
@@ -149,24 +205,17 @@ class JobService:
                 "(PERSONAS_MAX_CONTEXT_CHARS). Pass file paths in context instead of file contents, "
                 "or split the review."
             )
-        if follow_up_of:
-            await self._check_follow_up(persona.id, follow_up_of.strip())
-        review = await self.review_fields(changes, min_severity, cited_only)
-        job = JobState(
-            persona=persona.id,
-            task=task,
-            context=context,
-            priority=priority,
-            follow_up_of=follow_up_of or None,
-            **review,
-        )
+        return task, context, priority
+
+    async def _start(self, job: JobState, name: str) -> InvokeResult:
+        """Insert the job (within the daily limit) and queue it."""
         limit = self.options.daily_job_limit
         day_start = utc_day_start(job.created_at)
         day = utc_day(job.created_at)
-        if not await self._storing(self.store.count_accepted(persona.id, day, limit=limit)):
+        if not await self._storing(self.store.count_accepted(job.persona, day, limit=limit)):
             reset_in = timedelta(seconds=round(day_start + 86_400 - time.time()))
             raise JobRequestError(
-                f"Daily limit reached: the {persona.id} persona already started {limit} jobs today "
+                f"Daily limit reached: the {job.persona} persona already started {limit} jobs today "
                 f"(PERSONAS_DAILY_JOB_LIMIT={limit}). The count resets at 00:00 UTC (in {reset_in}); "
                 "ask whoever runs this server to raise the limit if you need more."
             )
@@ -181,14 +230,14 @@ class JobService:
             accepted = True
         finally:
             if not accepted:  # only accepted jobs count against the quota
-                await self.store.uncount_accepted(persona.id, day)
-        estimate = await self.estimate_seconds(persona.id)
+                await self.store.uncount_accepted(job.persona, day)
+        estimate = await self.estimate_seconds(job.persona)
         return InvokeResult(
             job_id=job.id,
-            persona=persona.id,
+            persona=job.persona,
             estimated_duration_seconds=estimate,
             poll_command=f"check_persona_job(job_id='{job.id}')",
-            message=f"{persona.name} started (about {estimate} s). Poll check_persona_job every few seconds, "
+            message=f"{name} started (about {estimate} s). Poll check_persona_job every few seconds, "
             f"or call wait_for_persona_job(job_id='{job.id}') to wait for it.",
         )
 
@@ -278,6 +327,8 @@ class JobService:
         final = await self.get(job.id)
         if final.started_at is None:
             message = f"Job cancelled before it started (it waited {_ago(now - job.created_at)} in the queue)."
+        elif note:
+            message = f"Job marked cancelled after {_ago(now - final.started_at)} of running, but not stopped yet."
         else:
             message = f"Job cancelled after {_ago(now - final.started_at)}."
         return CancelResult(
@@ -299,20 +350,28 @@ class JobService:
         )
 
     async def _stop_delivery(self, job: JobState, confirm_seconds: float) -> str:
-        """Stop the job's queue delivery; for a running job, wait briefly for its worker to let go."""
+        """Stop the job's queue delivery; for a running job, wait briefly for its worker to let go.
+        Returns "" when it is stopped, else when it will stop (so the reply never claims too much)."""
+        heartbeat = f"within {self.options.heartbeat_seconds:.0f} s (PERSONAS_JOB_LEASE_SECONDS / 3)"
         try:
             outcome = await self.queue.stop(job.queue_job_id or job.id)
         except QueueUnavailableError as exc:
             log.warning("cancel %s: %s", job.id, exc)
             return (
                 " Redis is unreachable, so the worker could not be told at once; it stops at its next "
-                "lease heartbeat (PERSONAS_JOB_LEASE_SECONDS / 3)."
+                f"lease heartbeat, {heartbeat}."
             )
-        if outcome != "aborted":
+        if outcome == "removed" or (outcome == "absent" and job.status is not JobStatus.RUNNING):
             return ""
         if await self._released(job.id, confirm_seconds):
             return ""
-        return " The worker has not confirmed yet; it stops at its next poll or lease heartbeat."
+        if outcome == "aborted":
+            return f" Its worker has not confirmed yet; it stops at its next poll or lease heartbeat, {heartbeat}."
+        owner = job.lease_owner or "its worker"
+        return (
+            f" The job runs on {owner}, which this server's Redis does not reach; it stops at that worker's "
+            f"next lease heartbeat, {heartbeat}."
+        )
 
     async def _released(self, job_id: str, within: float) -> bool:
         loop = asyncio.get_running_loop()

@@ -44,6 +44,7 @@ from personas.runtime import (
 from worker import events
 from worker.models import JobFinish, JobState, JobStatus
 from worker.options import JobOptions
+from worker.panel import execute_panel
 from worker.store import JobStore
 from worker.webhook import WebhookSender
 
@@ -76,10 +77,9 @@ def deps_from(ctx: dict[str, Any]) -> WorkerDeps:
     return deps
 
 
-async def execute_run(deps: WorkerDeps, persona: PersonaDefinition, job: JobState, report: ProgressSink) -> RunOutcome:
-    """The one place a persona run is started: build the request, call the runtime."""
+async def build_request(deps: WorkerDeps, job: JobState) -> RunRequest:
     history = await deps.store.conversation(job.follow_up_of) if job.follow_up_of else None
-    request = RunRequest(
+    return RunRequest(
         job_id=job.id,
         task=job.task,
         context=job.context,
@@ -88,6 +88,11 @@ async def execute_run(deps: WorkerDeps, persona: PersonaDefinition, job: JobStat
         min_severity=job.min_severity,
         cited_only=job.cited_only,
     )
+
+
+async def execute_run(deps: WorkerDeps, persona: PersonaDefinition, job: JobState, report: ProgressSink) -> RunOutcome:
+    """The one place a persona run is started: build the request, call the runtime."""
+    request = await build_request(deps, job)
     outcome = await run_persona(persona, request, deps.llm, report, deps.toolbox, client=deps.client)
     if outcome.messages:
         await deps.store.save_conversation(job.id, outcome.messages)
@@ -129,10 +134,48 @@ async def run_persona_job(ctx: dict[str, Any], job_id: str) -> str:
         await _after_run(deps, job_id, redis, ctx.get("webhooks"))
 
 
+async def _execute(
+    deps: WorkerDeps, job: JobState, members: list[PersonaDefinition], report: ProgressSink
+) -> dict[str, Any]:
+    """Run the job's persona, or its panel; the fields of the completed job."""
+    if not job.panel:
+        outcome = await execute_run(deps, members[0], job, report)
+        return {
+            "result": outcome.result,
+            "mode": outcome.mode,
+            "findings": outcome.findings,
+            "proposals": outcome.proposals or None,
+            "tokens_input": outcome.tokens_input,
+            "tokens_output": outcome.tokens_output,
+            "tool_calls_made": outcome.tool_calls,
+            "persona_version": outcome.persona_version,
+            "prompt_hash": outcome.prompt_hash,
+        }
+
+    async def run(persona: PersonaDefinition, request: RunRequest, progress: ProgressSink) -> RunOutcome:
+        return await run_persona(persona, request, deps.llm, progress, deps.toolbox, client=deps.client)
+
+    async def sink(update: ProgressUpdate, runs: list[dict[str, Any]]) -> None:
+        await deps.store.update_panel_runs(job.id, runs, owner=deps.worker_id)
+        await report(update)
+
+    panel = await execute_panel(members, await build_request(deps, job), run, sink)
+    return {
+        "result": panel.result,
+        "mode": "review",
+        "findings": panel.findings,
+        "proposals": panel.proposals or None,
+        "tokens_input": panel.tokens_input,
+        "tokens_output": panel.tokens_output,
+        "tool_calls_made": panel.tool_calls,
+        "panel_runs": panel.runs,
+    }
+
+
 async def _run(deps: WorkerDeps, job: JobState, redis: Redis | None) -> str:
     owner = deps.worker_id
     try:
-        persona = deps.personas.get(job.persona)
+        members = [deps.personas.get(p) for p in (job.panel or [job.persona])]
     except UnknownPersonaError as exc:
         await deps.store.finish(job.id, JobFinish.failed(str(exc)), owner=owner)
         return JobStatus.FAILED.value
@@ -148,7 +191,7 @@ async def _run(deps: WorkerDeps, job: JobState, redis: Redis | None) -> str:
 
     try:
         async with asyncio.timeout(deps.job_timeout_seconds):
-            outcome = await execute_run(deps, persona, job, report)
+            fields = await _execute(deps, job, members, report)
     except TimeoutError:
         await deps.store.finish(
             job.id,
@@ -177,16 +220,8 @@ async def _run(deps: WorkerDeps, job: JobState, redis: Redis | None) -> str:
         return JobStatus.FAILED.value
     complete = JobFinish(
         status=JobStatus.COMPLETE,
-        result=outcome.result,
-        mode=outcome.mode,
-        findings=outcome.findings,
-        proposals=outcome.proposals or None,
-        tokens_input=outcome.tokens_input,
-        tokens_output=outcome.tokens_output,
-        tool_calls_made=outcome.tool_calls,
-        persona_version=outcome.persona_version,
-        prompt_hash=outcome.prompt_hash,
         duration_seconds=round(time.monotonic() - started, 3),
+        **fields,
     )
     await deps.store.finish(job.id, complete, owner=owner)
     return JobStatus.COMPLETE.value

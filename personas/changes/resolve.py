@@ -165,8 +165,8 @@ def _read_untracked(
     files: list[ChangedFile] = []
     sections: list[tuple[str, str]] = []
     for name in names:
-        if SKIPPED_DIRS.intersection(Path(name).parts):
-            continue
+        if SKIPPED_DIRS.intersection(Path(name).parts) or any(name.startswith(d + "/") for d in denied):
+            continue  # dependencies, caches and our own data dir are not part of anyone's change
         why = _withheld(name, denied)
         path = root / name
         try:

@@ -356,7 +356,9 @@ class PersonaRun:
             self.tools.proposals,
             hidden=len(kept) - len(shown),
         )
-        return self._outcome(result, "submit_review", kept, dropped=len(findings) - len(kept))
+        outcome = self._outcome(result, "submit_review", kept, dropped=len(findings) - len(kept))
+        outcome.summary = review.summary
+        return outcome
 
     def _outcome(
         self,

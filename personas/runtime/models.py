@@ -96,6 +96,7 @@ class RunOutcome(BaseModel):
     result: str = Field(description="The review (or briefing) as Markdown.")
     findings: list[dict[str, Any]] = Field(default_factory=list)
     dismissed_dropped: int = Field(default=0, description="Findings dropped because the team had dismissed them.")
+    summary: str | None = Field(default=None, description="The review's summary (submit_review), if structured.")
     proposals: list[dict[str, Any]] = Field(
         default_factory=list, description="Draft standards proposed in this run: id, domain, topic, title."
     )

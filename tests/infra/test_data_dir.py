@@ -78,8 +78,8 @@ def test_storage_problem_wording_for_a_real_enospc() -> None:
 
 async def test_invoke_on_a_full_database_names_the_file_and_the_cause(jobs: JobHarness) -> None:
     # SQLite's own limit makes the next insert fail with a real SQLITE_FULL ("database or disk is full").
-    pages = (await (await jobs.store._db.execute("PRAGMA page_count")).fetchone() or [0])[0]
-    await jobs.store._db.execute(f"PRAGMA max_page_count = {pages}")
+    pages = (await jobs.store.db.fetch("PRAGMA page_count"))[0]["page_count"]
+    await jobs.store.db.fetch(f"PRAGMA max_page_count = {pages}")
     with pytest.raises(JobStorageError) as caught:
         await jobs.service.submit("qa", "review app.py", context="x" * 100_000)
     message = str(caught.value)

@@ -1,0 +1,225 @@
+"""``personas review``: review a change to completion from a shell, CI job or git hook.
+
+Runs the job on an embedded Redis and an in-process worker when REDIS_URL is unset (through the
+shared queue and its workers otherwise), shows progress on stderr (a bar on a terminal, plain lines
+otherwise), prints or writes the report, and exits 0 (nothing at or above --fail-on), 1 (something
+was found) or 2 (usage or runtime error, with the reason).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from mcp_server.settings import Settings
+from personas.changes.git import ChangesError, run_git
+from personas.registry import PersonaRegistry
+from personas.report import FORMATS, MemberSummary, ReviewReport, exit_code, render
+from personas.runtime.findings import visible
+from personas.runtime.review import SEVERITY_ORDER, Finding
+from worker.models import JobState, JobStatus
+from worker.service import JobRequestError, JobService
+
+DEFAULT_TASK = "Review this change for problems in your domains: bugs, risks and departures from the team's standards."
+NO_API_KEY = (
+    "personas review: ANTHROPIC_API_KEY is not set, so no model can run the review; nothing was reviewed (exit 2). "
+    "Set ANTHROPIC_API_KEY (in CI: a repository secret). Without a key, agent-personas only hands out briefings "
+    "for your assistant to apply through the MCP tools; see 'Without an API key' in the README.\n"
+)
+INDEX_WAIT_SECONDS = 600.0
+EXIT_ERROR = 2
+
+
+class ReviewCliError(Exception):
+    """A usage or runtime error: printed with its reason, exit code 2."""
+
+
+def add_review_parser(sub: Any) -> None:
+    review = sub.add_parser(
+        "review",
+        help="Review a change with one or more personas, for CI and git hooks (exit 0 clean, 1 found, 2 error).",
+    )
+    review.add_argument("task", nargs="?", default=DEFAULT_TASK, help="What to review for (default: everything).")
+    review.add_argument("--persona", required=True, help="Persona id(s), comma-separated, e.g. security,qa.")
+    review.add_argument(
+        "--changes", default="working", help="'working' (default), 'staged', or a git range, e.g. origin/main...HEAD."
+    )
+    review.add_argument("--format", choices=FORMATS, default="text", help="Report format (default: text).")
+    review.add_argument("--output", type=Path, help="Write the report to this file instead of stdout.")
+    review.add_argument(
+        "--fail-on", choices=SEVERITY_ORDER[:4], help="Exit 1 when a reported finding is at or above this severity."
+    )
+    review.add_argument("--min-severity", choices=SEVERITY_ORDER, help="Report only findings at or above this.")
+    review.add_argument("--cited-only", action="store_true", help="Report only findings citing a team standard.")
+    review.add_argument("--priority", choices=["low", "normal", "high"], default="normal")
+    review.add_argument("--timeout", type=float, help="Give up after this many seconds (default: job timeout + 60).")
+
+
+class Progress:
+    """Progress on stderr: one redrawn bar on a terminal, a line per change otherwise."""
+
+    def __init__(self, err: TextIO) -> None:
+        self.err = err
+        self.tty = err.isatty()
+        self.last = ""
+
+    async def __call__(self, job: JobState) -> None:
+        self.show(job.progress_percent, job.progress_message or job.status.value)
+
+    def show(self, percent: int, message: str) -> None:
+        if self.tty:
+            filled = percent * 30 // 100
+            line = f"\r[{'#' * filled}{'.' * (30 - filled)}] {percent:3d}% {message[:80]}"
+            self.err.write(line.ljust(len(self.last)))
+            self.last = line
+        elif message != self.last:
+            self.err.write(f"personas review: {percent:3d}% {message}\n")
+            self.last = message
+        self.err.flush()
+
+    def done(self) -> None:
+        if self.tty and self.last:
+            self.err.write("\n")
+            self.err.flush()
+
+
+def report_from_job(job: JobState) -> ReviewReport:
+    findings = [Finding.model_validate(f) for f in job.findings or []]
+    shown = visible(findings, job.min_severity, job.cited_only)
+    if job.panel_runs:
+        members = [MemberSummary.model_validate(run) for run in job.panel_runs]
+    else:
+        members = [
+            MemberSummary(
+                persona=job.persona,
+                status=job.status.value,
+                findings=len(findings),
+                tokens_input=job.tokens_input or 0,
+                tokens_output=job.tokens_output or 0,
+                error=job.error,
+            )
+        ]
+    return ReviewReport(
+        job_id=job.id,
+        status=job.status.value,
+        task=job.task,
+        changes=(job.changes or {}).get("spec"),
+        personas=members,
+        findings=shown,
+        hidden_findings=len(findings) - len(shown),
+        markdown=job.result or job.partial_result or "",
+        error=job.error,
+    )
+
+
+async def _path_prefix(root: Path) -> str:
+    """The project root's path inside its git repository ('' at the top), for SARIF locations."""
+    try:
+        result = await run_git(root, "rev-parse", "--show-prefix")
+    except ChangesError:
+        return ""
+    return result.out.decode().strip() if result.code == 0 else ""
+
+
+async def _submit(jobs: JobService, persona_ids: list[str], args: argparse.Namespace) -> str:
+    fields: dict[str, Any] = {
+        "changes": args.changes,
+        "min_severity": args.min_severity,
+        "cited_only": args.cited_only,
+    }
+    if len(persona_ids) == 1:
+        return (await jobs.submit(persona_ids[0], args.task, None, args.priority, **fields)).job_id
+    return (await jobs.submit_panel(persona_ids, args.task, None, args.priority, **fields)).job_id
+
+
+async def _wait(jobs: JobService, job_id: str, progress: Progress, limit: float) -> JobState:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while True:
+        report = await jobs.wait(job_id, min(30.0, max(1.0, deadline - loop.time())), progress)
+        if report.status.terminal:
+            return await jobs.get(job_id)
+        if loop.time() >= deadline:
+            await jobs.cancel(job_id)
+            raise ReviewCliError(f"the review did not finish within {limit:g} s (--timeout); it was cancelled.")
+
+
+async def _run(settings: Settings, args: argparse.Namespace, persona_ids: list[str], err: TextIO) -> JobState:
+    from mcp_server.app import open_app
+
+    registry = PersonaRegistry.load(settings.personas_dir)
+    unknown = [p for p in persona_ids if p not in registry.ids()]
+    if unknown:
+        raise ReviewCliError(f"unknown persona(s) {', '.join(unknown)}; choose from {', '.join(registry.ids())}.")
+    embedded = settings.redis_url is None
+    progress = Progress(err)
+    async with open_app(settings, registry, run_worker=embedded, watch=False) as app:
+        if embedded:
+            progress.show(0, "Preparing the standards index")
+            await app.standards.wait_ready(INDEX_WAIT_SECONDS)
+        try:
+            job_id = await _submit(app.jobs, persona_ids, args)
+        except JobRequestError as exc:
+            raise ReviewCliError(str(exc)) from exc
+        progress.show(0, f"Started {', '.join(persona_ids)} (job {job_id})")
+        timeout = args.timeout or settings.job_timeout_seconds + 60
+        try:
+            return await _wait(app.jobs, job_id, progress, timeout)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            await asyncio.shield(app.jobs.cancel(job_id))
+            raise
+        finally:
+            progress.done()
+
+
+async def review_command(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if not settings.api_key:
+        err.write(NO_API_KEY)
+        return EXIT_ERROR
+    persona_ids = list(dict.fromkeys(p.strip() for p in args.persona.split(",") if p.strip()))
+    if not persona_ids:
+        err.write("personas review: --persona names no persona; e.g. --persona security,qa.\n")
+        return EXIT_ERROR
+    try:
+        job = await _run(settings, args, persona_ids, err)
+    except ReviewCliError as exc:
+        err.write(f"personas review: {exc}\n")
+        return EXIT_ERROR
+    report = report_from_job(job)
+    from mcp_server.server import package_version
+
+    text = render(report, args.format, version=package_version(), path_prefix=await _path_prefix(settings.project_root))
+    if args.output is not None:
+        try:
+            await asyncio.to_thread(_write, args.output, text)
+        except OSError as exc:
+            err.write(f"personas review: cannot write {args.output} ({exc.strerror or exc}); check the path.\n")
+            return EXIT_ERROR
+        err.write(f"personas review: wrote the {args.format} report to {args.output}\n")
+    else:
+        out.write(text)
+        out.flush()
+    failed = [m for m in report.personas if m.status != JobStatus.COMPLETE.value]
+    if job.status is not JobStatus.COMPLETE or failed:
+        reasons = "; ".join(f"{m.persona}: {m.error or m.status}" for m in failed) or job.error or job.status.value
+        err.write(f"personas review: the review did not complete ({reasons}); exit 2.\n")
+        return EXIT_ERROR
+    code = exit_code(report, args.fail_on)
+    if code:
+        err.write(f"personas review: findings at or above '{args.fail_on}' were reported; exit 1.\n")
+    return code
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def main_review(settings: Settings, args: argparse.Namespace) -> int:
+    if settings.log_level != "DEBUG":  # stderr carries the progress; only warnings besides it
+        logging.getLogger().setLevel(logging.WARNING)
+    return asyncio.run(review_command(settings, args, sys.stdout, sys.stderr))

