@@ -115,6 +115,15 @@ def _main(args: argparse.Namespace) -> int:
         sys.stderr.write(f"personas: {exc}\n")
         return 2
     _configure_logging(settings.log_level)
+    if args.command in ("worker", "jobs", "index", "standards"):
+        # `serve` stays up and answers the problem on every tool; these print it and stop.
+        from mcp_server.data_dir import DataDirError, prepare_data_dir
+
+        try:
+            prepare_data_dir(settings.data_dir)
+        except DataDirError as exc:
+            sys.stderr.write(f"personas {args.command}: {exc}\n")
+            return 2
     try:
         if args.command == "serve":
             if args.tools is not None:
@@ -136,12 +145,12 @@ def _main(args: argparse.Namespace) -> int:
 
             return asyncio.run(run_doctor(settings, sys.stdout))
         if args.command == "index":
-            from mcp_server.app import index_config
+            from mcp_server.app import index_config, make_embedder
             from standards.index.commands import index_command
 
-            return asyncio.run(index_command(index_config(settings), out=sys.stdout))
+            return asyncio.run(index_command(index_config(settings), out=sys.stdout, embedder=make_embedder(settings)))
         if args.command == "search":
-            from mcp_server.app import index_config
+            from mcp_server.app import index_config, make_embedder
             from standards.index.commands import search_command
 
             return asyncio.run(
@@ -152,6 +161,7 @@ def _main(args: argparse.Namespace) -> int:
                     limit=args.limit,
                     as_json=args.json,
                     out=sys.stdout,
+                    embedder=make_embedder(settings),
                 )
             )
         if args.command == "desk":
