@@ -168,6 +168,11 @@ class Settings(BaseSettings):
         description="Tools offered: a profile (developer, reviewer, ops, all) or a comma list of profiles and "
         "tool names. `serve --tools` overrides it. PERSONAS_TOOLS.",
     )
+    require_elicitation: bool = Field(
+        default=False,
+        description="Refuse approve/reject of proposals and reset_persona_jobs unless the client can ask the "
+        "user (MCP elicitation). PERSONAS_REQUIRE_ELICITATION.",
+    )
     persona_tools: Literal["each", "single"] = Field(
         default="each",
         description="'each' = one invoke_<persona> tool per persona; 'single' = one invoke_persona(persona, …). "
