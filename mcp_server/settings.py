@@ -112,6 +112,12 @@ class Settings(BaseSettings):
         description="Local sentence-transformers model directory; unset = bundled all-MiniLM-L6-v2. "
         "PERSONAS_EMBEDDING_MODEL_PATH.",
     )
+    embedding_backend: Literal["auto", "onnx-int8", "onnx", "torch"] = Field(
+        default="auto",
+        description="How the model runs: 'auto' = ONNX Runtime int8 (graph exported once from the local "
+        "weights, cached under ~/.cache/agent-personas/onnx) when onnxruntime is installed, else torch; "
+        "'onnx' = fp32 ONNX (same vectors as torch); 'torch'. PERSONAS_EMBEDDING_BACKEND.",
+    )
     embedder: Literal["sentence-transformers", "hashing"] = Field(
         default="sentence-transformers",
         description="'hashing' = a fast, deterministic, non-semantic embedder for tests and smoke runs. "
