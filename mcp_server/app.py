@@ -86,6 +86,7 @@ def index_config(settings: Settings) -> IndexConfig:
         sources=standards_sources(settings),
         index_dir=settings.index_dir,
         model_path=settings.embedding_model_path,
+        counts_database=settings.database_url.get_secret_value() if settings.database_url else None,
         embedding_backend=settings.embedding_backend,
     )
 

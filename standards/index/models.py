@@ -51,6 +51,12 @@ class IndexConfig(BaseModel):
     )
     debounce_seconds: float = Field(default=0.15, ge=0.0, le=10.0)
     max_file_bytes: int = Field(default=1_000_000, gt=0)
+    counts_database: str | None = Field(
+        default=None,
+        repr=False,
+        description="PostgreSQL URL for the per-file query counts (PERSONAS_DATABASE_URL); None = a SQLite "
+        "file in index_dir.",
+    )
 
 
 class SearchHit(BaseModel):

@@ -46,7 +46,7 @@ class IndexSearcher:
         self.config = config
         self._embedder: Embedder = embedder or make_embedder(config.model_path, backend=config.embedding_backend)
         self._store = ChunkStore(config.index_dir / "lancedb", writer=self._writes)
-        self._counter = QueryCounter(config.index_dir / "query_counts.sqlite3")
+        self._counter = QueryCounter(config.counts_database or config.index_dir / "query_counts.sqlite3")
         self._cache = ResultCache()
         self._status = IndexStatus(state="empty", message="not started")
         self._settled = asyncio.Event()
