@@ -128,6 +128,10 @@ async def check_index(settings: Settings) -> Check:
         indexed, unindexed = coverage
         fts = f"; full-text index: {indexed} rows indexed, {unindexed} unindexed"
     detail = f"{status.state}: {status.files_indexed} files, {status.chunks} chunks{age}{fts}; written by {writer}"
+    if status.skipped_total:
+        listed = "; ".join(f"{f.source}/{f.file}: {f.reason}" for f in status.skipped)
+        more = status.skipped_total - len(status.skipped)
+        detail += f"; {status.skipped_total} files skipped ({listed}{f'; {more} more' if more > 0 else ''})"
     if fts_problem is not None:
         return Check(
             "standards index",
