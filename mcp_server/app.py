@@ -34,6 +34,7 @@ from worker.app import build_worker
 from worker.queue import JobQueue, open_pool, redact
 from worker.recovery import Recovery
 from worker.service import JobService
+from worker.standards_events import publishing
 from worker.store import JobStore
 from worker.tasks import WorkerDeps
 
@@ -186,7 +187,7 @@ async def open_app(
                 proposals,
                 settings.standards_dir,
                 revisions=jobs,
-                reindex=standards.reindex_paths,
+                reindex=publishing(standards.reindex_paths, pool, settings.standards_dir),
                 shared_dir=settings.shared_approval_dir,
                 shared_writable=settings.shared_standards_writable,
             ),
