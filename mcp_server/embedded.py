@@ -189,7 +189,20 @@ class EmbeddedRedis:
         self._users_fd: int | None = None
 
     async def open(self) -> str:
-        """Join the project's running embedded Redis, or start it; return its URL."""
+        """Join the project's running embedded Redis, or start it; return its URL. Fails with an
+        EmbeddedRedisError that says what to do, and leaves no redis-server behind."""
+        try:
+            return await self._open()
+        except OSError as exc:
+            await self._stop_proc()
+            raise EmbeddedRedisError(
+                "The embedded Redis cannot start: " + storage_problem(Path(exc.filename or self.data_dir), exc)
+            ) from exc
+        except BaseException:
+            await self._stop_proc()
+            raise
+
+    async def _open(self) -> str:
         async with _flock(self._start_lock):
             recorded = await asyncio.to_thread(read_record, self.data_dir)
             state = await health(recorded) if recorded else "down"
