@@ -43,7 +43,7 @@ from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
 from mcp_server.data_dir import storage_problem
 from worker.queue import describe_redis
-from worker.redis_record import read_record, remove_record, write_record
+from worker.redis_record import read_record, recorded_redis_pid, remove_record, write_record
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ class EmbeddedRedis:
                 # Keep the recorded socket and secret: servers that joined it reconnect on their own.
                 self.url = recorded if recorded and state == "down" else await asyncio.to_thread(new_url, self.data_dir)
                 await self._launch()
-                await asyncio.to_thread(write_record, self.data_dir, self.url)
+                await asyncio.to_thread(write_record, self.data_dir, self.url, self._pid())
             self._users_fd = os.open(self.data_dir / "redis.users.lock", os.O_RDWR | os.O_CREAT, 0o600)
             await asyncio.to_thread(fcntl.flock, self._users_fd, fcntl.LOCK_SH)
         return self.url
@@ -241,10 +241,18 @@ class EmbeddedRedis:
         async with _flock(self._start_lock):
             if await health(self.url) == "up":
                 return False  # another server restarted it
+            running = await asyncio.to_thread(recorded_redis_pid, self.data_dir)
+            if running is not None and _is_running_redis(running):
+                log.warning("the embedded Redis (pid %d) is slow to answer; not restarting it", running)
+                return False
             log.warning("the embedded Redis on %s stopped; starting it again", describe_redis(self.url))
             await self._stop_proc()
             await self._launch()
+            await asyncio.to_thread(write_record, self.data_dir, self.url, self._pid())
             return True
+
+    def _pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
 
     async def close(self) -> None:
         """Stop our redis-server (the other servers on the project restart it), and remove the
@@ -340,6 +348,17 @@ class EmbeddedRedis:
             with suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
+
+
+def _is_running_redis(pid: int) -> bool:
+    """Is ``pid`` a live (not zombie) redis-server? Guards against restarting a Redis that is only slow."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    state = stat_line.rsplit(")", 1)[-1].split()[0]
+    return state not in ("Z", "X") and b"redis-server" in cmdline
 
 
 def _foreign(url: str) -> str:
