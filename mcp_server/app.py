@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from mcp_server.data_dir import prepare_data_dir, secure_files
 from mcp_server.embedded import embedded_redis
+from mcp_server.session_log import JobEvents
 from mcp_server.settings import Settings
 from personas.registry import PersonaRegistry
 from personas.runtime import LLMConfig, RunLimits, RunToolbox, SharedClient
@@ -18,13 +19,15 @@ from standards import (
     Embedder,
     HashingEmbedder,
     IndexConfig,
-    SentenceTransformerEmbedder,
-    StandardsIndex,
+    IndexReader,
+    IndexSearcher,
     StandardsSource,
     universal_standards_dir,
+    writer_or_reader,
 )
 from standards.curation.service import ProposalService
 from standards.curation.store import ProposalStore
+from standards.index.embedder import make_embedder as make_standards_embedder
 from worker.app import build_worker
 from worker.queue import JobQueue, open_pool, redact
 from worker.recovery import Recovery
@@ -42,9 +45,11 @@ class AppState:
     settings: Settings
     personas: PersonaRegistry
     jobs: JobService
-    standards: StandardsIndex
+    standards: IndexSearcher
     redis_url: str
     proposals: ProposalService
+    job_events: JobEvents
+    """Sends each job's lifecycle as MCP log messages to the session that started it."""
 
 
 def standards_sources(settings: Settings) -> list[StandardsSource]:
@@ -81,6 +86,8 @@ def index_config(settings: Settings) -> IndexConfig:
         sources=standards_sources(settings),
         index_dir=settings.index_dir,
         model_path=settings.embedding_model_path,
+        counts_database=settings.database_url.get_secret_value() if settings.database_url else None,
+        embedding_backend=settings.embedding_backend,
     )
 
 
@@ -88,10 +95,10 @@ def make_embedder(settings: Settings) -> Embedder:
     """The configured embedder; the real model loads lazily on first use, not here."""
     if settings.embedder == "hashing":
         return HashingEmbedder()
-    return SentenceTransformerEmbedder(settings.embedding_model_path)
+    return make_standards_embedder(settings.embedding_model_path, backend=settings.embedding_backend)
 
 
-def run_toolbox(settings: Settings, standards: StandardsIndex, proposals: ProposalStore) -> RunToolbox:
+def run_toolbox(settings: Settings, standards: IndexSearcher, proposals: ProposalStore) -> RunToolbox:
     """What a persona run may use: the project (sandboxed), the standards, the proposal store."""
     limits = RunLimits(
         max_seconds=max(1.0, settings.job_timeout_seconds - 15), max_context_chars=settings.max_context_chars
@@ -129,7 +136,8 @@ async def open_app(
     to, an in-process worker. Everything is closed in reverse order on exit."""
     await asyncio.to_thread(prepare_data_dir, settings.data_dir)
     async with AsyncExitStack() as stack:
-        standards = StandardsIndex(index_config(settings), embedder or make_embedder(settings), writer=True)
+        # The writer unless another process (a second server on this project) writes the index.
+        standards = writer_or_reader(index_config(settings), embedder or make_embedder(settings))
         await stack.enter_async_context(started_in_background(standards, watch=watch))
         store = await stack.enter_async_context(open_job_store(settings))
         redis_url = settings.redis_url
@@ -156,6 +164,9 @@ async def open_app(
             await stack.enter_async_context(in_process_worker(settings, redis_url, store, personas, toolbox))
         await asyncio.to_thread(secure_files, settings.data_dir)
         log.info("agent-personas ready: %d personas, redis %s", len(personas.ids()), redact(redis_url))
+        job_events = await stack.enter_async_context(
+            JobEvents.running(jobs, max_seconds=settings.job_timeout_seconds * settings.job_max_attempts + 120)
+        )
         yield AppState(
             settings=settings,
             personas=personas,
@@ -170,6 +181,7 @@ async def open_app(
                 shared_dir=settings.shared_approval_dir,
                 shared_writable=settings.shared_standards_writable,
             ),
+            job_events=job_events,
         )
 
 
@@ -189,7 +201,7 @@ class _Requeue:
 
 
 @asynccontextmanager
-async def started_in_background(standards: StandardsIndex, *, watch: bool) -> AsyncIterator[None]:
+async def started_in_background(standards: IndexSearcher, *, watch: bool) -> AsyncIterator[None]:
     """Open the index without delaying the server: LanceDB and the model load off the startup
     path (search answers "building" meanwhile), and the index stops with the server."""
 
@@ -258,7 +270,7 @@ async def open_worker_deps(settings: Settings) -> AsyncIterator[WorkerDeps]:
     """Resources of a standalone worker: the job and proposal stores, and a read-only view of
     the standards index that the server's indexer writes (it sees each write)."""
     personas = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
-    standards = StandardsIndex(index_config(settings), make_embedder(settings), writer=False)
+    standards = IndexReader(index_config(settings), make_embedder(settings))
     await standards.start(watch=False)
     try:
         async with (

@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("query", help="What you want to know, e.g. 'rotate database credentials'.")
     search.add_argument("--domain", help="Only this domain (first-level folder).")
     search.add_argument("--limit", type=int, default=5, help="How many results (default 5).")
+    search.add_argument(
+        "--path",
+        action="append",
+        dest="paths",
+        metavar="FILE",
+        help="A project file you are working on (repeatable): rules scoped elsewhere are left out.",
+    )
     search.add_argument("--json", action="store_true", help="Print JSON instead of text.")
 
     desk = sub.add_parser("desk", help="Serve the review desk web page (proposals, reviews, ops, standards).")
@@ -145,12 +152,12 @@ def _main(args: argparse.Namespace) -> int:
 
             return asyncio.run(run_doctor(settings, sys.stdout))
         if args.command == "index":
-            from mcp_server.app import index_config
+            from mcp_server.app import index_config, make_embedder
             from standards.index.commands import index_command
 
-            return asyncio.run(index_command(index_config(settings), out=sys.stdout))
+            return asyncio.run(index_command(index_config(settings), out=sys.stdout, embedder=make_embedder(settings)))
         if args.command == "search":
-            from mcp_server.app import index_config
+            from mcp_server.app import index_config, make_embedder
             from standards.index.commands import search_command
 
             return asyncio.run(
@@ -161,6 +168,8 @@ def _main(args: argparse.Namespace) -> int:
                     limit=args.limit,
                     as_json=args.json,
                     out=sys.stdout,
+                    paths=args.paths,
+                    embedder=make_embedder(settings),
                 )
             )
         if args.command == "desk":

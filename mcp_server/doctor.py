@@ -108,24 +108,40 @@ async def check_model(settings: Settings) -> Check:
 
 async def check_index(settings: Settings) -> Check:
     from mcp_server.app import index_config, make_embedder
-    from standards import StandardsIndex
+    from standards import IndexReader
+    from standards.index.writer_lock import describe_holder, writer_running
 
     if not settings.index_dir.exists():
         return Check("standards index", False, f"not built yet at {settings.index_dir}", "personas index", warning=True)
-    index = StandardsIndex(index_config(settings), make_embedder(settings), writer=False)
+    index = IndexReader(index_config(settings), make_embedder(settings))
     try:
         await index.start(watch=False)
         status = index.status()
+        coverage = await index.fts_coverage()
+        fts_problem = await index.probe_fts()
     finally:
         await index.stop()
     age = f", last updated {time.time() - status.last_updated:.0f} s ago" if status.last_updated else ""
+    writer = describe_holder(settings.index_dir) if writer_running(settings.index_dir) else "no process"
+    fts = ""
+    if coverage is not None:
+        indexed, unindexed = coverage
+        fts = f"; full-text index: {indexed} rows indexed, {unindexed} unindexed"
+    detail = f"{status.state}: {status.files_indexed} files, {status.chunks} chunks{age}{fts}; written by {writer}"
+    if fts_problem is not None:
+        return Check(
+            "standards index",
+            False,
+            f"{detail}. The full-text index is unreadable: {fts_problem}",
+            "restart personas serve, or run personas index (either rebuilds the full-text index)",
+        )
     ok = status.state == "ready"
     return Check(
         "standards index",
         ok,
-        f"{status.state}: {status.files_indexed} files, {status.chunks} chunks{age}. {status.message}".strip(),
+        f"{detail}. {status.message}".strip().rstrip("."),
         "personas index  (rebuilds it from the Markdown)",
-        warning=status.state == "building",
+        warning=status.state in ("building", "stale"),
     )
 
 

@@ -1,4 +1,5 @@
-"""Jobs as MCP resources (JSON): ``personas://jobs`` (recent jobs, filterable) and ``personas://jobs/{job_id}``.
+"""Jobs and proposals as MCP resources (JSON): ``personas://jobs`` (recent jobs, filterable),
+``personas://jobs/{job_id}`` and ``personas://proposals/{proposal_id}``.
 
 The list is a template with optional query parameters (``personas://jobs?status=running&limit=20``):
 reading ``personas://jobs`` as is works, and a template handler gets the server state through its
@@ -11,6 +12,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 
 from mcp_server.tools.context import AppContext, app_state
+from standards.curation.service import UnknownProposalError
 from worker.models import JobReport
 from worker.service import JobRequestError, UnknownJobError
 
@@ -48,3 +50,18 @@ def register_job_resources(server: MCPServer) -> None:
         except UnknownJobError as exc:
             raise ResourceError(str(exc)) from exc
         return JobReport.from_state(job).model_dump_json(indent=2)
+
+    @server.resource(
+        "personas://proposals/{proposal_id}",
+        name="proposal",
+        title="One proposed standard",
+        description="A proposed standard as get_standard_proposal shows it (content, rationale, diff of an update, "
+        "what blocks approval).",
+        mime_type=JSON,
+    )
+    async def one_proposal(proposal_id: str, ctx: AppContext) -> str:
+        try:
+            proposal = await app_state(ctx).proposals.show(proposal_id)
+        except UnknownProposalError as exc:
+            raise ResourceError(str(exc)) from exc
+        return proposal.model_dump_json(indent=2)

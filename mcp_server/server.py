@@ -11,12 +11,14 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 
 from mcp_server.app import AppState, Unavailable, open_app
+from mcp_server.completions import register_completions
 from mcp_server.data_dir import DataDirError
 from mcp_server.desk.serve import StateRef
 from mcp_server.embedded import EmbeddedRedisError
 from mcp_server.instructions import INSTRUCTIONS
 from mcp_server.resources import register_job_resources
 from mcp_server.sdk_compat import registered_tool_names
+from mcp_server.session_log import register_logging
 from mcp_server.settings import Settings
 from mcp_server.tools.jobs import register_job_tools
 from mcp_server.tools.ops import register_ops_tools
@@ -93,6 +95,8 @@ def build_server(
     register_proposal_tools(server)
     register_review_tools(server)
     register_persona_tools(server, personas.all())
+    register_completions(server)
+    register_logging(server)
     offer_only(server, settings.tools)
     server.middleware.append(trim_tools_list)
     return server

@@ -145,8 +145,9 @@ async def _submit(
     follow_up_of: str | None,
     review: ReviewOptions,
 ) -> InvokeResult:
+    state = app_state(ctx)
     try:
-        return await app_state(ctx).jobs.submit(
+        started = await state.jobs.submit(
             persona_id,
             task,
             context,
@@ -158,6 +159,8 @@ async def _submit(
         )
     except (JobRequestError, QueueUnavailableError) as exc:
         raise ToolError(str(exc)) from exc
+    state.job_events.follow(ctx.session, started.job_id)
+    return started
 
 
 async def check_persona_job(job_id: JobId, ctx: AppContext) -> JobReport:

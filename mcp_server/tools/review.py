@@ -66,8 +66,9 @@ async def invoke_panel(  # noqa: PLR0917 - MCP tool arguments
     are still merged. cancel_persona_job cancels every persona of the panel. Typical use: a pre-merge
     review with changes='origin/main...HEAD' and personas ['security', 'qa', 'engineer'].
     """
+    state = app_state(ctx)
     try:
-        return await app_state(ctx).jobs.submit_panel(
+        started = await state.jobs.submit_panel(
             personas,
             task,
             context,
@@ -78,3 +79,5 @@ async def invoke_panel(  # noqa: PLR0917 - MCP tool arguments
         )
     except (JobRequestError, QueueUnavailableError) as exc:
         raise ToolError(str(exc)) from exc
+    state.job_events.follow(ctx.session, started.job_id)
+    return started

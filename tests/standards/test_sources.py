@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from standards import IndexConfig, StandardsIndex, StandardsSource
+from standards import IndexConfig, IndexWriter, StandardsSource
 from standards.index.rules import discover_rules, split_rule_front_matter
 from standards.index.scope import normalize_globs, path_matches, validate_paths
 from tests.standards.conftest import ChangeWaiter, IndexFactory, write
@@ -94,8 +94,8 @@ def rules_config(
     )
 
 
-async def started(make_index: IndexFactory, config: IndexConfig, *, watch: bool = False) -> StandardsIndex:
-    index = make_index(config)
+async def started(make_index: IndexFactory, config: IndexConfig, *, watch: bool = False) -> IndexWriter:
+    index: IndexWriter = make_index(config)
     await index.start(watch=watch)
     assert (await index.wait_ready(timeout=30)).state == "ready"
     await index._wait_idle()
@@ -304,3 +304,27 @@ async def _contains(result: object, word: str) -> bool:
 
 async def _lacks(result: object, word: str) -> bool:
     return not await _contains(result, word)
+
+
+async def test_search_command_takes_paths(tmp_path: Path) -> None:
+    import io
+
+    from standards import HashingEmbedder
+    from standards.index.commands import search_command
+
+    project = rules_project(tmp_path / "proj")
+    out = io.StringIO()
+    code = await search_command(
+        rules_config(tmp_path, project),
+        "list endpoint pagination cursor",
+        domain=None,
+        limit=3,
+        as_json=False,
+        out=out,
+        embedder=HashingEmbedder(),
+        paths=["api/users.py"],
+    )
+    assert code == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("1. [") and lines[0].endswith("rules/.cursor/rules/api.mdc — API rules > Pagination")
+    assert lines[1] == "   (governs api/**, **/*_api.py)"
