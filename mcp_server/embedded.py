@@ -74,10 +74,21 @@ def find_redis_server() -> Path:
     )
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    if sys.platform.startswith("linux"):
-        with suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn that makes the kernel SIGTERM the child when we die (Linux PR_SET_PDEATHSIG).
+    prctl is looked up here, in the parent: the child, forked from a threaded process, must not
+    dlopen (a loader lock held by another thread at fork time would hang it)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def set_pdeathsig() -> None:  # runs in the child between fork and exec
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return set_pdeathsig
 
 
 def _free_port() -> int:
@@ -292,7 +303,7 @@ class EmbeddedRedis:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_die_with_parent(),
         )
         assert proc.stdin is not None
         proc.stdin.write(_config(self.url, self.data_dir).encode())
