@@ -79,6 +79,18 @@ class SearchHit(BaseModel):
     tags: list[str] = Field(description="Tags from the file's front matter.")
 
 
+class SkippedFile(BaseModel):
+    """A standards file the index does not hold, and why (fix the file and it is indexed on save)."""
+
+    file: str
+    source: str
+    reason: str
+
+
+#: At most this many skipped files are listed in the status (``skipped_total`` counts them all).
+MAX_SKIPPED_LISTED = 50
+
+
 class IndexStatus(BaseModel):
     """What the index holds and whether it is still being built."""
 
@@ -90,6 +102,8 @@ class IndexStatus(BaseModel):
     last_updated: float | None = Field(default=None, description="Unix time of the last index change.")
     fts_indexed_rows: int = Field(default=0, description="Chunks covered by the full-text index.")
     fts_unindexed_rows: int = Field(default=0, description="Chunks not yet folded into the full-text index.")
+    skipped: list[SkippedFile] = Field(default_factory=list, description="Files not indexed, with the reason.")
+    skipped_total: int = 0
 
 
 class SearchResponse(BaseModel):
