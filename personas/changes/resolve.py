@@ -199,6 +199,35 @@ def _unsplit_note(files: Sequence[ChangedFile]) -> str:
     )
 
 
+def _file_sections(
+    files: list[ChangedFile], raw_sections: list[str], binary: set[str], denied_rel: Sequence[str]
+) -> list[tuple[str, str]]:
+    """Each changed file's diff section (withheld for secret files), setting its binary flag and ranges."""
+    sections: list[tuple[str, str]] = []
+    # git prints a type change (file <-> symlink) as two sections: a deletion and a creation.
+    widths = [2 if f.status == "type_changed" else 1 for f in files]
+    aligned = len(raw_sections) == sum(widths)
+    start = 0
+    for changed, width in zip(files, widths, strict=True):
+        changed.binary = changed.path in binary
+        own = raw_sections[start : start + width] if aligned else []
+        section = "".join(own)
+        start += width
+        if changed.status != "deleted" and own and not changed.binary:
+            changed.ranges = changed_ranges(own[-1])  # the new file's lines
+        # A rename or copy out of a secret file shows the secret's removed lines: check both names.
+        why = _withheld(changed.path, denied_rel) or (
+            _withheld(changed.old_path, denied_rel) if changed.old_path else None
+        )
+        if why is not None:
+            section = withheld_section(changed.path, why)
+        if section:
+            sections.append((changed.path, section))
+    if not aligned and files:  # never show git's diff whole: it may hold a withheld file's lines
+        sections = [("(diff)", _unsplit_note(files))]
+    return sections
+
+
 async def resolve_changes(
     root: Path,
     spec: str,
@@ -240,28 +269,7 @@ async def resolve_changes(
     raw_sections = split_sections(text)
     if patch.cut and raw_sections:
         raw_sections[-1] += "[… git's output was cut at its size limit]\n"
-    sections: list[tuple[str, str]] = []
-    # git prints a type change (file <-> symlink) as two sections: a deletion and a creation.
-    widths = [2 if f.status == "type_changed" else 1 for f in files]
-    aligned = len(raw_sections) == sum(widths)
-    start = 0
-    for changed, width in zip(files, widths, strict=True):
-        changed.binary = changed.path in binary
-        own = raw_sections[start : start + width] if aligned else []
-        section = "".join(own)
-        start += width
-        if changed.status != "deleted" and own and not changed.binary:
-            changed.ranges = changed_ranges(own[-1])  # the new file's lines
-        # A rename or copy out of a secret file shows the secret's removed lines: check both names.
-        why = _withheld(changed.path, denied_rel) or (
-            _withheld(changed.old_path, denied_rel) if changed.old_path else None
-        )
-        if why is not None:
-            section = withheld_section(changed.path, why)
-        if section:
-            sections.append((changed.path, section))
-    if not aligned and files:  # never show git's diff whole: it may hold a withheld file's lines
-        sections = [("(diff)", _unsplit_note(files))]
+    sections = _file_sections(files, raw_sections, binary, denied_rel)
     if kind == "working":
         extra_files, extra_sections = await _untracked(root, denied_rel)
         files += extra_files
