@@ -26,6 +26,7 @@ from standards import (
 from standards.curation.service import ProposalService
 from standards.curation.store import ProposalStore
 from worker.app import build_worker
+from worker.dismissals import DismissalStore
 from worker.queue import JobQueue, open_pool, redact
 from worker.recovery import Recovery
 from worker.service import JobService
@@ -45,6 +46,8 @@ class AppState:
     standards: StandardsIndex
     redis_url: str
     proposals: ProposalService
+    dismissals: DismissalStore | None = None
+    """Findings the team dismissed (dismiss_finding, personas findings)."""
 
 
 def standards_sources(settings: Settings) -> list[StandardsSource]:
@@ -136,6 +139,7 @@ async def open_app(
         pool = await stack.enter_async_context(open_pool(redis_url))
         queue = JobQueue(pool, redis_url, embedded=embedded)
         requeue.queue = queue
+        dismissals = await stack.enter_async_context(DismissalStore.open(settings.jobs_db_path))
         jobs = JobService(
             store,
             queue,
@@ -145,6 +149,7 @@ async def open_app(
             project_root=settings.project_root,
             denied_paths=(settings.data_dir,),
             max_diff_chars=settings.max_diff_chars,
+            dismissals=dismissals,
         )
         proposals = await stack.enter_async_context(
             ProposalStore.open(settings.proposals_db_path, settings.standards_dir)
@@ -160,6 +165,7 @@ async def open_app(
             jobs=jobs,
             standards=standards,
             redis_url=redis_url,
+            dismissals=dismissals,
             proposals=ProposalService(
                 proposals,
                 settings.standards_dir,
@@ -238,15 +244,17 @@ async def worker_deps(
     llm = llm_config(settings)
     client = SharedClient(llm)
     try:
-        yield WorkerDeps(
-            store=store,
-            personas=personas,
-            llm=llm,
-            job_timeout_seconds=settings.job_timeout_seconds,
-            options=settings.job_options(),
-            toolbox=toolbox,
-            client=client,
-        )
+        async with DismissalStore.open(settings.jobs_db_path) as dismissals:
+            yield WorkerDeps(
+                store=store,
+                personas=personas,
+                llm=llm,
+                job_timeout_seconds=settings.job_timeout_seconds,
+                options=settings.job_options(),
+                toolbox=toolbox,
+                client=client,
+                dismissals=dismissals,
+            )
     finally:
         await client.aclose()
 

@@ -361,6 +361,23 @@ class JobStore:
     async def active(self) -> list[JobState]:
         return await self._select("SELECT * FROM jobs WHERE status IN ('pending','running')")
 
+    async def finding_counts(self) -> list[tuple[str, int]]:
+        """(persona, findings raised) per completed run; a panel counts once per sub-run, before merging."""
+        rows = await self._rows(
+            "SELECT persona, json_array_length(COALESCE(findings, '[]')), panel_runs FROM jobs WHERE status='complete'"
+        )
+        counts: list[tuple[str, int]] = []
+        for persona, count, panel_runs in rows:
+            if panel_runs:
+                counts += [
+                    (str(r["persona"]), int(r.get("findings") or 0))
+                    for r in json.loads(panel_runs)
+                    if r.get("status") == "complete"
+                ]
+            else:
+                counts.append((str(persona), int(count or 0)))
+        return counts
+
     async def usage_rows(self) -> list[dict[str, Any]]:
         """One row per job with the columns usage statistics need."""
         rows = await self._rows(

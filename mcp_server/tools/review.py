@@ -9,9 +9,10 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from mcp_server.tools.context import app_state
+from worker.dismissals import DismissResult, dismiss
 from worker.models import InvokeResult
 from worker.queue import QueueUnavailableError
-from worker.service import JobRequestError
+from worker.service import JobRequestError, UnknownJobError
 
 Changes = Annotated[
     str | None,
@@ -49,6 +50,7 @@ PanelPriority = Annotated[Literal["low", "normal", "high"], Field(description="Q
 
 def register_review_tools(server: MCPServer[Any]) -> None:
     server.add_tool(invoke_panel)
+    server.add_tool(dismiss_finding)
 
 
 async def invoke_panel(  # noqa: PLR0917 - MCP tool arguments
@@ -80,4 +82,50 @@ async def invoke_panel(  # noqa: PLR0917 - MCP tool arguments
             cited_only=cited_only,
         )
     except (JobRequestError, QueueUnavailableError) as exc:
+        raise ToolError(str(exc)) from exc
+
+
+FindingId = Annotated[
+    str, Field(description="The finding's `id` from the job's findings.", min_length=1, max_length=100)
+]
+Reason = Annotated[
+    str,
+    Field(
+        description="Why the finding does not apply (the persona is shown it on later runs), e.g. "
+        "'input is validated by the gateway'.",
+        min_length=1,
+        max_length=2000,
+    ),
+]
+DismissedBy = Annotated[str | None, Field(description="Who dismisses it (default: 'assistant').", max_length=200)]
+
+
+async def dismiss_finding(
+    job_id: Annotated[str, Field(description="The job the finding came from.")],
+    finding_id: FindingId,
+    reason: Reason,
+    ctx: Context,
+    dismissed_by: DismissedBy = None,
+) -> DismissResult:
+    """Dismiss a finding as a false positive or accepted risk, **only when the user says so**.
+
+    Records who, why and when. Later runs of the persona on the same code drop the finding (its id
+    is a fingerprint of the persona, title, file and the code it points at, so it survives line
+    shifts) and are told the team dismissed that pattern. A panel finding is dismissed for every
+    persona that raised it. Undo from a shell: `personas findings restore <id>`.
+    """
+    state = app_state(ctx)
+    if state.dismissals is None:
+        raise ToolError("Dismissals are unavailable in this server.")
+    try:
+        job = await state.jobs.get(job_id)
+        return await dismiss(
+            state.dismissals,
+            job.id,
+            job.findings,
+            finding_id=finding_id,
+            reason=reason,
+            by=dismissed_by or "assistant",
+        )
+    except (UnknownJobError, LookupError, ValueError) as exc:
         raise ToolError(str(exc)) from exc
