@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mcp_server.settings import Settings, SettingsError, load_settings
+from standards.control_chars import terminal_safe
 from standards.sqlite import DatabaseUnusableError
 
 log = logging.getLogger("personas")
@@ -92,6 +93,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "serve":  # stdout is the MCP channel: JSON-RPC, which escapes controls itself
+        return _main(args)
+    # Everything else prints for a person at a terminal: text from files, proposals and jobs may
+    # hold escape sequences that would hide or rewrite lines, so every byte goes out escaped.
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = terminal_safe(sys.stdout), terminal_safe(sys.stderr)
+    try:
+        return _main(args)
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         settings = load_settings()
     except SettingsError as exc:

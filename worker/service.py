@@ -330,6 +330,8 @@ class JobService:
         final = await self.get(job.id)
         if final.started_at is None:
             message = f"Job cancelled before it started (it waited {_ago(now - job.created_at)} in the queue)."
+        elif note:
+            message = f"Job marked cancelled after {_ago(now - final.started_at)} of running, but not stopped yet."
         else:
             message = f"Job cancelled after {_ago(now - final.started_at)}."
         return CancelResult(
@@ -351,20 +353,28 @@ class JobService:
         )
 
     async def _stop_delivery(self, job: JobState, confirm_seconds: float) -> str:
-        """Stop the job's queue delivery; for a running job, wait briefly for its worker to let go."""
+        """Stop the job's queue delivery; for a running job, wait briefly for its worker to let go.
+        Returns "" when it is stopped, else when it will stop (so the reply never claims too much)."""
+        heartbeat = f"within {self.options.heartbeat_seconds:.0f} s (PERSONAS_JOB_LEASE_SECONDS / 3)"
         try:
             outcome = await self.queue.stop(job.queue_job_id or job.id)
         except QueueUnavailableError as exc:
             log.warning("cancel %s: %s", job.id, exc)
             return (
                 " Redis is unreachable, so the worker could not be told at once; it stops at its next "
-                "lease heartbeat (PERSONAS_JOB_LEASE_SECONDS / 3)."
+                f"lease heartbeat, {heartbeat}."
             )
-        if outcome != "aborted":
+        if outcome == "removed" or (outcome == "absent" and job.status is not JobStatus.RUNNING):
             return ""
         if await self._released(job.id, confirm_seconds):
             return ""
-        return " The worker has not confirmed yet; it stops at its next poll or lease heartbeat."
+        if outcome == "aborted":
+            return f" Its worker has not confirmed yet; it stops at its next poll or lease heartbeat, {heartbeat}."
+        owner = job.lease_owner or "its worker"
+        return (
+            f" The job runs on {owner}, which this server's Redis does not reach; it stops at that worker's "
+            f"next lease heartbeat, {heartbeat}."
+        )
 
     async def _released(self, job_id: str, within: float) -> bool:
         loop = asyncio.get_running_loop()

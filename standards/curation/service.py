@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Literal, Protocol
 
+from standards.control_chars import check_no_controls
 from standards.curation.models import (
     Action,
     ApprovalResult,
@@ -316,8 +317,10 @@ class ProposalService:
             content = p.content if edits is None else edits
             if edits is not None:
                 check_text("edits", edits, MAX_CONTENT_CHARS)
+            field = "edits" if edits is not None else "content"
             try:
-                check_no_secrets(ScanTarget("edits" if edits is not None else "content", content))
+                check_no_controls(field, content)  # also for proposals stored before this check existed
+                await asyncio.to_thread(check_no_secrets, ScanTarget(field, content))
             except ValueError as exc:
                 raise ProposalError(f"Not approved: the {exc}") from None
             written = await self._write(p, content, approver, root)
@@ -415,7 +418,7 @@ class ProposalService:
         feedback = feedback.strip()
         check_text("feedback", feedback, MAX_FEEDBACK_CHARS)
         try:
-            check_no_secrets(ScanTarget("feedback", feedback))
+            await asyncio.to_thread(check_no_secrets, ScanTarget("feedback", feedback))
         except ValueError as exc:
             raise ProposalError(f"The {exc}") from None
         if self.revisions is None:

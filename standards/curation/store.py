@@ -29,6 +29,7 @@ import aiosqlite
 from pydantic import BaseModel
 
 from standards import sqlite
+from standards.control_chars import check_no_controls
 from standards.curation.publish import (
     MAX_DOMAIN_CHARS,
     MAX_TOPIC_CHARS,
@@ -159,6 +160,7 @@ def check_text(field: str, value: str, max_chars: int) -> None:
         raise ValueError(f"{field} must not be empty")
     if len(value) > max_chars:
         raise ValueError(f"{field} is {len(value):,} characters; the limit is {max_chars:,}")
+    check_no_controls(field, value)
 
 
 class ProposalStore:
@@ -205,7 +207,12 @@ class ProposalStore:
         check_text("content", content, MAX_CONTENT_CHARS)
         check_text("rationale", rationale, MAX_RATIONALE_CHARS)
         check_text("proposed_by", proposed_by, MAX_DOMAIN_CHARS)
-        check_no_secrets(ScanTarget("title", title), ScanTarget("content", content), ScanTarget("rationale", rationale))
+        await asyncio.to_thread(
+            check_no_secrets,
+            ScanTarget("title", title),
+            ScanTarget("content", content),
+            ScanTarget("rationale", rationale),
+        )
         await asyncio.to_thread(split_front_matter, content)  # front matter in the content, if any, must be valid YAML
         base_hash, base_content = await asyncio.to_thread(self._base, domain, topic)
         now = time.time()

@@ -8,16 +8,21 @@ import json
 import os
 import signal
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 from arq.connections import RedisSettings
-from redis.exceptions import AuthenticationError, ResponseError
+from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
+from mcp_server.app import open_app
 from mcp_server.embedded import embedded_redis
+from mcp_server.settings import Settings
+from personas.registry import PersonaRegistry
 from tests.conftest import wait_for
-from worker.queue import JobQueue, make_pool
+from worker.models import JobStatus
+from worker.queue import QUEUE_NAME, JobQueue, make_pool
 
 
 def _long_data_dir(tmp_path: Path) -> Path:
@@ -114,7 +119,7 @@ async def test_a_redis_that_dies_is_restarted_on_the_same_url(tmp_path: Path) ->
             async def answers() -> bool:
                 try:
                     return bool(await client.ping())
-                except (OSError, ConnectionError):
+                except (OSError, RedisError):
                     return False
 
             await wait_for(answers, what="the restarted Redis to answer on the same URL")
@@ -134,3 +139,26 @@ async def test_queue_down_message_on_the_embedded_default_does_not_say_unset_red
         await pool.aclose()
     assert "unset REDIS_URL" not in message
     assert "restarts it" in message and "secret" not in message
+
+
+async def test_after_a_restart_pending_jobs_are_back_on_the_queue(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings()
+    personas = PersonaRegistry.load(settings.personas_dir)
+    async with open_app(settings, personas, run_worker=False, watch=False) as state:
+        pending = [(await state.jobs.submit("qa", f"review {i}")).job_id for i in range(2)]
+        client = aioredis.Redis.from_url(state.redis_url)
+        try:
+            assert await client.zcard(QUEUE_NAME) == 2
+            os.kill(await _pid_of(state.redis_url), signal.SIGKILL)
+
+            async def requeued() -> bool:
+                try:
+                    return bool(await client.zcard(QUEUE_NAME) == 2)
+                except (OSError, RedisError):
+                    return False
+
+            await wait_for(requeued, timeout=20, what="the pending jobs to be enqueued on the restarted Redis")
+        finally:
+            await client.aclose()
+        jobs = [await state.jobs.store.get(job_id) for job_id in pending]
+    assert all(j is not None and j.status is JobStatus.PENDING and ":q" in (j.queue_job_id or "") for j in jobs)
