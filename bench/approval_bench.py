@@ -104,6 +104,7 @@ async def run(approvals: int) -> None:
         }
         env["PERSONAS_PROJECT_ROOT"] = tmp
         env["PERSONAS_LOG_LEVEL"] = "WARNING"
+        env["PERSONAS_TOOLS"] = "all"
         params = StdioServerParameters(command=str(Path(sys.executable).with_name("personas")), args=["serve"], env=env)
         async with Client(params) as client:
             t0 = time.perf_counter()

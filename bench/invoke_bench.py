@@ -31,6 +31,7 @@ async def run(calls: int, no_worker: bool) -> None:
         }
         env["PERSONAS_PROJECT_ROOT"] = tmp
         env["PERSONAS_LOG_LEVEL"] = "WARNING"
+        env["PERSONAS_TOOLS"] = "all"
         args = ["serve", "--no-worker"] if no_worker else ["serve"]
         params = StdioServerParameters(command=str(Path(sys.executable).with_name("personas")), args=args, env=env)
         t0 = time.perf_counter()

@@ -90,6 +90,13 @@ METRICS = [
     Metric(
         "  … lost / run twice", "jobs", r"2\. .*\n(?:.*\n)*?\s*lost \(not complete\) / run twice\s+(\d+ / \d+)", "0 / 0"
     ),
+    Metric(
+        "tools/list bytes, default profile",
+        "tools",
+        r"tools/list developer \(each\)\s+\d+ tools\s+([\d,]+ B)",
+        "≤ 15,000 B",
+    ),
+    Metric("tools/list bytes, all tools", "tools", r"tools/list all \(each\)\s+\d+ tools\s+([\d,]+ B)", "—"),
     Metric("approval → searchable", "approval", r"approval sent → .*?(p50.*?)(?:\s+\(target|\n)", "p95 ≤ 1 s"),
 ]
 
@@ -126,6 +133,7 @@ def main() -> None:
         "search": ["--copies", "1", "--edits", "5"] if args.quick else [],
         "jobs": ["--concurrent", "100", "--burst", "200"] if args.quick else [],
         "approval": ["--approvals", "5" if args.quick else "20"],
+        "tools": [],
     }
     outputs: dict[str, str] = {}
     seconds: dict[str, float] = {}

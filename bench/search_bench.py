@@ -28,7 +28,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from standards import IndexConfig, StandardsIndex, StandardsSource  # noqa: E402
+from standards import IndexConfig, IndexReader, IndexSearcher, IndexWriter, StandardsSource  # noqa: E402
 from standards.index.chunker import chunk_markdown  # noqa: E402
 from standards.index.embedder import SentenceTransformerEmbedder  # noqa: E402
 from standards.index.indexer import _title_from_name  # noqa: E402
@@ -67,7 +67,7 @@ def config_for(roots: list[Path], index_dir: Path, mode: SearchMode = "hybrid") 
     )
 
 
-async def timed_searches(index: StandardsIndex, queries: list[str]) -> tuple[list[float], list[float]]:
+async def timed_searches(index: IndexSearcher, queries: list[str]) -> tuple[list[float], list[float]]:
     internal: list[float] = []
     wall: list[float] = []
     for q in queries:
@@ -96,7 +96,7 @@ async def quality(config: IndexConfig, embedder: SentenceTransformerEmbedder, qu
     print("\n== retrieval quality (files; a question counts as found if any expected file is ranked)")
     print(f"   {len(questions)} questions from {QUESTIONS.relative_to(REPO)}")
     for mode in ("vector", "hybrid"):
-        reader = StandardsIndex(config.model_copy(update={"search_mode": mode}), embedder, writer=False)
+        reader = IndexReader(config.model_copy(update={"search_mode": mode}), embedder)
         await reader.start()
         r1 = r5 = 0
         mrr = 0.0
@@ -119,7 +119,7 @@ async def quality(config: IndexConfig, embedder: SentenceTransformerEmbedder, qu
 
 
 async def freshness(config: IndexConfig, embedder: SentenceTransformerEmbedder, files: list[Path], edits: int) -> None:
-    index = StandardsIndex(config, embedder)
+    index = IndexWriter(config, embedder)
     await index.start(watch=True)
     await index.wait_ready(timeout=600)
     await index._wait_idle()
@@ -182,7 +182,7 @@ async def main() -> None:
 
         # -- cold build
         config = config_for([root], work / "index")
-        index = StandardsIndex(config, embedder)
+        index = IndexWriter(config, embedder)
         await index.start(watch=False)
         report = await index.rebuild()
         await index._wait_idle()
@@ -215,7 +215,7 @@ async def main() -> None:
         print(f"   build / raw throughput = {report.chunks_per_second / raw_cps * 100:.1f} %")
 
         # -- restart, nothing changed
-        index = StandardsIndex(config, embedder)
+        index = IndexWriter(config, embedder)
         t0 = time.perf_counter()
         await index.start(watch=False)
         status = await index.wait_ready(timeout=600)
@@ -244,14 +244,14 @@ async def main() -> None:
         # start from the playbook's index: the copies' chunks reuse its vectors (same text)
         shutil.copytree(work / "index", work / "index-big")
         big_config = config_for([big], work / "index-big")
-        index = StandardsIndex(big_config, embedder)
+        index = IndexWriter(big_config, embedder)
         t0 = time.perf_counter()
         await index.start(watch=False)
         status = await index.wait_ready(timeout=1800)
         build_s = time.perf_counter() - t0
         await index._wait_idle()
         await index.stop()
-        index = StandardsIndex(big_config, embedder)
+        index = IndexWriter(big_config, embedder)
         t0 = time.perf_counter()
         await index.start(watch=False)
         status = await index.wait_ready(timeout=600)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from mcp_server.data_dir import prepare_data_dir, secure_files
 from mcp_server.embedded import embedded_redis
+from mcp_server.session_log import JobEvents
 from mcp_server.settings import Settings
 from personas.registry import PersonaRegistry
 from personas.runtime import LLMConfig, RunLimits, RunToolbox, SharedClient
@@ -18,10 +19,12 @@ from standards import (
     Embedder,
     HashingEmbedder,
     IndexConfig,
+    IndexReader,
+    IndexSearcher,
     SentenceTransformerEmbedder,
-    StandardsIndex,
     StandardsSource,
     universal_standards_dir,
+    writer_or_reader,
 )
 from standards.curation.service import ProposalService
 from standards.curation.store import ProposalStore
@@ -43,9 +46,11 @@ class AppState:
     settings: Settings
     personas: PersonaRegistry
     jobs: JobService
-    standards: StandardsIndex
+    standards: IndexSearcher
     redis_url: str
     proposals: ProposalService
+    job_events: JobEvents
+    """Sends each job's lifecycle as MCP log messages to the session that started it."""
     dismissals: DismissalStore | None = None
     """Findings the team dismissed (dismiss_finding, personas findings)."""
 
@@ -71,7 +76,11 @@ class Unavailable:
 
 def open_job_store(settings: Settings) -> AbstractAsyncContextManager[JobStore]:
     """The one way a process opens the job store from its settings."""
-    return JobStore.open(settings.jobs_db_path, webhooks=settings.job_options().webhook_url is not None)
+    return JobStore.open(settings.jobs_database, webhooks=settings.job_options().webhook_url is not None)
+
+
+def open_proposal_store(settings: Settings) -> AbstractAsyncContextManager[ProposalStore]:
+    return ProposalStore.open(settings.proposals_database, settings.standards_dir)
 
 
 def index_config(settings: Settings) -> IndexConfig:
@@ -90,7 +99,7 @@ def make_embedder(settings: Settings) -> Embedder:
     return SentenceTransformerEmbedder(settings.embedding_model_path)
 
 
-def run_toolbox(settings: Settings, standards: StandardsIndex, proposals: ProposalStore) -> RunToolbox:
+def run_toolbox(settings: Settings, standards: IndexSearcher, proposals: ProposalStore) -> RunToolbox:
     """What a persona run may use: the project (sandboxed), the standards, the proposal store."""
     limits = RunLimits(
         max_seconds=max(1.0, settings.job_timeout_seconds - 15), max_context_chars=settings.max_context_chars
@@ -128,7 +137,8 @@ async def open_app(
     to, an in-process worker. Everything is closed in reverse order on exit."""
     await asyncio.to_thread(prepare_data_dir, settings.data_dir)
     async with AsyncExitStack() as stack:
-        standards = StandardsIndex(index_config(settings), embedder or make_embedder(settings), writer=True)
+        # The writer unless another process (a second server on this project) writes the index.
+        standards = writer_or_reader(index_config(settings), embedder or make_embedder(settings))
         await stack.enter_async_context(started_in_background(standards, watch=watch))
         store = await stack.enter_async_context(open_job_store(settings))
         redis_url = settings.redis_url
@@ -139,7 +149,7 @@ async def open_app(
         pool = await stack.enter_async_context(open_pool(redis_url))
         queue = JobQueue(pool, redis_url, embedded=embedded)
         requeue.queue = queue
-        dismissals = await stack.enter_async_context(DismissalStore.open(settings.jobs_db_path))
+        dismissals = await DismissalStore.attach(store.db)
         jobs = JobService(
             store,
             queue,
@@ -151,14 +161,15 @@ async def open_app(
             max_diff_chars=settings.max_diff_chars,
             dismissals=dismissals,
         )
-        proposals = await stack.enter_async_context(
-            ProposalStore.open(settings.proposals_db_path, settings.standards_dir)
-        )
+        proposals = await stack.enter_async_context(open_proposal_store(settings))
         if run_worker:
             toolbox = run_toolbox(settings, standards, proposals)
             await stack.enter_async_context(in_process_worker(settings, redis_url, store, personas, toolbox))
         await asyncio.to_thread(secure_files, settings.data_dir)
         log.info("agent-personas ready: %d personas, redis %s", len(personas.ids()), redact(redis_url))
+        job_events = await stack.enter_async_context(
+            JobEvents.running(jobs, max_seconds=settings.job_timeout_seconds * settings.job_max_attempts + 120)
+        )
         yield AppState(
             settings=settings,
             personas=personas,
@@ -174,6 +185,7 @@ async def open_app(
                 shared_dir=settings.shared_approval_dir,
                 shared_writable=settings.shared_standards_writable,
             ),
+            job_events=job_events,
         )
 
 
@@ -193,7 +205,7 @@ class _Requeue:
 
 
 @asynccontextmanager
-async def started_in_background(standards: StandardsIndex, *, watch: bool) -> AsyncIterator[None]:
+async def started_in_background(standards: IndexSearcher, *, watch: bool) -> AsyncIterator[None]:
     """Open the index without delaying the server: LanceDB and the model load off the startup
     path (search answers "building" meanwhile), and the index stops with the server."""
 
@@ -244,17 +256,17 @@ async def worker_deps(
     llm = llm_config(settings)
     client = SharedClient(llm)
     try:
-        async with DismissalStore.open(settings.jobs_db_path) as dismissals:
-            yield WorkerDeps(
-                store=store,
-                personas=personas,
-                llm=llm,
-                job_timeout_seconds=settings.job_timeout_seconds,
-                options=settings.job_options(),
-                toolbox=toolbox,
-                client=client,
-                dismissals=dismissals,
-            )
+        dismissals = await DismissalStore.attach(store.db)
+        yield WorkerDeps(
+            store=store,
+            personas=personas,
+            llm=llm,
+            job_timeout_seconds=settings.job_timeout_seconds,
+            options=settings.job_options(),
+            toolbox=toolbox,
+            client=client,
+            dismissals=dismissals,
+        )
     finally:
         await client.aclose()
 
@@ -264,12 +276,12 @@ async def open_worker_deps(settings: Settings) -> AsyncIterator[WorkerDeps]:
     """Resources of a standalone worker: the job and proposal stores, and a read-only view of
     the standards index that the server's indexer writes (it sees each write)."""
     personas = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
-    standards = StandardsIndex(index_config(settings), make_embedder(settings), writer=False)
+    standards = IndexReader(index_config(settings), make_embedder(settings))
     await standards.start(watch=False)
     try:
         async with (
             open_job_store(settings) as store,
-            ProposalStore.open(settings.proposals_db_path, settings.standards_dir) as proposals,
+            open_proposal_store(settings) as proposals,
             worker_deps(settings, store, personas, run_toolbox(settings, standards, proposals)) as deps,
         ):
             yield deps

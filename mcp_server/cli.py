@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765, help="HTTP port (default: 8765).")
     serve.add_argument("--no-worker", action="store_true", help="Do not run an in-process worker.")
     serve.add_argument("--no-watch", action="store_true", help="Do not watch the standards dir for changes.")
+    serve.add_argument(
+        "--tools",
+        help="Tools to offer: developer (default), reviewer, ops, all, or a comma list of profiles and tool "
+        "names (overrides PERSONAS_TOOLS).",
+    )
 
     new = sub.add_parser("new", help="Scaffold a custom persona by forking an existing one.")
     new.add_argument("id", help="The new persona's id (lowercase slug), e.g. 'accessibility'.")
@@ -112,8 +117,19 @@ def _main(args: argparse.Namespace) -> int:
         sys.stderr.write(f"personas: {exc}\n")
         return 2
     _configure_logging(settings.log_level)
+    if args.command in ("worker", "jobs", "index", "standards"):
+        # `serve` stays up and answers the problem on every tool; these print it and stop.
+        from mcp_server.data_dir import DataDirError, prepare_data_dir
+
+        try:
+            prepare_data_dir(settings.data_dir)
+        except DataDirError as exc:
+            sys.stderr.write(f"personas {args.command}: {exc}\n")
+            return 2
     try:
         if args.command == "serve":
+            if args.tools is not None:
+                settings = settings.model_copy(update={"tools": args.tools})
             return asyncio.run(
                 _serve(
                     settings,
@@ -131,12 +147,12 @@ def _main(args: argparse.Namespace) -> int:
 
             return asyncio.run(run_doctor(settings, sys.stdout))
         if args.command == "index":
-            from mcp_server.app import index_config
+            from mcp_server.app import index_config, make_embedder
             from standards.index.commands import index_command
 
-            return asyncio.run(index_command(index_config(settings), out=sys.stdout))
+            return asyncio.run(index_command(index_config(settings), out=sys.stdout, embedder=make_embedder(settings)))
         if args.command == "search":
-            from mcp_server.app import index_config
+            from mcp_server.app import index_config, make_embedder
             from standards.index.commands import search_command
 
             return asyncio.run(
@@ -147,6 +163,7 @@ def _main(args: argparse.Namespace) -> int:
                     limit=args.limit,
                     as_json=args.json,
                     out=sys.stdout,
+                    embedder=make_embedder(settings),
                 )
             )
         if args.command == "desk":
@@ -230,10 +247,15 @@ async def _run_until_signal(main: asyncio.Task[None], closed: asyncio.Event | No
 async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker: bool, watch: bool) -> int:
     from mcp_server.desk.serve import StateRef
     from mcp_server.server import build_server
+    from mcp_server.tools.profiles import ToolSelectionError
 
     closed = asyncio.Event()
     desk = StateRef() if http else None
-    server = build_server(settings, run_worker=worker, watch=watch, on_closed=closed.set, state_ref=desk)
+    try:
+        server = build_server(settings, run_worker=worker, watch=watch, on_closed=closed.set, state_ref=desk)
+    except ToolSelectionError as exc:
+        sys.stderr.write(f"personas serve: {exc}\n")
+        return 2
     if http:
         from mcp_server.http import HttpConfigError, check_bind, serve_http
 
@@ -276,7 +298,7 @@ async def _jobs(settings: Settings, args: argparse.Namespace) -> int:
 
     return await jobs_command(
         args.jobs_action,
-        db_path=settings.jobs_db_path,
+        db_path=settings.jobs_database,
         data_dir=settings.data_dir,
         redis_url=settings.redis_url,
         personas=PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root),

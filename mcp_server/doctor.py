@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -109,24 +108,40 @@ async def check_model(settings: Settings) -> Check:
 
 async def check_index(settings: Settings) -> Check:
     from mcp_server.app import index_config, make_embedder
-    from standards import StandardsIndex
+    from standards import IndexReader
+    from standards.index.writer_lock import describe_holder, writer_running
 
     if not settings.index_dir.exists():
         return Check("standards index", False, f"not built yet at {settings.index_dir}", "personas index", warning=True)
-    index = StandardsIndex(index_config(settings), make_embedder(settings), writer=False)
+    index = IndexReader(index_config(settings), make_embedder(settings))
     try:
         await index.start(watch=False)
         status = index.status()
+        coverage = await index.fts_coverage()
+        fts_problem = await index.probe_fts()
     finally:
         await index.stop()
     age = f", last updated {time.time() - status.last_updated:.0f} s ago" if status.last_updated else ""
+    writer = describe_holder(settings.index_dir) if writer_running(settings.index_dir) else "no process"
+    fts = ""
+    if coverage is not None:
+        indexed, unindexed = coverage
+        fts = f"; full-text index: {indexed} rows indexed, {unindexed} unindexed"
+    detail = f"{status.state}: {status.files_indexed} files, {status.chunks} chunks{age}{fts}; written by {writer}"
+    if fts_problem is not None:
+        return Check(
+            "standards index",
+            False,
+            f"{detail}. The full-text index is unreadable: {fts_problem}",
+            "restart personas serve, or run personas index (either rebuilds the full-text index)",
+        )
     ok = status.state == "ready"
     return Check(
         "standards index",
         ok,
-        f"{status.state}: {status.files_indexed} files, {status.chunks} chunks{age}. {status.message}".strip(),
+        f"{detail}. {status.message}".strip().rstrip("."),
         "personas index  (rebuilds it from the Markdown)",
-        warning=status.state == "building",
+        warning=status.state in ("building", "stale"),
     )
 
 
@@ -144,18 +159,14 @@ def check_api_key(settings: Settings) -> Check:
 
 
 def check_data_dir(settings: Settings) -> Check:
+    """Writable (a real write, so a full disk shows) and private: the server's own preparation."""
+    from mcp_server.data_dir import DataDirError, prepare_data_dir
+
     try:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=settings.data_dir):
-            pass
-    except OSError as exc:
-        return Check(
-            "data dir",
-            False,
-            f"{settings.data_dir}: {exc}",
-            f"chmod u+rwx {settings.data_dir} or set PERSONAS_DATA_DIR",
-        )
-    return Check("data dir", True, f"{settings.data_dir} is writable")
+        prepare_data_dir(settings.data_dir)
+    except DataDirError as exc:
+        return Check("data dir", False, str(exc), f"fix {settings.data_dir} as said, or set PERSONAS_DATA_DIR")
+    return Check("data dir", True, f"{settings.data_dir} is writable and private (0700)")
 
 
 async def run_doctor(settings: Settings, out: TextIO) -> int:

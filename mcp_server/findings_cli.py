@@ -15,7 +15,6 @@ from typing import Any, TextIO
 from mcp_server.settings import Settings
 from worker.dismissals import DismissalStore, dismiss
 from worker.models import iso_utc
-from worker.store import JobStore
 
 
 def add_findings_parser(sub: Any) -> None:
@@ -44,8 +43,11 @@ def _login() -> str:
 
 
 async def findings_command(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from mcp_server.app import open_job_store
+
     action = args.findings_action
-    async with DismissalStore.open(settings.jobs_db_path) as dismissals:
+    async with open_job_store(settings) as store:
+        dismissals = await DismissalStore.attach(store.db)
         if action == "list":
             rows = await dismissals.listed(persona=args.persona, limit=args.limit)
             if args.json:
@@ -71,8 +73,7 @@ async def findings_command(settings: Settings, args: argparse.Namespace, out: Te
             if not args.json:
                 out.write(f"Restored {args.fingerprint}: later runs report it again.\n")
             return 0
-        async with JobStore.open(settings.jobs_db_path) as store:
-            job = await store.get(args.job_id.strip())
+        job = await store.get(args.job_id.strip())
         if job is None:
             err.write(f"personas findings dismiss: no job with id {args.job_id!r} (personas jobs list shows them).\n")
             return 2

@@ -5,12 +5,12 @@ agent-personas: specialist reviewers (architect, engineer, data, qa, security, s
 custom personas) that know this team's engineering standards.
 
 Consulting a persona ("@security review this"):
-1. Call invoke_<persona>(task, context, priority). Put in `context` the code or the file paths
-   the persona must look at (paths are read from the project, so prefer paths over pasting
-   large files). It returns a job_id at once; the review runs in the background.
-2. Poll check_persona_job(job_id) every 3-5 seconds, or call wait_for_persona_job(job_id,
-   timeout_seconds) to block until it finishes. While it runs, show the user its progress
-   (phase, percent, message). Do not start the same review twice.
+1. Call invoke_<persona>(task, context, priority) (or invoke_persona(persona, ...)). Put in
+   `context` the code or the file paths the persona must look at (paths are read from the
+   project, so prefer paths over pasting large files). It returns a job_id at once; the review runs in the background.
+2. Call wait_for_persona_job(job_id, timeout_seconds) until it finishes (timeout_seconds=0
+   just checks; check_persona_job does the same where offered). While it runs, show the user
+   its progress (phase, percent, message). Do not start the same review twice.
 3. When status is "complete", present the review: keep its severity order and its citations
    of standards (file#heading). If mode is "briefing" (no API key on the server), apply the
    briefing yourself. If status is "failed", tell the user the error; it says what to do.
@@ -18,8 +18,9 @@ Consulting a persona ("@security review this"):
    follow_up_of=<job_id>: it continues that conversation instead of starting over.
 
 Standards proposals: personas may propose new standards; they wait as drafts
-(list_standard_proposals, get_standard_proposal). Approve, reject or request changes ONLY
-when the user explicitly tells you to; never approve on your own initiative.
+(list_standard_proposals, get_standard_proposal; offered with PERSONAS_TOOLS=reviewer).
+Approve, reject or request changes ONLY when the user explicitly tells you to; never approve
+on your own initiative. Where your client supports it, the server asks the user itself.
 
 Writing or changing code: call search_standards(query) first with a short description of
 what you are about to do, follow the standards it returns, and cite the ones you used

@@ -21,7 +21,6 @@ from pydantic import BaseModel
 from mcp_server.settings import Settings
 from standards.curation.importing import import_document
 from standards.curation.service import ProposalError, ProposalService, UnknownProposalError
-from standards.curation.store import ProposalStore
 
 STATUSES = ["open", "all", "draft", "changes_requested", "approved", "rejected"]
 INDEX_NOTE = "A running server indexes it within a second; otherwise it is indexed when the server next starts.\n"
@@ -113,7 +112,9 @@ async def standards_cli(settings: Settings, args: argparse.Namespace, out: TextI
             )
             _emit(result, args.json, out, result.message + "\n" + INDEX_NOTE)
             return 0
-        async with ProposalStore.open(settings.proposals_db_path, settings.standards_dir) as store:
+        from mcp_server.app import open_proposal_store
+
+        async with open_proposal_store(settings) as store:
             if action == "request-changes":
                 async with _revision_queue(settings) as queue:
                     if queue is None:

@@ -1,4 +1,5 @@
-"""Jobs as MCP resources (JSON): ``personas://jobs`` (recent jobs, filterable) and ``personas://jobs/{job_id}``.
+"""Jobs and proposals as MCP resources (JSON): ``personas://jobs`` (recent jobs, filterable),
+``personas://jobs/{job_id}`` and ``personas://proposals/{proposal_id}``.
 
 The list is a template with optional query parameters (``personas://jobs?status=running&limit=20``):
 reading ``personas://jobs`` as is works, and a template handler gets the server state through its
@@ -7,10 +8,11 @@ context, which a static resource cannot.
 
 from __future__ import annotations
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 
-from mcp_server.tools.context import app_state
+from mcp_server.tools.context import AppContext, app_state
+from standards.curation.service import UnknownProposalError
 from worker.models import JobReport
 from worker.service import JobRequestError, UnknownJobError
 
@@ -27,7 +29,7 @@ def register_job_resources(server: MCPServer) -> None:
         mime_type=JSON,
     )
     async def recent_jobs(
-        ctx: Context, status: str | None = None, persona: str | None = None, limit: str = "20"
+        ctx: AppContext, status: str | None = None, persona: str | None = None, limit: str = "20"
     ) -> str:
         try:
             jobs = await app_state(ctx).jobs.list_jobs(status=status, persona=persona, limit=int(limit))
@@ -42,9 +44,24 @@ def register_job_resources(server: MCPServer) -> None:
         description="One job as check_persona_job reports it (status, progress or result, findings, error).",
         mime_type=JSON,
     )
-    async def one_job(job_id: str, ctx: Context) -> str:
+    async def one_job(job_id: str, ctx: AppContext) -> str:
         try:
             job = await app_state(ctx).jobs.get(job_id)
         except UnknownJobError as exc:
             raise ResourceError(str(exc)) from exc
         return JobReport.from_state(job).model_dump_json(indent=2)
+
+    @server.resource(
+        "personas://proposals/{proposal_id}",
+        name="proposal",
+        title="One proposed standard",
+        description="A proposed standard as get_standard_proposal shows it (content, rationale, diff of an update, "
+        "what blocks approval).",
+        mime_type=JSON,
+    )
+    async def one_proposal(proposal_id: str, ctx: AppContext) -> str:
+        try:
+            proposal = await app_state(ctx).proposals.show(proposal_id)
+        except UnknownProposalError as exc:
+            raise ResourceError(str(exc)) from exc
+        return proposal.model_dump_json(indent=2)

@@ -6,22 +6,28 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
 from mcp_server.app import AppState, Unavailable, open_app
+from mcp_server.completions import register_completions
 from mcp_server.data_dir import DataDirError
 from mcp_server.desk.serve import StateRef
 from mcp_server.embedded import EmbeddedRedisError
 from mcp_server.instructions import INSTRUCTIONS
 from mcp_server.resources import register_job_resources
+from mcp_server.sdk_compat import registered_tool_names
+from mcp_server.session_log import register_logging
 from mcp_server.settings import Settings
 from mcp_server.tools.jobs import register_job_tools
 from mcp_server.tools.ops import register_ops_tools
 from mcp_server.tools.personas import register_persona_tools
+from mcp_server.tools.profiles import select_tools
 from mcp_server.tools.proposals import register_proposal_tools
 from mcp_server.tools.review import register_review_tools
 from mcp_server.tools.standards import register_standards
+from mcp_server.tools.trim import trim_tools_list
 from personas.registry import PersonaRegistry
 from standards.sqlite import DatabaseUnusableError
 
@@ -82,11 +88,24 @@ def build_server(
         lifespan=lifespan,
         log_level=settings.log_level,
     )
-    register_job_tools(server, personas.all())
+    register_job_tools(server, personas.all(), single=settings.persona_tools == "single")
     register_ops_tools(server)
     register_job_resources(server)
     register_standards(server)
     register_proposal_tools(server)
     register_review_tools(server)
     register_persona_tools(server, personas.all())
+    register_completions(server)
+    register_logging(server)
+    offer_only(server, settings.tools)
+    server.middleware.append(trim_tools_list)
     return server
+
+
+def offer_only(server: MCPServer[Any], spec: str) -> None:
+    """Keep the tools of the PERSONAS_TOOLS selection; raises ToolSelectionError naming the bad part."""
+    registered = registered_tool_names(server)
+    keep = set(select_tools(spec, registered))
+    for name in registered:
+        if name not in keep:
+            server.remove_tool(name)

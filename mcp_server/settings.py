@@ -87,6 +87,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("REDIS_URL", "PERSONAS_REDIS_URL"),
         description="Redis for the job queue. Unset: the server starts a private redis-server. REDIS_URL.",
     )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL for jobs, conversations, usage and proposals (a team on several hosts), "
+        "postgresql://user:password@host:5432/db. Unset: SQLite files in the data dir. PERSONAS_DATABASE_URL.",
+    )
     anthropic_api_key: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("ANTHROPIC_API_KEY", "PERSONAS_ANTHROPIC_API_KEY"),
@@ -156,6 +161,18 @@ class Settings(BaseSettings):
         "127.0.0.1, ::1 or localhost. PERSONAS_HTTP_TOKEN.",
     )
     log_level: LogLevel = Field(default="INFO", description="Log level (logs go to stderr). PERSONAS_LOG_LEVEL.")
+    # ---- the MCP surface (mcp_server/tools/profiles.py) ---------------------------------------------
+    tools: str = Field(
+        default="developer",
+        min_length=1,
+        description="Tools offered: a profile (developer, reviewer, ops, all) or a comma list of profiles and "
+        "tool names. `serve --tools` overrides it. PERSONAS_TOOLS.",
+    )
+    persona_tools: Literal["each", "single"] = Field(
+        default="each",
+        description="'each' = one invoke_<persona> tool per persona; 'single' = one invoke_persona(persona, …). "
+        "PERSONAS_PERSONA_TOOLS.",
+    )
     # ---- jobs: reliability, retention, limits, webhook (worker/options.py: JobOptions) ----------
     job_lease_seconds: float = Field(
         default=30.0,
@@ -223,6 +240,15 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value().strip() == "":
+            return None
+        if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql://user:password@host:5432/dbname URL (or unset for SQLite)")
         return value
 
     @field_validator("anthropic_base_url")
@@ -301,6 +327,15 @@ class Settings(BaseSettings):
     @property
     def proposals_db_path(self) -> Path:
         return self.data_dir / "proposals.sqlite3"
+
+    @property
+    def jobs_database(self) -> Path | str:
+        """Where the job store lives: the PostgreSQL URL, else the SQLite file."""
+        return self.database_url.get_secret_value() if self.database_url else self.jobs_db_path
+
+    @property
+    def proposals_database(self) -> Path | str:
+        return self.database_url.get_secret_value() if self.database_url else self.proposals_db_path
 
     @property
     def index_dir(self) -> Path:

@@ -19,7 +19,9 @@ from standards.index.models import (
     StandardFile,
     StandardsSource,
 )
-from standards.index.standards_index import StandardsIndex
+from standards.index.reader import IndexReader
+from standards.index.searcher import IndexSearcher
+from standards.index.writer import IndexWriter, writer_or_reader
 
 
 def universal_standards_dir() -> Path:
@@ -33,12 +35,15 @@ __all__ = [
     "Embedder",
     "HashingEmbedder",
     "IndexConfig",
+    "IndexReader",
+    "IndexSearcher",
     "IndexStatus",
+    "IndexWriter",
     "SearchHit",
     "SearchResponse",
     "SentenceTransformerEmbedder",
     "StandardFile",
-    "StandardsIndex",
     "StandardsSource",
     "universal_standards_dir",
+    "writer_or_reader",
 ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Awaitable, Callable, Iterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -68,6 +69,7 @@ def make_settings(project: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..
             "queue_poll_interval": 0.02,
             "llm_max_retries": 0,
             "embedder": "hashing",
+            "tools": "all",  # tests reach every tool; tests/test_tool_profiles.py covers the profiles
         }
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]
@@ -92,3 +94,49 @@ async def wait_for(probe: Callable[[], Awaitable[T | None]], *, timeout: float =
 
 def redis_binary_available() -> bool:
     return shutil.which("redis-server") is not None
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """One real PostgreSQL for the test session (``TEST_DATABASE_URL`` wins). In CI a server that
+    cannot start fails the tests; a developer without PostgreSQL gets them skipped, with the reason."""
+    from tests.postgres_process import PostgresUnavailableError, postgres_process
+
+    external = os.environ.get("TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    try:
+        server = postgres_process()
+        url = server.__enter__()
+    except PostgresUnavailableError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs PostgreSQL for the store tests: {exc}")
+        pytest.skip(f"PostgreSQL store tests need a server: {exc}")
+    try:
+        yield url
+    finally:
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Path | str]:
+    """Where a store lives, once per backend: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield tmp_path / "data" / "store.sqlite3"
+        return
+    import asyncpg
+
+    admin = str(request.getfixturevalue("postgres_server"))
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f"CREATE DATABASE {name}")
+    finally:
+        await conn.close()
+    yield admin.rsplit("/", 1)[0] + "/" + name
+    conn = await asyncpg.connect(admin)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await conn.close()

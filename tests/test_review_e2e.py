@@ -72,6 +72,7 @@ async def test_security_review_searches_reads_and_submits_findings(
     assert report["status"] == "complete", report
     assert report["findings"][0]["title"] == FINDING["title"]
     assert report["findings"][0]["standard_refs"] == FINDING["standard_refs"]
+    assert report["findings"][0]["id"]  # a server-set field, in the output schema the client validated against
     assert "Password compared in plain text" in report["result"]
     assert report["tool_calls_made"] >= 3
     assert report["tokens_used"]["input"] == 4 * 120

@@ -60,14 +60,16 @@ async def test_stdio_client_invokes_security_and_gets_the_review(project: Path, 
     data_dir = project / ".agent-os" / "data"
     async with Client(params) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
-        assert {"invoke_security", "check_persona_job"} <= names
+        assert {"invoke_security", "wait_for_persona_job"} <= names  # the default (developer) profile
         assert redis_pids_for(data_dir), "the server should run its own redis-server"
         started = await client.call_tool("invoke_security", {"task": "review this", "context": "app.py"})
         assert not started.is_error, started.content
         job_id = (started.structured_content or {})["job_id"]
 
         async def finished() -> dict[str, Any] | None:
-            report = (await client.call_tool("check_persona_job", {"job_id": job_id})).structured_content
+            report = (
+                await client.call_tool("wait_for_persona_job", {"job_id": job_id, "timeout_seconds": 0})
+            ).structured_content
             return report if report and report["status"] in ("complete", "failed") else None
 
         report = await wait_for(finished, what="the stdio job to finish")

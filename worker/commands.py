@@ -28,7 +28,7 @@ from worker.store import JobStore
 
 @asynccontextmanager
 async def _service(
-    db_path: Path, redis_url: str | None, personas: PersonaRegistry, options: JobOptions
+    db_path: Path | str, redis_url: str | None, personas: PersonaRegistry, options: JobOptions
 ) -> AsyncIterator[JobService]:
     async with JobStore.open(db_path, webhooks=options.webhook_url is not None) as store:
         pool = make_pool(redis_url or "unix:///nonexistent/personas-no-redis.sock")
@@ -74,7 +74,7 @@ def _dump(model: BaseModel, out: TextIO) -> None:
 async def jobs_command(
     action: str,
     *,
-    db_path: Path,
+    db_path: Path | str,
     data_dir: Path,
     redis_url: str | None,
     personas: PersonaRegistry,

@@ -1,7 +1,8 @@
 """Dismissed findings: the team's memory of false positives, by finding fingerprint.
 
 :class:`DismissalStore` keeps one row per dismissed fingerprint (who, why, when, which persona, the
-finding's title and file) in its own table of the job database; all of its SQL is in this class.
+finding's title and file) in its own table of the job database (SQLite or Postgres, through the
+same :class:`~standards.db.Database` as the job store); all of its SQL is in this class.
 Later runs of the persona drop findings with a dismissed fingerprint and are told which patterns
 the team dismissed (:func:`dismiss_finding` records them from a finished job's finding).
 """
@@ -9,23 +10,21 @@ the team dismissed (:func:`dismiss_finding` records them from a finished job's f
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
-from pathlib import Path
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-import aiosqlite
 from pydantic import BaseModel, Field
 
 from personas.runtime.models import DismissedFinding
 from personas.runtime.review import Finding
-from standards import sqlite
+from standards.db import Database
+from standards.db.migrations import Migration
 
 MAX_REASON_CHARS = 2_000
 MAX_LISTED = 500
 PER_PERSONA_IN_PROMPT = 40
 
-_SCHEMA = """
+_TABLE = """
 CREATE TABLE IF NOT EXISTS finding_dismissals (
     fingerprint TEXT PRIMARY KEY,
     persona TEXT NOT NULL,
@@ -33,11 +32,19 @@ CREATE TABLE IF NOT EXISTS finding_dismissals (
     file TEXT,
     reason TEXT NOT NULL,
     dismissed_by TEXT NOT NULL,
-    dismissed_at REAL NOT NULL,
+    dismissed_at {real} NOT NULL,
     job_id TEXT
 );
 CREATE INDEX IF NOT EXISTS finding_dismissals_persona ON finding_dismissals (persona, dismissed_at);
 """
+MIGRATIONS = [
+    Migration(
+        1,
+        "finding dismissals",
+        sqlite=_TABLE.format(real="REAL"),
+        postgres=_TABLE.format(real="DOUBLE PRECISION"),
+    )
+]
 
 
 class Dismissal(BaseModel):
@@ -70,14 +77,14 @@ class DismissResult(BaseModel):
 class DismissalStore:
     """The ``finding_dismissals`` table. Open it with :meth:`open`."""
 
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: Database) -> None:
         self._db = db
 
     @classmethod
-    @asynccontextmanager
-    async def open(cls, path: Path) -> AsyncIterator[DismissalStore]:
-        async with sqlite.connect(path, schema=_SCHEMA, backup=False) as db:
-            yield cls(db)
+    async def attach(cls, db: Database) -> DismissalStore:
+        """The dismissals table in the job database ``db`` (SQLite or Postgres), migrated if needed."""
+        await db.migrate("dismissals", MIGRATIONS)
+        return cls(db)
 
     async def record(self, dismissals: Iterable[Dismissal]) -> None:
         """Insert or replace (a re-dismissal updates who, why and when)."""
@@ -94,13 +101,12 @@ class DismissalStore:
 
     async def restore(self, fingerprint: str) -> bool:
         """Forget a dismissal: the finding is reported again. False when it was not dismissed."""
-        async with self._db.execute("DELETE FROM finding_dismissals WHERE fingerprint=?", (fingerprint,)) as cursor:
-            return cursor.rowcount > 0
+        return await self._db.execute("DELETE FROM finding_dismissals WHERE fingerprint=?", (fingerprint,)) > 0
 
     async def listed(self, *, persona: str | None = None, limit: int = 100) -> list[Dismissal]:
         limit = max(1, min(limit, MAX_LISTED))
         where, params = ("WHERE persona=?", (persona,)) if persona else ("", ())
-        rows = await self._db.execute_fetchall(
+        rows = await self._db.fetch(
             f"SELECT * FROM finding_dismissals {where} ORDER BY dismissed_at DESC LIMIT ?", (*params, limit)
         )
         return [Dismissal.model_validate(dict(r)) for r in rows]
@@ -114,15 +120,17 @@ class DismissalStore:
 
     async def fingerprints(self, personas: Sequence[str]) -> set[str]:
         """Every dismissed fingerprint of these personas (what a run drops)."""
+        if not personas:
+            return set()
         marks = ",".join("?" for _ in personas)
-        rows = await self._db.execute_fetchall(
+        rows = await self._db.fetch(
             f"SELECT fingerprint FROM finding_dismissals WHERE persona IN ({marks})", tuple(personas)
         )
-        return {str(r[0]) for r in rows}
+        return {str(r["fingerprint"]) for r in rows}
 
     async def counts_by_persona(self) -> dict[str, int]:
-        rows = await self._db.execute_fetchall("SELECT persona, COUNT(*) FROM finding_dismissals GROUP BY persona")
-        return {str(r[0]): int(r[1]) for r in rows}
+        rows = await self._db.fetch("SELECT persona, COUNT(*) AS n FROM finding_dismissals GROUP BY persona")
+        return {str(r["persona"]): int(r["n"]) for r in rows}
 
 
 def _find(findings: list[dict[str, Any]], finding_id: str) -> Finding | None:

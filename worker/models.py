@@ -186,7 +186,7 @@ class JobReport(BaseModel):
     elapsed_seconds: float | None = None
     result: str | None = None
     mode: str | None = Field(default=None, description="'review', or 'briefing' when no API key is set.")
-    findings: list[dict[str, Any]] | None = None
+    findings: list[Finding] | None = Field(default=None, description="The review's findings, critical first.")
     proposed_standards: list[dict[str, Any]] | None = Field(
         default=None,
         description="Draft standards this run proposed (id, domain, topic, title); a human approves them with "
@@ -239,7 +239,7 @@ class JobReport(BaseModel):
                 **base,
                 result=job.result,
                 mode=job.mode,
-                findings=[f.model_dump() for f in shown],
+                findings=shown,
                 hidden_findings=len(findings) - len(shown),
                 proposed_standards=job.proposals,
                 duration_seconds=job.duration_seconds,

@@ -141,7 +141,7 @@ async def database_stats(
     store: JobStore, options: JobOptions, now: float | None = None, *, dismissed: dict[str, int] | None = None
 ) -> DatabaseStats:
     now = time.time() if now is None else now
-    size_mb = round(store.size_bytes() / MB, 3)
+    size_mb = round(await store.size_bytes() / MB, 3)
     oldest = await store.oldest_created_at()
     oldest_days = round((now - oldest) / DAY, 2) if oldest is not None else None
     last_raw = await store.get_meta("last_cleanup")
@@ -185,10 +185,10 @@ async def reset(store: JobStore, queue: JobQueue) -> ResetResult:
                     exc,
                 )
             await events.publish(queue.pool, job.id, "cancelled")
-    before = store.size_bytes()
+    before = await store.size_bytes()
     deleted = await store.delete_all()
     await store.vacuum()
-    freed = max(0, before - store.size_bytes())
+    freed = max(0, before - (await store.size_bytes()))
     return ResetResult(
         jobs_deleted=deleted,
         jobs_cancelled=cancelled,

@@ -51,7 +51,7 @@ async def apply_retention(store: JobStore, options: JobOptions, now: float | Non
     vacuumed = False
     if deleted:
         free = await store.free_bytes()
-        if free >= VACUUM_MIN_FREE_BYTES or free >= VACUUM_MIN_FREE_SHARE * max(1, store.size_bytes()):
+        if free >= VACUUM_MIN_FREE_BYTES or free >= VACUUM_MIN_FREE_SHARE * max(1, (await store.size_bytes())):
             await store.vacuum()
             vacuumed = True
     await store.set_meta({"last_cleanup": repr(now), "last_cleanup_deleted": str(deleted)})

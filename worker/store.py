@@ -1,9 +1,11 @@
-"""JobStore: job records in SQLite (aiosqlite, WAL), shared by the server and workers on a host.
+"""JobStore: job records in the system of record (SQLite on one host, or PostgreSQL for a team).
 
-Terminal states are immutable: every write of a job's state is guarded in SQL, not only by callers.
-On a terminal row only bookkeeping may still change (the lease being released, the webhook
-delivery status). Every write is one conditional statement, so several workers and servers can
-race on the same row and exactly one wins (``rowcount``).
+Each query is written once, for both backends (see :mod:`standards.db`). Terminal states are
+immutable: every write of a job's state is guarded in SQL, and a trigger refuses a change to a
+terminal job whoever issues it (see :mod:`worker.jobs_schema`). On a terminal row only bookkeeping
+may still change (the lease being released, the webhook delivery status). Every write is one
+conditional statement, so several workers and servers can race on the same row and exactly one
+wins (the row count).
 """
 
 from __future__ import annotations
@@ -12,82 +14,64 @@ import json
 import statistics
 import time
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
 from personas.runtime import ProgressUpdate
-from standards import sqlite
+from standards.db import Database, Row, open_database
+from worker import jobs_schema
+from worker.jobs_schema import TERMINAL_SQL as _TERMINAL_SQL
+from worker.jobs_schema import from_row as _from_row
+from worker.jobs_schema import to_row as _to_row
+from worker.jobs_schema import to_row_partial as _to_row_partial
 from worker.models import TERMINAL_STATUSES, JobFinish, JobState, JobStatus
 
 DEFAULT_ESTIMATE_SECONDS = 45.0
-_JSON_FIELDS = frozenset({"findings", "proposals", "changes", "panel", "panel_runs"})
-_COLUMNS: tuple[str, ...] = tuple(JobState.model_fields)
-_TERMINAL_SQL = "(" + ",".join(f"'{s.value}'" for s in TERMINAL_STATUSES) + ")"
 _QUEUED = "progress_phase='queued', progress_percent=0, progress_eta_seconds=NULL"
-
-
-def _column_type(name: str) -> str:
-    return "REAL" if name.endswith("_at") else ""
-
-
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    {", ".join(f"{c} {_column_type(c)}" for c in _COLUMNS if c != "id")}
-);
-CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
-CREATE INDEX IF NOT EXISTS jobs_persona ON jobs (persona, created_at);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS conversations (job_id TEXT PRIMARY KEY, messages TEXT NOT NULL);
-CREATE TRIGGER IF NOT EXISTS jobs_delete_conversation AFTER DELETE ON jobs
-BEGIN DELETE FROM conversations WHERE job_id = OLD.id; END;
-CREATE TABLE IF NOT EXISTS usage_daily (
-    persona TEXT NOT NULL, day TEXT NOT NULL, accepted INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (persona, day)
-);
-"""
+_TABLES = ("jobs", "conversations", "usage_daily", "meta")
 
 
 class JobStore:
-    """Typed access to the ``jobs`` table. Open it with :meth:`open`."""
+    """Typed access to the job tables. Open it with :meth:`open`."""
 
-    def __init__(self, db: aiosqlite.Connection, path: Path, *, webhooks: bool = False) -> None:
-        self._db = db
-        self.path = path
+    def __init__(self, db: Database, *, webhooks: bool = False) -> None:
+        self.db = db
+        self.path = db.path
+        """The SQLite file; None on Postgres."""
         self.webhooks = webhooks
         """A completion webhook is configured: every terminal transition queues its delivery."""
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, path: Path, *, webhooks: bool = False) -> AsyncIterator[JobStore]:
-        async with sqlite.connect(path, schema=_SCHEMA) as db:
-            await sqlite.add_missing_columns(db, "jobs", {c: _column_type(c) for c in _COLUMNS})
-            # Transcripts left behind by versions whose reset and retention kept them.
-            await db.execute("DELETE FROM conversations WHERE job_id NOT IN (SELECT id FROM jobs)")
-            yield cls(db, path, webhooks=webhooks)
+    async def open(cls, target: Path | str, *, webhooks: bool = False) -> AsyncIterator[JobStore]:
+        """Open a SQLite file (created if missing, refused if damaged) or a ``postgresql://`` URL,
+        applying pending schema migrations."""
+        async with open_database(target) as db:
+            await db.migrate("jobs", jobs_schema.MIGRATIONS)
+            await db.add_missing_columns("jobs", jobs_schema.column_types(db.dialect))
+            yield cls(db, webhooks=webhooks)
 
     async def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
-        async with self._db.execute(sql, tuple(params)) as cursor:
-            return cursor.rowcount
+        return await self.db.execute(sql, tuple(params))
 
     # ---- conversations (kept apart: they can be large, and check_persona_job never needs them) --
     # A trigger deletes a job's conversation with the job, whichever statement deletes it.
 
     async def save_conversation(self, job_id: str, messages: list[dict[str, Any]]) -> None:
         await self._write(
-            "INSERT OR REPLACE INTO conversations (job_id, messages) VALUES (?, ?)", (job_id, json.dumps(messages))
+            "INSERT INTO conversations (job_id, messages) VALUES (?, ?) "
+            "ON CONFLICT (job_id) DO UPDATE SET messages = excluded.messages",
+            (job_id, json.dumps(messages)),
         )
 
     async def conversation_count(self) -> int:
         return int(await self._scalar("SELECT COUNT(*) FROM conversations"))
 
     async def conversation(self, job_id: str) -> list[dict[str, Any]] | None:
-        rows = await self._db.execute_fetchall("SELECT messages FROM conversations WHERE job_id=?", (job_id,))
+        rows = await self._rows("SELECT messages FROM conversations WHERE job_id=?", (job_id,))
         for row in rows:
-            messages = json.loads(row[0])
+            messages = json.loads(row["messages"])
             return messages if isinstance(messages, list) else None
         return None
 
@@ -251,7 +235,7 @@ class JobStore:
         rows = await self._rows(
             "SELECT id FROM jobs WHERE webhook_status='pending' ORDER BY completed_at LIMIT ?", (limit,)
         )
-        return [str(r[0]) for r in rows]
+        return [str(r["id"]) for r in rows]
 
     # ---- recovery (reaper, orphan sweep) --------------------------------------------------
 
@@ -297,7 +281,8 @@ class JobStore:
         """Point a pending job at a new queue entry; False if it changed meanwhile."""
         return (
             await self._write(
-                "UPDATE jobs SET queue_job_id=?, queued_at=? WHERE id=? AND status='pending' AND queue_job_id IS ?",
+                "UPDATE jobs SET queue_job_id=?, queued_at=? WHERE id=? AND status='pending' "
+                "AND queue_job_id IS NOT DISTINCT FROM ?",
                 (new, now, job_id, old),
             )
             > 0
@@ -309,18 +294,15 @@ class JobStore:
         rows = await self._select("SELECT * FROM jobs WHERE id=?", (job_id,))
         return rows[0] if rows else None
 
-    async def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        """Run a query and fetch every row in one hop to the connection's thread. (``execute`` then
-        ``fetchall`` would leave the statement open in between, holding a read snapshot while other
-        coroutines write on this connection: SQLITE_BUSY_SNAPSHOT, "database is locked", at once.)"""
-        return list(await self._db.execute_fetchall(sql, tuple(params)))
+    async def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        return await self.db.fetch(sql, tuple(params))
 
     async def _select(self, sql: str, params: Iterable[Any] = ()) -> list[JobState]:
         return [_from_row(r) for r in await self._rows(sql, params)]
 
     async def _scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
         rows = await self._rows(sql, params)
-        return rows[0][0] if rows else None
+        return next(iter(rows[0].values())) if rows else None
 
     async def estimate_seconds(self, persona: str) -> float:
         """The one duration estimate: the median of the persona's last 20 completed runs, or
@@ -334,7 +316,7 @@ class JobStore:
             "AND duration_seconds IS NOT NULL ORDER BY completed_at DESC LIMIT ?",
             (persona, limit),
         )
-        return [float(r[0]) for r in rows]
+        return [float(r["duration_seconds"]) for r in rows]
 
     async def list_jobs(
         self, *, status: str | None = None, persona: str | None = None, limit: int = 10
@@ -350,8 +332,8 @@ class JobStore:
 
     async def status_counts(self) -> dict[str, int]:
         counts = {s.value: 0 for s in JobStatus}
-        for status, n in await self._rows("SELECT status, COUNT(*) FROM jobs GROUP BY status"):
-            counts[str(status)] = int(n)
+        for row in await self._rows("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status"):
+            counts[str(row["status"])] = int(row["n"])
         return counts
 
     async def oldest_created_at(self) -> float | None:
@@ -363,19 +345,17 @@ class JobStore:
 
     async def finding_counts(self) -> list[tuple[str, int]]:
         """(persona, findings raised) per completed run; a panel counts once per sub-run, before merging."""
-        rows = await self._rows(
-            "SELECT persona, json_array_length(COALESCE(findings, '[]')), panel_runs FROM jobs WHERE status='complete'"
-        )
+        rows = await self._rows("SELECT persona, findings, panel_runs FROM jobs WHERE status='complete'")
         counts: list[tuple[str, int]] = []
-        for persona, count, panel_runs in rows:
-            if panel_runs:
+        for row in rows:
+            if row["panel_runs"]:
                 counts += [
                     (str(r["persona"]), int(r.get("findings") or 0))
-                    for r in json.loads(panel_runs)
+                    for r in json.loads(row["panel_runs"])
                     if r.get("status") == "complete"
                 ]
             else:
-                counts.append((str(persona), int(count or 0)))
+                counts.append((str(row["persona"]), len(json.loads(row["findings"] or "[]"))))
         return counts
 
     async def usage_rows(self) -> list[dict[str, Any]]:
@@ -405,30 +385,21 @@ class JobStore:
         return str(value) if value is not None else None
 
     async def set_meta(self, values: dict[str, str]) -> None:
-        await self._db.executemany(
+        await self.db.executemany(
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
             list(values.items()),
         )
 
-    def size_bytes(self) -> int:
-        """The database file plus its write-ahead log."""
-        total = 0
-        for suffix in ("", "-wal"):
-            with suppress(FileNotFoundError):
-                total += Path(f"{self.path}{suffix}").stat().st_size
-        return total
+    async def size_bytes(self) -> int:
+        """The SQLite file plus its write-ahead log, or the job tables' size on Postgres."""
+        return await self.db.size_bytes(_TABLES)
 
     async def free_bytes(self) -> int:
-        pages = await self._scalar("PRAGMA freelist_count")
-        page_size = await self._scalar("PRAGMA page_size")
-        return int(pages or 0) * int(page_size or 0)
+        return await self.db.free_bytes()
 
     async def vacuum(self) -> None:
-        """Reclaim free pages and truncate the WAL. Runs on its own connection: VACUUM cannot run
-        inside the shared connection's open transactions."""
-        async with aiosqlite.connect(self.path, timeout=30.0, isolation_level=None) as db:
-            for sql in ("PRAGMA busy_timeout=30000", "VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"):
-                await db.execute_fetchall(sql)  # fetch to the end: no statement left in progress
+        """Reclaim free space (SQLite: VACUUM and truncate the WAL; Postgres: autovacuum does it)."""
+        await self.db.vacuum()
 
 
 def _filters(*, status: str | None, persona: str | None) -> tuple[str, tuple[Any, ...]]:
@@ -441,29 +412,3 @@ def _filters(*, status: str | None, persona: str | None) -> tuple[str, tuple[Any
         clauses.append("persona=?")
         params.append(persona)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
-
-
-def _to_row(job: JobState) -> dict[str, Any]:
-    return _to_row_partial(job.model_dump(mode="python"))
-
-
-def _to_row_partial(values: dict[str, Any]) -> dict[str, Any]:
-    row: dict[str, Any] = {}
-    for key, value in values.items():
-        if key not in JobState.model_fields:
-            raise KeyError(f"unknown job field {key!r}")
-        if key in _JSON_FIELDS and value is not None:
-            row[key] = json.dumps(value)
-        elif isinstance(value, JobStatus):
-            row[key] = value.value
-        else:
-            row[key] = value
-    return row
-
-
-def _from_row(row: aiosqlite.Row) -> JobState:
-    data = {key: row[key] for key in row.keys()}  # noqa: SIM118 - sqlite3.Row has no __iter__ over keys
-    for key in _JSON_FIELDS:
-        if data.get(key) is not None:
-            data[key] = json.loads(data[key])
-    return JobState.model_validate(data)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from mcp_server.desk.web import Desk, form
+from personas.runtime.review import Finding
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 STATUSES = ("pending", "running", "complete", "failed", "cancelled")
@@ -46,11 +46,11 @@ async def list_page(desk: Desk, request: Request) -> Response:
     )
 
 
-def group_findings(findings: list[dict[str, Any]] | None) -> list[tuple[str, list[dict[str, Any]]]]:
+def group_findings(findings: list[Finding] | None) -> list[tuple[str, list[Finding]]]:
     """Findings grouped by severity, most severe first; unknown severities last."""
-    groups: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[str, list[Finding]] = {}
     for finding in findings or []:
-        groups.setdefault(str(finding.get("severity", "info")).lower(), []).append(finding)
+        groups.setdefault(finding.severity, []).append(finding)
     order = {s: i for i, s in enumerate(SEVERITIES)}
     return sorted(groups.items(), key=lambda kv: order.get(kv[0], len(order)))
 

@@ -1,4 +1,4 @@
-"""Reach the AppState from a tool's MCP context."""
+"""The typed MCP context every tool and resource receives: the SDK's generic ``Context`` over the lifespan state."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from mcp_server.app import AppState, Unavailable
 
+AppContext = Context[AppState | Unavailable, Any]
+"""What a tool or resource handler declares as its ``ctx`` parameter: its lifespan state is what
+build_server's lifespan yields (the AppState, or Unavailable when the stores could not open)."""
 
-def app_state(ctx: Context[Any, Any]) -> AppState:
+
+def app_state(ctx: AppContext) -> AppState:
+    """The AppState (typed by the context); a server whose stores could not open answers with the reason."""
     state = ctx.request_context.lifespan_context
     if isinstance(state, Unavailable):
         raise ToolError(f"agent-personas cannot serve this: {state.reason}")
-    if not isinstance(state, AppState):
-        raise RuntimeError("agent-personas: server state is not initialised")
     return state

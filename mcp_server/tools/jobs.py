@@ -1,78 +1,81 @@
-"""Job tools: one invoke_<persona> per persona, check_persona_job, wait_for_persona_job, cancel_persona_job."""
+"""Job tools: one invoke_<persona> per persona (or one invoke_persona), check_persona_job,
+wait_for_persona_job, cancel_persona_job."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from mcp_server.tools.context import app_state
+from mcp_server.tools.annotations import destroys, reads, starts_job
+from mcp_server.tools.context import AppContext, app_state
 from mcp_server.tools.review import Changes, CitedOnly, MinSeverity
 from personas.model import PersonaDefinition
-from worker.models import CancelResult, InvokeResult, JobReport, JobState
+from worker.models import CancelResult, InvokeResult, JobReport, JobState, Priority
 from worker.queue import QueueUnavailableError
 from worker.service import MAX_WAIT_SECONDS, JobRequestError, UnknownJobError
 
-Task = Annotated[
-    str,
-    Field(description="What the persona should do, e.g. 'review the auth flow in api/login.py for session fixation'."),
-]
-JobContext = Annotated[
-    str | None,
-    Field(
-        description="Code, a diff, a description, or project file paths (one per line) for the persona to read. "
-        "Prefer paths to pasting large files."
-    ),
-]
-PriorityArg = Annotated[
-    Literal["low", "normal", "high"],
-    Field(description="Queue priority; 'high' starts before waiting normal jobs."),
-]
+Task = Annotated[str, Field(description="What to review or answer.")]
+JobContext = Annotated[str | None, Field(description="Code, a diff, or file paths (one per line) to read.")]
+PriorityArg = Literal["low", "normal", "high"]
 FollowUpOf = Annotated[
-    str | None,
-    Field(
-        description="job_id of an earlier finished run of this persona to continue its conversation, e.g. to say "
-        "'yes, but also cover X' or 'revise the proposal'; the persona keeps what it already read and wrote."
-    ),
+    str | None, Field(description="A finished job_id of this persona, to continue that conversation.")
 ]
-JobId = Annotated[str, Field(description="The job_id an invoke_* tool returned.")]
+JobId = Annotated[str, Field(description="The job_id an invoke tool returned.")]
 WaitSeconds = Annotated[
     float,
     Field(
-        ge=1,
-        le=MAX_WAIT_SECONDS,
-        description="Return after at most this many seconds even if the job is still running (1-50).",
+        ge=0, le=MAX_WAIT_SECONDS, description="Return after at most this many seconds if still running (0 = check)."
     ),
 ]
+NEXT_STEP = "Returns a job_id for wait_for_persona_job."
 
 
 def _invoke_description(persona: PersonaDefinition) -> str:
-    return (
-        f"Ask the {persona.name} persona for a review in the background. {persona.description}\n\n"
-        "Returns a job_id immediately; then call check_persona_job(job_id) every few seconds until status is "
-        "'complete' (the review, with findings citing the team's standards) or 'failed'."
-    )
+    return persona.description  # the flow (job_id → wait_for_persona_job) is in the server instructions
 
 
-def register_job_tools(server: MCPServer, personas: list[PersonaDefinition]) -> None:
-    for persona in personas:
+def _summary(persona: PersonaDefinition) -> str:
+    """The first sentence of a persona's description: one line of the invoke_persona description."""
+    first = persona.description.split(". ", maxsplit=1)[0].rstrip(".")
+    return f"- {persona.id}: {first}."
+
+
+def register_job_tools(server: MCPServer, personas: list[PersonaDefinition], *, single: bool = False) -> None:
+    """One invoke_<persona> tool per persona, or (``single``) one invoke_persona with a persona enum."""
+    if single:
         server.add_tool(
-            _make_invoke(persona.id),
-            name=persona.tool_name,
-            title=f"Invoke {persona.name}",
-            description=_invoke_description(persona),
+            _make_invoke_persona([p.id for p in personas]),
+            name="invoke_persona",
+            description="Ask a specialist persona for a review. "
+            + NEXT_STEP
+            + "\nPersonas:\n"
+            + "\n".join(_summary(p) for p in personas),
+            annotations=starts_job("Invoke a persona"),
         )
-    server.add_tool(check_persona_job)
-    server.add_tool(wait_for_persona_job)
-    server.add_tool(cancel_persona_job)
+    else:
+        for persona in personas:
+            server.add_tool(
+                _make_invoke(persona.id),
+                name=persona.tool_name,
+                description=_invoke_description(persona),
+                annotations=starts_job(f"Invoke {persona.name}"),
+            )
+    server.add_tool(check_persona_job, annotations=reads("Check a persona job"))
+    server.add_tool(wait_for_persona_job, annotations=reads("Wait for a persona job"))
+    server.add_tool(
+        cancel_persona_job,
+        annotations=destroys("Cancel a persona job", idempotent=True),
+    )
 
 
 def _make_invoke(persona_id: str) -> Any:
     async def invoke(  # noqa: PLR0917 - MCP tool arguments
         task: Task,
-        ctx: Context,
+        ctx: AppContext,
         context: JobContext = None,
         priority: PriorityArg = "normal",
         follow_up_of: FollowUpOf = None,
@@ -80,43 +83,100 @@ def _make_invoke(persona_id: str) -> Any:
         min_severity: MinSeverity = None,
         cited_only: CitedOnly = False,
     ) -> InvokeResult:
-        try:
-            return await app_state(ctx).jobs.submit(
-                persona_id,
-                task,
-                context,
-                priority,
-                follow_up_of,
-                changes=changes,
-                min_severity=min_severity,
-                cited_only=cited_only,
-            )
-        except (JobRequestError, QueueUnavailableError) as exc:
-            raise ToolError(str(exc)) from exc
+        return await _submit(
+            ctx,
+            persona_id,
+            task,
+            context=context,
+            priority=priority,
+            follow_up_of=follow_up_of,
+            review=ReviewOptions(changes=changes, min_severity=min_severity, cited_only=cited_only),
+        )
 
     return invoke
 
 
-async def check_persona_job(job_id: JobId, ctx: Context) -> JobReport:
-    """Check a persona job started by an invoke_* tool.
+def _make_invoke_persona(persona_ids: list[str]) -> Any:
+    async def invoke_persona(
+        persona: str,
+        task: Task,
+        ctx: AppContext,
+        *,
+        context: JobContext = None,
+        priority: PriorityArg = "normal",
+        follow_up_of: FollowUpOf = None,
+        changes: Changes = None,
+        min_severity: MinSeverity = None,
+        cited_only: CitedOnly = False,
+    ) -> InvokeResult:
+        return await _submit(
+            ctx,
+            persona,
+            task,
+            context=context,
+            priority=priority,
+            follow_up_of=follow_up_of,
+            review=ReviewOptions(changes=changes, min_severity=min_severity, cited_only=cited_only),
+        )
 
-    Call it every 3-5 seconds until status is 'complete', 'failed' or 'cancelled'. While pending or
-    running, show the user progress.phase, progress.percent_complete and progress.message. When
-    complete, `result` holds the Markdown review and `findings` the structured findings (severity,
-    title, detail, location, standard_refs, recommendation).
-    """
+    # The enum of loaded ids is known only now: give the parameter its real annotation (the
+    # SDK reads it with get_type_hints, which takes objects as well as the strings of PEP 563).
+    ids = Literal.__getitem__(tuple(persona_ids))
+    invoke_persona.__annotations__["persona"] = Annotated[ids, Field(description="Which persona.")]
+    return invoke_persona
+
+
+@dataclass(frozen=True)
+class ReviewOptions:
+    """What to review and what to report (issue 13's change review), as the invoke tools take them."""
+
+    changes: str | None = None
+    min_severity: str | None = None
+    cited_only: bool = False
+
+
+async def _submit(
+    ctx: AppContext,
+    persona_id: str,
+    task: str,
+    *,
+    context: str | None,
+    priority: Priority,
+    follow_up_of: str | None,
+    review: ReviewOptions,
+) -> InvokeResult:
+    state = app_state(ctx)
+    try:
+        started = await state.jobs.submit(
+            persona_id,
+            task,
+            context,
+            priority,
+            follow_up_of,
+            changes=review.changes,
+            min_severity=review.min_severity,
+            cited_only=review.cited_only,
+        )
+    except (JobRequestError, QueueUnavailableError) as exc:
+        raise ToolError(str(exc)) from exc
+    state.job_events.follow(ctx.session, started.job_id)
+    return started
+
+
+async def check_persona_job(job_id: JobId, ctx: AppContext) -> JobReport:
+    """Check a persona job: its status; while pending or running its progress (show the user phase,
+    percent and message); when complete the Markdown `result` and structured `findings`; when failed
+    or cancelled the `error`. Poll every 3-5 s, or use wait_for_persona_job instead."""
     try:
         return await app_state(ctx).jobs.check(job_id)
     except UnknownJobError as exc:
         raise ToolError(str(exc)) from exc
 
 
-async def wait_for_persona_job(job_id: JobId, ctx: Context, timeout_seconds: WaitSeconds = 30) -> JobReport:
-    """Wait for a persona job instead of polling: returns as soon as the job is complete, failed or
-    cancelled, or after timeout_seconds with its progress (same fields as check_persona_job).
-
-    While it waits it sends progress notifications (percent and message) if your client asked for
-    them. If the status is still 'pending' or 'running', call it again.
+async def wait_for_persona_job(job_id: JobId, ctx: AppContext, timeout_seconds: WaitSeconds = 30) -> JobReport:
+    """Wait for a persona job until it is complete, failed or cancelled, or for timeout_seconds
+    (0 = just check). While running, show the user progress (phase, percent, message) and call
+    it again; when complete, present `result` and `findings`; when failed, `error`.
     """
 
     async def progress(job: JobState) -> None:
@@ -128,7 +188,7 @@ async def wait_for_persona_job(job_id: JobId, ctx: Context, timeout_seconds: Wai
         raise ToolError(str(exc)) from exc
 
 
-async def cancel_persona_job(job_id: JobId, ctx: Context) -> CancelResult:
+async def cancel_persona_job(job_id: JobId, ctx: AppContext) -> CancelResult:
     """Cancel a pending or running persona job.
 
     A pending job never starts. A running job stops within about a second; what the persona had

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field, StrictBool
 
-from mcp_server.tools.context import app_state
+from mcp_server.tools.annotations import destroys, reads
+from mcp_server.tools.context import AppContext, app_state
 from worker.models import DatabaseStats, JobList, ResetResult
 from worker.service import JobRequestError
 
@@ -23,13 +24,16 @@ Confirm = Annotated[StrictBool, Field(description="Must be the JSON boolean true
 
 
 def register_ops_tools(server: MCPServer) -> None:
-    server.add_tool(list_persona_jobs)
-    server.add_tool(persona_database_stats)
-    server.add_tool(reset_persona_jobs)
+    server.add_tool(list_persona_jobs, annotations=reads("List persona jobs"))
+    server.add_tool(persona_database_stats, annotations=reads("Job database stats"))
+    server.add_tool(
+        reset_persona_jobs,
+        annotations=destroys("Reset all persona jobs", idempotent=True),
+    )
 
 
 async def list_persona_jobs(
-    ctx: Context, status: StatusFilter = None, persona: PersonaFilter = None, limit: Limit = 10
+    ctx: AppContext, status: StatusFilter = None, persona: PersonaFilter = None, limit: Limit = 10
 ) -> JobList:
     """List recent persona jobs, newest first: job_id, persona, status, task (truncated), created_at
     and duration. total_count counts every job; filtered_count those matching the filters. Pass a
@@ -40,14 +44,14 @@ async def list_persona_jobs(
         raise ToolError(str(exc)) from exc
 
 
-async def persona_database_stats(ctx: Context) -> DatabaseStats:
+async def persona_database_stats(ctx: AppContext) -> DatabaseStats:
     """Health of the job database: size, jobs by status, age of the oldest job, when the hourly
     cleanup last ran and runs next, a recommendation ('healthy' or what to do), and usage per persona
     (jobs, success rate, p50/p95 duration, tokens in/out, jobs per day over the last 7 days)."""
     return await app_state(ctx).jobs.stats()
 
 
-async def reset_persona_jobs(ctx: Context, confirm: Confirm = False) -> ResetResult:
+async def reset_persona_jobs(ctx: AppContext, confirm: Confirm = False) -> ResetResult:
     """DANGER: delete all persona job history. Use it only when the user asks for it, e.g. when
     automatic cleanup is not enough or the database is damaged.
 

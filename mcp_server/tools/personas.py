@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.prompts.base import Prompt
 from pydantic import BaseModel, Field
 
-from mcp_server.tools.context import app_state
+from mcp_server.tools.annotations import reads
+from mcp_server.tools.context import AppContext, app_state
 from personas.model import PersonaDefinition
 
 PROMPT_STANDARDS = 5
@@ -46,7 +47,7 @@ class PersonaList(BaseModel):
     )
 
 
-async def _standards_summary(ctx: Context) -> list[StandardsSourceSummary]:
+async def _standards_summary(ctx: AppContext) -> list[StandardsSourceSummary]:
     files = await app_state(ctx).standards.list_files()
     out: list[StandardsSourceSummary] = []
     for source in sorted({f.source for f in files}):
@@ -62,10 +63,9 @@ async def _standards_summary(ctx: Context) -> list[StandardsSourceSummary]:
     return out
 
 
-async def list_personas(ctx: Context) -> PersonaList:
-    """List every persona you can consult: what each is for, its invoke_* tool, its standards
-    domains and example requests, and the standards sources they search (with path scopes). Use it
-    to pick the right reviewer for the user's request."""
+async def list_personas(ctx: AppContext) -> PersonaList:
+    """List the personas (what each is for, its invoke tool, domains, example requests) and the
+    standards sources they search. Use it to pick the right reviewer."""
     registry = app_state(ctx).personas
     return PersonaList(
         personas=[
@@ -90,7 +90,7 @@ async def list_personas(ctx: Context) -> PersonaList:
 def _make_prompt(persona: PersonaDefinition) -> Any:
     async def prompt(
         request: Annotated[str, Field(description="What to review or ask, e.g. 'the login flow in api/login.py'.")],
-        ctx: Context,
+        ctx: AppContext,
     ) -> str:
         standards = app_state(ctx).standards
         sections: list[str] = []
@@ -117,7 +117,7 @@ def _make_prompt(persona: PersonaDefinition) -> Any:
 
 
 def register_persona_tools(server: MCPServer[Any], personas: list[PersonaDefinition]) -> None:
-    server.add_tool(list_personas)
+    server.add_tool(list_personas, annotations=reads("List personas"))
     for persona in personas:
         server.add_prompt(
             Prompt.from_function(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from mcp_server.tools.context import app_state
+from mcp_server.tools.annotations import destroys, reads, starts_job
+from mcp_server.tools.context import AppContext, app_state
 from standards.curation.service import (
     ApprovalResult,
     DecisionResult,
@@ -57,15 +58,24 @@ RevisionPriority = Annotated[Literal["low", "normal", "high"], Field(description
 
 
 def register_proposal_tools(server: MCPServer) -> None:
-    server.add_tool(list_standard_proposals)
-    server.add_tool(get_standard_proposal)
-    server.add_tool(approve_standard_proposal)
-    server.add_tool(reject_standard_proposal)
-    server.add_tool(request_standard_changes)
+    server.add_tool(list_standard_proposals, annotations=reads("List proposed standards"))
+    server.add_tool(get_standard_proposal, annotations=reads("Read a proposed standard"))
+    server.add_tool(
+        approve_standard_proposal,
+        annotations=destroys("Approve a proposed standard", idempotent=False),
+    )
+    server.add_tool(
+        reject_standard_proposal,
+        annotations=destroys("Reject a proposed standard", idempotent=False),
+    )
+    server.add_tool(
+        request_standard_changes,
+        annotations=starts_job("Request changes to a proposed standard"),
+    )
 
 
 async def list_standard_proposals(
-    ctx: Context, status: Status = "open", domain: DomainFilter = None, limit: Limit = 50
+    ctx: AppContext, status: Status = "open", domain: DomainFilter = None, limit: Limit = 50
 ) -> ProposalList:
     """List standards that personas proposed during reviews and that wait for a human decision.
 
@@ -76,7 +86,7 @@ async def list_standard_proposals(
     return await app_state(ctx).proposals.list_proposals(status, domain, limit)
 
 
-async def get_standard_proposal(proposal_id: ProposalId, ctx: Context) -> ProposalDetail:
+async def get_standard_proposal(proposal_id: ProposalId, ctx: AppContext) -> ProposalDetail:
     """Read one proposed standard in full: its Markdown content, the rationale, and for an update of
     an existing standard a unified diff against the current file.
 
@@ -92,7 +102,7 @@ async def get_standard_proposal(proposal_id: ProposalId, ctx: Context) -> Propos
 
 async def approve_standard_proposal(
     proposal_id: ProposalId,
-    ctx: Context,
+    ctx: AppContext,
     approved_by: ApprovedBy = None,
     edits: Edits = None,
     target: ApprovalTarget = "project",
@@ -111,7 +121,7 @@ async def approve_standard_proposal(
         raise ToolError(str(exc)) from exc
 
 
-async def reject_standard_proposal(proposal_id: ProposalId, feedback: Feedback, ctx: Context) -> DecisionResult:
+async def reject_standard_proposal(proposal_id: ProposalId, feedback: Feedback, ctx: AppContext) -> DecisionResult:
     """Reject a proposed standard for good (nothing is written), recording the user's reason.
 
     Only on the user's decision. To have the persona improve it instead, use request_standard_changes.
@@ -123,12 +133,12 @@ async def reject_standard_proposal(proposal_id: ProposalId, feedback: Feedback, 
 
 
 async def request_standard_changes(
-    proposal_id: ProposalId, feedback: Feedback, ctx: Context, priority: RevisionPriority = "normal"
+    proposal_id: ProposalId, feedback: Feedback, ctx: AppContext, priority: RevisionPriority = "normal"
 ) -> DecisionResult:
     """Send a proposed standard back to the persona that proposed it, with the user's feedback.
 
     Queues a persona job that revises the draft; its result becomes the next version of the same
-    proposal (same id). Returns revision_job_id: poll check_persona_job with it, then show the user
+    proposal (same id). Returns revision_job_id: wait_for_persona_job with it, then show the user
     the new version with get_standard_proposal.
     """
     try:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from mcp_server.tools.context import app_state
+from mcp_server.tools.annotations import starts_job
+from mcp_server.tools.context import AppContext, app_state
 from worker.dismissals import DismissResult, dismiss
 from worker.models import InvokeResult
 from worker.queue import QueueUnavailableError
@@ -17,20 +19,16 @@ from worker.service import JobRequestError, UnknownJobError
 Changes = Annotated[
     str | None,
     Field(
-        description="Review a change instead of the whole project: 'working' (uncommitted: staged, unstaged and "
-        "untracked), 'staged' (what the next commit would contain), or a git range such as 'origin/main...HEAD' "
-        "(a branch since it left main) or 'HEAD~3' (the last three commits). The persona sees the diff and reads "
-        "the files as of the change's head.",
+        description="Review a change, not the whole project: 'working' (uncommitted), 'staged', or a git range "
+        "such as 'origin/main...HEAD'.",
         max_length=200,
     ),
 ]
 MinSeverity = Annotated[
     Literal["critical", "high", "medium", "low", "info"] | None,
-    Field(description="Report only findings at or above this severity (the job keeps the rest)."),
+    Field(description="Report only findings at or above this severity."),
 ]
-CitedOnly = Annotated[
-    bool, Field(description="Report only findings that cite a team standard (the job keeps the rest).")
-]
+CitedOnly = Annotated[bool, Field(description="Report only findings citing a team standard.")]
 
 
 PanelPersonas = Annotated[
@@ -49,14 +47,14 @@ PanelPriority = Annotated[Literal["low", "normal", "high"], Field(description="Q
 
 
 def register_review_tools(server: MCPServer[Any]) -> None:
-    server.add_tool(invoke_panel)
-    server.add_tool(dismiss_finding)
+    server.add_tool(invoke_panel, annotations=starts_job("Invoke a panel of personas"))
+    server.add_tool(dismiss_finding, annotations=DISMISS_ANNOTATIONS)
 
 
 async def invoke_panel(  # noqa: PLR0917 - MCP tool arguments
     personas: PanelPersonas,
     task: PanelTask,
-    ctx: Context,
+    ctx: AppContext,
     context: PanelContext = None,
     changes: Changes = None,
     priority: PanelPriority = "normal",
@@ -65,14 +63,15 @@ async def invoke_panel(  # noqa: PLR0917 - MCP tool arguments
 ) -> InvokeResult:
     """Run several personas on the same task at once, as one background job, and get one merged report.
 
-    Each persona reviews concurrently (check_persona_job shows each one's progress under `panel`).
+    Each persona reviews concurrently (wait_for_persona_job shows each one's progress under `panel`).
     When all are done, the same issue raised by several personas becomes one finding listing them all,
     ordered by severity, with a summary per persona. A persona that fails is reported while the others
     are still merged. cancel_persona_job cancels every persona of the panel. Typical use: a pre-merge
     review with changes='origin/main...HEAD' and personas ['security', 'qa', 'engineer'].
     """
+    state = app_state(ctx)
     try:
-        return await app_state(ctx).jobs.submit_panel(
+        started = await state.jobs.submit_panel(
             personas,
             task,
             context,
@@ -83,6 +82,8 @@ async def invoke_panel(  # noqa: PLR0917 - MCP tool arguments
         )
     except (JobRequestError, QueueUnavailableError) as exc:
         raise ToolError(str(exc)) from exc
+    state.job_events.follow(ctx.session, started.job_id)
+    return started
 
 
 FindingId = Annotated[
@@ -98,13 +99,21 @@ Reason = Annotated[
     ),
 ]
 DismissedBy = Annotated[str | None, Field(description="Who dismisses it (default: 'assistant').", max_length=200)]
+DISMISS_ANNOTATIONS = ToolAnnotations(
+    title="Dismiss a finding",
+    read_only_hint=False,
+    destructive_hint=False,
+    idempotent_hint=True,
+    open_world_hint=False,
+)
+"""Records a dismissal (a repeat updates it); nothing is deleted, and it is undone with personas findings restore."""
 
 
 async def dismiss_finding(
     job_id: Annotated[str, Field(description="The job the finding came from.")],
     finding_id: FindingId,
     reason: Reason,
-    ctx: Context,
+    ctx: AppContext,
     dismissed_by: DismissedBy = None,
 ) -> DismissResult:
     """Dismiss a finding as a false positive or accepted risk, **only when the user says so**.

@@ -5,45 +5,41 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from pydantic import Field
 
-from mcp_server.tools.context import app_state
+from mcp_server.tools.annotations import reads
+from mcp_server.tools.context import AppContext, app_state
 from standards import SearchResponse
 
 Query = Annotated[
     str,
-    Field(description="What you are about to do or want to know, e.g. 'validate JWT audience and expiry'."),
+    Field(description="What you are about to do or want to know."),
 ]
 Domain = Annotated[
     str | None,
-    Field(description="Only this domain (first-level folder), e.g. 'security', 'testing', 'operations'."),
+    Field(description="Only this domain, e.g. 'security'."),
 ]
-Tags = Annotated[list[str] | None, Field(description="Only standards carrying all of these front-matter tags.")]
-Limit = Annotated[int, Field(ge=1, le=20, description="How many chunks to return (default 5).")]
+Tags = Annotated[list[str] | None, Field(description="Only standards with all these tags.")]
+Limit = Annotated[int, Field(ge=1, le=20, description="How many chunks to return.")]
 Paths = Annotated[
     list[str] | None,
     Field(
-        description="Project-relative files you are working on, e.g. ['api/users.py']: rules scoped to other "
-        "paths are left out and rules for these paths come first."
+        description="Project files you are working on: rules scoped to them come first, rules for other "
+        "paths are left out."
     ),
 ]
 SOURCES = ("all", "project", "shared", "universal", "rules")
 
 
 async def search_standards(  # noqa: PLR0917 (MCP tool arguments)
-    query: Query, ctx: Context, domain: Domain = None, tags: Tags = None, limit: Limit = 5, paths: Paths = None
+    query: Query, ctx: AppContext, domain: Domain = None, tags: Tags = None, limit: Limit = 5, paths: Paths = None
 ) -> SearchResponse:
-    """Search this team's engineering standards: the project's, the organisation's shared ones, the
-    universal starters, and the rule files kept in the repo (AGENTS.md, .cursor/rules, ...).
-
-    Call it before writing or changing code, with a short description of what you are about to
-    do and the files you are touching as `paths`; follow what it returns and cite the standards you
-    used as file#heading. Results are chunks with file, heading_path, domain, source ('project' >
-    'shared' > 'universal'; `overrides` names what a hit replaces; 'rules' = rule files), paths
-    (the globs it governs; [] = everywhere), score (higher is better) and text. If status.state is
-    'building' or 'empty' the index is still being built: results may be incomplete; try again shortly.
+    """Search this team's engineering standards (project, shared, universal starters, and the repo's
+    rule files such as AGENTS.md). Call it before writing or changing code, with what you are about
+    to do and the files you touch as `paths`; follow the results and cite them as file#heading.
+    While status.state is 'building', results may be incomplete.
     """
     state = app_state(ctx)
     try:
@@ -53,7 +49,7 @@ async def search_standards(  # noqa: PLR0917 (MCP tool arguments)
 
 
 def register_standards(server: MCPServer[Any]) -> None:
-    server.add_tool(search_standards)
+    server.add_tool(search_standards, annotations=reads("Search the standards"))
 
     @server.resource(
         "personas://standards/{source}",
@@ -63,7 +59,7 @@ def register_standards(server: MCPServer[Any]) -> None:
         "domain, source, path scope (paths), overridden_by, title, tags, query count.",
         mime_type="application/json",
     )
-    async def list_standards(source: str, ctx: Context) -> str:
+    async def list_standards(source: str, ctx: AppContext) -> str:
         if source not in SOURCES:
             raise ResourceError(f"Unknown source {source!r}: use one of {', '.join(SOURCES)}.")
         files = await app_state(ctx).standards.list_files()
@@ -76,7 +72,7 @@ def register_standards(server: MCPServer[Any]) -> None:
         description="The Markdown of one standard, e.g. personas://standards/universal/security/secrets-management.",
         mime_type="text/markdown",
     )
-    async def read_standard(source: str, domain: str, topic: str, ctx: Context) -> str:
+    async def read_standard(source: str, domain: str, topic: str, ctx: AppContext) -> str:
         try:
             return await app_state(ctx).standards.read_file(f"{domain}/{topic}.md", source)
         except (ValueError, OSError) as exc:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic.json_schema import SkipJsonSchema
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITY_ORDER: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
+SERVER_SET_KEY = "x-server-set"
+SERVER_SET: dict[str, Any] = {SERVER_SET_KEY: True}
+"""Schema mark of a field agent-personas fills after a run: not in the schema the model fills in."""
 
 
 class Finding(BaseModel):
@@ -42,16 +44,25 @@ class Finding(BaseModel):
         "it.",
     )
     recommendation: str = Field(min_length=1, max_length=8000, description="The concrete fix.")
-    # Set by agent-personas after the run, never by the model (not in the tool schema):
-    id: SkipJsonSchema[str | None] = Field(
-        default=None, description="Stable fingerprint (persona, normalised title, file, the code it points at)."
+    # Set by agent-personas after the run, never by the model: left out of the run tool's schema
+    # (personas/runtime/tools.py drops SERVER_SET properties), shown in the job report's schema.
+    id: str | None = Field(
+        default=None,
+        description="Stable fingerprint (persona, normalised title, file, the code it points at).",
+        json_schema_extra=SERVER_SET,
     )
-    in_change: SkipJsonSchema[bool | None] = Field(
-        default=None, description="Whether the lines are part of the reviewed change; None without 'changes'."
+    in_change: bool | None = Field(
+        default=None,
+        description="Whether the lines are part of the reviewed change; None without 'changes'.",
+        json_schema_extra=SERVER_SET,
     )
-    personas: SkipJsonSchema[list[str]] = Field(default_factory=list, description="Personas that raised it.")
-    related_ids: SkipJsonSchema[list[str]] = Field(
-        default_factory=list, description="Fingerprints of the same issue raised by other personas of a panel."
+    personas: list[str] = Field(
+        default_factory=list, description="Personas that raised it.", json_schema_extra=SERVER_SET
+    )
+    related_ids: list[str] = Field(
+        default_factory=list,
+        description="Fingerprints of the same issue raised by other personas of a panel.",
+        json_schema_extra=SERVER_SET,
     )
 
     def where(self) -> str | None:

@@ -1,7 +1,7 @@
 """What a run depends on, passed in as arguments: project root, standards search, proposal sink, limits.
 
 The protocols are structural so the runtime never imports the standards index or the stores:
-``standards.StandardsIndex`` and ``standards.curation.store.ProposalStore`` satisfy them as they are.
+``standards.IndexSearcher`` and ``standards.curation.store.ProposalStore`` satisfy them as they are.
 """
 
 from __future__ import annotations

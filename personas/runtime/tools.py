@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from personas.model import ALL_RUN_TOOLS, PersonaDefinition
 from personas.runtime.framing import data_block
 from personas.runtime.models import Phase
-from personas.runtime.review import ReviewSubmission
+from personas.runtime.review import SERVER_SET_KEY, ReviewSubmission
 from personas.runtime.sandbox import ProjectSandbox, SandboxError
 from personas.runtime.toolbox import ProjectFiles, RunToolbox, citation_ref
 
@@ -116,7 +116,8 @@ SUBMIT_DESCRIPTION = "Submit your final review. Call it exactly once, last: it e
 
 
 def _clean_schema(node: Any, defs: dict[str, Any]) -> Any:
-    """Inline ``$ref``s, drop pydantic's titles and null defaults, collapse ``X | None`` to ``X``."""
+    """Inline ``$ref``s, drop pydantic's titles and null defaults, collapse ``X | None`` to ``X``, leave out
+    the fields agent-personas sets itself (SERVER_SET)."""
     if isinstance(node, list):
         return [_clean_schema(item, defs) for item in node]
     if not isinstance(node, dict):
@@ -133,7 +134,9 @@ def _clean_schema(node: Any, defs: dict[str, Any]) -> Any:
         if key in ("title", "$defs") or (key == "default" and value is None):
             continue
         if key == "properties":  # keys here are property names, not schema keywords
-            cleaned[key] = {name: _clean_schema(sub, defs) for name, sub in value.items()}
+            cleaned[key] = {
+                name: _clean_schema(sub, defs) for name, sub in value.items() if not sub.get(SERVER_SET_KEY)
+            }
         else:
             cleaned[key] = _clean_schema(value, defs)
     return cleaned

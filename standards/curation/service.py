@@ -3,7 +3,7 @@
 No MCP here: the tools and the CLI call :class:`ProposalService`. Its dependencies come in as
 arguments: the store, the standards folder it writes to, a way to queue a revision run of the
 proposing persona (``JobService.submit`` fits :class:`RevisionQueue`), and a way to re-index a
-written file at once (``StandardsIndex.reindex_paths``), both optional.
+written file at once (``IndexSearcher.reindex_paths``), both optional.
 """
 
 from __future__ import annotations

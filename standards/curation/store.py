@@ -1,4 +1,5 @@
-"""Proposed standards awaiting human approval, in SQLite (aiosqlite): the ProposalSink of persona runs.
+"""Proposed standards awaiting human approval, in the system of record (SQLite, or PostgreSQL with
+PERSONAS_DATABASE_URL): the ProposalSink of persona runs.
 
 A persona's ``propose_standard`` call lands here as a *draft*. There is at most one open proposal
 (``draft`` or ``changes_requested``) per ``domain/topic``: proposing the same topic again revises
@@ -8,7 +9,7 @@ own proposal instead of piling up duplicates.
 States: ``draft`` → ``approved`` | ``rejected`` | ``changes_requested``; ``changes_requested`` →
 ``draft`` (the next version) | ``approved`` | ``rejected``. Approved and rejected proposals are
 final: every write is guarded in SQL (``WHERE status IN open``), and a trigger refuses any change
-to a decided row, whoever issues it.
+to a decided row, whoever issues it (on both backends; the schema is the versioned ``MIGRATIONS``).
 
 When the store knows the standards folder, each version records the standard it would replace
 (``base_hash`` / ``base_content``, NULL for a new file): the diff base of an update, and what lets
@@ -25,10 +26,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
 
-import aiosqlite
 from pydantic import BaseModel
 
-from standards import sqlite
 from standards.control_chars import check_no_controls
 from standards.curation.publish import (
     MAX_DOMAIN_CHARS,
@@ -41,6 +40,7 @@ from standards.curation.publish import (
     standard_path,
 )
 from standards.curation.secrets import ScanTarget, check_no_secrets
+from standards.db import Database, Migration, Row, open_database
 from standards.frontmatter import split as split_front_matter
 
 ProposalStatus = Literal["draft", "changes_requested", "approved", "rejected"]
@@ -67,7 +67,7 @@ MAX_FEEDBACK_CHARS = 5_000
 _OPEN_SQL = "('draft','changes_requested')"
 _ALL_SQL = "('draft','changes_requested','approved','rejected')"
 
-_SCHEMA = f"""
+_SQLITE_V1 = f"""
 CREATE TABLE IF NOT EXISTS proposals (
     id TEXT PRIMARY KEY,
     domain TEXT NOT NULL,
@@ -81,23 +81,16 @@ CREATE TABLE IF NOT EXISTS proposals (
     feedback TEXT,
     version INTEGER NOT NULL DEFAULT 1,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    base_hash TEXT,
+    base_content TEXT,
+    revision_job_id TEXT,
+    approved_by TEXT,
+    file_path TEXT,
+    edited INTEGER NOT NULL DEFAULT 0,
+    decided_at REAL
 );
 CREATE INDEX IF NOT EXISTS proposals_status ON proposals (status, updated_at);
-"""
-
-# Columns added after the first release: databases written by it get them on open.
-_ADDED_COLUMNS: dict[str, str] = {
-    "base_hash": "TEXT",  # sha256 of the standard this version would replace; NULL = a new file
-    "base_content": "TEXT",
-    "revision_job_id": "TEXT",  # the job queued by the last request for changes
-    "approved_by": "TEXT",
-    "file_path": "TEXT",  # the file written on approval
-    "edited": "INTEGER NOT NULL DEFAULT 0",  # the approver replaced the content
-    "decided_at": "REAL",
-}
-
-_MIGRATIONS = f"""
 DROP INDEX IF EXISTS proposals_open_draft;
 CREATE UNIQUE INDEX IF NOT EXISTS proposals_open_topic ON proposals (domain, topic) WHERE status IN {_OPEN_SQL};
 CREATE TRIGGER IF NOT EXISTS proposals_decided_are_final BEFORE UPDATE ON proposals
@@ -108,13 +101,65 @@ WHEN NEW.status NOT IN {_ALL_SQL}
 BEGIN SELECT RAISE(ABORT, 'invalid proposal status'); END;
 """
 
+_POSTGRES_V1 = f"""
+CREATE TABLE IF NOT EXISTS proposals (
+    id TEXT PRIMARY KEY,
+    domain TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    title TEXT NOT NULL,
+    content TEXT NOT NULL,
+    rationale TEXT NOT NULL,
+    proposed_by TEXT NOT NULL,
+    job_id TEXT,
+    status TEXT NOT NULL DEFAULT 'draft' CHECK (status IN {_ALL_SQL}),
+    feedback TEXT,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at DOUBLE PRECISION NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL,
+    base_hash TEXT,
+    base_content TEXT,
+    revision_job_id TEXT,
+    approved_by TEXT,
+    file_path TEXT,
+    edited INTEGER NOT NULL DEFAULT 0,
+    decided_at DOUBLE PRECISION
+);
+CREATE INDEX IF NOT EXISTS proposals_status ON proposals (status, updated_at);
+CREATE UNIQUE INDEX IF NOT EXISTS proposals_open_topic ON proposals (domain, topic) WHERE status IN {_OPEN_SQL};
+CREATE OR REPLACE FUNCTION proposals_decided_are_final() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF OLD.status IN ('approved','rejected') THEN
+        RAISE EXCEPTION 'proposal is approved or rejected; decided proposals cannot change'
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER proposals_decided_are_final BEFORE UPDATE ON proposals
+FOR EACH ROW EXECUTE FUNCTION proposals_decided_are_final();
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "proposals; one open proposal per topic; decided proposals final", _SQLITE_V1, _POSTGRES_V1),
+)
+
+# Columns added after the first release: SQLite databases written by it get them on open.
+_ADDED_COLUMNS: dict[str, str] = {
+    "base_hash": "TEXT",  # sha256 of the standard this version would replace; NULL = a new file
+    "base_content": "TEXT",
+    "revision_job_id": "TEXT",  # the job queued by the last request for changes
+    "approved_by": "TEXT",
+    "file_path": "TEXT",  # the file written on approval
+    "edited": "INTEGER NOT NULL DEFAULT 0",  # the approver replaced the content
+    "decided_at": "REAL",
+}
+
 _UPSERT = f"""
 INSERT INTO proposals (id, domain, topic, title, content, rationale, proposed_by, job_id, status, version,
                        created_at, updated_at, base_hash, base_content)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'draft', 1, ?, ?, ?, ?)
 ON CONFLICT (domain, topic) WHERE status IN {_OPEN_SQL} DO UPDATE SET
     title = excluded.title, content = excluded.content, rationale = excluded.rationale,
-    proposed_by = excluded.proposed_by, job_id = excluded.job_id, version = version + 1,
+    proposed_by = excluded.proposed_by, job_id = excluded.job_id, version = proposals.version + 1,
     status = 'draft', base_hash = excluded.base_hash, base_content = excluded.base_content,
     updated_at = excluded.updated_at
 RETURNING id
@@ -166,24 +211,25 @@ def check_text(field: str, value: str, max_chars: int) -> None:
 class ProposalStore:
     """Typed access to the ``proposals`` table. Open it with :meth:`open`."""
 
-    def __init__(self, db: aiosqlite.Connection, path: Path, standards_dir: Path | None = None) -> None:
-        self._db = db
-        self.path = path
+    def __init__(self, db: Database, standards_dir: Path | None = None) -> None:
+        self.db = db
+        self.path = db.path
+        """The SQLite file; None on Postgres."""
         self.standards_dir = standards_dir
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, path: Path, standards_dir: Path | None = None) -> AsyncIterator[ProposalStore]:
+    async def open(cls, target: Path | str, standards_dir: Path | None = None) -> AsyncIterator[ProposalStore]:
         """Open (and create or migrate) the database. With ``standards_dir``, drafts record the
         standard they would replace, so approval can show a diff and refuse stale updates."""
-        async with sqlite.connect(path, schema=_SCHEMA) as db:
-            await sqlite.add_missing_columns(db, "proposals", _ADDED_COLUMNS)
-            await db.executescript(_MIGRATIONS)
-            yield cls(db, path, standards_dir)
+        async with open_database(target) as db:
+            await db.migrate("proposals", MIGRATIONS)
+            if db.dialect == "sqlite":  # a file of an early release: its table may lack later columns
+                await db.add_missing_columns("proposals", _ADDED_COLUMNS)
+            yield cls(db, standards_dir)
 
     async def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
-        async with self._db.execute(sql, tuple(params)) as cursor:
-            return cursor.rowcount
+        return await self.db.execute(sql, tuple(params))
 
     # ---- drafts ---------------------------------------------------------------------------
 
@@ -230,10 +276,10 @@ class ProposalStore:
             base_hash,
             base_content,
         )
-        rows = await self._db.execute_fetchall(_UPSERT, params)
+        rows = await self.db.fetch(_UPSERT, params)
         row = next(iter(rows), None)
         assert row is not None, "INSERT ... RETURNING gave no row"
-        return str(row[0])
+        return str(row["id"])
 
     def _base(self, domain: str, topic: str) -> tuple[str | None, str | None]:
         """(sha256, text) of the standard this draft would replace, (None, None) for a new one.
@@ -308,7 +354,7 @@ class ProposalStore:
     # ---- reads ----------------------------------------------------------------------------
 
     async def get(self, proposal_id: str) -> Proposal | None:
-        rows = await self._db.execute_fetchall("SELECT * FROM proposals WHERE id = ?", (proposal_id,))
+        rows = await self.db.fetch("SELECT * FROM proposals WHERE id = ?", (proposal_id,))
         return next((_from_row(row) for row in rows), None)
 
     async def list(
@@ -331,15 +377,15 @@ class ProposalStore:
             params.append(domain)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         query = f"SELECT * FROM proposals {where} ORDER BY updated_at DESC, id LIMIT ?"
-        rows = await self._db.execute_fetchall(query, (*params, max(1, min(limit, 1000))))
+        rows = await self.db.fetch(query, (*params, max(1, min(limit, 1000))))
         return [_from_row(row) for row in rows]
 
     async def status_counts(self) -> dict[str, int]:
         counts = {s: 0 for s in ("draft", "changes_requested", "approved", "rejected")}
-        for status, n in await self._db.execute_fetchall("SELECT status, COUNT(*) FROM proposals GROUP BY status"):
-            counts[str(status)] = int(n)
+        for row in await self.db.fetch("SELECT status, COUNT(*) AS n FROM proposals GROUP BY status"):
+            counts[str(row["status"])] = int(row["n"])
         return counts
 
 
-def _from_row(row: aiosqlite.Row) -> Proposal:
+def _from_row(row: Row) -> Proposal:
     return Proposal.model_validate(dict(row))

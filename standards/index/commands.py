@@ -1,14 +1,28 @@
-"""CLI entry points for the standards index (wired into argparse by ``mcp_server.cli``)."""
+"""CLI entry points for the standards index (wired into argparse by ``mcp_server.cli``).
+
+Neither command ever opens the index as a second writer: ``personas index`` builds it itself when
+no other process writes the folder, else hands the rebuild to the process that does (a running
+server) and waits for it; ``personas search`` reads the running server's index, or brings the index
+up to date itself when nothing else writes it.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from typing import TextIO
 
+from standards.index import handoff
 from standards.index.embedder import Embedder
-from standards.index.models import BuildProgress, IndexConfig
-from standards.index.standards_index import StandardsIndex
+from standards.index.models import BuildProgress, BuildReport, IndexConfig
+from standards.index.reader import IndexReader
+from standards.index.searcher import IndexSearcher
+from standards.index.writer import IndexWriter
+from standards.index.writer_lock import WriterLock, describe_holder, writer_running
+
+#: Longest wait for a running server to finish a handed-over rebuild.
+HANDOFF_TIMEOUT_SECONDS = 3600.0
 
 
 def _format_eta(seconds: float | None) -> str:
@@ -25,30 +39,67 @@ def progress_line(p: BuildProgress) -> str:
     )
 
 
-async def index_command(config: IndexConfig, *, out: TextIO, embedder: Embedder | None = None) -> int:
-    """Full build of the index; a live progress line goes to stderr, the summary to ``out``."""
-    index = StandardsIndex(config, embedder)
-    err = sys.stderr
+async def _build_here(config: IndexConfig, embedder: Embedder | None, lock: WriterLock, err: TextIO) -> BuildReport:
     interactive = err.isatty()
 
     def show(p: BuildProgress) -> None:
         line = progress_line(p)
-        if interactive:
-            err.write("\r\x1b[2K" + line)
-        else:
-            err.write(line + "\n")
+        err.write("\r\x1b[2K" + line if interactive else line + "\n")
         err.flush()
 
-    await index.start(watch=False)
+    writer = IndexWriter(config, embedder, lock=lock)
+    await writer.start(watch=False, reconcile=False)
     try:
-        report = await index.rebuild(progress=show)
+        report = await writer.rebuild(progress=show)
     finally:
-        await index.stop()
+        await writer.stop()
     if interactive:
         err.write("\n")
+    return report
+
+
+async def _hand_over(config: IndexConfig, err: TextIO) -> BuildReport | None:
+    """Ask the running writer to rebuild; None if it stopped before doing so."""
+    index_dir = config.index_dir
+    err.write(
+        f"personas index: the standards index is written by {describe_holder(index_dir)}; "
+        "handing the rebuild to it and waiting for it to finish\n"
+    )
+    err.flush()
+    request = await asyncio.to_thread(handoff.submit, index_dir, "rebuild")
+    try:
+        answer = await handoff.wait_answer(
+            index_dir, request, timeout=HANDOFF_TIMEOUT_SECONDS, writer_alive=lambda: writer_running(index_dir)
+        )
+    except handoff.HandoffFailed as exc:
+        if writer_running(index_dir):
+            raise
+        err.write(f"personas index: {exc}; building the index here instead\n")
+        return None
+    return BuildReport.model_validate(answer)
+
+
+async def index_command(config: IndexConfig, *, out: TextIO, embedder: Embedder | None = None) -> int:
+    """Full build of the index; progress goes to stderr, the summary to ``out``."""
+    err = sys.stderr
+    lock = WriterLock(config.index_dir)
+    while True:
+        if await asyncio.to_thread(lock.try_acquire):
+            report = await _build_here(config, embedder, lock, err)
+            who = "indexed"
+            break
+        try:
+            handed = await _hand_over(config, err)
+        except (handoff.HandoffFailed, TimeoutError) as exc:
+            err.write(f"personas index: the running server could not rebuild the index: {exc}\n")
+            return 1
+        if handed is not None:
+            report, who = handed, "the running server indexed"
+            break
     out.write(
-        f"indexed {report.files} files into {report.chunks} chunks in {report.seconds:.1f}s "
-        f"({report.chunks_per_second:.1f} chunks/s)\n"
+        f"{who} {report.files} files into {report.chunks} chunks in {report.seconds:.1f}s "
+        f"({report.chunks_per_second:.1f} chunks/s); full-text index: {report.fts_indexed_rows} rows indexed, "
+        f"{report.fts_unindexed_rows} unindexed\n"
     )
     for skipped in report.skipped:
         out.write(f"skipped: {skipped}\n")
@@ -65,8 +116,13 @@ async def search_command(
     out: TextIO,
     embedder: Embedder | None = None,
 ) -> int:
-    """Search the index (brought up to date first) and print the hits."""
-    index = StandardsIndex(config, embedder)
+    """Search the index (brought up to date first when no server keeps it fresh) and print the hits."""
+    lock = WriterLock(config.index_dir)
+    index: IndexSearcher
+    if await asyncio.to_thread(lock.try_acquire):
+        index = IndexWriter(config, embedder, lock=lock)
+    else:
+        index = IndexReader(config, embedder)
     await index.start(watch=False)
     try:
         status = await index.wait_ready(timeout=600)

@@ -12,7 +12,7 @@ SourceKind = Literal["project", "shared", "universal", "rules"]
 PRECEDENCE: tuple[str, ...] = ("project", "shared", "universal")
 SOURCE_KINDS: tuple[str, ...] = ("project", "shared", "universal", "rules")
 SearchMode = Literal["hybrid", "vector"]
-IndexState = Literal["empty", "building", "ready", "error"]
+IndexState = Literal["empty", "building", "ready", "stale", "error"]
 
 
 class StandardsSource(BaseModel):
@@ -76,6 +76,8 @@ class IndexStatus(BaseModel):
     chunks: int = 0
     message: str = ""
     last_updated: float | None = Field(default=None, description="Unix time of the last index change.")
+    fts_indexed_rows: int = Field(default=0, description="Chunks covered by the full-text index.")
+    fts_unindexed_rows: int = Field(default=0, description="Chunks not yet folded into the full-text index.")
 
 
 class SearchResponse(BaseModel):
@@ -107,6 +109,8 @@ class BuildReport(BaseModel):
     seconds: float
     chunks_per_second: float
     skipped: list[str] = Field(default_factory=list, description="Files skipped with the reason.")
+    fts_indexed_rows: int = 0
+    fts_unindexed_rows: int = 0
 
 
 class StandardFile(BaseModel):

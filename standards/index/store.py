@@ -3,7 +3,9 @@
 One row per chunk: vector, text, metadata, the file's content hash and the chunk's own
 hash (so an edited file only re-embeds the chunks that changed). A native full-text index
 covers ``search_text`` (heading path + text); rows added since the last ``optimize()`` are
-still searched (flat), so new content is findable immediately. Every filter is built with
+still searched (flat), so new content is findable immediately, but slowly: the writer folds them
+into the index (``optimize``) and reports coverage (``fts_coverage``). A damaged full-text index is
+found by ``probe_fts`` and rebuilt by ``rebuild_fts``. Every filter is built with
 ``lancedb.expr`` (values become escaped literals, never spliced into SQL).
 ``lancedb`` and ``pyarrow`` are imported on first use (importing them takes over a second).
 """
@@ -131,14 +133,54 @@ class ChunkStore:
                 raise StoreCorrupt(f"index was written by an older version (no {', '.join(missing)} column)")
             await table.count_rows()
             await table.query().limit(1).to_list()
-            if self.writer and not any(ix.columns == ["search_text"] for ix in await table.list_indices()):
-                await table.create_index("search_text", config=FTS())
             self._table, self.dimension = table, found
-            return True
         except StoreCorrupt:
             raise
         except Exception as exc:  # any failure to read the files means the index is unusable
             raise StoreCorrupt(f"{type(exc).__name__}: {exc}") from exc
+        if self.writer:
+            problem = await self.probe_fts()
+            if problem is not None:
+                log.warning("full-text index of %s is unreadable (%s); rebuilding it", self.db_dir, problem)
+                try:
+                    await self.rebuild_fts()
+                except Exception as exc:  # the whole table is rebuilt instead
+                    raise StoreCorrupt(f"cannot rebuild the full-text index: {type(exc).__name__}: {exc}") from exc
+        return True
+
+    async def _fts_name(self) -> str | None:
+        for ix in await self._t().list_indices():
+            if ix.columns == ["search_text"]:
+                return str(ix.name)
+        return None
+
+    async def probe_fts(self) -> str | None:
+        """None if the full-text index exists and answers a query, else what is wrong with it."""
+        try:
+            if await self._fts_name() is None:
+                return "no full-text index"
+            await self._t().query().nearest_to_text("probe", columns="search_text").select(["id"]).limit(1).to_list()
+        except Exception as exc:  # damaged or missing index files
+            return f"{type(exc).__name__}: {exc}"
+        return None
+
+    async def rebuild_fts(self) -> None:
+        """Drop the full-text index (whatever state its files are in) and build it over every row."""
+        from lancedb.index import FTS
+
+        table = self._t()
+        name = await self._fts_name()
+        if name is not None:
+            await table.drop_index(name)
+        await table.create_index("search_text", config=FTS())
+
+    async def fts_coverage(self) -> tuple[int, int]:
+        """(rows in the full-text index, rows not yet folded into it); unknown counts as un-indexed."""
+        name = await self._fts_name()
+        stats = await self._t().index_stats(name) if name is not None else None
+        if stats is None:
+            return 0, await self.count_rows()
+        return int(stats.num_indexed_rows), int(stats.num_unindexed_rows)
 
     def wipe(self) -> None:
         """Delete the index folder (blocking; writer only)."""

@@ -183,7 +183,7 @@ async def test_absurd_limits_and_timeouts_are_refused_or_clamped(
         }
         waits = {
             seconds: await refused(client, "wait_for_persona_job", job_id=ids[0], timeout_seconds=seconds)
-            for seconds in (9999, 0, -5, 1e308)
+            for seconds in (9999, -5, 1e308)  # 0 is a valid check
         }
         priority = await refused(client, "invoke_security", task="review", priority="urgent")
         query = "a " * 100_000  # 200 KB of query: answered (truncated), not an error
@@ -201,7 +201,7 @@ async def test_absurd_limits_and_timeouts_are_refused_or_clamped(
         )
     for seconds, error in waits.items():
         assert "timeout_seconds" in error, (seconds, error)
-        assert "less than or equal to 50" in error or "greater than or equal to 1" in error, (seconds, error)
+        assert "less than or equal to 50" in error or "greater than or equal to 0" in error, (seconds, error)
     assert "'low', 'normal' or 'high'" in priority
     assert len(long_query["query"]) <= 2000
     assert len(clamped_low["jobs"]) == 1 and clamped_low["total_count"] == 3

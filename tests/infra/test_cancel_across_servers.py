@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mcp_server.app import AppState, open_app
+from mcp_server.embedded import embedded_redis
 from mcp_server.settings import Settings
 from personas.registry import PersonaRegistry
 from tests.conftest import wait_for
@@ -22,6 +23,7 @@ from tests.redis_process import redis_process
 from worker.models import JobStatus
 from worker.queue import JobQueue, make_pool
 from worker.service import JobService
+from worker.store import JobStore
 
 
 def _slow(api: FakeAnthropic) -> None:
@@ -46,12 +48,17 @@ async def test_cancel_through_a_second_server_stops_the_run_on_the_shared_embedd
     personas = PersonaRegistry.load(settings.personas_dir)
     async with AsyncExitStack() as stack:
         first = await stack.enter_async_context(open_app(settings, personas, watch=False))
-        second = await stack.enter_async_context(open_app(settings, personas, watch=False))
-        assert second.redis_url == first.redis_url  # one embedded Redis per project
+        # The second server's job side, opened as open_app opens it (its index is not the point here).
+        second_url = await stack.enter_async_context(embedded_redis(settings.data_dir))
+        assert second_url == first.redis_url  # one embedded Redis per project: the second server joined it
+        store = await stack.enter_async_context(JobStore.open(settings.jobs_db_path))
+        pool = make_pool(second_url)
+        stack.push_async_callback(pool.aclose)
+        second = JobService(store, JobQueue(pool, second_url, embedded=True), personas, max_context_chars=1000)
         job_id = (await first.jobs.submit("qa", "review app.py")).job_id
         await _running(first, job_id)
-        result = await second.jobs.cancel(job_id)
-        job = await second.jobs.store.get(job_id)
+        result = await second.cancel(job_id)
+        job = await store.get(job_id)
     assert result.cancelled and result.message.startswith("Job cancelled after"), result.message
     assert job is not None and job.status is JobStatus.CANCELLED
     assert job.lease_expires_at is None  # the run had stopped when the reply said so

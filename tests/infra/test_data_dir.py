@@ -13,7 +13,9 @@ import pytest
 from mcp import Client
 
 from mcp_server.app import open_app
+from mcp_server.cli import main
 from mcp_server.data_dir import DataDirError, prepare_data_dir
+from mcp_server.doctor import check_data_dir
 from mcp_server.embedded import EmbeddedRedisError, embedded_redis
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
@@ -78,8 +80,8 @@ def test_storage_problem_wording_for_a_real_enospc() -> None:
 
 async def test_invoke_on_a_full_database_names_the_file_and_the_cause(jobs: JobHarness) -> None:
     # SQLite's own limit makes the next insert fail with a real SQLITE_FULL ("database or disk is full").
-    pages = (await (await jobs.store._db.execute("PRAGMA page_count")).fetchone() or [0])[0]
-    await jobs.store._db.execute(f"PRAGMA max_page_count = {pages}")
+    pages = (await jobs.store.db.fetch("PRAGMA page_count"))[0]["page_count"]
+    await jobs.store.db.fetch(f"PRAGMA max_page_count = {pages}")
     with pytest.raises(JobStorageError) as caught:
         await jobs.service.submit("qa", "review app.py", context="x" * 100_000)
     message = str(caught.value)
@@ -95,3 +97,26 @@ async def test_an_unwritable_redis_log_is_told_not_pointed_to(tmp_path: Path) ->
     message = str(caught.value)
     assert str(data_dir / "redis.log") in message and "cannot write" in message
     assert "see " not in message
+
+
+def test_cli_commands_name_an_unusable_data_dir_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("PERSONAS_") or name == "REDIS_URL":
+            monkeypatch.delenv(name, raising=False)
+    blocker = tmp_path / "data-is-a-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("PERSONAS_PROJECT_ROOT", str(tmp_path))
+    monkeypatch.setenv("PERSONAS_DATA_DIR", str(blocker))
+    assert main(["jobs", "list"]) == 2
+    err = capsys.readouterr().err
+    assert str(blocker) in err and "a file is in the way" in err and "Traceback" not in err
+
+
+def test_doctor_reports_a_full_disk_under_the_data_dir(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings()
+    settings.data_dir.mkdir(parents=True)
+    (settings.data_dir / ".write-probe").symlink_to("/dev/full")
+    check = check_data_dir(settings)
+    assert not check.ok and "the disk is full" in check.detail and str(settings.data_dir) in check.detail

@@ -36,6 +36,7 @@ async def _poll_done(client: Client, job_id: str) -> dict[str, Any]:
 async def test_lists_six_invoke_tools_and_check(make_settings: Callable[..., Settings], redis_url: str) -> None:
     async with Client(build_server(_settings(make_settings, redis_url, None))) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        instructions = client.instructions or ""
     assert {f"invoke_{p}" for p in CORE} <= set(tools)
     assert "check_persona_job" in tools
     invoke = tools["invoke_security"]
@@ -50,7 +51,7 @@ async def test_lists_six_invoke_tools_and_check(make_settings: Callable[..., Set
     }
     assert invoke.input_schema["required"] == ["task"]
     assert invoke.output_schema is not None
-    assert "check_persona_job" in (invoke.description or "")
+    assert "invoke_<persona>" in instructions and "wait_for_persona_job" in instructions  # the flow
 
 
 async def test_invoke_security_completes_with_answer_tokens_and_duration(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -44,10 +45,9 @@ async def test_history_survives_reopen_and_uses_wal(tmp_path: Path) -> None:
         await store.insert(job)
     async with JobStore.open(path) as store:
         again = await store.get(job.id)
-        async with store._db.execute("PRAGMA journal_mode") as cursor:
-            mode = await cursor.fetchone()
+        mode = await store.db.fetch("PRAGMA journal_mode")
     assert again is not None and again.task == "check rollout"
-    assert mode is not None and mode[0] == "wal"
+    assert mode == [{"journal_mode": "wal"}]
 
 
 def test_job_settings_map_to_job_options(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -67,15 +67,17 @@ def test_job_settings_map_to_job_options(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
 async def test_transcripts_left_by_older_versions_are_swept_at_open(tmp_path: Path) -> None:
     path = tmp_path / "jobs.sqlite3"
-    async with JobStore.open(path) as store:
-        job = JobState(persona="qa", task="kept")
-        await store.insert(job)
-        await store.save_conversation(job.id, [{"role": "user", "content": "kept"}])
-        await store._db.execute("DROP TRIGGER jobs_delete_conversation")  # as before the trigger existed
-        await store.save_conversation("deleted-job", [{"role": "user", "content": "file contents"}])
+    with sqlite3.connect(path) as old:  # a database of a version whose reset kept the transcripts
+        old.executescript(
+            "CREATE TABLE jobs (id TEXT PRIMARY KEY, persona, task, status, created_at REAL);"
+            "CREATE TABLE conversations (job_id TEXT PRIMARY KEY, messages TEXT NOT NULL);"
+            "INSERT INTO jobs VALUES ('kept', 'qa', 't', 'complete', 1.0);"
+            "INSERT INTO conversations VALUES ('kept', '[]'), ('deleted-job', '[{\"content\": \"secret\"}]');"
+        )
+    old.close()
     async with JobStore.open(path) as store:
         assert await store.conversation("deleted-job") is None
-        assert await store.conversation(job.id) is not None
+        assert await store.conversation("kept") == []
         await store.delete_all()
         assert await store.conversation_count() == 0
 

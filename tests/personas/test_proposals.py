@@ -56,7 +56,7 @@ async def test_same_topic_revises_the_open_draft(store: ProposalStore) -> None:
 
 async def test_a_decided_proposal_does_not_block_a_new_draft(store: ProposalStore) -> None:
     first = await store.create_draft(**DRAFT)
-    async with aiosqlite.connect(store.path) as db:
+    async with aiosqlite.connect(str(store.path)) as db:
         await db.execute("UPDATE proposals SET status='rejected' WHERE id=?", (first,))
         await db.commit()
     assert await store.create_draft(**DRAFT) != first

@@ -13,9 +13,9 @@ from personas.runtime.tools import tool_params
 if TYPE_CHECKING:  # the real dependencies satisfy the runtime's protocols
     from personas.runtime import ProposalSink, StandardsSearch
     from standards.curation.store import ProposalStore
-    from standards.index.standards_index import StandardsIndex
+    from standards.index.searcher import IndexSearcher
 
-    def _search(index: StandardsIndex) -> StandardsSearch:
+    def _search(index: IndexSearcher) -> StandardsSearch:
         return index
 
     def _sink(store: ProposalStore) -> ProposalSink:

@@ -1,4 +1,4 @@
-"""A run and a briefing against the real StandardsIndex (LanceDB in tmp_path, hashing embedder)."""
+"""A run and a briefing against the real IndexWriter (LanceDB in tmp_path, hashing embedder)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,19 @@ import pytest
 
 from personas.model import PersonaDefinition
 from personas.runtime import LLMConfig, RunRequest, RunToolbox, run_persona
-from standards import HashingEmbedder, IndexConfig, StandardsIndex, StandardsSource, universal_standards_dir
+from standards import HashingEmbedder, IndexConfig, IndexWriter, StandardsSource, universal_standards_dir
 from tests.fakes import anthropic_api as fake
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.personas.helpers import Progress, submit, tool_results
 
 
 @pytest.fixture
-async def index(tmp_path: Path) -> AsyncIterator[StandardsIndex]:
+async def index(tmp_path: Path) -> AsyncIterator[IndexWriter]:
     config = IndexConfig(
         sources=[StandardsSource(root=universal_standards_dir(), kind="universal")],
         index_dir=tmp_path / "index",
     )
-    opened = StandardsIndex(config, HashingEmbedder())
+    opened = IndexWriter(config, HashingEmbedder())
     await opened.start(watch=False)
     status = await opened.wait_ready(30)
     assert status.state == "ready", status
@@ -30,7 +30,7 @@ async def index(tmp_path: Path) -> AsyncIterator[StandardsIndex]:
 
 
 async def test_search_tool_and_briefing_use_the_real_index(
-    fake_api: FakeAnthropic, llm: LLMConfig, security: PersonaDefinition, tree: Path, index: StandardsIndex
+    fake_api: FakeAnthropic, llm: LLMConfig, security: PersonaDefinition, tree: Path, index: IndexWriter
 ) -> None:
     toolbox = RunToolbox(project_root=tree, search=index)
     fake_api.add(

@@ -116,7 +116,7 @@ async def test_secret_in_edits_is_refused(service: ProposalService, store: Propo
 
 async def _insert_raw(store: ProposalStore, pid: str, domain: str, topic: str) -> None:
     """A row that create_draft would refuse (as if written by a buggy or hostile client)."""
-    async with aiosqlite.connect(store.path) as db:
+    async with aiosqlite.connect(str(store.path)) as db:
         await db.execute(
             "INSERT INTO proposals (id, domain, topic, title, content, rationale, proposed_by, status, version, "
             "created_at, updated_at) VALUES (?, ?, ?, 't', 'c', 'r', 'security', 'draft', 1, 0, 0)",

@@ -13,7 +13,7 @@ from tests.proposals.conftest import DRAFT
 
 
 async def _raw(store: ProposalStore, sql: str, *params: object) -> None:
-    async with aiosqlite.connect(store.path) as db:
+    async with aiosqlite.connect(str(store.path)) as db:
         await db.execute(sql, params)
         await db.commit()
 

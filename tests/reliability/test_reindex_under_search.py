@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from standards import HashingEmbedder, IndexConfig, StandardsIndex, StandardsSource
+from standards import HashingEmbedder, IndexConfig, IndexReader, IndexSearcher, IndexWriter, StandardsSource
 from tests.conftest import wait_for
 
 INITIAL, ADDED, CHANGED, DELETED = 12, 10, 4, 4
@@ -31,7 +31,7 @@ def doc(title: str, marker: str) -> str:
 
 
 @pytest.fixture
-async def indexes(tmp_path: Path) -> AsyncIterator[tuple[StandardsIndex, StandardsIndex, Path]]:
+async def indexes(tmp_path: Path) -> AsyncIterator[tuple[IndexWriter, IndexReader, Path]]:
     root = tmp_path / "standards"
     for n in range(INITIAL):
         path = root / f"domain{n % 3}" / f"topic-{n}.md"
@@ -40,8 +40,8 @@ async def indexes(tmp_path: Path) -> AsyncIterator[tuple[StandardsIndex, Standar
     config = IndexConfig(
         sources=[StandardsSource(root=root, kind="project")], index_dir=tmp_path / "index", debounce_seconds=0.05
     )
-    writer = StandardsIndex(config, HashingEmbedder(), writer=True)
-    reader = StandardsIndex(config, HashingEmbedder(), writer=False)
+    writer = IndexWriter(config, HashingEmbedder())
+    reader = IndexReader(config, HashingEmbedder())
     try:
         await writer.start(watch=True)
         assert (await writer.wait_ready(timeout=30)).state == "ready"
@@ -53,12 +53,12 @@ async def indexes(tmp_path: Path) -> AsyncIterator[tuple[StandardsIndex, Standar
         await writer.stop()
 
 
-async def _files_for(index: StandardsIndex, query: str) -> set[str]:
+async def _files_for(index: IndexSearcher, query: str) -> set[str]:
     return {hit.file for hit in (await index.search(query, limit=10)).results}
 
 
 async def test_searches_during_reindexing_never_fail_and_see_no_ghosts(
-    indexes: tuple[StandardsIndex, StandardsIndex, Path],
+    indexes: tuple[IndexWriter, IndexReader, Path],
 ) -> None:
     writer, reader, root = indexes
     vocabulary = [word(kind, n) for kind in ("old", "new", "changed") for n in range(INITIAL + ADDED)]
@@ -66,7 +66,7 @@ async def test_searches_during_reindexing_never_fail_and_see_no_ghosts(
     searches = itertools.count()
     stop = asyncio.Event()
 
-    async def searcher(index: StandardsIndex, seed: int) -> None:
+    async def searcher(index: IndexSearcher, seed: int) -> None:
         rng = random.Random(seed)
         while not stop.is_set():
             query = " ".join(rng.sample(vocabulary, 2))
@@ -93,7 +93,7 @@ async def test_searches_during_reindexing_never_fail_and_see_no_ghosts(
             await asyncio.sleep(0.08)  # longer than the debounce: several separate re-indexes
         rel = {p: p.relative_to(root).as_posix() for p in [*added, *changed, *deleted]}
 
-        async def settled(index: StandardsIndex) -> bool:
+        async def settled(index: IndexSearcher) -> bool:
             for n, path in enumerate(added):
                 if rel[path] not in await _files_for(index, word("new", n)):
                     return False

@@ -66,7 +66,7 @@ def review_stack(redis_url: str, fake_api: FakeAnthropic, tmp_path: Path) -> Cal
         db_path = tmp_path / "data" / "jobs.sqlite3"
         async with AsyncExitStack() as stack:
             store = await stack.enter_async_context(JobStore.open(db_path))
-            dismissals = await stack.enter_async_context(DismissalStore.open(db_path))
+            dismissals = await DismissalStore.attach(store.db)
             pool = make_pool(redis_url)
             stack.push_async_callback(pool.aclose)
             service = JobService(
@@ -86,7 +86,7 @@ def review_stack(redis_url: str, fake_api: FakeAnthropic, tmp_path: Path) -> Cal
                 job_timeout_seconds=30,
                 options=JobOptions(lease_seconds=3.0),
                 toolbox=RunToolbox(project_root=repo, search=FakeSearch(), limits=RunLimits(max_seconds=25)),
-                dismissals=await stack.enter_async_context(DismissalStore.open(db_path)),
+                dismissals=await DismissalStore.attach(worker_store.db),
             )
             worker = build_worker(redis_url, deps, concurrency=4, poll_interval=0.02)
             task = asyncio.create_task(worker.async_run())

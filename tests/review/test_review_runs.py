@@ -96,7 +96,7 @@ async def test_min_severity_and_cited_only_filter_the_report_not_the_job(
     assert job.status is JobStatus.COMPLETE, job.error
     assert len(job.findings or []) == 3
     report = JobReport.from_state(job)
-    assert [f["title"] for f in report.findings or []] == ["eval of user data"]
+    assert [f.title for f in report.findings or []] == ["eval of user data"]
     assert report.hidden_findings == 2
     assert report.changes == "working"
     assert report.result is not None and "Naming" not in report.result and "2 more finding(s)" in report.result

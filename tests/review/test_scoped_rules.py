@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from standards import HashingEmbedder, IndexConfig, StandardsIndex, StandardsSource
+from standards import HashingEmbedder, IndexConfig, IndexWriter, StandardsSource
 from tests.fakes import anthropic_api as fake
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.review.gitrepo import commit, git, write
@@ -47,7 +47,7 @@ async def test_changed_files_pull_in_the_scoped_rule(
         },
     )
     commit(repo, "leak errors")
-    index = StandardsIndex(
+    index = IndexWriter(
         IndexConfig(sources=[StandardsSource(root=repo, kind="rules")], index_dir=tmp_path / "index"),
         HashingEmbedder(),
     )

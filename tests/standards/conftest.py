@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from standards import HashingEmbedder, IndexConfig, StandardsIndex, StandardsSource
-from standards.index.embedder import SentenceTransformerEmbedder
+from standards import HashingEmbedder, IndexConfig, IndexReader, IndexSearcher, IndexWriter, StandardsSource
+from standards.index.embedder import Embedder, SentenceTransformerEmbedder
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 PLAYBOOK = SHARED / "corpus" / "engineering-playbook"
@@ -91,9 +92,9 @@ def embedder() -> HashingEmbedder:
 
 
 @pytest.fixture
-async def index(config: IndexConfig, embedder: HashingEmbedder) -> AsyncIterator[StandardsIndex]:
+async def index(config: IndexConfig, embedder: HashingEmbedder) -> AsyncIterator[IndexWriter]:
     """A started writer (no watcher), fully reconciled."""
-    idx = StandardsIndex(config, embedder)
+    idx = IndexWriter(config, embedder)
     await idx.start(watch=False)
     status = await idx.wait_ready(timeout=30)
     assert status.state == "ready", status
@@ -102,16 +103,16 @@ async def index(config: IndexConfig, embedder: HashingEmbedder) -> AsyncIterator
     await idx.stop()
 
 
-IndexFactory = Callable[..., StandardsIndex]
+IndexFactory = Callable[..., Any]
 
 
 @pytest.fixture
 async def make_index() -> AsyncIterator[IndexFactory]:
     """Creates indexes that are stopped at teardown even when the test fails."""
-    created: list[StandardsIndex] = []
+    created: list[IndexSearcher] = []
 
-    def make(config: IndexConfig, embedder: HashingEmbedder | None = None, *, writer: bool = True) -> StandardsIndex:
-        idx = StandardsIndex(config, embedder or HashingEmbedder(), writer=writer)
+    def make(config: IndexConfig, embedder: Embedder | None = None, *, writer: bool = True) -> IndexSearcher:
+        idx: IndexSearcher = (IndexWriter if writer else IndexReader)(config, embedder or HashingEmbedder())
         created.append(idx)
         return idx
 
@@ -123,7 +124,7 @@ async def make_index() -> AsyncIterator[IndexFactory]:
 class ChangeWaiter:
     """Collects listener calls; ``wait_for(pred)`` waits for the index to satisfy ``pred``."""
 
-    def __init__(self, index: StandardsIndex) -> None:
+    def __init__(self, index: IndexSearcher) -> None:
         self.changes: list[list[str]] = []
         self._event = asyncio.Event()
         index.add_listener(self._on_change)

@@ -1,4 +1,4 @@
-"""StandardsIndex with the hashing embedder: build, incremental updates, filters, cache, readers."""
+"""IndexWriter and IndexReader with the hashing embedder: build, incremental updates, filters, cache, readers."""
 
 from __future__ import annotations
 
@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from standards import HashingEmbedder, IndexConfig, StandardsIndex, StandardsSource, universal_standards_dir
+from standards import HashingEmbedder, IndexConfig, IndexWriter, StandardsSource, universal_standards_dir
 from standards.index.sources import ReadResult, SourceFile
 from standards.index.store import build_filter
 from tests.standards.conftest import SECRETS_MD, ChangeWaiter, IndexFactory, write
 
 
-async def files_for(index: StandardsIndex, query: str, **kwargs: object) -> list[str]:
+async def files_for(index: IndexWriter, query: str, **kwargs: object) -> list[str]:
     response = await index.search(query, limit=10, **kwargs)  # type: ignore[arg-type]
     return [hit.file for hit in response.results]
 
 
-async def test_search_returns_metadata(index: StandardsIndex) -> None:
+async def test_search_returns_metadata(index: IndexWriter) -> None:
     response = await index.search("rotate credentials vault", limit=3)
     assert response.status.state == "ready"
     assert not response.cached
@@ -34,7 +34,7 @@ async def test_search_returns_metadata(index: StandardsIndex) -> None:
     assert [h.score for h in response.results] == sorted((h.score for h in response.results), reverse=True)
 
 
-async def test_status_counts(index: StandardsIndex) -> None:
+async def test_status_counts(index: IndexWriter) -> None:
     status = index.status()
     assert status.state == "ready"
     assert status.files_total == 3
@@ -44,12 +44,12 @@ async def test_status_counts(index: StandardsIndex) -> None:
 
 
 @pytest.mark.parametrize("query", ["", "   \n"])
-async def test_empty_query_is_rejected(index: StandardsIndex, query: str) -> None:
+async def test_empty_query_is_rejected(index: IndexWriter, query: str) -> None:
     with pytest.raises(ValueError, match="query must not be empty"):
         await index.search(query)
 
 
-async def test_filters(index: StandardsIndex) -> None:
+async def test_filters(index: IndexWriter) -> None:
     assert set(await files_for(index, "tests logging secrets", domain="testing")) == {"testing/test-pyramid.md"}
     assert set(await files_for(index, "tests logging secrets", source="universal")) == {"testing/test-pyramid.md"}
     assert set(await files_for(index, "tests logging secrets", tags=["Observability"])) == {"development/logging.md"}
@@ -85,12 +85,12 @@ def test_filter_values_are_escaped_literals() -> None:
         ({"limit": 0}, "limit must be"),
     ],
 )
-async def test_invalid_filters_rejected(index: StandardsIndex, kwargs: dict[str, object], match: str) -> None:
+async def test_invalid_filters_rejected(index: IndexWriter, kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         await index.search("secrets", **kwargs)  # type: ignore[arg-type]
 
 
-async def test_cache_hit_and_invalidation(index: StandardsIndex, project_dir: Path, embedder: HashingEmbedder) -> None:
+async def test_cache_hit_and_invalidation(index: IndexWriter, project_dir: Path, embedder: HashingEmbedder) -> None:
     first = await index.search("structured logging levels")
     calls = embedder.calls
     second = await index.search("structured logging levels")
@@ -105,7 +105,7 @@ async def test_cache_hit_and_invalidation(index: StandardsIndex, project_dir: Pa
 
 
 async def test_unchanged_files_not_reembedded_on_restart(
-    make_index: IndexFactory, config: IndexConfig, index: StandardsIndex
+    make_index: IndexFactory, config: IndexConfig, index: IndexWriter
 ) -> None:
     await index.stop()
     fresh = HashingEmbedder()
@@ -119,7 +119,7 @@ async def test_unchanged_files_not_reembedded_on_restart(
 
 
 async def test_edit_reembeds_only_changed_chunks(
-    index: StandardsIndex, project_dir: Path, embedder: HashingEmbedder
+    index: IndexWriter, project_dir: Path, embedder: HashingEmbedder
 ) -> None:
     before = embedder.texts_embedded
     path = project_dir / "security" / "secrets-management.md"
@@ -135,7 +135,7 @@ async def test_edit_reembeds_only_changed_chunks(
 
 
 async def test_startup_reconciles_changes_made_while_down(
-    make_index: IndexFactory, config: IndexConfig, index: StandardsIndex, project_dir: Path
+    make_index: IndexFactory, config: IndexConfig, index: IndexWriter, project_dir: Path
 ) -> None:
     await index.stop()
     (project_dir / "development" / "logging.md").unlink()
@@ -151,7 +151,7 @@ async def test_startup_reconciles_changes_made_while_down(
     await again.stop()
 
 
-async def test_delete_and_rename_leave_no_ghosts(index: StandardsIndex, project_dir: Path) -> None:
+async def test_delete_and_rename_leave_no_ghosts(index: IndexWriter, project_dir: Path) -> None:
     old = project_dir / "security" / "secrets-management.md"
     new = project_dir / "security" / "secrets.md"
     changes = ChangeWaiter(index)
@@ -167,7 +167,7 @@ async def test_delete_and_rename_leave_no_ghosts(index: StandardsIndex, project_
     assert {f.file for f in await index.list_files()} == {"development/logging.md", "testing/test-pyramid.md"}
 
 
-async def test_folder_rename_and_delete(index: StandardsIndex, project_dir: Path) -> None:
+async def test_folder_rename_and_delete(index: IndexWriter, project_dir: Path) -> None:
     (project_dir / "security").rename(project_dir / "sec")
     await index.reindex_paths([project_dir / "security", project_dir / "sec"])
     files = {(f.file, f.domain) for f in await index.list_files()}
@@ -215,7 +215,7 @@ async def test_bad_files_are_skipped_with_warnings(
     await index.stop()
 
 
-async def test_vanished_or_bad_file_drops_old_chunks(index: StandardsIndex, project_dir: Path) -> None:
+async def test_vanished_or_bad_file_drops_old_chunks(index: IndexWriter, project_dir: Path) -> None:
     path = project_dir / "development" / "logging.md"
     write(path, b"\xff\xfe not utf8")
     await index.reindex_paths([path])
@@ -223,7 +223,7 @@ async def test_vanished_or_bad_file_drops_old_chunks(index: StandardsIndex, proj
 
 
 async def test_corrupt_index_is_rebuilt(
-    make_index: IndexFactory, config: IndexConfig, index: StandardsIndex, caplog: pytest.LogCaptureFixture
+    make_index: IndexFactory, config: IndexConfig, index: IndexWriter, caplog: pytest.LogCaptureFixture
 ) -> None:
     await index.stop()
     for path in (config.index_dir / "lancedb").rglob("*"):
@@ -241,7 +241,7 @@ async def test_corrupt_index_is_rebuilt(
 
 
 async def test_reader_sees_writer_updates(
-    make_index: IndexFactory, config: IndexConfig, index: StandardsIndex, project_dir: Path
+    make_index: IndexFactory, config: IndexConfig, index: IndexWriter, project_dir: Path
 ) -> None:
     reader = make_index(config, HashingEmbedder(), writer=False)
     await reader.start()
@@ -255,8 +255,10 @@ async def test_reader_sees_writer_updates(
     after = await reader.search("platypus migration", limit=3)
     assert not after.cached
     assert after.results[0].file == "data/migrations.md"
-    with pytest.raises(RuntimeError):
-        await reader.reindex_paths([project_dir])
+    # a reader hands re-index work to the writer and returns once it is done
+    write(project_dir / "data" / "backfill.md", "# Backfill\n\nThe wombat backfill runs nightly.\n")
+    await reader.reindex_paths([project_dir / "data" / "backfill.md"])
+    assert (await reader.search("wombat backfill", limit=1)).results[0].file == "data/backfill.md"
     await reader.stop()
 
 
@@ -308,7 +310,7 @@ async def test_empty_sources(make_index: IndexFactory, tmp_path: Path) -> None:
     await index.stop()
 
 
-async def test_query_counts_persist(make_index: IndexFactory, config: IndexConfig, index: StandardsIndex) -> None:
+async def test_query_counts_persist(make_index: IndexFactory, config: IndexConfig, index: IndexWriter) -> None:
     await index.search("rotate credentials vault", limit=1)
     await index.search("rotate credentials vault", limit=1)  # cached hits count too
     await index.stop()
@@ -320,7 +322,7 @@ async def test_query_counts_persist(make_index: IndexFactory, config: IndexConfi
     await again.stop()
 
 
-async def test_list_and_read_files(index: StandardsIndex, project_dir: Path, tmp_path: Path) -> None:
+async def test_list_and_read_files(index: IndexWriter, project_dir: Path, tmp_path: Path) -> None:
     listed = {(f.source, f.file): f for f in await index.list_files()}
     assert listed["project", "security/secrets-management.md"].title == "Secrets Management"
     assert listed["universal", "testing/test-pyramid.md"].domain == "testing"
@@ -367,7 +369,7 @@ def test_universal_standards_dir_ships_markdown() -> None:
 
 
 async def test_file_vanishing_mid_read_is_skipped(
-    index: StandardsIndex, project_dir: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    index: IndexWriter, project_dir: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from standards.index.sources import read_standard as real_read
 
@@ -387,7 +389,7 @@ async def test_file_vanishing_mid_read_is_skipped(
 
 
 async def test_reader_survives_writer_rebuilding_a_corrupt_index(
-    make_index: IndexFactory, config: IndexConfig, index: StandardsIndex
+    make_index: IndexFactory, config: IndexConfig, index: IndexWriter
 ) -> None:
     reader = make_index(config, writer=False)
     await reader.start()
@@ -403,7 +405,7 @@ async def test_reader_survives_writer_rebuilding_a_corrupt_index(
     assert response.results[0].file == "security/secrets-management.md"
 
 
-async def test_hidden_files_are_not_indexed(index: StandardsIndex, project_dir: Path) -> None:
+async def test_hidden_files_are_not_indexed(index: IndexWriter, project_dir: Path) -> None:
     hidden = write(project_dir / ".drafts" / "draft.md", "# Draft\n\nNot yet.\n")
     await index.reindex_paths([hidden, hidden.parent])
     assert ".drafts/draft.md" not in {f.file for f in await index.list_files()}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from standards import IndexConfig, StandardsIndex, StandardsSource
+from standards import IndexConfig, IndexWriter, StandardsSource
 from standards.index.rules import discover_rules, split_rule_front_matter
 from standards.index.scope import normalize_globs, path_matches, validate_paths
 from tests.standards.conftest import ChangeWaiter, IndexFactory, write
@@ -94,8 +94,8 @@ def rules_config(
     )
 
 
-async def started(make_index: IndexFactory, config: IndexConfig, *, watch: bool = False) -> StandardsIndex:
-    index = make_index(config)
+async def started(make_index: IndexFactory, config: IndexConfig, *, watch: bool = False) -> IndexWriter:
+    index: IndexWriter = make_index(config)
     await index.start(watch=watch)
     assert (await index.wait_ready(timeout=30)).state == "ready"
     await index._wait_idle()

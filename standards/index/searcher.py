@@ -1,0 +1,260 @@
+"""What every view of the standards index shares: hybrid search, the file listing, reading a standard.
+
+Two types build on :class:`IndexSearcher`: :class:`~standards.index.writer.IndexWriter` (the one
+process that builds the index and keeps it fresh, holding the writer lock) and
+:class:`~standards.index.reader.IndexReader` (any other process: workers, ``personas doctor``, a
+second server, ``personas search`` while a server runs). They differ only in how the table is
+opened, how a failed search is recovered and how re-index work is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from standards.index.counts import QueryCounter
+from standards.index.embedder import Embedder, SentenceTransformerEmbedder
+from standards.index.models import SOURCE_KINDS, IndexConfig, IndexStatus, SearchHit, SearchResponse, StandardFile
+from standards.index.scope import DocScope, SourceView, validate_paths
+from standards.index.search import (
+    ResultCache,
+    apply_path_scope,
+    fts_query_text,
+    fuse,
+    validate_filters,
+    validate_query,
+    vector_hits,
+)
+from standards.index.sources import read_capped, safe_resolve
+from standards.index.store import ChunkStore, StoreCorrupt, build_filter
+
+log = logging.getLogger(__name__)
+
+
+class FtsUnavailable(Exception):
+    """The full-text index failed while the rest of the table is fine (damaged index files)."""
+
+
+class IndexSearcher:
+    """Search, listing and reading over one index folder; subclasses decide how it is written."""
+
+    def __init__(self, config: IndexConfig, embedder: Embedder | None = None) -> None:
+        self.config = config
+        self._embedder: Embedder = embedder or SentenceTransformerEmbedder(config.model_path)
+        self._store = ChunkStore(config.index_dir / "lancedb", writer=self._writes)
+        self._counter = QueryCounter(config.index_dir / "query_counts.sqlite3")
+        self._cache = ResultCache()
+        self._status = IndexStatus(state="empty", message="not started")
+        self._settled = asyncio.Event()
+        self._listeners: list[Callable[[list[str]], None]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._view: tuple[int, SourceView] | None = None
+
+    #: Whether this type creates and writes the table (class constant, never switched on at run time).
+    _writes = False
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def start(self, *, watch: bool = True) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._counter.stop()
+        self._store.close()
+
+    async def _wait_idle(self) -> None:
+        """Wait for background work (reconcile, optimize, status writes) to finish (for tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # ----------------------------------------------------------------- status
+
+    def status(self) -> IndexStatus:
+        return self._status.model_copy()
+
+    async def wait_ready(self, timeout: float) -> IndexStatus:  # noqa: ASYNC109 (public API)
+        """Wait until the index is no longer building (ready, empty, stale or error), up to ``timeout`` s."""
+        raise NotImplementedError
+
+    def add_listener(self, cb: Callable[[list[str]], None]) -> None:
+        """``cb(files)`` runs after every index change made by this process with the changed paths."""
+        self._listeners.append(cb)
+
+    async def reindex_paths(self, paths: list[Path]) -> None:
+        """Re-index these files or folders (created, changed, deleted or renamed)."""
+        raise NotImplementedError
+
+    async def probe_fts(self) -> str | None:
+        """None if the full-text index answers a query (or there is no table yet), else the problem."""
+        return await self._store.probe_fts() if self._store.is_open else None
+
+    async def fts_coverage(self) -> tuple[int, int] | None:
+        """(indexed, unindexed) rows of the full-text index, None if the table is not open."""
+        if not self._store.is_open:
+            return None
+        return await self._store.fts_coverage()
+
+    # ----------------------------------------------------------------- reading
+
+    async def search(
+        self,
+        query: str,
+        *,
+        domain: str | None = None,
+        tags: list[str] | None = None,
+        source: str | None = None,
+        limit: int = 5,
+        paths: list[str] | None = None,
+    ) -> SearchResponse:
+        """Top chunks for ``query``; identical queries are answered from a cache until the index changes.
+
+        ``paths`` (project-relative files, e.g. those under review): standards scoped to other paths
+        are left out, those scoped to these paths ranked first; unscoped ones are unaffected.
+        """
+        started = time.perf_counter()
+        text = validate_query(query)
+        domain, tag_tuple, source = validate_filters(domain, tags, source, limit)
+        scope_paths = validate_paths(paths)
+        if not await self._ensure_open():
+            return self._response(text, [], started, cached=False)
+        args = {"domain": domain, "tag_tuple": tag_tuple, "source": source, "limit": limit, "paths": scope_paths}
+        try:
+            return await self._search_once(text, started=started, **args)  # type: ignore[arg-type]
+        except FtsUnavailable as exc:
+            # The vector half still answers; the full-text index is rebuilt (writer) or reported.
+            await self._fts_failed(exc)
+            return await self._search_once(text, started=started, full_text=False, **args)  # type: ignore[arg-type]
+        except Exception as exc:
+            return await self._search_failed(exc, text, started, args)
+
+    async def _ensure_open(self) -> bool:
+        """Open the table if this type can; False when there is nothing to search yet."""
+        return self._store.is_open
+
+    async def _search_failed(self, exc: Exception, text: str, started: float, args: dict[str, Any]) -> SearchResponse:
+        raise exc
+
+    async def _fts_failed(self, exc: FtsUnavailable) -> None:
+        log.warning("full-text index unreadable (%s); answering from vectors only", exc)
+
+    async def _before_query(self, version: int) -> None:
+        """Hook run with the table version before each uncached query."""
+
+    async def _search_once(
+        self,
+        text: str,
+        *,
+        domain: str | None,
+        tag_tuple: tuple[str, ...],
+        source: str | None,
+        limit: int,
+        started: float,
+        paths: tuple[str, ...] = (),
+        full_text: bool = True,
+    ) -> SearchResponse:
+        version = await self._store.version()
+        await self._before_query(version)
+        self._cache.check_version(version)
+        mode = self.config.search_mode if full_text else "vector"
+        key = (text, domain, tag_tuple, source, limit, mode, paths)
+        entry = self._cache.get(key)
+        if entry is not None:
+            self._counter.record(entry[1])
+            return self._response(text, entry[0], started, cached=True)
+        view = await self._source_view(version)
+        where = build_filter(domain=domain, source=source, tags=list(tag_tuple), exclude_docs=view.excluded(paths))
+        fts_text = fts_query_text(text) if mode == "hybrid" else ""
+        depth = max(limit * 4, 20)
+        pool = depth if paths else limit  # scoped hits deeper in the ranking can still move up
+        # full-text search runs while the query is being embedded
+        text_task = asyncio.ensure_future(self._store.text_search(fts_text, where, depth)) if fts_text else None
+        try:
+            vector = (await asyncio.to_thread(self._embedder.embed, [text]))[0]
+            vector_rows = await self._store.vector_search(vector, where, depth if text_task else pool)
+            text_rows = await self._text_rows(text_task) if text_task else None
+        finally:
+            if text_task is not None and not text_task.done():
+                text_task.cancel()
+        ranked = fuse(vector_rows, text_rows, pool) if text_rows is not None else vector_hits(vector_rows, pool)
+        ranked = apply_path_scope(ranked, view.matching(paths), view.overrides, limit)
+        hits = [hit for _, hit in ranked]
+        docs = sorted({doc for doc, _ in ranked})
+        self._cache.put(key, (hits, docs), version)
+        self._counter.record(docs)
+        return self._response(text, hits, started, cached=False)
+
+    async def _source_view(self, version: int) -> SourceView:
+        """Precedence and path scopes of the indexed files, rebuilt when the table version changes."""
+        if self._view is None or self._view[0] != version:
+            manifest = await self._store.manifest()
+            docs = [DocScope(i.doc, i.source, i.file, i.paths) for i in manifest.values()]
+            self._view = (version, SourceView.build(docs))
+        return self._view[1]
+
+    @staticmethod
+    async def _text_rows(task: asyncio.Future[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        try:
+            return await task
+        except Exception as exc:  # the vector search worked, so the table is fine: the FTS index is not
+            raise FtsUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    def _response(self, query: str, hits: list[SearchHit], started: float, *, cached: bool) -> SearchResponse:
+        return SearchResponse(
+            query=query,
+            results=[h.model_copy() for h in hits],
+            status=self.status(),
+            took_ms=(time.perf_counter() - started) * 1000,
+            cached=cached,
+        )
+
+    async def _store_unreadable(self) -> StoreCorrupt | None:
+        """After a failed search: is the index on disk gone or damaged (rather than the query at fault)?"""
+        try:
+            await self._store.manifest()
+        except StoreCorrupt as exc:
+            return exc
+        except RuntimeError as exc:  # closed meanwhile
+            return StoreCorrupt(str(exc))
+        return None
+
+    async def list_files(self) -> list[StandardFile]:
+        """Every indexed standard with its title, tags and how often searches returned it."""
+        if not self._store.is_open:
+            return []
+        manifest = await self._store.manifest()
+        counts = await self._counter.counts()
+        view = SourceView.build(DocScope(i.doc, i.source, i.file, i.paths) for i in manifest.values())
+        return [
+            StandardFile(
+                file=info.file,
+                domain=info.domain,
+                source=info.source,
+                title=info.title,
+                tags=info.tags,
+                query_count=counts.get(info.doc, 0),
+                paths=list(info.paths),
+                overridden_by=view.overridden_by.get(info.doc),
+            )
+            for info in sorted(manifest.values(), key=lambda i: (i.source, i.file))
+        ]
+
+    async def read_file(self, file: str, source: str | None = None) -> str:
+        """Text of a standard; refuses paths outside the standards folders (``..``, symlinks)."""
+        if source is not None and source not in SOURCE_KINDS:
+            raise ValueError(f"source must be one of {', '.join(repr(k) for k in SOURCE_KINDS)}")
+        path = await asyncio.to_thread(safe_resolve, self.config.sources, file, source)
+        data = await asyncio.to_thread(read_capped, path, self.config.max_file_bytes)
+        return data

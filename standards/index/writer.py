@@ -1,0 +1,421 @@
+"""The one process that writes an index folder: build, keep fresh, repair.
+
+It holds the writer lock (:mod:`standards.index.writer_lock`) from ``start`` to ``stop``,
+reconciles the table with the Markdown at start (in the background), re-indexes files the
+watcher reports or other processes hand over (:mod:`standards.index.handoff`), and folds every
+write into the full-text index before a build is reported done (after watcher batches the
+un-indexed tail is at most :data:`FTS_TAIL_MAX` rows for at most :data:`FOLD_DELAY_SECONDS`).
+A change that cannot be written (disk full, read-only) is kept and retried with backoff while the
+status says ``stale``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from standards.index import handoff
+from standards.index.embedder import Embedder
+from standards.index.indexer import Indexer, IndexResult
+from standards.index.models import BuildProgress, BuildReport, IndexConfig, IndexState, IndexStatus, SearchResponse
+from standards.index.reader import IndexReader
+from standards.index.searcher import FtsUnavailable, IndexSearcher
+from standards.index.sources import discover, resolve_changes, watch_targets
+from standards.index.status_file import StatusFile
+from standards.index.store import StoreCorrupt
+from standards.index.watcher import Debouncer, Watcher
+from standards.index.writer_lock import WriterLock, describe_holder
+
+log = logging.getLogger(__name__)
+
+#: Commits between two compactions when no fold is due anyway.
+OPTIMIZE_EVERY = 20
+#: Un-indexed full-text rows tolerated after a watcher batch before it folds them at once.
+FTS_TAIL_MAX = 256
+#: A smaller tail is folded this long after the last write.
+FOLD_DELAY_SECONDS = 1.0
+#: Backoff of retries of changes that could not be written: first delay, cap.
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 30.0
+
+
+class IndexWriter(IndexSearcher):
+    """Builds the index and keeps it fresh; one per index folder (file lock), searchable too."""
+
+    _writes = True
+
+    def __init__(
+        self, config: IndexConfig, embedder: Embedder | None = None, *, lock: WriterLock | None = None
+    ) -> None:
+        """``lock``: the folder's writer lock, if the caller took it already (see :func:`writer_or_reader`)."""
+        super().__init__(config, embedder)
+        self._indexer = Indexer(self._store, self._embedder, max_file_bytes=self.config.max_file_bytes)
+        self._lock_file = lock or WriterLock(self.config.index_dir)
+        self._lock = asyncio.Lock()
+        self._reconcile_task: asyncio.Task[None] | None = None
+        self._recovery: asyncio.Task[None] | None = None
+        self._fts_repair: asyncio.Task[None] | None = None
+        self._fold_timer: asyncio.TimerHandle | None = None
+        self._watcher: Watcher | None = None
+        self._writes_since_optimize = 0
+        self._status_file = StatusFile(self.config.index_dir)
+        self._status_writer: asyncio.Task[None] | None = None
+        self._failed: set[Path] = set()
+        self._retry: asyncio.Task[None] | None = None
+        self._requests: asyncio.Task[None] | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def start(self, *, watch: bool = True, reconcile: bool = True) -> None:
+        """Take the writer lock (raises :class:`~standards.index.writer_lock.WriterBusy` if another
+        process holds it), open or repair the table, then reconcile in the background."""
+        await asyncio.to_thread(self._lock_file.acquire)
+        await self._counter.start()
+        if not await self._open():
+            return
+        if watch:
+            self._watcher = Watcher(Debouncer(self.reindex_paths, delay=self.config.debounce_seconds))
+            self._watcher.start(await asyncio.to_thread(watch_targets, self.config.sources))
+        # not in _tasks: it runs until stop, and _wait_idle must not wait for it
+        self._requests = asyncio.create_task(self._serve_requests(), name="standards-requests")
+        if reconcile:
+            self._set_status("building", message="checking standards for changes")
+            self._reconcile_task = self._spawn(self._reconcile_in_background(), "standards-reconcile")
+
+    async def _reconcile_in_background(self) -> None:
+        with contextlib.suppress(Exception):  # already logged and reported in the status
+            await self._reconcile(force=False)
+
+    async def stop(self) -> None:
+        if self._requests is not None:
+            self._requests.cancel()
+            await asyncio.gather(self._requests, return_exceptions=True)
+            self._requests = None
+        if self._watcher is not None:
+            await self._watcher.stop()
+            self._watcher = None
+        if self._fold_timer is not None:  # fold the tail now rather than leave it un-indexed
+            self._fold_timer.cancel()
+            self._fold_timer = None
+            with contextlib.suppress(Exception):
+                await self._fold()
+        await super().stop()
+        await asyncio.to_thread(self._lock_file.release)
+
+    async def _open(self) -> bool:
+        """Open or create the table; an unreadable index is deleted and rebuilt from the Markdown."""
+        dimension = await asyncio.to_thread(lambda: self._embedder.dimension)
+        try:
+            await self._store.open(dimension)
+        except StoreCorrupt as exc:
+            log.warning("standards index at %s is unreadable (%s); rebuilding it", self._store.db_dir, exc)
+            await asyncio.to_thread(self._store.wipe)
+            try:
+                await self._store.open(dimension)
+            except StoreCorrupt as again:
+                log.error("cannot create the standards index at %s: %s", self._store.db_dir, again)
+                self._set_status("error", message=f"cannot create the index: {again}")
+                return False
+        self._status.chunks = await self._store.count_rows()
+        return True
+
+    # ----------------------------------------------------------------- status
+
+    def _set_status(self, state: IndexState, **changes: Any) -> None:
+        self._status = self._status.model_copy(update={"state": state, **changes})
+        if state != "building":
+            self._settled.set()
+        else:
+            self._settled.clear()
+        self._persist_status(force=state != "building")
+
+    def _persist_status(self, *, force: bool) -> None:
+        # One writer task at a time, always writing the newest status: concurrent thread writes
+        # could finish out of order and leave readers a stale "building".
+        queued = self._status_file.offer(self._status.model_copy(), force=force)
+        if queued and (self._status_writer is None or self._status_writer.done()):
+            self._status_writer = self._spawn(self._write_status(), "status")
+
+    async def _write_status(self) -> None:
+        while (status := self._status_file.take()) is not None:
+            await asyncio.to_thread(self._status_file.write, status)
+
+    async def _settle_status(self) -> None:
+        """After a write: ready/empty (or stale while failed changes wait), with fresh counts."""
+        chunks = await self._store.count_rows()
+        indexed, unindexed = await self._store.fts_coverage()
+        counts: dict[str, Any] = {"chunks": chunks, "fts_indexed_rows": indexed, "fts_unindexed_rows": unindexed}
+        if self._failed:
+            self._status = self._status.model_copy(update=counts)
+            return
+        state: IndexState = "ready" if chunks else "empty"
+        self._set_status(state, message="" if chunks else "no standards found", **counts)
+
+    async def wait_ready(self, timeout: float) -> IndexStatus:  # noqa: ASYNC109 (public API)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._settled.wait(), timeout)
+        return self.status()
+
+    def _progress(self, progress: BuildProgress) -> None:
+        self._status = self._status.model_copy(
+            update={
+                "files_indexed": progress.files_done,
+                "files_total": progress.files_total,
+                "message": f"indexing standards: {progress.files_done}/{progress.files_total} files",
+            }
+        )
+        self._persist_status(force=False)
+
+    # ----------------------------------------------------------------- building
+
+    async def _reconcile(self, *, force: bool, progress: Callable[[BuildProgress], None] | None = None) -> IndexResult:
+        async with self._lock:
+            started = time.perf_counter()
+            try:
+                result = await self._reconcile_locked(force, progress)
+            except StoreCorrupt as exc:
+                log.warning("standards index became unreadable (%s); rebuilding it", exc)
+                await asyncio.to_thread(self._store.wipe)
+                await self._store.open(await asyncio.to_thread(lambda: self._embedder.dimension))
+                result = await self._reconcile_locked(True, progress)
+            except Exception as exc:
+                log.exception("building the standards index failed")
+                self._set_status("error", message=f"index build failed: {exc}")
+                raise
+            self._status = self._status.model_copy(update={"files_indexed": result.files_seen})
+            await self._settle_status()
+            log.info(
+                "standards index reconciled in %.2fs: %d files, %d changed, %d chunks embedded",
+                time.perf_counter() - started,
+                result.files_seen,
+                len(result.changed),
+                result.texts_embedded,
+            )
+            return result
+
+    async def _reconcile_locked(self, force: bool, progress: Callable[[BuildProgress], None] | None) -> IndexResult:
+        files = await asyncio.to_thread(discover, self.config.sources)
+        manifest = await self._store.manifest()
+        keys = {f.key for f in files}
+        removed = [doc for doc in manifest if doc not in keys]
+        self._status = self._status.model_copy(update={"files_total": len(files), "files_indexed": 0})
+
+        def report(p: BuildProgress) -> None:
+            self._progress(p)
+            if progress is not None:
+                progress(p)
+
+        if force and (problem := await self._store.probe_fts()) is not None:
+            log.warning("full-text index unreadable (%s); rebuilding it", problem)
+            await self._store.rebuild_fts()
+        result = await self._indexer.index(files, manifest, force=force, removed=removed, progress=report)
+        self._after_write(result)
+        # A build is done only when the full-text index covers every row (also after a start with
+        # no changes: an earlier process may have stopped before folding its writes).
+        await self._fold_locked(compact=bool(result.changed))
+        return result
+
+    async def rebuild(self, progress: Callable[[BuildProgress], None] | None = None) -> BuildReport:
+        """Re-read and re-embed every standard (supersedes a reconcile still running)."""
+        if self._reconcile_task is not None and not self._reconcile_task.done():
+            self._reconcile_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconcile_task
+        self._set_status("building", message="rebuilding the standards index")
+        started = time.perf_counter()
+        result = await self._reconcile(force=True, progress=progress)
+        seconds = time.perf_counter() - started
+        indexed, unindexed = await self._store.fts_coverage()
+        return BuildReport(
+            files=result.files_seen - len(result.skipped),
+            chunks=result.chunks_written,
+            seconds=seconds,
+            chunks_per_second=result.chunks_written / seconds if seconds > 0 else 0.0,
+            skipped=result.skipped,
+            fts_indexed_rows=indexed,
+            fts_unindexed_rows=unindexed,
+        )
+
+    # ----------------------------------------------------------------- incremental updates
+
+    async def reindex_paths(self, paths: list[Path]) -> None:
+        """Re-index these files or folders (created, changed, deleted or renamed). A write that fails
+        is retried with backoff (status 'stale' meanwhile) and the error is raised to the caller."""
+        try:
+            try:
+                await self._reindex_paths(paths)
+            except StoreCorrupt as exc:
+                # The index on disk was deleted or damaged under us: rebuild it, then try once more.
+                await asyncio.shield(self._start_recovery(exc))
+                await self._reindex_paths(paths)
+        except Exception as exc:
+            self._keep_for_retry(paths, exc)
+            raise
+
+    async def _reindex_paths(self, paths: list[Path]) -> None:
+        async with self._lock:
+            manifest = await self._store.manifest()
+            files, removed, roots = await asyncio.to_thread(resolve_changes, self.config.sources, paths, set(manifest))
+            if self._watcher is not None:
+                for root in roots:
+                    self._watcher.watch(root)  # a root created after start
+            if files or removed:
+                result = await self._indexer.index(files, manifest, removed=removed)
+                self._after_write(result)
+                _, unindexed = await self._store.fts_coverage()
+                if unindexed >= FTS_TAIL_MAX or self._writes_since_optimize >= OPTIMIZE_EVERY:
+                    await self._fold_locked(compact=True)
+                elif unindexed:
+                    self._schedule_fold()
+            self._failed.difference_update(paths)
+            if self._status.state != "building":
+                await self._settle_status()
+
+    def _keep_for_retry(self, paths: list[Path], exc: Exception) -> None:
+        self._failed.update(paths)
+        reason = f"{type(exc).__name__}: {exc}"
+        log.warning("could not index %d changed paths (%s); retrying with backoff", len(self._failed), reason)
+        if self._status.state != "building":
+            self._set_status("stale", message=f"{len(self._failed)} changed paths not indexed yet: {reason}")
+        if self._retry is None or self._retry.done():
+            self._retry = self._spawn(self._retry_failed(), "standards-retry")
+
+    async def _retry_failed(self) -> None:
+        delay = RETRY_FIRST_SECONDS
+        while self._failed:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
+            paths = sorted(self._failed)
+            try:
+                await self.reindex_paths(paths)
+            except Exception as exc:  # reported in the status; retried
+                log.debug("retry of %d changed paths failed: %s", len(paths), exc)
+        log.info("changes that failed to index earlier are indexed now")
+
+    # ----------------------------------------------------------------- requests from other processes
+
+    async def _serve_requests(self) -> None:
+        index_dir = self.config.index_dir
+        while True:
+            for request in await asyncio.to_thread(handoff.take_pending, index_dir):
+                result: dict[str, Any]
+                try:
+                    if request.kind == "rebuild":
+                        report = await self.rebuild()
+                        result = report.model_dump(mode="json")
+                    else:
+                        await self.reindex_paths([Path(p) for p in request.paths])
+                        result = {"ok": True}
+                except Exception as exc:  # answered to the requester
+                    result = {"error": f"{type(exc).__name__}: {exc}"}
+                await asyncio.to_thread(handoff.answer, index_dir, request.id, result)
+            await asyncio.sleep(handoff.POLL_SECONDS)
+
+    # ----------------------------------------------------------------- folding, repair
+
+    def _after_write(self, result: IndexResult) -> None:
+        if not result.changed:
+            return
+        self._cache.clear()
+        self._writes_since_optimize += 1
+        self._status = self._status.model_copy(update={"last_updated": time.time()})
+        files = sorted(set(result.changed_files))
+        for cb in list(self._listeners):
+            try:
+                cb(files)
+            except Exception:  # a broken listener must not break indexing
+                log.exception("standards index listener failed")
+
+    def _schedule_fold(self) -> None:
+        if self._fold_timer is not None:
+            self._fold_timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._fold_timer = loop.call_later(FOLD_DELAY_SECONDS, self._fold_later)
+
+    def _fold_later(self) -> None:
+        self._fold_timer = None
+        self._spawn(self._fold(), "standards-fold")
+
+    async def _fold(self) -> None:
+        async with self._lock:
+            try:
+                await self._fold_locked(compact=False)
+            except Exception:  # retried after the next write
+                log.warning("folding new rows into the full-text index failed", exc_info=True)
+            else:
+                await self._settle_status()
+
+    async def _fold_locked(self, *, compact: bool) -> None:
+        """Fold un-indexed rows into the full-text index (and compact, when asked or due)."""
+        _, unindexed = await self._store.fts_coverage()
+        if unindexed or compact or self._writes_since_optimize >= OPTIMIZE_EVERY:
+            self._writes_since_optimize = 0
+            await self._store.optimize()
+
+    def _start_recovery(self, exc: Exception) -> asyncio.Task[None]:
+        """The index files became unreadable while running (deleted, garbled): rebuild them from the
+        Markdown in the background; searches answer 'building' meanwhile. One rebuild at a time."""
+        if self._recovery is None or self._recovery.done():
+            log.warning("standards index at %s became unreadable (%s); rebuilding it", self._store.db_dir, exc)
+            self._cache.clear()
+            self._set_status("building", message="the index files became unreadable; rebuilding from the Markdown")
+            self._recovery = self._spawn(self._recover(), "standards-recover")
+        return self._recovery
+
+    async def _recover(self) -> None:
+        async with self._lock:
+            await asyncio.to_thread(self._store.wipe)
+            try:
+                await self._store.open(await asyncio.to_thread(lambda: self._embedder.dimension))
+            except StoreCorrupt as exc:
+                log.error("cannot re-create the standards index at %s: %s", self._store.db_dir, exc)
+                self._set_status("error", message=f"cannot re-create the index: {exc}")
+                return
+        with contextlib.suppress(Exception):  # already logged and reported in the status
+            await self._reconcile(force=True)
+
+    async def _search_failed(self, exc: Exception, text: str, started: float, args: dict[str, Any]) -> SearchResponse:
+        # The files may have been deleted or garbled under the running server: rebuild them and
+        # answer "building" meanwhile; anything else is a bug and is raised.
+        rebuilding = (self._recovery is not None and not self._recovery.done()) or not self._store.is_open
+        if not rebuilding:
+            corrupt = await self._store_unreadable()
+            if corrupt is None:
+                raise exc
+            self._start_recovery(corrupt)
+        return self._response(text, [], started, cached=False)
+
+    async def _fts_failed(self, exc: FtsUnavailable) -> None:
+        await super()._fts_failed(exc)
+        if self._fts_repair is None or self._fts_repair.done():
+            self._fts_repair = self._spawn(self._repair_fts(), "standards-fts-repair")
+
+    async def _repair_fts(self) -> None:
+        async with self._lock:
+            try:
+                await self._store.rebuild_fts()
+            except Exception:
+                log.exception("rebuilding the full-text index failed")
+                return
+            self._cache.clear()
+            log.info("full-text index rebuilt")
+            await self._settle_status()
+
+
+def writer_or_reader(config: IndexConfig, embedder: Embedder | None = None) -> IndexWriter | IndexReader:
+    """The writer if no other process writes this index folder (its lock is taken now, blocking
+    but brief), else a reader of the other process's index (e.g. a second server on one project)."""
+    lock = WriterLock(config.index_dir)
+    if lock.try_acquire():
+        return IndexWriter(config, embedder, lock=lock)
+    log.info(
+        "the standards index at %s is written by %s; this process searches it read-only",
+        config.index_dir,
+        describe_holder(config.index_dir),
+    )
+    return IndexReader(config, embedder)

@@ -1,0 +1,60 @@
+"""The MCP SDK internals mcp_server/sdk_compat.py relies on: these fail if an SDK upgrade changes them."""
+
+from __future__ import annotations
+
+from mcp.server.lowlevel import Server
+from mcp.server.mcpserver import MCPServer
+
+from mcp_server.sdk_compat import lowlevel, registered_tool_names
+from mcp_server.tools.trim import strip_keys, tidy_description
+
+
+def test_registered_tool_names_follow_registration_and_removal() -> None:
+    server: MCPServer = MCPServer(name="t")
+
+    async def first() -> str:
+        return "1"
+
+    async def second() -> str:
+        return "2"
+
+    server.add_tool(first)
+    server.add_tool(second)
+    assert registered_tool_names(server) == ["first", "second"]
+    server.remove_tool("first")
+    assert registered_tool_names(server) == ["second"]
+
+
+def test_lowlevel_is_the_server_that_holds_request_handlers() -> None:
+    server: MCPServer = MCPServer(name="t")
+    low = lowlevel(server)
+    assert isinstance(low, Server)
+    assert low.get_request_handler("tools/list") is not None
+    assert low.middleware is server.middleware
+
+
+def test_strip_keys_keeps_properties_named_like_annotations() -> None:
+    schema = {
+        "title": "Report",
+        "type": "object",
+        "properties": {
+            "title": {"title": "Title", "type": "string", "description": "x"},
+            "note": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None},
+            "kind": {"enum": ["a", "b"], "default": "a", "type": "string"},
+        },
+        "required": ["title"],
+    }
+    assert strip_keys(schema, frozenset({"title", "description"})) == {
+        "type": "object",
+        "properties": {
+            "title": {"type": "string"},
+            "note": {"type": ["string", "null"]},
+            "kind": {"enum": ["a", "b"], "default": "a"},
+        },
+        "required": ["title"],
+    }
+
+
+def test_tidy_description_joins_wrapped_lines_and_keeps_paragraphs() -> None:
+    doc = "First line\n    goes on.\n\n    Second paragraph:\n    - item one\n    - item two\n    "
+    assert tidy_description(doc) == "First line goes on.\n\nSecond paragraph:\n- item one\n- item two"
