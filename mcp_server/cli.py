@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("query", help="What you want to know, e.g. 'rotate database credentials'.")
     search.add_argument("--domain", help="Only this domain (first-level folder).")
     search.add_argument("--limit", type=int, default=5, help="How many results (default 5).")
+    search.add_argument(
+        "--path",
+        action="append",
+        dest="paths",
+        metavar="FILE",
+        help="A project file you are working on (repeatable): rules scoped elsewhere are left out.",
+    )
     search.add_argument("--json", action="store_true", help="Print JSON instead of text.")
 
     desk = sub.add_parser("desk", help="Serve the review desk web page (proposals, reviews, ops, standards).")
@@ -163,6 +170,7 @@ def _main(args: argparse.Namespace) -> int:
                     limit=args.limit,
                     as_json=args.json,
                     out=sys.stdout,
+                    paths=args.paths,
                     embedder=make_embedder(settings),
                 )
             )

@@ -43,17 +43,22 @@ class SubagentError(ValueError):
 
 
 def subagent_files(project_root: Path) -> list[Path]:
-    """The project's subagent files, sorted (symlinks out of the project and non-files skipped)."""
+    """The project's subagent files, sorted (at most :data:`MAX_AGENT_FILES`)."""
     folder = project_root / CLAUDE_AGENTS_DIR
     if not folder.is_dir():
         return []
-    root = project_root.resolve()
-    files = []
-    for path in sorted(folder.glob("*.md"))[:MAX_AGENT_FILES]:
-        resolved = path.resolve()
-        if resolved.is_file() and root in resolved.parents:
-            files.append(path)
-    return files
+    return sorted(folder.glob("*.md"))[:MAX_AGENT_FILES]
+
+
+def _check_inside(path: Path, project_root: Path) -> None:
+    try:
+        resolved = path.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        raise SubagentError(f"{path}: cannot resolve ({exc})") from exc
+    if project_root.resolve() not in resolved.parents:
+        raise SubagentError(f"{path}: is a symlink leading outside the project; replace it with a real file")
+    if not resolved.is_file():
+        raise SubagentError(f"{path}: not a regular file")
 
 
 def map_tools(value: object) -> tuple[list[str], list[str]]:
@@ -85,8 +90,11 @@ def _split(text: str) -> tuple[dict[str, Any], str]:
     return split_front_matter(text)
 
 
-def load_subagent(path: Path) -> tuple[PersonaDefinition, list[str]]:
-    """A subagent file as a persona (origin 'claude') and the warnings about what was ignored."""
+def load_subagent(path: Path, project_root: Path | None = None) -> tuple[PersonaDefinition, list[str]]:
+    """A subagent file as a persona (origin 'claude') and the warnings about what was ignored.
+    With ``project_root``, a file whose real path is outside it (a symlink) is refused."""
+    if project_root is not None:
+        _check_inside(path, project_root)
     try:
         data = path.read_bytes()[: MAX_AGENT_FILE_BYTES + 1]
         if len(data) > MAX_AGENT_FILE_BYTES:

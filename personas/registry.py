@@ -102,7 +102,7 @@ class PersonaRegistry:
         if claude_root is not None:
             for path in subagent_files(claude_root):
                 try:
-                    persona, ignored = load_subagent(path)
+                    persona, ignored = load_subagent(path, claude_root)
                 except SubagentError as exc:
                     log.error("Skipping Claude Code subagent: %s", exc)
                     errors.append(str(exc))

@@ -119,12 +119,9 @@ def postgres_server() -> Iterator[str]:
         server.__exit__(None, None, None)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Path | str]:
-    """Where a store lives, once per backend: a SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield tmp_path / "data" / "store.sqlite3"
-        return
+@pytest.fixture
+async def postgres_database(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database on the session server (dropped afterwards)."""
     import asyncpg
 
     admin = str(request.getfixturevalue("postgres_server"))
@@ -140,3 +137,11 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     finally:
         await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a store lives, once per backend: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "data" / "store.sqlite3"
+    return str(request.getfixturevalue("postgres_database"))

@@ -15,6 +15,7 @@ import contextlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -86,54 +87,78 @@ def _as_server_user(command: list[str]) -> tuple[list[str], int | None]:
     return [runuser, "-u", name, "--", *command], user.pw_uid
 
 
-@contextmanager
-def postgres_process(workdir: Path | None = None) -> Iterator[str]:
-    """Start a throwaway PostgreSQL; yield ``postgresql://postgres@127.0.0.1:<port>/postgres``."""
-    bindir = find_bindir()
-    with tempfile.TemporaryDirectory(prefix="personas-pg-", dir=workdir) as tmp:
-        root = Path(tmp)
-        data = root / "data"
-        log = root / "postgres.log"
+class PostgresServer:
+    """One server in ``root`` (initialised on construction); :meth:`stop` and :meth:`start` restart
+    it on the same port and data, as an outage would."""
+
+    def __init__(self, root: Path) -> None:
+        self.bindir = find_bindir()
+        self.root = root
+        self.data = root / "data"
+        self.log = root / "postgres.log"
+        self.port = free_port()
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._proc: subprocess.Popen[bytes] | None = None
         _, owner = _as_server_user([])
         if owner is not None:
             os.chown(root, owner, -1)
             root.chmod(0o700)
-        port = free_port()
-        init, _ = _as_server_user(
-            [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]
-        )
+        options = ["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]
+        init, _ = _as_server_user([str(self.bindir / "initdb"), "-D", str(self.data), *options])
         done = subprocess.run(init, capture_output=True, text=True, timeout=120, check=False)
         if done.returncode != 0:
             raise PostgresUnavailableError(f"initdb failed ({done.returncode}): {done.stderr.strip()[-500:]}")
-        server, _ = _as_server_user(
-            [
-                str(bindir / "postgres"),
-                "-D",
-                str(data),
-                "-p",
-                str(port),
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                f"unix_socket_directories={root}",
-                "-c",
-                "fsync=off",
-                "-c",
-                "max_connections=200",
-            ]
-        )
-        with log.open("wb") as log_file:
-            proc = subprocess.Popen(server, stdout=log_file, stderr=subprocess.STDOUT)
+
+    def start(self) -> None:
+        settings = ["listen_addresses=127.0.0.1", f"unix_socket_directories={self.root}", "fsync=off"]
+        settings.append("max_connections=200")
+        command = [str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port)]
+        for setting in settings:
+            command += ["-c", setting]
+        server, _ = _as_server_user(command)
+        with self.log.open("ab") as log_file:
+            self._proc = subprocess.Popen(server, stdout=log_file, stderr=subprocess.STDOUT)
+        _wait_ready(self.port, self._proc, self.log)
+
+    def stop(self) -> None:
+        """Fast shutdown (``pg_ctl stop -m fast``): open connections are cut, as in a restart. (A
+        signal to our child would reach ``runuser``, which does not pass every signal on.)"""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        command, _ = _as_server_user([str(self.bindir / "pg_ctl"), "-D", str(self.data), "stop", "-m", "fast", "-w"])
+        subprocess.run(command, capture_output=True, timeout=60, check=False)
         try:
-            _wait_ready(port, proc, log)
-            yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self._kill_postmaster()
+            proc.kill()
+            proc.wait(timeout=10)
+
+    def _kill_postmaster(self) -> None:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            pid = int((self.data / "postmaster.pid").read_text().splitlines()[0])
+            os.kill(pid, signal.SIGKILL)
+
+
+@contextmanager
+def postgres_server(workdir: Path | None = None) -> Iterator[PostgresServer]:
+    """A started throwaway PostgreSQL in a temporary dir, stopped on exit. As root, ``workdir``
+    must be traversable by the server's user (the system temp dir is; pytest's tmp_path is not)."""
+    with tempfile.TemporaryDirectory(prefix="personas-pg-", dir=workdir) as tmp:
+        server = PostgresServer(Path(tmp))
+        server.start()
+        try:
+            yield server
         finally:
-            proc.terminate()  # SIGTERM: smart shutdown; our clients are closed by now
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+            server.stop()
+
+
+@contextmanager
+def postgres_process(workdir: Path | None = None) -> Iterator[str]:
+    """Start a throwaway PostgreSQL; yield ``postgresql://postgres@127.0.0.1:<port>/postgres``."""
+    with postgres_server(workdir) as server:
+        yield server.url
 
 
 def _wait_ready(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -143,8 +168,14 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
             raise PostgresUnavailableError(f"postgres exited ({proc.returncode}): {log.read_text()[-800:]}")
         with socket.socket() as sock:
             sock.settimeout(0.5)
-            if sock.connect_ex(("127.0.0.1", port)) == 0 and "ready to accept connections" in log.read_text():
+            if sock.connect_ex(("127.0.0.1", port)) == 0 and _ready_since_start(log):
                 return
         time.sleep(0.05)
     proc.kill()
     raise PostgresUnavailableError(f"postgres did not start within {START_SECONDS:g} s: {log.read_text()[-800:]}")
+
+
+def _ready_since_start(log: Path) -> bool:
+    """The last start in the log reached "ready" (a restart appends to the same log)."""
+    text = log.read_text(errors="replace")
+    return text.rfind("ready to accept connections") > text.rfind("starting PostgreSQL")

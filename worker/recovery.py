@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 import uuid
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from standards.db import STORE_ERRORS
 from worker import events
 from worker.models import JobState, iso_utc
 from worker.options import JobOptions
@@ -31,6 +31,8 @@ from worker.store import JobStore
 from worker.webhook import WebhookSender
 
 log = logging.getLogger(__name__)
+
+_PASSING: tuple[type[BaseException], ...] = (RedisError, QueueUnavailableError, *STORE_ERRORS)
 
 
 class Recovery:
@@ -60,7 +62,7 @@ class Recovery:
         for step in (self.reap_expired, lambda: self.requeue_orphans(grace), self.deliver_webhooks):
             try:
                 await step()
-            except (OSError, RedisError, QueueUnavailableError, sqlite3.Error) as exc:
+            except _PASSING as exc:
                 log.warning("recovery step failed (will retry): %s", exc)
             except Exception:
                 # A bug must not stop the loop that keeps jobs from getting stuck.

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from personas.changes import DEFAULT_MAX_DIFF_CHARS, ChangesError, resolve_changes
 from personas.registry import PersonaRegistry, UnknownPersonaError
 from personas.runtime.review import SEVERITY_ORDER
+from standards.db import StoreError
 from worker import events, ops
 from worker.dismissals import DismissalStore
 from worker.models import (
@@ -248,6 +249,11 @@ class JobService:
         """Await a store write; a full or read-only disk becomes a clear JobStorageError."""
         try:
             return await write
+        except StoreError as exc:  # PostgreSQL unreachable or restarting: the message names it
+            log.error("job not recorded: %s", exc)
+            raise JobStorageError(
+                f"The job was not started: {exc}. Invoke the persona again once the database answers."
+            ) from exc
         except (sqlite3.Error, OSError) as exc:
             path = getattr(self.store, "path", None)
             message = storage_problem(path if isinstance(path, Path) else Path("the job database"), exc)

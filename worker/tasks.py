@@ -19,7 +19,6 @@ import asyncio
 import logging
 import os
 import socket
-import sqlite3
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from personas.runtime import (
     SharedClient,
     run_persona,
 )
+from standards.db import STORE_ERRORS
 from worker import events
 from worker.dismissals import DismissalStore
 from worker.models import JobFinish, JobState, JobStatus
@@ -241,7 +241,7 @@ async def _keep_lease(deps: WorkerDeps, job_id: str, runner: asyncio.Task[str]) 
         await asyncio.sleep(deps.options.heartbeat_seconds)
         try:
             held = await deps.store.renew_lease(job_id, owner=deps.worker_id, lease_seconds=deps.options.lease_seconds)
-        except sqlite3.Error as exc:
+        except STORE_ERRORS as exc:
             log.warning("job %s: could not renew the lease (%s); retrying", job_id, exc)
             continue
         if not held and not runner.done():

@@ -167,13 +167,14 @@ def change_section(changes: ChangeSet) -> str:
     if len(changes.files) > MAX_LISTED_FILES:
         listed.append(f"- … and {len(changes.files) - MAX_LISTED_FILES} more files")
     fence = _fence(changes.diff)
+    diff = data_block("diff", f"{fence}diff\n{changes.diff.rstrip()}\n{fence}")
     return (
         f"# Change under review\nReview {changes.title()}. Focus on what the change adds or modifies and on what it "
         "breaks elsewhere; raise problems in unchanged code only when the change relies on them or makes them worse. "
         "For every finding in a file set `file` (relative to the project root) and `line` (and `end_line`) as "
         f"read_file numbers them, and cite team standards as always. {reads}\n\n"
         f"## Changed files ({len(changes.files)})\n" + ("\n".join(listed) or "(none: the change is empty)") + "\n\n"
-        f"## Diff\n{fence}diff\n{changes.diff.rstrip()}\n{fence}"
+        f"## Diff\n{diff}"
     )
 
 

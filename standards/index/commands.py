@@ -115,6 +115,7 @@ async def search_command(
     as_json: bool,
     out: TextIO,
     embedder: Embedder | None = None,
+    paths: list[str] | None = None,
 ) -> int:
     """Search the index (brought up to date first when no server keeps it fresh) and print the hits."""
     lock = WriterLock(config.index_dir)
@@ -130,7 +131,7 @@ async def search_command(
             sys.stderr.write(f"standards index error: {status.message}\n")
             return 1
         try:
-            response = await index.search(query, domain=domain, limit=limit)
+            response = await index.search(query, domain=domain, limit=limit, paths=paths)
         except ValueError as exc:
             sys.stderr.write(f"error: {exc}\n")
             return 2
@@ -145,6 +146,10 @@ async def search_command(
     for i, hit in enumerate(response.results, start=1):
         heading = " > ".join(hit.heading_path)
         out.write(f"{i}. [{hit.score:.3f}] {hit.source}/{hit.file} — {heading}\n")
+        if hit.paths or hit.overrides:
+            notes = [f"governs {', '.join(hit.paths)}"] if hit.paths else []
+            notes += [f"overrides {', '.join(hit.overrides)}"] if hit.overrides else []
+            out.write(f"   ({'; '.join(notes)})\n")
         snippet = " ".join(hit.text.split())
         out.write(f"   {snippet[:300]}{'…' if len(snippet) > 300 else ''}\n")
     return 0

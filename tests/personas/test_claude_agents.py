@@ -97,3 +97,21 @@ def test_export_cli_writes_subagents_that_load_back(tmp_path: Path, monkeypatch:
     assert main(["export", "--claude", "--force"]) == 0
     assert "code-reviewer.md" in {p.name for p in agents.iterdir()}
     assert (agents / "code-reviewer.md").read_text() == REVIEWER  # a subagent is not re-exported
+
+
+def test_subagent_symlinked_outside_or_binary_is_skipped_naming_it(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    agents = project / ".claude" / "agents"
+    agents.mkdir(parents=True)
+    outside = tmp_path / "elsewhere.md"
+    outside.write_text(REVIEWER)
+    (agents / "linked.md").symlink_to(outside)
+    (agents / "binary.md").write_bytes(b"---\nname: bin\n---\n\xff\xfe\x00")
+    (agents / "huge.md").write_text("---\nname: huge\ndescription: A very large file.\n---\n" + "x" * 300_000)
+    (agents / "code-reviewer.md").write_text(REVIEWER)
+    registry = PersonaRegistry.load(claude_root=project)
+    assert "code-reviewer" in registry and "linked" not in registry
+    errors = "\n".join(registry.errors)
+    assert "linked.md: is a symlink leading outside the project" in errors
+    assert "binary.md: cannot read Claude Code subagent" in errors
+    assert "huge.md: larger than" in errors

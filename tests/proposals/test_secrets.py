@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -110,10 +109,10 @@ def test_shipped_standards_and_personas_pass_clean() -> None:
 
 
 @pytest.mark.parametrize("line", ["a" * 4000, "password" * 500, "ab-" * 1333, 'token="' * 500, "x://" * 1000])
+@pytest.mark.timeout(60)  # the guard: a backtracking regex takes minutes here (no elapsed-time assertion)
 def test_pathological_lines_scan_in_linear_time(line: str) -> None:
-    started = time.perf_counter()
-    scan_text("\n".join([line] * 50))
-    assert time.perf_counter() - started < 2.0  # a backtracking regex takes minutes here
+    findings = scan_text("\n".join([line] * 50))
+    assert all(1 <= f.line <= 50 for f in findings)
 
 
 def test_env_style_assignment_inside_a_sentence() -> None:

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from standards.curation.publish import StandardDocument, render_standard
+from standards.curation.store import ProposalStore
 from standards.frontmatter import parse
+from tests.proposals.conftest import DRAFT
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -42,3 +46,11 @@ def test_update_keeps_the_files_own_created_at() -> None:
     meta = parse(render_standard(doc, existing=existing, now=NOW)).meta
     assert meta["created_at"] == "2020-05-05T00:00:00Z"
     assert meta["version"] == 4
+
+
+async def test_alias_bomb_in_proposed_content_is_refused(store: ProposalStore) -> None:
+    bomb = "---\na: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
+    )
+    with pytest.raises(ValueError, match="aliases"):
+        await store.create_draft(**{**DRAFT, "content": bomb + "---\n" + DRAFT["content"]})

@@ -304,3 +304,27 @@ async def _contains(result: object, word: str) -> bool:
 
 async def _lacks(result: object, word: str) -> bool:
     return not await _contains(result, word)
+
+
+async def test_search_command_takes_paths(tmp_path: Path) -> None:
+    import io
+
+    from standards import HashingEmbedder
+    from standards.index.commands import search_command
+
+    project = rules_project(tmp_path / "proj")
+    out = io.StringIO()
+    code = await search_command(
+        rules_config(tmp_path, project),
+        "list endpoint pagination cursor",
+        domain=None,
+        limit=3,
+        as_json=False,
+        out=out,
+        embedder=HashingEmbedder(),
+        paths=["api/users.py"],
+    )
+    assert code == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("1. [") and lines[0].endswith("rules/.cursor/rules/api.mdc — API rules > Pagination")
+    assert lines[1] == "   (governs api/**, **/*_api.py)"
