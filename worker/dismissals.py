@@ -66,9 +66,6 @@ class Dismissal(BaseModel):
 class DismissResult(BaseModel):
     """Reply of ``dismiss_finding``."""
 
-    status: str = "dismissed"
-    job_id: str
-    finding_id: str
     fingerprints: list[str] = Field(description="Every fingerprint recorded (a panel finding has one per persona).")
     personas: list[str]
     message: str
@@ -201,8 +198,6 @@ async def dismiss(
     await dismissals.record(records)
     personas = list(dict.fromkeys(r.persona for r in records))
     return DismissResult(
-        job_id=job_id,
-        finding_id=finding_id,
         fingerprints=[r.fingerprint for r in records],
         personas=personas,
         message=f"Dismissed '{finding.title}': later runs of {', '.join(personas)} drop it and are told the team "

@@ -86,19 +86,9 @@ async def invoke_panel(  # noqa: PLR0917 - MCP tool arguments
     return started
 
 
-FindingId = Annotated[
-    str, Field(description="The finding's `id` from the job's findings.", min_length=1, max_length=100)
-]
-Reason = Annotated[
-    str,
-    Field(
-        description="Why the finding does not apply (the persona is shown it on later runs), e.g. "
-        "'input is validated by the gateway'.",
-        min_length=1,
-        max_length=2000,
-    ),
-]
-DismissedBy = Annotated[str | None, Field(description="Who dismisses it (default: 'assistant').", max_length=200)]
+FindingId = Annotated[str, Field(description="The finding's id.", min_length=1, max_length=100)]
+Reason = Annotated[str, Field(description="Why it does not apply; later runs are told.", min_length=1, max_length=2000)]
+DismissedBy = Annotated[str | None, Field(description="Who (default: assistant).", max_length=200)]
 DISMISS_ANNOTATIONS = ToolAnnotations(
     title="Dismiss a finding",
     read_only_hint=False,
@@ -110,19 +100,14 @@ DISMISS_ANNOTATIONS = ToolAnnotations(
 
 
 async def dismiss_finding(
-    job_id: Annotated[str, Field(description="The job the finding came from.")],
+    job_id: str,
     finding_id: FindingId,
     reason: Reason,
     ctx: AppContext,
     dismissed_by: DismissedBy = None,
 ) -> DismissResult:
-    """Dismiss a finding as a false positive or accepted risk, **only when the user says so**.
-
-    Records who, why and when. Later runs of the persona on the same code drop the finding (its id
-    is a fingerprint of the persona, title, file and the code it points at, so it survives line
-    shifts) and are told the team dismissed that pattern. A panel finding is dismissed for every
-    persona that raised it. Undo from a shell: `personas findings restore <id>`.
-    """
+    """Dismiss a finding as noise, only when the user says so: later runs of its persona(s) drop it
+    (its id survives line shifts) and are told why. Undo: `personas findings restore <id>`."""
     state = app_state(ctx)
     if state.dismissals is None:
         raise ToolError("Dismissals are unavailable in this server.")
