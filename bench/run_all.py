@@ -97,6 +97,26 @@ METRICS = [
         "≤ 15,000 B",
     ),
     Metric("tools/list bytes, all tools", "tools", r"tools/list all \(each\)\s+\d+ tools\s+([\d,]+ B)", "—"),
+    *[
+        Metric(
+            f"search quality, {name} (R@1/R@5/MRR@10)",
+            "quality",
+            rf"{name}\s+\w+\s+(default [\d.]+/[\d.]+/[\d.]+ \| vector [\d.]+/[\d.]+/[\d.]+ \(n=\d+\))",
+            "≥ 0.85/0.98/0.90, > vector",
+        )
+        for name in ("google-eng-practices", "microsoft-graph-api", "zalando-restful-api", "engineering-playbook")
+    ],
+    *[
+        Metric(
+            f"search_standards uncached over MCP, ~{size // 1000}k chunks",
+            "latency",
+            rf"target {size} → (\d+ chunks): (p50 [\d.]+ ms\s+p95 [\d.]+ ms)",
+            "p50 ≤ 10 ms, p95 ≤ 25 ms",
+        )
+        for size in (5000, 20000)
+    ],
+    Metric("server RSS after searches (~20k chunks)", "latency", r"target 20000 → .*?server RSS (\d+ MB)", "≤ 800 MB"),
+    Metric("worker RSS after searches (~20k chunks)", "latency", r"target 20000 → .*?worker RSS (\d+ MB)", "≤ 800 MB"),
     Metric("approval → searchable", "approval", r"approval sent → .*?(p50.*?)(?:\s+\(target|\n)", "p95 ≤ 1 s"),
 ]
 
@@ -133,6 +153,8 @@ def main() -> None:
         "search": ["--copies", "1", "--edits", "5"] if args.quick else [],
         "jobs": ["--concurrent", "100", "--burst", "200"] if args.quick else [],
         "approval": ["--approvals", "5" if args.quick else "20"],
+        "quality": ["--fast"],
+        "latency": ["--queries", "50"] if args.quick else [],
         "tools": [],
     }
     outputs: dict[str, str] = {}

@@ -21,13 +21,13 @@ from standards import (
     IndexConfig,
     IndexReader,
     IndexSearcher,
-    SentenceTransformerEmbedder,
     StandardsSource,
     universal_standards_dir,
     writer_or_reader,
 )
 from standards.curation.service import ProposalService
 from standards.curation.store import ProposalStore
+from standards.index.embedder import make_embedder as make_standards_embedder
 from worker.app import build_worker
 from worker.dismissals import DismissalStore
 from worker.queue import JobQueue, open_pool, redact
@@ -89,6 +89,8 @@ def index_config(settings: Settings) -> IndexConfig:
         sources=standards_sources(settings),
         index_dir=settings.index_dir,
         model_path=settings.embedding_model_path,
+        counts_database=settings.database_url.get_secret_value() if settings.database_url else None,
+        embedding_backend=settings.embedding_backend,
     )
 
 
@@ -96,7 +98,7 @@ def make_embedder(settings: Settings) -> Embedder:
     """The configured embedder; the real model loads lazily on first use, not here."""
     if settings.embedder == "hashing":
         return HashingEmbedder()
-    return SentenceTransformerEmbedder(settings.embedding_model_path)
+    return make_standards_embedder(settings.embedding_model_path, backend=settings.embedding_backend)
 
 
 def run_toolbox(settings: Settings, standards: IndexSearcher, proposals: ProposalStore) -> RunToolbox:

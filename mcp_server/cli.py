@@ -13,6 +13,7 @@ from typing import Any
 
 from mcp_server.settings import Settings, SettingsError, load_settings
 from standards.control_chars import terminal_safe
+from standards.db import StoreError
 from standards.sqlite import DatabaseUnusableError
 
 log = logging.getLogger("personas")
@@ -198,7 +199,7 @@ def _main(args: argparse.Namespace) -> int:
             return asyncio.run(standards_cli(settings, args, sys.stdout, sys.stderr))
     except KeyboardInterrupt:
         return 130
-    except DatabaseUnusableError as exc:
+    except (DatabaseUnusableError, StoreError) as exc:
         sys.stderr.write(f"personas {args.command}: {exc}\n")
         return 2
     return 2

@@ -29,6 +29,7 @@ from mcp_server.tools.review import register_review_tools
 from mcp_server.tools.standards import register_standards
 from mcp_server.tools.trim import trim_tools_list
 from personas.registry import PersonaRegistry
+from standards.db import StoreError
 from standards.sqlite import DatabaseUnusableError
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def build_server(
                 state = await stack.enter_async_context(
                     open_app(settings, personas, run_worker=run_worker, watch=watch)
                 )
-            except (DatabaseUnusableError, DataDirError, EmbeddedRedisError) as exc:
+            except (DatabaseUnusableError, StoreError, DataDirError, EmbeddedRedisError) as exc:
                 # Stay up: the client sees the reason on every tool call rather than EOF.
                 log.error("agent-personas cannot start its job system: %s", exc)
                 state = Unavailable(str(exc))

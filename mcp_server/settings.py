@@ -112,6 +112,12 @@ class Settings(BaseSettings):
         description="Local sentence-transformers model directory; unset = bundled all-MiniLM-L6-v2. "
         "PERSONAS_EMBEDDING_MODEL_PATH.",
     )
+    embedding_backend: Literal["auto", "onnx-int8", "onnx", "torch"] = Field(
+        default="auto",
+        description="How the model runs: 'auto' = ONNX Runtime int8 (graph exported once from the local "
+        "weights, cached under ~/.cache/agent-personas/onnx) when onnxruntime is installed, else torch; "
+        "'onnx' = fp32 ONNX (same vectors as torch); 'torch'. PERSONAS_EMBEDDING_BACKEND.",
+    )
     embedder: Literal["sentence-transformers", "hashing"] = Field(
         default="sentence-transformers",
         description="'hashing' = a fast, deterministic, non-semantic embedder for tests and smoke runs. "
@@ -167,6 +173,11 @@ class Settings(BaseSettings):
         min_length=1,
         description="Tools offered: a profile (developer, reviewer, ops, all) or a comma list of profiles and "
         "tool names. `serve --tools` overrides it. PERSONAS_TOOLS.",
+    )
+    require_elicitation: bool = Field(
+        default=False,
+        description="Refuse approve/reject of proposals and reset_persona_jobs unless the client can ask the "
+        "user (MCP elicitation). PERSONAS_REQUIRE_ELICITATION.",
     )
     persona_tools: Literal["each", "single"] = Field(
         default="each",

@@ -63,7 +63,7 @@ _KEY_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|
 _KEY_BODY = re.compile(r"^\s*(?:(?:[>#;*]|//|--)\s*)*[A-Za-z0-9+/=]{24,}\s*$|^Private-Lines:")
 # a key on one line with escaped newlines (a GCP service-account JSON's "private_key")
 _KEY_INLINE = re.compile(r"PRIVATE KEY(?: BLOCK)?-----(?:\\n|\\r|\s)+[A-Za-z0-9+/=]{24,}")
-_BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/]{24,8192}={0,2}(?![A-Za-z0-9+/=_-])")
+_BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/]{24,}={0,2}(?![A-Za-z0-9+/=_-])")
 # a cheap pre-check before joining lines: the prefixes of the token formats in TOKEN_RULES
 _TOKEN_HINT = re.compile(
     r"(?i:aws)|A(?:KIA|SIA|BIA|CCA|GPA|IDA|ROA|NPA|NVA|IPA)|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|"

@@ -11,6 +11,7 @@ smoke runs (it also counts calls).
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import math
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from standards.index.chunker import DEFAULT_MAX_TOKENS, estimate_tokens
+from standards.index.models import EmbeddingBackend
 
 log = logging.getLogger(__name__)
 
@@ -267,3 +269,30 @@ class HashingEmbedder:
             vec[0] = 1.0
             return vec
         return [x / norm for x in vec]
+
+
+#: What ``auto`` means: ONNX Runtime when it is installed, else torch.
+AUTO_ONNX_BACKEND: EmbeddingBackend = "onnx-int8"
+
+
+def resolve_backend(backend: EmbeddingBackend | str | None) -> str:
+    """``auto`` (or None) → the ONNX default when onnxruntime is importable, else ``torch``."""
+    if backend in (None, "auto"):
+        if importlib.util.find_spec("onnxruntime") is None:
+            log.warning("onnxruntime is not installed: embedding with torch (slower queries)")
+            return "torch"
+        return AUTO_ONNX_BACKEND
+    if backend not in ("onnx-int8", "onnx", "torch"):
+        raise ValueError(f"unknown embedding backend {backend!r}: use auto, onnx-int8, onnx or torch")
+    return backend
+
+
+def make_embedder(model_path: Path | None = None, *, backend: EmbeddingBackend | str | None = None) -> Embedder:
+    """The sentence-transformers model at ``model_path`` (None = bundled) on the chosen backend."""
+    chosen = resolve_backend(backend)
+    if chosen == "torch":
+        return SentenceTransformerEmbedder(model_path)
+    from standards.index.onnx_embedder import OnnxEmbedder
+
+    path = model_path if model_path is not None else bundled_model_path()
+    return OnnxEmbedder(path, quantized=chosen == "onnx-int8")

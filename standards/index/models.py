@@ -12,6 +12,7 @@ SourceKind = Literal["project", "shared", "universal", "rules"]
 PRECEDENCE: tuple[str, ...] = ("project", "shared", "universal")
 SOURCE_KINDS: tuple[str, ...] = ("project", "shared", "universal", "rules")
 SearchMode = Literal["hybrid", "vector"]
+EmbeddingBackend = Literal["auto", "onnx-int8", "onnx", "torch"]
 IndexState = Literal["empty", "building", "ready", "stale", "error"]
 
 
@@ -39,12 +40,23 @@ class IndexConfig(BaseModel):
     model_path: Path | None = Field(
         default=None, description="Local sentence-transformers model folder; None = bundled all-MiniLM-L6-v2."
     )
+    embedding_backend: EmbeddingBackend = Field(
+        default="auto",
+        description="'auto' = ONNX Runtime int8 when onnxruntime is installed, else torch; or 'onnx-int8', "
+        "'onnx' (fp32, same vectors as torch), 'torch'.",
+    )
     search_mode: SearchMode = Field(
         default="hybrid",
-        description="'hybrid' fuses vector and full-text results (RRF); 'vector' uses embeddings only.",
+        description="'hybrid' = cosine similarity plus a small full-text (BM25) term; 'vector' uses embeddings only.",
     )
     debounce_seconds: float = Field(default=0.15, ge=0.0, le=10.0)
     max_file_bytes: int = Field(default=1_000_000, gt=0)
+    counts_database: str | None = Field(
+        default=None,
+        repr=False,
+        description="PostgreSQL URL for the per-file query counts (PERSONAS_DATABASE_URL); None = a SQLite "
+        "file in index_dir.",
+    )
 
 
 class SearchHit(BaseModel):
@@ -67,6 +79,18 @@ class SearchHit(BaseModel):
     tags: list[str] = Field(description="Tags from the file's front matter.")
 
 
+class SkippedFile(BaseModel):
+    """A standards file the index does not hold, and why (fix the file and it is indexed on save)."""
+
+    file: str
+    source: str
+    reason: str
+
+
+#: At most this many skipped files are listed in the status (``skipped_total`` counts them all).
+MAX_SKIPPED_LISTED = 50
+
+
 class IndexStatus(BaseModel):
     """What the index holds and whether it is still being built."""
 
@@ -78,6 +102,8 @@ class IndexStatus(BaseModel):
     last_updated: float | None = Field(default=None, description="Unix time of the last index change.")
     fts_indexed_rows: int = Field(default=0, description="Chunks covered by the full-text index.")
     fts_unindexed_rows: int = Field(default=0, description="Chunks not yet folded into the full-text index.")
+    skipped: list[SkippedFile] = Field(default_factory=list, description="Files not indexed, with the reason.")
+    skipped_total: int = 0
 
 
 class SearchResponse(BaseModel):

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from typing import Any
 
 from standards.frontmatter import normalize_tag
 from standards.index.models import SOURCE_KINDS, SearchHit, SearchMode
+from standards.index.ranking import RRF_K, fts_query_text, fuse, rank, vector_hits
 
-#: RRF constant (Cormack et al.); ranks deeper than ~k matter little.
-RRF_K = 60
+__all__ = [
+    "RRF_K",
+    "ResultCache",
+    "apply_path_scope",
+    "fts_query_text",
+    "fuse",
+    "rank",
+    "validate_filters",
+    "validate_query",
+    "vector_hits",
+]
 MAX_QUERY_CHARS = 2000
 MAX_LIMIT = 50
 _FILTER_VALUE = re.compile(r"^[\w .+#/@&-]{1,100}$")
@@ -42,43 +51,6 @@ def validate_filters(
         if value not in clean_tags:
             clean_tags.append(value)
     return domain, tuple(clean_tags), source
-
-
-def fts_query_text(query: str) -> str:
-    """The query as plain words for full-text search (no query syntax reaches the parser)."""
-    return " ".join(_FTS_WORD.findall(query))
-
-
-def _hit(row: dict[str, Any], score: float) -> SearchHit:
-    return SearchHit(
-        file=row["file"],
-        heading_path=list(row["heading_path"] or []),
-        domain=row["domain"],
-        source=row["source"],
-        paths=list(row.get("paths") or []),
-        score=round(score, 6),
-        text=row["text"],
-        tags=list(row["tags"] or []),
-    )
-
-
-def vector_hits(rows: list[dict[str, Any]], limit: int) -> list[tuple[str, SearchHit]]:
-    """Cosine distance → similarity (higher is better)."""
-    return [(row["doc"], _hit(row, 1.0 - float(row["_distance"]))) for row in rows[:limit]]
-
-
-def fuse(vector_rows: list[dict[str, Any]], text_rows: list[dict[str, Any]], limit: int) -> list[tuple[str, SearchHit]]:
-    """Reciprocal rank fusion; scores scaled so rank 1 in both lists gives 1.0."""
-    scores: dict[str, float] = {}
-    rows: dict[str, dict[str, Any]] = {}
-    for ranked in (vector_rows, text_rows):
-        for rank, row in enumerate(ranked, start=1):
-            key = str(row["id"])
-            scores[key] = scores.get(key, 0.0) + 1.0 / (RRF_K + rank)
-            rows.setdefault(key, row)
-    best = 2.0 / (RRF_K + 1)
-    ordered = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[:limit]
-    return [(rows[key]["doc"], _hit(rows[key], score / best)) for key, score in ordered]
 
 
 def apply_path_scope(

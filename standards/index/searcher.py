@@ -17,17 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from standards.index.counts import QueryCounter
-from standards.index.embedder import Embedder, SentenceTransformerEmbedder
+from standards.index.embedder import Embedder, make_embedder
 from standards.index.models import SOURCE_KINDS, IndexConfig, IndexStatus, SearchHit, SearchResponse, StandardFile
+from standards.index.ranking import candidate_depth
 from standards.index.scope import DocScope, SourceView, validate_paths
 from standards.index.search import (
     ResultCache,
     apply_path_scope,
     fts_query_text,
-    fuse,
+    rank,
     validate_filters,
     validate_query,
-    vector_hits,
 )
 from standards.index.sources import read_capped, safe_resolve
 from standards.index.store import ChunkStore, StoreCorrupt, build_filter
@@ -44,9 +44,9 @@ class IndexSearcher:
 
     def __init__(self, config: IndexConfig, embedder: Embedder | None = None) -> None:
         self.config = config
-        self._embedder: Embedder = embedder or SentenceTransformerEmbedder(config.model_path)
+        self._embedder: Embedder = embedder or make_embedder(config.model_path, backend=config.embedding_backend)
         self._store = ChunkStore(config.index_dir / "lancedb", writer=self._writes)
-        self._counter = QueryCounter(config.index_dir / "query_counts.sqlite3")
+        self._counter = QueryCounter(config.counts_database or config.index_dir / "query_counts.sqlite3")
         self._cache = ResultCache()
         self._status = IndexStatus(state="empty", message="not started")
         self._settled = asyncio.Event()
@@ -177,18 +177,18 @@ class IndexSearcher:
         view = await self._source_view(version)
         where = build_filter(domain=domain, source=source, tags=list(tag_tuple), exclude_docs=view.excluded(paths))
         fts_text = fts_query_text(text) if mode == "hybrid" else ""
-        depth = max(limit * 4, 20)
+        depth = candidate_depth(limit)
         pool = depth if paths else limit  # scoped hits deeper in the ranking can still move up
         # full-text search runs while the query is being embedded
         text_task = asyncio.ensure_future(self._store.text_search(fts_text, where, depth)) if fts_text else None
         try:
             vector = (await asyncio.to_thread(self._embedder.embed, [text]))[0]
-            vector_rows = await self._store.vector_search(vector, where, depth if text_task else pool)
+            vector_rows = await self._store.vector_search(vector, where, depth)  # deep: document aggregation
             text_rows = await self._text_rows(text_task) if text_task else None
         finally:
             if text_task is not None and not text_task.done():
                 text_task.cancel()
-        ranked = fuse(vector_rows, text_rows, pool) if text_rows is not None else vector_hits(vector_rows, pool)
+        ranked = rank(vector_rows, text_rows, pool)
         ranked = apply_path_scope(ranked, view.matching(paths), view.overrides, limit)
         hits = [hit for _, hit in ranked]
         docs = sorted({doc for doc, _ in ranked})

@@ -6,7 +6,7 @@ watcher reports or other processes hand over (:mod:`standards.index.handoff`), a
 write into the full-text index before a build is reported done (after watcher batches the
 un-indexed tail is at most :data:`FTS_TAIL_MAX` rows for at most :data:`FOLD_DELAY_SECONDS`).
 A change that cannot be written (disk full, read-only) is kept and retried with backoff while the
-status says ``stale``.
+status says ``stale``. One concern (writing one index folder), a little over 400 lines.
 """
 
 from __future__ import annotations
@@ -22,14 +22,22 @@ from typing import Any
 from standards.index import handoff
 from standards.index.embedder import Embedder
 from standards.index.indexer import Indexer, IndexResult
-from standards.index.models import BuildProgress, BuildReport, IndexConfig, IndexState, IndexStatus, SearchResponse
-from standards.index.reader import IndexReader
+from standards.index.models import (
+    MAX_SKIPPED_LISTED,
+    BuildProgress,
+    BuildReport,
+    IndexConfig,
+    IndexState,
+    IndexStatus,
+    SearchResponse,
+    SkippedFile,
+)
 from standards.index.searcher import FtsUnavailable, IndexSearcher
 from standards.index.sources import discover, resolve_changes, watch_targets
 from standards.index.status_file import StatusFile
 from standards.index.store import StoreCorrupt
 from standards.index.watcher import Debouncer, Watcher
-from standards.index.writer_lock import WriterLock, describe_holder
+from standards.index.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +76,7 @@ class IndexWriter(IndexSearcher):
         self._failed: set[Path] = set()
         self._retry: asyncio.Task[None] | None = None
         self._requests: asyncio.Task[None] | None = None
+        self._skipped: dict[str, str] = {}  # doc key -> reason
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -81,8 +90,12 @@ class IndexWriter(IndexSearcher):
         if watch:
             self._watcher = Watcher(Debouncer(self.reindex_paths, delay=self.config.debounce_seconds))
             self._watcher.start(await asyncio.to_thread(watch_targets, self.config.sources))
+            await asyncio.to_thread(self._watcher.adopt_roots, self.config.sources)
         # not in _tasks: it runs until stop, and _wait_idle must not wait for it
-        self._requests = asyncio.create_task(self._serve_requests(), name="standards-requests")
+        self._requests = asyncio.create_task(
+            handoff.serve(self.config.index_dir, rebuild=self.rebuild, reindex=self.reindex_paths),
+            name="standards-requests",
+        )
         if reconcile:
             self._set_status("building", message="checking standards for changes")
             self._reconcile_task = self._spawn(self._reconcile_in_background(), "standards-reconcile")
@@ -139,22 +152,32 @@ class IndexWriter(IndexSearcher):
         # could finish out of order and leave readers a stale "building".
         queued = self._status_file.offer(self._status.model_copy(), force=force)
         if queued and (self._status_writer is None or self._status_writer.done()):
-            self._status_writer = self._spawn(self._write_status(), "status")
-
-    async def _write_status(self) -> None:
-        while (status := self._status_file.take()) is not None:
-            await asyncio.to_thread(self._status_file.write, status)
+            self._status_writer = self._spawn(self._status_file.drain(), "status")
 
     async def _settle_status(self) -> None:
         """After a write: ready/empty (or stale while failed changes wait), with fresh counts."""
         chunks = await self._store.count_rows()
         indexed, unindexed = await self._store.fts_coverage()
-        counts: dict[str, Any] = {"chunks": chunks, "fts_indexed_rows": indexed, "fts_unindexed_rows": unindexed}
+        counts: dict[str, Any] = {
+            "chunks": chunks,
+            "fts_indexed_rows": indexed,
+            "fts_unindexed_rows": unindexed,
+            "skipped": self.skipped_files()[:MAX_SKIPPED_LISTED],
+            "skipped_total": len(self._skipped),
+        }
         if self._failed:
             self._status = self._status.model_copy(update=counts)
             return
         state: IndexState = "ready" if chunks else "empty"
         self._set_status(state, message="" if chunks else "no standards found", **counts)
+
+    def skipped_files(self) -> list[SkippedFile]:
+        """Files found under the roots but not indexed, with the reason, in path order."""
+        listed = []
+        for doc, reason in sorted(self._skipped.items()):
+            source, _, file = doc.partition(":")
+            listed.append(SkippedFile(file=file, source=source, reason=reason))
+        return listed
 
     async def wait_ready(self, timeout: float) -> IndexStatus:  # noqa: ASYNC109 (public API)
         with contextlib.suppress(TimeoutError):
@@ -214,6 +237,7 @@ class IndexWriter(IndexSearcher):
             log.warning("full-text index unreadable (%s); rebuilding it", problem)
             await self._store.rebuild_fts()
         result = await self._indexer.index(files, manifest, force=force, removed=removed, progress=report)
+        self._skipped = dict(result.skipped)
         self._after_write(result)
         # A build is done only when the full-text index covers every row (also after a start with
         # no changes: an earlier process may have stopped before folding its writes).
@@ -236,7 +260,7 @@ class IndexWriter(IndexSearcher):
             chunks=result.chunks_written,
             seconds=seconds,
             chunks_per_second=result.chunks_written / seconds if seconds > 0 else 0.0,
-            skipped=result.skipped,
+            skipped=[f"{f.source}/{f.file}: {f.reason}" for f in self.skipped_files()],
             fts_indexed_rows=indexed,
             fts_unindexed_rows=unindexed,
         )
@@ -258,23 +282,30 @@ class IndexWriter(IndexSearcher):
             raise
 
     async def _reindex_paths(self, paths: list[Path]) -> None:
-        async with self._lock:
-            manifest = await self._store.manifest()
-            files, removed, roots = await asyncio.to_thread(resolve_changes, self.config.sources, paths, set(manifest))
-            if self._watcher is not None:
-                for root in roots:
-                    self._watcher.watch(root)  # a root created after start
-            if files or removed:
-                result = await self._indexer.index(files, manifest, removed=removed)
-                self._after_write(result)
+        if self._watcher is not None:  # a root created after start is watched and indexed whole
+            paths = [*paths, *await asyncio.to_thread(self._watcher.adopt_roots, self.config.sources)]
+        # Reading and embedding run without the lock (a big file never blocks other changes); the
+        # indexer takes it per commit and lets a newer edit of the same file win.
+        manifest = await self._store.manifest()
+        files, removed, roots = await asyncio.to_thread(resolve_changes, self.config.sources, paths, set(manifest))
+        if self._watcher is not None:
+            for root in roots:
+                self._watcher.watch(root)  # a root created after start
+        if files or removed:
+            result = await self._indexer.index(files, manifest, removed=removed, lock=self._lock)
+            for doc in [*result.indexed, *removed]:
+                self._skipped.pop(doc, None)
+            self._skipped.update(result.skipped)
+            self._after_write(result)
+            async with self._lock:
                 _, unindexed = await self._store.fts_coverage()
                 if unindexed >= FTS_TAIL_MAX or self._writes_since_optimize >= OPTIMIZE_EVERY:
                     await self._fold_locked(compact=True)
                 elif unindexed:
                     self._schedule_fold()
-            self._failed.difference_update(paths)
-            if self._status.state != "building":
-                await self._settle_status()
+        self._failed.difference_update(paths)
+        if self._status.state != "building":
+            await self._settle_status()
 
     def _keep_for_retry(self, paths: list[Path], exc: Exception) -> None:
         self._failed.update(paths)
@@ -298,23 +329,6 @@ class IndexWriter(IndexSearcher):
         log.info("changes that failed to index earlier are indexed now")
 
     # ----------------------------------------------------------------- requests from other processes
-
-    async def _serve_requests(self) -> None:
-        index_dir = self.config.index_dir
-        while True:
-            for request in await asyncio.to_thread(handoff.take_pending, index_dir):
-                result: dict[str, Any]
-                try:
-                    if request.kind == "rebuild":
-                        report = await self.rebuild()
-                        result = report.model_dump(mode="json")
-                    else:
-                        await self.reindex_paths([Path(p) for p in request.paths])
-                        result = {"ok": True}
-                except Exception as exc:  # answered to the requester
-                    result = {"error": f"{type(exc).__name__}: {exc}"}
-                await asyncio.to_thread(handoff.answer, index_dir, request.id, result)
-            await asyncio.sleep(handoff.POLL_SECONDS)
 
     # ----------------------------------------------------------------- folding, repair
 
@@ -405,17 +419,3 @@ class IndexWriter(IndexSearcher):
             self._cache.clear()
             log.info("full-text index rebuilt")
             await self._settle_status()
-
-
-def writer_or_reader(config: IndexConfig, embedder: Embedder | None = None) -> IndexWriter | IndexReader:
-    """The writer if no other process writes this index folder (its lock is taken now, blocking
-    but brief), else a reader of the other process's index (e.g. a second server on one project)."""
-    lock = WriterLock(config.index_dir)
-    if lock.try_acquire():
-        return IndexWriter(config, embedder, lock=lock)
-    log.info(
-        "the standards index at %s is written by %s; this process searches it read-only",
-        config.index_dir,
-        describe_holder(config.index_dir),
-    )
-    return IndexReader(config, embedder)

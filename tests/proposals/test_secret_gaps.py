@@ -114,3 +114,11 @@ def test_base64_encoded_keys() -> None:
 )
 def test_placeholders_and_harmless_text_still_pass(text: str) -> None:
     assert kinds(text) == []
+
+
+def test_putty_key_and_a_long_base64_blob() -> None:
+    putty = "PuTTY-User-Key-File-" + "3: ssh-rsa\nEncryption: none\nComment: deploy\nPrivate-Lines: 14\n" + KEY_LINE
+    assert kinds(putty) == [(1, "private key block")]
+    blob = base64.b64encode(("filler line\n" * 1_000 + f"GITHUB_TOKEN={GITHUB}\n").encode()).decode()
+    assert len(blob) > 12_000
+    assert kinds(f"data: {blob}") == [(1, "base64-encoded GitHub token")]

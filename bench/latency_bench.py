@@ -1,0 +1,182 @@
+"""Uncached search_standards latency at two index sizes, through the path a user takes.
+
+    python -m bench.latency_bench [--sizes 5000 20000] [--queries 200]
+
+For each size: a temporary project whose ``.agent-os/standards`` holds the evaluation corpora
+(the playbook and the prepared public corpora), copied under new names until the index has
+about that many chunks; ``personas index`` builds it (subprocess, the CLI a user runs); then
+``personas serve`` is started over stdio by the MCP SDK client, and every question of every
+evaluation set is sent once as ``search_standards`` (so no answer comes from the result cache).
+Prints round-trip p50/p95 per size, the server's RSS, and the build time. Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from mcp import Client, StdioServerParameters
+
+from bench.corpora import load_corpora
+from standards.index.chunker import chunk_markdown
+from standards.index.embedder import make_embedder
+
+PERSONAS = str(Path(sys.executable).with_name("personas"))
+REPO = Path(__file__).resolve().parents[1]
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def child_pid(command_word: str) -> int | None:
+    """The process started by this one whose command line contains ``command_word``."""
+    me = str(os.getpid())
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+            ppid = stat.rsplit(")", 1)[1].split()[1]
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError):
+            continue
+        if ppid == me and command_word in cmdline:
+            return int(proc.name)
+    return None
+
+
+def sources() -> list[tuple[str, Path]]:
+    return [(c.name, c.root) for c in load_corpora() if c.available]
+
+
+def fill(standards: Path, target_chunks: int) -> int:
+    """Copy the corpora into ``standards`` (and renamed copies) until about ``target_chunks`` chunks."""
+    counter = make_embedder(None, backend="onnx")  # only its tokenizer is used (no model load)
+    files: list[tuple[str, Path, str, int]] = []
+    for name, root in sources():
+        for path in sorted(root.rglob("*.md")):
+            text = path.read_text(encoding="utf-8")
+            chunks = len(chunk_markdown(text, count_tokens=counter.count_tokens).chunks)
+            files.append((name, path.relative_to(root), text, chunks))
+    total = copy = 0
+    while total < target_chunks:
+        for name, rel, text, chunks in files:
+            if total >= target_chunks:
+                break
+            folder = name if copy == 0 else f"{name}-copy{copy}"
+            out = standards / folder / rel
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(text, encoding="utf-8")
+            total += chunks
+        copy += 1
+    return total
+
+
+def questions() -> list[str]:
+    seen: list[str] = []
+    for corpus in load_corpora():
+        for q in corpus.questions:
+            if q.question not in seen:
+                seen.append(q.question)
+    return seen
+
+
+async def measure(project: Path, queries: list[str]) -> dict[str, float]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSONAS_", "ANTHROPIC_")) and k != "REDIS_URL"}
+    env["PERSONAS_PROJECT_ROOT"] = str(project)
+    env["PERSONAS_LOG_LEVEL"] = "WARNING"
+    t0 = time.perf_counter()
+    built = await asyncio.to_thread(
+        subprocess.run, [PERSONAS, "index"], env=env, capture_output=True, text=True, check=False
+    )
+    build_s = time.perf_counter() - t0
+    if built.returncode != 0:
+        raise SystemExit(f"personas index failed: {built.stderr[-2000:]}")
+    match = re.search(r"into (\d+) chunks", built.stdout)
+    chunks = float(match.group(1)) if match else float("nan")
+    params = StdioServerParameters(command=PERSONAS, args=["serve"], env=env)
+    async with Client(params) as client:
+        t0 = time.perf_counter()
+        while True:
+            result = (await client.call_tool("search_standards", {"query": "warm up"})).structured_content
+            if result and result["status"]["state"] == "ready":
+                break
+            await asyncio.sleep(0.1)
+        ready_s = time.perf_counter() - t0
+        pid = child_pid("serve")
+        wall: list[float] = []
+        took: list[float] = []
+        for q in queries:
+            t = time.perf_counter()
+            result = (await client.call_tool("search_standards", {"query": q, "limit": 5})).structured_content
+            wall.append((time.perf_counter() - t) * 1000)
+            if result and not result.get("cached", False) and "took_ms" in result:
+                took.append(float(result["took_ms"]))
+        rss = rss_mb(pid) if pid else float("nan")
+        probe = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "bench.worker_probe", *queries[:20]],
+            env={**env, "PYTHONPATH": str(REPO)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        worker = re.search(r"worker RSS (\d+) MB", probe.stdout)
+    return {
+        "worker_rss": float(worker.group(1)) if worker else float("nan"),
+        "chunks": chunks,
+        "build_s": build_s,
+        "ready_s": ready_s,
+        "p50": pct(wall, 50),
+        "p95": pct(wall, 95),
+        "took_p50": pct(took, 50) if took else float("nan"),
+        "rss": rss,
+        "n": len(wall),
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 20000])
+    parser.add_argument("--queries", type=int, default=200, help="distinct questions sent per size (at most all)")
+    args = parser.parse_args()
+    if not sources():
+        print("no corpus found (../shared/corpus or prepared corpora): nothing to measure")
+        return
+    queries = questions()[: args.queries]
+    load = os.getloadavg()[0]
+    print(f"== uncached search_standards over MCP stdio (personas index, then personas serve); load {load:.1f}")
+    for size in args.sizes:
+        work = Path(tempfile.mkdtemp(prefix="latency-bench-"))
+        try:
+            fill(work / ".agent-os" / "standards", size)
+            r = await measure(work, queries)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        print(
+            f"   target {size} → {r['chunks']:.0f} chunks: p50 {r['p50']:.1f} ms  p95 {r['p95']:.1f} ms  "
+            f"(n={r['n']}, in-server p50 {r['took_p50']:.1f} ms)  server RSS {r['rss']:.0f} MB  "
+            f"worker RSS {r['worker_rss']:.0f} MB  `personas index` {r['build_s']:.0f} s, "
+            f"serve ready {r['ready_s']:.1f} s"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

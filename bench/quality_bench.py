@@ -1,0 +1,277 @@
+"""Retrieval quality of every ranking candidate on every evaluation corpus (prints a table).
+
+    python -m bench.quality_bench [--backend torch|onnx|onnx-int8] [--corpus NAME ...] [--split tune|judge|all]
+
+Each corpus is indexed the way ``personas index`` does it (an IndexWriter reconciles, then the
+FTS index folded in). Then every question is embedded once and asked of the real index: the
+vector and full-text candidate lists come from LanceDB exactly as a search gets them, and each
+ranking candidate orders those lists (pure functions from ``standards.index.ranking``; the same
+code the server runs). Candidates that need vectors the index does not store (a summary vector
+per document, headings-only vectors) embed them here, so they can be judged before anyone pays
+for storing them. Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.corpora import Corpus, Quality, load_corpora, score_rankings
+from standards import IndexConfig, IndexReader, IndexWriter, StandardsSource
+from standards.index import ranking
+from standards.index.embedder import Embedder, make_embedder
+
+#: Candidates per list, as a search for 5 results takes them.
+DEPTH = ranking.candidate_depth(5)
+#: Candidates that need vectors the index does not store (skipped with --fast).
+NEEDS_EXTRAS = ("heading-aware", "multi-vector")
+DEFAULT = "default (blend 0.2 + doc agg 0.1)"
+
+Ranker = Callable[["Case"], list[str]]
+
+
+class Case:
+    """One question's candidate lists (as the index returns them) and its extra vectors."""
+
+    def __init__(
+        self, vector_rows: list[dict[str, Any]], text_rows: list[dict[str, Any]], qvec: np.ndarray, extra: Extra
+    ) -> None:
+        self.vector_rows = vector_rows
+        self.text_rows = text_rows
+        self.qvec = qvec
+        self.extra = extra
+
+
+class Extra:
+    """Per-document summary vectors and per-chunk heading vectors (computed by the bench)."""
+
+    def __init__(self, doc_ids: list[str], doc_vecs: np.ndarray, head_by_id: dict[str, np.ndarray]) -> None:
+        self.doc_ids = doc_ids
+        self.doc_vecs = doc_vecs
+        self.head_by_id = head_by_id
+
+
+def files_of(hits: list[tuple[str, Any]]) -> list[str]:
+    out: list[str] = []
+    for _, hit in hits:
+        if hit.file not in out:
+            out.append(hit.file)
+    return out
+
+
+def summary_sim(case: Case) -> dict[str, float]:
+    sims = case.extra.doc_vecs @ case.qvec
+    return dict(zip(case.extra.doc_ids, (float(s) for s in sims), strict=True))
+
+
+def _rrf(k: Case, w: float) -> list[str]:
+    return files_of(ranking.fuse(k.vector_rows, k.text_rows, DEPTH, text_weight=w))
+
+
+def _blend(k: Case, w: float) -> list[str]:
+    return files_of(ranking.blend(k.vector_rows, k.text_rows, DEPTH, text_weight=w))
+
+
+def _doc_agg(k: Case, a: float) -> list[str]:
+    return files_of(ranking.aggregate_docs(ranking.vector_hits(k.vector_rows, DEPTH), doc_weight=a))
+
+
+def _blend_doc_agg(k: Case, w: float, a: float) -> list[str]:
+    blended = ranking.blend(k.vector_rows, k.text_rows, DEPTH, text_weight=w)
+    return files_of(ranking.aggregate_docs(blended, doc_weight=a))
+
+
+def _heading_aware(k: Case, beta: float) -> list[str]:
+    """Chunk similarity mixed with the similarity of its heading path alone."""
+    rows = []
+    for row in k.vector_rows:
+        head = k.extra.head_by_id.get(str(row["id"]))
+        bonus = float(head @ k.qvec) if head is not None else 0.0
+        sim = 1.0 - float(row["_distance"])
+        rows.append({**row, "_distance": 1.0 - ((1 - beta) * sim + beta * bonus)})
+    return files_of(ranking.vector_hits(rows, DEPTH))
+
+
+def _multi_vector(k: Case, gamma: float) -> list[str]:
+    """File score: best chunk similarity mixed with the similarity of the file's summary vector."""
+    sims = summary_sim(k)
+    scored: dict[str, float] = {}
+    for row in k.vector_rows:
+        scored[row["file"]] = max(scored.get(row["file"], -1.0), 1.0 - float(row["_distance"]))
+    floor = min(scored.values(), default=0.0)
+    combined = {f: (1 - gamma) * scored.get(f, floor) + gamma * sims.get(f, 0.0) for f in set(scored) | set(sims)}
+    return sorted(combined, key=lambda f: -combined[f])
+
+
+def candidates() -> dict[str, Ranker]:
+    c: dict[str, Ranker] = {
+        "vector": lambda k: files_of(ranking.vector_hits(k.vector_rows, DEPTH)),
+        "full-text": lambda k: files_of(ranking.text_hits(k.text_rows, DEPTH)),
+        "rrf 1:1 (old default)": partial(_rrf, w=1.0),
+    }
+    for w in (0.5, 0.25):
+        c[f"rrf 1:{w}"] = partial(_rrf, w=w)
+    for w in (0.05, 0.1, 0.15, 0.2, 0.3):
+        c[f"score blend, bm25 w={w}"] = partial(_blend, w=w)
+    for a in (0.1, 0.2):
+        c[f"vector + doc agg a={a}"] = partial(_doc_agg, a=a)
+    for w in (0.1, 0.2):
+        for a in (0.1, 0.2):
+            c[f"blend {w} + doc agg a={a}"] = partial(_blend_doc_agg, w=w, a=a)
+    for beta in (0.2, 0.4):
+        c[f"heading-aware b={beta}"] = partial(_heading_aware, beta=beta)
+    for g in (0.2, 0.4):
+        c[f"multi-vector (summary+chunks) g={g}"] = partial(_multi_vector, gamma=g)
+    c[DEFAULT] = lambda k: files_of(ranking.rank(k.vector_rows, k.text_rows, 2 * DEPTH))
+    return c
+
+
+async def build_index(corpus: Corpus, work: Path, embedder: Embedder) -> tuple[IndexReader, float]:
+    """Build like ``personas index`` (reconcile, then FTS folded), then open a reader like ``serve``."""
+    config = IndexConfig(
+        sources=[StandardsSource(root=corpus.root, kind="project")], index_dir=work / corpus.name, search_mode="vector"
+    )
+    writer = IndexWriter(config, embedder)
+    t0 = time.perf_counter()
+    await writer.start(watch=False)  # reconciles: a kept index only re-embeds changed files
+    await writer.wait_ready(timeout=3600)
+    await writer._wait_idle()
+    await writer._store.optimize()  # fold every row into the FTS index (the CLI path must do the same)
+    seconds = time.perf_counter() - t0
+    await writer.stop()
+    reader = IndexReader(config, embedder)
+    await reader.start()
+    return reader, seconds
+
+
+def summary_text(title: str, headings: list[str]) -> str:
+    return (title + ". " + "; ".join(h for h in headings if h != title))[:2000]
+
+
+async def extras(index: IndexReader, embedder: Embedder) -> Extra:
+    table = index._store._t()
+    data = (await table.query().select(["id", "file", "title", "heading_path"]).to_arrow()).to_pylist()
+    heads: dict[str, list[str]] = {}
+    titles: dict[str, str] = {}
+    for row in data:
+        path = list(row["heading_path"] or [])
+        titles[row["file"]] = row["title"]
+        for h in path[1:] or path:
+            if h not in heads.setdefault(row["file"], []):
+                heads[row["file"]].append(h)
+    doc_ids = sorted(heads)
+    doc_vecs = np.asarray(embedder.embed([summary_text(titles[d], heads[d]) for d in doc_ids]), dtype=np.float32)
+    head_texts = [" > ".join(row["heading_path"] or [row["title"]]) for row in data]
+    head_vecs = np.asarray(embedder.embed(head_texts), dtype=np.float32)
+    return Extra(doc_ids, doc_vecs, {str(row["id"]): v for row, v in zip(data, head_vecs, strict=True)})
+
+
+async def evaluate(corpus: Corpus, work: Path, embedder: Embedder, *, fast: bool) -> dict[str, dict[str, Quality]]:
+    index, build_s = await build_index(corpus, work, embedder)
+    chunks = await index._store.count_rows()
+    sys.stderr.write(f"{corpus.name}: {chunks} chunks built in {build_s:.1f}s\n")
+    no_extra = Extra([], np.zeros((0, embedder.dimension), dtype=np.float32), {})
+    extra = no_extra if fast else await extras(index, embedder)
+    cases: list[Case] = []
+    for q in corpus.questions:
+        qvec = np.asarray(embedder.embed([q.question])[0], dtype=np.float32)
+        vrows = await index._store.vector_search(qvec.tolist(), None, DEPTH)
+        trows = await index._store.text_search(ranking.fts_query_text(q.question), None, DEPTH)
+        cases.append(Case(vrows, trows, qvec, extra))
+    await index.stop()
+    out: dict[str, dict[str, Quality]] = {}
+    for name, rank in candidates().items():
+        if fast and name.startswith(NEEDS_EXTRAS):
+            continue
+        rankings = [rank(case) for case in cases]
+        out[name] = {}
+        for split in ("tune", "judge", "all"):
+            picked = [(r, q) for r, q in zip(rankings, corpus.questions, strict=True) if split in ("all", q.split)]
+            if picked:
+                out[name][split] = score_rankings([r for r, _ in picked], [q for _, q in picked])
+    out["_meta"] = {"chunks": Quality(chunks, 0, 0, 0)}
+    return out
+
+
+def print_table(results: dict[str, dict[str, dict[str, Quality]]], split: str) -> None:
+    names = [n for n in next(iter(results.values())) if n != "_meta"]
+    width = max(len(n) for n in names)
+    print(f"\n== retrieval quality, split '{split}' (R@1 / R@5 / MRR@10 over files)")
+    header = "".join(f"  {c[:24]:<24}" for c in results)
+    print(f"{'candidate'.ljust(width)}{header}")
+    sizes = ""
+    for r in results.values():
+        n = r["vector"].get(split, Quality(0, 0, 0, 0)).n
+        sizes += f"  {str(r['_meta']['chunks'].n) + ' chunks, n=' + str(n):<24}"
+    print(f"{''.ljust(width)}{sizes}")
+    for name in names:
+        cells = ""
+        for r in results.values():
+            q = r.get(name, {}).get(split)
+            cells += f"  {f'{q.r1:.2f} / {q.r5:.2f} / {q.mrr10:.2f}' if q else '—':<24}"
+        print(f"{name.ljust(width)}{cells}")
+
+
+def print_summary(results: dict[str, dict[str, dict[str, Quality]]], names: list[str]) -> None:
+    """Default against vector-only per corpus, on the judge split (the playbook has only tune questions)."""
+    print("\n== summary: default vs vector-only (judge split; playbook: tune)")
+    for name in names:
+        split = "judge" if "judge" in results[name]["vector"] else "tune"
+        default = results[name][DEFAULT][split]
+        vector = results[name]["vector"][split]
+        print(
+            f"   {name:<22} {split:<5} default {default.r1:.2f}/{default.r5:.2f}/{default.mrr10:.2f} | vector "
+            f"{vector.r1:.2f}/{vector.r5:.2f}/{vector.mrr10:.2f} (n={default.n})"
+        )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", default=None, help="embedding backend (default: the setting's default)")
+    parser.add_argument("--corpus", action="append", default=None)
+    parser.add_argument("--split", default="all", choices=["tune", "judge", "all"])
+    parser.add_argument("--fast", action="store_true", help="skip the candidates that embed extra vectors")
+    parser.add_argument("--work", type=Path, default=None, help="where the indexes are kept between runs")
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    corpora = load_corpora(args.corpus)
+    missing = [c.name for c in corpora if not c.available]
+    if missing:
+        print(f"corpora not prepared (see bench/data/corpora/README.md): {', '.join(missing)}")
+    corpora = [c for c in corpora if c.available]
+    if not corpora:
+        return
+    embedder = make_embedder(None, backend=args.backend)
+    print(f"== embedder: {embedder.name}")
+    slug = "".join(ch if ch.isalnum() else "-" for ch in embedder.name)
+    work = args.work or Path(tempfile.gettempdir()) / "personas-search-eval" / slug
+    results = {c.name: await evaluate(c, work, embedder, fast=args.fast) for c in corpora}
+    for split in ("tune", "judge") if args.split == "all" else (args.split,):
+        print_table(results, split)
+    print_summary(results, [c.name for c in corpora])
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    c: {n: {s: q.__dict__ for s, q in v.items()} for n, v in r.items() if n != "_meta"}
+                    for c, r in results.items()
+                },
+                indent=2,
+            )
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,239 @@
+"""The sentence-transformers model run by ONNX Runtime (no torch at query time).
+
+The ONNX graph is exported locally from the model folder's own weights (the bundled
+all-MiniLM-L6-v2 by default; never downloaded) on first use, and kept in the user's cache
+(``~/.cache/agent-personas/onnx`` or ``$PERSONAS_ONNX_CACHE``) keyed by the weights' path,
+size and mtime, so every later process just loads it. ``quantized=True`` adds a dynamic int8
+copy of the graph (``onnxruntime.quantization``) for faster queries.
+
+Tokenising uses the model's ``tokenizer.json`` (the ``tokenizers`` library); pooling and
+normalisation follow the model's sentence-transformers config (mean pooling + L2). fp32 output
+equals the torch model's, so it shares its index name (switching backends re-embeds nothing);
+the int8 graph's vectors differ slightly, so it has a name of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from standards.index.chunker import estimate_tokens
+
+log = logging.getLogger(__name__)
+
+EXPORT_FORMAT = "v1"
+_INPUTS = ["input_ids", "attention_mask", "token_type_ids"]
+
+
+def onnx_cache_dir() -> Path:
+    configured = os.environ.get("PERSONAS_ONNX_CACHE")
+    if configured:
+        return Path(configured).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "agent-personas" / "onnx"
+
+
+def _weights_key(model_path: Path) -> str:
+    parts = [EXPORT_FORMAT, str(model_path.resolve())]
+    for weights in sorted(model_path.glob("*.safetensors")) + sorted(model_path.glob("pytorch_model.bin")):
+        stat = weights.stat()
+        parts.append(f"{weights.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def export_onnx(model_path: Path, target: Path) -> None:
+    """Export the transformer of ``model_path`` to ``target`` (torch's TorchScript-based exporter)."""
+    import torch
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(str(model_path), attn_implementation="eager")
+    model.eval()
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            out = self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            return out.last_hidden_state
+
+    ids = torch.tensor([[101, 2129, 2323, 1045, 2171, 102], [101, 2129, 102, 0, 0, 0]])
+    mask = (ids != 0).long()
+    axes = {"0": "batch", "1": "tokens"}
+    dynamic = {name: {0: axes["0"], 1: axes["1"]} for name in [*_INPUTS, "last_hidden_state"]}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes about data-dependent branches the model does not take
+        torch.onnx.export(
+            LastHiddenState(model),
+            (ids, mask, torch.zeros_like(ids)),
+            str(target),
+            input_names=_INPUTS,
+            output_names=["last_hidden_state"],
+            dynamic_axes=dynamic,
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+def quantize_int8(source: Path, target: Path) -> None:
+    """Dynamic int8 quantization of the matrix multiplications (embeddings stay fp32)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
+    )
+
+
+def ensure_onnx(model_path: Path, *, quantized: bool, cache_dir: Path | None = None) -> Path:
+    """Path of the ONNX graph for ``model_path`` (exported and cached on first use)."""
+    folder = (cache_dir or onnx_cache_dir()) / f"{model_path.name}-{_weights_key(model_path)}"
+    fp32 = folder / "model.onnx"
+    int8 = folder / "model-int8.onnx"
+    wanted = int8 if quantized else fp32
+    if wanted.is_file():
+        return wanted
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    if not fp32.is_file():
+        log.info("exporting %s to ONNX (once; cached in %s)", model_path, folder)
+        tmp = folder / f"model.onnx.{os.getpid()}.tmp"
+        export_onnx(model_path, tmp)
+        tmp.replace(fp32)  # atomic: concurrent processes never see half a file
+    if quantized:
+        tmp = folder / f"model-int8.onnx.{os.getpid()}.tmp"
+        quantize_int8(fp32, tmp)
+        tmp.replace(int8)
+    log.info("ONNX model ready in %.1fs: %s", time.perf_counter() - started, wanted)
+    return wanted
+
+
+class OnnxEmbedder:
+    """Mean-pooled, normalised sentence embeddings from an ONNX graph of the model."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        quantized: bool = True,
+        batch_size: int = 32,
+        threads: int | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
+        from standards.index.embedder import _read_dimension, _read_max_tokens
+
+        self._path = model_path
+        self._quantized = quantized
+        self._batch_size = batch_size
+        self._threads = threads
+        self._cache_dir = cache_dir
+        self._dimension = _read_dimension(model_path) or 384
+        self._max_tokens = _read_max_tokens(model_path)
+        self._lock = threading.Lock()
+        self._session: Any = None
+        self._tokenizers: dict[bool, Any] = {}
+
+    @property
+    def name(self) -> str:
+        base = f"sentence-transformers:{self._path.name}"
+        return f"{base}:onnx-int8" if self._quantized else base
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self._max_tokens
+
+    @property
+    def model_path(self) -> Path:
+        return self._path
+
+    def count_tokens(self, text: str) -> int:
+        tokenizer = self._get_tokenizer(truncate=False)
+        if tokenizer is None:
+            return estimate_tokens(text)
+        return len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def load(self) -> None:
+        self._load()
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        session = self._load()
+        tokenizer = self._get_tokenizer(truncate=True)
+        if tokenizer is None:
+            raise RuntimeError(f"no tokenizer.json in {self._path}: the ONNX backend needs it (use the torch backend)")
+        encodings = tokenizer.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        out: list[list[float]] = [[] for _ in texts]
+        for start in range(0, len(order), self._batch_size):
+            batch = order[start : start + self._batch_size]
+            width = max(len(encodings[i].ids) for i in batch)
+            ids = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for row, i in enumerate(batch):
+                tokens = encodings[i].ids
+                ids[row, : len(tokens)] = tokens
+                mask[row, : len(tokens)] = 1
+            hidden = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden[0] * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            for row, i in enumerate(batch):
+                out[i] = pooled[row].tolist()
+        return out
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._session is None:
+                import onnxruntime as ort
+
+                graph = ensure_onnx(self._path, quantized=self._quantized, cache_dir=self._cache_dir)
+                options = ort.SessionOptions()
+                if self._threads:
+                    options.intra_op_num_threads = self._threads
+                options.inter_op_num_threads = 1
+                self._session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+            return self._session
+
+    def _get_tokenizer(self, *, truncate: bool) -> Any:
+        """The model's fast tokenizer; ``truncate`` cuts inputs at the model's limit (special tokens included)."""
+        with self._lock:
+            if truncate not in self._tokenizers:
+                tokenizer_file = self._path / "tokenizer.json"
+                if not tokenizer_file.is_file():
+                    return None
+                from tokenizers import Tokenizer
+
+                tokenizer = Tokenizer.from_file(str(tokenizer_file))
+                tokenizer.no_padding()
+                if truncate:
+                    tokenizer.enable_truncation(self._max_tokens)
+                else:
+                    tokenizer.no_truncation()
+                self._tokenizers[truncate] = tokenizer
+            return self._tokenizers[truncate]
+
+
+def main() -> None:
+    """Export (and quantize) the bundled model now, so no server pays for it on first start."""
+    from standards.index.embedder import bundled_model_path
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for quantized in (False, True):
+        ensure_onnx(bundled_model_path(), quantized=quantized)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""Ranking of search candidates (pure functions, no I/O).
+
+A search asks the index for two candidate lists: the nearest chunks by cosine distance
+(``_distance``) and the best full-text (BM25) matches (``_score``). These functions order them.
+``bench/quality_bench.py`` scores every one of them on corpora nobody here wrote; :func:`rank` is
+the one the server uses (see the README's search section for the table that chose it).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from standards.index.models import SearchHit
+
+#: RRF constant (Cormack et al.); ranks deeper than ~k matter little.
+RRF_K = 60
+#: Weight of the full-text score in :func:`blend` (cosine similarity has weight 1).
+BLEND_TEXT_WEIGHT = 0.2
+#: Weight of a file's next-best chunks in :func:`aggregate_docs`.
+DOC_WEIGHT = 0.1
+_FTS_WORD = re.compile(r"\w+")
+
+Ranked = list[tuple[str, SearchHit]]
+
+
+def fts_query_text(query: str) -> str:
+    """The query as plain words for full-text search (no query syntax reaches the parser)."""
+    return " ".join(_FTS_WORD.findall(query))
+
+
+def _hit(row: dict[str, Any], score: float) -> SearchHit:
+    return SearchHit(
+        file=row["file"],
+        heading_path=list(row["heading_path"] or []),
+        domain=row["domain"],
+        source=row["source"],
+        paths=list(row.get("paths") or []),
+        score=round(score, 6),
+        text=row["text"],
+        tags=list(row["tags"] or []),
+    )
+
+
+def _similarity(row: dict[str, Any]) -> float:
+    return 1.0 - float(row["_distance"])
+
+
+def vector_hits(rows: list[dict[str, Any]], limit: int) -> Ranked:
+    """Nearest chunks first; cosine distance → similarity (higher is better)."""
+    ordered = sorted(rows, key=_similarity, reverse=True)
+    return [(row["doc"], _hit(row, _similarity(row))) for row in ordered[:limit]]
+
+
+def text_hits(rows: list[dict[str, Any]], limit: int) -> Ranked:
+    """Full-text matches first; BM25 scaled so the best match scores 1."""
+    best = max((float(r["_score"]) for r in rows), default=0.0) or 1.0
+    ordered = sorted(rows, key=lambda r: float(r["_score"]), reverse=True)
+    return [(row["doc"], _hit(row, float(row["_score"]) / best)) for row in ordered[:limit]]
+
+
+def fuse(
+    vector_rows: list[dict[str, Any]], text_rows: list[dict[str, Any]], limit: int, *, text_weight: float = 1.0
+) -> Ranked:
+    """Weighted reciprocal rank fusion; scores scaled so rank 1 in both lists gives 1.0."""
+    scores: dict[str, float] = {}
+    rows: dict[str, dict[str, Any]] = {}
+    for ranked, weight in ((vector_rows, 1.0), (text_rows, text_weight)):
+        for rank, row in enumerate(ranked, start=1):
+            key = str(row["id"])
+            scores[key] = scores.get(key, 0.0) + weight / (RRF_K + rank)
+            rows.setdefault(key, row)
+    best = (1.0 + text_weight) / (RRF_K + 1)
+    ordered = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[:limit]
+    return [(rows[key]["doc"], _hit(rows[key], score / best)) for key, score in ordered]
+
+
+def blend(
+    vector_rows: list[dict[str, Any]],
+    text_rows: list[dict[str, Any]],
+    limit: int,
+    *,
+    text_weight: float = BLEND_TEXT_WEIGHT,
+) -> Ranked:
+    """Cosine similarity plus ``text_weight`` × BM25 (scaled to the best match = 1), per chunk.
+
+    A chunk found only by full text gets the lowest similarity of the vector list (its true
+    similarity is at most that); one found only by vector gets no text score.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    sims: dict[str, float] = {}
+    for row in vector_rows:
+        key = str(row["id"])
+        rows[key] = row
+        sims[key] = _similarity(row)
+    floor = min(sims.values(), default=0.0)
+    best_text = max((float(r["_score"]) for r in text_rows), default=0.0) or 1.0
+    scores = dict(sims)
+    for row in text_rows:
+        key = str(row["id"])
+        rows.setdefault(key, row)
+        scores[key] = sims.get(key, floor) + text_weight * float(row["_score"]) / best_text
+    ordered = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[:limit]
+    top = 1.0 + text_weight
+    return [(rows[key]["doc"], _hit(rows[key], max(0.0, score / top))) for key, score in ordered]
+
+
+def aggregate_docs(ranked: Ranked, *, doc_weight: float, per_doc: int = 3) -> Ranked:
+    """Document-level evidence: each chunk also gets ``doc_weight`` × the summed scores of its
+    file's next-best chunks (up to ``per_doc`` - 1 of them) among the candidates.
+
+    Scores are rescaled so they stay in [0, 1] and the order is by the new score.
+    """
+    by_doc: dict[str, list[float]] = {}
+    for doc, hit in ranked:
+        by_doc.setdefault(doc, []).append(hit.score)
+    bonus = {doc: sum(sorted(scores, reverse=True)[1:per_doc]) for doc, scores in by_doc.items()}
+    top = 1.0 + doc_weight * (per_doc - 1)
+    rescored = [
+        (doc, hit.model_copy(update={"score": round((hit.score + doc_weight * bonus[doc]) / top, 6)}))
+        for doc, hit in ranked
+    ]
+    rescored.sort(key=lambda item: item[1].score, reverse=True)
+    return rescored
+
+
+def candidate_depth(limit: int) -> int:
+    """How many chunks a search takes from each candidate list for ``limit`` results."""
+    return max(limit * 4, 20)
+
+
+def rank(vector_rows: list[dict[str, Any]], text_rows: list[dict[str, Any]] | None, limit: int) -> Ranked:
+    """The default ranking: cosine + 0.2 × BM25 per chunk, then document-level aggregation.
+
+    Chosen on the tuning questions of three public corpora and the playbook and checked on held-out
+    questions (README, "Search"); with ``text_rows=None`` (vector mode) the same aggregation
+    applies to cosine similarity alone.
+    """
+    if text_rows is None:
+        ranked = vector_hits(vector_rows, len(vector_rows))
+    else:
+        ranked = blend(vector_rows, text_rows, len(vector_rows) + len(text_rows))
+    return aggregate_docs(ranked, doc_weight=DOC_WEIGHT)[:limit]

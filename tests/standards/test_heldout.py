@@ -1,0 +1,76 @@
+"""The default ranking on the default embedding backend ranks a small held-out corpus correctly.
+
+The corpus (tests/standards/fixtures/heldout) ships with the tests, so this never skips for a
+missing ../shared. Its questions avoid the files' headings, so full-text matching alone is not
+enough to pass.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from standards import IndexConfig, StandardsSource
+from standards.index.embedder import Embedder, make_embedder
+from tests.standards.conftest import IndexFactory
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+QUESTIONS = json.loads((FIXTURES / "heldout_questions.json").read_text(encoding="utf-8"))["questions"]
+
+
+@pytest.fixture(scope="module")
+def default_embedder() -> Embedder:
+    """The backend a server gets by default (ONNX int8 when onnxruntime is installed)."""
+    embedder = make_embedder(None, backend="auto")
+    embedder.embed(["warm up"])  # exports the ONNX graph on a machine that has none cached yet
+    return embedder
+
+
+@pytest.mark.model
+@pytest.mark.timeout(900)
+async def test_default_ranking_puts_the_right_file_first(
+    tmp_path: Path, default_embedder: Embedder, make_index: IndexFactory
+) -> None:
+    config = IndexConfig(
+        sources=[StandardsSource(root=FIXTURES / "heldout", kind="project")], index_dir=tmp_path / "index"
+    )
+    assert config.search_mode == "hybrid"
+    index = make_index(config, default_embedder)
+    await index.start(watch=False)
+    assert (await index.wait_ready(timeout=300)).state == "ready"
+    firsts = {}
+    for item in QUESTIONS:
+        response = await index.search(item["question"], limit=5)
+        firsts[item["question"]] = response.results[0].file
+    assert firsts == {item["question"]: item["file"] for item in QUESTIONS}
+
+
+def cosine(a: list[float], b: list[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True))
+
+
+@pytest.mark.model
+@pytest.mark.timeout(900)
+def test_onnx_backends_agree_with_torch(default_embedder: Embedder) -> None:
+    torch_model = make_embedder(None, backend="torch")
+    fp32 = make_embedder(None, backend="onnx")
+    assert fp32.name == torch_model.name  # same vectors: switching re-embeds nothing
+    int8 = make_embedder(None, backend="onnx-int8")
+    assert int8.name != torch_model.name
+    texts = ["How do we rotate secrets?", "Structured logging with correlation ids", "x"]
+    reference = torch_model.embed(texts)
+    for backend, floor in ((fp32, 0.9999), (int8, 0.95)):
+        vectors = backend.embed(texts)
+        for got, want in zip(vectors, reference, strict=True):
+            assert len(got) == 384
+            assert cosine(got, want) > floor
+        # alone or in a batch: the same vector (int8 scales activations per batch, so nearly)
+        assert cosine(backend.embed([texts[0]])[0], vectors[0]) > (floor + 1) / 2
+    assert fp32.count_tokens("a " * 400) == 400  # counting never truncates
+
+
+def test_unknown_backend_is_refused_with_the_choices() -> None:
+    with pytest.raises(ValueError, match="auto, onnx-int8, onnx or torch"):
+        make_embedder(None, backend="tensorflow")
