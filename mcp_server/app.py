@@ -8,9 +8,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from mcp_server.data_dir import prepare_data_dir, secure_files
 from mcp_server.embedded import embedded_redis
+from mcp_server.roots import Workspace
 from mcp_server.session_log import JobEvents
 from mcp_server.settings import Settings
 from personas.registry import PersonaRegistry
@@ -33,6 +35,7 @@ from worker.dismissals import DismissalStore
 from worker.queue import JobQueue, open_pool, redact
 from worker.recovery import Recovery
 from worker.service import JobService
+from worker.standards_events import publishing
 from worker.store import JobStore
 from worker.tasks import WorkerDeps
 
@@ -51,6 +54,8 @@ class AppState:
     proposals: ProposalService
     job_events: JobEvents
     """Sends each job's lifecycle as MCP log messages to the session that started it."""
+    workspace: Workspace
+    """The project root persona runs use; follows the client's MCP roots unless configured."""
     dismissals: DismissalStore | None = None
     """Findings the team dismissed (dismiss_finding, personas findings)."""
 
@@ -164,13 +169,18 @@ async def open_app(
             dismissals=dismissals,
         )
         proposals = await stack.enter_async_context(open_proposal_store(settings))
+        follows_root: list[Any] = [jobs]
         if run_worker:
             toolbox = run_toolbox(settings, standards, proposals)
+            follows_root.append(toolbox)
             await stack.enter_async_context(in_process_worker(settings, redis_url, store, personas, toolbox))
         await asyncio.to_thread(secure_files, settings.data_dir)
         log.info("agent-personas ready: %d personas, redis %s", len(personas.ids()), redact(redis_url))
         job_events = await stack.enter_async_context(
             JobEvents.running(jobs, max_seconds=settings.job_timeout_seconds * settings.job_max_attempts + 120)
+        )
+        workspace = await stack.enter_async_context(
+            Workspace.running(settings.project_root, explicit=settings.project_root_given, targets=follows_root)
         )
         yield AppState(
             settings=settings,
@@ -183,11 +193,12 @@ async def open_app(
                 proposals,
                 settings.standards_dir,
                 revisions=jobs,
-                reindex=standards.reindex_paths,
+                reindex=publishing(standards.reindex_paths, pool, settings.standards_dir),
                 shared_dir=settings.shared_approval_dir,
                 shared_writable=settings.shared_standards_writable,
             ),
             job_events=job_events,
+            workspace=workspace,
         )
 
 

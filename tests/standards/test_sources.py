@@ -294,6 +294,10 @@ async def test_rule_file_edits_are_picked_up_by_the_watcher(tmp_path: Path, make
     await waiter.wait_for(lambda: _contains(index.search("ocelot", limit=20, paths=["billing/a.py"]), "ocelot"))
     (project / ".cursor" / "rules" / "new.mdc").unlink()
     await waiter.wait_for(lambda: _lacks(texts(), "quokka"))
+    write(project / "orders" / "AGENTS.md", "# Orders\n\nThe wombat rule.\n")  # a new folder, then its edit
+    await waiter.wait_for(lambda: _contains(index.search("wombat", limit=20, paths=["orders/a.py"]), "wombat"))
+    write(project / "orders" / "AGENTS.md", "# Orders\n\nThe numbat rule.\n")
+    await waiter.wait_for(lambda: _contains(index.search("numbat", limit=20, paths=["orders/a.py"]), "numbat"))
 
 
 async def _contains(result: object, word: str) -> bool:
@@ -328,3 +332,23 @@ async def test_search_command_takes_paths(tmp_path: Path) -> None:
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("1. [") and lines[0].endswith("rules/.cursor/rules/api.mdc — API rules > Pagination")
     assert lines[1] == "   (governs api/**, **/*_api.py)"
+
+
+def test_source_view_scoping_is_remembered_within_a_bound() -> None:
+    from standards.index.scope import SCOPE_CACHE, DocScope, SourceView
+
+    view = SourceView.build(
+        [
+            DocScope("rules:api.mdc", "rules", ".cursor/rules/api.mdc", ("api/**",)),
+            DocScope("rules:web.md", "rules", "web.instructions.md", ("web/**", "*.tsx")),
+            DocScope("project:security/a.md", "project", "security/a.md"),
+            DocScope("universal:security/a.md", "universal", "security/a.md"),
+        ]
+    )
+    assert view.excluded(()) == ["universal:security/a.md"]
+    for _ in range(2):  # the second answer comes from the cache and is the same
+        assert view.matching(("api/x.py", "ui/App.tsx")) == {"rules:api.mdc", "rules:web.md"}
+        assert view.excluded(("api/x.py",)) == ["rules:web.md", "universal:security/a.md"]
+    for i in range(SCOPE_CACHE + 10):
+        view.matching((f"f{i}.py",))
+    assert len(view._governing) == SCOPE_CACHE
