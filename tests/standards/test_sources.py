@@ -179,6 +179,11 @@ async def test_scoped_search_with_and_without_paths(tmp_path: Path, make_index: 
     assert billing[0] == "billing/AGENTS.md" and ".cursor/rules/api.mdc" not in billing
     web = await files(["web/src/App.tsx", "billing/x.py"])
     assert set(web[:2]) == {".github/instructions/frontend.instructions.md", "billing/AGENTS.md"}
+    reader = make_index(rules_config(tmp_path, project), writer=False)  # a worker's read-only view
+    await reader.start(watch=False)
+    assert (await reader.wait_ready(timeout=30)).state == "ready"
+    from_reader = [h.file for h in (await reader.search(query, limit=20, paths=["api/users.py"])).results]
+    assert from_reader == api
 
 
 async def test_own_standard_with_paths_front_matter(tmp_path: Path, make_index: IndexFactory) -> None:
