@@ -191,6 +191,14 @@ def _read_untracked(
     return files, sections
 
 
+def _unsplit_note(files: Sequence[ChangedFile]) -> str:
+    names = ", ".join(f.path for f in files[:50]) + (f" and {len(files) - 50} more" if len(files) > 50 else "")
+    return (
+        "(git's diff could not be split per file, so it is not shown: secret files' lines must never be "
+        f"sent. Read the changed files with read_file: {names}.)\n"
+    )
+
+
 async def resolve_changes(
     root: Path,
     spec: str,
@@ -233,19 +241,27 @@ async def resolve_changes(
     if patch.cut and raw_sections:
         raw_sections[-1] += "[… git's output was cut at its size limit]\n"
     sections: list[tuple[str, str]] = []
-    aligned = len(raw_sections) == len(files)
-    for i, changed in enumerate(files):
+    # git prints a type change (file <-> symlink) as two sections: a deletion and a creation.
+    widths = [2 if f.status == "type_changed" else 1 for f in files]
+    aligned = len(raw_sections) == sum(widths)
+    start = 0
+    for changed, width in zip(files, widths, strict=True):
         changed.binary = changed.path in binary
-        section = raw_sections[i] if aligned else ""
-        if changed.status != "deleted" and section and not changed.binary:
-            changed.ranges = changed_ranges(section)
-        why = _withheld(changed.path, denied_rel)
+        own = raw_sections[start : start + width] if aligned else []
+        section = "".join(own)
+        start += width
+        if changed.status != "deleted" and own and not changed.binary:
+            changed.ranges = changed_ranges(own[-1])  # the new file's lines
+        # A rename or copy out of a secret file shows the secret's removed lines: check both names.
+        why = _withheld(changed.path, denied_rel) or (
+            _withheld(changed.old_path, denied_rel) if changed.old_path else None
+        )
         if why is not None:
             section = withheld_section(changed.path, why)
         if section:
             sections.append((changed.path, section))
-    if not aligned:  # should not happen; keep git's diff whole rather than mislabel sections
-        sections = [("(diff)", text)]
+    if not aligned and files:  # never show git's diff whole: it may hold a withheld file's lines
+        sections = [("(diff)", _unsplit_note(files))]
     if kind == "working":
         extra_files, extra_sections = await _untracked(root, denied_rel)
         files += extra_files
