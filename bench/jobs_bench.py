@@ -3,7 +3,11 @@
 Uses the scripted fake Messages API (tests/fakes/anthropic_api.py) answering every call after a
 fixed delay (default 2 s), a private redis-server, and real SQLite. Prints numbers; asserts nothing.
 
-    .venv/bin/python bench/jobs_bench.py [--concurrent 200] [--burst 500] [--delay 2.0]
+    .venv/bin/python bench/jobs_bench.py [--concurrent 200] [--burst 500] [--delay 2.0] [--database both]
+
+--database sqlite (default), postgres, or both: where the jobs live. postgres starts a throwaway
+PostgreSQL (tests/postgres_process.py) and runs 0. and 2. on it (PERSONAS_DATABASE_URL for the
+workers), so the numbers print next to SQLite's.
 
 1. One in-process worker, concurrency = --concurrent, that many jobs submitted at once: all of them
    run at the same time; completion time, throughput, pickup latency (started_at - created_at).
@@ -63,7 +67,7 @@ def slow_fake(delay: float) -> fake.FakeAnthropic:
 
 
 @asynccontextmanager
-async def job_service(db_path: Path, redis_url: str) -> AsyncIterator[JobService]:
+async def job_service(db_path: Path | str, redis_url: str) -> AsyncIterator[JobService]:
     async with JobStore.open(db_path) as store:
         pool = make_pool(redis_url)
         try:
@@ -112,10 +116,22 @@ def report(title: str, jobs: list[JobState], n: int, elapsed: float, submit_s: f
         print(f"  {name:<{width}}  {value}")
 
 
-async def idle_pickup(n: int, tmp: Path, redis_url: str) -> None:
+async def fresh_database(admin_url: str, name: str) -> str:
+    import asyncpg
+
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {name}")
+    finally:
+        await conn.close()
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+async def idle_pickup(n: int, tmp: Path, redis_url: str, db_url: str | None = None) -> None:
     """The queue's own latency: jobs submitted one at a time to an idle worker."""
     with slow_fake(0.0) as api:
-        db = tmp / "idle" / "jobs.sqlite3"
+        db: Path | str = db_url or tmp / "idle" / "jobs.sqlite3"
         llm = LLMConfig(api_key="sk-bench", base_url=api.base_url, max_retries=0)
         async with job_service(db, redis_url) as service, JobStore.open(db) as worker_store:
             deps = WorkerDeps(store=worker_store, personas=service.personas, llm=llm, job_timeout_seconds=60)
@@ -130,7 +146,8 @@ async def idle_pickup(n: int, tmp: Path, redis_url: str) -> None:
             await worker.close()
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-    print(f"\n0. pickup latency, idle worker (PERSONAS_QUEUE_POLL_INTERVAL=0.05), {n} jobs one at a time")
+    where = "PostgreSQL" if db_url else "SQLite"
+    print(f"\n0. [{where}] pickup latency, idle worker (PERSONAS_QUEUE_POLL_INTERVAL=0.05), {n} jobs one at a time")
     print(f"  p50 / p95 / max  {pct(pickups, 50):.1f} / {pct(pickups, 95):.1f} / {max(pickups):.1f} ms")
 
 
@@ -168,8 +185,8 @@ async def one_worker(n: int, delay: float, tmp: Path, redis_url: str, *, label: 
         )
 
 
-async def two_processes(n: int, delay: float, tmp: Path, redis_url: str) -> None:
-    data_dir = tmp / "shared"
+async def two_processes(n: int, delay: float, tmp: Path, redis_url: str, db_url: str | None = None) -> None:
+    data_dir = tmp / ("shared-pg" if db_url else "shared")
     data_dir.mkdir()
     with slow_fake(delay) as api:
         env = {
@@ -185,6 +202,8 @@ async def two_processes(n: int, delay: float, tmp: Path, redis_url: str) -> None
             PERSONAS_LOG_LEVEL="INFO",
             PERSONAS_EMBEDDER="hashing",
         )
+        if db_url:
+            env["PERSONAS_DATABASE_URL"] = db_url
         logs = [(data_dir / f"worker{i}.log").open("w") for i in range(2)]
         procs = [
             await asyncio.create_subprocess_exec(PERSONAS_BIN, "worker", env=env, stdout=subprocess.DEVNULL, stderr=log)
@@ -196,7 +215,7 @@ async def two_processes(n: int, delay: float, tmp: Path, redis_url: str) -> None
                 if time.monotonic() > deadline or any(p.returncode is not None for p in procs):
                     raise RuntimeError("workers did not start; see " + str(data_dir))
                 await asyncio.sleep(0.1)
-            async with job_service(data_dir / "jobs.sqlite3", redis_url) as service:
+            async with job_service(db_url or data_dir / "jobs.sqlite3", redis_url) as service:
                 warm, _ = await burst(service, 20)  # first-run imports in both workers
                 await wait_all(service.store, warm, limit_s=60)
                 job_ids, submit_s = await burst(service, n)
@@ -214,7 +233,8 @@ async def two_processes(n: int, delay: float, tmp: Path, redis_url: str) -> None
         first = sorted(jobs, key=lambda j: j.created_at)[:200]
         early = [((j.started_at or 0) - j.created_at) * 1000 for j in first if j.started_at]
         report(
-            f"2. {n}-job burst over two `personas worker` processes (concurrency 100 each), fake API {delay:g} s/call",
+            f"2. [{'PostgreSQL' if db_url else 'SQLite'}] {n}-job burst over two `personas worker` processes "
+            f"(concurrency 100 each), fake API {delay:g} s/call",
             jobs,
             n,
             elapsed,
@@ -234,6 +254,7 @@ async def main() -> None:
     parser.add_argument("--concurrent", type=int, default=200)
     parser.add_argument("--burst", type=int, default=500)
     parser.add_argument("--delay", type=float, default=2.0, help="fake API seconds per call")
+    parser.add_argument("--database", choices=("sqlite", "postgres", "both"), default="sqlite")
     args = parser.parse_args()
     import logging
 
@@ -241,11 +262,22 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         with redis_process(tmp) as redis_url:
-            await idle_pickup(50, tmp, redis_url)
-            redis.Redis.from_url(redis_url).flushdb()
-            await one_worker(args.concurrent, args.delay, tmp, redis_url)
-            redis.Redis.from_url(redis_url).flushdb()
-            await two_processes(args.burst, args.delay, tmp, redis_url)
+            if args.database in ("sqlite", "both"):
+                await idle_pickup(50, tmp, redis_url)
+                redis.Redis.from_url(redis_url).flushdb()
+                await one_worker(args.concurrent, args.delay, tmp, redis_url)
+                redis.Redis.from_url(redis_url).flushdb()
+                await two_processes(args.burst, args.delay, tmp, redis_url)
+            if args.database in ("postgres", "both"):
+                from tests.postgres_process import postgres_server
+
+                with postgres_server() as pg:
+                    redis.Redis.from_url(redis_url).flushdb()
+                    await idle_pickup(50, tmp, redis_url, await fresh_database(pg.url, "bench_idle"))
+                    redis.Redis.from_url(redis_url).flushdb()
+                    await two_processes(
+                        args.burst, args.delay, tmp, redis_url, await fresh_database(pg.url, "bench_burst")
+                    )
 
 
 if __name__ == "__main__":

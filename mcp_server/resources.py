@@ -1,5 +1,5 @@
 """Jobs and proposals as MCP resources (JSON): ``personas://jobs`` (recent jobs, filterable),
-``personas://jobs/{job_id}`` and ``personas://proposals/{proposal_id}``.
+``personas://jobs/{job_id}``, ``personas://proposals/{proposal_id}`` and ``personas://index/status``.
 
 The list is a template with optional query parameters (``personas://jobs?status=running&limit=20``):
 reading ``personas://jobs`` as is works, and a template handler gets the server state through its
@@ -7,6 +7,8 @@ context, which a static resource cannot.
 """
 
 from __future__ import annotations
+
+import json
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
@@ -20,6 +22,23 @@ JSON = "application/json"
 
 
 def register_job_resources(server: MCPServer) -> None:
+    @server.resource(
+        "personas://index/status{?detail}",
+        name="index-status",
+        title="Standards index status",
+        description="The standards index: state (building, ready, stale, error), files and chunks, full-text "
+        "coverage, and the files it skipped with the reason (binary, too large, too many chunks, ...). "
+        "personas://index/status?detail=skipped lists only the skipped files.",
+        mime_type=JSON,
+    )
+    async def index_status(ctx: AppContext, detail: str = "full") -> str:
+        status = app_state(ctx).standards.status()
+        if detail == "skipped":
+            return json.dumps([f.model_dump() for f in status.skipped], indent=2)
+        if detail != "full":
+            raise ResourceError(f"Unknown detail {detail!r}: use 'full' or 'skipped'.")
+        return status.model_dump_json(indent=2)
+
     @server.resource(
         "personas://jobs{?status,persona,limit}",
         name="jobs",

@@ -17,6 +17,7 @@ from mcp_server.desk.serve import StateRef
 from mcp_server.embedded import EmbeddedRedisError
 from mcp_server.instructions import INSTRUCTIONS
 from mcp_server.resources import register_job_resources
+from mcp_server.roots import register_roots
 from mcp_server.sdk_compat import registered_tool_names
 from mcp_server.session_log import register_logging
 from mcp_server.settings import Settings
@@ -29,6 +30,7 @@ from mcp_server.tools.review import register_review_tools
 from mcp_server.tools.standards import register_standards
 from mcp_server.tools.trim import trim_tools_list
 from personas.registry import PersonaRegistry
+from standards.db import StoreError
 from standards.sqlite import DatabaseUnusableError
 
 log = logging.getLogger(__name__)
@@ -62,7 +64,7 @@ def build_server(
                 state = await stack.enter_async_context(
                     open_app(settings, personas, run_worker=run_worker, watch=watch)
                 )
-            except (DatabaseUnusableError, DataDirError, EmbeddedRedisError) as exc:
+            except (DatabaseUnusableError, StoreError, DataDirError, EmbeddedRedisError) as exc:
                 # Stay up: the client sees the reason on every tool call rather than EOF.
                 log.error("agent-personas cannot start its job system: %s", exc)
                 state = Unavailable(str(exc))
@@ -97,6 +99,7 @@ def build_server(
     register_persona_tools(server, personas.all())
     register_completions(server)
     register_logging(server)
+    register_roots(server, lambda state: state.workspace if isinstance(state, AppState) else None)
     offer_only(server, settings.tools)
     server.middleware.append(trim_tools_list)
     return server

@@ -19,9 +19,10 @@ from standards.index.models import (
     StandardFile,
     StandardsSource,
 )
+from standards.index.opening import writer_or_reader
 from standards.index.reader import IndexReader
 from standards.index.searcher import IndexSearcher
-from standards.index.writer import IndexWriter, writer_or_reader
+from standards.index.writer import IndexWriter
 
 
 def universal_standards_dir() -> Path:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import ElicitationResult, MCPServer, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field, StrictBool
 
 from mcp_server.tools.annotations import destroys, reads
+from mcp_server.tools.approval import ResetForm, ask_to_reset, confirmed_reset
 from mcp_server.tools.context import AppContext, app_state
 from worker.models import DatabaseStats, JobList, ResetResult
 from worker.service import JobRequestError
@@ -51,17 +52,24 @@ async def persona_database_stats(ctx: AppContext) -> DatabaseStats:
     return await app_state(ctx).jobs.stats()
 
 
-async def reset_persona_jobs(ctx: AppContext, confirm: Confirm = False) -> ResetResult:
+async def reset_persona_jobs(
+    ctx: AppContext,
+    confirm: Confirm = False,
+    *,
+    decision: Annotated[ElicitationResult[ResetForm], Resolve(ask_to_reset)],
+) -> ResetResult:
     """DANGER: delete all persona job history. Use it only when the user asks for it, e.g. when
     automatic cleanup is not enough or the database is damaged.
 
     Pending and running jobs are cancelled first (taken off the queue, or stopped on their worker
     within about a second), then every job record is deleted and the space is reclaimed. Refuses
-    unless confirm=true.
+    unless confirm=true; where the client supports it, the user confirms in a dialog as well.
     """
     if not confirm:
         raise ToolError(
             "reset_persona_jobs deletes every job record (and cancels running jobs). Nothing was deleted: "
             "call it again with confirm=true if the user really wants that."
         )
+    if confirmed_reset(decision) is False:
+        raise ToolError("The user did not confirm the reset in the dialog: nothing was deleted.")
     return await app_state(ctx).jobs.reset()

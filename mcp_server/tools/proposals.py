@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import ElicitationResult, MCPServer, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from mcp_server.tools.annotations import destroys, reads, starts_job
+from mcp_server.tools.approval import (
+    ApproveForm,
+    ProposalOutcome,
+    RejectForm,
+    answer,
+    ask_to_approve,
+    ask_to_reject,
+)
 from mcp_server.tools.context import AppContext, app_state
 from standards.curation.service import (
     ApprovalResult,
@@ -106,30 +114,77 @@ async def approve_standard_proposal(
     approved_by: ApprovedBy = None,
     edits: Edits = None,
     target: ApprovalTarget = "project",
-) -> ApprovalResult:
+    *,
+    decision: Annotated[ElicitationResult[ApproveForm], Resolve(ask_to_approve)],
+) -> ProposalOutcome:
     """Approve a proposed standard: writes <standards>/<domain>/<topic>.md with front matter and makes
     it searchable at once.
 
     Call it ONLY after the user explicitly approved this proposal (after seeing it through
-    get_standard_proposal); never approve on your own judgement. Pass the user's edited text as
-    `edits` if they changed it. It refuses, without writing, to overwrite a file that changed since
-    the proposal was made, content that looks like it holds secrets, or a proposal already decided.
+    get_standard_proposal); never approve on your own judgement. Where the client supports it, the
+    user confirms in a dialog and may pick request changes or reject instead (`decided_in_dialog`).
+    Pass the user's edited text as `edits` if they changed it. It refuses, without writing, to
+    overwrite a file that changed since the proposal was made, content that looks like it holds
+    secrets, or a proposal already decided.
     """
-    try:
-        return await app_state(ctx).proposals.approve(proposal_id, approved_by=approved_by, edits=edits, target=target)
-    except (UnknownProposalError, ProposalError, ValueError) as exc:
-        raise ToolError(str(exc)) from exc
+    form = answer(decision, what=f"proposal {proposal_id}")
+    if form is None or form.decision == "approve":
+        try:
+            approved = await app_state(ctx).proposals.approve(
+                proposal_id, approved_by=approved_by, edits=edits, target=target
+            )
+        except (UnknownProposalError, ProposalError, ValueError) as exc:
+            raise ToolError(str(exc)) from exc
+        return _outcome(approved, form)
+    return await _carry_out(ctx, proposal_id, form, feedback=None)
 
 
-async def reject_standard_proposal(proposal_id: ProposalId, feedback: Feedback, ctx: AppContext) -> DecisionResult:
+async def reject_standard_proposal(
+    proposal_id: ProposalId,
+    feedback: Feedback,
+    ctx: AppContext,
+    *,
+    decision: Annotated[ElicitationResult[RejectForm], Resolve(ask_to_reject)],
+) -> ProposalOutcome:
     """Reject a proposed standard for good (nothing is written), recording the user's reason.
 
-    Only on the user's decision. To have the persona improve it instead, use request_standard_changes.
+    Only on the user's decision; where the client supports it, the user confirms in a dialog (and
+    may pick another outcome). To have the persona improve it instead, use request_standard_changes.
     """
+    form = answer(decision, what=f"proposal {proposal_id}")
+    if form is None:
+        try:
+            return _outcome(await app_state(ctx).proposals.reject(proposal_id, feedback), None)
+        except (UnknownProposalError, ProposalError, ValueError) as exc:
+            raise ToolError(str(exc)) from exc
+    return await _carry_out(ctx, proposal_id, form, feedback=feedback)
+
+
+async def _carry_out(
+    ctx: AppContext, proposal_id: str, form: ApproveForm | RejectForm, *, feedback: str | None
+) -> ProposalOutcome:
+    """Carry out what the user picked in the dialog, with their feedback (else the tool's)."""
+    proposals = app_state(ctx).proposals
+    text = (form.feedback or "").strip() or feedback
     try:
-        return await app_state(ctx).proposals.reject(proposal_id, feedback)
-    except (UnknownProposalError, ProposalError, ValueError) as exc:
+        if form.decision == "approve":
+            return _outcome(await proposals.approve(proposal_id), form)
+        if not text:
+            raise ToolError(
+                f"The user chose '{form.decision}' without feedback: nothing was changed. Ask them why (or what to "
+                "change) and call the matching tool with their feedback."
+            )
+        if form.decision == "reject":
+            return _outcome(await proposals.reject(proposal_id, text), form)
+        return _outcome(await proposals.request_changes(proposal_id, text, "normal"), form)
+    except (UnknownProposalError, ProposalError, JobRequestError, QueueUnavailableError, ValueError) as exc:
         raise ToolError(str(exc)) from exc
+
+
+def _outcome(result: ApprovalResult | DecisionResult, form: ApproveForm | RejectForm | None) -> ProposalOutcome:
+    return ProposalOutcome.model_validate(
+        {**result.model_dump(), "decided_in_dialog": form.decision if form is not None else None}
+    )
 
 
 async def request_standard_changes(

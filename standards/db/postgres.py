@@ -75,7 +75,7 @@ class PostgresDatabase:
     async def connect(cls, url: str, *, max_size: int = POOL_MAX) -> AsyncIterator[PostgresDatabase]:
         try:
             pool = await asyncpg.create_pool(url, min_size=1, max_size=max_size, timeout=CONNECT_SECONDS)
-        except _PASSING as exc:
+        except (*_PASSING, asyncpg.PostgresError) as exc:  # also a wrong password or database name
             raise StoreError(
                 f"cannot connect to PostgreSQL at {redact(url)} ({type(exc).__name__}: {exc}); is it running and "
                 "reachable, and is PERSONAS_DATABASE_URL right?"

@@ -1,8 +1,10 @@
-"""Per-file query counts, buffered in memory and flushed to SQLite (aiosqlite, WAL).
+"""Per-file query counts, buffered in memory and flushed to the system of record.
 
 Counting must never slow a search down or make it fail: searches only bump an in-memory
-counter; a background task writes the totals every ``flush_seconds``. The database lives
-beside the LanceDB folder, so it survives an index rebuild.
+counter; a background task writes the totals every ``flush_seconds``. The counts live in a SQLite
+file beside the LanceDB folder (so they survive an index rebuild), or in PostgreSQL with
+``PERSONAS_DATABASE_URL`` (so every host's searches add to one total). A database that cannot
+be opened or written disables counting with one warning; search goes on.
 """
 
 from __future__ import annotations
@@ -10,41 +12,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 from collections import Counter
+from contextlib import AsyncExitStack
 from pathlib import Path
 
-import aiosqlite
+from standards.db import STORE_ERRORS, Database, Migration, open_database
+from standards.sqlite import DatabaseUnusableError
 
 log = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS query_counts (
-    doc TEXT PRIMARY KEY,
-    count INTEGER NOT NULL DEFAULT 0
-)
-"""
+_SCHEMA = "CREATE TABLE IF NOT EXISTS query_counts (doc TEXT PRIMARY KEY, count INTEGER NOT NULL DEFAULT 0)"
+MIGRATIONS = (Migration(1, "query_counts", _SCHEMA, _SCHEMA.replace("INTEGER", "BIGINT")),)
+_FAILURES: tuple[type[BaseException], ...] = (*STORE_ERRORS, DatabaseUnusableError)
 
 
 class QueryCounter:
-    def __init__(self, db_path: Path, *, flush_seconds: float = 2.0) -> None:
-        self._path = db_path
+    def __init__(self, target: Path | str, *, flush_seconds: float = 2.0) -> None:
+        self._target = target
         self._flush_seconds = flush_seconds
         self._pending: Counter[str] = Counter()
-        self._db: aiosqlite.Connection | None = None
+        self._stack = AsyncExitStack()
+        self._db: Database | None = None
         self._task: asyncio.Task[None] | None = None
         self._failed = False
 
     async def start(self) -> None:
         try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = await aiosqlite.connect(self._path, timeout=5.0)
-            await self._db.execute("PRAGMA journal_mode=WAL")
-            await self._db.execute(_SCHEMA)
-            await self._db.commit()
-        except (OSError, sqlite3.Error) as exc:
+            db = await self._stack.enter_async_context(open_database(self._target))
+            await db.migrate("query_counts", MIGRATIONS)
+        except _FAILURES as exc:
+            await self._stack.aclose()
             self._disable(exc)
             return
+        self._db = db
         self._task = asyncio.create_task(self._flush_loop(), name="standards-query-counts")
 
     def record(self, docs: list[str]) -> None:
@@ -54,10 +54,9 @@ class QueryCounter:
         totals: Counter[str] = Counter()
         if self._db is not None:
             try:
-                async with self._db.execute("SELECT doc, count FROM query_counts") as cursor:
-                    async for doc, count in cursor:
-                        totals[str(doc)] = int(count)
-            except sqlite3.Error as exc:
+                for row in await self._db.fetch("SELECT doc, count FROM query_counts"):
+                    totals[str(row["doc"])] = int(row["count"])
+            except _FAILURES as exc:
                 self._disable(exc)
         totals.update(self._pending)
         return dict(totals)
@@ -69,11 +68,10 @@ class QueryCounter:
         try:
             await self._db.executemany(
                 "INSERT INTO query_counts (doc, count) VALUES (?, ?) "
-                "ON CONFLICT(doc) DO UPDATE SET count = count + excluded.count",
+                "ON CONFLICT (doc) DO UPDATE SET count = query_counts.count + excluded.count",
                 list(pending.items()),
             )
-            await self._db.commit()
-        except sqlite3.Error as exc:
+        except _FAILURES as exc:
             self._pending.update(pending)
             self._disable(exc)
 
@@ -84,9 +82,8 @@ class QueryCounter:
                 await self._task
             self._task = None
         await self.flush()
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
+        self._db = None
+        await self._stack.aclose()
 
     async def _flush_loop(self) -> None:
         while True:
@@ -95,5 +92,6 @@ class QueryCounter:
 
     def _disable(self, exc: BaseException) -> None:
         if not self._failed:
-            log.warning("query counts disabled (%s): %s", self._path, exc)
+            where = self._target if isinstance(self._target, Path) else "the database"
+            log.warning("query counts disabled (%s): %s", where, exc)
         self._failed = True

@@ -15,10 +15,12 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from pydantic import BaseModel
 
 log = logging.getLogger(__name__)
 
@@ -125,4 +127,26 @@ async def wait_answer(
         if time.monotonic() >= deadline:
             (_dir(index_dir) / f"{request_id}.json").unlink(missing_ok=True)
             raise TimeoutError(f"no answer from the index writer after {timeout:.0f} s")
+        await asyncio.sleep(POLL_SECONDS)
+
+
+async def serve(
+    index_dir: Path,
+    *,
+    rebuild: Callable[[], Awaitable[BaseModel]],
+    reindex: Callable[[list[Path]], Awaitable[None]],
+) -> None:
+    """The writer's loop: run queued requests in order and answer each (until cancelled)."""
+    while True:
+        for request in await asyncio.to_thread(take_pending, index_dir):
+            result: dict[str, Any]
+            try:
+                if request.kind == "rebuild":
+                    result = (await rebuild()).model_dump(mode="json")
+                else:
+                    await reindex([Path(p) for p in request.paths])
+                    result = {"ok": True}
+            except Exception as exc:  # answered to the requester
+                result = {"error": f"{type(exc).__name__}: {exc}"}
+            await asyncio.to_thread(answer, index_dir, request.id, result)
         await asyncio.sleep(POLL_SECONDS)

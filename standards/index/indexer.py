@@ -26,6 +26,7 @@ from standards.index.models import BuildProgress
 from standards.index.rules import RuleFileError, rule_title, split_rule_front_matter
 from standards.index.sources import ReadResult, SkipFile, SourceFile, doc_metadata, read_standard
 from standards.index.store import ChunkStore, DocInfo, tags_key
+from standards.index.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ CHUNKER_VERSION = "2"
 EMBED_BATCH = 256
 #: Files read and chunked per worker-thread call.
 READ_GROUP = 16
+#: A file with more chunks than this is skipped with a warning (a 1 MB file of prose makes ~1,000).
+MAX_CHUNKS_PER_FILE = 2000
 
 
 @dataclass
@@ -46,6 +49,11 @@ class _Prepared:
     paths: list[str]
 
 
+@dataclass(frozen=True)
+class _Skipped:
+    reason: str
+
+
 @dataclass
 class IndexResult:
     """What a pass over some files changed."""
@@ -55,11 +63,18 @@ class IndexResult:
     files_seen: int = 0
     chunks_written: int = 0
     texts_embedded: int = 0
-    skipped: list[str] = field(default_factory=list)
+    cache_hits: int = 0  # vectors taken from the shared embedding cache
+    skipped: dict[str, str] = field(default_factory=dict)  # doc key -> why the file was not indexed
+    indexed: list[str] = field(default_factory=list)  # doc keys of files read and indexed (or unchanged)
 
 
 def hash_salt(embedder: Embedder) -> str:
     return f"chunker={CHUNKER_VERSION}|model={embedder.name}|max_tokens={embedder.max_tokens}"
+
+
+def _known_hash(manifest: dict[str, DocInfo], doc: str) -> str | None:
+    info = manifest.get(doc)
+    return info.content_hash if info is not None else None
 
 
 def _title_from_name(file: str) -> str:
@@ -78,17 +93,19 @@ class Indexer:
         self._embedder = embedder
         self._max_bytes = max_file_bytes
         self._salt = hash_salt(embedder)
+        #: Vectors shared across projects (set by the writer once it is known); None = no cache.
+        self.vector_cache: VectorCache | None = None
 
-    def _read(self, sf: SourceFile, known_hash: str | None, force: bool) -> _Prepared | str | None:
-        """Blocking. Returns prepared chunks, 'unchanged', or None when the file is unusable/gone."""
+    def _read(self, sf: SourceFile, known_hash: str | None, force: bool) -> _Prepared | str | _Skipped:
+        """Blocking. Returns prepared chunks, 'unchanged', or why the file is unusable/gone."""
         try:
             result: ReadResult = read_standard(sf, max_bytes=self._max_bytes, salt=self._salt)
         except FileNotFoundError:
             log.warning("standards file vanished before it could be read, skipped: %s", sf.path)
-            return None
+            return _Skipped("vanished before it could be read")
         except SkipFile as exc:
             log.warning("standards file skipped: %s: %s", sf.path, exc)
-            return None
+            return _Skipped(str(exc))
         if not force and result.content_hash == known_hash:
             return "unchanged"
         text, default_title, meta = result.text, _title_from_name(sf.file), None
@@ -97,7 +114,7 @@ class Indexer:
                 meta, text = split_rule_front_matter(sf.file, text)
             except RuleFileError as exc:
                 log.warning("rule file skipped: %s: %s", sf.path, exc)
-                return None
+                return _Skipped(str(exc))
             default_title = rule_title(sf.file, meta)
         parsed = chunk_markdown(
             text,
@@ -105,6 +122,10 @@ class Indexer:
             count_tokens=self._embedder.count_tokens,
             max_tokens=self._embedder.max_tokens,
         )
+        if len(parsed.chunks) > MAX_CHUNKS_PER_FILE:
+            reason = f"{len(parsed.chunks)} chunks, more than {MAX_CHUNKS_PER_FILE} per file: split the file"
+            log.warning("standards file skipped: %s: %s", sf.path, reason)
+            return _Skipped(reason)
         if meta is not None:
             parsed.metadata, parsed.tags = meta, normalize_tags(meta.get("tags"))
         domain, paths, warnings = doc_metadata(sf, parsed.metadata)
@@ -114,8 +135,8 @@ class Indexer:
 
     def _read_group(
         self, group: list[SourceFile], manifest: dict[str, DocInfo], force: bool
-    ) -> list[tuple[SourceFile, _Prepared | str | None]]:
-        out: list[tuple[SourceFile, _Prepared | str | None]] = []
+    ) -> list[tuple[SourceFile, _Prepared | str | _Skipped]]:
+        out: list[tuple[SourceFile, _Prepared | str | _Skipped]] = []
         for sf in group:
             known = manifest.get(sf.key)
             out.append((sf, self._read(sf, known.content_hash if known else None, force)))
@@ -129,8 +150,15 @@ class Indexer:
         force: bool = False,
         removed: list[str] | None = None,
         progress: Callable[[BuildProgress], None] | None = None,
+        lock: asyncio.Lock | None = None,
     ) -> IndexResult:
-        """Index ``files`` (skipping unchanged ones unless ``force``); drop ``removed`` doc keys."""
+        """Index ``files`` (skipping unchanged ones unless ``force``); drop ``removed`` doc keys.
+
+        With ``lock`` (the writer's, not held by the caller) files are read and embedded without it
+        and it is held only to commit each batch, after checking that every file still has the
+        content that was embedded (a newer edit being indexed concurrently wins). Without it, the
+        caller holds the writer's lock for the whole pass.
+        """
         result = IndexResult()
         started = time.perf_counter()
         total = len(files)
@@ -161,20 +189,23 @@ class Indexer:
             group = files[start : start + READ_GROUP]
             for sf, outcome in await asyncio.to_thread(self._read_group, group, manifest, force):
                 if isinstance(outcome, _Prepared):
+                    result.indexed.append(sf.key)
                     if outcome.parsed.chunks or sf.key in manifest:
                         pending.append(outcome)
                         pending_chunks += len(outcome.parsed.chunks)
-                elif outcome is None:
-                    result.skipped.append(sf.file)
+                elif isinstance(outcome, _Skipped):
+                    result.skipped[sf.key] = outcome.reason
                     if sf.key in manifest:
                         pending_gone.append(sf.key)
+                else:
+                    result.indexed.append(sf.key)
             if pending_chunks >= EMBED_BATCH:
-                await self._write(pending, pending_gone, manifest, force, result)
+                await self._write(pending, pending_gone, manifest, force, result, lock=lock)
                 pending, pending_gone, pending_chunks = [], [], 0
             result.files_seen = start + len(group) - len(pending)
             report()
         if pending or pending_gone:
-            await self._write(pending, pending_gone, manifest, force, result)
+            await self._write(pending, pending_gone, manifest, force, result, lock=lock)
         result.files_seen = total
         report()
         return result
@@ -186,8 +217,9 @@ class Indexer:
         manifest: dict[str, DocInfo],
         force: bool,
         result: IndexResult,
+        *,
+        lock: asyncio.Lock | None,
     ) -> None:
-        docs = [p.sf.key for p in prepared] + gone
         rows: list[dict[str, Any]] = []
         for p in prepared:
             tags = p.parsed.tags
@@ -215,14 +247,65 @@ class Indexer:
         hashes = list(dict.fromkeys(row["chunk_hash"] for row in rows))
         reuse = {} if force else await self._store.vectors_by_chunk_hash(hashes)
         texts = {row["chunk_hash"]: row["search_text"] for row in rows}
-        to_embed = {h: texts[h] for h in hashes if h not in reuse}
-        if to_embed:
-            hashes = list(to_embed)
-            vectors = await asyncio.to_thread(self._embedder.embed, [to_embed[h] for h in hashes])
-            reuse.update(zip(hashes, vectors, strict=True))
-            result.texts_embedded += len(hashes)
+        missing = [h for h in hashes if h not in reuse]
+        cache = self.vector_cache
+        if cache is not None and missing and not force:
+            cached = await asyncio.to_thread(cache.get, missing)
+            reuse.update(cached)
+            result.cache_hits += len(cached)
+            missing = [h for h in missing if h not in cached]
+        fresh: dict[str, list[float]] = {}
+        for start in range(0, len(missing), EMBED_BATCH):  # one bounded call at a time
+            batch = missing[start : start + EMBED_BATCH]
+            vectors = await asyncio.to_thread(self._embedder.embed, [texts[h] for h in batch])
+            fresh.update(zip(batch, vectors, strict=True))
+            result.texts_embedded += len(batch)
+        reuse.update(fresh)
+        if cache is not None and fresh:
+            await asyncio.to_thread(cache.put, fresh)
         for row in rows:
             row["vector"] = reuse[row["chunk_hash"]]
+        if lock is None:
+            await self._commit(prepared, gone, rows, manifest, result)
+            return
+        async with lock:
+            current = await asyncio.to_thread(self._still_current, prepared)
+            now = await self._store.content_hashes(gone)
+            # a removal stands only if nobody wrote the file's chunks since this pass started
+            current.update(doc for doc in gone if now.get(doc) == _known_hash(manifest, doc))
+            prepared = [p for p in prepared if p.sf.key in current]
+            gone = [doc for doc in gone if doc in current]
+            rows = [row for row in rows if row["doc"] in current]
+            await self._commit(prepared, gone, rows, manifest, result)
+
+    def _still_current(self, prepared: list[_Prepared]) -> set[str]:
+        """Blocking. Doc keys whose file still has the content that was read and embedded."""
+        current: set[str] = set()
+        for p in prepared:
+            outcome = self._read_hash(p.sf)
+            if outcome == p.content_hash:
+                current.add(p.sf.key)
+            else:
+                log.info("standards file changed while it was being indexed; the newer edit wins: %s", p.sf.path)
+        return current
+
+    def _read_hash(self, sf: SourceFile) -> str | None:
+        try:
+            return read_standard(sf, max_bytes=self._max_bytes, salt=self._salt).content_hash
+        except (OSError, SkipFile):
+            return None
+
+    async def _commit(
+        self,
+        prepared: list[_Prepared],
+        gone: list[str],
+        rows: list[dict[str, Any]],
+        manifest: dict[str, DocInfo],
+        result: IndexResult,
+    ) -> None:
+        docs = [p.sf.key for p in prepared] + gone
+        if not docs:
+            return
         await self._store.replace_docs(docs, rows)
         result.chunks_written += len(rows)
         result.changed.extend(docs)

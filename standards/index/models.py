@@ -49,8 +49,19 @@ class IndexConfig(BaseModel):
         default="hybrid",
         description="'hybrid' = cosine similarity plus a small full-text (BM25) term; 'vector' uses embeddings only.",
     )
+    embedding_cache_dir: Path | None = Field(
+        default=None,
+        description="Folder of the embedding cache shared across projects (vectors of unchanged text are "
+        "reused, e.g. the starter standards'); None = no cache.",
+    )
     debounce_seconds: float = Field(default=0.15, ge=0.0, le=10.0)
     max_file_bytes: int = Field(default=1_000_000, gt=0)
+    counts_database: str | None = Field(
+        default=None,
+        repr=False,
+        description="PostgreSQL URL for the per-file query counts (PERSONAS_DATABASE_URL); None = a SQLite "
+        "file in index_dir.",
+    )
 
 
 class SearchHit(BaseModel):
@@ -73,6 +84,18 @@ class SearchHit(BaseModel):
     tags: list[str] = Field(description="Tags from the file's front matter.")
 
 
+class SkippedFile(BaseModel):
+    """A standards file the index does not hold, and why (fix the file and it is indexed on save)."""
+
+    file: str
+    source: str
+    reason: str
+
+
+#: At most this many skipped files are listed in the status (``skipped_total`` counts them all).
+MAX_SKIPPED_LISTED = 50
+
+
 class IndexStatus(BaseModel):
     """What the index holds and whether it is still being built."""
 
@@ -84,6 +107,8 @@ class IndexStatus(BaseModel):
     last_updated: float | None = Field(default=None, description="Unix time of the last index change.")
     fts_indexed_rows: int = Field(default=0, description="Chunks covered by the full-text index.")
     fts_unindexed_rows: int = Field(default=0, description="Chunks not yet folded into the full-text index.")
+    skipped: list[SkippedFile] = Field(default_factory=list, description="Files not indexed, with the reason.")
+    skipped_total: int = 0
 
 
 class SearchResponse(BaseModel):

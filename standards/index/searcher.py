@@ -18,6 +18,7 @@ from typing import Any
 
 from standards.index.counts import QueryCounter
 from standards.index.embedder import Embedder, make_embedder
+from standards.index.memory_vectors import MemoryVectors
 from standards.index.models import SOURCE_KINDS, IndexConfig, IndexStatus, SearchHit, SearchResponse, StandardFile
 from standards.index.ranking import candidate_depth
 from standards.index.scope import DocScope, SourceView, validate_paths
@@ -31,7 +32,6 @@ from standards.index.search import (
 )
 from standards.index.sources import read_capped, safe_resolve
 from standards.index.store import ChunkStore, StoreCorrupt, build_filter
-from standards.index.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,8 @@ class IndexSearcher:
         self.config = config
         self._embedder: Embedder = embedder or make_embedder(config.model_path, backend=config.embedding_backend)
         self._store = ChunkStore(config.index_dir / "lancedb", writer=self._writes)
-        self._counter = QueryCounter(config.index_dir / "query_counts.sqlite3")
-        self._vectors = VectorCache()
+        self._counter = QueryCounter(config.counts_database or config.index_dir / "query_counts.sqlite3")
+        self._vectors = MemoryVectors()
         self._cache = ResultCache(on_clear=self._vectors.forget)
         self._status = IndexStatus(state="empty", message="not started")
         self._settled = asyncio.Event()

@@ -274,6 +274,7 @@ def _rule_change(  # noqa: PLR0917 (a private helper of resolve_changes, sharing
             return  # a folder no rule file can live in (hidden, node_modules, ...)
         inside = {f.key: f for f in discover_under("rules", root, rel, domains)}
         files.update(inside)
+        roots.update((root / f.file).parent for f in inside.values() if "/" in f.file and not f.file.startswith("."))
         prefix = f"rules:{rel}/" if rel else "rules:"
         removed.update(k for k in known if k.startswith(prefix) and k not in inside)
     elif is_rule_file(rel):

@@ -3,6 +3,7 @@ the index dir (throttled, best effort), readers (workers) read it to report prog
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -49,6 +50,11 @@ class StatusFile:
             tmp.replace(self.path)
         except OSError as exc:
             log.debug("could not write %s: %s", self.path, exc)
+
+    async def drain(self) -> None:
+        """Write queued statuses until none is left (run by one task at a time)."""
+        while (status := self.take()) is not None:
+            await asyncio.to_thread(self.write, status)
 
     def read(self) -> IndexStatus | None:
         """Blocking; None when absent or unreadable."""

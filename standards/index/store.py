@@ -248,6 +248,15 @@ class ChunkStore:
             found.update(zip(data["chunk_hash"].to_pylist(), data["vector"].to_pylist(), strict=True))
         return found
 
+    async def content_hashes(self, docs: list[str]) -> dict[str, str]:
+        """The indexed content hash of each of ``docs`` that has chunks."""
+        from lancedb.expr import col
+
+        if not docs:
+            return {}
+        data = await self._t().query().where(col("doc").isin(docs)).select(["doc", "content_hash"]).to_arrow()
+        return dict(zip(data["doc"].to_pylist(), data["content_hash"].to_pylist(), strict=True))
+
     async def replace_docs(self, docs: list[str], rows: list[dict[str, Any]]) -> None:
         """Atomically make ``rows`` the only chunks of ``docs`` (one commit; [] deletes them)."""
         import pyarrow as pa

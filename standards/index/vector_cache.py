@@ -1,159 +1,238 @@
-"""Exact nearest-chunk search over an in-memory copy of the index's vectors.
+"""Embeddings shared across projects: a content-addressed cache under the user's cache folder.
 
-A LanceDB vector query costs 5-10 ms of planning and scanning per call on a small CPU even at a
-few thousand chunks; one float32 matrix product over all chunks costs well under a millisecond
-per thousand. So a searcher keeps the vectors and result columns of one table version in memory
-(numpy) and answers the vector half of a query there, exactly (no ANN recall loss).
+Every project indexes the same starter standards; their vectors are computed once per user and
+model, not once per project. Entries are keyed by a fingerprint of the model (its name, dimension
+and, for a local model folder, the resolved path, size and mtime of its weights) and the chunk
+hash (which already covers the chunker version, the model name and the chunk's text), so a
+vector is only ever reused for the same text under the same model.
 
-The copy is tied to the table version it was read at. When the version changes (a write), the
-next query is answered by LanceDB as before while the new copy loads in the background, so
-freshness never waits for the reload. Filters mirror ``store.build_filter`` (domain, source, all
-tags, excluded docs). Tables over ``max_rows`` chunks are never copied (memory bound).
+It is a cache, never the system of record, so unlike :mod:`standards.sqlite` it does not refuse a
+damaged file: an unreadable database is deleted and started afresh, a row of the wrong size or
+with non-finite values is ignored, and any other error (locked by another process, disk full)
+makes one call a miss rather than fail indexing. Bounded: at most :data:`MAX_ENTRIES` vectors
+(least recently used are dropped). Folder 0700, file 0600. Blocking: call it from a thread.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import hashlib
 import logging
-from typing import TYPE_CHECKING, Any
-
-import numpy as np
-
-from standards.index.store import RESULT_COLUMNS
-
-if TYPE_CHECKING:
-    from standards.index.store import ChunkStore
+import math
+import os
+import sqlite3
+import threading
+import time
+from array import array
+from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
-#: Above this many chunks the copy is not kept (about 0.75 GB of vectors at 384 dimensions).
-MAX_ROWS = 500_000
-_COLUMNS = [*RESULT_COLUMNS, "tags_key", "vector"]
+FILE_NAME = "embeddings.sqlite3"
+#: Upper bound of cached vectors (384 dimensions: about 1.6 KB each, so ~80 MB).
+MAX_ENTRIES = 50_000
+#: Share of entries dropped (least recently used) when the bound is passed.
+PRUNE_FRACTION = 0.1
+_BUSY_TIMEOUT_SECONDS = 2.0
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS vectors (
+    model TEXT NOT NULL,
+    chunk_hash TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    used REAL NOT NULL,
+    PRIMARY KEY (model, chunk_hash)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS vectors_used ON vectors (used);
+"""
 
 
-class _Snapshot:
-    def __init__(self, version: int, columns: dict[str, list[Any]], matrix: np.ndarray) -> None:
-        self.version = version
-        self.columns = columns
-        self.matrix = matrix
-        self.domain = np.asarray(columns["domain"], dtype=object)
-        self.source = np.asarray(columns["source"], dtype=object)
-        self.doc = np.asarray(columns["doc"], dtype=object)
-        self.tags_key = np.asarray(columns["tags_key"], dtype=object)
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/agent-personas`` or ``~/.cache/agent-personas``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "agent-personas"
 
-    def mask(
-        self, domain: str | None, source: str | None, tags: tuple[str, ...], exclude_docs: list[str]
-    ) -> np.ndarray | None:
-        keep: np.ndarray | None = None
 
-        def both(cond: np.ndarray) -> None:
-            nonlocal keep
-            keep = cond if keep is None else keep & cond
-
-        if exclude_docs:
-            both(~np.isin(self.doc, exclude_docs))
-        if domain is not None:
-            both(self.domain == domain)
-        if source is not None:
-            both(self.source == source)
-        for tag in tags:
-            needle = f"|{tag}|"
-            both(np.fromiter((needle in key for key in self.tags_key), dtype=bool, count=len(self.tags_key)))
-        return keep
-
-    def nearest(self, vector: list[float], keep: np.ndarray | None, limit: int) -> list[dict[str, Any]]:
-        # einsum, not BLAS: a matrix-vector product is memory-bound, and BLAS threads waking up on a
-        # busy 2-core machine cost 10-50x the product itself
-        sims = np.einsum("ij,j->i", self.matrix, np.asarray(vector, dtype=np.float32))
-        if keep is not None:
-            sims = np.where(keep, sims, -np.inf)
-        k = min(limit, len(sims))
-        if k == 0:
-            return []
-        top = np.argpartition(-sims, k - 1)[:k]
-        top = top[np.argsort(-sims[top], kind="stable")]
-        rows: list[dict[str, Any]] = []
-        for i in top:
-            if not np.isfinite(sims[i]):
-                break
-            row = {name: self.columns[name][i] for name in RESULT_COLUMNS}
-            row["_distance"] = 1.0 - float(sims[i])
-            rows.append(row)
-        return rows
+def model_fingerprint(embedder: Any) -> str:
+    """Name and dimension, plus the resolved folder and weight files of a local model."""
+    parts = [str(embedder.name), str(embedder.dimension)]
+    folder = getattr(embedder, "model_path", None)
+    if isinstance(folder, Path) and folder.is_dir():
+        parts.append(str(folder.resolve()))
+        for weights in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
+            stat = weights.stat()
+            parts.append(f"{weights.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
 class VectorCache:
-    """In-memory exact vector search for one searcher; ``search`` returns None when not loaded yet."""
+    """``get``/``put`` vectors by chunk hash for one model; thread-safe, best effort."""
 
-    def __init__(self, *, max_rows: int = MAX_ROWS) -> None:
-        self._max_rows = max_rows
-        self._snapshot: _Snapshot | None = None
-        self._loading: asyncio.Task[None] | None = None
-        self._too_big_at: int | None = None
-        self._generation = 0
+    def __init__(self, folder: Path, model: str, dimension: int, *, max_entries: int = MAX_ENTRIES) -> None:
+        self.path = folder / FILE_NAME
+        self._model = model
+        self._dimension = dimension
+        self._max = max_entries
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._disabled = False
+        self.hits = 0
 
-    def search(
-        self,
-        store: ChunkStore,
-        version: int,
-        vector: list[float],
-        *,
-        domain: str | None,
-        source: str | None,
-        tags: tuple[str, ...],
-        exclude_docs: list[str],
-        limit: int,
-    ) -> list[dict[str, Any]] | None:
-        """The ``limit`` nearest chunks passing the filters, or None (then ask the store) while the
-        copy of ``version`` is not loaded; a load starts in the background."""
-        snapshot = self._snapshot
-        if snapshot is not None and snapshot.version == version:
-            return snapshot.nearest(vector, snapshot.mask(domain, source, tags, exclude_docs), limit)
-        if self._too_big_at != version and (self._loading is None or self._loading.done()):
-            self._loading = asyncio.create_task(self._load(store, version), name="vector-cache-load")
-        return None
+    # ----------------------------------------------------------------- opening
 
-    async def wait_loaded(self) -> None:
-        """Wait for a background load to finish (for tests and benches)."""
-        if self._loading is not None:
-            with contextlib.suppress(Exception):
-                await self._loading
-
-    def forget(self) -> None:
-        """Drop the copy (the table was replaced, e.g. rebuilt after damage: versions start over)."""
-        self._generation += 1
-        self._snapshot = None
-        self._too_big_at = None
-
-    async def close(self) -> None:
-        self.forget()
-        if self._loading is not None and not self._loading.done():
-            self._loading.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._loading
-
-    async def _load(self, store: ChunkStore, version: int) -> None:
-        generation = self._generation
+    def _connect(self) -> sqlite3.Connection | None:
+        if self._conn is not None or self._disabled:
+            return self._conn
         try:
-            rows = await store.count_rows()
-            if rows > self._max_rows:
-                self._too_big_at = version
-                log.info("%d chunks: vector search stays on LanceDB (in-memory copy bound %d)", rows, self._max_rows)
-                return
-            table = await store.scan(_COLUMNS)
-            snapshot = await asyncio.to_thread(_snapshot, version, table)
-            if generation == self._generation:
-                self._snapshot = snapshot
-        except asyncio.CancelledError:
+            self._conn = self._open()
+        except sqlite3.DatabaseError as exc:  # not a database / malformed: start afresh, once
+            log.warning("embedding cache %s is unreadable (%s); starting a new one", self.path, exc)
+            self._remove_files()
+            try:
+                self._conn = self._open()
+            except (sqlite3.Error, OSError) as again:
+                self._disable(again)
+        except OSError as exc:
+            self._disable(exc)
+        return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        folder = self.path.parent
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):
+            folder.chmod(0o700)
+        if not self.path.exists():
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            conn.execute("SELECT count(*) FROM vectors WHERE model = ?", (self._model,)).fetchone()
+        except sqlite3.Error:
+            conn.close()
             raise
-        except Exception:  # the store answers meanwhile; the next version change tries again
-            log.warning("loading the in-memory vector copy failed", exc_info=True)
+        return conn
 
+    def _remove_files(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                Path(f"{self.path}{suffix}").unlink()
 
-def _snapshot(version: int, table: Any) -> _Snapshot:
-    vectors = table.column("vector").combine_chunks()
-    width = vectors.type.list_size
-    matrix = vectors.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, width)
-    columns = {name: table.column(name).to_pylist() for name in [*RESULT_COLUMNS, "tags_key"]}
-    return _Snapshot(version, columns, np.ascontiguousarray(matrix))
+    def _disable(self, exc: BaseException) -> None:
+        if not self._disabled:
+            log.warning("embedding cache %s disabled for this process: %s", self.path, exc)
+        self._disabled = True
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+        self._conn = None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.close()
+                self._conn = None
+
+    # ----------------------------------------------------------------- use
+
+    def get(self, chunk_hashes: list[str]) -> dict[str, list[float]]:
+        """Cached vectors for these hashes (valid ones only); marks them recently used."""
+        found: dict[str, list[float]] = {}
+        if not chunk_hashes:
+            return found
+        with self._lock:
+            conn = self._connect()
+            if conn is None:
+                return found
+            try:
+                for start in range(0, len(chunk_hashes), 500):
+                    batch = chunk_hashes[start : start + 500]
+                    marks = ",".join("?" * len(batch))
+                    rows = conn.execute(
+                        f"SELECT chunk_hash, vector FROM vectors WHERE model = ? AND chunk_hash IN ({marks})",
+                        (self._model, *batch),
+                    ).fetchall()
+                    for chunk_hash, blob in rows:
+                        vector = self._decode(blob)
+                        if vector is not None:
+                            found[str(chunk_hash)] = vector
+                if found:
+                    self._touch(conn, list(found))
+            except sqlite3.DatabaseError as exc:
+                self._on_error(exc)
+                return {}
+        self.hits += len(found)
+        return found
+
+    def put(self, vectors: dict[str, list[float]]) -> None:
+        """Store vectors (a failure only logs: the cache is optional)."""
+        rows = [(self._model, h, self._encode(v), time.time()) for h, v in vectors.items() if len(v) == self._dimension]
+        if not rows:
+            return
+        with self._lock:
+            conn = self._connect()
+            if conn is None:
+                return
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
+                conn.execute("COMMIT")
+                self._prune(conn)
+            except sqlite3.DatabaseError as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                self._on_error(exc)
+
+    def __len__(self) -> int:
+        with self._lock:
+            conn = self._connect()
+            if conn is None:
+                return 0
+            return int(conn.execute("SELECT count(*) FROM vectors").fetchone()[0])
+
+    # ----------------------------------------------------------------- helpers
+
+    def _touch(self, conn: sqlite3.Connection, hashes: list[str]) -> None:
+        now = time.time()
+        with contextlib.suppress(sqlite3.OperationalError):  # locked: recency is a hint
+            for start in range(0, len(hashes), 500):
+                batch = hashes[start : start + 500]
+                marks = ",".join("?" * len(batch))
+                conn.execute(
+                    f"UPDATE vectors SET used = ? WHERE model = ? AND chunk_hash IN ({marks})",
+                    (now, self._model, *batch),
+                )
+
+    def _prune(self, conn: sqlite3.Connection) -> None:
+        count = int(conn.execute("SELECT count(*) FROM vectors").fetchone()[0])
+        if count <= self._max:
+            return
+        drop = count - self._max + int(self._max * PRUNE_FRACTION)
+        conn.execute(
+            "DELETE FROM vectors WHERE (model, chunk_hash) IN "
+            "(SELECT model, chunk_hash FROM vectors ORDER BY used LIMIT ?)",
+            (drop,),
+        )
+
+    def _on_error(self, exc: sqlite3.DatabaseError) -> None:
+        if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            log.debug("embedding cache busy, skipped: %s", exc)
+            return
+        log.warning("embedding cache %s failed (%s); starting a new one", self.path, exc)
+        if self._conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.close()
+            self._conn = None
+        self._remove_files()
+
+    def _encode(self, vector: list[float]) -> bytes:
+        return array("f", vector).tobytes()
+
+    def _decode(self, blob: object) -> list[float] | None:
+        if not isinstance(blob, bytes) or len(blob) != 4 * self._dimension:
+            return None
+        values = array("f")
+        values.frombytes(blob)
+        vector = values.tolist()
+        return vector if all(math.isfinite(x) for x in vector) else None

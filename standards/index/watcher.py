@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from standards.index.models import StandardsSource
+
 log = logging.getLogger(__name__)
 
 
@@ -106,7 +108,7 @@ class Watcher:
     def __init__(self, debouncer: Debouncer) -> None:
         self._debouncer = debouncer
         self._observer: Any = None
-        self._watched: set[Path] = set()
+        self._watched: dict[Path, Any] = {}  # folder -> watchdog's ObservedWatch
 
     def start(self, roots: list[Path] | list[tuple[Path, bool]]) -> None:
         """Watch folders: each a path (recursive) or a (path, recursive) pair."""
@@ -125,12 +127,38 @@ class Watcher:
         """Watch one more folder (no-op if already watched or missing)."""
         if self._observer is None or root in self._watched or not root.is_dir():
             return
-        self._observer.schedule(self._handler, str(root), recursive=recursive)
-        self._watched.add(root)
+        self._watched[root] = self._observer.schedule(self._handler, str(root), recursive=recursive)
         log.info("watching standards folder %s%s", root, "" if recursive else " (not its sub-folders)")
 
     def is_watching(self, root: Path) -> bool:
         return root in self._watched
+
+    def adopt_roots(self, sources: list[StandardsSource]) -> list[Path]:
+        """Blocking. Watch standards roots created since start (returned: they are to be indexed whole);
+        for a missing root watch its nearest existing parent folder, so its creation is noticed."""
+        self.forget_missing()
+        adopted: list[Path] = []
+        for source in sources:
+            root = source.root.expanduser().resolve()
+            if root.is_dir():
+                if not self.is_watching(root):
+                    self.watch(root, recursive=source.kind != "rules")
+                    adopted.append(root)
+                continue
+            parent = root.parent
+            while not parent.is_dir() and parent != parent.parent:
+                parent = parent.parent
+            self.watch(parent, recursive=False)
+        return adopted
+
+    def forget_missing(self) -> None:
+        """Stop watching folders that were deleted (so a folder re-created later is watched again)."""
+        for root in [r for r in self._watched if not r.is_dir()]:
+            watch = self._watched.pop(root)
+            if self._observer is not None:
+                with contextlib.suppress(KeyError, OSError):
+                    self._observer.unschedule(watch)
+            log.info("standards folder %s is gone; watching for it to come back", root)
 
     async def stop(self) -> None:
         if self._observer is not None:

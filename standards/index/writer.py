@@ -6,7 +6,7 @@ watcher reports or other processes hand over (:mod:`standards.index.handoff`), a
 write into the full-text index before a build is reported done (after watcher batches the
 un-indexed tail is at most :data:`FTS_TAIL_MAX` rows for at most :data:`FOLD_DELAY_SECONDS`).
 A change that cannot be written (disk full, read-only) is kept and retried with backoff while the
-status says ``stale``.
+status says ``stale``. One concern (writing one index folder), a little over 400 lines.
 """
 
 from __future__ import annotations
@@ -22,14 +22,24 @@ from typing import Any
 from standards.index import handoff
 from standards.index.embedder import Embedder
 from standards.index.indexer import Indexer, IndexResult
-from standards.index.models import BuildProgress, BuildReport, IndexConfig, IndexState, IndexStatus, SearchResponse
-from standards.index.reader import IndexReader
+from standards.index.models import (
+    MAX_SKIPPED_LISTED,
+    BuildProgress,
+    BuildReport,
+    IndexConfig,
+    IndexState,
+    IndexStatus,
+    SearchResponse,
+    SkippedFile,
+)
+from standards.index.retry import FailedChanges
 from standards.index.searcher import FtsUnavailable, IndexSearcher
 from standards.index.sources import discover, resolve_changes, watch_targets
 from standards.index.status_file import StatusFile
 from standards.index.store import StoreCorrupt
+from standards.index.vector_cache import VectorCache, model_fingerprint
 from standards.index.watcher import Debouncer, Watcher
-from standards.index.writer_lock import WriterLock, describe_holder
+from standards.index.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +49,6 @@ OPTIMIZE_EVERY = 20
 FTS_TAIL_MAX = 256
 #: A smaller tail is folded this long after the last write.
 FOLD_DELAY_SECONDS = 1.0
-#: Backoff of retries of changes that could not be written: first delay, cap.
-RETRY_FIRST_SECONDS = 0.5
-RETRY_MAX_SECONDS = 30.0
 
 
 class IndexWriter(IndexSearcher):
@@ -65,9 +72,9 @@ class IndexWriter(IndexSearcher):
         self._writes_since_optimize = 0
         self._status_file = StatusFile(self.config.index_dir)
         self._status_writer: asyncio.Task[None] | None = None
-        self._failed: set[Path] = set()
-        self._retry: asyncio.Task[None] | None = None
+        self._failed = FailedChanges(self.reindex_paths, self._spawn)
         self._requests: asyncio.Task[None] | None = None
+        self._skipped: dict[str, str] = {}  # doc key -> reason
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -76,16 +83,37 @@ class IndexWriter(IndexSearcher):
         process holds it), open or repair the table, then reconcile in the background."""
         await asyncio.to_thread(self._lock_file.acquire)
         await self._counter.start()
+        if (cache_dir := self.config.embedding_cache_dir) is not None:
+            self._indexer.vector_cache = await asyncio.to_thread(self._open_vector_cache, cache_dir)
         if not await self._open():
             return
         if watch:
             self._watcher = Watcher(Debouncer(self.reindex_paths, delay=self.config.debounce_seconds))
             self._watcher.start(await asyncio.to_thread(watch_targets, self.config.sources))
+            await asyncio.to_thread(self._watcher.adopt_roots, self.config.sources)
         # not in _tasks: it runs until stop, and _wait_idle must not wait for it
-        self._requests = asyncio.create_task(self._serve_requests(), name="standards-requests")
+        self._requests = asyncio.create_task(
+            handoff.serve(self.config.index_dir, rebuild=self.rebuild, reindex=self.reindex_paths),
+            name="standards-requests",
+        )
         if reconcile:
             self._set_status("building", message="checking standards for changes")
             self._reconcile_task = self._spawn(self._reconcile_in_background(), "standards-reconcile")
+            # Load the model meanwhile, so the first search does not wait for it (with cached vectors
+            # the reconcile itself embeds nothing).
+            self._spawn(self._warm_up(), "standards-warm-up")
+
+    def _open_vector_cache(self, folder: Path) -> VectorCache:
+        return VectorCache(folder, model_fingerprint(self._embedder), self._embedder.dimension)
+
+    async def _warm_up(self) -> None:
+        load = getattr(self._embedder, "load", None)  # real models have one; test embedders need none
+        if load is None:
+            return
+        try:
+            await asyncio.to_thread(load)
+        except Exception:  # the first search reports the problem
+            log.warning("loading the embedding model failed", exc_info=True)
 
     async def _reconcile_in_background(self) -> None:
         with contextlib.suppress(Exception):  # already logged and reported in the status
@@ -105,6 +133,8 @@ class IndexWriter(IndexSearcher):
             with contextlib.suppress(Exception):
                 await self._fold()
         await super().stop()
+        if self._indexer.vector_cache is not None:
+            await asyncio.to_thread(self._indexer.vector_cache.close)
         await asyncio.to_thread(self._lock_file.release)
 
     async def _open(self) -> bool:
@@ -139,22 +169,32 @@ class IndexWriter(IndexSearcher):
         # could finish out of order and leave readers a stale "building".
         queued = self._status_file.offer(self._status.model_copy(), force=force)
         if queued and (self._status_writer is None or self._status_writer.done()):
-            self._status_writer = self._spawn(self._write_status(), "status")
-
-    async def _write_status(self) -> None:
-        while (status := self._status_file.take()) is not None:
-            await asyncio.to_thread(self._status_file.write, status)
+            self._status_writer = self._spawn(self._status_file.drain(), "status")
 
     async def _settle_status(self) -> None:
         """After a write: ready/empty (or stale while failed changes wait), with fresh counts."""
         chunks = await self._store.count_rows()
         indexed, unindexed = await self._store.fts_coverage()
-        counts: dict[str, Any] = {"chunks": chunks, "fts_indexed_rows": indexed, "fts_unindexed_rows": unindexed}
+        counts: dict[str, Any] = {
+            "chunks": chunks,
+            "fts_indexed_rows": indexed,
+            "fts_unindexed_rows": unindexed,
+            "skipped": self.skipped_files()[:MAX_SKIPPED_LISTED],
+            "skipped_total": len(self._skipped),
+        }
         if self._failed:
             self._status = self._status.model_copy(update=counts)
             return
         state: IndexState = "ready" if chunks else "empty"
         self._set_status(state, message="" if chunks else "no standards found", **counts)
+
+    def skipped_files(self) -> list[SkippedFile]:
+        """Files found under the roots but not indexed, with the reason, in path order."""
+        listed = []
+        for doc, reason in sorted(self._skipped.items()):
+            source, _, file = doc.partition(":")
+            listed.append(SkippedFile(file=file, source=source, reason=reason))
+        return listed
 
     async def wait_ready(self, timeout: float) -> IndexStatus:  # noqa: ASYNC109 (public API)
         with contextlib.suppress(TimeoutError):
@@ -190,11 +230,12 @@ class IndexWriter(IndexSearcher):
             self._status = self._status.model_copy(update={"files_indexed": result.files_seen})
             await self._settle_status()
             log.info(
-                "standards index reconciled in %.2fs: %d files, %d changed, %d chunks embedded",
+                "standards index reconciled in %.2fs: %d files, %d changed, %d chunks embedded, %d from the cache",
                 time.perf_counter() - started,
                 result.files_seen,
                 len(result.changed),
                 result.texts_embedded,
+                result.cache_hits,
             )
             return result
 
@@ -214,6 +255,7 @@ class IndexWriter(IndexSearcher):
             log.warning("full-text index unreadable (%s); rebuilding it", problem)
             await self._store.rebuild_fts()
         result = await self._indexer.index(files, manifest, force=force, removed=removed, progress=report)
+        self._skipped = dict(result.skipped)
         self._after_write(result)
         # A build is done only when the full-text index covers every row (also after a start with
         # no changes: an earlier process may have stopped before folding its writes).
@@ -236,7 +278,7 @@ class IndexWriter(IndexSearcher):
             chunks=result.chunks_written,
             seconds=seconds,
             chunks_per_second=result.chunks_written / seconds if seconds > 0 else 0.0,
-            skipped=result.skipped,
+            skipped=[f"{f.source}/{f.file}: {f.reason}" for f in self.skipped_files()],
             fts_indexed_rows=indexed,
             fts_unindexed_rows=unindexed,
         )
@@ -258,63 +300,39 @@ class IndexWriter(IndexSearcher):
             raise
 
     async def _reindex_paths(self, paths: list[Path]) -> None:
-        async with self._lock:
-            manifest = await self._store.manifest()
-            files, removed, roots = await asyncio.to_thread(resolve_changes, self.config.sources, paths, set(manifest))
-            if self._watcher is not None:
-                for root in roots:
-                    self._watcher.watch(root)  # a root created after start
-            if files or removed:
-                result = await self._indexer.index(files, manifest, removed=removed)
-                self._after_write(result)
+        if self._watcher is not None:  # a root created after start is watched and indexed whole
+            paths = [*paths, *await asyncio.to_thread(self._watcher.adopt_roots, self.config.sources)]
+        # Reading and embedding run without the lock (a big file never blocks other changes); the
+        # indexer takes it per commit and lets a newer edit of the same file win.
+        manifest = await self._store.manifest()
+        files, removed, roots = await asyncio.to_thread(resolve_changes, self.config.sources, paths, set(manifest))
+        if self._watcher is not None:
+            for root in roots:
+                self._watcher.watch(root)  # a root created after start
+        if files or removed:
+            result = await self._indexer.index(files, manifest, removed=removed, lock=self._lock)
+            for doc in [*result.indexed, *removed]:
+                self._skipped.pop(doc, None)
+            self._skipped.update(result.skipped)
+            self._after_write(result)
+            async with self._lock:
                 _, unindexed = await self._store.fts_coverage()
                 if unindexed >= FTS_TAIL_MAX or self._writes_since_optimize >= OPTIMIZE_EVERY:
                     await self._fold_locked(compact=True)
                 elif unindexed:
                     self._schedule_fold()
-            self._failed.difference_update(paths)
-            if self._status.state != "building":
-                await self._settle_status()
+        self._failed.landed(paths)
+        if self._status.state != "building":
+            await self._settle_status()
 
     def _keep_for_retry(self, paths: list[Path], exc: Exception) -> None:
-        self._failed.update(paths)
+        self._failed.keep(paths)
         reason = f"{type(exc).__name__}: {exc}"
         log.warning("could not index %d changed paths (%s); retrying with backoff", len(self._failed), reason)
         if self._status.state != "building":
             self._set_status("stale", message=f"{len(self._failed)} changed paths not indexed yet: {reason}")
-        if self._retry is None or self._retry.done():
-            self._retry = self._spawn(self._retry_failed(), "standards-retry")
-
-    async def _retry_failed(self) -> None:
-        delay = RETRY_FIRST_SECONDS
-        while self._failed:
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RETRY_MAX_SECONDS)
-            paths = sorted(self._failed)
-            try:
-                await self.reindex_paths(paths)
-            except Exception as exc:  # reported in the status; retried
-                log.debug("retry of %d changed paths failed: %s", len(paths), exc)
-        log.info("changes that failed to index earlier are indexed now")
 
     # ----------------------------------------------------------------- requests from other processes
-
-    async def _serve_requests(self) -> None:
-        index_dir = self.config.index_dir
-        while True:
-            for request in await asyncio.to_thread(handoff.take_pending, index_dir):
-                result: dict[str, Any]
-                try:
-                    if request.kind == "rebuild":
-                        report = await self.rebuild()
-                        result = report.model_dump(mode="json")
-                    else:
-                        await self.reindex_paths([Path(p) for p in request.paths])
-                        result = {"ok": True}
-                except Exception as exc:  # answered to the requester
-                    result = {"error": f"{type(exc).__name__}: {exc}"}
-                await asyncio.to_thread(handoff.answer, index_dir, request.id, result)
-            await asyncio.sleep(handoff.POLL_SECONDS)
 
     # ----------------------------------------------------------------- folding, repair
 
@@ -405,17 +423,3 @@ class IndexWriter(IndexSearcher):
             self._cache.clear()
             log.info("full-text index rebuilt")
             await self._settle_status()
-
-
-def writer_or_reader(config: IndexConfig, embedder: Embedder | None = None) -> IndexWriter | IndexReader:
-    """The writer if no other process writes this index folder (its lock is taken now, blocking
-    but brief), else a reader of the other process's index (e.g. a second server on one project)."""
-    lock = WriterLock(config.index_dir)
-    if lock.try_acquire():
-        return IndexWriter(config, embedder, lock=lock)
-    log.info(
-        "the standards index at %s is written by %s; this process searches it read-only",
-        config.index_dir,
-        describe_holder(config.index_dir),
-    )
-    return IndexReader(config, embedder)

@@ -203,3 +203,26 @@ async def test_decided_proposals_are_final_and_one_decision_wins(database: Path 
         assert await a.status_counts() == {"draft": 1, "changes_requested": 0, "approved": int(decisions[0]),
                                            "rejected": int(decisions[1])}  # fmt: skip
         assert len(await b.list(statuses=("approved", "rejected"))) == 1
+
+
+async def test_query_counts_from_every_host_add_up(database: Path | str) -> None:
+    from standards.index.counts import QueryCounter
+
+    hosts = [QueryCounter(database, flush_seconds=3600), QueryCounter(database, flush_seconds=3600)]
+    for counter in hosts:
+        await counter.start()
+    try:
+        hosts[0].record(["security/secrets.md", "testing/flaky.md"])
+        hosts[1].record(["security/secrets.md"])
+        await asyncio.gather(*(c.flush() for c in hosts))
+        hosts[1].record(["security/secrets.md"])  # not flushed yet: still counted
+        assert await hosts[1].counts() == {"security/secrets.md": 3, "testing/flaky.md": 1}
+    finally:
+        for counter in hosts:
+            await counter.stop()
+    again = QueryCounter(database)
+    await again.start()
+    try:
+        assert await again.counts() == {"security/secrets.md": 3, "testing/flaky.md": 1}
+    finally:
+        await again.stop()
