@@ -115,6 +115,12 @@ METRICS = [
         )
         for size in (5000, 20000)
     ],
+    Metric(
+        "new project: start → starters searchable (first run)",
+        "invoke",
+        r"start → standards index ready \(universal, real model\)\s+(\d+ ms)",
+        "≤ 2 s",
+    ),
     Metric("server RSS after searches (~20k chunks)", "latency", r"target 20000 → .*?server RSS (\d+ MB)", "≤ 800 MB"),
     Metric("worker RSS after searches (~20k chunks)", "latency", r"target 20000 → .*?worker RSS (\d+ MB)", "≤ 800 MB"),
     Metric("approval → searchable", "approval", r"approval sent → .*?(p50.*?)(?:\s+\(target|\n)", "p95 ≤ 1 s"),
