@@ -31,6 +31,7 @@ from standards.curation.service import ProposalService
 from standards.curation.store import ProposalStore
 from standards.index.embedder import make_embedder as make_standards_embedder
 from worker.app import build_worker
+from worker.dismissals import DismissalStore
 from worker.queue import JobQueue, open_pool, redact
 from worker.recovery import Recovery
 from worker.service import JobService
@@ -55,6 +56,8 @@ class AppState:
     """Sends each job's lifecycle as MCP log messages to the session that started it."""
     workspace: Workspace
     """The project root persona runs use; follows the client's MCP roots unless configured."""
+    dismissals: DismissalStore | None = None
+    """Findings the team dismissed (dismiss_finding, personas findings)."""
 
 
 def standards_sources(settings: Settings) -> list[StandardsSource]:
@@ -93,6 +96,7 @@ def index_config(settings: Settings) -> IndexConfig:
         model_path=settings.embedding_model_path,
         counts_database=settings.database_url.get_secret_value() if settings.database_url else None,
         embedding_backend=settings.embedding_backend,
+        embedding_cache_dir=settings.embedding_cache_dir if settings.embedding_cache else None,
     )
 
 
@@ -153,6 +157,7 @@ async def open_app(
         pool = await stack.enter_async_context(open_pool(redis_url))
         queue = JobQueue(pool, redis_url, embedded=embedded)
         requeue.queue = queue
+        dismissals = await DismissalStore.attach(store.db)
         jobs = JobService(
             store,
             queue,
@@ -162,6 +167,7 @@ async def open_app(
             project_root=settings.project_root,
             denied_paths=(settings.data_dir,),
             max_diff_chars=settings.max_diff_chars,
+            dismissals=dismissals,
         )
         proposals = await stack.enter_async_context(open_proposal_store(settings))
         follows_root: list[Any] = [jobs]
@@ -183,6 +189,7 @@ async def open_app(
             jobs=jobs,
             standards=standards,
             redis_url=redis_url,
+            dismissals=dismissals,
             proposals=ProposalService(
                 proposals,
                 settings.standards_dir,
@@ -263,6 +270,7 @@ async def worker_deps(
     llm = llm_config(settings)
     client = SharedClient(llm)
     try:
+        dismissals = await DismissalStore.attach(store.db)
         yield WorkerDeps(
             store=store,
             personas=personas,
@@ -271,6 +279,7 @@ async def worker_deps(
             options=settings.job_options(),
             toolbox=toolbox,
             client=client,
+            dismissals=dismissals,
         )
     finally:
         await client.aclose()

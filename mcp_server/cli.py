@@ -93,11 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
         jobs_parser.add_argument("--json", action="store_true", help="Print JSON instead of text.")
 
     from mcp_server.export_cli import add_export_parser
+    from mcp_server.findings_cli import add_findings_parser
     from mcp_server.proposals_cli import add_standards_parser
     from mcp_server.review_cli import add_review_parser
 
     add_standards_parser(sub)
     add_review_parser(sub)
+    add_findings_parser(sub)
     add_export_parser(sub)
     return parser
 
@@ -179,6 +181,10 @@ def _main(args: argparse.Namespace) -> int:
             return asyncio.run(_worker(settings))
         if args.command == "jobs":
             return asyncio.run(_jobs(settings, args))
+        if args.command == "findings":
+            from mcp_server.findings_cli import findings_cli
+
+            return findings_cli(settings, args, sys.stdout, sys.stderr)
         if args.command == "review":
             from mcp_server.review_cli import main_review
 

@@ -57,9 +57,13 @@ def apply_path_scope(
     ranked: list[tuple[str, SearchHit]], matching: set[str], overrides: dict[str, list[str]], limit: int
 ) -> list[tuple[str, SearchHit]]:
     """Path scoping and precedence on ranked hits (scoped-elsewhere and overridden files are already
-    filtered out by the query): hits of files scoped to the given paths come first, in their order,
-    then the rest; each winning hit names the files it overrides."""
-    ordered = [pair for pair in ranked if pair[0] in matching] + [pair for pair in ranked if pair[0] not in matching]
+    filtered out by the query): the best hits of files scoped to the given paths move to the top (at
+    most half the places, so one long rule file cannot crowd out the rest), then the others in their
+    order; each winning hit names the files it overrides."""
+    quota = max(1, (limit + 1) // 2)
+    first = [pair for pair in ranked if pair[0] in matching][:quota]
+    lifted = {id(pair) for pair in first}
+    ordered = first + [pair for pair in ranked if id(pair) not in lifted]
     out: list[tuple[str, SearchHit]] = []
     for doc, hit in ordered[:limit]:
         hidden = overrides.get(doc)

@@ -179,6 +179,11 @@ async def test_scoped_search_with_and_without_paths(tmp_path: Path, make_index: 
     assert billing[0] == "billing/AGENTS.md" and ".cursor/rules/api.mdc" not in billing
     web = await files(["web/src/App.tsx", "billing/x.py"])
     assert set(web[:2]) == {".github/instructions/frontend.instructions.md", "billing/AGENTS.md"}
+    reader = make_index(rules_config(tmp_path, project), writer=False)  # a worker's read-only view
+    await reader.start(watch=False)
+    assert (await reader.wait_ready(timeout=30)).state == "ready"
+    from_reader = [h.file for h in (await reader.search(query, limit=20, paths=["api/users.py"])).results]
+    assert from_reader == api
 
 
 async def test_own_standard_with_paths_front_matter(tmp_path: Path, make_index: IndexFactory) -> None:
@@ -352,3 +357,27 @@ def test_source_view_scoping_is_remembered_within_a_bound() -> None:
     for i in range(SCOPE_CACHE + 10):
         view.matching((f"f{i}.py",))
     assert len(view._governing) == SCOPE_CACHE
+
+
+def test_scoped_hits_move_up_but_take_at_most_half_the_places() -> None:
+    from standards.index.models import SearchHit
+    from standards.index.search import apply_path_scope
+
+    def hit(file: str, i: int) -> tuple[str, SearchHit]:
+        doc = f"rules:{file}"
+        return doc, SearchHit(
+            file=file, heading_path=[str(i)], domain="general", source="rules", score=1 - i / 100, text="t", tags=[]
+        )
+
+    ranked = [hit("other.md", 0), hit("other.md", 1), *(hit("api.mdc", i) for i in range(2, 8)), hit("x.md", 8)]
+    out = apply_path_scope(ranked, {"rules:api.mdc"}, {"rules:x.md": ["universal:x.md"]}, limit=5)
+    assert [(h.file, h.heading_path[0]) for _, h in out] == [
+        ("api.mdc", "2"),
+        ("api.mdc", "3"),
+        ("api.mdc", "4"),
+        ("other.md", "0"),
+        ("other.md", "1"),
+    ]
+    assert apply_path_scope(ranked, set(), {"rules:x.md": ["universal:x.md"]}, limit=9)[-1][1].overrides == [
+        "universal:x.md"
+    ]
