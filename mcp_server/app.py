@@ -8,9 +8,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from mcp_server.data_dir import prepare_data_dir, secure_files
 from mcp_server.embedded import embedded_redis
+from mcp_server.roots import Workspace
 from mcp_server.session_log import JobEvents
 from mcp_server.settings import Settings
 from personas.registry import PersonaRegistry
@@ -29,6 +31,7 @@ from standards.curation.service import ProposalService
 from standards.curation.store import ProposalStore
 from standards.index.embedder import make_embedder as make_standards_embedder
 from worker.app import build_worker
+from worker.dismissals import DismissalStore
 from worker.queue import JobQueue, open_pool, redact
 from worker.recovery import Recovery
 from worker.service import JobService
@@ -51,6 +54,10 @@ class AppState:
     proposals: ProposalService
     job_events: JobEvents
     """Sends each job's lifecycle as MCP log messages to the session that started it."""
+    workspace: Workspace
+    """The project root persona runs use; follows the client's MCP roots unless configured."""
+    dismissals: DismissalStore | None = None
+    """Findings the team dismissed (dismiss_finding, personas findings)."""
 
 
 def standards_sources(settings: Settings) -> list[StandardsSource]:
@@ -89,6 +96,7 @@ def index_config(settings: Settings) -> IndexConfig:
         model_path=settings.embedding_model_path,
         counts_database=settings.database_url.get_secret_value() if settings.database_url else None,
         embedding_backend=settings.embedding_backend,
+        embedding_cache_dir=settings.embedding_cache_dir if settings.embedding_cache else None,
     )
 
 
@@ -149,6 +157,7 @@ async def open_app(
         pool = await stack.enter_async_context(open_pool(redis_url))
         queue = JobQueue(pool, redis_url, embedded=embedded)
         requeue.queue = queue
+        dismissals = await DismissalStore.attach(store.db)
         jobs = JobService(
             store,
             queue,
@@ -158,15 +167,21 @@ async def open_app(
             project_root=settings.project_root,
             denied_paths=(settings.data_dir,),
             max_diff_chars=settings.max_diff_chars,
+            dismissals=dismissals,
         )
         proposals = await stack.enter_async_context(open_proposal_store(settings))
+        follows_root: list[Any] = [jobs]
         if run_worker:
             toolbox = run_toolbox(settings, standards, proposals)
+            follows_root.append(toolbox)
             await stack.enter_async_context(in_process_worker(settings, redis_url, store, personas, toolbox))
         await asyncio.to_thread(secure_files, settings.data_dir)
         log.info("agent-personas ready: %d personas, redis %s", len(personas.ids()), redact(redis_url))
         job_events = await stack.enter_async_context(
             JobEvents.running(jobs, max_seconds=settings.job_timeout_seconds * settings.job_max_attempts + 120)
+        )
+        workspace = await stack.enter_async_context(
+            Workspace.running(settings.project_root, explicit=settings.project_root_given, targets=follows_root)
         )
         yield AppState(
             settings=settings,
@@ -174,6 +189,7 @@ async def open_app(
             jobs=jobs,
             standards=standards,
             redis_url=redis_url,
+            dismissals=dismissals,
             proposals=ProposalService(
                 proposals,
                 settings.standards_dir,
@@ -183,6 +199,7 @@ async def open_app(
                 shared_writable=settings.shared_standards_writable,
             ),
             job_events=job_events,
+            workspace=workspace,
         )
 
 
@@ -253,6 +270,7 @@ async def worker_deps(
     llm = llm_config(settings)
     client = SharedClient(llm)
     try:
+        dismissals = await DismissalStore.attach(store.db)
         yield WorkerDeps(
             store=store,
             personas=personas,
@@ -261,6 +279,7 @@ async def worker_deps(
             options=settings.job_options(),
             toolbox=toolbox,
             client=client,
+            dismissals=dismissals,
         )
     finally:
         await client.aclose()

@@ -93,11 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
         jobs_parser.add_argument("--json", action="store_true", help="Print JSON instead of text.")
 
     from mcp_server.export_cli import add_export_parser
+    from mcp_server.findings_cli import add_findings_parser
     from mcp_server.proposals_cli import add_standards_parser
     from mcp_server.review_cli import add_review_parser
 
     add_standards_parser(sub)
     add_review_parser(sub)
+    add_findings_parser(sub)
     add_export_parser(sub)
     return parser
 
@@ -179,6 +181,10 @@ def _main(args: argparse.Namespace) -> int:
             return asyncio.run(_worker(settings))
         if args.command == "jobs":
             return asyncio.run(_jobs(settings, args))
+        if args.command == "findings":
+            from mcp_server.findings_cli import findings_cli
+
+            return findings_cli(settings, args, sys.stdout, sys.stderr)
         if args.command == "review":
             from mcp_server.review_cli import main_review
 
@@ -248,7 +254,7 @@ async def _run_until_signal(main: asyncio.Task[None], closed: asyncio.Event | No
 
 
 async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker: bool, watch: bool) -> int:
-    from mcp_server.desk.serve import StateRef
+    from mcp_server.desk.state import StateRef
     from mcp_server.server import build_server
     from mcp_server.tools.profiles import ToolSelectionError
 

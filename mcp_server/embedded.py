@@ -43,7 +43,7 @@ from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
 from mcp_server.data_dir import storage_problem
 from worker.queue import describe_redis
-from worker.redis_record import read_record, remove_record, write_record
+from worker.redis_record import read_record, recorded_redis_pid, remove_record, write_record
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +74,21 @@ def find_redis_server() -> Path:
     )
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    if sys.platform.startswith("linux"):
-        with suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn that makes the kernel SIGTERM the child when we die (Linux PR_SET_PDEATHSIG).
+    prctl is looked up here, in the parent: the child, forked from a threaded process, must not
+    dlopen (a loader lock held by another thread at fork time would hang it)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def set_pdeathsig() -> None:  # runs in the child between fork and exec
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return set_pdeathsig
 
 
 def _free_port() -> int:
@@ -189,7 +200,20 @@ class EmbeddedRedis:
         self._users_fd: int | None = None
 
     async def open(self) -> str:
-        """Join the project's running embedded Redis, or start it; return its URL."""
+        """Join the project's running embedded Redis, or start it; return its URL. Fails with an
+        EmbeddedRedisError that says what to do, and leaves no redis-server behind."""
+        try:
+            return await self._open()
+        except OSError as exc:
+            await self._stop_proc()
+            raise EmbeddedRedisError(
+                "The embedded Redis cannot start: " + storage_problem(Path(exc.filename or self.data_dir), exc)
+            ) from exc
+        except BaseException:
+            await self._stop_proc()
+            raise
+
+    async def _open(self) -> str:
         async with _flock(self._start_lock):
             recorded = await asyncio.to_thread(read_record, self.data_dir)
             state = await health(recorded) if recorded else "down"
@@ -202,7 +226,7 @@ class EmbeddedRedis:
                 # Keep the recorded socket and secret: servers that joined it reconnect on their own.
                 self.url = recorded if recorded and state == "down" else await asyncio.to_thread(new_url, self.data_dir)
                 await self._launch()
-                await asyncio.to_thread(write_record, self.data_dir, self.url)
+                await asyncio.to_thread(write_record, self.data_dir, self.url, self._pid())
             self._users_fd = os.open(self.data_dir / "redis.users.lock", os.O_RDWR | os.O_CREAT, 0o600)
             await asyncio.to_thread(fcntl.flock, self._users_fd, fcntl.LOCK_SH)
         return self.url
@@ -228,10 +252,18 @@ class EmbeddedRedis:
         async with _flock(self._start_lock):
             if await health(self.url) == "up":
                 return False  # another server restarted it
+            running = await asyncio.to_thread(recorded_redis_pid, self.data_dir)
+            if running is not None and _is_running_redis(running):
+                log.warning("the embedded Redis (pid %d) is slow to answer; not restarting it", running)
+                return False
             log.warning("the embedded Redis on %s stopped; starting it again", describe_redis(self.url))
             await self._stop_proc()
             await self._launch()
+            await asyncio.to_thread(write_record, self.data_dir, self.url, self._pid())
             return True
+
+    def _pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
 
     async def close(self) -> None:
         """Stop our redis-server (the other servers on the project restart it), and remove the
@@ -271,7 +303,7 @@ class EmbeddedRedis:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_die_with_parent(),
         )
         assert proc.stdin is not None
         proc.stdin.write(_config(self.url, self.data_dir).encode())
@@ -327,6 +359,17 @@ class EmbeddedRedis:
             with suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
+
+
+def _is_running_redis(pid: int) -> bool:
+    """Is ``pid`` a live (not zombie) redis-server? Guards against restarting a Redis that is only slow."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    state = stat_line.rsplit(")", 1)[-1].split()[0]
+    return state not in ("Z", "X") and b"redis-server" in cmdline
 
 
 def _foreign(url: str) -> str:

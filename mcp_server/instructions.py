@@ -22,7 +22,8 @@ Standards proposals: personas may propose new standards; they wait as drafts
 Approve, reject or request changes ONLY when the user explicitly tells you to; never approve
 on your own initiative. Where your client supports it, the server asks the user itself.
 
-Writing or changing code: call search_standards(query) first with a short description of
-what you are about to do, follow the standards it returns, and cite the ones you used
-(file and heading) in your answer.
+Writing or changing code: call search_standards(query, paths=[the files you are touching])
+first with a short description of what you are about to do (paths bring in the rules scoped to
+those files, e.g. from .cursor/rules or a folder's AGENTS.md), follow the standards it returns,
+and cite the ones you used (file and heading) in your answer.
 """

@@ -13,10 +13,11 @@ from mcp.server.mcpserver import MCPServer
 from mcp_server.app import AppState, Unavailable, open_app
 from mcp_server.completions import register_completions
 from mcp_server.data_dir import DataDirError
-from mcp_server.desk.serve import StateRef
+from mcp_server.desk.state import StateRef
 from mcp_server.embedded import EmbeddedRedisError
 from mcp_server.instructions import INSTRUCTIONS
 from mcp_server.resources import register_job_resources
+from mcp_server.roots import register_roots
 from mcp_server.sdk_compat import registered_tool_names
 from mcp_server.session_log import register_logging
 from mcp_server.settings import Settings
@@ -98,6 +99,7 @@ def build_server(
     register_persona_tools(server, personas.all())
     register_completions(server)
     register_logging(server)
+    register_roots(server, lambda state: state.workspace if isinstance(state, AppState) else None)
     offer_only(server, settings.tools)
     server.middleware.append(trim_tools_list)
     return server

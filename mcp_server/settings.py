@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
     Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     ValidationInfo,
@@ -38,6 +40,7 @@ class Settings(BaseSettings):
         validate_default=True,
         populate_by_name=True,
     )
+    _project_root_given: bool = PrivateAttr(default=False)
 
     project_root: Path = Field(
         default_factory=Path.cwd,
@@ -117,6 +120,16 @@ class Settings(BaseSettings):
         description="How the model runs: 'auto' = ONNX Runtime int8 (graph exported once from the local "
         "weights, cached under ~/.cache/agent-personas/onnx) when onnxruntime is installed, else torch; "
         "'onnx' = fp32 ONNX (same vectors as torch); 'torch'. PERSONAS_EMBEDDING_BACKEND.",
+    )
+    embedding_cache: bool = Field(
+        default=True,
+        description="Share vectors of unchanged text across projects (the starter standards are embedded once "
+        "per user and model, so a new project's index is ready at once). PERSONAS_EMBEDDING_CACHE.",
+    )
+    embedding_cache_dir: Path = Field(
+        default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "agent-personas",
+        description="Folder of that cache (embeddings.sqlite3, 0700, at most 50,000 vectors, least recently used "
+        "dropped; delete it any time). PERSONAS_EMBEDDING_CACHE_DIR.",
     )
     embedder: Literal["sentence-transformers", "hashing"] = Field(
         default="sentence-transformers",
@@ -291,6 +304,18 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_root_given(cls, data: Any, handler: ModelWrapValidatorHandler[Settings]) -> Settings:
+        settings = handler(data)
+        settings._project_root_given = isinstance(data, dict) and data.get("project_root") not in (None, "")
+        return settings
+
+    @property
+    def project_root_given(self) -> bool:
+        """PERSONAS_PROJECT_ROOT (or an explicit value) was set: the client's roots do not move it."""
+        return self._project_root_given
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from mcp import Client
 
+from mcp_server.app import standards_sources
 from mcp_server.doctor_sources import source_checks
 from mcp_server.server import build_server
-from mcp_server.settings import Settings
+from mcp_server.settings import Settings, SettingsError, load_settings
 from tests.conftest import wait_for
+from tests.fakes import anthropic_api as fake
+from tests.fakes.anthropic_api import FakeAnthropic
 
 AGENTS_MD = """# Working here
 
@@ -124,3 +129,74 @@ def test_doctor_lists_what_discovery_found(
     assert lines["shared standards 1"].detail == f"1 Markdown file(s) in {org}; read-only"
     off = {c.name: c for c in source_checks(make_settings(rules_discovery=False))}
     assert off["rule files"].detail == "discovery off (PERSONAS_RULES_DISCOVERY=false)"
+
+
+def test_source_settings_from_the_environment(
+    make_settings: Callable[..., Settings], project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PERSONAS_SHARED_STANDARDS_DIRS", f"org-a{os.pathsep}/srv/org-b{os.pathsep}")
+    monkeypatch.setenv("PERSONAS_RULES_DOMAINS", '{".cursor/rules/sec*.mdc": "security"}')
+    monkeypatch.setenv("PERSONAS_RULES_DISCOVERY", "false")
+    settings = make_settings()
+    assert settings.shared_standards_dirs == [project.resolve() / "org-a", Path("/srv/org-b")]
+    assert settings.shared_approval_dir == project.resolve() / "org-a"
+    assert settings.rules_domains == {".cursor/rules/sec*.mdc": "security"}
+    assert [s.kind for s in standards_sources(settings)] == ["project", "shared", "shared", "universal"]
+    monkeypatch.setenv("PERSONAS_RULES_DOMAINS", '{"x/*": "Not A Slug"}')
+    with pytest.raises(SettingsError, match=r"PERSONAS_RULES_DOMAINS.*lowercase slug"):
+        load_settings()
+
+
+async def test_subagent_runs_and_its_search_is_scoped_to_the_named_files(
+    make_settings: Callable[..., Settings], redis_url: str, project: Path, fake_api: FakeAnthropic
+) -> None:
+    (project / "AGENTS.md").write_text(AGENTS_MD)
+    (project / ".cursor" / "rules").mkdir(parents=True)
+    (project / ".cursor" / "rules" / "api.mdc").write_text(API_MDC)
+    (project / "api").mkdir()
+    (project / "api" / "users.py").write_text("def get(req):\n    return str(Exception('boom'))\n")
+    (project / ".claude" / "agents").mkdir(parents=True)
+    (project / ".claude" / "agents" / "x.md").write_text(SUBAGENT)
+    seen: list[dict[str, Any]] = []
+
+    def submit(request: dict[str, Any]) -> fake.Reply:
+        seen.append(request)
+        return fake.tool_use("submit_review", {"summary": "Checked.", "findings": []})
+
+    fake_api.add(fake.tool_use("search_standards", {"query": "error bodies stack traces"}), submit)
+    settings = make_settings(redis_url=redis_url, anthropic_api_key="sk-test", anthropic_base_url=fake_api.base_url)
+    async with Client(build_server(settings)) as client:
+
+        async def index_ready() -> bool:
+            body = (await client.call_tool("search_standards", {"query": "error"})).structured_content
+            return bool(body and body["status"]["state"] == "ready" and body["status"]["files_indexed"])
+
+        await wait_for(index_ready, timeout=60, what="the standards index")
+        started = await client.call_tool("invoke_x", {"task": "review the handler", "context": "api/users.py"})
+        assert not started.is_error, started.content
+        job_id = (started.structured_content or {})["job_id"]
+
+        async def done() -> dict[str, Any] | None:
+            report = (await client.call_tool("check_persona_job", {"job_id": job_id})).structured_content
+            return report if report and report["status"] in ("complete", "failed") else None
+
+        report = await wait_for(done, timeout=60, what="the subagent's review")
+
+    assert report["status"] == "complete", report
+    first = fake_api.requests[0]
+    assert "You are a meticulous reviewer." in str(first["system"])
+    assert {t["name"] for t in first["tools"]} == {
+        "search_standards",
+        "list_files",
+        "read_file",
+        "propose_standard",
+        "submit_review",
+    }
+    results = [
+        str(block["content"])
+        for message in seen[0]["messages"]
+        if message["role"] == "user" and isinstance(message["content"], list)
+        for block in message["content"]
+        if isinstance(block, dict) and block.get("type") == "tool_result"
+    ]
+    assert "[1] ref: .cursor/rules/api.mdc#Errors" in results[0] and "governs api/**" in results[0]

@@ -30,7 +30,7 @@ PROPOSALS = {
     "request_standard_changes",
 }
 OPS = {"check_persona_job", "list_persona_jobs", "persona_database_stats", "cancel_persona_job", "reset_persona_jobs"}
-DEVELOPER = CORE_INVOKES | {"wait_for_persona_job", "search_standards", "list_personas"}
+DEVELOPER = CORE_INVOKES | {"wait_for_persona_job", "search_standards", "list_personas", "dismiss_finding"}
 
 
 async def _tools(settings: Settings) -> list[dict[str, Any]]:
@@ -76,8 +76,10 @@ async def test_profiles_offer_their_tools_and_the_default_fits_the_budget(
     assert names["ops"] == DEVELOPER | OPS
     assert names["all"] >= DEVELOPER | PROPOSALS | OPS | {"invoke_panel"}
     # Issue 14's 15 KB budget held (14.3 KB) until the change-review arguments (changes, min_severity,
-    # cited_only: ~2.4 KB over the six invoke tools) came; this ceiling catches any further growth.
-    assert sizes["developer"] <= 16_500, f"the default tools/list is {sizes['developer']} bytes"
+    # cited_only: ~2.4 KB over the six invoke tools), richer index status in search results and
+    # dismiss_finding (~1 KB, issue 13) came (18.0 KB); this ceiling catches runaway growth, the single-tool
+    # layout keeps the 15 KB budget.
+    assert sizes["developer"] <= 19_000, f"the default tools/list is {sizes['developer']} bytes"
     assert sizes["developer"] < sizes["reviewer"] < sizes["all"]
 
 

@@ -329,6 +329,14 @@ class PersonaUsage(BaseModel):
     tokens_input: int
     tokens_output: int
     jobs_per_day: dict[str, int] = Field(description="Jobs started on each of the last 7 UTC days, oldest first.")
+    findings_per_run: float | None = Field(
+        default=None, description="Mean findings of this persona's completed runs (panel sub-runs included)."
+    )
+    dismissals: int = Field(default=0, description="Its findings the team dismissed as noise (dismiss_finding).")
+    dismissal_rate: float | None = Field(
+        default=None,
+        description="Dismissals / findings it raised in the jobs still in the database (capped at 1): high = noisy.",
+    )
 
 
 class DatabaseStats(BaseModel):

@@ -106,7 +106,40 @@ def recommendation(
     return "healthy"
 
 
-async def database_stats(store: JobStore, options: JobOptions, now: float | None = None) -> DatabaseStats:
+def add_noise_stats(usage: list[PersonaUsage], counts: list[tuple[str, int]], dismissed: dict[str, int]) -> None:
+    """Findings per run and dismissal rate of each persona (issue 13: which persona is noisy)."""
+    runs: dict[str, list[int]] = defaultdict(list)
+    for persona, count in counts:
+        runs[persona].append(count)
+    known = {row.persona for row in usage}
+    for persona in sorted((set(runs) | set(dismissed)) - known):  # ran only inside panels
+        usage.append(
+            PersonaUsage(
+                persona=persona,
+                jobs=0,
+                complete=0,
+                failed=0,
+                cancelled=0,
+                active=0,
+                success_rate=None,
+                p50_duration_seconds=None,
+                p95_duration_seconds=None,
+                tokens_input=0,
+                tokens_output=0,
+                jobs_per_day={},
+            )
+        )
+    usage.sort(key=lambda row: row.persona)
+    for row in usage:
+        raised = runs.get(row.persona, [])
+        row.findings_per_run = round(sum(raised) / len(raised), 2) if raised else None
+        row.dismissals = dismissed.get(row.persona, 0)
+        row.dismissal_rate = round(min(1.0, row.dismissals / sum(raised)), 3) if sum(raised) else None
+
+
+async def database_stats(
+    store: JobStore, options: JobOptions, now: float | None = None, *, dismissed: dict[str, int] | None = None
+) -> DatabaseStats:
     now = time.time() if now is None else now
     size_mb = round(await store.size_bytes() / MB, 3)
     oldest = await store.oldest_created_at()
@@ -114,6 +147,8 @@ async def database_stats(store: JobStore, options: JobOptions, now: float | None
     last_raw = await store.get_meta("last_cleanup")
     last = float(last_raw) if last_raw is not None else None
     deleted_raw = await store.get_meta("last_cleanup_deleted")
+    usage = persona_usage(await store.usage_rows(), now)
+    add_noise_stats(usage, await store.finding_counts(), dismissed or {})
     return DatabaseStats(
         database_size_mb=size_mb,
         total_jobs=await store.count(),
@@ -130,7 +165,7 @@ async def database_stats(store: JobStore, options: JobOptions, now: float | None
         cleanup_recommendation=recommendation(
             size_mb=size_mb, oldest_days=oldest_days, last_cleanup=last, options=options, now=now
         ),
-        personas=persona_usage(await store.usage_rows(), now),
+        personas=usage,
     )
 
 

@@ -36,14 +36,24 @@ def read_record(data_dir: Path) -> str | None:
     return url if isinstance(url, str) and url.startswith(("unix://", "redis://")) else None
 
 
-def write_record(data_dir: Path, url: str) -> None:
+def recorded_redis_pid(data_dir: Path) -> int | None:
+    """The pid of the redis-server the record points at, when known."""
+    try:
+        data = json.loads(record_path(data_dir).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    pid = data.get("redis_pid") if isinstance(data, dict) else None
+    return pid if isinstance(pid, int) and pid > 0 else None
+
+
+def write_record(data_dir: Path, url: str, redis_pid: int | None = None) -> None:
     """Replace the record atomically; the file is created 0600, never readable by others."""
     path = record_path(data_dir)
     tmp = path.with_name(f".{RECORD_NAME}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
         os.fchmod(fd, 0o600)
-        os.write(fd, json.dumps({"url": url, "pid": os.getpid()}).encode())
+        os.write(fd, json.dumps({"url": url, "pid": os.getpid(), "redis_pid": redis_pid}).encode())
         os.fsync(fd)
     finally:
         os.close(fd)

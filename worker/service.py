@@ -19,6 +19,7 @@ from personas.registry import PersonaRegistry, UnknownPersonaError
 from personas.runtime.review import SEVERITY_ORDER
 from standards.db import StoreError
 from worker import events, ops
+from worker.dismissals import DismissalStore
 from worker.models import (
     CancelResult,
     DatabaseStats,
@@ -100,6 +101,7 @@ class JobService:
         project_root: Path | None = None,
         denied_paths: Sequence[Path] = (),
         max_diff_chars: int = DEFAULT_MAX_DIFF_CHARS,
+        dismissals: DismissalStore | None = None,
     ) -> None:
         self.store = store
         self.queue = queue
@@ -109,6 +111,7 @@ class JobService:
         self.project_root = project_root or Path.cwd()
         self.denied_paths = tuple(denied_paths)
         self.max_diff_chars = max_diff_chars
+        self.dismissals = dismissals
 
     async def review_fields(self, changes: str | None, min_severity: str | None, cited_only: bool) -> dict[str, Any]:
         """The job fields of a change review: ``changes`` resolved now, in the project root, with git."""
@@ -401,7 +404,8 @@ class JobService:
             raise JobRequestError(str(exc)) from exc
 
     async def stats(self) -> DatabaseStats:
-        return await ops.database_stats(self.store, self.options)
+        dismissed = await self.dismissals.counts_by_persona() if self.dismissals else None
+        return await ops.database_stats(self.store, self.options, dismissed=dismissed)
 
     async def reset(self) -> ResetResult:
         return await ops.reset(self.store, self.queue)

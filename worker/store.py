@@ -343,6 +343,24 @@ class JobStore:
     async def active(self) -> list[JobState]:
         return await self._select("SELECT * FROM jobs WHERE status IN ('pending','running')")
 
+    async def finding_counts(self, since: float = 0.0) -> list[tuple[str, int]]:
+        """(persona, findings raised) per completed run created at or after ``since``; a panel counts
+        once per sub-run, before merging."""
+        rows = await self._rows(
+            "SELECT persona, findings, panel_runs FROM jobs WHERE status='complete' AND created_at >= ?", (since,)
+        )
+        counts: list[tuple[str, int]] = []
+        for row in rows:
+            if row["panel_runs"]:
+                counts += [
+                    (str(r["persona"]), int(r.get("findings") or 0))
+                    for r in json.loads(row["panel_runs"])
+                    if r.get("status") == "complete"
+                ]
+            else:
+                counts.append((str(row["persona"]), len(json.loads(row["findings"] or "[]"))))
+        return counts
+
     async def usage_rows(self) -> list[dict[str, Any]]:
         """One row per job with the columns usage statistics need."""
         rows = await self._rows(

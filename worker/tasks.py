@@ -43,6 +43,7 @@ from personas.runtime import (
 )
 from standards.db import STORE_ERRORS
 from worker import events
+from worker.dismissals import DismissalStore
 from worker.models import JobFinish, JobState, JobStatus
 from worker.options import JobOptions
 from worker.panel import execute_panel
@@ -71,6 +72,8 @@ class WorkerDeps:
     """Project root, standards search, proposal store and limits for the runs."""
     client: SharedClient | None = None
     """One Anthropic client shared by this worker's runs (closed by whoever built the deps)."""
+    dismissals: DismissalStore | None = None
+    """Findings the team dismissed: dropped from later runs and listed to the persona."""
 
 
 def deps_from(ctx: dict[str, Any]) -> WorkerDeps:
@@ -81,6 +84,9 @@ def deps_from(ctx: dict[str, Any]) -> WorkerDeps:
 
 async def build_request(deps: WorkerDeps, job: JobState) -> RunRequest:
     history = await deps.store.conversation(job.follow_up_of) if job.follow_up_of else None
+    personas = job.panel or [job.persona]
+    dismissed = await deps.dismissals.for_personas(personas) if deps.dismissals else []
+    dismissed_ids = sorted(await deps.dismissals.fingerprints(personas)) if deps.dismissals else []
     return RunRequest(
         job_id=job.id,
         task=job.task,
@@ -89,6 +95,8 @@ async def build_request(deps: WorkerDeps, job: JobState) -> RunRequest:
         changes=ChangeSet.model_validate(job.changes) if job.changes else None,
         min_severity=job.min_severity,
         cited_only=job.cited_only,
+        dismissed=dismissed,
+        dismissed_ids=dismissed_ids,
     )
 
 

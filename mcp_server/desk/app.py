@@ -13,7 +13,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from mcp_server.desk import ops, proposals, reviews, standards
-from mcp_server.desk.web import HERE, SESSION_COOKIE, Desk, DeskUnavailable, Handler, csrf_ok, form
+from mcp_server.desk.state import DeskUnavailable
+from mcp_server.desk.web import HERE, SESSION_COOKIE, Desk, Handler, csrf_ok, form
 from mcp_server.http import is_loopback
 
 if TYPE_CHECKING:

@@ -8,6 +8,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.prompts.base import Prompt
 from pydantic import BaseModel, Field
 
+from mcp_server.roots import WorkspaceInfo
 from mcp_server.tools.annotations import reads
 from mcp_server.tools.context import AppContext, app_state
 from personas.model import PersonaDefinition
@@ -44,6 +45,9 @@ class PersonaList(BaseModel):
     )
     standards: list[StandardsSourceSummary] = Field(
         default_factory=list, description="The standards the personas search, per source, with their path scopes."
+    )
+    workspace: WorkspaceInfo | None = Field(
+        default=None, description="The project root the personas review, and the client's other roots."
     )
 
 
@@ -84,6 +88,7 @@ async def list_personas(ctx: AppContext) -> PersonaList:
         errors=registry.errors,
         warnings=registry.warnings,
         standards=await _standards_summary(ctx),
+        workspace=app_state(ctx).workspace.info(),
     )
 
 

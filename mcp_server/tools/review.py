@@ -6,13 +6,15 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from mcp_server.tools.annotations import starts_job
 from mcp_server.tools.context import AppContext, app_state
+from worker.dismissals import DismissResult, dismiss
 from worker.models import InvokeResult
 from worker.queue import QueueUnavailableError
-from worker.service import JobRequestError
+from worker.service import JobRequestError, UnknownJobError
 
 Changes = Annotated[
     str | None,
@@ -46,6 +48,7 @@ PanelPriority = Annotated[Literal["low", "normal", "high"], Field(description="Q
 
 def register_review_tools(server: MCPServer[Any]) -> None:
     server.add_tool(invoke_panel, annotations=starts_job("Invoke a panel of personas"))
+    server.add_tool(dismiss_finding, annotations=DISMISS_ANNOTATIONS)
 
 
 async def invoke_panel(  # noqa: PLR0917 - MCP tool arguments
@@ -81,3 +84,42 @@ async def invoke_panel(  # noqa: PLR0917 - MCP tool arguments
         raise ToolError(str(exc)) from exc
     state.job_events.follow(ctx.session, started.job_id)
     return started
+
+
+FindingId = Annotated[str, Field(description="The finding's id.", min_length=1, max_length=100)]
+Reason = Annotated[str, Field(description="Why it does not apply; later runs are told.", min_length=1, max_length=2000)]
+DismissedBy = Annotated[str | None, Field(description="Who (default: assistant).", max_length=200)]
+DISMISS_ANNOTATIONS = ToolAnnotations(
+    title="Dismiss a finding",
+    read_only_hint=False,
+    destructive_hint=False,
+    idempotent_hint=True,
+    open_world_hint=False,
+)
+"""Records a dismissal (a repeat updates it); nothing is deleted, and it is undone with personas findings restore."""
+
+
+async def dismiss_finding(
+    job_id: str,
+    finding_id: FindingId,
+    reason: Reason,
+    ctx: AppContext,
+    dismissed_by: DismissedBy = None,
+) -> DismissResult:
+    """Dismiss a finding as noise, only when the user says so: later runs of its persona(s) drop it
+    (its id survives line shifts) and are told why. Undo: `personas findings restore <id>`."""
+    state = app_state(ctx)
+    if state.dismissals is None:
+        raise ToolError("Dismissals are unavailable in this server.")
+    try:
+        job = await state.jobs.get(job_id)
+        return await dismiss(
+            state.dismissals,
+            job.id,
+            job.findings,
+            finding_id=finding_id,
+            reason=reason,
+            by=dismissed_by or "assistant",
+        )
+    except (UnknownJobError, LookupError, ValueError) as exc:
+        raise ToolError(str(exc)) from exc

@@ -191,6 +191,67 @@ def _read_untracked(
     return files, sections
 
 
+def _unsplit_note(files: Sequence[ChangedFile]) -> str:
+    names = ", ".join(f.path for f in files[:50]) + (f" and {len(files) - 50} more" if len(files) > 50 else "")
+    return (
+        "(git's diff could not be split per file, so it is not shown: secret files' lines must never be "
+        f"sent. Read the changed files with read_file: {names}.)\n"
+    )
+
+
+async def _bounds(
+    root: Path, spec: str, parsed: tuple[ChangeKind, str | None, str | None, bool]
+) -> tuple[str, str | None, tuple[str, ...]]:
+    """(base commit, head (commit, ':' or None), the revisions to give git diff)."""
+    kind, base_ref, head_ref, symmetric = parsed
+    if kind != "range":
+        base = await _head_or_empty(root)
+        if kind == "staged":
+            return base, INDEX_HEAD, ("--cached", base)
+        return base, None, (base,)
+    assert base_ref is not None
+    assert head_ref is not None
+    base = await _commit(root, base_ref, spec)
+    head = await _commit(root, head_ref, spec)
+    if symmetric:
+        merge_base = await run_git(root, "merge-base", "--end-of-options", base, head)
+        if merge_base.code != 0:
+            raise ChangesError(
+                f"changes={spec!r}: {base_ref} and {head_ref} have no common ancestor; use 'A..B' to compare "
+                "the two commits directly."
+            )
+        base = merge_base.out.decode().strip()
+    return base, head, (base, head)
+
+
+def _sections(
+    files: list[ChangedFile], raw_sections: list[str], binary: set[str], denied_rel: Sequence[str]
+) -> tuple[list[tuple[str, str]], bool]:
+    """Each file's diff section (secret and internal files withheld) and its changed lines; and
+    whether git's sections lined up with its file list."""
+    sections: list[tuple[str, str]] = []
+    # git prints a type change (file <-> symlink) as two sections: a deletion and a creation.
+    widths = [2 if f.status == "type_changed" else 1 for f in files]
+    aligned = len(raw_sections) == sum(widths)
+    start = 0
+    for changed, width in zip(files, widths, strict=True):
+        changed.binary = changed.path in binary
+        own = raw_sections[start : start + width] if aligned else []
+        section = "".join(own)
+        start += width
+        if changed.status != "deleted" and own and not changed.binary:
+            changed.ranges = changed_ranges(own[-1])  # the new file's lines
+        # A rename or copy out of a secret file shows the secret's removed lines: check both names.
+        why = _withheld(changed.path, denied_rel) or (
+            _withheld(changed.old_path, denied_rel) if changed.old_path else None
+        )
+        if why is not None:
+            section = withheld_section(changed.path, why)
+        if section:
+            sections.append((changed.path, section))
+    return sections, aligned
+
+
 async def resolve_changes(
     root: Path,
     spec: str,
@@ -199,29 +260,12 @@ async def resolve_changes(
     denied: Sequence[Path] = (),
 ) -> ChangeSet:
     """Resolve ``spec`` in the git work tree at ``root``; :class:`ChangesError` says what is wrong."""
-    kind, base_ref, head_ref, symmetric = validate_spec(spec)
+    parsed = validate_spec(spec)
+    kind = parsed[0]
     root = await asyncio.to_thread(root.resolve)
     await _toplevel(root)
     denied_rel = [rel for rel in await asyncio.to_thread(_relative_all, denied, root) if rel]
-    head: str | None
-    if kind == "range":
-        assert base_ref is not None
-        assert head_ref is not None
-        base = await _commit(root, base_ref, spec)
-        head = await _commit(root, head_ref, spec)
-        if symmetric:
-            merge_base = await run_git(root, "merge-base", "--end-of-options", base, head)
-            if merge_base.code != 0:
-                raise ChangesError(
-                    f"changes={spec!r}: {base_ref} and {head_ref} have no common ancestor; use 'A..B' to compare "
-                    "the two commits directly."
-                )
-            base = merge_base.out.decode().strip()
-        revs: tuple[str, ...] = (base, head)
-    else:
-        base = await _head_or_empty(root)
-        head = INDEX_HEAD if kind == "staged" else None
-        revs = ("--cached", base) if kind == "staged" else (base,)
+    base, head, revs = await _bounds(root, spec, parsed)
     names = await run_git(root, "diff", *DIFF_OPTIONS, "--name-status", "-z", *revs, "--")
     if names.code != 0:
         raise ChangesError(f"changes={spec!r}: git diff failed in {root}: {names.err}")
@@ -232,20 +276,9 @@ async def resolve_changes(
     raw_sections = split_sections(text)
     if patch.cut and raw_sections:
         raw_sections[-1] += "[… git's output was cut at its size limit]\n"
-    sections: list[tuple[str, str]] = []
-    aligned = len(raw_sections) == len(files)
-    for i, changed in enumerate(files):
-        changed.binary = changed.path in binary
-        section = raw_sections[i] if aligned else ""
-        if changed.status != "deleted" and section and not changed.binary:
-            changed.ranges = changed_ranges(section)
-        why = _withheld(changed.path, denied_rel)
-        if why is not None:
-            section = withheld_section(changed.path, why)
-        if section:
-            sections.append((changed.path, section))
-    if not aligned:  # should not happen; keep git's diff whole rather than mislabel sections
-        sections = [("(diff)", text)]
+    sections, aligned = _sections(files, raw_sections, binary, denied_rel)
+    if not aligned and files:  # never show git's diff whole: it may hold a withheld file's lines
+        sections = [("(diff)", _unsplit_note(files))]
     if kind == "working":
         extra_files, extra_sections = await _untracked(root, denied_rel)
         files += extra_files

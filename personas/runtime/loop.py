@@ -153,7 +153,11 @@ class PersonaRun:
     ) -> None:
         self.shared_client = client
         self.persona = persona
-        self.request = request
+        # The persona is told only its own dismissed patterns; any dismissed fingerprint is dropped.
+        self.request = request.model_copy(
+            update={"dismissed": [d for d in request.dismissed if d.persona == persona.id]}
+        )
+        self.dropped_ids = {d.id for d in request.dismissed} | set(request.dismissed_ids)
         self.llm = llm
         self.progress = progress
         self.limits = toolbox.limits
@@ -347,8 +351,7 @@ class PersonaRun:
         findings = await asyncio.to_thread(
             finalize, review.ordered_findings(), self.persona.id, self.request.changes, self.tools.sandbox
         )
-        dismissed = {d.id for d in self.request.dismissed}
-        kept = [f for f in findings if f.id not in dismissed]
+        kept = [f for f in findings if f.id not in self.dropped_ids]
         shown = visible(kept, self.request.min_severity, self.request.cited_only)
         result = render_review(
             self.persona.name,

@@ -85,6 +85,9 @@ class RunRequest(BaseModel):
         default=None, description="The Markdown review shows only findings at or above this (all are kept)."
     )
     cited_only: bool = Field(default=False, description="The Markdown review shows only findings citing a standard.")
+    dismissed_ids: list[str] = Field(
+        default_factory=list, description="Every dismissed fingerprint of the persona: findings with one are dropped."
+    )
     dismissed: list[DismissedFinding] = Field(
         default_factory=list,
         description="Findings the team dismissed: dropped when raised again, listed to the persona.",

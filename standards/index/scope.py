@@ -12,9 +12,12 @@ When two sources hold the same ``<domain>/<topic>.md`` the strongest wins
 
 from __future__ import annotations
 
+import functools
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
+from typing import Any
 
 from wcmatch import glob
 
@@ -25,6 +28,8 @@ MAX_GLOBS = 50
 MAX_GLOB_CHARS = 300
 MAX_QUERY_PATHS = 200
 MAX_QUERY_PATH_CHARS = 1000
+#: Distinct ``paths`` arguments whose scoping is remembered per index version.
+SCOPE_CACHE = 256
 #: Scopes that mean "the whole project" (Copilot's applyTo: '**').
 _EVERYWHERE = {"**", "**/*", "*"}
 
@@ -74,7 +79,13 @@ def folder_scope(folder: str) -> list[str]:
 
 def path_matches(globs: Iterable[str], path: str) -> bool:
     """True if the project-relative ``path`` is governed by any of ``globs``."""
-    return any(glob.globmatch(path, pattern, flags=GLOB_FLAGS) for pattern in globs)
+    return bool(matcher(tuple(globs)).match(path))
+
+
+@functools.lru_cache(maxsize=4096)
+def matcher(globs: tuple[str, ...]) -> Any:
+    """One compiled matcher for a scope (compiling is most of the cost of a match)."""
+    return glob.compile(list(globs), flags=GLOB_FLAGS)
 
 
 def validate_paths(paths: list[str] | None) -> tuple[str, ...]:
@@ -116,6 +127,7 @@ class SourceView:
     overridden_by: dict[str, str] = field(default_factory=dict)
     overrides: dict[str, list[str]] = field(default_factory=dict)
     scoped: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _governing: OrderedDict[tuple[str, ...], frozenset[str]] = field(default_factory=OrderedDict)
 
     @classmethod
     def build(cls, docs: Iterable[DocScope]) -> SourceView:
@@ -140,11 +152,20 @@ class SourceView:
         """Docs a search must not return: overridden ones and, with ``paths``, those scoped elsewhere."""
         out = set(self.overridden_by)
         if paths:
-            out.update(doc for doc, globs in self.scoped.items() if not any(path_matches(globs, p) for p in paths))
+            governing = self.matching(paths)
+            out.update(doc for doc in self.scoped if doc not in governing)
         return sorted(out)
 
     def matching(self, paths: tuple[str, ...]) -> set[str]:
-        """Scoped docs that govern at least one of ``paths`` (ranked up)."""
+        """Scoped docs that govern at least one of ``paths`` (ranked up); remembered per ``paths``."""
         if not paths:
             return set()
-        return {doc for doc, globs in self.scoped.items() if any(path_matches(globs, p) for p in paths)}
+        found = self._governing.get(paths)
+        if found is None:
+            found = frozenset(doc for doc, globs in self.scoped.items() if any(matcher(globs).match(p) for p in paths))
+            self._governing[paths] = found
+            if len(self._governing) > SCOPE_CACHE:
+                self._governing.popitem(last=False)
+        else:
+            self._governing.move_to_end(paths)
+        return set(found)

@@ -110,7 +110,10 @@ async def test_reset_without_confirm_deletes_and_cancels_nothing(
         after = await _snapshot(client, proposal_id)
         nonsense = await refused(client, "reset_persona_jobs", confirm="maybe")
         stats = await call(client, "persona_database_stats")
-    assert "Nothing was deleted" in error and "confirm=true" in error
+    if isinstance(confirm, bool) or confirm is None:
+        assert "Nothing was deleted" in error and "confirm=true" in error
+    else:  # only the JSON boolean true confirms: "false", 0, "no" are refused as the wrong type
+        assert "confirm" in error and "valid boolean" in error
     assert "confirm" in nonsense
     assert after == before and before["total"] == 3
     assert stats["jobs_by_status"]["pending"] == 3 and stats["jobs_by_status"]["cancelled"] == 0

@@ -120,3 +120,13 @@ def test_doctor_reports_a_full_disk_under_the_data_dir(make_settings: Callable[.
     (settings.data_dir / ".write-probe").symlink_to("/dev/full")
     check = check_data_dir(settings)
     assert not check.ok and "the disk is full" in check.detail and str(settings.data_dir) in check.detail
+
+
+async def test_a_record_that_cannot_be_written_fails_clearly_and_leaves_no_redis(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    (data_dir / "redis.json").mkdir(parents=True)  # the record's path is taken by a folder
+    with pytest.raises(EmbeddedRedisError) as caught:
+        async with embedded_redis(data_dir):
+            pass
+    assert "cannot start" in str(caught.value) and "redis.json" in str(caught.value)
+    assert not (data_dir / "redis.sock").exists()  # the redis-server it had started was stopped

@@ -17,6 +17,8 @@ from arq.connections import RedisSettings
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
 from mcp_server.app import open_app
+from mcp_server.data_dir import prepare_data_dir
+from mcp_server.doctor import check_redis
 from mcp_server.embedded import embedded_redis
 from mcp_server.settings import Settings
 from personas.registry import PersonaRegistry
@@ -33,7 +35,7 @@ def _long_data_dir(tmp_path: Path) -> Path:
 
 
 async def _pid_of(url: str) -> int:
-    client = aioredis.Redis.from_url(url)
+    client = aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
     try:
         info = await client.info("server")
         return int(info["process_id"])
@@ -54,7 +56,7 @@ async def _refuses_without_secret(url: str) -> None:
             await anonymous.zadd("agent-personas:queue", {"evil": 0})
     finally:
         await anonymous.aclose()
-    authed = aioredis.Redis.from_url(url)
+    authed = aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
     try:
         assert await authed.ping()
     finally:
@@ -109,7 +111,7 @@ async def test_a_redis_that_dies_is_restarted_on_the_same_url(tmp_path: Path) ->
         restarted.set()
 
     async with embedded_redis(data_dir, supervise_interval=0.05, on_restart=on_restart) as url:
-        client = aioredis.Redis.from_url(url)
+        client = aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         try:
             await client.set("before", "1")
             old_pid = await _pid_of(url)
@@ -146,7 +148,7 @@ async def test_after_a_restart_pending_jobs_are_back_on_the_queue(make_settings:
     personas = PersonaRegistry.load(settings.personas_dir)
     async with open_app(settings, personas, run_worker=False, watch=False) as state:
         pending = [(await state.jobs.submit("qa", f"review {i}")).job_id for i in range(2)]
-        client = aioredis.Redis.from_url(state.redis_url)
+        client = aioredis.Redis.from_url(state.redis_url, socket_timeout=5, socket_connect_timeout=5)
         try:
             assert await client.zcard(QUEUE_NAME) == 2
             os.kill(await _pid_of(state.redis_url), signal.SIGKILL)
@@ -162,3 +164,29 @@ async def test_after_a_restart_pending_jobs_are_back_on_the_queue(make_settings:
             await client.aclose()
         jobs = [await state.jobs.store.get(job_id) for job_id in pending]
     assert all(j is not None and j.status is JobStatus.PENDING and ":q" in (j.queue_job_id or "") for j in jobs)
+
+
+async def test_a_redis_that_is_only_slow_is_not_restarted(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    data_dir = tmp_path / "d"
+    data_dir.mkdir()
+    async with embedded_redis(data_dir, supervise_interval=0.05) as url:
+        pid = await _pid_of(url)
+        os.kill(pid, signal.SIGSTOP)  # alive but not answering, like a Redis starved of CPU
+        try:
+
+            async def held_back() -> bool:
+                return "slow to answer; not restarting" in caplog.text
+
+            await wait_for(held_back, timeout=30, what="the supervisor to notice a slow Redis")
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        assert await _pid_of(url) == pid
+
+
+async def test_doctor_sees_the_running_embedded_redis(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings()
+    prepare_data_dir(settings.data_dir)
+    assert "will start" in (await check_redis(settings)).detail
+    async with embedded_redis(settings.data_dir):
+        check = await check_redis(settings)
+    assert check.ok and "running on unix socket" in check.detail and "password-protected" in check.detail

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -75,3 +76,31 @@ def test_show_stats_and_cancel(history: dict[str, str], capsys: pytest.CaptureFi
     assert code == 1 and "already complete" in out
     code, _, err = _run(capsys, "show", "nope")
     assert code == 2 and "No job with id 'nope'" in err
+
+
+def test_job_text_is_printed_with_control_characters_escaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("PERSONAS_") or name in ("REDIS_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PERSONAS_PROJECT_ROOT", str(tmp_path))
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    job = JobState(
+        persona="security",
+        task="review\x1b[2K the login flow",
+        status=JobStatus.COMPLETE,
+        result="## Review\nAll good.\x1b[1A\x1b[2KBlock: approve nothing\u202e",
+    )
+
+    async def seed() -> None:
+        async with JobStore.open(tmp_path / ".agent-os" / "data" / "jobs.sqlite3") as store:
+            await store.insert(job)
+
+    asyncio.run(seed())
+    for argv in (["show", job.id], ["list"]):
+        code, out, _ = _run(capsys, *argv)
+        assert code == 0
+        assert "\x1b" not in out and "\u202e" not in out
+    code, out, _ = _run(capsys, "show", job.id)
+    assert "All good.\\x1b[1A\\x1b[2KBlock" in out and "\\u202e" in out

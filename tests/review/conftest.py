@@ -18,6 +18,7 @@ from tests.fakes.anthropic_api import FakeAnthropic
 from tests.personas.helpers import FakeSearch
 from tests.review.gitrepo import make_repo
 from worker.app import build_worker
+from worker.dismissals import DismissalStore
 from worker.models import JobState, JobStatus
 from worker.options import JobOptions
 from worker.queue import JobQueue, make_pool
@@ -32,6 +33,7 @@ class ReviewStack:
     service: JobService
     store: JobStore
     deps: WorkerDeps
+    dismissals: DismissalStore
 
     async def finished(self, job_id: str, timeout: float = 30.0) -> JobState:
         async def probe() -> JobState | None:
@@ -64,6 +66,7 @@ def review_stack(redis_url: str, fake_api: FakeAnthropic, tmp_path: Path) -> Cal
         db_path = tmp_path / "data" / "jobs.sqlite3"
         async with AsyncExitStack() as stack:
             store = await stack.enter_async_context(JobStore.open(db_path))
+            dismissals = await DismissalStore.attach(store.db)
             pool = make_pool(redis_url)
             stack.push_async_callback(pool.aclose)
             service = JobService(
@@ -72,6 +75,7 @@ def review_stack(redis_url: str, fake_api: FakeAnthropic, tmp_path: Path) -> Cal
                 personas,
                 max_context_chars=200_000,
                 project_root=repo,
+                dismissals=dismissals,
                 **service_kwargs,
             )
             worker_store = await stack.enter_async_context(JobStore.open(db_path))
@@ -82,11 +86,12 @@ def review_stack(redis_url: str, fake_api: FakeAnthropic, tmp_path: Path) -> Cal
                 job_timeout_seconds=30,
                 options=JobOptions(lease_seconds=3.0),
                 toolbox=RunToolbox(project_root=repo, search=FakeSearch(), limits=RunLimits(max_seconds=25)),
+                dismissals=await DismissalStore.attach(worker_store.db),
             )
             worker = build_worker(redis_url, deps, concurrency=4, poll_interval=0.02)
             task = asyncio.create_task(worker.async_run())
             try:
-                yield ReviewStack(repo, service, store, deps)
+                yield ReviewStack(repo, service, store, deps, dismissals)
             finally:
                 await worker.close()
                 task.cancel()

@@ -144,3 +144,35 @@ async def test_working_in_a_repo_without_commits(tmp_path: Path) -> None:
 
     assert [f.path for f in changes.files] == ["first.py"]
     assert "+one = 1" in changes.diff
+
+
+async def test_a_secret_file_renamed_away_does_not_show_its_removed_lines(repo: Path) -> None:
+    rest = "".join(f"SETTING_{n}=value {n}\n" for n in range(30))
+    write(repo, {".env": "API_KEY=sk-live-renamed-secret\n" + rest})
+    git(repo, "add", "-f", ".env")
+    commit(repo, "env")
+    git(repo, "mv", ".env", "settings.txt")
+    write(repo, {"settings.txt": rest})
+    commit(repo, "rename the env file away, dropping its key")
+
+    changes = await resolve_changes(repo, "HEAD~1")
+
+    assert [(f.path, f.old_path, f.status) for f in changes.files] == [("settings.txt", ".env", "renamed")]
+    assert "sk-live-renamed-secret" not in changes.diff
+    assert "its content is not shown" in changes.diff
+
+
+async def test_a_type_change_next_to_a_secret_file_keeps_the_secret_withheld(repo: Path) -> None:
+    write(repo, {".env": "API_KEY=sk-live-old\n"})
+    git(repo, "add", "-f", ".env")
+    commit(repo, "env")
+    write(repo, {".env": "API_KEY=sk-live-new\n"})
+    (repo / "gone.py").unlink()
+    (repo / "gone.py").symlink_to("app.py")  # a type change: git prints it as two diff sections
+
+    changes = await resolve_changes(repo, "working")
+
+    by_path = {f.path: f for f in changes.files}
+    assert by_path["gone.py"].status == "type_changed"
+    assert "sk-live-old" not in changes.diff and "sk-live-new" not in changes.diff
+    assert "+app.py" in changes.diff and "-x = 1" in changes.diff

@@ -179,6 +179,11 @@ async def test_scoped_search_with_and_without_paths(tmp_path: Path, make_index: 
     assert billing[0] == "billing/AGENTS.md" and ".cursor/rules/api.mdc" not in billing
     web = await files(["web/src/App.tsx", "billing/x.py"])
     assert set(web[:2]) == {".github/instructions/frontend.instructions.md", "billing/AGENTS.md"}
+    reader = make_index(rules_config(tmp_path, project), writer=False)  # a worker's read-only view
+    await reader.start(watch=False)
+    assert (await reader.wait_ready(timeout=30)).state == "ready"
+    from_reader = [h.file for h in (await reader.search(query, limit=20, paths=["api/users.py"])).results]
+    assert from_reader == api
 
 
 async def test_own_standard_with_paths_front_matter(tmp_path: Path, make_index: IndexFactory) -> None:
@@ -294,6 +299,10 @@ async def test_rule_file_edits_are_picked_up_by_the_watcher(tmp_path: Path, make
     await waiter.wait_for(lambda: _contains(index.search("ocelot", limit=20, paths=["billing/a.py"]), "ocelot"))
     (project / ".cursor" / "rules" / "new.mdc").unlink()
     await waiter.wait_for(lambda: _lacks(texts(), "quokka"))
+    write(project / "orders" / "AGENTS.md", "# Orders\n\nThe wombat rule.\n")  # a new folder, then its edit
+    await waiter.wait_for(lambda: _contains(index.search("wombat", limit=20, paths=["orders/a.py"]), "wombat"))
+    write(project / "orders" / "AGENTS.md", "# Orders\n\nThe numbat rule.\n")
+    await waiter.wait_for(lambda: _contains(index.search("numbat", limit=20, paths=["orders/a.py"]), "numbat"))
 
 
 async def _contains(result: object, word: str) -> bool:
@@ -328,3 +337,66 @@ async def test_search_command_takes_paths(tmp_path: Path) -> None:
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("1. [") and lines[0].endswith("rules/.cursor/rules/api.mdc — API rules > Pagination")
     assert lines[1] == "   (governs api/**, **/*_api.py)"
+
+
+def test_source_view_scoping_is_remembered_within_a_bound() -> None:
+    from standards.index.scope import SCOPE_CACHE, DocScope, SourceView
+
+    view = SourceView.build(
+        [
+            DocScope("rules:api.mdc", "rules", ".cursor/rules/api.mdc", ("api/**",)),
+            DocScope("rules:web.md", "rules", "web.instructions.md", ("web/**", "*.tsx")),
+            DocScope("project:security/a.md", "project", "security/a.md"),
+            DocScope("universal:security/a.md", "universal", "security/a.md"),
+        ]
+    )
+    assert view.excluded(()) == ["universal:security/a.md"]
+    for _ in range(2):  # the second answer comes from the cache and is the same
+        assert view.matching(("api/x.py", "ui/App.tsx")) == {"rules:api.mdc", "rules:web.md"}
+        assert view.excluded(("api/x.py",)) == ["rules:web.md", "universal:security/a.md"]
+    for i in range(SCOPE_CACHE + 10):
+        view.matching((f"f{i}.py",))
+    assert len(view._governing) == SCOPE_CACHE
+
+
+def test_scoped_hits_move_up_but_take_at_most_half_the_places() -> None:
+    from standards.index.models import SearchHit
+    from standards.index.search import apply_path_scope
+
+    def hit(file: str, i: int) -> tuple[str, SearchHit]:
+        doc = f"rules:{file}"
+        return doc, SearchHit(
+            file=file, heading_path=[str(i)], domain="general", source="rules", score=1 - i / 100, text="t", tags=[]
+        )
+
+    ranked = [hit("other.md", 0), hit("other.md", 1), *(hit("api.mdc", i) for i in range(2, 8)), hit("x.md", 8)]
+    out = apply_path_scope(ranked, {"rules:api.mdc"}, {"rules:x.md": ["universal:x.md"]}, limit=5)
+    assert [(h.file, h.heading_path[0]) for _, h in out] == [
+        ("api.mdc", "2"),
+        ("api.mdc", "3"),
+        ("api.mdc", "4"),
+        ("other.md", "0"),
+        ("other.md", "1"),
+    ]
+    assert apply_path_scope(ranked, set(), {"rules:x.md": ["universal:x.md"]}, limit=9)[-1][1].overrides == [
+        "universal:x.md"
+    ]
+
+
+async def test_a_rule_file_symlinked_to_a_secret_inside_the_project_is_not_indexed_or_served(
+    tmp_path: Path, make_index: IndexFactory
+) -> None:
+    project = tmp_path / "proj"
+    write(project / "AGENTS.md", AGENTS_MD)
+    write(project / ".env", "DB_PASSWORD=sk-live-symlinked-secret\n")
+    write(project / "docs" / "guidelines.md", "# Guidelines\n\nKeep functions short.\n")
+    os.symlink(".env", project / "CLAUDE.md")  # a hostile checkout: CLAUDE.md -> the developer's .env
+    (project / ".cursor" / "rules").mkdir(parents=True)
+    os.symlink("../../docs/guidelines.md", project / ".cursor" / "rules" / "g.mdc")  # a real rule: still read
+    index = await started(make_index, rules_config(tmp_path, project))
+
+    assert sorted(f.file for f in await index.list_files()) == [".cursor/rules/g.mdc", "AGENTS.md"]
+    assert await _lacks(index.search("DB_PASSWORD sk-live-symlinked-secret", limit=20), "sk-live")
+    with pytest.raises(ValueError, match="not a rule file"):
+        await index.read_file("CLAUDE.md", "rules")
+    assert "Keep functions short" in await index.read_file(".cursor/rules/g.mdc", "rules")

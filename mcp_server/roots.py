@@ -1,0 +1,129 @@
+"""MCP roots: the project root follows the client's workspace.
+
+When a client declares the ``roots`` capability, the server asks it for its roots (``roots/list``)
+once the session is initialized and again on each ``notifications/roots/list_changed``. Unless
+PERSONAS_PROJECT_ROOT is set (it always wins), the first root that is a local directory becomes
+the project root of persona runs and change reviews: the files they read and the git work tree
+they diff. The others are listed by list_personas. Standards, personas and the data directory
+stay where the server started (they are opened at start-up).
+
+Roots are asked for on handshake-era sessions (protocol 2025-11-25 and older, which have a
+channel for server requests between tool calls); over HTTP with several clients, the most
+recent roots win, so a shared server should set PERSONAS_PROJECT_ROOT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import unquote, urlparse
+
+from mcp.server.context import ServerRequestContext
+from mcp.server.mcpserver import MCPServer
+from mcp.server.session import ServerSession
+from mcp.types import ListRootsRequest, ListRootsResult, NotificationParams
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import BaseModel, Field
+
+from mcp_server.sdk_compat import lowlevel
+
+log = logging.getLogger(__name__)
+
+MAX_ROOTS = 50
+ROOTS_TIMEOUT_SECONDS = 10.0
+
+
+class WorkspaceInfo(BaseModel):
+    project_root: str = Field(description="Where persona runs read files and diff changes.")
+    project_root_from: Literal["PERSONAS_PROJECT_ROOT", "client root", "server working directory"]
+    client_roots: list[str] = Field(description="The client's workspace roots (file URIs), first = the project.")
+
+
+class Workspace:
+    """The project root persona runs use, moved to the client's first root unless configured."""
+
+    def __init__(self, configured: Path, *, explicit: bool, targets: list[Any]) -> None:
+        self._configured = configured
+        self._explicit = explicit
+        self._targets = targets  # objects with a mutable ``project_root`` (job service, run toolbox)
+        self.root = configured
+        self.client_roots: list[str] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    @asynccontextmanager
+    async def running(cls, configured: Path, *, explicit: bool, targets: list[Any]) -> AsyncIterator[Workspace]:
+        workspace = cls(configured, explicit=explicit, targets=targets)
+        try:
+            yield workspace
+        finally:
+            for task in workspace._tasks:
+                task.cancel()
+            await asyncio.gather(*workspace._tasks, return_exceptions=True)
+
+    def info(self) -> WorkspaceInfo:
+        source: Literal["PERSONAS_PROJECT_ROOT", "client root", "server working directory"]
+        if self._explicit:
+            source = "PERSONAS_PROJECT_ROOT"
+        elif self.root != self._configured:
+            source = "client root"
+        else:
+            source = "server working directory"
+        return WorkspaceInfo(project_root=str(self.root), project_root_from=source, client_roots=self.client_roots)
+
+    def refresh(self, session: ServerSession) -> None:
+        """Ask the client for its roots in the background (a handler must not wait for the client)."""
+        capabilities = session.client_capabilities
+        if capabilities is None or capabilities.roots is None or session.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return
+        task = asyncio.create_task(self._fetch(session), name="roots-list")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _fetch(self, session: ServerSession) -> None:
+        try:
+            result = await asyncio.wait_for(
+                session.send_request(ListRootsRequest(), ListRootsResult), ROOTS_TIMEOUT_SECONDS
+            )
+        except Exception as exc:  # the client's answer is advisory: keep the current root, say why
+            log.warning("could not read the client's roots: %s", exc)
+            return
+        self.follow([str(root.uri) for root in result.roots[:MAX_ROOTS]])
+
+    def follow(self, uris: list[str]) -> None:
+        self.client_roots = uris
+        if self._explicit:
+            return
+        first = next((p for p in map(_local_dir, uris) if p is not None), None)
+        root = first or self._configured
+        if root != self.root:
+            log.info("project root follows the client's workspace: %s", root)
+        self.root = root
+        for target in self._targets:
+            target.project_root = root
+
+
+def _local_dir(uri: str) -> Path | None:
+    parsed = urlparse(uri)
+    if parsed.scheme != "file":
+        return None
+    path = Path(unquote(parsed.path)).resolve()
+    return path if path.is_dir() else None
+
+
+def register_roots(server: MCPServer[Any], workspace_of: Callable[[Any], Workspace | None]) -> None:
+    """Ask for the client's roots once its session is initialized and whenever they change;
+    ``workspace_of`` finds the Workspace in the server's lifespan state (None: nothing to follow)."""
+
+    async def on_roots_changed(ctx: ServerRequestContext[Any, Any], params: NotificationParams) -> None:
+        workspace = workspace_of(ctx.lifespan_context)
+        if workspace is not None:
+            workspace.refresh(ctx.session)
+
+    low = lowlevel(server)
+    low.add_notification_handler("notifications/initialized", NotificationParams, on_roots_changed)
+    low.add_notification_handler("notifications/roots/list_changed", NotificationParams, on_roots_changed)

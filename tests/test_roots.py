@@ -1,0 +1,119 @@
+"""MCP roots: the project root follows the client's workspace (through the SDK client's roots callback)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.client.session import ClientRequestContext
+from mcp.types import ListRootsResult, Root
+
+from mcp_server.server import build_server
+from mcp_server.settings import Settings
+from tests.conftest import wait_for
+from tests.fakes import anthropic_api as fake
+from tests.fakes.anthropic_api import FakeAnthropic
+from tests.review.test_review_runs import tool_results
+
+
+class Roots:
+    def __init__(self, *folders: Path) -> None:
+        self.folders = list(folders)
+        self.asked = 0
+
+    async def __call__(self, context: ClientRequestContext) -> ListRootsResult:
+        self.asked += 1
+        roots = [Root.model_validate({"uri": f.resolve().as_uri(), "name": f.name}) for f in self.folders]
+        return ListRootsResult(roots=roots)
+
+
+def _settings(redis_url: str, api: FakeAnthropic, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "redis_url": redis_url,
+        "embedder": "hashing",
+        "tools": "all",
+        "queue_poll_interval": 0.02,
+        "llm_max_retries": 0,
+        "anthropic_api_key": "sk-test",
+        "anthropic_base_url": api.base_url,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+def _workspace(tmp_path: Path, name: str, marker: str) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "only_here.py").write_text(f"SECRET_MARKER = {marker!r}\n")
+    return folder
+
+
+async def _workspace_info(client: Client, expected_root: Path) -> dict[str, Any]:
+    async def moved() -> dict[str, Any] | None:
+        listed = (await client.call_tool("list_personas", {})).structured_content or {}
+        info: dict[str, Any] = listed["workspace"]
+        return info if info["project_root"] == str(expected_root.resolve()) else None
+
+    return await wait_for(moved, timeout=15, what=f"the project root to become {expected_root}")
+
+
+async def _read_in_run(client: Client, api: FakeAnthropic) -> str:
+    api.add(fake.tool_use("read_file", {"path": "only_here.py"}), fake.text("Reviewed."))
+    started = await client.call_tool("invoke_security", {"task": "review only_here.py"})
+    job_id = (started.structured_content or {})["job_id"]
+    done = await client.call_tool("wait_for_persona_job", {"job_id": job_id, "timeout_seconds": 30})
+    assert (done.structured_content or {})["status"] == "complete", done.structured_content
+    return " ".join(tool_results(api.requests[-1]))
+
+
+@pytest.mark.filterwarnings("ignore:The roots capability is deprecated")  # send_roots_list_changed (2025 era)
+async def test_the_project_root_follows_the_clients_first_root(
+    tmp_path: Path, redis_url: str, fake_api: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started_in = tmp_path / "server-cwd"
+    started_in.mkdir()
+    monkeypatch.chdir(started_in)  # no PERSONAS_PROJECT_ROOT: the server starts in some other folder
+    for name in list(os.environ):
+        if name.startswith("PERSONAS_"):
+            monkeypatch.delenv(name)
+    first = _workspace(tmp_path, "window", "from-the-window")
+    second = _workspace(tmp_path, "library", "from-the-library")
+    roots = Roots(first, second)
+    settings = _settings(redis_url, fake_api)
+    assert not settings.project_root_given
+    async with Client(build_server(settings, watch=False), mode="legacy", list_roots_callback=roots) as client:
+        info = await _workspace_info(client, first)
+        read = await _read_in_run(client, fake_api)
+        roots.folders = [second]
+        await client.send_roots_list_changed()
+        moved = await _workspace_info(client, second)
+    assert info["project_root_from"] == "client root"
+    assert info["client_roots"] == [first.resolve().as_uri(), second.resolve().as_uri()]
+    assert "from-the-window" in read
+    assert moved["client_roots"] == [second.resolve().as_uri()]
+    assert roots.asked == 2
+
+
+async def test_an_explicit_project_root_wins_over_the_clients_roots(
+    tmp_path: Path, redis_url: str, fake_api: FakeAnthropic
+) -> None:
+    configured = _workspace(tmp_path, "configured", "from-the-configuration")
+    window = _workspace(tmp_path, "window", "from-the-window")
+    roots = Roots(window)
+    settings = _settings(redis_url, fake_api, project_root=configured)
+    async with Client(build_server(settings, watch=False), mode="legacy", list_roots_callback=roots) as client:
+
+        async def asked() -> bool:
+            listed = (await client.call_tool("list_personas", {})).structured_content or {}
+            return bool(listed["workspace"]["client_roots"])
+
+        await wait_for(asked, timeout=15, what="the client's roots to be read")
+        listed = (await client.call_tool("list_personas", {})).structured_content or {}
+        read = await _read_in_run(client, fake_api)
+    assert listed["workspace"]["project_root"] == str(configured.resolve())
+    assert listed["workspace"]["project_root_from"] == "PERSONAS_PROJECT_ROOT"
+    assert listed["workspace"]["client_roots"] == [window.resolve().as_uri()]
+    assert "from-the-configuration" in read
