@@ -15,7 +15,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_server.desk import ops, proposals, reviews, standards
-from mcp_server.desk.web import HERE, SESSION_COOKIE, Desk, DeskUnavailable, Handler, csrf_ok, form
+from mcp_server.desk.state import DeskUnavailable
+from mcp_server.desk.web import HERE, SESSION_COOKIE, Desk, Handler, csrf_ok, form
 from mcp_server.http import is_loopback
 
 if TYPE_CHECKING:
