@@ -53,8 +53,8 @@ def _rowcount(status: str) -> int:
 _PASSING = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
+    asyncpg.InternalClientError,  # a pooled connection cut mid-operation by a server restart
+    asyncpg.OperatorInterventionError,  # shutting down, starting up, crashed
     asyncpg.TooManyConnectionsError,
     ConnectionError,
     OSError,

@@ -166,3 +166,23 @@ def test_done_when_a_panel_review_from_the_shell_returns_sarif_and_the_exit_code
     validate_sarif(log)
     (result,) = log["runs"][0]["results"]  # both personas raised it: merged into one
     assert result["properties"]["personas"] == ["security", "qa"]
+
+
+def test_sarif_locations_are_percent_encoded_relative_uris() -> None:
+    from urllib.parse import unquote, urlsplit
+
+    from personas.report.model import ReviewReport
+    from personas.report.sarif import to_sarif
+    from personas.runtime.review import Finding
+
+    files = ["docs/my file#1.py", "https://evil.example/phish", "a?b%20c.py", "ünï/cödé.py"]
+    findings = [
+        Finding(severity="high", title="t", detail="d", recommendation="r", file=name, line=1) for name in files
+    ]
+    log = to_sarif(ReviewReport(job_id="j", status="complete", task="t", findings=findings), version="1")
+    validate_sarif(log)
+    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in log["runs"][0]["results"]]
+    for name, uri in zip(files, uris, strict=True):
+        parts = urlsplit(uri)
+        assert (parts.scheme, parts.netloc, parts.query, parts.fragment) == ("", "", "", ""), uri
+        assert " " not in uri and unquote(uri) == name
