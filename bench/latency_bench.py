@@ -2,12 +2,14 @@
 
     python -m bench.latency_bench [--sizes 5000 20000] [--queries 200]
 
-For each size: a temporary project whose ``.agent-os/standards`` holds the evaluation corpora
-(the playbook and the prepared public corpora), copied under new names until the index has
-about that many chunks; ``personas index`` builds it (subprocess, the CLI a user runs); then
-``personas serve`` is started over stdio by the MCP SDK client, and every question of every
-evaluation set is sent once as ``search_standards`` (so no answer comes from the result cache).
-Prints round-trip p50/p95 per size, the server's RSS, and the build time. Asserts nothing.
+A temporary project's ``.agent-os/standards`` gets the evaluation corpora (the playbook and the
+prepared public corpora) and ``personas index`` builds the index (subprocess, the CLI a user runs).
+For each size, renamed copies of the corpora are added until the index has about that many
+chunks and ``personas search`` brings the index up to date (the CLI's reconcile; copies reuse the
+stored vectors of identical chunks). Then ``personas serve`` is started over stdio by the MCP SDK
+client and every question of every evaluation set is sent once as ``search_standards`` (no answer
+comes from the result cache). Prints round-trip p50/p95 per size, the RSS of the server and of a
+worker process (``bench.worker_probe``). Asserts nothing.
 """
 
 from __future__ import annotations
@@ -66,8 +68,7 @@ def sources() -> list[tuple[str, Path]]:
     return [(c.name, c.root) for c in load_corpora() if c.available]
 
 
-def fill(standards: Path, target_chunks: int) -> int:
-    """Copy the corpora into ``standards`` (and renamed copies) until about ``target_chunks`` chunks."""
+def corpus_files() -> list[tuple[str, Path, str, int]]:
     counter = make_embedder(None, backend="onnx")  # only its tokenizer is used (no model load)
     files: list[tuple[str, Path, str, int]] = []
     for name, root in sources():
@@ -75,15 +76,23 @@ def fill(standards: Path, target_chunks: int) -> int:
             text = path.read_text(encoding="utf-8")
             chunks = len(chunk_markdown(text, count_tokens=counter.count_tokens).chunks)
             files.append((name, path.relative_to(root), text, chunks))
+    return files
+
+
+def fill(standards: Path, target_chunks: int) -> int:
+    """Copies of the corpora under new folder names until about ``target_chunks`` chunks (the first
+    copy is the corpora themselves). Copies have the same text, so a reconcile reuses their vectors."""
     total = copy = 0
-    while total < target_chunks:
+    files = corpus_files()
+    while total < target_chunks or copy == 0:
         for name, rel, text, chunks in files:
-            if total >= target_chunks:
+            if total >= target_chunks and copy > 0:
                 break
             folder = name if copy == 0 else f"{name}-copy{copy}"
             out = standards / folder / rel
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(text, encoding="utf-8")
+            if not out.exists():
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_text(text, encoding="utf-8")
             total += chunks
         copy += 1
     return total
@@ -98,25 +107,32 @@ def questions() -> list[str]:
     return seen
 
 
-async def measure(project: Path, queries: list[str]) -> dict[str, float]:
+def project_env(project: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSONAS_", "ANTHROPIC_")) and k != "REDIS_URL"}
     env["PERSONAS_PROJECT_ROOT"] = str(project)
     env["PERSONAS_LOG_LEVEL"] = "WARNING"
+    return env
+
+
+async def cli(project: Path, *args: str) -> tuple[str, float]:
     t0 = time.perf_counter()
-    built = await asyncio.to_thread(
-        subprocess.run, [PERSONAS, "index"], env=env, capture_output=True, text=True, check=False
+    done = await asyncio.to_thread(
+        subprocess.run, [PERSONAS, *args], env=project_env(project), capture_output=True, text=True, check=False
     )
-    build_s = time.perf_counter() - t0
-    if built.returncode != 0:
-        raise SystemExit(f"personas index failed: {built.stderr[-2000:]}")
-    match = re.search(r"into (\d+) chunks", built.stdout)
-    chunks = float(match.group(1)) if match else float("nan")
+    if done.returncode != 0:
+        raise SystemExit(f"personas {' '.join(args)} failed: {done.stderr[-2000:]}")
+    return done.stdout, time.perf_counter() - t0
+
+
+async def measure(project: Path, queries: list[str]) -> dict[str, float]:
+    env = project_env(project)
     params = StdioServerParameters(command=PERSONAS, args=["serve"], env=env)
     async with Client(params) as client:
         t0 = time.perf_counter()
         while True:
             result = (await client.call_tool("search_standards", {"query": "warm up"})).structured_content
             if result and result["status"]["state"] == "ready":
+                chunks = float(result["status"]["chunks"])
                 break
             await asyncio.sleep(0.1)
         ready_s = time.perf_counter() - t0
@@ -140,9 +156,8 @@ async def measure(project: Path, queries: list[str]) -> dict[str, float]:
         )
         worker = re.search(r"worker RSS (\d+) MB", probe.stdout)
     return {
-        "worker_rss": float(worker.group(1)) if worker else float("nan"),
         "chunks": chunks,
-        "build_s": build_s,
+        "worker_rss": float(worker.group(1)) if worker else float("nan"),
         "ready_s": ready_s,
         "p50": pct(wall, 50),
         "p95": pct(wall, 95),
@@ -156,26 +171,36 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 20000])
     parser.add_argument("--queries", type=int, default=200, help="distinct questions sent per size (at most all)")
+    parser.add_argument("--project", type=Path, default=None, help="keep the project (and its index) here")
     args = parser.parse_args()
     if not sources():
         print("no corpus found (../shared/corpus or prepared corpora): nothing to measure")
         return
     queries = questions()[: args.queries]
-    load = os.getloadavg()[0]
-    print(f"== uncached search_standards over MCP stdio (personas index, then personas serve); load {load:.1f}")
-    for size in args.sizes:
-        work = Path(tempfile.mkdtemp(prefix="latency-bench-"))
-        try:
-            fill(work / ".agent-os" / "standards", size)
-            r = await measure(work, queries)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+    project = args.project or Path(tempfile.mkdtemp(prefix="latency-bench-"))
+    standards = project / ".agent-os" / "standards"
+    try:
+        if not (project / ".agent-os" / "data").exists():
+            fill(standards, 0)  # the corpora, once: `personas index` embeds them
+            out, seconds = await cli(project, "index")
+            print(f"== `personas index` of the corpora: {out.strip()} (wall {seconds:.0f} s)")
         print(
-            f"   target {size} → {r['chunks']:.0f} chunks: p50 {r['p50']:.1f} ms  p95 {r['p95']:.1f} ms  "
-            f"(n={r['n']}, in-server p50 {r['took_p50']:.1f} ms)  server RSS {r['rss']:.0f} MB  "
-            f"worker RSS {r['worker_rss']:.0f} MB  `personas index` {r['build_s']:.0f} s, "
-            f"serve ready {r['ready_s']:.1f} s"
+            f"== uncached search_standards over MCP stdio (`personas serve`); load {os.getloadavg()[0]:.1f}, "
+            f"{len(queries)} distinct questions per size"
         )
+        for size in sorted(args.sizes):
+            fill(standards, size)
+            _, seconds = await cli(project, "search", "warm up")  # CLI reconcile: the copies reuse vectors
+            r = await measure(project, queries)
+            print(
+                f"   target {size} → {r['chunks']:.0f} chunks: p50 {r['p50']:.1f} ms  p95 {r['p95']:.1f} ms  "
+                f"(in-server p50 {r['took_p50']:.1f} ms)  server RSS {r['rss']:.0f} MB  "
+                f"worker RSS {r['worker_rss']:.0f} MB  (copies indexed by `personas search` in {seconds:.0f} s, "
+                f"serve ready {r['ready_s']:.1f} s)"
+            )
+    finally:
+        if args.project is None:
+            shutil.rmtree(project, ignore_errors=True)
 
 
 if __name__ == "__main__":

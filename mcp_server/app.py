@@ -96,6 +96,7 @@ def index_config(settings: Settings) -> IndexConfig:
         model_path=settings.embedding_model_path,
         counts_database=settings.database_url.get_secret_value() if settings.database_url else None,
         embedding_backend=settings.embedding_backend,
+        embedding_cache_dir=settings.embedding_cache_dir if settings.embedding_cache else None,
     )
 
 

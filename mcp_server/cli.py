@@ -254,7 +254,7 @@ async def _run_until_signal(main: asyncio.Task[None], closed: asyncio.Event | No
 
 
 async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker: bool, watch: bool) -> int:
-    from mcp_server.desk.serve import StateRef
+    from mcp_server.desk.state import StateRef
     from mcp_server.server import build_server
     from mcp_server.tools.profiles import ToolSelectionError
 

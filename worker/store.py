@@ -343,9 +343,12 @@ class JobStore:
     async def active(self) -> list[JobState]:
         return await self._select("SELECT * FROM jobs WHERE status IN ('pending','running')")
 
-    async def finding_counts(self) -> list[tuple[str, int]]:
-        """(persona, findings raised) per completed run; a panel counts once per sub-run, before merging."""
-        rows = await self._rows("SELECT persona, findings, panel_runs FROM jobs WHERE status='complete'")
+    async def finding_counts(self, since: float = 0.0) -> list[tuple[str, int]]:
+        """(persona, findings raised) per completed run created at or after ``since``; a panel counts
+        once per sub-run, before merging."""
+        rows = await self._rows(
+            "SELECT persona, findings, panel_runs FROM jobs WHERE status='complete' AND created_at >= ?", (since,)
+        )
         counts: list[tuple[str, int]] = []
         for row in rows:
             if row["panel_runs"]:

@@ -34,6 +34,22 @@ class PersonaTrend(BaseModel):
     dismissal_rate: float | None = Field(default=None, description="Dismissed findings / findings raised.")
 
 
+def window_start(days: int, now: float) -> float:
+    """Unix time of 00:00 UTC on the first day of a ``days``-day window ending today."""
+    first = window_days(days, now)[0]
+    return dt.datetime.fromisoformat(first).replace(tzinfo=dt.UTC).timestamp()
+
+
+def findings_by_persona(raised: list[tuple[str, int]], dismissed_personas: list[str]) -> dict[str, tuple[int, int]]:
+    """(findings raised, findings dismissed) per persona, from per-run counts and one persona per dismissal."""
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for persona, count in raised:
+        totals[persona][0] += count
+    for persona in dismissed_personas:
+        totals[persona][1] += 1
+    return {p: (r, d) for p, (r, d) in totals.items()}
+
+
 def window_days(days: int, now: float) -> list[str]:
     today = dt.datetime.fromtimestamp(now, tz=dt.UTC).date()
     return [(today - dt.timedelta(days=offset)).isoformat() for offset in range(days - 1, -1, -1)]
@@ -51,7 +67,7 @@ def persona_trends(
     ``findings`` maps a persona to (findings raised, findings dismissed) in the window, when known.
     """
     labels = window_days(days, now)
-    first = dt.datetime.fromisoformat(labels[0]).replace(tzinfo=dt.UTC).timestamp()
+    first = window_start(days, now)
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         if row["created_at"] >= first:
@@ -82,7 +98,7 @@ def persona_trends(
                 tokens_output=sum(int(r.get("tokens_output") or 0) for r in mine),
                 findings=raised,
                 dismissed=dismissed,
-                dismissal_rate=round(dismissed / raised, 3) if raised else None,
+                dismissal_rate=round(min(1.0, dismissed / raised), 3) if raised else None,
             )
         )
     return trends

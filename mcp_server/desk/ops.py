@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from mcp_server.desk import charts
 from mcp_server.desk.web import Desk
-from worker.trends import TREND_WINDOWS, persona_trends
+from worker.dismissals import MAX_LISTED, Dismissal
+from worker.trends import TREND_WINDOWS, findings_by_persona, persona_trends, window_start
+
+if TYPE_CHECKING:
+    from mcp_server.app import AppState
 
 
 def _when(ts: float | None) -> str | None:
@@ -24,8 +29,11 @@ async def page(desk: Desk, request: Request) -> Response:
     days = int(raw)
     state = desk.state
     now = time.time()
+    since = window_start(days, now)
     rows = await state.jobs.store.usage_rows()
-    trends = persona_trends(rows, days=days, now=now)
+    raised = await state.jobs.store.finding_counts(since)
+    dismissed = [d.persona for d in await _dismissals(state) if d.dismissed_at >= since]
+    trends = persona_trends(rows, days=days, now=now, findings=findings_by_persona(raised, dismissed))
     stats = await state.jobs.stats()
     index = state.standards.status()
     return desk.page(
@@ -48,6 +56,10 @@ async def page(desk: Desk, request: Request) -> Response:
         index=index,
         index_updated=_when(index.last_updated),
     )
+
+
+async def _dismissals(state: AppState) -> list[Dismissal]:
+    return await state.dismissals.listed(limit=MAX_LISTED) if state.dismissals is not None else []
 
 
 ROUTES = [("/ops", page, ["GET"])]

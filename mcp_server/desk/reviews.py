@@ -7,8 +7,9 @@ import datetime as dt
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from mcp_server.desk.web import Desk, form
+from mcp_server.desk.web import APPROVER_COOKIE, Desk, form
 from personas.runtime.review import Finding
+from worker.dismissals import dismiss
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 STATUSES = ("pending", "running", "complete", "failed", "cancelled")
@@ -61,8 +62,11 @@ def citation(ref: str) -> tuple[str, str | None]:
     return file.strip(), heading.strip() or None
 
 
-async def detail_page(desk: Desk, request: Request) -> Response:
-    report = await desk.state.jobs.check(request.path_params["job_id"])
+async def detail_page(desk: Desk, request: Request, notice: str | None = None) -> Response:
+    state = desk.state
+    report = await state.jobs.check(request.path_params["job_id"])
+    personas = sorted({report.persona, *(p for f in report.findings or [] for p in (f.personas or []))})
+    dismissed = await state.dismissals.fingerprints(personas) if state.dismissals is not None else set()
     return desk.page(
         request,
         "review.html",
@@ -72,7 +76,34 @@ async def detail_page(desk: Desk, request: Request) -> Response:
         groups=group_findings(report.findings),
         citation=citation,
         active=report.status in ("pending", "running"),
+        dismissed=dismissed,
+        can_dismiss=state.dismissals is not None and report.status == "complete",
+        dismisser=request.cookies.get(APPROVER_COOKIE, ""),
+        notice=notice,
     )
+
+
+async def dismiss_finding(desk: Desk, request: Request) -> Response:
+    """The same record as the dismiss_finding tool: later runs drop the finding."""
+    state = desk.state
+    if state.dismissals is None:
+        raise ValueError("dismissals are unavailable in this server")
+    values = await form(request)
+    by = values.get("dismissed_by", "").strip()
+    if not by:
+        raise ValueError("say who dismisses it: fill in 'Dismissed by'")
+    job = await state.jobs.get(request.path_params["job_id"])
+    result = await dismiss(
+        state.dismissals,
+        job.id,
+        job.findings,
+        finding_id=request.path_params["finding_id"],
+        reason=values.get("reason", ""),
+        by=by,
+    )
+    response = await detail_page(desk, request, notice=result.message)
+    desk.set_cookie(response, APPROVER_COOKIE, by[:100], max_age=365 * 86400)
+    return response
 
 
 async def progress(desk: Desk, request: Request) -> Response:
@@ -100,4 +131,5 @@ ROUTES = [
     ("/reviews/{job_id}", detail_page, ["GET"]),
     ("/reviews/{job_id}/progress", progress, ["GET"]),
     ("/reviews/{job_id}/cancel", cancel, ["POST"]),
+    ("/reviews/{job_id}/findings/{finding_id}/dismiss", dismiss_finding, ["POST"]),
 ]

@@ -11,27 +11,14 @@ import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_server.desk.app import build_desk
-from mcp_server.desk.web import DeskUnavailable
+from mcp_server.desk.state import StateRef
 
 if TYPE_CHECKING:
-    from mcp_server.app import AppState
     from mcp_server.settings import Settings
 
 log = logging.getLogger(__name__)
 
 DESK_PREFIX = "/desk"
-
-
-class StateRef:
-    """The app state of a running server, for the desk mounted beside it (set while it is open)."""
-
-    def __init__(self) -> None:
-        self.state: AppState | None = None
-
-    def __call__(self) -> AppState:
-        if self.state is None:
-            raise DeskUnavailable("the server is starting or stopping; reload in a moment")
-        return self.state
 
 
 class DeskDispatcher:

@@ -28,10 +28,6 @@ APPROVER_COOKIE = "desk_approver"
 MAX_FORM_BYTES = 256 * 1024
 
 
-class DeskUnavailable(RuntimeError):
-    """The server's resources are not open (yet, or any more)."""
-
-
 @dataclass
 class Desk:
     """What every page handler needs: the app state, the templates and the desk's secrets."""

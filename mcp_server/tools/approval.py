@@ -96,13 +96,20 @@ def can_ask(ctx: AppContext) -> bool:
 async def ask_to_approve(proposal_id: str, ctx: AppContext) -> Elicit[ApproveForm] | None:
     if not can_ask(ctx):
         return None
-    return Elicit(proposal_message(await _proposal(ctx, proposal_id), "approve"), ApproveForm)
+    proposal = await _proposal(ctx, proposal_id)
+    return Elicit(proposal_message(proposal, "approve"), ApproveForm) if _open(proposal) else None
 
 
 async def ask_to_reject(proposal_id: str, ctx: AppContext) -> Elicit[RejectForm] | None:
     if not can_ask(ctx):
         return None
-    return Elicit(proposal_message(await _proposal(ctx, proposal_id), "reject"), RejectForm)
+    proposal = await _proposal(ctx, proposal_id)
+    return Elicit(proposal_message(proposal, "reject"), RejectForm) if _open(proposal) else None
+
+
+def _open(proposal: ProposalDetail) -> bool:
+    """A decided proposal is not put to the user: the tool then says it is decided already."""
+    return proposal.status in ("draft", "changes_requested")
 
 
 async def ask_to_reset(confirm: bool, ctx: AppContext) -> Elicit[ResetForm] | None:

@@ -10,24 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Callable, Iterator
-
-from detect_secrets.plugins.aws import AWSKeyDetector
-from detect_secrets.plugins.azure_storage_key import AzureStorageKeyDetector
-from detect_secrets.plugins.base import RegexBasedDetector
-from detect_secrets.plugins.discord import DiscordBotTokenDetector
-from detect_secrets.plugins.github_token import GitHubTokenDetector
-from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
-from detect_secrets.plugins.mailchimp import MailchimpDetector
-from detect_secrets.plugins.npm import NpmDetector
-from detect_secrets.plugins.pypi_token import PypiTokenDetector
-from detect_secrets.plugins.sendgrid import SendGridDetector
-from detect_secrets.plugins.slack import SlackDetector
-from detect_secrets.plugins.square_oauth import SquareOAuthDetector
-from detect_secrets.plugins.stripe import StripeDetector
-from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
-from detect_secrets.plugins.twilio import TwilioKeyDetector
+from typing import Any
 
 # ------------------------------------------------------------------ placeholders
 
@@ -271,35 +257,55 @@ def _gcp_service_account(line: str) -> Iterator[str]:
 
 # ------------------------------------------------------------------ detect-secrets detectors
 
-#: detect-secrets' regex detectors for token formats (its entropy and keyword detectors are not
-#: used: our assignment rule carries the placeholder policy). Placeholders inside a match pass.
-LIBRARY_DETECTORS: tuple[RegexBasedDetector, ...] = (
-    AWSKeyDetector(),
-    AzureStorageKeyDetector(),
-    GitHubTokenDetector(),
-    GitLabTokenDetector(),
-    SlackDetector(),
-    StripeDetector(),
-    SendGridDetector(),
-    NpmDetector(),
-    PypiTokenDetector(),
-    TwilioKeyDetector(),
-    DiscordBotTokenDetector(),
-    TelegramBotTokenDetector(),
-    MailchimpDetector(),
-    SquareOAuthDetector(),
-)
 
+@functools.cache
+def library_detectors() -> tuple[tuple[Any, str | None], ...]:
+    """detect-secrets' regex detectors for token formats, each with its guard (or None).
 
-#: Detectors whose patterns backtrack on some long lines run only when the line holds this text.
-_LIBRARY_GUARDS: dict[type[RegexBasedDetector], str] = {NpmDetector: "_authToken"}
+    Its entropy and keyword detectors are not used: our assignment rule carries the placeholder
+    policy. Imported on first scan, not at import time (detect-secrets costs ~0.3 s to import).
+    A guard is text a line must hold before a detector whose patterns backtrack on some long
+    lines runs at all.
+    """
+    from detect_secrets.plugins.aws import AWSKeyDetector
+    from detect_secrets.plugins.azure_storage_key import AzureStorageKeyDetector
+    from detect_secrets.plugins.discord import DiscordBotTokenDetector
+    from detect_secrets.plugins.github_token import GitHubTokenDetector
+    from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
+    from detect_secrets.plugins.mailchimp import MailchimpDetector
+    from detect_secrets.plugins.npm import NpmDetector
+    from detect_secrets.plugins.pypi_token import PypiTokenDetector
+    from detect_secrets.plugins.sendgrid import SendGridDetector
+    from detect_secrets.plugins.slack import SlackDetector
+    from detect_secrets.plugins.square_oauth import SquareOAuthDetector
+    from detect_secrets.plugins.stripe import StripeDetector
+    from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
+    from detect_secrets.plugins.twilio import TwilioKeyDetector
+
+    guards: dict[type[Any], str] = {NpmDetector: "_authToken"}
+    detectors = (
+        AWSKeyDetector(),
+        AzureStorageKeyDetector(),
+        GitHubTokenDetector(),
+        GitLabTokenDetector(),
+        SlackDetector(),
+        StripeDetector(),
+        SendGridDetector(),
+        NpmDetector(),
+        PypiTokenDetector(),
+        TwilioKeyDetector(),
+        DiscordBotTokenDetector(),
+        TelegramBotTokenDetector(),
+        MailchimpDetector(),
+        SquareOAuthDetector(),
+    )
+    return tuple((d, guards.get(type(d))) for d in detectors)
 
 
 def library_findings(line: str) -> Iterator[str]:
     """Kinds found in ``line`` by detect-secrets' detectors (one per detector). Each detector's own
     patterns are run (``finditer``: the whole match, so the placeholder policy sees the whole token)."""
-    for detector in LIBRARY_DETECTORS:
-        guard = _LIBRARY_GUARDS.get(type(detector))
+    for detector, guard in library_detectors():
         if guard is not None and guard not in line:
             continue
         if any(not _token_placeholder(m.group(0)) for regex in detector.denylist for m in regex.finditer(line)):

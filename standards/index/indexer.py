@@ -26,6 +26,7 @@ from standards.index.models import BuildProgress
 from standards.index.rules import RuleFileError, rule_title, split_rule_front_matter
 from standards.index.sources import ReadResult, SkipFile, SourceFile, doc_metadata, read_standard
 from standards.index.store import ChunkStore, DocInfo, tags_key
+from standards.index.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class IndexResult:
     files_seen: int = 0
     chunks_written: int = 0
     texts_embedded: int = 0
+    cache_hits: int = 0  # vectors taken from the shared embedding cache
     skipped: dict[str, str] = field(default_factory=dict)  # doc key -> why the file was not indexed
     indexed: list[str] = field(default_factory=list)  # doc keys of files read and indexed (or unchanged)
 
@@ -91,6 +93,8 @@ class Indexer:
         self._embedder = embedder
         self._max_bytes = max_file_bytes
         self._salt = hash_salt(embedder)
+        #: Vectors shared across projects (set by the writer once it is known); None = no cache.
+        self.vector_cache: VectorCache | None = None
 
     def _read(self, sf: SourceFile, known_hash: str | None, force: bool) -> _Prepared | str | _Skipped:
         """Blocking. Returns prepared chunks, 'unchanged', or why the file is unusable/gone."""
@@ -244,11 +248,21 @@ class Indexer:
         reuse = {} if force else await self._store.vectors_by_chunk_hash(hashes)
         texts = {row["chunk_hash"]: row["search_text"] for row in rows}
         missing = [h for h in hashes if h not in reuse]
+        cache = self.vector_cache
+        if cache is not None and missing and not force:
+            cached = await asyncio.to_thread(cache.get, missing)
+            reuse.update(cached)
+            result.cache_hits += len(cached)
+            missing = [h for h in missing if h not in cached]
+        fresh: dict[str, list[float]] = {}
         for start in range(0, len(missing), EMBED_BATCH):  # one bounded call at a time
             batch = missing[start : start + EMBED_BATCH]
             vectors = await asyncio.to_thread(self._embedder.embed, [texts[h] for h in batch])
-            reuse.update(zip(batch, vectors, strict=True))
+            fresh.update(zip(batch, vectors, strict=True))
             result.texts_embedded += len(batch)
+        reuse.update(fresh)
+        if cache is not None and fresh:
+            await asyncio.to_thread(cache.put, fresh)
         for row in rows:
             row["vector"] = reuse[row["chunk_hash"]]
         if lock is None:

@@ -49,6 +49,11 @@ class IndexConfig(BaseModel):
         default="hybrid",
         description="'hybrid' = cosine similarity plus a small full-text (BM25) term; 'vector' uses embeddings only.",
     )
+    embedding_cache_dir: Path | None = Field(
+        default=None,
+        description="Folder of the embedding cache shared across projects (vectors of unchanged text are "
+        "reused, e.g. the starter standards'); None = no cache.",
+    )
     debounce_seconds: float = Field(default=0.15, ge=0.0, le=10.0)
     max_file_bytes: int = Field(default=1_000_000, gt=0)
     counts_database: str | None = Field(

@@ -33,6 +33,8 @@ COPILOT_INSTRUCTIONS_DIR = ".github/instructions"
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "venv", "env", "dist", "build", "target", "vendor"})
 #: Folders visited when looking for nested AGENTS.md (a bound for huge trees).
 MAX_WALK_DIRS = 20_000
+#: Extensions a rule file's symlink may point to (besides another rule file).
+RULE_TARGET_SUFFIXES = frozenset({".md", ".mdc", ".markdown", ".txt"})
 _SIMPLE_LINE = re.compile(r"^([A-Za-z_][\w-]*)\s*:\s*(.*?)\s*$")
 
 
@@ -50,6 +52,17 @@ def is_rule_file(rel: str) -> bool:
     if rel.startswith(COPILOT_INSTRUCTIONS_DIR + "/") and path.name.endswith(".instructions.md"):
         return True
     return path.name == NESTED_RULE_FILE and not _skipped(path.parts[:-1])
+
+
+def is_rule_target(rel: str) -> bool:
+    """May a rule file's real path (project-relative, after following symlinks) be read? Only a rule
+    file, or a Markdown or text file outside hidden folders: a rule file symlinked to ``.env``, a key
+    or ``.git/config`` would put that file's secrets in the index and in front of the model."""
+    path = PurePosixPath(rel)
+    if is_rule_file(rel):
+        return True
+    hidden = any(part.startswith(".") for part in path.parts[:-1]) or path.name.startswith(".")
+    return not hidden and path.suffix.lower() in RULE_TARGET_SUFFIXES
 
 
 def _skipped(folders: tuple[str, ...]) -> bool:

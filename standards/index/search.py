@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Callable
 
 from standards.frontmatter import normalize_tag
 from standards.index.models import SOURCE_KINDS, SearchHit, SearchMode
@@ -77,10 +78,11 @@ CacheKey = tuple[str, str | None, tuple[str, ...], str | None, int, SearchMode, 
 class ResultCache:
     """LRU of search results, tagged with the table version they were computed on."""
 
-    def __init__(self, max_entries: int = 512) -> None:
+    def __init__(self, max_entries: int = 512, *, on_clear: Callable[[], None] | None = None) -> None:
         self._max = max_entries
         self._entries: OrderedDict[CacheKey, tuple[list[SearchHit], list[str]]] = OrderedDict()
         self._version: int | None = None
+        self._on_clear = on_clear
 
     def check_version(self, version: int | None) -> None:
         """Drop everything if the index changed since the entries were stored."""
@@ -89,8 +91,11 @@ class ResultCache:
             self._version = version
 
     def clear(self) -> None:
+        """Forget everything (also what ``on_clear`` keeps, e.g. the in-memory vectors)."""
         self._entries.clear()
         self._version = None
+        if self._on_clear is not None:
+            self._on_clear()
 
     def get(self, key: CacheKey) -> tuple[list[SearchHit], list[str]] | None:
         entry = self._entries.get(key)

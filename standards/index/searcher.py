@@ -18,6 +18,7 @@ from typing import Any
 
 from standards.index.counts import QueryCounter
 from standards.index.embedder import Embedder, make_embedder
+from standards.index.memory_vectors import MemoryVectors
 from standards.index.models import SOURCE_KINDS, IndexConfig, IndexStatus, SearchHit, SearchResponse, StandardFile
 from standards.index.ranking import candidate_depth
 from standards.index.scope import DocScope, SourceView, validate_paths
@@ -47,7 +48,8 @@ class IndexSearcher:
         self._embedder: Embedder = embedder or make_embedder(config.model_path, backend=config.embedding_backend)
         self._store = ChunkStore(config.index_dir / "lancedb", writer=self._writes)
         self._counter = QueryCounter(config.counts_database or config.index_dir / "query_counts.sqlite3")
-        self._cache = ResultCache()
+        self._vectors = MemoryVectors()
+        self._cache = ResultCache(on_clear=self._vectors.forget)
         self._status = IndexStatus(state="empty", message="not started")
         self._settled = asyncio.Event()
         self._listeners: list[Callable[[list[str]], None]] = []
@@ -66,6 +68,7 @@ class IndexSearcher:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._vectors.close()
         await self._counter.stop()
         self._store.close()
 
@@ -175,7 +178,8 @@ class IndexSearcher:
             self._counter.record(entry[1])
             return self._response(text, entry[0], started, cached=True)
         view = await self._source_view(version)
-        where = build_filter(domain=domain, source=source, tags=list(tag_tuple), exclude_docs=view.excluded(paths))
+        excluded = view.excluded(paths)
+        where = build_filter(domain=domain, source=source, tags=list(tag_tuple), exclude_docs=excluded)
         fts_text = fts_query_text(text) if mode == "hybrid" else ""
         depth = candidate_depth(limit)
         pool = depth if paths else limit  # scoped hits deeper in the ranking can still move up
@@ -183,7 +187,19 @@ class IndexSearcher:
         text_task = asyncio.ensure_future(self._store.text_search(fts_text, where, depth)) if fts_text else None
         try:
             vector = (await asyncio.to_thread(self._embedder.embed, [text]))[0]
-            vector_rows = await self._store.vector_search(vector, where, depth)  # deep: document aggregation
+            # deep (depth, not limit): document aggregation uses a file's other chunks
+            vector_rows = self._vectors.search(
+                self._store,
+                version,
+                vector,
+                domain=domain,
+                source=source,
+                tags=tag_tuple,
+                exclude_docs=excluded,
+                limit=depth,
+            )
+            if vector_rows is None:  # the in-memory copy of this version is still loading
+                vector_rows = await self._store.vector_search(vector, where, depth)
             text_rows = await self._text_rows(text_task) if text_task else None
         finally:
             if text_task is not None and not text_task.done():

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from standards.index.models import StandardsSource
-from standards.index.rules import discover_rules, is_rule_file, rule_domain, rule_scope
+from standards.index.rules import discover_rules, is_rule_file, is_rule_target, rule_domain, rule_scope
 from standards.index.scope import normalize_globs
 
 log = logging.getLogger(__name__)
@@ -155,6 +155,8 @@ def read_standard(sf: SourceFile, *, max_bytes: int, salt: str) -> ReadResult:
         raise SkipFile(f"cannot resolve path: {exc}") from exc
     if resolved != sf.root and sf.root not in resolved.parents:
         raise SkipFile("symlink leads outside the standards root")
+    if sf.source == "rules" and not is_rule_target(resolved.relative_to(sf.root).as_posix()):
+        raise SkipFile("symlink leads to a file that is not a rule file or Markdown text (e.g. .env or a key)")
     if not resolved.is_file():
         raise SkipFile("not a regular file")
     try:
@@ -197,13 +199,15 @@ def safe_resolve(sources: list[StandardsSource], file: str, source: str | None) 
     else:
         order = ("project", "shared", "universal")
         roots = sorted((kr for kr in roots if kr[0] in order), key=lambda kr: order.index(kr[0]))
-    for _, root in roots:
+    for kind, root in roots:
         candidate = root.joinpath(*rel.parts)
         if not candidate.exists():
             continue
         resolved = candidate.resolve()
         if resolved != root and root not in resolved.parents:
             raise ValueError(f"path leads outside the standards folders: {file!r}")
+        if kind == "rules" and not is_rule_target(resolved.relative_to(root).as_posix()):
+            raise ValueError(f"not a rule file: {file!r} is a symlink to a file that is not Markdown text")
         return resolved
     raise FileNotFoundError(f"no standard named {file!r}")
 

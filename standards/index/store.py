@@ -204,6 +204,11 @@ class ChunkStore:
     async def version(self) -> int:
         return int(await self._t().version())
 
+    async def scan(self, columns: list[str]) -> pa.Table:
+        """These columns of every row (the searcher's in-memory vector copy reads them)."""
+        table: pa.Table = await self._t().query().select(columns).to_arrow()
+        return table
+
     async def count_rows(self) -> int:
         return int(await self._t().count_rows())
 

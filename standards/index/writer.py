@@ -32,10 +32,12 @@ from standards.index.models import (
     SearchResponse,
     SkippedFile,
 )
+from standards.index.retry import FailedChanges
 from standards.index.searcher import FtsUnavailable, IndexSearcher
 from standards.index.sources import discover, resolve_changes, watch_targets
 from standards.index.status_file import StatusFile
 from standards.index.store import StoreCorrupt
+from standards.index.vector_cache import VectorCache, model_fingerprint
 from standards.index.watcher import Debouncer, Watcher
 from standards.index.writer_lock import WriterLock
 
@@ -47,9 +49,6 @@ OPTIMIZE_EVERY = 20
 FTS_TAIL_MAX = 256
 #: A smaller tail is folded this long after the last write.
 FOLD_DELAY_SECONDS = 1.0
-#: Backoff of retries of changes that could not be written: first delay, cap.
-RETRY_FIRST_SECONDS = 0.5
-RETRY_MAX_SECONDS = 30.0
 
 
 class IndexWriter(IndexSearcher):
@@ -73,8 +72,7 @@ class IndexWriter(IndexSearcher):
         self._writes_since_optimize = 0
         self._status_file = StatusFile(self.config.index_dir)
         self._status_writer: asyncio.Task[None] | None = None
-        self._failed: set[Path] = set()
-        self._retry: asyncio.Task[None] | None = None
+        self._failed = FailedChanges(self.reindex_paths, self._spawn)
         self._requests: asyncio.Task[None] | None = None
         self._skipped: dict[str, str] = {}  # doc key -> reason
 
@@ -85,6 +83,8 @@ class IndexWriter(IndexSearcher):
         process holds it), open or repair the table, then reconcile in the background."""
         await asyncio.to_thread(self._lock_file.acquire)
         await self._counter.start()
+        if (cache_dir := self.config.embedding_cache_dir) is not None:
+            self._indexer.vector_cache = await asyncio.to_thread(self._open_vector_cache, cache_dir)
         if not await self._open():
             return
         if watch:
@@ -99,6 +99,21 @@ class IndexWriter(IndexSearcher):
         if reconcile:
             self._set_status("building", message="checking standards for changes")
             self._reconcile_task = self._spawn(self._reconcile_in_background(), "standards-reconcile")
+            # Load the model meanwhile, so the first search does not wait for it (with cached vectors
+            # the reconcile itself embeds nothing).
+            self._spawn(self._warm_up(), "standards-warm-up")
+
+    def _open_vector_cache(self, folder: Path) -> VectorCache:
+        return VectorCache(folder, model_fingerprint(self._embedder), self._embedder.dimension)
+
+    async def _warm_up(self) -> None:
+        load = getattr(self._embedder, "load", None)  # real models have one; test embedders need none
+        if load is None:
+            return
+        try:
+            await asyncio.to_thread(load)
+        except Exception:  # the first search reports the problem
+            log.warning("loading the embedding model failed", exc_info=True)
 
     async def _reconcile_in_background(self) -> None:
         with contextlib.suppress(Exception):  # already logged and reported in the status
@@ -118,6 +133,8 @@ class IndexWriter(IndexSearcher):
             with contextlib.suppress(Exception):
                 await self._fold()
         await super().stop()
+        if self._indexer.vector_cache is not None:
+            await asyncio.to_thread(self._indexer.vector_cache.close)
         await asyncio.to_thread(self._lock_file.release)
 
     async def _open(self) -> bool:
@@ -213,11 +230,12 @@ class IndexWriter(IndexSearcher):
             self._status = self._status.model_copy(update={"files_indexed": result.files_seen})
             await self._settle_status()
             log.info(
-                "standards index reconciled in %.2fs: %d files, %d changed, %d chunks embedded",
+                "standards index reconciled in %.2fs: %d files, %d changed, %d chunks embedded, %d from the cache",
                 time.perf_counter() - started,
                 result.files_seen,
                 len(result.changed),
                 result.texts_embedded,
+                result.cache_hits,
             )
             return result
 
@@ -303,30 +321,16 @@ class IndexWriter(IndexSearcher):
                     await self._fold_locked(compact=True)
                 elif unindexed:
                     self._schedule_fold()
-        self._failed.difference_update(paths)
+        self._failed.landed(paths)
         if self._status.state != "building":
             await self._settle_status()
 
     def _keep_for_retry(self, paths: list[Path], exc: Exception) -> None:
-        self._failed.update(paths)
+        self._failed.keep(paths)
         reason = f"{type(exc).__name__}: {exc}"
         log.warning("could not index %d changed paths (%s); retrying with backoff", len(self._failed), reason)
         if self._status.state != "building":
             self._set_status("stale", message=f"{len(self._failed)} changed paths not indexed yet: {reason}")
-        if self._retry is None or self._retry.done():
-            self._retry = self._spawn(self._retry_failed(), "standards-retry")
-
-    async def _retry_failed(self) -> None:
-        delay = RETRY_FIRST_SECONDS
-        while self._failed:
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, RETRY_MAX_SECONDS)
-            paths = sorted(self._failed)
-            try:
-                await self.reindex_paths(paths)
-            except Exception as exc:  # reported in the status; retried
-                log.debug("retry of %d changed paths failed: %s", len(paths), exc)
-        log.info("changes that failed to index earlier are indexed now")
 
     # ----------------------------------------------------------------- requests from other processes
 

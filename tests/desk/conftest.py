@@ -7,6 +7,7 @@ import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from mcp_server.app import AppState, open_app
 from mcp_server.desk.app import build_desk
 from mcp_server.settings import Settings
 from personas.registry import PersonaRegistry
+from tests.fakes.anthropic_api import FakeAnthropic
 from tests.redis_process import free_port
 
 CHROMIUM = os.environ.get("PERSONAS_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -64,18 +66,29 @@ class Site:
 
 @pytest.fixture
 async def site(make_settings: Callable[..., Settings], redis_url: str) -> AsyncIterator[Site]:
-    settings = make_settings(redis_url=redis_url)
+    """A project without an API key: persona jobs complete as briefings."""
+    async with open_site(make_settings(redis_url=redis_url)) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def review_site(
+    make_settings: Callable[..., Settings], redis_url: str, fake_api: FakeAnthropic
+) -> AsyncIterator[Site]:
+    """A project whose persona runs talk to the scripted fake Messages API."""
+    settings = make_settings(redis_url=redis_url, anthropic_api_key="sk-test", anthropic_base_url=fake_api.base_url)
+    async with open_site(settings) as opened:
+        yield opened
+
+
+@asynccontextmanager
+async def open_site(settings: Settings) -> AsyncIterator[Site]:
     personas = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
     async with open_app(settings, personas) as state:
         await state.standards.wait_ready(60)
         port = free_port()
-        config = uvicorn.Config(
-            build_desk(lambda: state, host="127.0.0.1"),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="off",
-        )
+        app = build_desk(lambda: state, host="127.0.0.1")
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
         server = uvicorn.Server(config)
         sock = config.bind_socket()
         task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -95,8 +108,9 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-@pytest.fixture
-async def page(chromium_path: str, site: Site) -> AsyncIterator[Any]:
+@asynccontextmanager
+async def open_page(chromium_path: str, site: Site) -> AsyncIterator[Any]:
+    """A Chromium page logging every request; on exit, asserts none left loopback."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
@@ -111,3 +125,9 @@ async def page(chromium_path: str, site: Site) -> AsyncIterator[Any]:
             await browser.close()
     hosts = {urlsplit(url).hostname or "" for url in site.requests if not url.startswith(("data:", "about:"))}
     assert hosts <= {"127.0.0.1"}, f"the page loaded something from off the machine: {sorted(hosts)}"
+
+
+@pytest.fixture
+async def page(chromium_path: str, site: Site) -> AsyncIterator[Any]:
+    async with open_page(chromium_path, site) as opened:
+        yield opened

@@ -8,7 +8,9 @@ from typing import Any
 
 from personas.runtime.models import ProgressUpdate
 from tests.conftest import wait_for
-from tests.desk.conftest import Site
+from tests.desk.conftest import Site, open_page
+from tests.fakes import anthropic_api as fake
+from tests.fakes.anthropic_api import FakeAnthropic
 from worker.models import JobState, JobStatus
 
 
@@ -210,3 +212,52 @@ async def test_every_control_is_labelled_and_the_page_works_by_keyboard(page: An
     await page.keyboard.press("Enter")
     await page.wait_for_load_state()
     assert await page.get_by_test_id("proposal-status").inner_text() == "approved"
+
+
+async def test_dismiss_a_finding_on_the_page_and_it_is_gone_from_a_re_run(
+    chromium_path: str, review_site: Site, fake_api: FakeAnthropic, artifacts: Path
+) -> None:
+    site = review_site
+    (site.state.settings.project_root / "app.py").write_text("def login(u, p):\n    return eval(load(u))\n")
+
+    def review(summary: str) -> fake.Reply:
+        finding = {
+            "severity": "high",
+            "title": "eval of user data",
+            "detail": "`eval` runs whatever the user sent.",
+            "location": "app.py:2",
+            "standard_refs": [],
+            "recommendation": "Parse it instead.",
+        }
+        return fake.tool_use("submit_review", {"summary": summary, "findings": [finding]})
+
+    async def finished(job_id: str) -> JobState:
+        async def done() -> JobState | None:
+            job = await site.state.jobs.get(job_id)
+            return job if job.status in (JobStatus.COMPLETE, JobStatus.FAILED) else None
+
+        return await wait_for(done, timeout=30, what=f"job {job_id}")
+
+    fake_api.add(review("First pass."))
+    first = await finished((await site.state.jobs.submit("security", "review app.py", "app.py")).job_id)
+    assert first.status is JobStatus.COMPLETE, first.error
+    async with open_page(chromium_path, site) as page:
+        await page.goto(f"{site.base}/reviews/{first.id}")
+        await page.get_by_text("Dismiss as noise").click()
+        await page.get_by_label("Why it is not a problem").fill("load() returns trusted config")
+        await page.get_by_label("Dismissed by").fill("carol")
+        await page.get_by_role("button", name="Dismiss finding: eval of user data").click()
+        assert "Dismissed 'eval of user data'" in await page.get_by_test_id("notice").inner_text()
+        assert await page.get_by_test_id("dismissed").count() == 1
+        await _shot(page, artifacts, "review-dismissed")
+
+        fake_api.add(review("Second pass."))  # the model raises it again
+        second = await finished((await site.state.jobs.submit("security", "review app.py", "app.py")).job_id)
+        await page.goto(f"{site.base}/reviews/{second.id}")
+        assert await page.get_by_test_id("finding").count() == 0
+        await page.goto(f"{site.base}/ops?days=7")
+        rate = await page.locator("table tbody tr").first.locator("td").last.inner_text()
+    assert second.status is JobStatus.COMPLETE and second.findings == []
+    (listed,) = await site.state.dismissals.listed()  # type: ignore[union-attr]
+    assert listed.dismissed_by == "carol" and listed.reason == "load() returns trusted config"
+    assert rate == "100%"  # one finding raised in the window, one dismissed

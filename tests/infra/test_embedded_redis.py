@@ -17,6 +17,8 @@ from arq.connections import RedisSettings
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
 from mcp_server.app import open_app
+from mcp_server.data_dir import prepare_data_dir
+from mcp_server.doctor import check_redis
 from mcp_server.embedded import embedded_redis
 from mcp_server.settings import Settings
 from personas.registry import PersonaRegistry
@@ -179,3 +181,12 @@ async def test_a_redis_that_is_only_slow_is_not_restarted(tmp_path: Path, caplog
         finally:
             os.kill(pid, signal.SIGCONT)
         assert await _pid_of(url) == pid
+
+
+async def test_doctor_sees_the_running_embedded_redis(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings()
+    prepare_data_dir(settings.data_dir)
+    assert "will start" in (await check_redis(settings)).detail
+    async with embedded_redis(settings.data_dir):
+        check = await check_redis(settings)
+    assert check.ok and "running on unix socket" in check.detail and "password-protected" in check.detail

@@ -100,6 +100,7 @@ def _serve_env(project: Path, api: FakeAnthropic) -> dict[str, str]:
         PERSONAS_PROJECT_ROOT=str(project),
         PERSONAS_QUEUE_POLL_INTERVAL="0.02",
         PERSONAS_EMBEDDER="hashing",
+        PERSONAS_TOOLS="all",  # the test lists jobs (an ops tool)
         PERSONAS_LOG_LEVEL="WARNING",
         PERSONAS_LLM_MAX_RETRIES="0",
         PERSONAS_WORKER_CONCURRENCY=str(RUNNING),

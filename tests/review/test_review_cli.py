@@ -209,3 +209,23 @@ async def test_with_redis_url_the_review_goes_through_the_shared_queue_and_its_w
 
     assert code == 1, err
     assert [f["title"] for f in json.loads(out)["findings"]] == [HIGH["title"]]
+
+
+def test_sarif_locations_are_percent_encoded_relative_uris() -> None:
+    from urllib.parse import unquote, urlsplit
+
+    from personas.report.model import ReviewReport
+    from personas.report.sarif import to_sarif
+    from personas.runtime.review import Finding
+
+    files = ["docs/my file#1.py", "https://evil.example/phish", "a?b%20c.py", "ünï/cödé.py"]
+    findings = [
+        Finding(severity="high", title="t", detail="d", recommendation="r", file=name, line=1) for name in files
+    ]
+    log = to_sarif(ReviewReport(job_id="j", status="complete", task="t", findings=findings), version="1")
+    validate_sarif(log)
+    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in log["runs"][0]["results"]]
+    for name, uri in zip(files, uris, strict=True):
+        parts = urlsplit(uri)
+        assert (parts.scheme, parts.netloc, parts.query, parts.fragment) == ("", "", "", ""), uri
+        assert " " not in uri and unquote(uri) == name

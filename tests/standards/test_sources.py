@@ -381,3 +381,22 @@ def test_scoped_hits_move_up_but_take_at_most_half_the_places() -> None:
     assert apply_path_scope(ranked, set(), {"rules:x.md": ["universal:x.md"]}, limit=9)[-1][1].overrides == [
         "universal:x.md"
     ]
+
+
+async def test_a_rule_file_symlinked_to_a_secret_inside_the_project_is_not_indexed_or_served(
+    tmp_path: Path, make_index: IndexFactory
+) -> None:
+    project = tmp_path / "proj"
+    write(project / "AGENTS.md", AGENTS_MD)
+    write(project / ".env", "DB_PASSWORD=sk-live-symlinked-secret\n")
+    write(project / "docs" / "guidelines.md", "# Guidelines\n\nKeep functions short.\n")
+    os.symlink(".env", project / "CLAUDE.md")  # a hostile checkout: CLAUDE.md -> the developer's .env
+    (project / ".cursor" / "rules").mkdir(parents=True)
+    os.symlink("../../docs/guidelines.md", project / ".cursor" / "rules" / "g.mdc")  # a real rule: still read
+    index = await started(make_index, rules_config(tmp_path, project))
+
+    assert sorted(f.file for f in await index.list_files()) == [".cursor/rules/g.mdc", "AGENTS.md"]
+    assert await _lacks(index.search("DB_PASSWORD sk-live-symlinked-secret", limit=20), "sk-live")
+    with pytest.raises(ValueError, match="not a rule file"):
+        await index.read_file("CLAUDE.md", "rules")
+    assert "Keep functions short" in await index.read_file(".cursor/rules/g.mdc", "rules")

@@ -1,0 +1,110 @@
+"""The in-memory vector copy answers exactly as LanceDB does, follows writes, and is dropped on reset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from standards import HashingEmbedder, IndexWriter
+from tests.standards.conftest import write
+
+QUERIES = ["rotate credentials vault", "structured logging levels", "fast unit tests", "secrets"]
+
+
+@dataclass(frozen=True)
+class F:
+    domain: str | None = None
+    source: str | None = None
+    tags: tuple[str, ...] = ()
+    exclude_docs: tuple[str, ...] = ()
+
+
+FILTERS = [
+    F(),
+    F(domain="security"),
+    F(source="universal"),
+    F(tags=("observability",)),
+    F(tags=("secrets", "vault")),
+    F(tags=("secrets", "logging")),
+]
+
+
+async def test_same_rows_as_lancedb_for_every_filter(index: IndexWriter, embedder: HashingEmbedder) -> None:
+    from standards.index.store import build_filter
+
+    store, cache = index._store, index._vectors
+    version = await store.version()
+    vector = embedder.embed(["warm"])[0]
+    assert cache.search(store, version, vector, domain=None, source=None, tags=(), exclude_docs=[], limit=5) is None
+    await cache.wait_loaded()
+    manifest = await store.manifest()
+    some_doc = sorted(manifest)[0]
+    for f in [*FILTERS, F(exclude_docs=(some_doc,)), F(domain="security", exclude_docs=(some_doc,))]:
+        where = build_filter(domain=f.domain, source=f.source, tags=list(f.tags), exclude_docs=list(f.exclude_docs))
+        for query in QUERIES:
+            vector = embedder.embed([query])[0]
+            expected = await store.vector_search(vector, where, 10)
+            got = cache.search(
+                store,
+                version,
+                vector,
+                domain=f.domain,
+                source=f.source,
+                tags=f.tags,
+                exclude_docs=list(f.exclude_docs),
+                limit=10,
+            )
+            assert got is not None
+            assert [r["id"] for r in got] == [r["id"] for r in expected], (f, query)
+            assert [r["_distance"] for r in got] == pytest.approx([r["_distance"] for r in expected], abs=1e-5)
+            assert all(set(r) >= {"file", "doc", "text", "heading_path", "paths", "tags"} for r in got)
+
+
+async def test_follows_writes_and_forgets_on_reset(
+    index: IndexWriter, embedder: HashingEmbedder, tmp_path: Path
+) -> None:
+    cache = index._vectors
+    await index.search("warm up the copy")
+    await cache.wait_loaded()
+    before = await index._store.version()
+    assert (
+        cache.search(
+            index._store, before, embedder.embed(["x"])[0], domain=None, source=None, tags=(), exclude_docs=[], limit=3
+        )
+        is not None
+    )
+    project_root = index.config.sources[0].root
+    write(project_root / "operations" / "pagers.md", "# Pager Duty\n\nThe zebracorn rotation hands over on Mondays.\n")
+    await index.reindex_paths([project_root / "operations" / "pagers.md"])
+    # first search after the write: answered by LanceDB (the new copy loads meanwhile), already fresh
+    response = await index.search("zebracorn rotation", limit=3)
+    assert response.results[0].file == "operations/pagers.md"
+    await cache.wait_loaded()
+    response = await index.search("zebracorn rotation hands over", limit=3)
+    assert response.results[0].file == "operations/pagers.md"
+    after = await index._store.version()
+    assert after != before
+    index._cache.clear()  # what a rebuild after damage does: versions start over
+    assert (
+        cache.search(
+            index._store, after, embedder.embed(["x"])[0], domain=None, source=None, tags=(), exclude_docs=[], limit=3
+        )
+        is None
+    )
+
+
+async def test_a_table_over_the_bound_is_not_copied(index: IndexWriter, embedder: HashingEmbedder) -> None:
+    from standards.index.memory_vectors import MemoryVectors
+
+    cache = MemoryVectors(max_rows=1)
+    version = await index._store.version()
+    vector = embedder.embed(["x"])[0]
+    for _ in range(2):
+        assert (
+            cache.search(index._store, version, vector, domain=None, source=None, tags=(), exclude_docs=[], limit=3)
+            is None
+        )
+        await cache.wait_loaded()
+    await cache.close()
