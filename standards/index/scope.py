@@ -34,6 +34,22 @@ SCOPE_CACHE = 256
 _EVERYWHERE = {"**", "**/*", "*"}
 
 
+def _split_top_level(value: str) -> list[str]:
+    """Split Cursor's comma-separated ``globs`` on commas outside ``{…}`` (one linear pass)."""
+    parts: list[str] = []
+    depth, start = 0, 0
+    for i, char in enumerate(value):
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth = max(depth - 1, 0)
+        elif char == "," and depth == 0:
+            parts.append(value[start:i])
+            start = i + 1
+    parts.append(value[start:])
+    return parts
+
+
 class ScopeError(ValueError):
     """A file declares a path scope of which nothing is usable (the file is skipped, not made unscoped)."""
 
@@ -48,7 +64,7 @@ def normalize_globs(value: object) -> tuple[list[str], list[str]]:
     if value is None or value == "":
         return [], []
     if isinstance(value, str):
-        items: list[object] = list(value.split(","))
+        items: list[object] = list(_split_top_level(value))  # 'src/**/*.{ts,tsx}, api/**': 2 globs
     elif isinstance(value, list | tuple):
         items = list(value)
     else:

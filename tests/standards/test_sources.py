@@ -125,6 +125,8 @@ def test_cursor_front_matter_with_unquoted_globs_is_read() -> None:
     }
     assert body.startswith("# API rules")
     assert normalize_globs(meta["globs"]) == (["api/**", "**/*_api.py"], [])
+    # Brace alternatives inside one comma-separated glob stay whole.
+    assert normalize_globs("src/**/*.{ts,tsx}, api/**") == (["src/**/*.{ts,tsx}", "api/**"], [])
 
 
 def test_globs_match_like_the_tools() -> None:
