@@ -412,7 +412,8 @@ def load_settings(**overrides: object) -> Settings:
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "?"
             value = error.get("input")
-            shown = "" if isinstance(value, dict) else f"={value!r}"
+            secret = field in Settings.model_fields and "SecretStr" in str(Settings.model_fields[field].annotation)
+            shown = "" if isinstance(value, dict) or secret else f"={value!r}"  # never echo a password or key
             lines.append(f"  {env_var_for(field)}{shown}: {error['msg']}")
         raise SettingsError(
             "Invalid configuration:\n" + "\n".join(lines) + "\nFix or unset these environment variables "

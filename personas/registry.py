@@ -55,8 +55,20 @@ def load_persona_file(path: Path, origin: Literal["core", "project"]) -> Persona
     return persona
 
 
+#: Tools of the server itself named like a persona's invoke tool: a persona with such an id (a
+#: ``.claude/agents/panel.md`` in a cloned repo) would silently replace the real tool.
+RESERVED_TOOL_NAMES = frozenset({"invoke_panel", "invoke_persona"})
+
+
 def tool_name_clash(personas: dict[str, PersonaDefinition], persona: PersonaDefinition) -> str | None:
-    """Why ``persona`` cannot be added: another persona (a different id) has the same MCP tool name."""
+    """Why ``persona`` cannot be added: another persona (a different id) has the same MCP tool name,
+    or the name is one of the server's own tools."""
+    if persona.tool_name in RESERVED_TOOL_NAMES:
+        return (
+            f"{persona.source_path or persona.id}: persona id {persona.id!r} would become the MCP tool "
+            f"{persona.tool_name}, which is one of the server's own tools; rename the file (and its id or name). "
+            f"{persona.id!r} was not loaded."
+        )
     other = next((p for p in personas.values() if p.id != persona.id and p.tool_name == persona.tool_name), None)
     if other is None:
         return None

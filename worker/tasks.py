@@ -21,8 +21,9 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.asyncio import Redis
 
@@ -51,6 +52,7 @@ from worker.store import JobStore
 from worker.webhook import WebhookSender
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def new_worker_id() -> str:
@@ -116,8 +118,31 @@ async def execute_run(deps: WorkerDeps, persona: PersonaDefinition, job: JobStat
     request = await build_request(deps, job)
     outcome = await run_persona(persona, request, deps.llm, report, deps.toolbox, client=deps.client)
     if outcome.messages:
-        await deps.store.save_conversation(job.id, outcome.messages)
+        messages = outcome.messages
+        await stored(deps, f"the transcript of job {job.id}", lambda: deps.store.save_conversation(job.id, messages))
     return outcome
+
+
+async def stored(deps: WorkerDeps, what: str, write: Callable[[], Awaitable[T]]) -> T:
+    """A store write that rides out a database restart: retried with backoff for up to a lease
+    period (the heartbeat keeps the job ours meanwhile), then the error is raised."""
+    delay = 0.2
+    deadline = time.monotonic() + max(5.0, deps.options.lease_seconds)
+    while True:
+        try:
+            return await write()
+        except STORE_ERRORS as exc:
+            if time.monotonic() >= deadline:
+                raise
+            log.warning("job store unavailable while writing %s (%s); retrying in %.1f s", what, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+async def _finish(deps: WorkerDeps, job_id: str, update: JobFinish) -> bool:
+    return await stored(
+        deps, f"the end of job {job_id}", lambda: deps.store.finish(job_id, update, owner=deps.worker_id)
+    )
 
 
 async def run_persona_job(ctx: dict[str, Any], job_id: str) -> str:
@@ -198,7 +223,7 @@ async def _run(deps: WorkerDeps, job: JobState, redis: Redis | None) -> str:
     try:
         members = [deps.personas.get(p) for p in (job.panel or [job.persona])]
     except UnknownPersonaError as exc:
-        await deps.store.finish(job.id, JobFinish.failed(str(exc)), owner=owner)
+        await _finish(deps, job.id, JobFinish.failed(str(exc)))
         return JobStatus.FAILED.value
     estimate = await deps.store.estimate_seconds(job.persona)
     started = time.monotonic()
@@ -206,7 +231,11 @@ async def _run(deps: WorkerDeps, job: JobState, redis: Redis | None) -> str:
     async def report(update: ProgressUpdate) -> None:
         if update.eta_seconds is None:
             update = update.model_copy(update={"eta_seconds": max(1, round(estimate - (time.monotonic() - started)))})
-        await deps.store.update_progress(job.id, update, owner=owner)
+        try:
+            await deps.store.update_progress(job.id, update, owner=owner)
+        except STORE_ERRORS as exc:  # progress is best effort; the result is what must land
+            log.warning("job %s: progress not recorded (%s)", job.id, exc)
+            return
         if redis is not None:
             await events.publish(redis, job.id, "progress")
 
@@ -214,29 +243,33 @@ async def _run(deps: WorkerDeps, job: JobState, redis: Redis | None) -> str:
         async with asyncio.timeout(deps.job_timeout_seconds):
             fields = await _execute(deps, job, members, report)
     except TimeoutError:
-        await deps.store.finish(
+        await _finish(
+            deps,
             job.id,
             JobFinish.failed(
                 f"The run exceeded the job timeout of {deps.job_timeout_seconds:g} s "
                 "(PERSONAS_JOB_TIMEOUT_SECONDS); narrow the task or raise the timeout."
             ),
-            owner=owner,
         )
         return JobStatus.FAILED.value
     except PersonaRunError as exc:
         # Transient errors (429/529/5xx/timeouts) were already retried with backoff by the client.
-        await deps.store.finish(job.id, JobFinish.failed(str(exc), partial_result=exc.partial_result), owner=owner)
+        await _finish(deps, job.id, JobFinish.failed(str(exc), partial_result=exc.partial_result))
         return JobStatus.FAILED.value
+    except STORE_ERRORS as exc:
+        # The database, not the run: leave the job leased; when the lease lapses it runs again.
+        log.warning("job %s: the job store stayed unavailable (%s); it runs again after its lease", job.id, exc)
+        raise
     except Exception as exc:
         # A bug, not a user error: keep the traceback in the log and never leave the job running.
         log.exception("job %s crashed", job.id)
-        await deps.store.finish(
+        await _finish(
+            deps,
             job.id,
             JobFinish.failed(
                 f"Internal error in the persona run ({type(exc).__name__}: {exc}). "
                 "This is a bug in agent-personas; the worker log has the traceback."
             ),
-            owner=owner,
         )
         return JobStatus.FAILED.value
     complete = JobFinish(
@@ -244,7 +277,7 @@ async def _run(deps: WorkerDeps, job: JobState, redis: Redis | None) -> str:
         duration_seconds=round(time.monotonic() - started, 3),
         **fields,
     )
-    await deps.store.finish(job.id, complete, owner=owner)
+    await _finish(deps, job.id, complete)
     return JobStatus.COMPLETE.value
 
 

@@ -40,7 +40,9 @@ def _git_binary() -> str:
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    env.update(GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", GIT_PAGER="cat", LC_ALL="C")
+    # Literal pathspecs: a path a model asks for ('*', '.en?', ':(glob)…') must name one file, never
+    # match others (such as a secret file the name checks refused).
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", GIT_PAGER="cat", LC_ALL="C", GIT_LITERAL_PATHSPECS="1")
     return env
 
 

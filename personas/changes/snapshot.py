@@ -43,11 +43,13 @@ class GitSnapshot:
         if self.head == INDEX_HEAD:
             result = run_git_sync(self.root, "ls-files", "-s", "-z", "--", rel)
             line = result.out.decode("utf-8", "replace").split("\0", 1)[0]
-            fields = line.split("\t", 1)[0].split()
+            meta_part, _, listed = line.partition("\t")
+            fields = meta_part.split() if listed == rel else []  # exactly this file, nothing it might match
         else:
             result = run_git_sync(self.root, "ls-tree", "-z", "--end-of-options", self.head, "--", rel)
             line = result.out.decode("utf-8", "replace").split("\0", 1)[0]
-            meta = line.split("\t", 1)[0].split()
+            meta_part, _, listed = line.partition("\t")
+            meta = meta_part.split() if listed == rel else []
             fields = [meta[0], meta[2]] if len(meta) == 3 and meta[1] in ("blob", "tree") else []
             if len(meta) == 3 and meta[1] == "tree":
                 raise SandboxError(f"{rel!r} is a directory at {self._where}; call list_files('{rel}/**/*').")

@@ -5,6 +5,7 @@ listed in the run's properties (code scanning needs a location to show a result)
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from personas.report.model import ReviewReport
 from personas.runtime.review import Finding
@@ -55,7 +56,11 @@ def _result(finding: Finding, rule_index: int, rule_id: str, prefix: str) -> dic
     region: dict[str, Any] = {}
     if finding.line is not None:
         region = {"startLine": finding.line, "endLine": max(finding.line, finding.end_line or finding.line)}
-    physical: dict[str, Any] = {"artifactLocation": {"uri": prefix + finding.file, "uriBaseId": "%SRCROOT%"}}
+    # A URI reference, relative to the repository root: a space, '#', '?', '%' or ':' in the path (a file
+    # name, or whatever the model wrote) is percent-encoded, so it is never read as a fragment, a query
+    # or an absolute URL such as 'https://elsewhere/…'.
+    uri = quote(prefix + finding.file, safe="/-._~!$&'()*+,;=@")
+    physical: dict[str, Any] = {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"}}
     if region:
         physical["region"] = region
     result: dict[str, Any] = {

@@ -114,3 +114,34 @@ async def test_serve_http_mounts_the_desk_beside_mcp(http_server: str) -> None:
         assert (await client.get("/desk/static/desk.css")).status_code == 200
         mcp = await client.post("/mcp", json={}, headers={"accept": "application/json, text/event-stream"})
         assert mcp.status_code != 404  # /mcp is still the MCP endpoint
+
+
+async def test_a_post_from_another_origin_is_refused_even_with_a_planted_csrf_cookie(site: Site) -> None:
+    """Cookies do not tell localhost ports apart: a page on http://localhost:8080 can plant its own
+    desk_csrf cookie and post the same value. The Origin header gives it away."""
+    proposal_id = await site.draft()
+    async with _client(site, host="127.0.0.1", token=None, base="http://127.0.0.1:8766") as client:
+        client.cookies.set("desk_csrf", "planted-by-another-port")
+        forged = await client.post(
+            f"/proposals/{proposal_id}/approve",
+            data={"approved_by": "mallory", "csrf": "planted-by-another-port"},
+            headers={"Origin": "http://localhost:8080"},
+        )
+        assert forged.status_code == 403 and "origin" in forged.text.lower()
+        assert (await site.state.proposals.show(proposal_id)).status == "draft"
+        same_origin = await client.post(
+            f"/proposals/{proposal_id}/reject",
+            data={"feedback": "not needed", "csrf": "planted-by-another-port"},
+            headers={"Origin": "http://127.0.0.1:8766"},
+        )
+        assert same_origin.status_code == 200 and (await site.state.proposals.show(proposal_id)).status == "rejected"
+
+
+async def test_every_response_forbids_framing_sniffing_and_foreign_scripts(site: Site) -> None:
+    async with _client(site, host="127.0.0.1", token=None, base="http://127.0.0.1:8766") as client:
+        for path in ("/proposals", "/ops", "/static/desk.js", "/proposals/nope"):
+            headers = (await client.get(path)).headers
+            assert headers["x-frame-options"] == "DENY", path
+            assert headers["x-content-type-options"] == "nosniff", path
+            csp = headers["content-security-policy"]
+            assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, path

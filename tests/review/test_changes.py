@@ -176,3 +176,21 @@ async def test_a_type_change_next_to_a_secret_file_keeps_the_secret_withheld(rep
     assert by_path["gone.py"].status == "type_changed"
     assert "sk-live-old" not in changes.diff and "sk-live-new" not in changes.diff
     assert "+app.py" in changes.diff and "-x = 1" in changes.diff
+
+
+@pytest.mark.parametrize("name", ["*", ".en?", ".en[v]", ":(glob).e*", ":(icase).EN?"])
+async def test_file_tools_of_a_staged_or_range_review_never_expand_a_path_into_a_secret_file(
+    repo: Path, name: str
+) -> None:
+    from personas.changes.snapshot import GitSnapshot
+    from personas.runtime.sandbox import SandboxError
+
+    write(repo, {".env": "API_KEY=sk-live-staged-secret\n"})
+    git(repo, "add", "-f", ".env")
+    staged = GitSnapshot(repo, INDEX_HEAD, max_file_bytes=100_000)
+    with pytest.raises(SandboxError):
+        staged.read_text(name)
+    head = commit(repo, "env")
+    with pytest.raises(SandboxError):
+        GitSnapshot(repo, head, max_file_bytes=100_000).read_text(name)
+    assert staged.read_text("app.py").text == APP

@@ -55,6 +55,12 @@ async def test_personas_index_cli_leaves_the_full_text_index_covering_every_row(
     assert chunks > 100  # the project's standard and the universal starters
     assert (indexed, unindexed) == (chunks, 0)
     assert f"full-text index: {chunks} rows indexed, 0 unindexed" in done.stdout
+    reader = IndexReader(index_config(settings), HashingEmbedder())
+    await reader.start()
+    try:  # PERSONAS_EMBEDDER=hashing was honoured: 64-dimensional vectors, not the model's 384
+        assert reader._store.dimension == HashingEmbedder().dimension
+    finally:
+        await reader.stop()
 
 
 async def test_start_folds_rows_an_earlier_process_left_unindexed(
@@ -130,3 +136,34 @@ async def test_personas_index_subprocess_hands_over_to_a_running_server(
     assert "the running server indexed" in done.stdout
     status = writer.status()
     assert (status.fts_indexed_rows, status.fts_unindexed_rows) == (status.chunks, 0)
+
+
+async def test_a_second_server_reads_then_takes_over_writing_when_the_first_stops(
+    make_index: IndexFactory, config: IndexConfig, index: IndexWriter, project_dir: Path
+) -> None:
+    from standards import writer_or_reader
+    from standards.index.follower import FollowerIndex
+
+    second = writer_or_reader(config, HashingEmbedder())
+    assert isinstance(second, FollowerIndex)
+    try:
+        await second.start(watch=True)
+        assert (await second.search("rotate credentials vault", limit=1)).results  # reads the first's index
+        path = write(project_dir / "api" / "errors.md", "# Errors\n\nProblem details for every error: quoll.\n")
+        await second.reindex_paths([path])  # handed to the first server
+        assert (await second.search("quoll problem details", limit=1)).results[0].file == "api/errors.md"
+        await index.stop()  # the first server exits
+
+        async def promoted() -> bool:
+            return second.promoted
+
+        await wait_for(promoted, timeout=30, what="the second server to take over writing")
+        write(project_dir / "api" / "paging.md", "# Paging\n\nOpaque cursors only: bettong.\n")
+
+        async def found() -> bool:
+            return any(h.file == "api/paging.md" for h in (await second.search("bettong cursors", limit=3)).results)
+
+        await wait_for(found, timeout=30, what="a change after the take-over to be indexed by its watcher")
+        assert second.status().state == "ready"
+    finally:
+        await second.stop()
