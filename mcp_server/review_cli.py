@@ -32,6 +32,7 @@ NO_API_KEY = (
 )
 INDEX_WAIT_SECONDS = 600.0
 EXIT_ERROR = 2
+RELEASE_WAIT_SECONDS = 5.0
 
 
 class ReviewCliError(Exception):
@@ -176,7 +177,10 @@ async def _run(settings: Settings, args: argparse.Namespace, persona_ids: list[s
             raise
         finally:
             progress.done()
-        return await _deliver(settings, args, job, out, err)
+        code = await _deliver(settings, args, job, out, err)
+        if embedded:  # let the in-process worker finish the job's bookkeeping: its shutdown is then quick
+            await app.jobs.released(job_id, RELEASE_WAIT_SECONDS)
+        return code
 
 
 async def review_command(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -411,6 +411,10 @@ class JobService:
             f"next lease heartbeat, {heartbeat}."
         )
 
+    async def released(self, job_id: str, within: float) -> bool:
+        """Wait (up to ``within`` s) until no worker holds the job; False if one still does."""
+        return await self._released(job_id, within)
+
     async def _released(self, job_id: str, within: float) -> bool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
