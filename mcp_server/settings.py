@@ -179,6 +179,12 @@ class Settings(BaseSettings):
         description="Bearer token for `serve --http` (at least 32 characters); required unless bound to "
         "127.0.0.1, ::1 or localhost. PERSONAS_HTTP_TOKEN.",
     )
+    remote_clients: bool = Field(
+        default=False,
+        description="The server cannot see its callers' checkouts (a team server over HTTP): invoke tools take the "
+        "code as `files` and `diff`, and the instructions tell the assistant to send it. Without it they are "
+        "refused. `serve --http --remote-clients` sets it. PERSONAS_REMOTE_CLIENTS.",
+    )
     log_level: LogLevel = Field(default="INFO", description="Log level (logs go to stderr). PERSONAS_LOG_LEVEL.")
     # ---- the MCP surface (mcp_server/tools/profiles.py) ---------------------------------------------
     tools: str = Field(
