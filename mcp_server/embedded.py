@@ -171,11 +171,22 @@ async def health(url: str) -> Health:
         await client.aclose()
 
 
+async def _lock(fd: int, mode: int) -> None:
+    """flock without a thread: poll the non-blocking form, so a cancelled wait leaves nothing
+    behind (a thread blocked in flock would outlive the cancellation and hold a pool worker)."""
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            await asyncio.sleep(0.02)
+
+
 @asynccontextmanager
 async def _flock(path: Path, mode: int = fcntl.LOCK_EX) -> AsyncIterator[int]:
-    fd = await asyncio.to_thread(os.open, path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        await asyncio.to_thread(fcntl.flock, fd, mode)
+        await _lock(fd, mode)
         yield fd
     finally:
         os.close(fd)
@@ -228,7 +239,7 @@ class EmbeddedRedis:
                 await self._launch()
                 await asyncio.to_thread(write_record, self.data_dir, self.url, self._pid())
             self._users_fd = os.open(self.data_dir / "redis.users.lock", os.O_RDWR | os.O_CREAT, 0o600)
-            await asyncio.to_thread(fcntl.flock, self._users_fd, fcntl.LOCK_SH)
+            await _lock(self._users_fd, fcntl.LOCK_SH)
         return self.url
 
     async def supervise(self, interval: float = 1.0) -> None:

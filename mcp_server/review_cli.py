@@ -32,6 +32,7 @@ NO_API_KEY = (
 )
 INDEX_WAIT_SECONDS = 600.0
 EXIT_ERROR = 2
+RELEASE_WAIT_SECONDS = 5.0
 
 
 class ReviewCliError(Exception):
@@ -148,7 +149,9 @@ async def _wait(jobs: JobService, job_id: str, progress: Progress, limit: float)
             raise ReviewCliError(f"the review did not finish within {limit:g} s (--timeout); it was cancelled.")
 
 
-async def _run(settings: Settings, args: argparse.Namespace, persona_ids: list[str], err: TextIO) -> JobState:
+async def _run(settings: Settings, args: argparse.Namespace, persona_ids: list[str], out: TextIO, err: TextIO) -> int:
+    """Run the review and deliver its report while the app is still open (a slow shutdown of the
+    embedded Redis or index then delays the exit, never the report)."""
     from mcp_server.app import open_app
 
     registry = PersonaRegistry.load(settings.personas_dir)
@@ -168,12 +171,16 @@ async def _run(settings: Settings, args: argparse.Namespace, persona_ids: list[s
         progress.show(0, f"Started {', '.join(persona_ids)} (job {job_id})")
         timeout = args.timeout or settings.job_timeout_seconds + 60
         try:
-            return await _wait(app.jobs, job_id, progress, timeout)
+            job = await _wait(app.jobs, job_id, progress, timeout)
         except (asyncio.CancelledError, KeyboardInterrupt):
             await asyncio.shield(app.jobs.cancel(job_id))
             raise
         finally:
             progress.done()
+        code = await _deliver(settings, args, job, out, err)
+        if embedded:  # let the in-process worker finish the job's bookkeeping: its shutdown is then quick
+            await app.jobs.released(job_id, RELEASE_WAIT_SECONDS)
+        return code
 
 
 async def review_command(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -185,10 +192,14 @@ async def review_command(settings: Settings, args: argparse.Namespace, out: Text
         err.write("personas review: --persona names no persona; e.g. --persona security,qa.\n")
         return EXIT_ERROR
     try:
-        job = await _run(settings, args, persona_ids, err)
+        return await _run(settings, args, persona_ids, out, err)
     except ReviewCliError as exc:
         err.write(f"personas review: {exc}\n")
         return EXIT_ERROR
+
+
+async def _deliver(settings: Settings, args: argparse.Namespace, job: JobState, out: TextIO, err: TextIO) -> int:
+    """Print or write the report; the exit code."""
     report = report_from_job(job)
     from mcp_server.server import package_version
 

@@ -179,6 +179,12 @@ class Settings(BaseSettings):
         description="Bearer token for `serve --http` (at least 32 characters); required unless bound to "
         "127.0.0.1, ::1 or localhost. PERSONAS_HTTP_TOKEN.",
     )
+    remote_clients: bool = Field(
+        default=False,
+        description="The server cannot see its callers' checkouts (a team server over HTTP): invoke tools take the "
+        "code as `files` and `diff`, and the instructions tell the assistant to send it. Without it they are "
+        "refused. `serve --http --remote-clients` sets it. PERSONAS_REMOTE_CLIENTS.",
+    )
     log_level: LogLevel = Field(default="INFO", description="Log level (logs go to stderr). PERSONAS_LOG_LEVEL.")
     # ---- the MCP surface (mcp_server/tools/profiles.py) ---------------------------------------------
     tools: str = Field(
@@ -406,7 +412,8 @@ def load_settings(**overrides: object) -> Settings:
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else "?"
             value = error.get("input")
-            shown = "" if isinstance(value, dict) else f"={value!r}"
+            secret = field in Settings.model_fields and "SecretStr" in str(Settings.model_fields[field].annotation)
+            shown = "" if isinstance(value, dict) or secret else f"={value!r}"  # never echo a password or key
             lines.append(f"  {env_var_for(field)}{shown}: {error['msg']}")
         raise SettingsError(
             "Invalid configuration:\n" + "\n".join(lines) + "\nFix or unset these environment variables "

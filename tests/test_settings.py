@@ -62,6 +62,31 @@ def test_invalid_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, varia
     assert repr(value).lower() in str(info.value).lower()
 
 
+def test_an_invalid_secret_setting_is_named_without_echoing_its_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PERSONAS_DATABASE_URL", "mysql://alice:S3cretPW@db.example/app")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert "PERSONAS_DATABASE_URL" in str(info.value) and "S3cretPW" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://alice:S3cretPW@db.example:5432/app",
+        "postgresql://alice@db.example/app?password=S3cretPW&sslmode=require",
+        "postgresql://db.example/app?user=alice&PASSWORD=S3cretPW",
+        "postgresql:///app?host=/run/pg&sslpassword=S3cretPW",
+        "postgres://alice:S3c@retPW@db.example/app",
+    ],
+)
+def test_database_urls_are_redacted_wherever_libpq_takes_a_password(url: str) -> None:
+    from standards.db import redact
+
+    shown = redact(url)
+    assert "S3c" not in shown and "***" in shown
+    assert "db.example" in shown or "/run/pg" in shown
+
+
 def test_cli_reports_bad_settings_without_a_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

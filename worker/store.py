@@ -29,7 +29,7 @@ from worker.models import TERMINAL_STATUSES, JobFinish, JobState, JobStatus
 
 DEFAULT_ESTIMATE_SECONDS = 45.0
 _QUEUED = "progress_phase='queued', progress_percent=0, progress_eta_seconds=NULL"
-_TABLES = ("jobs", "conversations", "usage_daily", "meta")
+_TABLES = ("jobs", "conversations", "job_files", "usage_daily", "meta")
 
 
 class JobStore:

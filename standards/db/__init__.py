@@ -14,6 +14,7 @@ order, once (recorded in ``schema_migrations``), under a lock so concurrent star
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -70,18 +71,25 @@ class Database(Protocol):
     async def vacuum(self) -> None: ...
 
 
+_SECRET_QUERY = re.compile(r"([?&](?:ssl)?password=)[^&#]*", re.IGNORECASE)
+
+
 def is_database_url(target: Path | str) -> bool:
     return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
 
 def redact(url: str) -> str:
-    """``url`` without its password, for messages and logs."""
+    """``url`` without its password, for messages and logs: the one in ``user:password@`` and any
+    ``password=`` / ``sslpassword=`` query parameter (libpq takes both)."""
     scheme, sep, rest = url.partition("://")
-    if "@" not in rest:
-        return url
-    creds, at, host = rest.rpartition("@")
-    user = creds.split(":", 1)[0]
-    return f"{scheme}{sep}{user}:***{at}{host}" if ":" in creds else url
+    path_start = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    netloc, tail = rest[:path_start], rest[path_start:]
+    if "@" in netloc:
+        creds, at, host = netloc.rpartition("@")
+        user = creds.split(":", 1)[0]
+        netloc = f"{user}:***{at}{host}" if ":" in creds else netloc
+    tail = _SECRET_QUERY.sub(lambda m: m.group(1) + "***", tail)
+    return f"{scheme}{sep}{netloc}{tail}"
 
 
 @asynccontextmanager

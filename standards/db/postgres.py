@@ -53,8 +53,8 @@ def _rowcount(status: str) -> int:
 _PASSING = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
+    asyncpg.InternalClientError,  # a pooled connection cut mid-operation by a server restart
+    asyncpg.OperatorInterventionError,  # shutting down, starting up, crashed
     asyncpg.TooManyConnectionsError,
     ConnectionError,
     OSError,
@@ -77,8 +77,9 @@ class PostgresDatabase:
             pool = await asyncpg.create_pool(url, min_size=1, max_size=max_size, timeout=CONNECT_SECONDS)
         except (*_PASSING, asyncpg.PostgresError) as exc:  # also a wrong password or database name
             raise StoreError(
-                f"cannot connect to PostgreSQL at {redact(url)} ({type(exc).__name__}: {exc}); is it running and "
-                "reachable, and is PERSONAS_DATABASE_URL right?"
+                f"cannot connect to PostgreSQL at {redact(url)} ({type(exc).__name__}: {exc}). Check that it runs "
+                "and is reachable and that PERSONAS_DATABASE_URL (host, user, password, database) is right, "
+                "then restart agent-personas"
             ) from exc
         try:
             yield cls(pool, url)

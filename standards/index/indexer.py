@@ -24,6 +24,7 @@ from standards.index.chunker import ParsedDocument, chunk_markdown
 from standards.index.embedder import Embedder
 from standards.index.models import BuildProgress
 from standards.index.rules import RuleFileError, rule_title, split_rule_front_matter
+from standards.index.scope import ScopeError
 from standards.index.sources import ReadResult, SkipFile, SourceFile, doc_metadata, read_standard
 from standards.index.store import ChunkStore, DocInfo, tags_key
 from standards.index.vector_cache import VectorCache
@@ -128,7 +129,11 @@ class Indexer:
             return _Skipped(reason)
         if meta is not None:
             parsed.metadata, parsed.tags = meta, normalize_tags(meta.get("tags"))
-        domain, paths, warnings = doc_metadata(sf, parsed.metadata)
+        try:
+            domain, paths, warnings = doc_metadata(sf, parsed.metadata)
+        except ScopeError as exc:
+            log.warning("standards file skipped: %s: %s", sf.path, exc)
+            return _Skipped(str(exc))
         for warning in [*parsed.warnings, *warnings]:
             log.warning("standards file %s: %s", sf.path, warning)
         return _Prepared(sf, result.content_hash, parsed, domain, paths)

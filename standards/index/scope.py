@@ -34,36 +34,62 @@ SCOPE_CACHE = 256
 _EVERYWHERE = {"**", "**/*", "*"}
 
 
+def _split_top_level(value: str) -> list[str]:
+    """Split Cursor's comma-separated ``globs`` on commas outside ``{…}`` (one linear pass)."""
+    parts: list[str] = []
+    depth, start = 0, 0
+    for i, char in enumerate(value):
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth = max(depth - 1, 0)
+        elif char == "," and depth == 0:
+            parts.append(value[start:i])
+            start = i + 1
+    parts.append(value[start:])
+    return parts
+
+
+class ScopeError(ValueError):
+    """A file declares a path scope of which nothing is usable (the file is skipped, not made unscoped)."""
+
+
 def normalize_globs(value: object) -> tuple[list[str], list[str]]:
     """Front matter value (list, or comma-separated string) → (clean globs, warnings).
 
     Globs are project-relative POSIX patterns; absolute ones and ones with ``..`` are dropped with a
-    warning. A scope that covers everything (``**``) is returned as ``[]`` (unscoped).
+    warning. A scope that covers everything (``**``) is returned as ``[]`` (unscoped). A declared
+    scope with no usable glob left raises :class:`ScopeError`.
     """
     if value is None or value == "":
         return [], []
     if isinstance(value, str):
-        items: list[object] = list(value.split(","))
+        items: list[object] = list(_split_top_level(value))  # 'src/**/*.{ts,tsx}, api/**': 2 globs
     elif isinstance(value, list | tuple):
         items = list(value)
     else:
         return [], [f"path scope ignored: expected a list of globs, got {type(value).__name__}"]
     globs: list[str] = []
     warnings: list[str] = []
+    declared = 0
     for item in items:
         if not isinstance(item, str):
             warnings.append(f"path scope entry ignored: {item!r} is not a string")
+            declared += 1
             continue
         pattern = item.strip().strip("'\"").strip().replace("\\", "/")
         while pattern.startswith("./"):
             pattern = pattern[2:]
         if not pattern:
             continue
+        declared += 1
         if len(pattern) > MAX_GLOB_CHARS or pattern.startswith("/") or ".." in PurePosixPath(pattern).parts:
             warnings.append(f"path scope entry ignored: {pattern[:80]!r} must be a relative glob inside the project")
             continue
         if pattern not in globs:
             globs.append(pattern)
+    if declared and not globs:  # a scope was declared but none of it is usable: never widen it to everything
+        raise ScopeError("no usable glob in its path scope (" + "; ".join(warnings)[:300] + "); fix the globs")
     if len(globs) > MAX_GLOBS:
         warnings.append(f"path scope cut to its first {MAX_GLOBS} globs")
         globs = globs[:MAX_GLOBS]

@@ -231,7 +231,8 @@ class IndexSearcher:
         return SearchResponse(
             query=query,
             results=[h.model_copy() for h in hits],
-            status=self.status(),
+            # the skipped files are counted, not listed: every answer would carry the list
+            status=self.status().model_copy(update={"skipped": []}),
             took_ms=(time.perf_counter() - started) * 1000,
             cached=cached,
         )

@@ -159,7 +159,8 @@ class ChunkStore:
         try:
             if await self._fts_name() is None:
                 return "no full-text index"
-            await self._t().query().nearest_to_text("probe", columns="search_text").select(["id"]).limit(1).to_list()
+            query = self._t().query().nearest_to_text("probe", columns="search_text")
+            await query.select(["id", "_score"]).limit(1).to_list()
         except Exception as exc:  # damaged or missing index files
             return f"{type(exc).__name__}: {exc}"
         return None

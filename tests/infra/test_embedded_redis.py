@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import stat
@@ -167,6 +168,7 @@ async def test_after_a_restart_pending_jobs_are_back_on_the_queue(make_settings:
 
 
 async def test_a_redis_that_is_only_slow_is_not_restarted(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="mcp_server.embedded")
     data_dir = tmp_path / "d"
     data_dir.mkdir()
     async with embedded_redis(data_dir, supervise_interval=0.05) as url:

@@ -40,6 +40,12 @@ REFUSED = [
     ".kube/config",
     "gcp/service-account-prod.json",
     "credentials.json",
+    ".env~",  # editor backups and swap files of a secret file
+    "config/.env.local.swp",
+    ".vault-token",
+    ".bash_history",
+    "deploy/kubeconfig",
+    "k8s/app-secrets.yaml",
 ]
 ALLOWED = [
     ".env.example",
@@ -51,6 +57,8 @@ ALLOWED = [
     "config/settings.toml",
     "terraform/main.tf",
     "src/credentials_check.py",
+    "docs/secrets-policy.md",
+    "src/history.py",
 ]
 
 

@@ -122,10 +122,10 @@ async def test_two_worker_hosts_and_a_server_survive_a_kill_and_a_postgres_resta
             assert survivor.poll() is None, "the surviving worker rode out the PostgreSQL restart"
         conn = await asyncpg.connect(pg.url)
         try:
-            rows = await conn.fetch("SELECT id, status, attempts, lease_owner FROM jobs")
+            rows = await conn.fetch("SELECT id, status, attempts, lease_owner, error FROM jobs")
         finally:
             await conn.close()
-    assert counts == {"complete": BURST}, counts
+    assert counts == {"complete": BURST}, [(r["attempts"], r["error"]) for r in rows if r["status"] != "complete"]
     assert sorted(str(r["id"]) for r in rows) == sorted(ids)
     rerun = [r for r in rows if int(r["attempts"]) > 1]
     assert len(rerun) <= 2 * CONCURRENCY, "only runs the kill or the restart interrupted run again"

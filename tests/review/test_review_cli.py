@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -15,12 +16,14 @@ from typing import Any
 import jsonschema
 import pytest
 
+from mcp_server.app import open_worker_deps
 from mcp_server.cli import build_parser
 from mcp_server.review_cli import review_command
 from mcp_server.settings import Settings
 from tests.fakes import anthropic_api as fake
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.review.gitrepo import write
+from worker.app import build_worker
 
 FAIL_HIGH = ("--fail-on", "high")
 PERSONAS_BIN = str(Path(sys.executable).with_name("personas"))
@@ -138,6 +141,7 @@ async def test_runtime_and_usage_errors_exit_2_with_the_reason(cli_settings: Set
     assert code == 2 and "did not complete" in err and "400" in err
 
 
+@pytest.mark.timeout(400)  # a fresh process with its own Redis and index: slow on a loaded machine
 def test_done_when_a_panel_review_from_the_shell_returns_sarif_and_the_exit_code(
     repo: Path, fake_api: FakeAnthropic, tmp_path: Path
 ) -> None:
@@ -152,20 +156,59 @@ def test_done_when_a_panel_review_from_the_shell_returns_sarif_and_the_exit_code
         PERSONAS_LLM_MAX_RETRIES="0",
         PERSONAS_DATA_DIR=str(tmp_path / "data"),
     )
-    done = subprocess.run(
-        [PERSONAS_BIN, "review", "--persona", "security,qa", "--changes", "working", "--format", "sarif", *FAIL_HIGH],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    try:
+        done = subprocess.run(
+            [
+                PERSONAS_BIN,
+                "review",
+                "--persona",
+                "security,qa",
+                "--changes",
+                "working",
+                "--format",
+                "sarif",
+                *FAIL_HIGH,
+            ],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=360,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"personas review did not exit; stderr: {exc.stderr!r}") from exc
     assert done.returncode == 1, done.stderr[-3000:]
     log = json.loads(done.stdout)
     validate_sarif(log)
     (result,) = log["runs"][0]["results"]  # both personas raised it: merged into one
     assert result["properties"]["personas"] == ["security", "qa"]
+
+
+async def test_with_redis_url_the_review_goes_through_the_shared_queue_and_its_workers(
+    repo: Path, make_settings: Callable[..., Settings], fake_api: FakeAnthropic, redis_url: str
+) -> None:
+    """REDIS_URL set: the CLI runs no worker of its own; a standalone worker (as `personas worker`) runs it."""
+    write(repo, {"app.py": EVAL})
+    fake_api.default = review_reply(HIGH)
+    settings = make_settings(
+        project_root=repo, anthropic_api_key="sk-test", anthropic_base_url=fake_api.base_url, redis_url=redis_url
+    )
+    code, _, err = await run_cli(settings, "--persona", "security", "--timeout", "3")
+    assert code == 2 and "did not finish within 3 s" in err  # nobody serves the shared queue yet
+
+    async with open_worker_deps(settings) as deps:
+        worker = build_worker(redis_url, deps, concurrency=2, poll_interval=0.02)
+        task = asyncio.create_task(worker.async_run())
+        try:
+            code, out, err = await run_cli(settings, "--persona", "security", "--format", "json", "--fail-on", "high")
+        finally:
+            await worker.close()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    assert code == 1, err
+    assert [f["title"] for f in json.loads(out)["findings"]] == [HIGH["title"]]
 
 
 def test_sarif_locations_are_percent_encoded_relative_uris() -> None:

@@ -137,3 +137,15 @@ async def test_skipped_files_are_shown_by_doctor_and_a_resource(
     out = io.StringIO()
     await run_doctor(settings, out)
     assert "1 files skipped (project/bad/binary.md: binary content)" in out.getvalue()
+
+
+async def test_search_answers_count_skipped_files_without_listing_them(
+    make_index: IndexFactory, config: IndexConfig, project_dir: Path
+) -> None:
+    write(project_dir / "bad" / "binary.md", b"# Bin\n\x00\x01")
+    index: IndexWriter = make_index(config)
+    await index.start(watch=False)
+    await index.wait_ready(timeout=30)
+    status = (await index.search("vault", limit=1)).status
+    assert (status.skipped_total, status.skipped) == (1, [])
+    assert [f.file for f in index.status().skipped] == ["bad/binary.md"]

@@ -125,6 +125,8 @@ def test_cursor_front_matter_with_unquoted_globs_is_read() -> None:
     }
     assert body.startswith("# API rules")
     assert normalize_globs(meta["globs"]) == (["api/**", "**/*_api.py"], [])
+    # Brace alternatives inside one comma-separated glob stay whole.
+    assert normalize_globs("src/**/*.{ts,tsx}, api/**") == (["src/**/*.{ts,tsx}", "api/**"], [])
 
 
 def test_globs_match_like_the_tools() -> None:
@@ -400,3 +402,27 @@ async def test_a_rule_file_symlinked_to_a_secret_inside_the_project_is_not_index
     with pytest.raises(ValueError, match="not a rule file"):
         await index.read_file("CLAUDE.md", "rules")
     assert "Keep functions short" in await index.read_file(".cursor/rules/g.mdc", "rules")
+
+
+async def test_a_scope_with_no_usable_glob_skips_the_file_instead_of_applying_it_everywhere(
+    tmp_path: Path, make_index: IndexFactory
+) -> None:
+    project = tmp_path / "proj"
+    write(project / "AGENTS.md", AGENTS_MD)
+    write(
+        project / ".cursor" / "rules" / "long.mdc",
+        '---\nglobs: "' + "**/" * 200 + '*.py"\n---\n# Long\n\nWombat rule.\n',
+    )
+    write(
+        project / ".github" / "instructions" / "up.instructions.md",
+        "---\napplyTo: '../**'\n---\n# Up\n\nQuokka rule.\n",
+    )
+    write(project / ".cursor" / "rules" / "ok.mdc", "---\nglobs: ['/etc/**', 'api/**']\n---\n# Ok\n\nNumbat rule.\n")
+    index = await started(make_index, rules_config(tmp_path, project))
+
+    by_file = {f.file: f.paths for f in await index.list_files()}
+    assert by_file == {"AGENTS.md": [], ".cursor/rules/ok.mdc": ["api/**"]}
+    assert await _lacks(index.search("wombat rule", limit=20, paths=["web/app.ts"]), "Wombat")
+    assert await _lacks(index.search("quokka rule", limit=20), "Quokka")
+    with pytest.raises(ValueError, match="no usable glob"):
+        normalize_globs(["/etc/**", "../x"])

@@ -69,3 +69,30 @@ async def test_server_and_worker_on_other_hosts_share_postgres(
     assert transcripts == 1 and usage == 1
     for data_dir in (tmp_path / "server-data", tmp_path / "worker-data"):
         assert not list(data_dir.glob("*.sqlite3")), f"no SQLite system of record in {data_dir}"
+
+
+async def test_jobs_cli_reads_the_postgres_history(postgres_database: str, tmp_path: Path) -> None:
+    import io
+
+    from personas.registry import PersonaRegistry
+    from worker.commands import jobs_command
+    from worker.models import JobState
+    from worker.options import JobOptions
+    from worker.store import JobStore
+
+    async with JobStore.open(postgres_database) as store:
+        job = JobState(persona="qa", task="listed from postgres")
+        await store.insert(job)
+    out, err = io.StringIO(), io.StringIO()
+    code = await jobs_command(
+        "list",
+        db_path=postgres_database,
+        data_dir=tmp_path,
+        redis_url=None,
+        personas=PersonaRegistry.load(None),
+        options=JobOptions(),
+        out=out,
+        err=err,
+    )
+    assert code == 0, err.getvalue()
+    assert job.id in out.getvalue() and "1 matching of 1 jobs" in out.getvalue()
