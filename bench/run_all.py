@@ -131,7 +131,7 @@ def run_bench(name: str, args: list[str]) -> tuple[str, float]:
     started = time.perf_counter()
     sys.stderr.write(f"bench/run: {name} …\n")
     result = subprocess.run(
-        [PYTHON, str(REPO / "bench" / f"{name.split('_', maxsplit=1)[0]}_bench.py"), *args],
+        [PYTHON, "-m", f"bench.{name.split('_', maxsplit=1)[0]}_bench", *args],
         capture_output=True,
         text=True,
         cwd=REPO,

@@ -1,6 +1,6 @@
 """Benchmark of the standards index on the engineering playbook (prints numbers, asserts nothing).
 
-Run: ``.venv/bin/python bench/search_bench.py [--corpus PATH] [--copies 5] [--edits 20] [--raw-sample N]``
+Run: ``.venv/bin/python -m bench.search_bench [--corpus PATH] [--copies 5] [--edits 20] [--raw-sample N]``
 
 Measures, on a temporary copy of ../shared/corpus/engineering-playbook:
 cold build (chunks/s) against the raw model throughput on the same chunks, restart with
