@@ -31,6 +31,7 @@ from standards.curation.service import ProposalService
 from standards.curation.store import ProposalStore
 from standards.index.embedder import make_embedder as make_standards_embedder
 from worker.app import build_worker
+from worker.client_code import ClientCodeOptions
 from worker.dismissals import DismissalStore
 from worker.queue import JobQueue, open_pool, redact
 from worker.recovery import Recovery
@@ -168,6 +169,7 @@ async def open_app(
             denied_paths=(settings.data_dir,),
             max_diff_chars=settings.max_diff_chars,
             dismissals=dismissals,
+            client_code=ClientCodeOptions(enabled=settings.remote_clients),
         )
         proposals = await stack.enter_async_context(open_proposal_store(settings))
         follows_root: list[Any] = [jobs]

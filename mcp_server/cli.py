@@ -42,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--http", action="store_true", help="Serve streamable HTTP instead of stdio.")
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default: loopback).")
     serve.add_argument("--port", type=int, default=8765, help="HTTP port (default: 8765).")
+    serve.add_argument(
+        "--remote-clients",
+        action="store_true",
+        help="With --http: callers send their code (files, diff) because this server cannot see their "
+        "checkouts (sets PERSONAS_REMOTE_CLIENTS).",
+    )
     serve.add_argument("--no-worker", action="store_true", help="Do not run an in-process worker.")
     serve.add_argument("--no-watch", action="store_true", help="Do not watch the standards dir for changes.")
     serve.add_argument(
@@ -138,6 +144,14 @@ def _main(args: argparse.Namespace) -> int:
         if args.command == "serve":
             if args.tools is not None:
                 settings = settings.model_copy(update={"tools": args.tools})
+            if args.remote_clients:
+                if not args.http:
+                    sys.stderr.write(
+                        "personas serve: --remote-clients needs --http (a stdio server runs in the caller's "
+                        "checkout and reads it from disk).\n"
+                    )
+                    return 2
+                settings = settings.model_copy(update={"remote_clients": True})
             return asyncio.run(
                 _serve(
                     settings,

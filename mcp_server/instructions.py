@@ -27,3 +27,16 @@ first with a short description of what you are about to do (paths bring in the r
 those files, e.g. from .cursor/rules or a folder's AGENTS.md), follow the standards it returns,
 and cite the ones you used (file and heading) in your answer.
 """
+
+REMOTE_CLIENTS = """
+This server cannot see your checkout (it was started for remote clients): send the code with
+every invoke call. Pass `files` (project-relative path -> full text of each file to review and
+of what it imports; no secret files such as .env) and, for a change review, `diff` (the output
+of `git diff`, e.g. `git diff origin/main...HEAD`) instead of `changes`. The persona's
+read_file and list_files see only the files you send.
+"""
+
+
+def server_instructions(*, remote_clients: bool) -> str:
+    """The instructions, with how to send the code when the server cannot see the caller's files."""
+    return INSTRUCTIONS + REMOTE_CLIENTS if remote_clients else INSTRUCTIONS

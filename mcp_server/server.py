@@ -15,12 +15,13 @@ from mcp_server.completions import register_completions
 from mcp_server.data_dir import DataDirError
 from mcp_server.desk.state import StateRef
 from mcp_server.embedded import EmbeddedRedisError
-from mcp_server.instructions import INSTRUCTIONS
+from mcp_server.instructions import server_instructions
 from mcp_server.resources import register_job_resources
 from mcp_server.roots import register_roots
 from mcp_server.sdk_compat import registered_tool_names
 from mcp_server.session_log import register_logging
 from mcp_server.settings import Settings
+from mcp_server.tools.client_code import hide_client_code
 from mcp_server.tools.jobs import register_job_tools
 from mcp_server.tools.ops import register_ops_tools
 from mcp_server.tools.personas import register_persona_tools
@@ -85,7 +86,7 @@ def build_server(
     server: MCPServer[AppState | Unavailable] = MCPServer(
         name="agent-personas",
         title="Agent Personas",
-        instructions=INSTRUCTIONS,
+        instructions=server_instructions(remote_clients=settings.remote_clients),
         version=package_version(),
         lifespan=lifespan,
         log_level=settings.log_level,
@@ -102,6 +103,8 @@ def build_server(
     register_roots(server, lambda state: state.workspace if isinstance(state, AppState) else None)
     offer_only(server, settings.tools)
     server.middleware.append(trim_tools_list)
+    if not settings.remote_clients:
+        server.middleware.append(hide_client_code)
     return server
 
 

@@ -1,7 +1,8 @@
 """Settings: one pydantic-settings class, read from the environment (prefix ``PERSONAS_``).
 
 Relative paths are resolved against ``project_root``. Every field documents its environment
-variable; the README's configuration table mirrors this file.
+variable; the README's configuration table mirrors this file. One concern (the configuration
+surface), past 400 lines because every setting carries its validation and its documentation.
 """
 
 from __future__ import annotations
@@ -178,6 +179,12 @@ class Settings(BaseSettings):
         default=None,
         description="Bearer token for `serve --http` (at least 32 characters); required unless bound to "
         "127.0.0.1, ::1 or localhost. PERSONAS_HTTP_TOKEN.",
+    )
+    remote_clients: bool = Field(
+        default=False,
+        description="The server cannot see its callers' checkouts (a team server over HTTP): invoke tools take the "
+        "code as `files` and `diff`, and the instructions tell the assistant to send it. Without it they are "
+        "refused. `serve --http --remote-clients` sets it. PERSONAS_REMOTE_CLIENTS.",
     )
     log_level: LogLevel = Field(default="INFO", description="Log level (logs go to stderr). PERSONAS_LOG_LEVEL.")
     # ---- the MCP surface (mcp_server/tools/profiles.py) ---------------------------------------------

@@ -1,7 +1,8 @@
 """The job database's schema: versioned migrations for both backends, and rows ↔ JobState.
 
 Tables: ``jobs`` (one row per job), ``conversations`` (a run's transcript, deleted with its job
-by a trigger), ``usage_daily`` (accepted jobs per persona and UTC day: the daily quota, which a
+by a trigger), ``job_files`` (the files a remote client sent with the job, deleted with it by a
+trigger), ``usage_daily`` (accepted jobs per persona and UTC day: the daily quota, which a
 reset keeps), ``meta`` (retention bookkeeping). Terminal jobs are final in the database itself:
 a trigger refuses to change the status, result or error of a complete, failed or cancelled job,
 whoever issues the statement; only bookkeeping (lease release, webhook delivery) still changes.
@@ -79,8 +80,26 @@ CREATE TRIGGER jobs_terminal_are_final BEFORE UPDATE ON jobs
 FOR EACH ROW EXECUTE FUNCTION jobs_terminal_are_final();
 """
 
+_SQLITE_V2 = """
+CREATE TABLE IF NOT EXISTS job_files (job_id TEXT PRIMARY KEY, files TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS jobs_delete_files AFTER DELETE ON jobs
+BEGIN DELETE FROM job_files WHERE job_id = OLD.id; END;
+"""
+
+_POSTGRES_V2 = """
+CREATE TABLE IF NOT EXISTS job_files (job_id TEXT PRIMARY KEY, files TEXT NOT NULL);
+CREATE OR REPLACE FUNCTION jobs_delete_files() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM job_files WHERE job_id IN (SELECT id FROM gone);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER jobs_delete_files AFTER DELETE ON jobs
+REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION jobs_delete_files();
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "jobs, conversations, usage_daily, meta; terminal jobs final", _SQLITE_V1, _POSTGRES_V1),
+    Migration(2, "job_files: code a remote client sent, deleted with its job", _SQLITE_V2, _POSTGRES_V2),
 )
 
 

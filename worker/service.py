@@ -1,6 +1,7 @@
 """JobService: the domain operations behind the job tools. No MCP here.
 
-submit / check / wait / cancel live here; list, stats and reset in :mod:`worker.ops`.
+submit / check / wait / cancel live here; list, stats and reset in :mod:`worker.ops`. One concern
+(the job lifecycle as the tools see it), a little over 400 lines.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from personas.changes import DEFAULT_MAX_DIFF_CHARS, ChangesError, resolve_changes
+from personas.changes.supplied import SuppliedCodeError
 from personas.registry import PersonaRegistry, UnknownPersonaError
 from personas.runtime.review import SEVERITY_ORDER
 from standards.db import StoreError
 from worker import events, ops
+from worker.client_code import ClientCode, ClientCodeOptions, prepare_client_code
 from worker.dismissals import DismissalStore
+from worker.job_files import delete_job_files, save_job_files
 from worker.models import (
     CancelResult,
     DatabaseStats,
@@ -102,6 +106,7 @@ class JobService:
         denied_paths: Sequence[Path] = (),
         max_diff_chars: int = DEFAULT_MAX_DIFF_CHARS,
         dismissals: DismissalStore | None = None,
+        client_code: ClientCodeOptions | None = None,
     ) -> None:
         self.store = store
         self.queue = queue
@@ -112,12 +117,28 @@ class JobService:
         self.denied_paths = tuple(denied_paths)
         self.max_diff_chars = max_diff_chars
         self.dismissals = dismissals
+        self.client_code = client_code or ClientCodeOptions()
 
-    async def review_fields(self, changes: str | None, min_severity: str | None, cited_only: bool) -> dict[str, Any]:
-        """The job fields of a change review: ``changes`` resolved now, in the project root, with git."""
+    async def review_fields(
+        self, changes: str | None, min_severity: str | None, cited_only: bool, code: ClientCode | None = None
+    ) -> tuple[dict[str, Any], dict[str, str] | None]:
+        """The job fields of a change review (``changes`` resolved now, in the project root, with git, or
+        the client's diff parsed), and the files a remote client sent, to store with the job."""
         if min_severity is not None and min_severity not in SEVERITY_ORDER:
             raise JobRequestError(f"min_severity must be one of {', '.join(SEVERITY_ORDER)}; got {min_severity!r}.")
         fields: dict[str, Any] = {"min_severity": min_severity, "cited_only": cited_only}
+        if code is not None and code.given:
+            try:
+                files, fields["changes"] = prepare_client_code(
+                    code,
+                    self.client_code,
+                    changes=changes,
+                    project_root=self.project_root,
+                    max_diff_chars=self.max_diff_chars,
+                )
+            except SuppliedCodeError as exc:
+                raise JobRequestError(str(exc)) from exc
+            return fields, files
         if changes is not None:
             try:
                 resolved = await resolve_changes(
@@ -126,7 +147,7 @@ class JobService:
             except ChangesError as exc:
                 raise JobRequestError(str(exc)) from exc
             fields["changes"] = resolved.model_dump(mode="json")
-        return fields
+        return fields, None
 
     # ---- submit / check -------------------------------------------------------------------
 
@@ -141,6 +162,7 @@ class JobService:
         changes: str | None = None,
         min_severity: str | None = None,
         cited_only: bool = False,
+        code: ClientCode | None = None,
     ) -> InvokeResult:
         try:
             persona = self.personas.get(persona_id)
@@ -149,7 +171,7 @@ class JobService:
         task, context, level = self._checked(task, context, priority)
         if follow_up_of:
             await self._check_follow_up(persona.id, follow_up_of.strip())
-        review = await self.review_fields(changes, min_severity, cited_only)
+        review, files = await self.review_fields(changes, min_severity, cited_only, code)
         job = JobState(
             persona=persona.id,
             task=task,
@@ -158,7 +180,7 @@ class JobService:
             follow_up_of=follow_up_of or None,
             **review,
         )
-        return await self._start(job, persona.name)
+        return await self._start(job, persona.name, files)
 
     async def submit_panel(
         self,
@@ -170,6 +192,7 @@ class JobService:
         changes: str | None = None,
         min_severity: str | None = None,
         cited_only: bool = False,
+        code: ClientCode | None = None,
     ) -> InvokeResult:
         """Start a panel: the personas review the same task concurrently as one job."""
         ids = list(dict.fromkeys(p.strip() for p in persona_ids if p and p.strip()))
@@ -183,7 +206,7 @@ class JobService:
         except UnknownPersonaError as exc:
             raise JobRequestError(str(exc)) from exc
         task, context, level = self._checked(task, context, priority)
-        review = await self.review_fields(changes, min_severity, cited_only)
+        review, files = await self.review_fields(changes, min_severity, cited_only, code)
         job = JobState(
             persona=PANEL_PERSONA,
             task=task,
@@ -193,7 +216,7 @@ class JobService:
             panel_runs=initial_runs([m.id for m in members]),
             **review,
         )
-        return await self._start(job, "The panel (" + ", ".join(m.name for m in members) + ")")
+        return await self._start(job, "The panel (" + ", ".join(m.name for m in members) + ")", files)
 
     def _checked(self, task: str, context: str | None, priority: str) -> tuple[str, str | None, Priority]:
         task = task.strip()
@@ -211,8 +234,8 @@ class JobService:
             )
         return task, context, priority
 
-    async def _start(self, job: JobState, name: str) -> InvokeResult:
-        """Insert the job (within the daily limit) and queue it."""
+    async def _start(self, job: JobState, name: str, files: dict[str, str] | None = None) -> InvokeResult:
+        """Insert the job (within the daily limit) with the files a client sent, and queue it."""
         limit = self.options.daily_job_limit
         day_start = utc_day_start(job.created_at)
         day = utc_day(job.created_at)
@@ -225,7 +248,14 @@ class JobService:
             )
         accepted = False
         try:
-            await self._storing(self.store.insert(job))
+            if files is not None:  # first: a stored job is never run without the files it came with
+                await self._storing(save_job_files(self.store, job.id, files))
+            try:
+                await self._storing(self.store.insert(job))
+            except JobStorageError:
+                if files is not None:
+                    await delete_job_files(self.store, job.id)
+                raise
             try:
                 await self.queue.enqueue(job.id, job.priority)
             except QueueUnavailableError as exc:

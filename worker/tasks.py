@@ -44,6 +44,7 @@ from personas.runtime import (
 from standards.db import STORE_ERRORS
 from worker import events
 from worker.dismissals import DismissalStore
+from worker.job_files import load_job_files
 from worker.models import JobFinish, JobState, JobStatus
 from worker.options import JobOptions
 from worker.panel import execute_panel
@@ -87,17 +88,29 @@ async def build_request(deps: WorkerDeps, job: JobState) -> RunRequest:
     personas = job.panel or [job.persona]
     dismissed = await deps.dismissals.for_personas(personas) if deps.dismissals else []
     dismissed_ids = sorted(await deps.dismissals.fingerprints(personas)) if deps.dismissals else []
+    changes = ChangeSet.model_validate(job.changes) if job.changes else None
     return RunRequest(
         job_id=job.id,
         task=job.task,
         context=job.context,
         history=history,
-        changes=ChangeSet.model_validate(job.changes) if job.changes else None,
+        changes=changes,
+        supplied_files=await _client_files(deps, job, changes),
         min_severity=job.min_severity,
         cited_only=job.cited_only,
         dismissed=dismissed,
         dismissed_ids=dismissed_ids,
     )
+
+
+async def _client_files(deps: WorkerDeps, job: JobState, changes: ChangeSet | None) -> dict[str, str] | None:
+    """The files a remote client sent with the job (or with the job it follows up), from the database."""
+    files = await load_job_files(deps.store, job.id)
+    if files is None and job.follow_up_of:
+        files = await load_job_files(deps.store, job.follow_up_of)
+    if files is None and changes is not None and changes.kind == "supplied":
+        files = {}  # a client's diff is never read against this server's disk
+    return files
 
 
 async def execute_run(deps: WorkerDeps, persona: PersonaDefinition, job: JobState, report: ProgressSink) -> RunOutcome:

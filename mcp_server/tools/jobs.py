@@ -12,8 +12,9 @@ from pydantic import Field
 
 from mcp_server.tools.annotations import destroys, reads, starts_job
 from mcp_server.tools.context import AppContext, app_state
-from mcp_server.tools.review import Changes, CitedOnly, MinSeverity
+from mcp_server.tools.review import Changes, CitedOnly, Diff, Files, MinSeverity
 from personas.model import PersonaDefinition
+from worker.client_code import ClientCode
 from worker.models import CancelResult, InvokeResult, JobReport, JobState, Priority
 from worker.queue import QueueUnavailableError
 from worker.service import MAX_WAIT_SECONDS, JobRequestError, UnknownJobError
@@ -82,6 +83,8 @@ def _make_invoke(persona_id: str) -> Any:
         changes: Changes = None,
         min_severity: MinSeverity = None,
         cited_only: CitedOnly = False,
+        files: Files = None,
+        diff: Diff = None,
     ) -> InvokeResult:
         return await _submit(
             ctx,
@@ -91,6 +94,7 @@ def _make_invoke(persona_id: str) -> Any:
             priority=priority,
             follow_up_of=follow_up_of,
             review=ReviewOptions(changes=changes, min_severity=min_severity, cited_only=cited_only),
+            code=ClientCode(files=files, diff=diff),
         )
 
     return invoke
@@ -108,6 +112,8 @@ def _make_invoke_persona(persona_ids: list[str]) -> Any:
         changes: Changes = None,
         min_severity: MinSeverity = None,
         cited_only: CitedOnly = False,
+        files: Files = None,
+        diff: Diff = None,
     ) -> InvokeResult:
         return await _submit(
             ctx,
@@ -117,6 +123,7 @@ def _make_invoke_persona(persona_ids: list[str]) -> Any:
             priority=priority,
             follow_up_of=follow_up_of,
             review=ReviewOptions(changes=changes, min_severity=min_severity, cited_only=cited_only),
+            code=ClientCode(files=files, diff=diff),
         )
 
     # The enum of loaded ids is known only now: give the parameter its real annotation (the
@@ -144,6 +151,7 @@ async def _submit(
     priority: Priority,
     follow_up_of: str | None,
     review: ReviewOptions,
+    code: ClientCode,
 ) -> InvokeResult:
     state = app_state(ctx)
     try:
@@ -156,6 +164,7 @@ async def _submit(
             changes=review.changes,
             min_severity=review.min_severity,
             cited_only=review.cited_only,
+            code=code,
         )
     except (JobRequestError, QueueUnavailableError) as exc:
         raise ToolError(str(exc)) from exc

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from mcp_server.tools.annotations import starts_job
 from mcp_server.tools.context import AppContext, app_state
+from worker.client_code import ClientCode
 from worker.dismissals import DismissResult, dismiss
 from worker.models import InvokeResult
 from worker.queue import QueueUnavailableError
@@ -23,6 +24,17 @@ Changes = Annotated[
         "such as 'origin/main...HEAD'.",
         max_length=200,
     ),
+]
+Files = Annotated[
+    dict[str, str] | None,
+    Field(
+        description="Only for a server started with --remote-clients: project-relative path → file text, read "
+        "instead of the server's disk."
+    ),
+]
+Diff = Annotated[
+    str | None,
+    Field(description="Only with --remote-clients: your change as `git diff` text (instead of changes)."),
 ]
 MinSeverity = Annotated[
     Literal["critical", "high", "medium", "low", "info"] | None,
@@ -60,6 +72,8 @@ async def invoke_panel(  # noqa: PLR0917 - MCP tool arguments
     priority: PanelPriority = "normal",
     min_severity: MinSeverity = None,
     cited_only: CitedOnly = False,
+    files: Files = None,
+    diff: Diff = None,
 ) -> InvokeResult:
     """Run several personas on the same task at once, as one background job, and get one merged report.
 
@@ -79,6 +93,7 @@ async def invoke_panel(  # noqa: PLR0917 - MCP tool arguments
             changes=changes,
             min_severity=min_severity,
             cited_only=cited_only,
+            code=ClientCode(files=files, diff=diff),
         )
     except (JobRequestError, QueueUnavailableError) as exc:
         raise ToolError(str(exc)) from exc

@@ -1,7 +1,8 @@
 """Running git: argument lists only (never a shell), bounded in time and output, no pager or prompts.
 
 Repository configuration cannot run programs through these calls: external diff drivers, textconv
-filters and the fsmonitor hook are switched off on every command line.
+filters, the fsmonitor hook and every clean/smudge/process filter are switched off on every command
+line.
 """
 
 from __future__ import annotations
@@ -46,8 +47,37 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _filter_overrides(git: str, root: Path) -> list[str]:
+    """``-c`` options emptying every clean/smudge/process filter the repository's config defines: a
+    project unpacked from an archive brings its own ``.git/config``, and ``git diff`` of the working
+    tree would run a filter command named there (``.gitattributes`` picks it). Reading the config
+    runs nothing."""
+    try:
+        done = subprocess.run(
+            [git, *SAFE_CONFIG, "-C", str(root), "config", "--null", "--name-only", "--get-regexp", r"^filter\."],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env=_env(),
+            timeout=GIT_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    drivers = {
+        name[len("filter.") : name.rindex(".")]
+        for name in done.stdout.decode("utf-8", "replace").split("\0")
+        if name.startswith("filter.") and name.count(".") >= 2
+    }
+    options: list[str] = []
+    for driver in sorted(drivers):
+        for key, value in (("clean", ""), ("smudge", ""), ("process", ""), ("required", "false")):
+            options += ["-c", f"filter.{driver}.{key}={value}"]
+    return options
+
+
 def command(root: Path, args: tuple[str, ...]) -> list[str]:
-    return [_git_binary(), *SAFE_CONFIG, "-C", str(root), *args]
+    git = _git_binary()
+    return [git, *SAFE_CONFIG, *_filter_overrides(git, root), "-C", str(root), *args]
 
 
 class GitResult:
@@ -61,8 +91,9 @@ class GitResult:
 
 async def run_git(root: Path, *args: str, max_bytes: int = MAX_GIT_OUTPUT_BYTES) -> GitResult:
     """Run ``git -C root args`` and collect at most ``max_bytes`` of its output."""
+    argv = await asyncio.to_thread(command, root, args)
     proc = await asyncio.create_subprocess_exec(
-        *command(root, args),
+        *argv,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

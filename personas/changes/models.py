@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 FileStatus = Literal["added", "modified", "deleted", "renamed", "copied", "type_changed", "untracked"]
-ChangeKind = Literal["working", "staged", "range"]
+ChangeKind = Literal["working", "staged", "range", "supplied"]
 INDEX_HEAD = ":"
 """``head`` of a staged change: the files are read from git's index (what would be committed)."""
 
@@ -38,7 +38,9 @@ class ChangedFile(BaseModel):
 class ChangeSet(BaseModel):
     """One ``changes`` value resolved at submit time, in the project root."""
 
-    spec: str = Field(description="What was asked for: 'working', 'staged' or a git range.")
+    spec: str = Field(
+        description="What was asked for: 'working', 'staged', a git range, or 'supplied' (a client's diff)."
+    )
     kind: ChangeKind
     base: str = Field(description="The commit compared against (git's empty tree in a repo without commits).")
     head: str | None = Field(
@@ -70,4 +72,6 @@ class ChangeSet(BaseModel):
             return "uncommitted changes in the working tree (staged, unstaged and untracked)"
         if self.kind == "staged":
             return "staged changes (what the next commit would contain)"
+        if self.kind == "supplied":
+            return "the change the client sent as a unified diff"
         return f"the commits in {self.spec} ({self.base[:12]}..{(self.head or '')[:12]})"

@@ -22,6 +22,7 @@ import anthropic
 from anthropic.types import ContentBlock, Message, MessageParam, ToolChoiceParam, ToolUseBlock
 
 from personas.changes.snapshot import GitSnapshot
+from personas.changes.supplied import SuppliedSnapshot
 from personas.model import PersonaDefinition
 from personas.runtime.client import SharedClient
 from personas.runtime.findings import finalize, visible
@@ -127,7 +128,9 @@ def conversation(history: list[dict[str, Any]] | None, text: str) -> list[dict[s
 
 
 def files_at_head(request: RunRequest, toolbox: RunToolbox) -> ProjectFiles | None:
-    """A reviewed range or staged change is read from git; the working tree (None) otherwise."""
+    """Files a remote client sent; a reviewed range or staged change read from git; else the working tree (None)."""
+    if request.supplied_files is not None:
+        return SuppliedSnapshot(request.supplied_files, max_file_bytes=toolbox.limits.max_file_bytes)
     if request.changes is None or request.changes.head is None:
         return None
     return GitSnapshot(

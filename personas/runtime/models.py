@@ -81,6 +81,10 @@ class RunRequest(BaseModel):
         default=None,
         description="The change under review: its diff opens the conversation; files are read at its head.",
     )
+    supplied_files: dict[str, str] | None = Field(
+        default=None,
+        description="Files a remote client sent (path → text): file tools read these instead of the disk.",
+    )
     min_severity: Literal["critical", "high", "medium", "low", "info"] | None = Field(
         default=None, description="The Markdown review shows only findings at or above this (all are kept)."
     )

@@ -157,7 +157,9 @@ MAX_LISTED_DISMISSALS = 40
 
 def change_section(changes: ChangeSet) -> str:
     """The change under review: what to focus on, the changed files with their lines, the diff."""
-    if changes.head is None:
+    if changes.kind == "supplied":
+        reads = "read_file and list_files show the files the client sent with the diff (and only those)."
+    elif changes.head is None:
         reads = "read_file and list_files show the current working tree, which is what this change produced."
     elif changes.head == INDEX_HEAD:
         reads = "read_file and list_files show the staged version of every file (what would be committed)."

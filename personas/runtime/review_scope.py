@@ -26,7 +26,11 @@ def files_under_review(request: RunRequest, project_root: Path) -> list[str]:
                 found.append(changed.old_path)
     root = project_root.resolve()
     for line in (request.context or "").splitlines():
-        rel = _project_file(line.strip(), root)
+        if request.supplied_files is not None:
+            name = line.strip().removeprefix("./")
+            rel = name if name in request.supplied_files else None
+        else:
+            rel = _project_file(line.strip(), root)
         if rel is not None:
             found.append(rel)
     return list(dict.fromkeys(p for p in found if p))[:MAX_REVIEW_PATHS]

@@ -194,3 +194,20 @@ async def test_file_tools_of_a_staged_or_range_review_never_expand_a_path_into_a
     with pytest.raises(SandboxError):
         GitSnapshot(repo, head, max_file_bytes=100_000).read_text(name)
     assert staged.read_text("app.py").text == APP
+
+
+async def test_filters_in_the_repository_config_never_run(repo: Path, tmp_path: Path) -> None:
+    """A project unpacked from an archive brings its own .git/config: its filter commands must not run."""
+    marker = tmp_path / "filter-ran"
+    write(repo, {".gitattributes": "* filter=evil\n"})
+    commit(repo, "attributes")
+    for key in ("clean", "process", "smudge"):
+        git(repo, "config", f"filter.evil.{key}", f"sh -c 'touch {marker}; cat'")
+    write(repo, {"app.py": APP.replace("line 3\n", "line three\n")})
+
+    changes = await resolve_changes(repo, "working")
+    staged = await resolve_changes(repo, "staged")
+
+    assert not marker.exists()
+    assert "+line three" in changes.diff and [f.path for f in changes.files] == ["app.py"]
+    assert staged.files == []

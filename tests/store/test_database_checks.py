@@ -29,7 +29,7 @@ async def test_doctor_reports_postgres_and_its_schema(
 ) -> None:
     check = await check_database(make_settings(database_url=postgres_database))
     assert check.ok, check.detail
-    assert "PostgreSQL at" in check.detail and "jobs v1" in check.detail
+    assert "PostgreSQL at" in check.detail and "jobs v2" in check.detail
 
 
 async def test_unreachable_postgres_fails_doctor_and_the_server_says_why(
