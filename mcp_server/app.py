@@ -10,6 +10,8 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from dataclasses import dataclass
 from typing import Any
 
+from redis.asyncio import Redis
+
 from mcp_server.data_dir import prepare_data_dir, secure_files
 from mcp_server.embedded import embedded_redis
 from mcp_server.roots import Workspace
@@ -21,7 +23,6 @@ from standards import (
     Embedder,
     HashingEmbedder,
     IndexConfig,
-    IndexReader,
     IndexSearcher,
     StandardsSource,
     universal_standards_dir,
@@ -30,13 +31,14 @@ from standards import (
 from standards.curation.service import ProposalService
 from standards.curation.store import ProposalStore
 from standards.index.embedder import make_embedder as make_standards_embedder
+from standards.index.follower import FollowerIndex
 from worker.app import build_worker
 from worker.client_code import ClientCodeOptions
 from worker.dismissals import DismissalStore
 from worker.queue import JobQueue, open_pool, redact
 from worker.recovery import Recovery
 from worker.service import JobService
-from worker.standards_events import publishing
+from worker.standards_events import publishing, replicating
 from worker.store import JobStore
 from worker.tasks import WorkerDeps
 
@@ -288,18 +290,27 @@ async def worker_deps(
 
 
 @asynccontextmanager
-async def open_worker_deps(settings: Settings) -> AsyncIterator[WorkerDeps]:
-    """Resources of a standalone worker: the job and proposal stores, and a read-only view of
-    the standards index that the server's indexer writes (it sees each write)."""
+async def open_worker_deps(
+    settings: Settings, *, watch: bool = True, embedder: Embedder | None = None
+) -> AsyncIterator[WorkerDeps]:
+    """Resources of a standalone worker: the job and proposal stores, and the standards index in
+    its own data dir. With no other process writing that folder (a worker host of its own) the
+    worker keeps its own replica: built from the standards folders it can read, kept fresh by its
+    watcher (unless ``watch`` is False) and by the "standards changed" events on Redis. When
+    another process on this host writes the folder (a shared data dir), it searches it read-only."""
     personas = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
-    standards = IndexReader(index_config(settings), make_embedder(settings))
-    await standards.start(watch=False)
-    try:
-        async with (
-            open_job_store(settings) as store,
-            open_proposal_store(settings) as proposals,
-            worker_deps(settings, store, personas, run_toolbox(settings, standards, proposals)) as deps,
-        ):
-            yield deps
-    finally:
-        await standards.stop()
+    await asyncio.to_thread(prepare_data_dir, settings.data_dir)
+    standards = writer_or_reader(index_config(settings), embedder or make_embedder(settings))
+
+    def writes() -> bool:
+        return not isinstance(standards, FollowerIndex) or standards.promoted
+
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(started_in_background(standards, watch=watch))
+        if settings.redis_url is not None:
+            redis = await stack.enter_async_context(Redis.from_url(settings.redis_url))
+            await stack.enter_async_context(replicating(standards, redis, settings.standards_dir, writes=writes))
+        store = await stack.enter_async_context(open_job_store(settings))
+        proposals = await stack.enter_async_context(open_proposal_store(settings))
+        toolbox = run_toolbox(settings, standards, proposals)
+        yield await stack.enter_async_context(worker_deps(settings, store, personas, toolbox))

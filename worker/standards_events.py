@@ -16,6 +16,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
+from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -100,3 +101,28 @@ async def subscribe_changed(redis: Redis, on_change: OnChange) -> AsyncIterator[
             await pubsub.unsubscribe()
         with suppress(OSError, RedisError):
             await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+class Reindexable(Protocol):
+    async def reindex_paths(self, paths: list[Path]) -> None: ...
+
+
+@asynccontextmanager
+async def replicating(
+    index: Reindexable, redis: Redis, root: Path, *, writes: Callable[[], bool]
+) -> AsyncIterator[None]:
+    """Keep a local index replica fresh from the "standards changed" events: each announced path
+    (relative ones are under ``root``, this host's standards folder) is re-indexed at once, even
+    where file events from the approving host never arrive (network mounts, a checkout per host).
+    ``writes()`` says whether this process writes its index folder now; a reader of a folder
+    another process writes ignores the event (that writer hears it itself)."""
+
+    async def on_change(names: list[str]) -> None:
+        if not writes():
+            return
+        paths = [Path(name) if Path(name).is_absolute() else root / name for name in names]
+        log.info("re-indexing %d standards announced as changed", len(paths))
+        await index.reindex_paths(paths)
+
+    async with subscribe_changed(redis, on_change):
+        yield
