@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from mcp_server.settings import Settings
 from standards.curation.importing import import_document
 from standards.curation.service import ProposalError, ProposalService, UnknownProposalError
+from standards.curation.store import MAX_CONTENT_CHARS
 
 STATUSES = ["open", "all", "draft", "changes_requested", "approved", "rejected"]
 INDEX_NOTE = "A running server indexes it within a second; otherwise it is indexed when the server next starts.\n"
@@ -185,7 +186,7 @@ async def _run(service: ProposalService, action: str, args: argparse.Namespace, 
         out.write(detail.next_steps + "\n")
         return 0
     if action == "approve":
-        edits = await asyncio.to_thread(args.edits.read_text, encoding="utf-8") if args.edits else None
+        edits = await asyncio.to_thread(_read_edits, args.edits) if args.edits else None
         approved = await service.approve(
             args.proposal_id, approved_by=args.approved_by or _login(), edits=edits, target=args.target
         )
@@ -196,6 +197,25 @@ async def _run(service: ProposalService, action: str, args: argparse.Namespace, 
         _emit(rejected, args.json, out, rejected.message + "\n")
         return 0
     raise ValueError(f"unknown action {action!r}")
+
+
+def _read_edits(path: Path) -> str:
+    """The --edits file as text, read up to the content cap (``--edits /dev/zero`` or a huge log must
+    not fill memory); errors name the file."""
+    limit = MAX_CONTENT_CHARS * 4  # UTF-8 bytes of the longest accepted content
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise ValueError(f"--edits {path}: cannot read it ({exc.strerror or exc})") from None
+    if len(data) > limit:
+        raise ValueError(
+            f"--edits {path}: larger than {limit:,} bytes; a standard holds at most {MAX_CONTENT_CHARS:,} characters"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"--edits {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
 
 
 def _emit(model: BaseModel, as_json: bool, out: TextIO, text: str) -> None:

@@ -76,6 +76,22 @@ def test_approve_with_edits_file(root: Path, tmp_path: Path, capsys: pytest.Capt
     assert "Edited by a human." in (_standards(root) / "security" / "jwt-verification.md").read_text()
 
 
+def test_approve_with_an_unusable_edits_file_names_it_and_changes_nothing(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pid = _seed(root)
+    latin1 = tmp_path / "latin1.md"
+    latin1.write_bytes("# Caf\xe9\n".encode("latin-1"))
+    for edits, why in [
+        ("/dev/zero", "larger than"),  # an endless file must not be read into memory
+        (str(latin1), "not UTF-8"),
+        (str(tmp_path / "missing.md"), "cannot read it"),
+    ]:
+        code, _, err = _run(capsys, "approve", pid, "--edits", edits)
+        assert code == 2 and f"--edits {edits}" in err and why in err, err
+    assert not (_standards(root) / "security" / "jwt-verification.md").exists()
+
+
 def test_request_changes_queues_a_job(
     root: Path, redis_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
