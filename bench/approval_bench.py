@@ -5,7 +5,7 @@ embedding model: the default Settings embedder), seeds N proposals on distinct t
 project's proposal database, waits for the index to be ready and warm, then for each proposal
 calls approve_standard_proposal and, from the moment it is sent, searches with the standard's
 title every 10 ms until the new file is among the top 5. Prints a table; asserts nothing. Usage:
-    .venv/bin/python bench/approval_bench.py [--approvals 20]
+    .venv/bin/python -m bench.approval_bench [--approvals 20]
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ from typing import Any
 
 from mcp import Client, StdioServerParameters
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from standards.curation.store import ProposalStore
 
-from standards.curation.store import ProposalStore  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 TOPICS = [
     ("architecture", "Idempotency keys for payment APIs", "Clients send an Idempotency-Key header on every POST"),

@@ -2,7 +2,7 @@
 
 Runs `personas serve` exactly as an MCP client would (embedded Redis + in-process worker, no API
 key so jobs finish as briefings). Prints a table; writes nothing else. Usage:
-    .venv/bin/python bench/invoke_bench.py [--calls 200]
+    .venv/bin/python -m bench.invoke_bench [--calls 200]
 """
 
 from __future__ import annotations

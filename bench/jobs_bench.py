@@ -3,7 +3,7 @@
 Uses the scripted fake Messages API (tests/fakes/anthropic_api.py) answering every call after a
 fixed delay (default 2 s), a private redis-server, and real SQLite. Prints numbers; asserts nothing.
 
-    .venv/bin/python bench/jobs_bench.py [--concurrent 200] [--burst 500] [--delay 2.0] [--database both]
+    .venv/bin/python -m bench.jobs_bench [--concurrent 200] [--burst 500] [--delay 2.0] [--database both]
 
 --database sqlite (default), postgres, or both: where the jobs live. postgres starts a throwaway
 PostgreSQL (tests/postgres_process.py) and runs 0. and 2. on it (PERSONAS_DATABASE_URL for the
@@ -32,22 +32,21 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import redis
+
+from personas.registry import PersonaRegistry
+from personas.runtime import LLMConfig, SharedClient
+from tests.fakes import anthropic_api as fake
+from tests.redis_process import redis_process
+from worker.app import build_worker
+from worker.models import JobState, JobStatus
+from worker.options import JobOptions
+from worker.queue import JobQueue, make_pool
+from worker.service import JobService
+from worker.store import JobStore
+from worker.tasks import WorkerDeps
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import redis  # noqa: E402
-
-from personas.registry import PersonaRegistry  # noqa: E402
-from personas.runtime import LLMConfig, SharedClient  # noqa: E402
-from tests.fakes import anthropic_api as fake  # noqa: E402
-from tests.redis_process import redis_process  # noqa: E402
-from worker.app import build_worker  # noqa: E402
-from worker.models import JobState, JobStatus  # noqa: E402
-from worker.options import JobOptions  # noqa: E402
-from worker.queue import JobQueue, make_pool  # noqa: E402
-from worker.service import JobService  # noqa: E402
-from worker.store import JobStore  # noqa: E402
-from worker.tasks import WorkerDeps  # noqa: E402
 
 PERSONAS_BIN = str(Path(sys.executable).with_name("personas"))
 

@@ -1,6 +1,6 @@
 """Write the evaluation corpora's texts from git checkouts of their pinned commits.
 
-    python bench/prepare_corpora.py NAME=GIT_DIR [NAME=GIT_DIR ...] [--dest DIR]
+    python -m bench.prepare_corpora NAME=GIT_DIR [NAME=GIT_DIR ...] [--dest DIR]
 
 ``GIT_DIR`` is a clone of the repository named in ``bench/data/corpora/NAME/corpus.json`` (a work
 tree or a bare git directory) that contains the pinned commit. The files the manifest includes are

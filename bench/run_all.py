@@ -115,6 +115,12 @@ METRICS = [
         )
         for size in (5000, 20000)
     ],
+    Metric(
+        "new project: start → starters searchable (first run)",
+        "invoke",
+        r"start → standards index ready \(universal, real model\)\s+(\d+ ms)",
+        "≤ 2 s",
+    ),
     Metric("server RSS after searches (~20k chunks)", "latency", r"target 20000 → .*?server RSS (\d+ MB)", "≤ 800 MB"),
     Metric("worker RSS after searches (~20k chunks)", "latency", r"target 20000 → .*?worker RSS (\d+ MB)", "≤ 800 MB"),
     Metric("approval → searchable", "approval", r"approval sent → .*?(p50.*?)(?:\s+\(target|\n)", "p95 ≤ 1 s"),
@@ -125,7 +131,7 @@ def run_bench(name: str, args: list[str]) -> tuple[str, float]:
     started = time.perf_counter()
     sys.stderr.write(f"bench/run: {name} …\n")
     result = subprocess.run(
-        [PYTHON, str(REPO / "bench" / f"{name.split('_', maxsplit=1)[0]}_bench.py"), *args],
+        [PYTHON, "-m", f"bench.{name.split('_', maxsplit=1)[0]}_bench", *args],
         capture_output=True,
         text=True,
         cwd=REPO,

@@ -1,6 +1,6 @@
 """Benchmark of the standards index on the engineering playbook (prints numbers, asserts nothing).
 
-Run: ``.venv/bin/python bench/search_bench.py [--corpus PATH] [--copies 5] [--edits 20] [--raw-sample N]``
+Run: ``.venv/bin/python -m bench.search_bench [--corpus PATH] [--copies 5] [--edits 20] [--raw-sample N]``
 
 Measures, on a temporary copy of ../shared/corpus/engineering-playbook:
 cold build (chunks/s) against the raw model throughput on the same chunks, restart with
@@ -25,14 +25,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from standards import IndexConfig, IndexReader, IndexSearcher, IndexWriter, StandardsSource
+from standards.index.chunker import chunk_markdown
+from standards.index.embedder import Embedder, make_embedder
+from standards.index.indexer import _title_from_name
+from standards.index.models import SearchMode
 
-from standards import IndexConfig, IndexReader, IndexSearcher, IndexWriter, StandardsSource  # noqa: E402
-from standards.index.chunker import chunk_markdown  # noqa: E402
-from standards.index.embedder import SentenceTransformerEmbedder  # noqa: E402
-from standards.index.indexer import _title_from_name  # noqa: E402
-from standards.index.models import SearchMode  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 DEFAULT_CORPUS = REPO.parent / "shared" / "corpus" / "engineering-playbook"
 QUESTIONS = REPO / "bench" / "data" / "playbook_questions.json"
@@ -92,7 +91,7 @@ def synthesize(corpus: Path, dest: Path, copies: int) -> None:
                 target.write_text(f"---\ntags: [variant-{k}]\n---\n{text}", encoding="utf-8")
 
 
-async def quality(config: IndexConfig, embedder: SentenceTransformerEmbedder, questions: list[dict[str, Any]]) -> None:
+async def quality(config: IndexConfig, embedder: Embedder, questions: list[dict[str, Any]]) -> None:
     print("\n== retrieval quality (files; a question counts as found if any expected file is ranked)")
     print(f"   {len(questions)} questions from {QUESTIONS.relative_to(REPO)}")
     for mode in ("vector", "hybrid"):
@@ -118,7 +117,7 @@ async def quality(config: IndexConfig, embedder: SentenceTransformerEmbedder, qu
         await reader.stop()
 
 
-async def freshness(config: IndexConfig, embedder: SentenceTransformerEmbedder, files: list[Path], edits: int) -> None:
+async def freshness(config: IndexConfig, embedder: Embedder, files: list[Path], edits: int) -> None:
     index = IndexWriter(config, embedder)
     await index.start(watch=True)
     await index.wait_ready(timeout=600)
@@ -173,9 +172,9 @@ async def main() -> None:
         root = work / "playbook"
         shutil.copytree(args.corpus, root)
         n_files = len(list(root.rglob("*.md")))
-        embedder = SentenceTransformerEmbedder()
+        embedder = make_embedder(None)
         t0 = time.perf_counter()
-        embedder.load()
+        embedder.embed(["load the model"])
         load_s = time.perf_counter() - t0
         print(f"== corpus: {n_files} files, {sum(p.stat().st_size for p in root.rglob('*.md')) / 1e6:.2f} MB")
         print(f"   model load {load_s:.2f} s")

@@ -4,7 +4,7 @@ Starts the real server in-process for each profile (embedded Redis, no worker, t
 embedder: the tool list does not depend on the model), lists the tools through the MCP SDK
 client and prints the bytes of the JSON result as the wire carries it (compact), with a rough
 token count (bytes / 4) and the largest tools. Asserts nothing. Usage:
-    .venv/bin/python bench/tools_bench.py
+    .venv/bin/python -m bench.tools_bench
 """
 
 from __future__ import annotations

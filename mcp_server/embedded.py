@@ -14,6 +14,8 @@
   enqueues pending jobs again: a restarted Redis is empty).
 - Persists nothing, logs to ``<data dir>/redis.log`` (0600), and receives SIGTERM from the kernel if
   the process that started it dies (Linux PR_SET_PDEATHSIG), so no orphan survives a crash.
+
+One concern (the embedded Redis's life cycle), a little over 400 lines.
 """
 
 from __future__ import annotations

@@ -117,3 +117,15 @@ async def test_an_explicit_project_root_wins_over_the_clients_roots(
     assert listed["workspace"]["project_root_from"] == "PERSONAS_PROJECT_ROOT"
     assert listed["workspace"]["client_roots"] == [window.resolve().as_uri()]
     assert "from-the-configuration" in read
+
+
+def test_the_file_system_root_and_system_folders_are_never_followed(tmp_path: Path) -> None:
+    """With '/' as the project, read_file('proc/self/environ') would give the model the server's keys."""
+    from mcp_server.roots import Workspace
+
+    project = _workspace(tmp_path, "project", "ok")
+    workspace = Workspace(tmp_path, explicit=False, targets=[])
+    workspace.follow(["file:///", "file:///proc/self", "file:///etc", project.resolve().as_uri()])
+    assert workspace.root == project.resolve()
+    workspace.follow(["file:///"])
+    assert workspace.root == tmp_path  # back to where the server started, not '/'

@@ -1,6 +1,7 @@
 """JobService: the domain operations behind the job tools. No MCP here.
 
-submit / check / wait / cancel live here; list, stats and reset in :mod:`worker.ops`.
+submit / check / wait / cancel live here; list, stats and reset in :mod:`worker.ops`. One concern
+(the job lifecycle as the tools see it), a little over 400 lines.
 """
 
 from __future__ import annotations

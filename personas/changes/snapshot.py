@@ -20,6 +20,7 @@ from personas.runtime.sandbox import (
     SandboxError,
     check_relative,
     compile_pattern,
+    file_text,
     is_secret_name,
 )
 
@@ -81,13 +82,7 @@ class GitSnapshot:
                 "readable. Read the smaller files it relates to, or say in the review that it was too large to read."
             )
         data = run_git_sync(self.root, "cat-file", "blob", oid, max_bytes=self.max_file_bytes + 1).out
-        if b"\x00" in data:
-            raise SandboxError(f"{rel!r} is a binary file; only text files can be read.")
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise SandboxError(f"{rel!r} is not UTF-8 text; only text files can be read.") from None
-        return FileText(path=rel, text=text.removeprefix("\ufeff"), size=len(data))
+        return file_text(rel, data)
 
     def list_files(self, pattern: str, *, limit: int) -> tuple[list[str], int]:
         glob = compile_pattern(pattern)

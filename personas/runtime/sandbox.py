@@ -138,6 +138,20 @@ class FileText:
     size: int
 
 
+def file_text(rel: str, data: bytes) -> FileText:
+    """What read_file returns for ``data``: UTF-8 text only (binary and other encodings refused), BOM dropped.
+
+    The one text check for every source of project files (disk, git blobs, client-supplied files).
+    """
+    if b"\x00" in data:
+        raise SandboxError(f"{rel!r} is a binary file; only text files can be read.")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SandboxError(f"{rel!r} is not UTF-8 text; only text files can be read.") from None
+    return FileText(path=rel, text=text.removeprefix("\ufeff"), size=len(data))
+
+
 def check_relative(raw: str, what: str) -> str:
     """``raw`` as a safe project-relative path, or :class:`SandboxError` saying why not."""
     return _check_relative(raw, what)
@@ -254,13 +268,7 @@ class ProjectSandbox:
                 "it is not readable. Read the smaller files it relates to, or say in the review that it was "
                 "too large to read."
             )
-        if b"\x00" in data:
-            raise SandboxError(f"{rel!r} is a binary file; only text files can be read.")
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise SandboxError(f"{rel!r} is not UTF-8 text; only text files can be read.") from None
-        return FileText(path=rel, text=text.removeprefix("\ufeff"), size=len(data))
+        return file_text(rel, data)
 
     def _open_beneath(self, real: Path) -> int:
         """A read-only descriptor for ``real`` (inside the root), opened one path component at a time

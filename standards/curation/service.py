@@ -9,7 +9,6 @@ written file at once (``IndexSearcher.reindex_paths``), both optional.
 from __future__ import annotations
 
 import asyncio
-import difflib
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -31,13 +30,10 @@ from standards.curation.models import (
 )
 from standards.curation.publish import (
     StaleBaseError,
-    StandardDocument,
     StandardExistsError,
     StandardWriteError,
     Written,
-    content_hash,
     read_existing,
-    render_standard,
     standard_path,
     undo_write,
     write_standard,
@@ -51,7 +47,14 @@ from standards.curation.store import (
     ProposalStore,
     check_text,
 )
-from standards.frontmatter import split as split_front_matter
+from standards.curation.views import (
+    blockers,
+    file_of,
+    next_steps,
+    render_for,
+    summary_fields,
+    update_diff,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,54 +93,6 @@ class RevisionQueue(Protocol):
 # ------------------------------------------------------------------ service
 
 
-def _file(p: Proposal) -> str:
-    return f"{p.domain}/{p.topic}.md"
-
-
-def _summary_fields(p: Proposal) -> dict[str, object]:
-    return {
-        "id": p.id,
-        "domain": p.domain,
-        "topic": p.topic,
-        "title": p.title,
-        "status": p.status,
-        "version": p.version,
-        "proposed_by": p.proposed_by,
-        "action": "update" if p.is_update else "create",
-        "file": _file(p),
-        "feedback": p.feedback,
-        "updated_at": iso_time(p.updated_at),
-    }
-
-
-def document_for(p: Proposal, content: str, approved_by: str) -> StandardDocument:
-    """The standard a proposal becomes; front matter inside ``content`` (tags, extra fields) is kept."""
-    meta, body = split_front_matter(content)
-    title = str(meta.pop("title", "") or "").strip() or p.title
-    tags = meta.pop("tags", None)
-    for managed in ("domain", "version", "created_by", "approved_by", "last_updated"):
-        meta.pop(managed, None)
-    return StandardDocument(
-        domain=p.domain,
-        title=title,
-        body=body,
-        created_by=p.proposed_by,
-        approved_by=approved_by,
-        tags=tags if isinstance(tags, list | str) else None,
-        extra=meta,
-    )
-
-
-def _render(p: Proposal, content: str, approver: str, existing: str | None) -> str:
-    """The file an approval writes (parses front matter: run it off the event loop)."""
-    return render_standard(document_for(p, content, approver), existing=existing)
-
-
-def _update_diff(p: Proposal, before: str) -> str:
-    """The diff an approval of an update would make (parses front matter: run it off the event loop)."""
-    return _unified(before, _render(p, p.content, "(set on approval)", before), _file(p))
-
-
 class ProposalService:
     """Domain operations behind the proposal tools and the ``personas standards`` commands."""
 
@@ -169,7 +124,7 @@ class ProposalService:
     def _decided(self, p: Proposal, verb: str) -> ProposalError:
         where = f" (written to {p.file_path})" if p.file_path else ""
         return ProposalError(
-            f"Proposal {p.id} ({_file(p)}) is already {p.status}{where}; approved and rejected proposals are "
+            f"Proposal {p.id} ({file_of(p)}) is already {p.status}{where}; approved and rejected proposals are "
             f"final, so it cannot be {verb}. To change the standard now, edit the file or have a persona propose "
             "an update."
         )
@@ -194,7 +149,7 @@ class ProposalService:
             else f"No {status} proposals."
         )
         return ProposalList(
-            proposals=[ProposalSummary.model_validate(_summary_fields(p)) for p in proposals],
+            proposals=[ProposalSummary.model_validate(summary_fields(p)) for p in proposals],
             counts=counts,
             message=message,
         )
@@ -203,21 +158,21 @@ class ProposalService:
         p = await self._get(proposal_id)
         target = self.standards_dir.expanduser().resolve() / p.domain / f"{p.topic}.md"
         diff: str | None = None
-        blockers: list[str] = []
+        blocked: list[str] = []
         if p.is_open:
             try:
                 target = await asyncio.to_thread(standard_path, self.standards_dir, p.domain, p.topic)
                 current = await asyncio.to_thread(read_existing, target)
-                blockers = self._blockers(p, current)
+                blocked = blockers(p, current)
                 if p.is_update:
                     before = (current if current is not None else (p.base_content or "").encode()).decode(
                         "utf-8", errors="replace"
                     )
-                    diff = await asyncio.to_thread(_update_diff, p, before)
+                    diff = await asyncio.to_thread(update_diff, p, before)
             except (StandardWriteError, ValueError, OSError) as exc:
-                blockers = [str(exc)]
+                blocked = [str(exc)]
         return ProposalDetail(
-            **_summary_fields(p),  # type: ignore[arg-type]
+            **summary_fields(p),  # type: ignore[arg-type]
             content=p.content,
             rationale=p.rationale,
             job_id=p.job_id,
@@ -225,50 +180,12 @@ class ProposalService:
             created_at=iso_time(p.created_at),
             path=p.file_path or str(target),
             diff=diff,
-            approvable=p.is_open and not blockers,
-            blockers=blockers,
+            approvable=p.is_open and not blocked,
+            blockers=blocked,
             approved_by=p.approved_by,
             edited=p.edited,
             decided_at=iso_time(p.decided_at),
-            next_steps=self._next_steps(p, blockers),
-        )
-
-    def _blockers(self, p: Proposal, current: bytes | None) -> list[str]:
-        file = _file(p)
-        if not p.is_update and current is not None:
-            return [
-                f"{file} already exists, but this proposal was made as a new standard, and approval never "
-                "overwrites a standard silently. Request changes so the persona revises it as an update of the "
-                "existing file (the next version shows a diff), or reject it."
-            ]
-        if p.is_update and current is None:
-            return [
-                f"{file} was deleted after this proposal was made. Request changes so the persona proposes it "
-                "again, or reject it."
-            ]
-        if p.is_update and current is not None and content_hash(current) != p.base_hash:
-            return [
-                f"{file} changed after this proposal (version {p.version}) was made; approving would overwrite "
-                "those changes. Request changes so the persona revises it against the current file, or reject it."
-            ]
-        return []
-
-    def _next_steps(self, p: Proposal, blockers: list[str]) -> str:
-        if p.status == "approved":
-            return f"Approved by {p.approved_by}; the standard is at {p.file_path}."
-        if p.status == "rejected":
-            return "Rejected; nothing was written."
-        if p.status == "changes_requested":
-            job = f" (job {p.revision_job_id})" if p.revision_job_id else ""
-            return (
-                f"Waiting for {p.proposed_by} to revise it{job}; the revision becomes version {p.version + 1}. "
-                "You can still approve or reject this version."
-            )
-        if blockers:
-            return "Cannot be approved as it is: " + " ".join(blockers)
-        return (
-            "Show the user the content (and the diff, for an update), then, on the user's decision, call "
-            "approve_standard_proposal, request_standard_changes (with feedback) or reject_standard_proposal."
+            next_steps=next_steps(p, blocked),
         )
 
     # ---- approve --------------------------------------------------------------------------
@@ -343,7 +260,7 @@ class ProposalService:
                 )
         indexed = await self._reindex(written.path)
         action: Action = "create" if written.created else "update"
-        file = _file(p)
+        file = file_of(p)
         when = "It is searchable now." if indexed else "The watcher indexes it within about a second."
         return ApprovalResult(
             id=p.id,
@@ -359,15 +276,15 @@ class ProposalService:
         )
 
     async def _write(self, p: Proposal, content: str, approver: str, root: Path) -> Written:
-        file = _file(p)
+        file = file_of(p)
         try:
             target = await asyncio.to_thread(standard_path, root, p.domain, p.topic)
             current = await asyncio.to_thread(read_existing, target)
-            blockers = self._blockers(p, current)
-            if blockers:
-                raise ProposalError(f"Not approved: {blockers[0]}")
+            blocked = blockers(p, current)
+            if blocked:
+                raise ProposalError(f"Not approved: {blocked[0]}")
             existing = current.decode("utf-8", errors="replace") if current is not None else None
-            text = await asyncio.to_thread(_render, p, content, approver, existing)
+            text = await asyncio.to_thread(render_for, p, content, approver, existing)
             return await asyncio.to_thread(
                 write_standard, root, target, text, base_hash=p.base_hash if p.is_update else None
             )
@@ -409,7 +326,7 @@ class ProposalService:
             status="rejected",
             version=p.version,
             feedback=feedback,
-            message=f"Proposal {p.id} ({_file(p)}) rejected; nothing was written.",
+            message=f"Proposal {p.id} ({file_of(p)}) rejected; nothing was written.",
         )
 
     async def request_changes(self, proposal_id: str, feedback: str, priority: str = "normal") -> DecisionResult:
@@ -444,7 +361,7 @@ class ProposalService:
             feedback=feedback,
             revision_job_id=job.job_id,
             message=(
-                f"Changes requested; {p.proposed_by} is revising {_file(p)} in job {job.job_id} (check_persona_job "
+                f"Changes requested; {p.proposed_by} is revising {file_of(p)} in job {job.job_id} (check_persona_job "
                 f"shows its progress). The revision becomes version {p.version + 1} of proposal {p.id}."
             ),
         )
@@ -470,14 +387,7 @@ class ProposalService:
             current = None
         if current is not None:
             parts.append(
-                f"## The existing standard {_file(p)} (your proposal updates it; keep what still holds)\n\n"
+                f"## The existing standard {file_of(p)} (your proposal updates it; keep what still holds)\n\n"
                 + current.decode("utf-8", errors="replace")
             )
         return task, "\n\n".join(parts)
-
-
-def _unified(before: str, after: str, file: str) -> str:
-    lines = difflib.unified_diff(
-        before.splitlines(keepends=True), after.splitlines(keepends=True), f"a/{file}", f"b/{file}"
-    )
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)

@@ -199,7 +199,13 @@ class OnnxEmbedder:
             if self._session is None:
                 import onnxruntime as ort
 
-                graph = ensure_onnx(self._path, quantized=self._quantized, cache_dir=self._cache_dir)
+                try:
+                    graph = ensure_onnx(self._path, quantized=self._quantized, cache_dir=self._cache_dir)
+                except Exception as exc:
+                    raise RuntimeError(
+                        f"could not export the model at {self._path} to ONNX ({type(exc).__name__}: {exc}); "
+                        "set PERSONAS_EMBEDDING_BACKEND=torch to embed with torch instead"
+                    ) from exc
                 options = ort.SessionOptions()
                 if self._threads:
                     options.intra_op_num_threads = self._threads

@@ -74,3 +74,28 @@ def test_onnx_backends_agree_with_torch(default_embedder: Embedder) -> None:
 def test_unknown_backend_is_refused_with_the_choices() -> None:
     with pytest.raises(ValueError, match="auto, onnx-int8, onnx or torch"):
         make_embedder(None, backend="tensorflow")
+
+
+def test_auto_backend_falls_back_to_torch_without_onnxruntime(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from standards.index import embedder as embedder_module
+
+    real_find_spec = importlib.util.find_spec
+    assert embedder_module.resolve_backend("auto") == "onnx-int8"
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real_find_spec(name, *a)
+    )
+    assert embedder_module.resolve_backend("auto") == "torch"
+    assert embedder_module.resolve_backend(None) == "torch"
+    assert embedder_module.resolve_backend("onnx") == "onnx"  # an explicit choice is kept
+
+
+def test_a_failed_export_says_how_to_use_torch(tmp_path: Path) -> None:
+    from standards.index.onnx_embedder import OnnxEmbedder
+
+    model = tmp_path / "not-a-model"
+    model.mkdir()
+    (model / "tokenizer.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(RuntimeError, match="PERSONAS_EMBEDDING_BACKEND=torch"):
+        OnnxEmbedder(model, cache_dir=tmp_path / "cache").load()
