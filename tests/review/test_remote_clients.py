@@ -16,7 +16,14 @@ from mcp_server.cli import build_parser
 from mcp_server.cli import main as cli_main
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
-from personas.changes.supplied import SuppliedCodeError, supplied_changes
+from personas.changes.supplied import (
+    SuppliedCodeError,
+    SuppliedLimits,
+    SuppliedSnapshot,
+    check_supplied,
+    supplied_changes,
+)
+from personas.runtime.sandbox import SandboxError
 from tests.conftest import wait_for
 from tests.fakes import anthropic_api as fake
 from tests.fakes.anthropic_api import FakeAnthropic
@@ -282,3 +289,21 @@ def test_a_raw_diff_is_parsed_like_a_git_change() -> None:
     assert (only.path, only.status, [(r.start, r.end) for r in only.ranges]) == ("src/a.py", "modified", [(1, 1)])
     with pytest.raises(SuppliedCodeError, match="absolute"):
         supplied_changes("--- /etc/passwd\n+++ /etc/passwd\n@@ -1 +1 @@\n-a\n+b\n", max_diff_chars=100_000)
+
+
+def test_supplied_files_pass_the_same_text_checks_as_disk_reads() -> None:
+    limits = SuppliedLimits()
+    with pytest.raises(SuppliedCodeError, match="not valid UTF-8"):
+        check_supplied({"a.py": "x = '\ud800'\n"}, None, limits)
+    with pytest.raises(SuppliedCodeError, match="binary"):
+        check_supplied({"a.py": "x\x00y"}, None, limits)
+    snapshot = SuppliedSnapshot({"a.py": "\ufeffx = 1\n", "pkg/b.py": "", ".env.example": "K=\n"}, max_file_bytes=10)
+    assert snapshot.read_text("./a.py").text == "x = 1\n"  # BOM dropped, like a disk read
+    with pytest.raises(SandboxError, match="is a directory"):
+        snapshot.read_text("pkg")
+    with pytest.raises(SandboxError, match=r"'\.\.'"):
+        snapshot.read_text("../a.py")
+    assert snapshot.list_files("**/*", limit=10) == ([".env.example", "a.py", "pkg/b.py"], 3)
+    big = SuppliedSnapshot({"a.py": "x" * 11}, max_file_bytes=10)
+    with pytest.raises(SandboxError, match="over the 10-byte cap"):
+        big.read_text("a.py")
