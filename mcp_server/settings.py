@@ -404,6 +404,9 @@ def env_var_for(field_name: str) -> str:
     return f"{ENV_PREFIX}{field_name.upper()}"
 
 
+_USERINFO_PASSWORD = re.compile(r":[^:@/\s]*@")
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment, turning validation errors into one readable message."""
     try:
@@ -414,6 +417,8 @@ def load_settings(**overrides: object) -> Settings:
             field = str(error["loc"][0]) if error["loc"] else "?"
             value = error.get("input")
             secret = field in Settings.model_fields and "SecretStr" in str(Settings.model_fields[field].annotation)
+            if isinstance(value, str):
+                value = _USERINFO_PASSWORD.sub(":***@", value)  # 'redis//:pw@host' is a typo, not a secret to print
             shown = "" if isinstance(value, dict) or secret else f"={value!r}"  # never echo a password or key
             lines.append(f"  {env_var_for(field)}{shown}: {error['msg']}")
         raise SettingsError(

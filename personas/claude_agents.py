@@ -96,7 +96,8 @@ def load_subagent(path: Path, project_root: Path | None = None) -> tuple[Persona
     if project_root is not None:
         _check_inside(path, project_root)
     try:
-        data = path.read_bytes()[: MAX_AGENT_FILE_BYTES + 1]
+        with path.open("rb") as handle:  # never more than the cap, whatever the file's size
+            data = handle.read(MAX_AGENT_FILE_BYTES + 1)
         if len(data) > MAX_AGENT_FILE_BYTES:
             raise SubagentError(f"{path}: larger than {MAX_AGENT_FILE_BYTES} bytes")
         meta, body = _split(data.decode("utf-8"))

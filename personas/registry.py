@@ -17,6 +17,8 @@ from standards.frontmatter import split as split_front_matter
 log = logging.getLogger(__name__)
 
 CORE_DIR = Path(__file__).resolve().parent
+#: Largest persona file read (front matter, prompt and examples fit in a few KB).
+MAX_PERSONA_FILE_BYTES = 200_000
 
 
 class PersonaFileError(ValueError):
@@ -32,7 +34,11 @@ class UnknownPersonaError(LookupError):
 
 def load_persona_file(path: Path, origin: Literal["core", "project"]) -> PersonaDefinition:
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:  # never more than the cap, whatever the file's size
+            data = handle.read(MAX_PERSONA_FILE_BYTES + 1)
+        if len(data) > MAX_PERSONA_FILE_BYTES:
+            raise PersonaFileError(f"{path}: larger than {MAX_PERSONA_FILE_BYTES} bytes; a persona is a short prompt")
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PersonaFileError(f"{path}: cannot read persona file ({exc})") from exc
     try:

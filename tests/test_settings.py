@@ -67,6 +67,11 @@ def test_an_invalid_secret_setting_is_named_without_echoing_its_value(monkeypatc
     with pytest.raises(SettingsError) as info:
         load_settings()
     assert "PERSONAS_DATABASE_URL" in str(info.value) and "S3cretPW" not in str(info.value)
+    monkeypatch.delenv("PERSONAS_DATABASE_URL")
+    monkeypatch.setenv("REDIS_URL", "redis//:hunter2@cache.example:6379")  # a typo'd URL with a password
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert "REDIS_URL='redis//:***@cache.example:6379'" in str(info.value) and "hunter2" not in str(info.value)
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from personas.runtime.sandbox import (
     NotInProjectError,
     SandboxError,
     compile_pattern,
+    file_text,
     is_secret_name,
 )
 
@@ -95,7 +96,10 @@ def check_supplied(
             raise SuppliedCodeError(f"files: the content of {path!r} must be a string of UTF-8 text.")
         if "\x00" in content:
             raise SuppliedCodeError(f"files: {path!r} is binary (it contains NUL); send only text files.")
-        size = len(content.encode("utf-8", "surrogatepass"))
+        try:
+            size = len(content.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise SuppliedCodeError(f"files: {path!r} is not valid UTF-8 text (lone surrogates).") from None
         if size > limits.max_file_bytes:
             raise SuppliedCodeError(
                 f"files: {path!r} is {size:,} bytes; the cap per file is {limits.max_file_bytes:,} (what read_file "
@@ -147,13 +151,13 @@ class SuppliedSnapshot:
                 f"No such file among the files the client sent: {rel!r}. Use list_files with a glob to find the "
                 "right path; files the client did not send cannot be read."
             )
-        size = len(text.encode("utf-8", "surrogatepass"))
-        if size > self.max_file_bytes:
+        data = text.encode("utf-8", "surrogatepass")
+        if len(data) > self.max_file_bytes:
             raise SandboxError(
-                f"{rel!r} is {size:,} bytes, over the {self.max_file_bytes:,}-byte cap of read_file; it is not "
+                f"{rel!r} is {len(data):,} bytes, over the {self.max_file_bytes:,}-byte cap of read_file; it is not "
                 "readable. Read the smaller files it relates to, or say in the review that it was too large to read."
             )
-        return FileText(path=rel, text=text.removeprefix("\ufeff"), size=size)
+        return file_text(rel, data)
 
     def list_files(self, pattern: str, *, limit: int) -> tuple[list[str], int]:
         glob = compile_pattern(pattern)

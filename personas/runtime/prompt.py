@@ -180,6 +180,17 @@ def change_section(changes: ChangeSet) -> str:
     )
 
 
+def supplied_section(paths: list[str]) -> str:
+    """The files a remote client sent: the only ones read_file and list_files see."""
+    listed = [f"- {p}" for p in paths[:MAX_LISTED_FILES]]
+    if len(paths) > MAX_LISTED_FILES:
+        listed.append(f"- … and {len(paths) - MAX_LISTED_FILES} more (list_files shows them)")
+    return (
+        f"# Files sent by the client ({len(paths)})\nThe project is not on this server: read_file and list_files "
+        "see only these files.\n" + ("\n".join(listed) or "(none: only the diff was sent)")
+    )
+
+
 def dismissed_section(dismissed: list[DismissedFinding]) -> str:
     lines = [
         f"- {d.title}" + (f" (in {d.file})" if d.file else "") + f": {' '.join(d.reason.split())[:300]}"
@@ -202,6 +213,8 @@ async def first_user_text(request: RunRequest, sandbox: ProjectFiles, limits: Ru
             inline_context, request.context, sandbox, cap=limits.max_context_chars, task_chars=len(task)
         )
     parts = [f"{heading}\n{task}"] + ([f"# Context\n{context}"] if context else [])
+    if request.supplied_files is not None and not request.history:
+        parts.append(supplied_section(sorted(request.supplied_files)))
     if request.changes is not None and not request.history:
         parts.append(change_section(request.changes))
     if request.dismissed and not request.history:

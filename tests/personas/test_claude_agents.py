@@ -115,3 +115,20 @@ def test_subagent_symlinked_outside_or_binary_is_skipped_naming_it(tmp_path: Pat
     assert "linked.md: is a symlink leading outside the project" in errors
     assert "binary.md: cannot read Claude Code subagent" in errors
     assert "huge.md: larger than" in errors
+
+
+def test_a_huge_subagent_file_is_not_read_into_memory(tmp_path: Path) -> None:
+    import tracemalloc
+
+    agents = tmp_path / "proj" / ".claude" / "agents"
+    agents.mkdir(parents=True)
+    with (agents / "huge.md").open("wb") as handle:
+        handle.truncate(64 * 1024 * 1024)  # a sparse 64 MB file, as a cloned repo could ship
+    tracemalloc.start()
+    try:
+        registry = PersonaRegistry.load(claude_root=tmp_path / "proj")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "huge.md: larger than" in "\n".join(registry.errors)
+    assert peak < 16 * 1024 * 1024  # read up to the cap only, not the whole file

@@ -129,3 +129,18 @@ def test_project_persona_overriding_a_core_id_is_not_a_clash(tmp_path: Path) -> 
     registry = PersonaRegistry.load(tmp_path)
     assert registry.errors == []
     assert registry.get("security").origin == "project"
+
+
+def test_a_huge_project_persona_file_is_refused_without_reading_it_whole(tmp_path: Path) -> None:
+    import tracemalloc
+
+    with (tmp_path / "huge.md").open("wb") as handle:
+        handle.truncate(64 * 1024 * 1024)  # a sparse 64 MB file, as a cloned repo could ship
+    tracemalloc.start()
+    try:
+        registry = PersonaRegistry.load(tmp_path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "huge" not in registry and any("huge.md: larger than" in e for e in registry.errors), registry.errors
+    assert peak < 16 * 1024 * 1024

@@ -16,6 +16,14 @@ from mcp_server.cli import build_parser
 from mcp_server.cli import main as cli_main
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
+from personas.changes.supplied import (
+    SuppliedCodeError,
+    SuppliedLimits,
+    SuppliedSnapshot,
+    check_supplied,
+    supplied_changes,
+)
+from personas.runtime.sandbox import SandboxError
 from tests.conftest import wait_for
 from tests.fakes import anthropic_api as fake
 from tests.fakes.anthropic_api import FakeAnthropic
@@ -98,6 +106,7 @@ async def test_the_persona_reads_the_clients_files_and_diff_not_the_disk(
     first = str(fake_api.requests[0]["messages"][0]["content"])
     assert "+    return check_hash(user, password)  # the client's version" in first
     assert "app.py: modified, changed lines 2" in first
+    assert "# Files sent by the client (2)\n" in first and "- lib/util.py" in first
     assert "sk-live-very-secret" not in str(fake_api.requests)  # the secret file's section is withheld
     read, listing, server_file = (str(r["content"]) for r in seen[:3])
     assert "the client's version" in read and "user == 'admin'" not in read
@@ -259,3 +268,42 @@ def test_remote_clients_flag_needs_http(
     assert cli_main(["serve", "--remote-clients"]) == 2
     assert "--remote-clients needs --http" in capsys.readouterr().err
     assert build_parser().parse_args(["serve", "--http", "--remote-clients"]).remote_clients is True
+
+
+def test_a_raw_diff_is_parsed_like_a_git_change() -> None:
+    git_diff = (
+        "diff --git a/old.py b/new.py\nsimilarity index 90%\nrename from old.py\nrename to new.py\n"
+        "--- a/old.py\n+++ b/new.py\n@@ -3,2 +3,3 @@ def f():\n a = 1\n+b = 2\n c = 3\n"
+        "diff --git a/gone.py b/gone.py\ndeleted file mode 100644\n--- a/gone.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-x\n"
+        "diff --git a/logo.png b/logo.png\nnew file mode 100644\nBinary files /dev/null and b/logo.png differ\n"
+    )
+    changes = supplied_changes(git_diff, max_diff_chars=100_000)
+    assert [(f.path, f.status, f.old_path, f.binary) for f in changes.files] == [
+        ("new.py", "renamed", "old.py", False),
+        ("gone.py", "deleted", None, False),
+        ("logo.png", "added", None, True),
+    ]
+    assert changes.in_change("new.py", 4) and not changes.in_change("new.py", 3)
+    plain = "--- src/a.py\t2026-01-01\n+++ src/a.py\t2026-01-02\n@@ -1,2 +1,2 @@\n-x = 1\n+x = 2\n y = 3\n"
+    (only,) = supplied_changes(plain, max_diff_chars=100_000).files
+    assert (only.path, only.status, [(r.start, r.end) for r in only.ranges]) == ("src/a.py", "modified", [(1, 1)])
+    with pytest.raises(SuppliedCodeError, match="absolute"):
+        supplied_changes("--- /etc/passwd\n+++ /etc/passwd\n@@ -1 +1 @@\n-a\n+b\n", max_diff_chars=100_000)
+
+
+def test_supplied_files_pass_the_same_text_checks_as_disk_reads() -> None:
+    limits = SuppliedLimits()
+    with pytest.raises(SuppliedCodeError, match="not valid UTF-8"):
+        check_supplied({"a.py": "x = '\ud800'\n"}, None, limits)
+    with pytest.raises(SuppliedCodeError, match="binary"):
+        check_supplied({"a.py": "x\x00y"}, None, limits)
+    snapshot = SuppliedSnapshot({"a.py": "\ufeffx = 1\n", "pkg/b.py": "", ".env.example": "K=\n"}, max_file_bytes=10)
+    assert snapshot.read_text("./a.py").text == "x = 1\n"  # BOM dropped, like a disk read
+    with pytest.raises(SandboxError, match="is a directory"):
+        snapshot.read_text("pkg")
+    with pytest.raises(SandboxError, match=r"'\.\.'"):
+        snapshot.read_text("../a.py")
+    assert snapshot.list_files("**/*", limit=10) == ([".env.example", "a.py", "pkg/b.py"], 3)
+    big = SuppliedSnapshot({"a.py": "x" * 11}, max_file_bytes=10)
+    with pytest.raises(SandboxError, match="over the 10-byte cap"):
+        big.read_text("a.py")
