@@ -288,7 +288,7 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker
         except HttpConfigError as exc:
             sys.stderr.write(f"personas serve: {exc}\n")
             return 2
-        coro = serve_http(server, host=host, port=port, token=token, desk=desk)
+        coro = serve_http(server, host=host, port=port, token=token, desk=desk, remote_clients=settings.remote_clients)
     else:
         coro = server.run_stdio_async()
     await _run_until_signal(asyncio.create_task(coro, name="mcp-server"), closed)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from mcp.server.mcpserver import MCPServer
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, TransportSecuritySettings
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -104,10 +104,26 @@ def transport_security(host: str) -> TransportSecuritySettings | None:
     )
 
 
-def http_app(server: MCPServer[Any], *, host: str, token: str | None, desk: StateRef | None = None) -> ASGIApp:
+REMOTE_CLIENTS_MAX_BODY_BYTES = 24 * 1024 * 1024
+"""Request body cap of a server for remote clients: their files (5 MB) and diff (2 MB), JSON-escaped.
+Other servers keep the SDK's 4 MiB."""
+
+
+def http_app(
+    server: MCPServer[Any],
+    *,
+    host: str,
+    token: str | None,
+    desk: StateRef | None = None,
+    remote_clients: bool = False,
+) -> ASGIApp:
     """The MCP app at ``/mcp`` (bearer token when set) and, given the server's state, the desk at ``/desk``."""
     check_bind(host, token)
-    app: ASGIApp = server.streamable_http_app(host=host, transport_security=transport_security(host))
+    app: ASGIApp = server.streamable_http_app(
+        host=host,
+        transport_security=transport_security(host),
+        max_request_body_size=REMOTE_CLIENTS_MAX_BODY_BYTES if remote_clients else DEFAULT_MAX_REQUEST_BODY_SIZE,
+    )
     if token:
         app = BearerTokenMiddleware(app, token)
     if desk is not None:
@@ -118,9 +134,15 @@ def http_app(server: MCPServer[Any], *, host: str, token: str | None, desk: Stat
 
 
 async def serve_http(
-    server: MCPServer[Any], *, host: str, port: int, token: str | None, desk: StateRef | None = None
+    server: MCPServer[Any],
+    *,
+    host: str,
+    port: int,
+    token: str | None,
+    desk: StateRef | None = None,
+    remote_clients: bool = False,
 ) -> None:
-    app = http_app(server, host=host, token=token, desk=desk)
+    app = http_app(server, host=host, token=token, desk=desk, remote_clients=remote_clients)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     log.info(
         "serving MCP over streamable HTTP at http://%s:%d/mcp%s",

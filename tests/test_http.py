@@ -126,3 +126,31 @@ async def test_dns_rebinding_protection_covers_the_bound_host(project: Path, red
         finally:
             proc.terminate()
             proc.wait(timeout=15)
+
+
+async def test_a_server_for_remote_clients_takes_bodies_past_the_sdks_4_mib(project: Path, redis_url: str) -> None:
+    """Client files (5 MB) and diff (2 MB) must reach the tool's own checks; past 24 MiB the body is refused."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/mcp"
+    with subprocess.Popen(
+        [PERSONAS_BIN, "serve", "--http", "--remote-clients", "--port", str(port)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=_env(project, REDIS_URL=redis_url),
+    ) as proc:
+        try:
+
+            async def up() -> bool:
+                return _status(url, None) != 0
+
+            await wait_for(up, timeout=30, what="HTTP server to listen")
+            headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+            async with httpx2.AsyncClient(timeout=30) as http:
+                six_mb = await http.post(url, content=b" " * 6_000_000 + b"{}", headers=headers)
+                too_big = await http.post(url, content=b" " * (25 * 1024 * 1024), headers=headers)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+    assert six_mb.status_code != 413
+    assert too_big.status_code == 413

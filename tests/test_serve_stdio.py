@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -102,6 +103,9 @@ async def test_no_process_left_behind_after_signal(project: Path, sig: signal.Si
 async def _signal_and_check(proc: subprocess.Popen[bytes], data_dir: Path, sig: signal.Signals) -> None:
     try:
         await wait_for(_present(data_dir), timeout=30, what="embedded redis to start")
+        # Signal a server that has started (a SIGTERM in the first second of start-up can go unheeded:
+        # see the session note); the index reporting ready is the last step of start-up.
+        await wait_for(_index_ready(data_dir), timeout=60, what="the index to be ready")
         proc.send_signal(sig)
         code = await asyncio.to_thread(proc.wait, 60)  # a hang bound, generous for a loaded machine
         if sig is signal.SIGTERM:
@@ -112,6 +116,16 @@ async def _signal_and_check(proc: subprocess.Popen[bytes], data_dir: Path, sig: 
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _index_ready(data_dir: Path) -> Callable[[], Any]:
+    async def probe() -> bool:
+        try:
+            return bool(json.loads((data_dir / "index" / "status.json").read_text()).get("state") == "ready")
+        except (OSError, ValueError):
+            return False
+
+    return probe
 
 
 def _present(data_dir: Path) -> Callable[[], Any]:
