@@ -115,15 +115,16 @@ async def test_run_time_budget_fails_cleanly_with_partial_result(
     fake_api: FakeAnthropic, llm: LLMConfig, security: PersonaDefinition, toolbox: RunToolbox
 ) -> None:
     slow = submit()
-    slow.delay = 2.0
+    slow.delay = 60.0  # the budget ends the run long before this reply would come
     fake_api.add(fake.tool_use("search_standards", {"query": "jwt"}, preface="Searching first."), slow)
-    toolbox.limits = RunLimits(max_seconds=0.5)
+    # Room for the first (fast) turn even on a loaded machine; the second never fits.
+    toolbox.limits = RunLimits(max_seconds=3.0)
 
     with pytest.raises(PersonaRunError) as caught:
         await run_persona(security, REQUEST, llm, Progress(), toolbox)
 
     assert not caught.value.transient
-    assert "time budget of 0.5 s" in str(caught.value)
+    assert "time budget of 3 s" in str(caught.value)
     assert "Searching first." in (caught.value.partial_result or "")
 
 
