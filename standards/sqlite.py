@@ -21,6 +21,7 @@ when it is older than a day, so the refusal can point at a recent copy.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sqlite3
@@ -128,6 +129,22 @@ async def _refresh_backup(db: aiosqlite.Connection, path: Path) -> None:
             tmp.unlink()
 
 
+async def _use_wal(db: aiosqlite.Connection, busy_seconds: float) -> None:
+    """Switch to WAL. Several processes opening a new file at once race for this switch, and SQLite
+    answers the losers "database is locked" at once (its busy handler does not cover it): retry
+    until the file is in WAL mode or ``busy_seconds`` pass."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + busy_seconds
+    while True:
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or loop.time() > deadline:
+                raise
+        await asyncio.sleep(0.02)
+
+
 @asynccontextmanager
 async def connect(
     path: Path, *, schema: str = "", busy_seconds: float = 10.0, backup: bool = True
@@ -139,7 +156,7 @@ async def connect(
     async with aiosqlite.connect(path, timeout=busy_seconds, isolation_level=None) as db:
         db.row_factory = aiosqlite.Row
         try:
-            await db.execute("PRAGMA journal_mode=WAL")
+            await _use_wal(db, busy_seconds)
             await db.execute("PRAGMA synchronous=NORMAL")
             await db.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
             await _quick_check(db, path)
