@@ -67,7 +67,7 @@ MAX_FEEDBACK_CHARS = 5_000
 _OPEN_SQL = "('draft','changes_requested')"
 _ALL_SQL = "('draft','changes_requested','approved','rejected')"
 
-_SQLITE_V1 = f"""
+_TABLE = """
 CREATE TABLE IF NOT EXISTS proposals (
     id TEXT PRIMARY KEY,
     domain TEXT NOT NULL,
@@ -77,19 +77,25 @@ CREATE TABLE IF NOT EXISTS proposals (
     rationale TEXT NOT NULL,
     proposed_by TEXT NOT NULL,
     job_id TEXT,
-    status TEXT NOT NULL DEFAULT 'draft' CHECK (status IN {_ALL_SQL}),
+    status TEXT NOT NULL DEFAULT 'draft' CHECK (status IN {statuses}),
     feedback TEXT,
     version INTEGER NOT NULL DEFAULT 1,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
+    created_at {real} NOT NULL,
+    updated_at {real} NOT NULL,
     base_hash TEXT,
     base_content TEXT,
     revision_job_id TEXT,
     approved_by TEXT,
     file_path TEXT,
     edited INTEGER NOT NULL DEFAULT 0,
-    decided_at REAL
+    decided_at {real}
 );
+"""
+"""The proposals table; ``{real}`` is the backend's float type."""
+
+_SQLITE_V1 = (
+    _TABLE.format(real="REAL", statuses=_ALL_SQL)
+    + f"""\
 CREATE INDEX IF NOT EXISTS proposals_status ON proposals (status, updated_at);
 DROP INDEX IF EXISTS proposals_open_draft;
 CREATE UNIQUE INDEX IF NOT EXISTS proposals_open_topic ON proposals (domain, topic) WHERE status IN {_OPEN_SQL};
@@ -100,30 +106,11 @@ CREATE TRIGGER IF NOT EXISTS proposals_status_valid BEFORE UPDATE OF status ON p
 WHEN NEW.status NOT IN {_ALL_SQL}
 BEGIN SELECT RAISE(ABORT, 'invalid proposal status'); END;
 """
+)
 
-_POSTGRES_V1 = f"""
-CREATE TABLE IF NOT EXISTS proposals (
-    id TEXT PRIMARY KEY,
-    domain TEXT NOT NULL,
-    topic TEXT NOT NULL,
-    title TEXT NOT NULL,
-    content TEXT NOT NULL,
-    rationale TEXT NOT NULL,
-    proposed_by TEXT NOT NULL,
-    job_id TEXT,
-    status TEXT NOT NULL DEFAULT 'draft' CHECK (status IN {_ALL_SQL}),
-    feedback TEXT,
-    version INTEGER NOT NULL DEFAULT 1,
-    created_at DOUBLE PRECISION NOT NULL,
-    updated_at DOUBLE PRECISION NOT NULL,
-    base_hash TEXT,
-    base_content TEXT,
-    revision_job_id TEXT,
-    approved_by TEXT,
-    file_path TEXT,
-    edited INTEGER NOT NULL DEFAULT 0,
-    decided_at DOUBLE PRECISION
-);
+_POSTGRES_V1 = (
+    _TABLE.format(real="DOUBLE PRECISION", statuses=_ALL_SQL)
+    + f"""\
 CREATE INDEX IF NOT EXISTS proposals_status ON proposals (status, updated_at);
 CREATE UNIQUE INDEX IF NOT EXISTS proposals_open_topic ON proposals (domain, topic) WHERE status IN {_OPEN_SQL};
 CREATE OR REPLACE FUNCTION proposals_decided_are_final() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -137,6 +124,7 @@ END $$;
 CREATE TRIGGER proposals_decided_are_final BEFORE UPDATE ON proposals
 FOR EACH ROW EXECUTE FUNCTION proposals_decided_are_final();
 """
+)
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "proposals; one open proposal per topic; decided proposals final", _SQLITE_V1, _POSTGRES_V1),
