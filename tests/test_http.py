@@ -6,6 +6,7 @@ import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2
@@ -20,21 +21,28 @@ from tests.test_serve_stdio import PERSONAS_BIN, _env
 TOKEN = "test-token-4f0c1b8e9d-0123456789abcdef"
 
 
-@pytest.fixture
-def http_server(project: Path, redis_url: str) -> Iterator[str]:
+@contextmanager
+def serve_http(project: Path, *args: str, host: str = "127.0.0.1", **env: str) -> Iterator[str]:
+    """``personas serve --http`` in a subprocess on a free port; yields its base URL, stops it on exit."""
     port = free_port()
     with subprocess.Popen(
-        [PERSONAS_BIN, "serve", "--http", "--port", str(port)],
+        [PERSONAS_BIN, "serve", "--http", "--host", host, "--port", str(port), *args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env=_env(project, PERSONAS_HTTP_TOKEN=TOKEN, REDIS_URL=redis_url),
+        env=_env(project, **env),
     ) as proc:
         try:
-            yield f"http://127.0.0.1:{port}/mcp"
+            yield f"http://{host}:{port}"
         finally:
             proc.terminate()
             proc.wait(timeout=15)
+
+
+@pytest.fixture
+def http_server(project: Path, redis_url: str) -> Iterator[str]:
+    with serve_http(project, PERSONAS_HTTP_TOKEN=TOKEN, REDIS_URL=redis_url) as base:
+        yield f"{base}/mcp"
 
 
 def _status(url: str, token: str | None, host: str | None = None) -> int:
@@ -105,52 +113,31 @@ def test_any_host_but_127_0_0_1_or_localhost_needs_the_token(project: Path) -> N
 
 
 async def test_dns_rebinding_protection_covers_the_bound_host(project: Path, redis_url: str) -> None:
-    port = free_port()
-    url = f"http://127.0.0.2:{port}/mcp"
-    with subprocess.Popen(
-        [PERSONAS_BIN, "serve", "--http", "--host", "127.0.0.2", "--port", str(port)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=_env(project, PERSONAS_HTTP_TOKEN=TOKEN, REDIS_URL=redis_url),
-    ) as proc:
-        try:
+    with serve_http(project, host="127.0.0.2", PERSONAS_HTTP_TOKEN=TOKEN, REDIS_URL=redis_url) as base:
+        url = f"{base}/mcp"
+        port = base.rsplit(":", 1)[1]
 
-            async def up() -> bool:
-                return _status(url, None) != 0
+        async def up() -> bool:
+            return _status(url, None) != 0
 
-            await wait_for(up, timeout=30, what="HTTP server on 127.0.0.2 to listen")
-            assert _status(url, None) == 401
-            assert _status(url, TOKEN, host=f"rebound.example:{port}") == 421  # a rebound DNS name
-            assert _status(url, TOKEN, host=f"127.0.0.2:{port}") not in (0, 401, 421)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=15)
+        await wait_for(up, timeout=30, what="HTTP server on 127.0.0.2 to listen")
+        assert _status(url, None) == 401
+        assert _status(url, TOKEN, host=f"rebound.example:{port}") == 421  # a rebound DNS name
+        assert _status(url, TOKEN, host=f"127.0.0.2:{port}") not in (0, 401, 421)
 
 
 async def test_a_server_for_remote_clients_takes_bodies_past_the_sdks_4_mib(project: Path, redis_url: str) -> None:
     """Client files (5 MB) and diff (2 MB) must reach the tool's own checks; past 24 MiB the body is refused."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/mcp"
-    with subprocess.Popen(
-        [PERSONAS_BIN, "serve", "--http", "--remote-clients", "--port", str(port)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=_env(project, REDIS_URL=redis_url),
-    ) as proc:
-        try:
+    with serve_http(project, "--remote-clients", REDIS_URL=redis_url) as base:
+        url = f"{base}/mcp"
 
-            async def up() -> bool:
-                return _status(url, None) != 0
+        async def up() -> bool:
+            return _status(url, None) != 0
 
-            await wait_for(up, timeout=30, what="HTTP server to listen")
-            headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
-            async with httpx2.AsyncClient(timeout=30) as http:
-                six_mb = await http.post(url, content=b" " * 6_000_000 + b"{}", headers=headers)
-                too_big = await http.post(url, content=b" " * (25 * 1024 * 1024), headers=headers)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=15)
+        await wait_for(up, timeout=30, what="HTTP server to listen")
+        headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+        async with httpx2.AsyncClient(timeout=30) as http:
+            six_mb = await http.post(url, content=b" " * 6_000_000 + b"{}", headers=headers)
+            too_big = await http.post(url, content=b" " * (25 * 1024 * 1024), headers=headers)
     assert six_mb.status_code != 413
     assert too_big.status_code == 413

@@ -3,7 +3,6 @@ and ``serve --http`` mounting it at /desk beside /mcp."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,8 +13,7 @@ import pytest
 from mcp_server.desk.app import build_desk
 from tests.conftest import wait_for
 from tests.desk.conftest import Site
-from tests.redis_process import free_port
-from tests.test_serve_stdio import PERSONAS_BIN, _env
+from tests.test_http import serve_http
 
 TOKEN = "desk-test-token-0123456789abcdef0123456789abcdef"
 
@@ -84,19 +82,8 @@ async def test_bad_input_gets_a_clear_page_not_a_traceback(site: Site) -> None:
 
 @pytest.fixture
 def http_server(project: Path, redis_url: str) -> Iterator[str]:
-    port = free_port()
-    with subprocess.Popen(
-        [PERSONAS_BIN, "serve", "--http", "--port", str(port)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=_env(project, REDIS_URL=redis_url),
-    ) as proc:
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            proc.terminate()
-            proc.wait(timeout=15)
+    with serve_http(project, REDIS_URL=redis_url) as base:
+        yield base
 
 
 async def test_serve_http_mounts_the_desk_beside_mcp(http_server: str) -> None:
