@@ -104,7 +104,13 @@ METRICS = [
             rf"{name}\s+\w+\s+(default [\d.]+/[\d.]+/[\d.]+ \| vector [\d.]+/[\d.]+/[\d.]+ \(n=\d+\))",
             "≥ 0.85/0.98/0.90, > vector",
         )
-        for name in ("google-eng-practices", "microsoft-graph-api", "zalando-restful-api", "engineering-playbook")
+        for name in (
+            "google-eng-practices",
+            "microsoft-graph-api",
+            "zalando-restful-api",
+            "gds-way",
+            "engineering-playbook",
+        )
     ],
     *[
         Metric(

@@ -24,9 +24,27 @@ _FTS_WORD = re.compile(r"\w+")
 Ranked = list[tuple[str, SearchHit]]
 
 
-def fts_query_text(query: str) -> str:
-    """The query as plain words for full-text search (no query syntax reaches the parser)."""
-    return " ".join(_FTS_WORD.findall(query))
+#: Words of how a question is asked rather than what it is about (the full-text index already drops
+#: English stop words such as "the", "is", "to"); see :func:`fts_query_text`.
+_QUESTION_WORDS = """
+    how what which when where why who whom whose do does did doing done can could should would shall may might
+    must i me my mine we us our ours you your yours it its they them their this that these those there here
+    am are was were be been being have has had
+"""
+QUESTION_WORDS = frozenset(_QUESTION_WORDS.split())
+
+
+def fts_query_text(query: str, *, drop_question_words: bool = False) -> str:
+    """The query as plain words for full-text search (no query syntax reaches the parser).
+
+    With ``drop_question_words`` the words of :data:`QUESTION_WORDS` go too (unless nothing else is
+    left), so "How should I name my branches?" asks BM25 for "name branches".
+    """
+    words = _FTS_WORD.findall(query)
+    if drop_question_words:
+        kept = [w for w in words if w.lower() not in QUESTION_WORDS]
+        words = kept or words
+    return " ".join(words)
 
 
 def _hit(row: dict[str, Any], score: float) -> SearchHit:
