@@ -1,9 +1,11 @@
-"""Exact nearest-chunk search over an in-memory copy of the index's vectors.
+"""Exact nearest-chunk and BM25 search over an in-memory copy of the index.
 
 A LanceDB vector query costs 5-10 ms of planning and scanning per call on a small CPU even at a
-few thousand chunks; one float32 matrix product over all chunks costs well under a millisecond
-per thousand. So a searcher keeps the vectors and result columns of one table version in memory
-(numpy) and answers the vector half of a query there, exactly (no ANN recall loss).
+few thousand chunks, a full-text query ~5 ms; one float32 matrix product over all chunks costs
+well under a millisecond per thousand, and BM25 over a sparse matrix
+(:mod:`standards.index.memory_text`) about as little. So a searcher keeps the vectors, the
+full-text terms and the result columns of one table version in memory and answers both halves of
+a query there: vectors exactly (no ANN recall loss), full text with LanceDB's own scores.
 
 The copy is tied to the table version it was read at. When the version changes (a write), the
 next query is answered by LanceDB as before while the new copy loads in the background, so
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from standards.index.memory_text import TextIndex
 from standards.index.store import RESULT_COLUMNS
 
 if TYPE_CHECKING:
@@ -30,14 +33,15 @@ log = logging.getLogger(__name__)
 #: Above this many chunks the copy is not kept: 150 MB of vectors at 384 dimensions, and a product
 #: over them (run on the event loop) stays within a few milliseconds.
 MAX_ROWS = 100_000
-_COLUMNS = [*RESULT_COLUMNS, "tags_key", "vector"]
+_COLUMNS = [*RESULT_COLUMNS, "tags_key", "search_text", "vector"]
 
 
 class _Snapshot:
-    def __init__(self, version: int, columns: dict[str, list[Any]], matrix: np.ndarray) -> None:
+    def __init__(self, version: int, columns: dict[str, list[Any]], matrix: np.ndarray, text: TextIndex) -> None:
         self.version = version
         self.columns = columns
         self.matrix = matrix
+        self.text = text
         self.domain = np.asarray(columns["domain"], dtype=object)
         self.source = np.asarray(columns["source"], dtype=object)
         self.doc = np.asarray(columns["doc"], dtype=object)
@@ -69,19 +73,30 @@ class _Snapshot:
         sims = np.einsum("ij,j->i", self.matrix, np.asarray(vector, dtype=np.float32))
         if keep is not None:
             sims = np.where(keep, sims, -np.inf)
-        k = min(limit, len(sims))
-        if k == 0:
+        return [{**row, "_distance": 1.0 - score} for row, score in self._top(sims, limit)]
+
+    def matches(self, query: str, keep: np.ndarray | None, limit: int) -> list[dict[str, Any]]:
+        """The ``limit`` best BM25 matches of ``query`` (chunks with at least one of its words)."""
+        scores = self.text.scores(query)
+        if scores is None:
             return []
-        top = np.argpartition(-sims, k - 1)[:k]
-        top = top[np.argsort(-sims[top], kind="stable")]
-        rows: list[dict[str, Any]] = []
+        scores = np.where(scores > 0, scores, -np.inf)
+        if keep is not None:
+            scores = np.where(keep, scores, -np.inf)
+        return [{**row, "_score": score} for row, score in self._top(scores, limit)]
+
+    def _top(self, scores: np.ndarray, limit: int) -> list[tuple[dict[str, Any], float]]:
+        k = min(limit, len(scores))
+        if k <= 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        out: list[tuple[dict[str, Any], float]] = []
         for i in top:
-            if not np.isfinite(sims[i]):
+            if not np.isfinite(scores[i]):
                 break
-            row = {name: self.columns[name][i] for name in RESULT_COLUMNS}
-            row["_distance"] = 1.0 - float(sims[i])
-            rows.append(row)
-        return rows
+            out.append(({name: self.columns[name][i] for name in RESULT_COLUMNS}, float(scores[i])))
+        return out
 
 
 class MemoryVectors:
@@ -108,11 +123,36 @@ class MemoryVectors:
     ) -> list[dict[str, Any]] | None:
         """The ``limit`` nearest chunks passing the filters, or None (then ask the store) while the
         copy of ``version`` is not loaded; a load starts in the background."""
+        snapshot = self._current(store, version)
+        if snapshot is None:
+            return None
+        return snapshot.nearest(vector, snapshot.mask(domain, source, tags, exclude_docs), limit)
+
+    def text_search(
+        self,
+        store: ChunkStore,
+        version: int,
+        query: str,
+        *,
+        domain: str | None,
+        source: str | None,
+        tags: tuple[str, ...],
+        exclude_docs: list[str],
+        limit: int,
+    ) -> list[dict[str, Any]] | None:
+        """The ``limit`` best full-text (BM25) matches passing the filters, with LanceDB's ``_score``,
+        or None (then ask the store) while the copy of ``version`` is not loaded."""
+        snapshot = self._current(store, version)
+        if snapshot is None:
+            return None
+        return snapshot.matches(query, snapshot.mask(domain, source, tags, exclude_docs), limit)
+
+    def _current(self, store: ChunkStore, version: int) -> _Snapshot | None:
         snapshot = self._snapshot
         if snapshot is not None and snapshot.version == version:
-            return snapshot.nearest(vector, snapshot.mask(domain, source, tags, exclude_docs), limit)
+            return snapshot
         if self._too_big_at != version and (self._loading is None or self._loading.done()):
-            self._loading = asyncio.create_task(self._load(store, version), name="vector-cache-load")
+            self._loading = asyncio.create_task(self._load(store, version), name="memory-index-load")
         return None
 
     async def wait_loaded(self) -> None:
@@ -157,4 +197,5 @@ def _snapshot(version: int, table: Any) -> _Snapshot:
     width = vectors.type.list_size
     matrix = vectors.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, width)
     columns = {name: table.column(name).to_pylist() for name in [*RESULT_COLUMNS, "tags_key"]}
-    return _Snapshot(version, columns, np.ascontiguousarray(matrix))
+    text = TextIndex(table.column("search_text").to_pylist())
+    return _Snapshot(version, columns, np.ascontiguousarray(matrix), text)
