@@ -74,7 +74,7 @@ def test_an_approval_from_the_shell_is_announced_to_the_worker_replicas(
 ) -> None:
     monkeypatch.setenv("REDIS_URL", redis_url)  # a team deployment: workers keep their own index replicas
     pid = _seed(root)
-    listener = redis.Redis.from_url(redis_url).pubsub()
+    listener = redis.Redis.from_url(redis_url).pubsub()  # type: ignore[no-untyped-call]
     listener.subscribe(CHANNEL)
     assert listener.get_message(timeout=5) is not None  # subscribed
     try:
