@@ -1,11 +1,12 @@
-"""Careless and hostile tool calls: unknown arguments are refused, and error texts stay short.
+"""Careless and hostile calls: unknown tool arguments are refused, and error texts stay short.
 
 The SDK drops arguments a tool does not take, so a misspelt ``contexts=`` or ``min_severty=``
 would run a review without the context or the filter the caller meant; here it is refused,
 naming the argument, the ones the tool takes and the closest (an unknown argument set to null
 says nothing and is let through). An error that quotes a value the
 caller sent (an unknown id, a bad filter) would hand a 100 KB value straight back into the
-model's context; every error text is cut to a bound, keeping its start and its end (the fix).
+model's context; every error text (a tool's error result, or a protocol error such as an unknown
+resource URI, with its data) is cut to a bound, keeping its start and its end (the fix).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
+from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, TextContent
 
 MAX_ERROR_CHARS = 2000
@@ -51,6 +53,15 @@ def guard_tool_calls(arguments: Mapping[str, tuple[str, ...]], hidden: frozenset
     ``hidden`` are accepted but not offered (not named in the error's list)."""
 
     async def guard(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        try:
+            return await _guarded(ctx, call_next)
+        except MCPError as exc:  # a protocol error (e.g. an unknown resource URI) quotes the request too
+            message, data = shorten_error(exc.message), _short_data(exc.data)
+            if message == exc.message and data == exc.data:
+                raise
+            raise MCPError(code=exc.code, message=message, data=data) from exc
+
+    async def _guarded(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method != "tools/call" or ctx.params is None:
             return await call_next(ctx)
         name, given = ctx.params.get("name"), ctx.params.get("arguments")
@@ -65,6 +76,14 @@ def guard_tool_calls(arguments: Mapping[str, tuple[str, ...]], hidden: frozenset
         return _shortened(result)
 
     return guard
+
+
+def _short_data(data: Any) -> Any:
+    if isinstance(data, str):
+        return shorten_error(data)
+    if isinstance(data, dict):
+        return {key: shorten_error(value) if isinstance(value, str) else value for key, value in data.items()}
+    return data
 
 
 def _shortened(result: HandlerResult) -> HandlerResult:
