@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from mcp_server.data_dir import prepare_data_dir, secure_files
 from mcp_server.embedded import embedded_redis
-from mcp_server.roots import Workspace
+from mcp_server.roots import RootsPolicy, Workspace
 from mcp_server.session_log import JobEvents
 from mcp_server.settings import Settings
 from personas.registry import PersonaRegistry
@@ -142,6 +142,7 @@ async def open_app(
     run_worker: bool = True,
     watch: bool = True,
     embedder: Embedder | None = None,
+    roots: RootsPolicy | None = None,
 ) -> AsyncIterator[AppState]:
     """Open the standards index (reconciled in the background, watched unless ``watch`` is
     False), Redis (embedded when no REDIS_URL), the job store, the queue and, unless told not
@@ -185,7 +186,9 @@ async def open_app(
             JobEvents.running(jobs, max_seconds=settings.job_timeout_seconds * settings.job_max_attempts + 120)
         )
         workspace = await stack.enter_async_context(
-            Workspace.running(settings.project_root, explicit=settings.project_root_given, targets=follows_root)
+            Workspace.running(
+                settings.project_root, explicit=settings.project_root_given, targets=follows_root, policy=roots
+            )
         )
         yield AppState(
             settings=settings,

@@ -17,7 +17,7 @@ from mcp_server.desk.state import StateRef
 from mcp_server.embedded import EmbeddedRedisError
 from mcp_server.instructions import server_instructions
 from mcp_server.resources import register_job_resources
-from mcp_server.roots import register_roots
+from mcp_server.roots import register_roots, roots_policy
 from mcp_server.sdk_compat import registered_tool_names
 from mcp_server.session_log import register_logging
 from mcp_server.settings import Settings
@@ -51,10 +51,14 @@ def build_server(
     watch: bool = True,
     on_closed: Callable[[], None] | None = None,
     state_ref: StateRef | None = None,
+    http_host: str | None = None,
 ) -> MCPServer[AppState | Unavailable]:
     """Build the MCP server. Resources open when a transport starts it and close when it stops;
-    ``on_closed`` is called once they are all closed; ``state_ref`` holds the open state (for the desk)."""
+    ``on_closed`` is called once they are all closed; ``state_ref`` holds the open state (for the desk);
+    ``http_host`` is the address an HTTP transport binds (None: stdio or in-process), which decides
+    whether clients' MCP roots may move the project root."""
     personas = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
+    roots = roots_policy(http_host=http_host, remote_clients=settings.remote_clients)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState | Unavailable]) -> AsyncIterator[AppState | Unavailable]:
@@ -63,7 +67,7 @@ def build_server(
             state: AppState | Unavailable
             try:
                 state = await stack.enter_async_context(
-                    open_app(settings, personas, run_worker=run_worker, watch=watch)
+                    open_app(settings, personas, run_worker=run_worker, watch=watch, roots=roots)
                 )
             except (DatabaseUnusableError, StoreError, DataDirError, EmbeddedRedisError) as exc:
                 # Stay up: the client sees the reason on every tool call rather than EOF.
