@@ -180,7 +180,12 @@ async def test_migrations_are_versioned_and_applied_once_by_concurrent_starts(da
     await open_both()
     async with JobStore.open(database) as store:
         rows = await store.db.fetch("SELECT component, version FROM schema_migrations ORDER BY component, version")
-    assert [(r["component"], r["version"]) for r in rows] == [("jobs", 1), ("jobs", 2), ("proposals", 1)]
+    assert [(r["component"], r["version"]) for r in rows] == [
+        ("jobs", 1),
+        ("jobs", 2),
+        ("proposals", 1),
+        ("proposals", 2),
+    ]
 
 
 async def test_decided_proposals_are_final_and_one_decision_wins(database: Path | str, tmp_path: Path) -> None:
