@@ -1,6 +1,7 @@
 """Retrieval quality of every ranking candidate on every evaluation corpus (prints a table).
 
     python -m bench.quality_bench [--backend torch|onnx|onnx-int8] [--corpus NAME ...] [--split tune|judge|all]
+                                  [--fast] [--chunking VARIANT]
 
 Each corpus is indexed the way ``personas index`` does it (an IndexWriter reconciles, then the
 FTS index folded in). Then every question is embedded once and asked of the real index: the
@@ -8,7 +9,8 @@ vector and full-text candidate lists come from LanceDB exactly as a search gets 
 ranking candidate orders those lists (pure functions from ``standards.index.ranking``; the same
 code the server runs). Candidates that need vectors the index does not store (a summary vector
 per document, headings-only vectors) embed them here, so they can be judged before anyone pays
-for storing them. Nothing is asserted.
+for storing them. ``--chunking`` builds the indexes with another chunk size, overlap or chunk header
+(``bench/chunk_variants.py``). Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from bench import chunk_variants
 from bench.corpora import Corpus, Quality, load_corpora, score_rankings
 from bench.quality_candidates import DEFAULT, DEPTH, NEEDS_EXTRAS, Case, Extra, candidates
 from standards import IndexConfig, IndexReader, IndexWriter, StandardsSource
@@ -168,7 +171,10 @@ async def main() -> None:
     parser.add_argument("--fast", action="store_true", help="skip the candidates that embed extra vectors")
     parser.add_argument("--work", type=Path, default=None, help="where the indexes are kept between runs")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    parser.add_argument("--chunking", default=None, help=f"an index-side variant: {', '.join(chunk_variants.VARIANTS)}")
     args = parser.parse_args()
+    if args.chunking:
+        chunk_variants.apply(args.chunking)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     corpora = load_corpora(args.corpus)
     missing = [c.name for c in corpora if not c.available]
@@ -180,6 +186,7 @@ async def main() -> None:
     embedder = make_embedder(None, backend=args.backend)
     print(f"== embedder: {embedder.name}")
     slug = "".join(ch if ch.isalnum() else "-" for ch in embedder.name)
+    slug += f"-{args.chunking}" if args.chunking else ""
     work = args.work or Path(tempfile.gettempdir()) / "personas-search-eval" / slug
     results = {c.name: await evaluate(c, work, embedder, fast=args.fast) for c in corpora}
     for split in ("tune", "judge") if args.split == "all" else (args.split,):

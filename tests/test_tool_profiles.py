@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from tests.fakes import anthropic_api as fake
 from tests.fakes.anthropic_api import FakeAnthropic
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "tools_list"
+README = Path(__file__).parents[1] / "README.md"
 CORE_INVOKES = {f"invoke_{p}" for p in ("architect", "data", "engineer", "qa", "security", "sre")}
 PROPOSALS = {
     "list_standard_proposals",
@@ -81,6 +83,28 @@ async def test_profiles_offer_their_tools_and_the_default_fits_the_budget(
     # Issue 14's budget: the default profile with the six core personas (README "Choosing tools").
     assert sizes["developer"] <= 15_000, f"the default tools/list is {sizes['developer']} bytes"
     assert sizes["developer"] < sizes["reviewer"] < sizes["all"]
+    for profile in ("developer", "all"):
+        single = await _tools(default.model_copy(update={"tools": profile, "persona_tools": "single"}))
+        sizes[f"{profile} single"] = _wire_bytes(single)
+    measured = {
+        "developer": [sizes["developer"], sizes["developer single"]],
+        "reviewer": [sizes["reviewer"]],
+        "ops": [sizes["ops"]],
+        "all": [sizes["all"], sizes["all single"]],
+    }
+    assert _readme_sizes() == measured, f"update README 'Choosing tools' with {measured}"
+
+
+def _readme_sizes() -> dict[str, list[int]]:
+    """The byte sizes the README's profile table states (each, then single), by profile."""
+    text = README.read_text()
+    table = text[text.index("### Choosing tools") :].split("\n\n")[2]
+    sizes: dict[str, list[int]] = {}
+    for row in table.splitlines()[2:]:
+        name = re.match(r"\| `(\w+)`", row)
+        if name is not None:
+            sizes[name.group(1)] = [int(n.replace(",", "")) for n in re.findall(r"(\d[\d,]*) B\b", row)]
+    return sizes
 
 
 async def test_every_tool_has_all_four_hints_and_a_title(

@@ -124,8 +124,10 @@ def _make_invoke_persona(persona_ids: list[str]) -> Any:
 
     # The enum of loaded ids is known only now: give the parameter its real annotation (the
     # SDK reads it with get_type_hints, which takes objects as well as the strings of PEP 563).
-    ids = Literal.__getitem__(tuple(persona_ids))
-    invoke_persona.__annotations__["persona"] = Annotated[ids, Field(description="Which persona.")]
+    # The schema lists the ids; any other value reaches the job service, whose error names the
+    # persona and the known ones (a literal type would answer with pydantic's validation text).
+    persona_arg = Field(description="Which persona.", max_length=100, json_schema_extra={"enum": list(persona_ids)})
+    invoke_persona.__annotations__["persona"] = Annotated[str, persona_arg]
     return invoke_persona
 
 
