@@ -22,6 +22,7 @@ from standards.curation.publish import (
     standard_path,
     write_standard,
 )
+from standards.control_chars import check_no_controls
 from standards.curation.secrets import ScanTarget, check_no_secrets
 from standards.curation.service import ProposalError
 from standards.frontmatter import split as split_front_matter
@@ -91,6 +92,7 @@ def import_document(
         )
     try:
         check_no_secrets(ScanTarget(source.name, text))
+        check_no_controls(source.name, text)  # as for proposals: escapes and bidi overrides can hide text
         meta, body = split_front_matter(text)
     except ValueError as exc:
         raise ProposalError(f"{source.name} was not imported: {exc}") from None
