@@ -48,9 +48,12 @@ def shorten_error(text: str) -> str:
     return f"{head} …[{len(text) - len(head) - len(tail):,} characters left out]… {tail}"
 
 
-def guard_tool_calls(arguments: Mapping[str, tuple[str, ...]], hidden: frozenset[str]) -> ServerMiddleware[Any]:
+def guard_tool_calls(
+    arguments: Mapping[str, tuple[str, ...]], hidden: frozenset[str], left_out: Mapping[str, str] | None = None
+) -> ServerMiddleware[Any]:
     """Server middleware for ``tools/call``: ``arguments`` maps each tool to the arguments it takes;
-    ``hidden`` are accepted but not offered (not named in the error's list)."""
+    ``hidden`` are accepted but not offered (not named in the error's list); ``left_out`` maps the
+    tools the profile leaves out to the error a call to one gets."""
 
     async def guard(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         try:
@@ -65,6 +68,8 @@ def guard_tool_calls(arguments: Mapping[str, tuple[str, ...]], hidden: frozenset
         if ctx.method != "tools/call" or ctx.params is None:
             return await call_next(ctx)
         name, given = ctx.params.get("name"), ctx.params.get("arguments")
+        if isinstance(name, str) and left_out and name in left_out:
+            return CallToolResult(content=[TextContent(type="text", text=left_out[name])], is_error=True)
         takes = arguments.get(name) if isinstance(name, str) else None
         if takes is not None and isinstance(given, Mapping):
             unknown = sorted(str(key) for key, value in given.items() if key not in takes and value is not None)
