@@ -29,7 +29,7 @@ import numpy as np
 
 from bench import chunk_variants
 from bench.corpora import Corpus, Quality, load_corpora, score_rankings
-from bench.quality_candidates import DEFAULT, DEPTH, NEEDS_EXTRAS, Case, Extra, candidates
+from bench.quality_candidates import DEFAULT, DEPTH, NEEDS_EXTRAS, PRF_BETAS, PRF_TOP, Case, Extra, candidates
 from standards import IndexConfig, IndexReader, IndexWriter, StandardsSource
 from standards.index import ranking
 from standards.index.embedder import Embedder, make_embedder
@@ -76,6 +76,12 @@ async def extras(index: IndexReader, embedder: Embedder) -> Extra:
     return Extra(doc_ids, doc_vecs, {str(row["id"]): v for row, v in zip(data, head_vecs, strict=True)})
 
 
+async def chunk_vectors(index: IndexReader) -> dict[str, np.ndarray]:
+    table = index._store._t()
+    data = (await table.query().select(["id", "vector"]).to_arrow()).to_pylist()
+    return {str(row["id"]): np.asarray(row["vector"], dtype=np.float32) for row in data}
+
+
 async def headings_table(index: IndexReader, where: Path) -> Any:
     """A side table with a full-text index over each chunk's title and heading path alone."""
     import lancedb
@@ -107,6 +113,7 @@ async def evaluate(corpus: Corpus, work: Path, embedder: Embedder, *, fast: bool
     no_extra = Extra([], np.zeros((0, embedder.dimension), dtype=np.float32), {})
     extra = no_extra if fast else await extras(index, embedder)
     headings = None if fast else await headings_table(index, work / f"{corpus.name}-headings")
+    vectors = await chunk_vectors(index)
     cases: list[Case] = []
     for q in corpus.questions:
         qvec = np.asarray(embedder.embed([q.question])[0], dtype=np.float32)
@@ -115,7 +122,14 @@ async def evaluate(corpus: Corpus, work: Path, embedder: Embedder, *, fast: bool
         plain = ranking.fts_query_text(q.question, drop_question_words=True)
         prows = await index._store.text_search(plain, None, DEPTH)
         hrows = [] if headings is None else await _text_query(headings, plain, DEPTH)
-        cases.append(Case(vrows, trows, qvec, extra, text_rows_plain=prows, head_rows=hrows))
+        feedback = {}
+        for beta in PRF_BETAS:  # pseudo-relevance feedback: the query moved towards its best chunks
+            moved = qvec + beta * np.mean([vectors[str(r["id"])] for r in vrows[:PRF_TOP]], axis=0)
+            moved /= float(np.linalg.norm(moved)) or 1.0
+            feedback[beta] = await index._store.vector_search(moved.tolist(), None, DEPTH)
+        case = Case(vrows, trows, qvec, extra, text_rows_plain=prows, head_rows=hrows)
+        case.feedback_rows = feedback
+        cases.append(case)
     await index.stop()
     out: dict[str, dict[str, Quality]] = {}
     for name, rank in candidates().items():

@@ -20,6 +20,9 @@ DEPTH = ranking.candidate_depth(5)
 #: Candidates that need vectors or indexes the index does not store (skipped with --fast).
 NEEDS_EXTRAS = ("heading-aware", "multi-vector", "headings bm25")
 DEFAULT = "default (blend 0.2 + doc agg 0.1)"
+#: Pseudo-relevance feedback: the query vector moves by beta × the mean of its best PRF_TOP chunks.
+PRF_BETAS = (0.3, 0.6)
+PRF_TOP = 3
 
 Rows = list[dict[str, Any]]
 
@@ -56,6 +59,8 @@ class Case:
         self.extra = extra
         self.text_rows_plain = text_rows if text_rows_plain is None else text_rows_plain
         self.head_rows = head_rows or []
+        #: vector candidates for the query moved towards its best chunks, by feedback weight
+        self.feedback_rows: dict[float, Rows] = {}
 
 
 Ranker = Callable[[Case], list[str]]
@@ -141,6 +146,14 @@ def _with_headings(k: Case, wh: float, plain: bool) -> list[str]:
     return files_of(ranking.aggregate_docs(ranked, doc_weight=ranking.DOC_WEIGHT))
 
 
+def _feedback(k: Case, beta: float, vector_only: bool) -> list[str]:
+    """The default ranking (or vector order) over the candidates of the feedback-moved query vector."""
+    rows = k.feedback_rows[beta]
+    if vector_only:
+        return files_of(ranking.vector_hits(rows, DEPTH))
+    return files_of(ranking.rank(rows, k.text_rows, 2 * DEPTH))
+
+
 def summary_sim(case: Case) -> dict[str, float]:
     sims = case.extra.doc_vecs @ case.qvec
     return dict(zip(case.extra.doc_ids, (float(s) for s in sims), strict=True))
@@ -194,6 +207,9 @@ def candidates() -> dict[str, Ranker]:
     for wh in (0.1, 0.2, 0.3):
         c[f"headings bm25 {wh} + default"] = partial(_with_headings, wh=wh, plain=False)
         c[f"headings bm25 {wh} + default, plain query"] = partial(_with_headings, wh=wh, plain=True)
+    for beta in PRF_BETAS:
+        c[f"vector, query feedback b={beta} top {PRF_TOP}"] = partial(_feedback, beta=beta, vector_only=True)
+        c[f"default, query feedback b={beta} top {PRF_TOP}"] = partial(_feedback, beta=beta, vector_only=False)
     for beta in (0.2, 0.4):
         c[f"heading-aware b={beta}"] = partial(_heading_aware, beta=beta)
     for g in (0.2, 0.4):

@@ -153,8 +153,8 @@ def rank(vector_rows: list[dict[str, Any]], text_rows: list[dict[str, Any]] | No
 
     Chosen on the tuning questions of four public corpora and the playbook (190 of their 200 put the
     right file first) and checked on held-out questions (README, "Search"). Other chunk sizes and
-    overlaps, headers, a headings-only BM25 field, other aggregations and a BM25 query without
-    question words were measured too; none put more than one more tuning question first, so this
+    overlaps, headers, a headings-only BM25 field, other aggregations, pseudo-relevance feedback and a
+    BM25 query without question words were measured too; none put more than one more tuning question first, so this
     stayed. With ``text_rows=None`` (vector mode) the same aggregation applies to cosine similarity
     alone.
     """
