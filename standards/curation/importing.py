@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from standards.control_chars import check_no_controls
 from standards.curation.publish import (
     MAX_STANDARD_BYTES,
     MAX_TOPIC_CHARS,
@@ -22,7 +23,6 @@ from standards.curation.publish import (
     standard_path,
     write_standard,
 )
-from standards.control_chars import check_no_controls
 from standards.curation.secrets import ScanTarget, check_no_secrets
 from standards.curation.service import ProposalError
 from standards.frontmatter import split as split_front_matter
