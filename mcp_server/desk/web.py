@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markdown_it import MarkdownIt
@@ -95,6 +96,14 @@ class Desk:
             samesite="strict",
             secure=self.secure_cookies,
         )
+
+    def remember_name(self, response: Response, name: str) -> None:
+        """Keep who approved or dismissed for the next form; percent-encoded, since a cookie header
+        carries only Latin-1 (a name such as '张三' failed the response after the action was done)."""
+        self.set_cookie(response, APPROVER_COOKIE, quote(name[:100], safe=""), max_age=365 * 86400)
+
+    def remembered_name(self, request: Request) -> str:
+        return unquote(request.cookies.get(APPROVER_COOKIE, ""))
 
     def url(self, path: str) -> str:
         return f"{self.root_path}{path}"

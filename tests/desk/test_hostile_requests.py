@@ -48,3 +48,18 @@ async def test_non_ascii_session_and_csrf_values_are_refused_not_a_crash(site: S
             headers={b"cookie": b"desk_csrf=abc", b"content-type": b"application/x-www-form-urlencoded"},
         )
         assert login.status_code == 403 and "security token did not match" in login.text
+
+
+async def test_an_approver_name_outside_latin1_is_approved_and_remembered(site: Site) -> None:
+    first, second = await site.draft(), await site.draft(topic="second-topic")
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=build_desk(lambda: site.state, host="127.0.0.1", token=None)),
+        base_url="http://127.0.0.1:8766",
+    ) as client:
+        await client.get(f"/proposals/{first}")
+        csrf = client.cookies["desk_csrf"]
+        approved = await client.post(f"/proposals/{first}/approve", data={"approved_by": "张三; x=1", "csrf": csrf})
+        assert approved.status_code == 200, approved.text
+        assert (await site.state.proposals.show(first)).approved_by == "张三; x=1"
+        page = await client.get(f"/proposals/{second}")
+    assert 'value="张三; x=1"' in page.text
