@@ -10,5 +10,10 @@ COPY worker ./worker
 COPY personas ./personas
 COPY standards ./standards
 RUN pip install --no-cache-dir .
+# The server's data dir: a named volume mounted here starts as a copy of this folder, so it is
+# writable by the unprivileged user (a folder Docker creates would belong to root).
+RUN mkdir -p /data && chown 1000:1000 /data
+# No passwd entry for uid 1000: give caches a writable home.
+ENV HOME=/tmp
 USER 1000:1000
 ENTRYPOINT ["personas"]

@@ -6,7 +6,7 @@ how they are converted, and the questions (each with its gold file(s) and its sp
 or ``judge``). The corpus *texts* are not committed (fetched material stays out of this repo):
 ``bench/prepare_corpora.py`` writes them from a git checkout of the pinned commit into the
 corpora folder (``$PERSONAS_BENCH_CORPORA``, default ``~/.cache/agent-personas/bench-corpora``).
-The engineering playbook (``../shared/corpus``) is the third corpus; its questions were written
+The engineering playbook (``../shared/corpus``) is one more corpus; its questions were written
 while reading its files, so they are all ``tune``.
 """
 
@@ -140,3 +140,20 @@ def adoc_to_markdown(text: str) -> str:
         heading = "#" * len(match.group(1)) + " " + match.group(2) if match else line
         out.append(_ADOC_ATTR.sub(lambda m: m.group(1).upper(), heading))
     return "\n".join(out) + "\n"
+
+
+# ----------------------------------------------------------------------------- Middleman ERB pages → Markdown
+
+_ERB_TITLE = re.compile(r"<%=\s*current_page\.data\.title\s*%>")
+_FRONT_TITLE = re.compile(r"^title:\s*(.+?)\s*$", re.MULTILINE)
+
+
+def erb_page_to_markdown(text: str) -> str:
+    """A Middleman ``.html.md.erb`` page as Markdown: the ERB title expression becomes the page title.
+
+    The pages open with front matter holding ``title:`` and an H1 of ``<%= current_page.data.title %>``,
+    which the site renders as the title; other ERB is left as it is.
+    """
+    match = _FRONT_TITLE.search(text.split("\n---", 1)[0]) if text.startswith("---") else None
+    title = match.group(1).strip("\"'") if match else ""
+    return _ERB_TITLE.sub(lambda _: title, text)

@@ -12,8 +12,10 @@ workers), so the numbers print next to SQLite's.
 1. One in-process worker, concurrency = --concurrent, that many jobs submitted at once: all of them
    run at the same time; completion time, throughput, pickup latency (started_at - created_at).
 2. --burst jobs submitted at once to two `personas worker` subprocesses (REDIS_URL + a shared
-   PERSONAS_DATA_DIR, default concurrency 100 each): completion time, throughput, queue wait.
+   PERSONAS_DATA_DIR on SQLite, a data dir each on PostgreSQL, default concurrency 100 each):
+   completion time, throughput, queue wait.
 Both check that no job was lost or run twice (one model call per job, every job complete once).
+With --database both, a last table puts SQLite's figures (0. and 2.) next to PostgreSQL's.
 """
 
 from __future__ import annotations
@@ -127,7 +129,7 @@ async def fresh_database(admin_url: str, name: str) -> str:
     return admin_url.rsplit("/", 1)[0] + "/" + name
 
 
-async def idle_pickup(n: int, tmp: Path, redis_url: str, db_url: str | None = None) -> None:
+async def idle_pickup(n: int, tmp: Path, redis_url: str, db_url: str | None = None) -> dict[str, str]:
     """The queue's own latency: jobs submitted one at a time to an idle worker."""
     with slow_fake(0.0) as api:
         db: Path | str = db_url or tmp / "idle" / "jobs.sqlite3"
@@ -148,6 +150,7 @@ async def idle_pickup(n: int, tmp: Path, redis_url: str, db_url: str | None = No
     where = "PostgreSQL" if db_url else "SQLite"
     print(f"\n0. [{where}] pickup latency, idle worker (PERSONAS_QUEUE_POLL_INTERVAL=0.05), {n} jobs one at a time")
     print(f"  p50 / p95 / max  {pct(pickups, 50):.1f} / {pct(pickups, 95):.1f} / {max(pickups):.1f} ms")
+    return {"pickup latency, idle worker (p50 / p95)": f"{pct(pickups, 50):.1f} / {pct(pickups, 95):.1f} ms"}
 
 
 async def one_worker(n: int, delay: float, tmp: Path, redis_url: str, *, label: str = "") -> None:
@@ -184,9 +187,13 @@ async def one_worker(n: int, delay: float, tmp: Path, redis_url: str, *, label: 
         )
 
 
-async def two_processes(n: int, delay: float, tmp: Path, redis_url: str, db_url: str | None = None) -> None:
+async def two_processes(n: int, delay: float, tmp: Path, redis_url: str, db_url: str | None = None) -> dict[str, str]:
+    """On SQLite both workers share one data dir (one host); on PostgreSQL each has its own (two hosts)."""
     data_dir = tmp / ("shared-pg" if db_url else "shared")
     data_dir.mkdir()
+    dirs = [data_dir / f"host{i}" for i in range(2)] if db_url else [data_dir, data_dir]
+    for folder in dirs:
+        folder.mkdir(exist_ok=True)
     with slow_fake(delay) as api:
         env = {
             k: v for k, v in os.environ.items() if not k.startswith(("PERSONAS_", "ANTHROPIC_")) and k != "REDIS_URL"
@@ -205,8 +212,14 @@ async def two_processes(n: int, delay: float, tmp: Path, redis_url: str, db_url:
             env["PERSONAS_DATABASE_URL"] = db_url
         logs = [(data_dir / f"worker{i}.log").open("w") for i in range(2)]
         procs = [
-            await asyncio.create_subprocess_exec(PERSONAS_BIN, "worker", env=env, stdout=subprocess.DEVNULL, stderr=log)
-            for log in logs
+            await asyncio.create_subprocess_exec(
+                PERSONAS_BIN,
+                "worker",
+                env={**env, "PERSONAS_DATA_DIR": str(folder)},
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+            for log, folder in zip(logs, dirs, strict=True)
         ]
         try:
             deadline = time.monotonic() + 60
@@ -246,6 +259,27 @@ async def two_processes(n: int, delay: float, tmp: Path, redis_url: str, db_url:
                 "mean queue wait, all": f"{statistics.mean(((j.started_at or 0) - j.created_at) for j in jobs):.2f} s",
             },
         )
+    complete = sum(j.status is JobStatus.COMPLETE for j in jobs)
+    return {
+        f"{n}-job burst, two worker processes: done in": f"{elapsed:.2f} s ({n / elapsed:.1f} jobs/s)",
+        "  submit burst": f"{n / submit_s:.0f} jobs/s",
+        "  pickup p50 / p95, first 200": f"{pct(early, 50):.1f} / {pct(early, 95):.1f} ms",
+        "  mean queue wait": f"{statistics.mean(((j.started_at or 0) - j.created_at) for j in jobs):.2f} s",
+        "  lost / run twice": f"{n - complete} / {sum(j.attempts > 1 for j in jobs)}",
+    }
+
+
+def side_by_side(figures: dict[str, dict[str, str]]) -> None:
+    """The same figures of each database in one table."""
+    names = list(figures)
+    rows = list(dict.fromkeys(row for values in figures.values() for row in values))
+    width = max(len(row) for row in rows)
+    cols = [max(len(name), *(len(values.get(row, "")) for row in rows)) for name, values in figures.items()]
+    print("\nSQLite next to PostgreSQL")
+    print((f"  {'':<{width}}  " + "  ".join(f"{name:<{col}}" for name, col in zip(names, cols, strict=True))).rstrip())
+    for row in rows:
+        cells = (f"{figures[name].get(row, '-'):<{col}}" for name, col in zip(names, cols, strict=True))
+        print((f"  {row:<{width}}  " + "  ".join(cells)).rstrip())
 
 
 async def main() -> None:
@@ -260,23 +294,30 @@ async def main() -> None:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
+        figures: dict[str, dict[str, str]] = {}
         with redis_process(tmp) as redis_url:
             if args.database in ("sqlite", "both"):
-                await idle_pickup(50, tmp, redis_url)
+                figures["SQLite"] = await idle_pickup(50, tmp, redis_url)
                 redis.Redis.from_url(redis_url).flushdb()
                 await one_worker(args.concurrent, args.delay, tmp, redis_url)
                 redis.Redis.from_url(redis_url).flushdb()
-                await two_processes(args.burst, args.delay, tmp, redis_url)
+                figures["SQLite"].update(await two_processes(args.burst, args.delay, tmp, redis_url))
             if args.database in ("postgres", "both"):
                 from tests.postgres_process import postgres_server
 
                 with postgres_server() as pg:
                     redis.Redis.from_url(redis_url).flushdb()
-                    await idle_pickup(50, tmp, redis_url, await fresh_database(pg.url, "bench_idle"))
-                    redis.Redis.from_url(redis_url).flushdb()
-                    await two_processes(
-                        args.burst, args.delay, tmp, redis_url, await fresh_database(pg.url, "bench_burst")
+                    figures["PostgreSQL"] = await idle_pickup(
+                        50, tmp, redis_url, await fresh_database(pg.url, "bench_idle")
                     )
+                    redis.Redis.from_url(redis_url).flushdb()
+                    figures["PostgreSQL"].update(
+                        await two_processes(
+                            args.burst, args.delay, tmp, redis_url, await fresh_database(pg.url, "bench_burst")
+                        )
+                    )
+        if len(figures) > 1:
+            side_by_side(figures)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,12 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
+def cpu_ms(pid: int) -> float:
+    """CPU time (user + system, all threads) the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -136,15 +142,24 @@ async def measure(project: Path, queries: list[str]) -> dict[str, float]:
                 break
             await asyncio.sleep(0.1)
         ready_s = time.perf_counter() - t0
+        # the first search of a table version loads the in-memory copy in the background (LanceDB answers
+        # meanwhile, as after every write); measure the steady state after it
+        await client.call_tool("search_standards", {"query": "warm up the in-memory copy"})
+        await asyncio.sleep(5)
         pid = child_pid("serve")
         wall: list[float] = []
         took: list[float] = []
+        server_cpu = cpu_ms(pid) if pid else float("nan")
+        client_cpu = time.process_time()
         for q in queries:
             t = time.perf_counter()
             result = (await client.call_tool("search_standards", {"query": q, "limit": 5})).structured_content
             wall.append((time.perf_counter() - t) * 1000)
             if result and not result.get("cached", False) and "took_ms" in result:
                 took.append(float(result["took_ms"]))
+        server_cpu = (cpu_ms(pid) - server_cpu) / len(queries) if pid else float("nan")
+        client_cpu = (time.process_time() - client_cpu) * 1000 / len(queries)
+        load = os.getloadavg()[0]
         rss = rss_mb(pid) if pid else float("nan")
         probe = await asyncio.to_thread(
             subprocess.run,
@@ -164,6 +179,9 @@ async def measure(project: Path, queries: list[str]) -> dict[str, float]:
         "took_p50": pct(took, 50) if took else float("nan"),
         "rss": rss,
         "n": len(wall),
+        "server_cpu": server_cpu,
+        "client_cpu": client_cpu,
+        "load": load,
     }
 
 
@@ -196,7 +214,9 @@ async def main() -> None:
                 f"   target {size} → {r['chunks']:.0f} chunks: p50 {r['p50']:.1f} ms  p95 {r['p95']:.1f} ms  "
                 f"(in-server p50 {r['took_p50']:.1f} ms)  server RSS {r['rss']:.0f} MB  "
                 f"worker RSS {r['worker_rss']:.0f} MB  (copies indexed by `personas search` in {seconds:.0f} s, "
-                f"serve ready {r['ready_s']:.1f} s)"
+                f"serve ready {r['ready_s']:.1f} s)\n"
+                f"      CPU per search: server process {r['server_cpu']:.1f} ms (all threads), MCP client "
+                f"{r['client_cpu']:.1f} ms; load average {r['load']:.1f} (wall time above includes waiting for a core)"
             )
     finally:
         if args.project is None:

@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.corpora import DATA, adoc_to_markdown, corpora_dir
+from bench.corpora import DATA, adoc_to_markdown, corpora_dir, erb_page_to_markdown
 
 
 def git(git_dir: Path, *args: str) -> str:
@@ -48,6 +48,8 @@ def prepare(name: str, git_dir: Path, dest: Path) -> int:
         rel = path.removeprefix(strip)
         if rel.endswith(".adoc"):
             text, rel = adoc_to_markdown(text), rel.removesuffix(".adoc") + ".md"
+        elif rel.endswith(".html.md.erb"):
+            text, rel = erb_page_to_markdown(text), rel.removesuffix(".html.md.erb") + ".md"
         out = target / rel
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")

@@ -1,6 +1,7 @@
 """Retrieval quality of every ranking candidate on every evaluation corpus (prints a table).
 
     python -m bench.quality_bench [--backend torch|onnx|onnx-int8] [--corpus NAME ...] [--split tune|judge|all]
+                                  [--fast] [--chunking VARIANT]
 
 Each corpus is indexed the way ``personas index`` does it (an IndexWriter reconciles, then the
 FTS index folded in). Then every question is embedded once and asked of the real index: the
@@ -8,7 +9,8 @@ vector and full-text candidate lists come from LanceDB exactly as a search gets 
 ranking candidate orders those lists (pure functions from ``standards.index.ranking``; the same
 code the server runs). Candidates that need vectors the index does not store (a summary vector
 per document, headings-only vectors) embed them here, so they can be judged before anyone pays
-for storing them. Nothing is asserted.
+for storing them. ``--chunking`` builds the indexes with another chunk size, overlap or chunk header
+(``bench/chunk_variants.py``). Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -20,121 +22,18 @@ import logging
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from bench import chunk_variants
 from bench.corpora import Corpus, Quality, load_corpora, score_rankings
+from bench.quality_candidates import DEFAULT, DEPTH, NEEDS_EXTRAS, PRF_BETAS, PRF_TOP, Case, Extra, candidates
 from standards import IndexConfig, IndexReader, IndexWriter, StandardsSource
 from standards.index import ranking
 from standards.index.embedder import Embedder, make_embedder
-
-#: Candidates per list, as a search for 5 results takes them.
-DEPTH = ranking.candidate_depth(5)
-#: Candidates that need vectors the index does not store (skipped with --fast).
-NEEDS_EXTRAS = ("heading-aware", "multi-vector")
-DEFAULT = "default (blend 0.2 + doc agg 0.1)"
-
-Ranker = Callable[["Case"], list[str]]
-
-
-class Case:
-    """One question's candidate lists (as the index returns them) and its extra vectors."""
-
-    def __init__(
-        self, vector_rows: list[dict[str, Any]], text_rows: list[dict[str, Any]], qvec: np.ndarray, extra: Extra
-    ) -> None:
-        self.vector_rows = vector_rows
-        self.text_rows = text_rows
-        self.qvec = qvec
-        self.extra = extra
-
-
-class Extra:
-    """Per-document summary vectors and per-chunk heading vectors (computed by the bench)."""
-
-    def __init__(self, doc_ids: list[str], doc_vecs: np.ndarray, head_by_id: dict[str, np.ndarray]) -> None:
-        self.doc_ids = doc_ids
-        self.doc_vecs = doc_vecs
-        self.head_by_id = head_by_id
-
-
-def files_of(hits: list[tuple[str, Any]]) -> list[str]:
-    out: list[str] = []
-    for _, hit in hits:
-        if hit.file not in out:
-            out.append(hit.file)
-    return out
-
-
-def summary_sim(case: Case) -> dict[str, float]:
-    sims = case.extra.doc_vecs @ case.qvec
-    return dict(zip(case.extra.doc_ids, (float(s) for s in sims), strict=True))
-
-
-def _rrf(k: Case, w: float) -> list[str]:
-    return files_of(ranking.fuse(k.vector_rows, k.text_rows, DEPTH, text_weight=w))
-
-
-def _blend(k: Case, w: float) -> list[str]:
-    return files_of(ranking.blend(k.vector_rows, k.text_rows, DEPTH, text_weight=w))
-
-
-def _doc_agg(k: Case, a: float) -> list[str]:
-    return files_of(ranking.aggregate_docs(ranking.vector_hits(k.vector_rows, DEPTH), doc_weight=a))
-
-
-def _blend_doc_agg(k: Case, w: float, a: float) -> list[str]:
-    blended = ranking.blend(k.vector_rows, k.text_rows, DEPTH, text_weight=w)
-    return files_of(ranking.aggregate_docs(blended, doc_weight=a))
-
-
-def _heading_aware(k: Case, beta: float) -> list[str]:
-    """Chunk similarity mixed with the similarity of its heading path alone."""
-    rows = []
-    for row in k.vector_rows:
-        head = k.extra.head_by_id.get(str(row["id"]))
-        bonus = float(head @ k.qvec) if head is not None else 0.0
-        sim = 1.0 - float(row["_distance"])
-        rows.append({**row, "_distance": 1.0 - ((1 - beta) * sim + beta * bonus)})
-    return files_of(ranking.vector_hits(rows, DEPTH))
-
-
-def _multi_vector(k: Case, gamma: float) -> list[str]:
-    """File score: best chunk similarity mixed with the similarity of the file's summary vector."""
-    sims = summary_sim(k)
-    scored: dict[str, float] = {}
-    for row in k.vector_rows:
-        scored[row["file"]] = max(scored.get(row["file"], -1.0), 1.0 - float(row["_distance"]))
-    floor = min(scored.values(), default=0.0)
-    combined = {f: (1 - gamma) * scored.get(f, floor) + gamma * sims.get(f, 0.0) for f in set(scored) | set(sims)}
-    return sorted(combined, key=lambda f: -combined[f])
-
-
-def candidates() -> dict[str, Ranker]:
-    c: dict[str, Ranker] = {
-        "vector": lambda k: files_of(ranking.vector_hits(k.vector_rows, DEPTH)),
-        "full-text": lambda k: files_of(ranking.text_hits(k.text_rows, DEPTH)),
-        "rrf 1:1 (old default)": partial(_rrf, w=1.0),
-    }
-    for w in (0.5, 0.25):
-        c[f"rrf 1:{w}"] = partial(_rrf, w=w)
-    for w in (0.05, 0.1, 0.15, 0.2, 0.3):
-        c[f"score blend, bm25 w={w}"] = partial(_blend, w=w)
-    for a in (0.1, 0.2):
-        c[f"vector + doc agg a={a}"] = partial(_doc_agg, a=a)
-    for w in (0.1, 0.2):
-        for a in (0.1, 0.2):
-            c[f"blend {w} + doc agg a={a}"] = partial(_blend_doc_agg, w=w, a=a)
-    for beta in (0.2, 0.4):
-        c[f"heading-aware b={beta}"] = partial(_heading_aware, beta=beta)
-    for g in (0.2, 0.4):
-        c[f"multi-vector (summary+chunks) g={g}"] = partial(_multi_vector, gamma=g)
-    c[DEFAULT] = lambda k: files_of(ranking.rank(k.vector_rows, k.text_rows, 2 * DEPTH))
-    return c
+from standards.index.store import RESULT_COLUMNS
 
 
 async def build_index(corpus: Corpus, work: Path, embedder: Embedder) -> tuple[IndexReader, float]:
@@ -177,18 +76,60 @@ async def extras(index: IndexReader, embedder: Embedder) -> Extra:
     return Extra(doc_ids, doc_vecs, {str(row["id"]): v for row, v in zip(data, head_vecs, strict=True)})
 
 
+async def chunk_vectors(index: IndexReader) -> dict[str, np.ndarray]:
+    table = index._store._t()
+    data = (await table.query().select(["id", "vector"]).to_arrow()).to_pylist()
+    return {str(row["id"]): np.asarray(row["vector"], dtype=np.float32) for row in data}
+
+
+async def headings_table(index: IndexReader, where: Path) -> Any:
+    """A side table with a full-text index over each chunk's title and heading path alone."""
+    import lancedb
+    from lancedb.index import FTS
+
+    table = index._store._t()
+    data = (await table.query().select([*RESULT_COLUMNS, "title"]).to_arrow()).to_pylist()
+    for row in data:
+        path = list(row["heading_path"] or [])
+        row["heads"] = " > ".join(path if path and path[0] == row["title"] else [row["title"], *path])
+    conn = await lancedb.connect_async(str(where))
+    side = await conn.create_table("headings", data=data, mode="overwrite")
+    await side.create_index("heads", config=FTS())
+    return side
+
+
+async def _text_query(table: Any, text: str, limit: int) -> list[dict[str, Any]]:
+    if not text.strip():
+        return []
+    query = table.query().nearest_to_text(text, columns="heads")
+    rows: list[dict[str, Any]] = await query.select([*RESULT_COLUMNS, "_score"]).limit(limit).to_list()
+    return rows
+
+
 async def evaluate(corpus: Corpus, work: Path, embedder: Embedder, *, fast: bool) -> dict[str, dict[str, Quality]]:
     index, build_s = await build_index(corpus, work, embedder)
     chunks = await index._store.count_rows()
     sys.stderr.write(f"{corpus.name}: {chunks} chunks built in {build_s:.1f}s\n")
     no_extra = Extra([], np.zeros((0, embedder.dimension), dtype=np.float32), {})
     extra = no_extra if fast else await extras(index, embedder)
+    headings = None if fast else await headings_table(index, work / f"{corpus.name}-headings")
+    vectors = await chunk_vectors(index)
     cases: list[Case] = []
     for q in corpus.questions:
         qvec = np.asarray(embedder.embed([q.question])[0], dtype=np.float32)
         vrows = await index._store.vector_search(qvec.tolist(), None, DEPTH)
         trows = await index._store.text_search(ranking.fts_query_text(q.question), None, DEPTH)
-        cases.append(Case(vrows, trows, qvec, extra))
+        plain = ranking.fts_query_text(q.question, drop_question_words=True)
+        prows = await index._store.text_search(plain, None, DEPTH)
+        hrows = [] if headings is None else await _text_query(headings, plain, DEPTH)
+        feedback = {}
+        for beta in PRF_BETAS:  # pseudo-relevance feedback: the query moved towards its best chunks
+            moved = qvec + beta * np.mean([vectors[str(r["id"])] for r in vrows[:PRF_TOP]], axis=0)
+            moved /= float(np.linalg.norm(moved)) or 1.0
+            feedback[beta] = await index._store.vector_search(moved.tolist(), None, DEPTH)
+        case = Case(vrows, trows, qvec, extra, text_rows_plain=prows, head_rows=hrows)
+        case.feedback_rows = feedback
+        cases.append(case)
     await index.stop()
     out: dict[str, dict[str, Quality]] = {}
     for name, rank in candidates().items():
@@ -244,7 +185,10 @@ async def main() -> None:
     parser.add_argument("--fast", action="store_true", help="skip the candidates that embed extra vectors")
     parser.add_argument("--work", type=Path, default=None, help="where the indexes are kept between runs")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    parser.add_argument("--chunking", default=None, help=f"an index-side variant: {', '.join(chunk_variants.VARIANTS)}")
     args = parser.parse_args()
+    if args.chunking:
+        chunk_variants.apply(args.chunking)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     corpora = load_corpora(args.corpus)
     missing = [c.name for c in corpora if not c.available]
@@ -256,6 +200,7 @@ async def main() -> None:
     embedder = make_embedder(None, backend=args.backend)
     print(f"== embedder: {embedder.name}")
     slug = "".join(ch if ch.isalnum() else "-" for ch in embedder.name)
+    slug += f"-{args.chunking}" if args.chunking else ""
     work = args.work or Path(tempfile.gettempdir()) / "personas-search-eval" / slug
     results = {c.name: await evaluate(c, work, embedder, fast=args.fast) for c in corpora}
     for split in ("tune", "judge") if args.split == "all" else (args.split,):

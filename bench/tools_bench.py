@@ -46,7 +46,10 @@ async def main() -> None:
             tools = await list_tools(settings)
             total = len(json.dumps({"tools": tools}, separators=(",", ":"), ensure_ascii=False).encode())
             label = f"{profile} ({persona_tools})"
-            flag = "" if profile != "developer" or persona_tools != "each" else f"  (budget {BUDGET_BYTES:,} B)"
+            flag = ""
+            if profile == "developer" and persona_tools == "each":
+                verdict = "within" if total <= BUDGET_BYTES else "OVER"
+                flag = f"  ({verdict} the {BUDGET_BYTES:,} B budget)"
             print(f"tools/list {label:<20} {len(tools):3} tools  {total:7,} B  ~{total // 4:6,} tokens{flag}")
             biggest = sorted(tools, key=tool_bytes, reverse=True)[:3]
             print("    largest: " + ", ".join(f"{t['name']} {tool_bytes(t):,} B" for t in biggest))

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from mcp_server.data_dir import prepare_data_dir, secure_files
 from mcp_server.embedded import embedded_redis
-from mcp_server.roots import Workspace
+from mcp_server.roots import RootsPolicy, Workspace
 from mcp_server.session_log import JobEvents
 from mcp_server.settings import Settings
 from personas.registry import PersonaRegistry
@@ -38,7 +38,7 @@ from worker.dismissals import DismissalStore
 from worker.queue import JobQueue, open_pool, redact
 from worker.recovery import Recovery
 from worker.service import JobService
-from worker.standards_events import publishing, replicating
+from worker.standards_events import approved_lookup, publishing, replicating
 from worker.store import JobStore
 from worker.tasks import WorkerDeps
 
@@ -142,6 +142,7 @@ async def open_app(
     run_worker: bool = True,
     watch: bool = True,
     embedder: Embedder | None = None,
+    roots: RootsPolicy | None = None,
 ) -> AsyncIterator[AppState]:
     """Open the standards index (reconciled in the background, watched unless ``watch`` is
     False), Redis (embedded when no REDIS_URL), the job store, the queue and, unless told not
@@ -185,7 +186,9 @@ async def open_app(
             JobEvents.running(jobs, max_seconds=settings.job_timeout_seconds * settings.job_max_attempts + 120)
         )
         workspace = await stack.enter_async_context(
-            Workspace.running(settings.project_root, explicit=settings.project_root_given, targets=follows_root)
+            Workspace.running(
+                settings.project_root, explicit=settings.project_root_given, targets=follows_root, policy=roots
+            )
         )
         yield AppState(
             settings=settings,
@@ -296,21 +299,24 @@ async def open_worker_deps(
     """Resources of a standalone worker: the job and proposal stores, and the standards index in
     its own data dir. With no other process writing that folder (a worker host of its own) the
     worker keeps its own replica: built from the standards folders it can read, kept fresh by its
-    watcher (unless ``watch`` is False) and by the "standards changed" events on Redis. When
+    watcher (unless ``watch`` is False) and by the "standards changed" events on Redis, with the
+    approved content from the database standing in for files this host cannot read yet. When
     another process on this host writes the folder (a shared data dir), it searches it read-only."""
     personas = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
     await asyncio.to_thread(prepare_data_dir, settings.data_dir)
-    standards = writer_or_reader(index_config(settings), embedder or make_embedder(settings))
-
-    def writes() -> bool:
-        return not isinstance(standards, FollowerIndex) or standards.promoted
-
     async with AsyncExitStack() as stack:
+        proposals = await stack.enter_async_context(open_proposal_store(settings))
+        # Approved standards whose files this host cannot read yet are served from the database.
+        stored = approved_lookup(proposals)
+        standards = writer_or_reader(index_config(settings), embedder or make_embedder(settings), stored=stored)
+
+        def writes() -> bool:
+            return not isinstance(standards, FollowerIndex) or standards.promoted
+
         await stack.enter_async_context(started_in_background(standards, watch=watch))
         if settings.redis_url is not None:
             redis = await stack.enter_async_context(Redis.from_url(settings.redis_url))
             await stack.enter_async_context(replicating(standards, redis, settings.standards_dir, writes=writes))
         store = await stack.enter_async_context(open_job_store(settings))
-        proposals = await stack.enter_async_context(open_proposal_store(settings))
         toolbox = run_toolbox(settings, standards, proposals)
         yield await stack.enter_async_context(worker_deps(settings, store, personas, toolbox))

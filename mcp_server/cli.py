@@ -275,7 +275,14 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker
     closed = asyncio.Event()
     desk = StateRef() if http else None
     try:
-        server = build_server(settings, run_worker=worker, watch=watch, on_closed=closed.set, state_ref=desk)
+        server = build_server(
+            settings,
+            run_worker=worker,
+            watch=watch,
+            on_closed=closed.set,
+            state_ref=desk,
+            http_host=host if http else None,
+        )
     except ToolSelectionError as exc:
         sys.stderr.write(f"personas serve: {exc}\n")
         return 2

@@ -203,6 +203,25 @@ async def check_database(settings: Settings) -> Check:
     return Check("database", True, f"PostgreSQL at {redact(url)} ({schema})")
 
 
+def check_project_root(settings: Settings) -> Check:
+    """Where persona runs read files and diff changes, and whether clients' MCP roots may move it."""
+    from mcp_server.roots import roots_policy
+
+    root = settings.project_root
+    if settings.project_root_given:
+        return Check("project root", True, f"{root} (PERSONAS_PROJECT_ROOT: clients' MCP roots never move it)")
+    ignored = roots_policy(http_host=None, remote_clients=settings.remote_clients).ignored_because
+    if ignored is not None:
+        return Check("project root", True, f"{root} (working directory); client roots are ignored: {ignored}")
+    return Check(
+        "project root",
+        True,
+        f"{root} (working directory). A stdio server, or serve --http on loopback, follows the client's first "
+        "MCP root; serve --http bound off loopback or with --remote-clients ignores client roots (set "
+        "PERSONAS_PROJECT_ROOT there)",
+    )
+
+
 def check_data_dir(settings: Settings) -> Check:
     """Writable (a real write, so a full disk shows) and private: the server's own preparation."""
     from mcp_server.data_dir import DataDirError, prepare_data_dir
@@ -217,7 +236,13 @@ def check_data_dir(settings: Settings) -> Check:
 async def run_doctor(settings: Settings, out: TextIO) -> int:
     """Print one line per check; exit 1 if any check failed (warnings do not fail)."""
     async_checks: list[Callable[[Settings], Awaitable[Check]]] = [check_redis, check_database, check_model, check_index]
-    checks = [check_python(), check_packages(), check_data_dir(settings), check_api_key(settings)]
+    checks = [
+        check_python(),
+        check_packages(),
+        check_data_dir(settings),
+        check_project_root(settings),
+        check_api_key(settings),
+    ]
     for make in async_checks:
         checks.append(await make(settings))
     from mcp_server.doctor_sources import source_checks

@@ -1,7 +1,8 @@
 """``personas standards list|show|approve|reject|request-changes|add``: the approval tools from a shell.
 
 They open the proposal database directly and write into the project's standards folder. A running
-server's watcher indexes what they write within a second (otherwise the next start does).
+server's watcher indexes what they write within a second (otherwise the next start does); with
+REDIS_URL set (a team deployment) an approval is also announced to the workers' index replicas.
 ``request-changes`` queues a revision job, so it needs the Redis the workers use: REDIS_URL, else
 the running server's embedded Redis.
 """
@@ -134,13 +135,25 @@ async def standards_cli(settings: Settings, args: argparse.Namespace, out: TextI
                 shared_dir=settings.shared_approval_dir,
                 shared_writable=settings.shared_standards_writable,
             )
-            return await _run(service, action, args, out)
+            return await _run(service, action, args, out, settings)
     except (UnknownProposalError, ProposalError, ValueError, OSError) as exc:
         err.write(f"personas standards {action}: {exc}\n")
         return 2
 
 
-async def _run(service: ProposalService, action: str, args: argparse.Namespace, out: TextIO) -> int:
+async def _announce(settings: Settings, path: Path) -> None:
+    """Tell the other hosts' index replicas (REDIS_URL: a team deployment) that a standard changed."""
+    if settings.redis_url is None:
+        return
+    from redis.asyncio import Redis
+
+    from worker.standards_events import publish_changed
+
+    async with Redis.from_url(settings.redis_url) as redis:
+        await publish_changed(redis, [path], root=settings.standards_dir)
+
+
+async def _run(service: ProposalService, action: str, args: argparse.Namespace, out: TextIO, settings: Settings) -> int:
     if action == "list":
         listing = await service.list_proposals(args.status, args.domain, args.limit)
         if args.json:
@@ -190,6 +203,7 @@ async def _run(service: ProposalService, action: str, args: argparse.Namespace, 
         approved = await service.approve(
             args.proposal_id, approved_by=args.approved_by or _login(), edits=edits, target=args.target
         )
+        await _announce(settings, Path(approved.path))
         _emit(approved, args.json, out, approved.message + "\n" + ("" if approved.indexed else INDEX_NOTE))
         return 0
     if action == "reject":

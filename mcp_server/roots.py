@@ -8,8 +8,11 @@ they diff. The others are listed by list_personas. Standards, personas and the d
 stay where the server started (they are opened at start-up).
 
 Roots are asked for on handshake-era sessions (protocol 2025-11-25 and older, which have a
-channel for server requests between tool calls); over HTTP with several clients, the most
-recent roots win, so a shared server should set PERSONAS_PROJECT_ROOT.
+channel for server requests between tool calls), and only where the clients are the local user's
+(:func:`roots_policy`): a stdio server, or an HTTP server bound to loopback. An HTTP server bound
+off loopback, or started for remote clients, never asks: one client's roots would move every
+client's project root (and list its folders to the others); it says so once in its log and in
+list_personas. On loopback with several sessions the most recent roots win.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlparse
@@ -41,14 +45,47 @@ class WorkspaceInfo(BaseModel):
     project_root: str = Field(description="Where persona runs read files and diff changes.")
     project_root_from: Literal["PERSONAS_PROJECT_ROOT", "client root", "server working directory"]
     client_roots: list[str] = Field(description="The client's workspace roots (file URIs), first = the project.")
+    client_roots_ignored: str | None = Field(
+        default=None, description="Why this server never follows client roots (a shared HTTP server)."
+    )
+
+
+@dataclass(frozen=True)
+class RootsPolicy:
+    """Whether clients' MCP roots may move the project root; ``ignored_because`` says why not."""
+
+    ignored_because: str | None = None
+
+
+def roots_policy(*, http_host: str | None, remote_clients: bool) -> RootsPolicy:
+    """Client roots are followed only where the clients are the local user's: a stdio server
+    (``http_host`` None) or an HTTP server bound to a loopback name, not serving remote clients."""
+    if remote_clients:
+        return RootsPolicy(
+            "the server serves remote clients (--remote-clients): their roots are folders on their machines; "
+            "set PERSONAS_PROJECT_ROOT"
+        )
+    if http_host is not None:
+        from mcp_server.http import needs_token  # HTTP servers only: uvicorn is not imported for stdio
+
+        if needs_token(http_host):
+            return RootsPolicy(
+                f"the HTTP server is bound to {http_host}, off loopback: one client's roots would move every "
+                "client's project root; set PERSONAS_PROJECT_ROOT"
+            )
+    return RootsPolicy()
 
 
 class Workspace:
     """The project root persona runs use, moved to the client's first root unless configured."""
 
-    def __init__(self, configured: Path, *, explicit: bool, targets: list[Any]) -> None:
+    def __init__(
+        self, configured: Path, *, explicit: bool, targets: list[Any], policy: RootsPolicy | None = None
+    ) -> None:
         self._configured = configured
         self._explicit = explicit
+        self._policy = policy or RootsPolicy()
+        self._said_ignored = False
         self._targets = targets  # objects with a mutable ``project_root`` (job service, run toolbox)
         self.root = configured
         self.client_roots: list[str] = []
@@ -56,8 +93,10 @@ class Workspace:
 
     @classmethod
     @asynccontextmanager
-    async def running(cls, configured: Path, *, explicit: bool, targets: list[Any]) -> AsyncIterator[Workspace]:
-        workspace = cls(configured, explicit=explicit, targets=targets)
+    async def running(
+        cls, configured: Path, *, explicit: bool, targets: list[Any], policy: RootsPolicy | None = None
+    ) -> AsyncIterator[Workspace]:
+        workspace = cls(configured, explicit=explicit, targets=targets, policy=policy)
         try:
             yield workspace
         finally:
@@ -73,12 +112,22 @@ class Workspace:
             source = "client root"
         else:
             source = "server working directory"
-        return WorkspaceInfo(project_root=str(self.root), project_root_from=source, client_roots=self.client_roots)
+        return WorkspaceInfo(
+            project_root=str(self.root),
+            project_root_from=source,
+            client_roots=self.client_roots,
+            client_roots_ignored=self._policy.ignored_because,
+        )
 
     def refresh(self, session: ServerSession) -> None:
         """Ask the client for its roots in the background (a handler must not wait for the client)."""
         capabilities = session.client_capabilities
         if capabilities is None or capabilities.roots is None or session.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return
+        if self._policy.ignored_because is not None:
+            if not self._said_ignored:
+                self._said_ignored = True
+                log.warning("client roots ignored: %s", self._policy.ignored_because)
             return
         task = asyncio.create_task(self._fetch(session), name="roots-list")
         self._tasks.add(task)

@@ -20,6 +20,15 @@ def registered_tool_names(server: MCPServer[Any]) -> list[str]:
     return [tool.name for tool in server._tool_manager.list_tools()]
 
 
+def registered_tool_arguments(server: MCPServer[Any]) -> dict[str, tuple[str, ...]]:
+    """Each registered tool's argument names, in order (the properties of its full input schema)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for tool in server._tool_manager.list_tools():
+        properties = tool.parameters.get("properties")
+        out[tool.name] = tuple(properties) if isinstance(properties, dict) else ()
+    return out
+
+
 def lowlevel(server: MCPServer[Any]) -> Server[Any]:
     """The low-level server under an MCPServer: where request and notification handlers live."""
     low: Server[Any] = server._lowlevel_server

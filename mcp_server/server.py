@@ -17,15 +17,16 @@ from mcp_server.desk.state import StateRef
 from mcp_server.embedded import EmbeddedRedisError
 from mcp_server.instructions import server_instructions
 from mcp_server.resources import register_job_resources
-from mcp_server.roots import register_roots
-from mcp_server.sdk_compat import registered_tool_names
+from mcp_server.roots import register_roots, roots_policy
+from mcp_server.sdk_compat import registered_tool_arguments, registered_tool_names
 from mcp_server.session_log import register_logging
 from mcp_server.settings import Settings
-from mcp_server.tools.client_code import hide_client_code
+from mcp_server.tools.client_code import CLIENT_CODE_PARAMS, hide_client_code
+from mcp_server.tools.guard import guard_tool_calls
 from mcp_server.tools.jobs import register_job_tools
 from mcp_server.tools.ops import register_ops_tools
 from mcp_server.tools.personas import register_persona_tools
-from mcp_server.tools.profiles import select_tools
+from mcp_server.tools.profiles import not_offered
 from mcp_server.tools.proposals import register_proposal_tools
 from mcp_server.tools.review import register_review_tools
 from mcp_server.tools.standards import register_standards
@@ -51,10 +52,14 @@ def build_server(
     watch: bool = True,
     on_closed: Callable[[], None] | None = None,
     state_ref: StateRef | None = None,
+    http_host: str | None = None,
 ) -> MCPServer[AppState | Unavailable]:
     """Build the MCP server. Resources open when a transport starts it and close when it stops;
-    ``on_closed`` is called once they are all closed; ``state_ref`` holds the open state (for the desk)."""
+    ``on_closed`` is called once they are all closed; ``state_ref`` holds the open state (for the desk);
+    ``http_host`` is the address an HTTP transport binds (None: stdio or in-process), which decides
+    whether clients' MCP roots may move the project root."""
     personas = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
+    roots = roots_policy(http_host=http_host, remote_clients=settings.remote_clients)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[AppState | Unavailable]) -> AsyncIterator[AppState | Unavailable]:
@@ -63,7 +68,7 @@ def build_server(
             state: AppState | Unavailable
             try:
                 state = await stack.enter_async_context(
-                    open_app(settings, personas, run_worker=run_worker, watch=watch)
+                    open_app(settings, personas, run_worker=run_worker, watch=watch, roots=roots)
                 )
             except (DatabaseUnusableError, StoreError, DataDirError, EmbeddedRedisError) as exc:
                 # Stay up: the client sees the reason on every tool call rather than EOF.
@@ -101,17 +106,20 @@ def build_server(
     register_completions(server)
     register_logging(server)
     register_roots(server, lambda state: state.workspace if isinstance(state, AppState) else None)
-    offer_only(server, settings.tools)
+    left_out = offer_only(server, settings.tools)
     server.middleware.append(trim_tools_list)
-    if not settings.remote_clients:
+    hidden = frozenset() if settings.remote_clients else frozenset(CLIENT_CODE_PARAMS)
+    if hidden:
         server.middleware.append(hide_client_code)
+    server.middleware.append(guard_tool_calls(registered_tool_arguments(server), hidden, left_out))
     return server
 
 
-def offer_only(server: MCPServer[Any], spec: str) -> None:
-    """Keep the tools of the PERSONAS_TOOLS selection; raises ToolSelectionError naming the bad part."""
+def offer_only(server: MCPServer[Any], spec: str) -> dict[str, str]:
+    """Keep the tools of the PERSONAS_TOOLS selection; raises ToolSelectionError naming the bad part.
+    Returns each tool left out with the error a call to it gets (how to add it)."""
     registered = registered_tool_names(server)
-    keep = set(select_tools(spec, registered))
-    for name in registered:
-        if name not in keep:
-            server.remove_tool(name)
+    left_out = not_offered(spec, registered)
+    for name in left_out:
+        server.remove_tool(name)
+    return left_out

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from pathlib import Path
 
-from mcp_server.doctor import run_doctor
+import pytest
+
+from mcp_server.doctor import check_project_root, run_doctor
 from mcp_server.settings import Settings
 
 
@@ -28,3 +31,16 @@ async def test_unreachable_redis_fails_with_the_fix(make_settings: Callable[...,
     assert "[FAIL] redis: 127.0.0.1:1" in report
     assert "fix: start Redis there, or unset REDIS_URL" in report
     assert "[warn] api key: ANTHROPIC_API_KEY is not set" in report
+
+
+def test_doctor_says_whether_client_roots_can_move_the_project_root(
+    make_settings: Callable[..., Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    explicit = check_project_root(make_settings())  # make_settings passes project_root, as PERSONAS_PROJECT_ROOT
+    assert "PERSONAS_PROJECT_ROOT: clients' MCP roots never move it" in explicit.detail
+    monkeypatch.chdir(tmp_path)  # make_settings cleared PERSONAS_*: the project is the working directory
+    cwd = Settings(embedder="hashing")
+    assert str(tmp_path.resolve()) in check_project_root(cwd).detail
+    assert "off loopback or with --remote-clients ignores client roots" in check_project_root(cwd).detail
+    remote = Settings(embedder="hashing", remote_clients=True)
+    assert "client roots are ignored: the server serves remote clients" in check_project_root(remote).detail

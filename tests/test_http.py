@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import urllib.error
 import urllib.request
@@ -22,16 +23,27 @@ TOKEN = "test-token-4f0c1b8e9d-0123456789abcdef"
 
 
 @contextmanager
-def serve_http(project: Path, *args: str, host: str = "127.0.0.1", **env: str) -> Iterator[str]:
-    """``personas serve --http`` in a subprocess on a free port; yields its base URL, stops it on exit."""
+def serve_http(
+    project: Path, *args: str, host: str = "127.0.0.1", cwd: Path | None = None, log: Path | None = None, **env: str
+) -> Iterator[str]:
+    """``personas serve --http`` in a subprocess on a free port; yields its base URL, stops it on exit.
+    With ``cwd`` it runs there without PERSONAS_PROJECT_ROOT (its project is its working directory);
+    with ``log`` its stderr goes to that file."""
     port = free_port()
-    with subprocess.Popen(
-        [PERSONAS_BIN, "serve", "--http", "--host", host, "--port", str(port), *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=_env(project, **env),
-    ) as proc:
+    environment = _env(project, **env)
+    if cwd is not None:
+        del environment["PERSONAS_PROJECT_ROOT"]
+    with (
+        open(log if log is not None else os.devnull, "wb") as stderr,
+        subprocess.Popen(
+            [PERSONAS_BIN, "serve", "--http", "--host", host, "--port", str(port), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=environment,
+            cwd=cwd,
+        ) as proc,
+    ):
         try:
             yield f"http://{host}:{port}"
         finally:

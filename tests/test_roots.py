@@ -1,14 +1,18 @@
-"""MCP roots: the project root follows the client's workspace (through the SDK client's roots callback)."""
+"""MCP roots: the project root follows the client's workspace (through the SDK client's roots callback), in
+process and over real HTTP; a shared HTTP server (off loopback, or for remote clients) ignores them."""
 
 from __future__ import annotations
 
 import os
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from mcp import Client
 from mcp.client.session import ClientRequestContext
+from mcp.client.streamable_http import streamable_http_client
 from mcp.types import ListRootsResult, Root
 
 from mcp_server.server import build_server
@@ -17,6 +21,7 @@ from tests.conftest import wait_for
 from tests.fakes import anthropic_api as fake
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.review.test_review_runs import tool_results
+from tests.test_http import TOKEN, serve_http
 
 
 class Roots:
@@ -129,3 +134,75 @@ def test_the_file_system_root_and_system_folders_are_never_followed(tmp_path: Pa
     assert workspace.root == project.resolve()
     workspace.follow(["file:///"])
     assert workspace.root == tmp_path  # back to where the server started, not '/'
+
+
+async def _http_client(stack: AsyncExitStack, url: str, roots: Roots, token: str | None = None) -> Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    http = await stack.enter_async_context(httpx2.AsyncClient(headers=headers, timeout=30))
+
+    async def up() -> bool:
+        try:
+            return (await http.get(url)).status_code != 0
+        except httpx2.TransportError:
+            return False
+
+    await wait_for(up, timeout=30, what=f"{url} to listen")
+    return await stack.enter_async_context(
+        Client(streamable_http_client(url, http_client=http), mode="legacy", list_roots_callback=roots)
+    )
+
+
+@pytest.mark.filterwarnings("ignore:The roots capability is deprecated")
+async def test_over_loopback_http_the_project_root_follows_the_client(
+    tmp_path: Path, redis_url: str, fake_api: FakeAnthropic, project: Path
+) -> None:
+    started_in = tmp_path / "server-cwd"
+    started_in.mkdir()
+    window = _workspace(tmp_path, "window", "from-the-window")
+    roots = Roots(window)
+    with serve_http(
+        project, cwd=started_in, REDIS_URL=redis_url, ANTHROPIC_API_KEY="sk-test", ANTHROPIC_BASE_URL=fake_api.base_url
+    ) as base:
+        async with AsyncExitStack() as stack:
+            client = await _http_client(stack, f"{base}/mcp", roots)
+            info = await _workspace_info(client, window)
+            read = await _read_in_run(client, fake_api)
+    assert info["project_root_from"] == "client root"
+    assert info["client_roots_ignored"] is None
+    assert "from-the-window" in read
+
+
+@pytest.mark.filterwarnings("ignore:The roots capability is deprecated")
+@pytest.mark.parametrize(
+    ("host", "args", "because"),
+    [("127.0.0.2", (), "bound to 127.0.0.2, off loopback"), ("127.0.0.1", ("--remote-clients",), "remote clients")],
+)
+async def test_a_shared_http_server_ignores_client_roots(
+    tmp_path: Path, redis_url: str, project: Path, host: str, args: tuple[str, ...], because: str
+) -> None:
+    """Off loopback (or for remote clients) one client's roots would move every client's project root."""
+    started_in = tmp_path / "server-cwd"
+    started_in.mkdir()
+    window = _workspace(tmp_path, "window", "from-the-window")
+    roots = Roots(window)
+    log = tmp_path / "serve.log"
+    with serve_http(
+        project, *args, host=host, cwd=started_in, log=log, REDIS_URL=redis_url, PERSONAS_HTTP_TOKEN=TOKEN
+    ) as base:
+        async with AsyncExitStack() as stack:
+            client = await _http_client(stack, f"{base}/mcp", roots, TOKEN)
+
+            async def said_so() -> bool:
+                return "client roots ignored" in log.read_text()
+
+            await wait_for(said_so, timeout=15, what="the server to log that it ignores client roots")
+            await client.send_roots_list_changed()
+            second = await _http_client(stack, f"{base}/mcp", roots, TOKEN)  # a second session: logged once
+            listed = (await second.call_tool("list_personas", {})).structured_content or {}
+    workspace = listed["workspace"]
+    assert workspace["project_root"] == str(started_in.resolve())
+    assert workspace["project_root_from"] == "server working directory"
+    assert workspace["client_roots"] == []
+    assert because in workspace["client_roots_ignored"]
+    assert roots.asked == 0
+    assert log.read_text().count("client roots ignored") == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from mcp.server.lowlevel import Server
 from mcp.server.mcpserver import MCPServer
 
-from mcp_server.sdk_compat import lowlevel, registered_tool_names
+from mcp_server.sdk_compat import lowlevel, registered_tool_arguments, registered_tool_names
 from mcp_server.tools.trim import strip_keys, tidy_description
 
 
@@ -23,6 +23,16 @@ def test_registered_tool_names_follow_registration_and_removal() -> None:
     assert registered_tool_names(server) == ["first", "second"]
     server.remove_tool("first")
     assert registered_tool_names(server) == ["second"]
+
+
+def test_registered_tool_arguments_are_the_parameters_in_order() -> None:
+    server: MCPServer = MCPServer(name="t")
+
+    async def tool(task: str, context: str | None = None, priority: str = "normal") -> str:
+        return task
+
+    server.add_tool(tool)
+    assert registered_tool_arguments(server) == {"tool": ("task", "context", "priority")}
 
 
 def test_lowlevel_is_the_server_that_holds_request_handlers() -> None:

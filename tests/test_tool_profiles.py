@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from mcp import Client
 
@@ -19,8 +21,11 @@ from mcp_server.cli import main as cli_main
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
 from mcp_server.tools.profiles import ToolSelectionError, select_tools
+from tests.fakes import anthropic_api as fake
+from tests.fakes.anthropic_api import FakeAnthropic
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "tools_list"
+README = Path(__file__).parents[1] / "README.md"
 CORE_INVOKES = {f"invoke_{p}" for p in ("architect", "data", "engineer", "qa", "security", "sre")}
 PROPOSALS = {
     "list_standard_proposals",
@@ -75,12 +80,31 @@ async def test_profiles_offer_their_tools_and_the_default_fits_the_budget(
     assert names["reviewer"] == DEVELOPER | PROPOSALS | {"invoke_panel"}
     assert names["ops"] == DEVELOPER | OPS
     assert names["all"] >= DEVELOPER | PROPOSALS | OPS | {"invoke_panel"}
-    # Issue 14's 15 KB budget held (14.3 KB) until the change-review arguments (changes, min_severity,
-    # cited_only: ~2.4 KB over the six invoke tools), richer index status in search results and
-    # dismiss_finding (~1 KB, issue 13) came (18.0 KB); this ceiling catches runaway growth, the single-tool
-    # layout keeps the 15 KB budget.
-    assert sizes["developer"] <= 19_000, f"the default tools/list is {sizes['developer']} bytes"
+    # Issue 14's budget: the default profile with the six core personas (README "Choosing tools").
+    assert sizes["developer"] <= 15_000, f"the default tools/list is {sizes['developer']} bytes"
     assert sizes["developer"] < sizes["reviewer"] < sizes["all"]
+    for profile in ("developer", "all"):
+        single = await _tools(default.model_copy(update={"tools": profile, "persona_tools": "single"}))
+        sizes[f"{profile} single"] = _wire_bytes(single)
+    measured = {
+        "developer": [sizes["developer"], sizes["developer single"]],
+        "reviewer": [sizes["reviewer"]],
+        "ops": [sizes["ops"]],
+        "all": [sizes["all"], sizes["all single"]],
+    }
+    assert _readme_sizes() == measured, f"update README 'Choosing tools' with {measured}"
+
+
+def _readme_sizes() -> dict[str, list[int]]:
+    """The byte sizes the README's profile table states (each, then single), by profile."""
+    text = README.read_text()
+    table = text[text.index("### Choosing tools") :].split("\n\n")[2]
+    sizes: dict[str, list[int]] = {}
+    for row in table.splitlines()[2:]:
+        name = re.match(r"\| `(\w+)`", row)
+        if name is not None:
+            sizes[name.group(1)] = [int(n.replace(",", "")) for n in re.findall(r"(\d[\d,]*) B\b", row)]
+    return sizes
 
 
 async def test_every_tool_has_all_four_hints_and_a_title(
@@ -104,15 +128,76 @@ async def test_output_schemas_are_trimmed_but_typed(make_settings: Callable[...,
     text = json.dumps(wait)
     assert '"description"' not in text
     assert '"title": "' not in text  # no schema titles; a property called 'title' stays
-    finding = wait["$defs"]["Finding"]["properties"]
+    assert "$defs" not in wait  # each model is used once: written in place
+    finding = wait["properties"]["findings"]["items"]["properties"]
     assert {"severity", "title", "detail", "recommendation", "standard_refs"} <= set(finding)
     assert {"id", "in_change", "file", "line"} <= set(finding)  # set by the server after the run, still typed
     assert "x-server-set" not in text
     assert finding["severity"]["enum"] == ["critical", "high", "medium", "low", "info"]
     invoke_input = tools["invoke_security"]["inputSchema"]["properties"]
     assert invoke_input["task"]["description"]  # input descriptions are what the model reads
-    assert invoke_input["context"]["type"] == ["string", "null"]
-    assert invoke_input["min_severity"]["enum"] == ["critical", "high", "medium", "low", "info", None]
+    assert invoke_input["context"]["type"] == "string"  # optional: left out, not sent as null
+    assert invoke_input["min_severity"]["enum"] == ["critical", "high", "medium", "low", "info"]
+    assert invoke_input["priority"]["default"] == "normal"  # a default that says something stays
+    assert tools["wait_for_persona_job"]["inputSchema"]["properties"]["timeout_seconds"]["maximum"] == 50
+
+
+FINDING = {
+    "severity": "high",
+    "title": "eval of user data",
+    "detail": "Evidence.",
+    "location": "app.py:2",
+    "standard_refs": [],
+    "recommendation": "Fix.",
+}
+
+
+def _every_listed_key(schema: dict[str, Any], value: Any, where: str) -> None:
+    """The trimmed output schemas drop ``required`` because every key they list is always sent: check it."""
+    properties = schema.get("properties")
+    if isinstance(value, dict) and isinstance(properties, dict):
+        missing = set(properties) - set(value)
+        assert not missing, f"{where} lacks {sorted(missing)}"
+        for name, sub in properties.items():
+            _every_listed_key(sub, value[name], f"{where}.{name}")
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        for i, item in enumerate(value):
+            _every_listed_key(schema["items"], item, f"{where}[{i}]")
+
+
+async def test_results_of_the_default_profile_fit_their_trimmed_output_schemas(
+    make_settings: Callable[..., Settings], redis_url: str, fake_api: FakeAnthropic
+) -> None:
+    fake_api.default = lambda _req: fake.tool_use("submit_review", {"summary": "Reviewed.", "findings": [FINDING]})
+    settings = make_settings(
+        redis_url=redis_url, tools="developer", anthropic_api_key="sk-test", anthropic_base_url=fake_api.base_url
+    )
+    results: dict[str, Any] = {}
+    async with Client(build_server(settings, watch=False)) as client:
+        schemas = {t.name: t.output_schema for t in (await client.list_tools()).tools}
+        started = await client.call_tool("invoke_security", {"task": "review app.py", "context": "app.py"})
+        job_id = (started.structured_content or {})["job_id"]
+        results["invoke_security"] = started
+        while (results.get("wait_for_persona_job") is None) or (
+            (results["wait_for_persona_job"].structured_content or {})["status"] not in ("complete", "failed")
+        ):
+            results["wait_for_persona_job"] = await client.call_tool(
+                "wait_for_persona_job", {"job_id": job_id, "timeout_seconds": 30}
+            )
+        (finding,) = (results["wait_for_persona_job"].structured_content or {})["findings"]
+        results["search_standards"] = await client.call_tool("search_standards", {"query": "secrets", "limit": 2})
+        results["list_personas"] = await client.call_tool("list_personas", {})
+        results["dismiss_finding"] = await client.call_tool(
+            "dismiss_finding", {"job_id": job_id, "finding_id": finding["id"], "reason": "trusted input"}
+        )
+    assert set(results) == set(schemas) - (CORE_INVOKES - {"invoke_security"})
+    for name, result in results.items():
+        assert not result.is_error, (name, result.content)
+        schema = schemas[name]
+        assert schema is not None and result.structured_content is not None, name
+        jsonschema.Draft202012Validator(schema).validate(result.structured_content)  # the SDK client did too
+        _every_listed_key(schema, result.structured_content, name)
+    assert (results["wait_for_persona_job"].structured_content or {})["status"] == "complete"
 
 
 async def test_one_invoke_tool_keeps_the_default_profile_within_15_kb(

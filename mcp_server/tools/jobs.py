@@ -20,17 +20,13 @@ from worker.queue import QueueUnavailableError
 from worker.service import MAX_WAIT_SECONDS, JobRequestError, UnknownJobError
 
 Task = Annotated[str, Field(description="What to review or answer.")]
-JobContext = Annotated[str | None, Field(description="Code, a diff, or file paths (one per line) to read.")]
+JobContext = Annotated[str | None, Field(description="Code, a diff or file paths (one per line).")]
 PriorityArg = Literal["low", "normal", "high"]
-FollowUpOf = Annotated[
-    str | None, Field(description="A finished job_id of this persona, to continue that conversation.")
-]
-JobId = Annotated[str, Field(description="The job_id an invoke tool returned.")]
+FollowUpOf = Annotated[str | None, Field(description="A finished job_id to continue.")]
+JobId = Annotated[str, Field(description="From an invoke tool.")]
 WaitSeconds = Annotated[
     float,
-    Field(
-        ge=0, le=MAX_WAIT_SECONDS, description="Return after at most this many seconds if still running (0 = check)."
-    ),
+    Field(ge=0, le=MAX_WAIT_SECONDS, description="Most seconds to wait (0 = check)."),
 ]
 NEXT_STEP = "Returns a job_id for wait_for_persona_job."
 
@@ -128,8 +124,10 @@ def _make_invoke_persona(persona_ids: list[str]) -> Any:
 
     # The enum of loaded ids is known only now: give the parameter its real annotation (the
     # SDK reads it with get_type_hints, which takes objects as well as the strings of PEP 563).
-    ids = Literal.__getitem__(tuple(persona_ids))
-    invoke_persona.__annotations__["persona"] = Annotated[ids, Field(description="Which persona.")]
+    # The schema lists the ids; any other value reaches the job service, whose error names the
+    # persona and the known ones (a literal type would answer with pydantic's validation text).
+    persona_arg = Field(description="Which persona.", max_length=100, json_schema_extra={"enum": list(persona_ids)})
+    invoke_persona.__annotations__["persona"] = Annotated[str, persona_arg]
     return invoke_persona
 
 
@@ -183,10 +181,9 @@ async def check_persona_job(job_id: JobId, ctx: AppContext) -> JobReport:
 
 
 async def wait_for_persona_job(job_id: JobId, ctx: AppContext, timeout_seconds: WaitSeconds = 30) -> JobReport:
-    """Wait for a persona job until it is complete, failed or cancelled, or for timeout_seconds
-    (0 = just check). While running, show the user progress (phase, percent, message) and call
-    it again; when complete, present `result` and `findings`; when failed, `error`.
-    """
+    """Wait for a persona job to finish, or for timeout_seconds (0 = just check). While it runs, show
+    the user its progress and call again; when complete, present `result` and `findings`; when
+    failed, `error`."""
 
     async def progress(job: JobState) -> None:
         await ctx.report_progress(job.progress_percent, 100, job.progress_message or job.status.value)

@@ -68,8 +68,8 @@ async def _standards_summary(ctx: AppContext) -> list[StandardsSourceSummary]:
 
 
 async def list_personas(ctx: AppContext) -> PersonaList:
-    """List the personas (what each is for, its invoke tool, domains, example requests) and the
-    standards sources they search. Use it to pick the right reviewer."""
+    """The personas (purpose, invoke tool, domains, example requests) and the standards sources they
+    search: use it to pick a reviewer."""
     registry = app_state(ctx).personas
     return PersonaList(
         personas=[

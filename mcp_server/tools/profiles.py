@@ -7,9 +7,11 @@ invoke_panel) and simply skips those a build does not have.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 
 INVOKE_PREFIX = "invoke_"
+SINGLE_INVOKE = "invoke_persona"
 PANEL = "invoke_panel"
 """Every invoke_<persona> tool (or invoke_persona in single mode) belongs to every profile; the panel
 (several personas in one job, ~2 KB of definition) to reviewer and all."""
@@ -57,8 +59,45 @@ def select_tools(spec: str, available: Iterable[str]) -> list[str]:
         elif token in names:
             chosen.add(token)
         else:
-            raise ToolSelectionError(_explain(spec, f"names {token!r}, which is neither a profile nor a tool", names))
+            problem = f"names {token!r}, which is neither a profile nor a tool{_hint(token, names)}"
+            raise ToolSelectionError(_explain(spec, problem, names))
     return [n for n in names if n in chosen]
+
+
+INSTEAD = {"check_persona_job": "wait_for_persona_job(job_id, timeout_seconds=0) checks a job the same way. "}
+"""What an offered tool does in place of a left-out one."""
+
+
+def not_offered(spec: str, available: Iterable[str]) -> dict[str, str]:
+    """Each tool of this server that ``spec`` leaves out → the error a call to it gets: which
+    profiles offer it and how to add it (the SDK would answer only 'Unknown tool')."""
+    names = list(available)
+    kept = set(select_tools(spec, names))
+    out: dict[str, str] = {}
+    for name in names:
+        if name in kept:
+            continue
+        profiles = [profile for profile in PROFILES if name in select_tools(profile, names)]
+        which = (
+            f"The {profiles[0]} profile offers" if len(profiles) == 1 else f"The {', '.join(profiles)} profiles offer"
+        )
+        out[name] = (
+            f"{name} is not offered by this server (PERSONAS_TOOLS={spec}): nothing was done. {INSTEAD.get(name, '')}"
+            f"{which} it; to add it, start the server with PERSONAS_TOOLS={spec},{name} (or --tools)."
+        )
+    return out
+
+
+def _hint(token: str, names: list[str]) -> str:
+    """Why a near-miss is not there: the other persona-tool layout, or the closest valid name."""
+    if token.startswith(INVOKE_PREFIX) and token != PANEL:
+        if token == SINGLE_INVOKE:
+            return " of this server (invoke_persona is offered with PERSONAS_PERSONA_TOOLS=single)"
+        if SINGLE_INVOKE in names:
+            return " of this server (with PERSONAS_PERSONA_TOOLS=single the personas share invoke_persona)"
+    by_lower = {name.lower(): name for name in [*PROFILES, *names]}
+    close = difflib.get_close_matches(token.lower(), list(by_lower), n=1, cutoff=0.75)
+    return f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
 
 
 def _persona_invoke(name: str) -> bool:

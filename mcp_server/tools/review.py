@@ -20,8 +20,7 @@ from worker.service import JobRequestError, UnknownJobError
 Changes = Annotated[
     str | None,
     Field(
-        description="Review a change, not the whole project: 'working' (uncommitted), 'staged', or a git range "
-        "such as 'origin/main...HEAD'.",
+        description="Review only a change: 'working', 'staged' or a git range.",
         max_length=200,
     ),
 ]
@@ -36,11 +35,9 @@ Diff = Annotated[
     str | None,
     Field(description="Only with --remote-clients: your change as `git diff` text (instead of changes)."),
 ]
-MinSeverity = Annotated[
-    Literal["critical", "high", "medium", "low", "info"] | None,
-    Field(description="Report only findings at or above this severity."),
-]
-CitedOnly = Annotated[bool, Field(description="Report only findings citing a team standard.")]
+MinSeverity = Literal["critical", "high", "medium", "low", "info"] | None
+"""The lowest severity to report (the name says it: no description in tools/list)."""
+CitedOnly = Annotated[bool, Field(description="Only findings citing a standard.")]
 
 
 PanelPersonas = Annotated[
@@ -101,7 +98,7 @@ async def invoke_panel(  # noqa: PLR0917 - MCP tool arguments
     return started
 
 
-FindingId = Annotated[str, Field(description="The finding's id.", min_length=1, max_length=100)]
+FindingId = Annotated[str, Field(min_length=1, max_length=100)]
 Reason = Annotated[str, Field(description="Why it does not apply; later runs are told.", min_length=1, max_length=2000)]
 DismissedBy = Annotated[str | None, Field(description="Who (default: assistant).", max_length=200)]
 DISMISS_ANNOTATIONS = ToolAnnotations(
@@ -121,8 +118,8 @@ async def dismiss_finding(
     ctx: AppContext,
     dismissed_by: DismissedBy = None,
 ) -> DismissResult:
-    """Dismiss a finding as noise, only when the user says so: later runs of its persona(s) drop it
-    (its id survives line shifts) and are told why. Undo: `personas findings restore <id>`."""
+    """Only when the user says so: dismiss a finding as noise; later runs of its persona(s) drop it
+    (even after line shifts) and are told why. Undo: `personas findings restore <id>`."""
     state = app_state(ctx)
     if state.dismissals is None:
         raise ToolError("Dismissals are unavailable in this server.")

@@ -22,13 +22,10 @@ Domain = Annotated[
     Field(description="Only this domain, e.g. 'security'."),
 ]
 Tags = Annotated[list[str] | None, Field(description="Only standards with all these tags.")]
-Limit = Annotated[int, Field(ge=1, le=20, description="How many chunks to return.")]
+Limit = Annotated[int, Field(ge=1, le=20)]
 Paths = Annotated[
     list[str] | None,
-    Field(
-        description="Project files you are working on: rules scoped to them come first, rules for other "
-        "paths are left out."
-    ),
+    Field(description="Files you work on: rules scoped to them come first, rules for other paths are left out."),
 ]
 SOURCES = ("all", "project", "shared", "universal", "rules")
 
@@ -36,11 +33,9 @@ SOURCES = ("all", "project", "shared", "universal", "rules")
 async def search_standards(  # noqa: PLR0917 (MCP tool arguments)
     query: Query, ctx: AppContext, domain: Domain = None, tags: Tags = None, limit: Limit = 5, paths: Paths = None
 ) -> SearchResponse:
-    """Search this team's engineering standards (project, shared, universal starters, and the repo's
-    rule files such as AGENTS.md). Call it before writing or changing code, with what you are about
-    to do and the files you touch as `paths`; follow the results and cite them as file#heading.
-    While status.state is 'building', results may be incomplete.
-    """
+    """Search the team's engineering standards (project, shared, starters, repo rules such as
+    AGENTS.md). Call it before writing or changing code, with the files you touch as `paths`; follow
+    the results and cite them as file#heading (incomplete while status.state is 'building')."""
     state = app_state(ctx)
     try:
         return await state.standards.search(query, domain=domain, tags=tags, limit=limit, paths=paths)

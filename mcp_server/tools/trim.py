@@ -1,10 +1,13 @@
 """Trim the prose out of ``tools/list`` that the model does not need, keeping every schema's meaning.
 
 Output schemas stay (clients validate structured results with them) but lose their ``title``,
-``description``, ``default`` and length-bound keys, and ``anyOf: [{type: T}, {type: null}]`` becomes
-``type: [T, null]``; input schemas lose the per-property ``title`` pydantic adds and null defaults (the
-descriptions are what the model reads to fill arguments); descriptions lose the indentation
-of docstrings. Applied as server middleware, so it trims what goes on the wire for every transport.
+``description``, ``default`` and length-bound keys, ``anyOf: [{type: T}, {type: null}]`` becomes
+``type: [T, null]``, and a ``$defs`` entry used once is written where it is used (same meaning, no
+name and reference). Input schemas lose the per-property ``title`` pydantic adds; an optional argument
+whose default is null is advertised without the null (omitting it says the same; the server still
+accepts an explicit null) and an optional flag without its ``false`` default; the descriptions are
+what the model reads to fill arguments. Descriptions lose the indentation of docstrings. Applied as
+server middleware, so it trims what goes on the wire for every transport.
 """
 
 from __future__ import annotations
@@ -60,6 +63,83 @@ def _nullable_as_type(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def inline_single_use_defs(schema: dict[str, Any]) -> dict[str, Any]:
+    """``$defs`` entries referenced exactly once replaced by their body at that place (merged with the
+    reference's sibling keywords, which apply alongside it in 2020-12, when none clashes); the others
+    stay in ``$defs``. A def is inlined only where it is used, so a cycle keeps its references."""
+    defs = schema.get("$defs")
+    if not isinstance(defs, dict) or not defs:
+        return schema
+    counts: dict[str, int] = {}
+    _count_refs(schema, counts)
+    once = {name for name in defs if counts.get(DEFS_REF + name) == 1}
+    inlined: set[str] = set()
+
+    def expand(node: Any, expanding: frozenset[str]) -> Any:
+        if isinstance(node, list):
+            return [expand(item, expanding) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(DEFS_REF):
+            name = ref.removeprefix(DEFS_REF)
+            siblings = {key: value for key, value in node.items() if key != "$ref"}
+            body = defs.get(name)
+            if name in once and name not in expanding and isinstance(body, dict) and not set(body) & set(siblings):
+                inlined.add(name)
+                return expand({**body, **siblings}, expanding | {name})
+        return {key: expand(value, expanding) for key, value in node.items() if key != "$defs"}
+
+    out = expand(schema, frozenset())
+    kept = {name: expand(body, frozenset({name})) for name, body in defs.items() if name not in inlined}
+    kept = {name: body for name, body in kept.items() if name not in inlined}
+    return {**out, "$defs": kept} if kept else out
+
+
+DEFS_REF = "#/$defs/"
+
+
+def _count_refs(node: Any, counts: dict[str, int]) -> None:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            counts[ref] = counts.get(ref, 0) + 1
+        for value in node.values():
+            _count_refs(value, counts)
+    elif isinstance(node, list):
+        for item in node:
+            _count_refs(item, counts)
+
+
+def omit_null_options(schema: dict[str, Any]) -> dict[str, Any]:
+    """An input schema (after ``strip_keys``) whose optional properties without a default (a null
+    default was dropped) are advertised without ``null`` in their type or enum, and optional flags
+    without their ``false`` default: the model leaves them out rather than sending null or false."""
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        return schema
+    required = set(schema.get("required", []))
+    out: dict[str, Any] = {}
+    for name, prop in properties.items():
+        out[name] = prop if name in required or not isinstance(prop, dict) else _omittable(prop)
+    return {**schema, "properties": out}
+
+
+def _omittable(prop: dict[str, Any]) -> dict[str, Any]:
+    if prop.get("type") == "boolean" and prop.get("default") is False:
+        return {key: value for key, value in prop.items() if key != "default"}
+    if "default" in prop:
+        return prop  # null may differ from the default: keep it
+    out = dict(prop)
+    kind = out.get("type")
+    if isinstance(kind, list) and "null" in kind:
+        rest = [k for k in kind if k != "null"]
+        out["type"] = rest[0] if len(rest) == 1 else rest
+    if isinstance(out.get("enum"), list) and None in out["enum"]:
+        out["enum"] = [value for value in out["enum"] if value is not None]
+    return out
+
+
 def tidy_description(text: str) -> str:
     """Docstring indentation removed and wrapped lines joined; paragraphs and list items kept."""
     return re.sub(r"(?<!\n)\n(?![\n-])", " ", inspect.cleandoc(text))
@@ -67,9 +147,11 @@ def tidy_description(text: str) -> str:
 
 OUTPUT_PROSE = frozenset(
     {"title", "description", "default", "x-server-set", "minLength", "maxLength", "minItems", "maxItems"}
-    | {"minimum", "maximum"}
+    | {"minimum", "maximum", "required"}
 )
-"""Output schemas also lose bounds: they constrain what the model writes, not what clients read."""
+"""Output schemas also lose bounds (they constrain what the model writes, not what clients read) and
+``required``: the server validates every result against its model and serialises every field (null
+when unset), so every listed key is always there; the schema still types each value."""
 INPUT_PROSE = frozenset({"title"})
 
 
@@ -78,9 +160,9 @@ def trim_tool(tool: dict[str, Any]) -> dict[str, Any]:
     if isinstance(tool.get("description"), str):
         trimmed["description"] = tidy_description(tool["description"])
     if isinstance(tool.get("inputSchema"), dict):
-        trimmed["inputSchema"] = strip_keys(tool["inputSchema"], INPUT_PROSE)
+        trimmed["inputSchema"] = omit_null_options(strip_keys(inline_single_use_defs(tool["inputSchema"]), INPUT_PROSE))
     if isinstance(tool.get("outputSchema"), dict):
-        trimmed["outputSchema"] = strip_keys(tool["outputSchema"], OUTPUT_PROSE)
+        trimmed["outputSchema"] = strip_keys(inline_single_use_defs(tool["outputSchema"]), OUTPUT_PROSE)
     return trimmed
 
 

@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
 from standards.control_chars import check_no_controls
 from standards.curation.models import (
@@ -43,6 +43,7 @@ from standards.curation.store import (
     MAX_CONTENT_CHARS,
     MAX_FEEDBACK_CHARS,
     OPEN_STATUSES,
+    ApprovalTarget,
     Proposal,
     ProposalStore,
     check_text,
@@ -59,7 +60,7 @@ from standards.curation.views import (
 log = logging.getLogger(__name__)
 
 Reindex = Callable[[list[Path]], Awaitable[None]]
-Target = Literal["project", "shared"]
+Target = ApprovalTarget
 DEFAULT_APPROVER = "human reviewer"
 MAX_APPROVER_CHARS = 100
 
@@ -248,6 +249,7 @@ class ProposalService:
                 file_path=str(written.path),
                 content=content,
                 edited=edits is not None,
+                target=target,
             )
             if not marked:
                 undone = await asyncio.to_thread(undo_write, written)

@@ -44,6 +44,7 @@ from standards.db import Database, Migration, Row, open_database
 from standards.frontmatter import split as split_front_matter
 
 ProposalStatus = Literal["draft", "changes_requested", "approved", "rejected"]
+ApprovalTarget = Literal["project", "shared"]
 OPEN_STATUSES: tuple[ProposalStatus, ...] = ("draft", "changes_requested")
 DECIDED_STATUSES: tuple[ProposalStatus, ...] = ("approved", "rejected")
 
@@ -54,6 +55,7 @@ __all__ = [
     "MAX_TOPIC_CHARS",
     "OPEN_STATUSES",
     "SLUG",
+    "ApprovalTarget",
     "Proposal",
     "ProposalStatus",
     "ProposalStore",
@@ -63,6 +65,8 @@ MAX_TITLE_CHARS = 200
 MAX_CONTENT_CHARS = 50_000
 MAX_RATIONALE_CHARS = 5_000
 MAX_FEEDBACK_CHARS = 5_000
+#: Approvals one :meth:`ProposalStore.approved_standards` call returns at most.
+MAX_APPROVED_LISTED = 500
 
 _OPEN_SQL = "('draft','changes_requested')"
 _ALL_SQL = "('draft','changes_requested','approved','rejected')"
@@ -126,8 +130,13 @@ FOR EACH ROW EXECUTE FUNCTION proposals_decided_are_final();
 """
 )
 
+_V2 = "ALTER TABLE proposals ADD COLUMN target TEXT;\n"
+"""Which standards folder an approval wrote to ('project' or 'shared'); NULL for earlier approvals
+(project ones: 'shared' approvals came later)."""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "proposals; one open proposal per topic; decided proposals final", _SQLITE_V1, _POSTGRES_V1),
+    Migration(2, "the standards folder an approval wrote to", _V2, _V2),
 )
 
 # Columns added after the first release: SQLite databases written by it get them on open.
@@ -177,6 +186,7 @@ class Proposal(BaseModel):
     file_path: str | None = None
     edited: bool = False
     decided_at: float | None = None
+    target: ApprovalTarget | None = None
 
     @property
     def is_open(self) -> bool:
@@ -326,15 +336,23 @@ class ProposalStore:
         )
 
     async def mark_approved(
-        self, proposal_id: str, *, version: int, approved_by: str, file_path: str, content: str, edited: bool
+        self,
+        proposal_id: str,
+        *,
+        version: int,
+        approved_by: str,
+        file_path: str,
+        content: str,
+        edited: bool,
+        target: ApprovalTarget = "project",
     ) -> bool:
         """Approve exactly the version the approver saw; False if it was revised or decided meanwhile."""
         now = time.time()
         return (
             await self._write(
                 f"UPDATE proposals SET status='approved', approved_by=?, file_path=?, content=?, edited=?, "
-                f"updated_at=?, decided_at=? WHERE id=? AND version=? AND status IN {_OPEN_SQL}",
-                (approved_by, file_path, content, int(edited), now, now, proposal_id, version),
+                f"target=?, updated_at=?, decided_at=? WHERE id=? AND version=? AND status IN {_OPEN_SQL}",
+                (approved_by, file_path, content, int(edited), target, now, now, proposal_id, version),
             )
             > 0
         )
@@ -344,6 +362,26 @@ class ProposalStore:
     async def get(self, proposal_id: str) -> Proposal | None:
         rows = await self.db.fetch("SELECT * FROM proposals WHERE id = ?", (proposal_id,))
         return next((_from_row(row) for row in rows), None)
+
+    async def approved_standards(self, *, since: float, files: list[str] | None = None) -> list[Proposal]:
+        """The newest approval of each standard (per target folder and ``domain/topic``) decided at or
+        after ``since`` (a time.time()), newest first, at most :data:`MAX_APPROVED_LISTED`; with
+        ``files`` (``domain/topic.md``) only those. What a host that cannot read the written files yet
+        serves instead (:func:`~standards.curation.views.approved_text` rebuilds each file's text)."""
+        clauses = ["status = 'approved'", "decided_at >= ?"]
+        params: list[object] = [since]
+        if files is not None:
+            wanted = [pair for pair in map(_domain_topic, files[:MAX_APPROVED_LISTED]) if pair is not None]
+            if not wanted:
+                return []
+            clauses.append("(" + " OR ".join("(domain = ? AND topic = ?)" for _ in wanted) + ")")
+            params += [part for pair in wanted for part in pair]
+        query = f"SELECT * FROM proposals WHERE {' AND '.join(clauses)} ORDER BY decided_at DESC, id LIMIT ?"
+        newest: dict[tuple[str, str, str], Proposal] = {}
+        for row in await self.db.fetch(query, (*params, MAX_APPROVED_LISTED)):
+            p = _from_row(row)
+            newest.setdefault((p.target or "project", p.domain, p.topic), p)
+        return list(newest.values())
 
     async def list(
         self,
@@ -373,6 +411,15 @@ class ProposalStore:
         for row in await self.db.fetch("SELECT status, COUNT(*) AS n FROM proposals GROUP BY status"):
             counts[str(row["status"])] = int(row["n"])
         return counts
+
+
+def _domain_topic(file: str) -> tuple[str, str] | None:
+    """('security', 'jwt') of 'security/jwt.md'; None for anything an approval cannot have written."""
+    domain, slash, name = file.partition("/")
+    topic = name.removesuffix(".md")
+    if not slash or topic == name or not SLUG.fullmatch(domain) or not SLUG.fullmatch(topic):
+        return None
+    return domain, topic
 
 
 def _from_row(row: Row) -> Proposal:

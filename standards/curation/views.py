@@ -8,6 +8,7 @@ reads the files and calls these.
 from __future__ import annotations
 
 import difflib
+from datetime import UTC, datetime
 
 from standards.curation.models import iso_time
 from standards.curation.publish import StandardDocument, content_hash, render_standard
@@ -53,9 +54,16 @@ def document_for(p: Proposal, content: str, approved_by: str) -> StandardDocumen
     )
 
 
-def render_for(p: Proposal, content: str, approver: str, existing: str | None) -> str:
+def render_for(p: Proposal, content: str, approver: str, existing: str | None, *, now: datetime | None = None) -> str:
     """The file an approval writes (parses front matter: run it off the event loop)."""
-    return render_standard(document_for(p, content, approver), existing=existing)
+    return render_standard(document_for(p, content, approver), existing=existing, now=now)
+
+
+def approved_text(p: Proposal) -> str:
+    """The standard an approved proposal wrote, rebuilt from the database (the approved content, the
+    standard it updated, the decision time): what a host that cannot read the file yet indexes."""
+    decided = datetime.fromtimestamp(p.decided_at or p.updated_at, UTC)
+    return render_for(p, p.content, p.approved_by or "human reviewer", p.base_content, now=decided)
 
 
 def update_diff(p: Proposal, before: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 from standards.index.models import IndexStatus, SearchResponse, StandardFile
 from standards.index.reader import IndexReader
+from standards.index.stored import StoredLookup
 from standards.index.writer import IndexWriter
 from standards.index.writer_lock import WriterLock
 
@@ -29,8 +30,9 @@ PROMOTE_POLL_SECONDS = 1.0
 class FollowerIndex(IndexReader):
     """A reader until the writer lock is free, then a writer (for the rest of its life)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, stored: StoredLookup | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._stored = stored
         self._writer: IndexWriter | None = None
         self._promoter: asyncio.Task[None] | None = None
         self._watch = True
@@ -48,7 +50,7 @@ class FollowerIndex(IndexReader):
         lock = WriterLock(self.config.index_dir)
         while not await asyncio.to_thread(lock.try_acquire):  # noqa: ASYNC110 (another process's lock)
             await asyncio.sleep(PROMOTE_POLL_SECONDS)
-        writer = IndexWriter(self.config, self._embedder, lock=lock)
+        writer = IndexWriter(self.config, self._embedder, lock=lock, stored=self._stored)
         for listener in self._listeners:
             writer.add_listener(listener)
         try:
@@ -95,3 +97,7 @@ class FollowerIndex(IndexReader):
             await self._writer.reindex_paths(paths)
         else:
             await super().reindex_paths(paths)
+
+    async def index_stored(self, files: list[str]) -> list[str]:
+        """The writer's (:meth:`IndexWriter.index_stored`); a reader leaves it to the writing process."""
+        return await self._writer.index_stored(files) if self._writer is not None else []

@@ -27,6 +27,7 @@ from standards.index.rules import RuleFileError, rule_title, split_rule_front_ma
 from standards.index.scope import ScopeError
 from standards.index.sources import ReadResult, SkipFile, SourceFile, doc_metadata, read_standard
 from standards.index.store import ChunkStore, DocInfo, tags_key
+from standards.index.stored import stored_hash
 from standards.index.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,17 @@ class IndexResult:
     cache_hits: int = 0  # vectors taken from the shared embedding cache
     skipped: dict[str, str] = field(default_factory=dict)  # doc key -> why the file was not indexed
     indexed: list[str] = field(default_factory=list)  # doc keys of files read and indexed (or unchanged)
+
+    def merge(self, other: IndexResult) -> None:
+        """Add another pass's outcome to this one."""
+        self.changed += other.changed
+        self.changed_files += other.changed_files
+        self.files_seen += other.files_seen
+        self.chunks_written += other.chunks_written
+        self.texts_embedded += other.texts_embedded
+        self.cache_hits += other.cache_hits
+        self.skipped.update(other.skipped)
+        self.indexed += other.indexed
 
 
 def hash_salt(embedder: Embedder) -> str:
@@ -109,7 +121,11 @@ class Indexer:
             return _Skipped(str(exc))
         if not force and result.content_hash == known_hash:
             return "unchanged"
-        text, default_title, meta = result.text, _title_from_name(sf.file), None
+        return self._prepare(sf, result.text, result.content_hash)
+
+    def _prepare(self, sf: SourceFile, text: str, content_hash: str) -> _Prepared | _Skipped:
+        """Blocking. Chunks and metadata of a standard's text (read from ``sf`` or stored for it)."""
+        default_title, meta = _title_from_name(sf.file), None
         if sf.source == "rules":  # a malformed header leaves the scope unknown: skip rather than guess
             try:
                 meta, text = split_rule_front_matter(sf.file, text)
@@ -136,7 +152,7 @@ class Indexer:
             return _Skipped(str(exc))
         for warning in [*parsed.warnings, *warnings]:
             log.warning("standards file %s: %s", sf.path, warning)
-        return _Prepared(sf, result.content_hash, parsed, domain, paths)
+        return _Prepared(sf, content_hash, parsed, domain, paths)
 
     def _read_group(
         self, group: list[SourceFile], manifest: dict[str, DocInfo], force: bool
@@ -213,6 +229,37 @@ class Indexer:
             await self._write(pending, pending_gone, manifest, force, result, lock=lock)
         result.files_seen = total
         report()
+        return result
+
+    async def index_texts(self, docs: list[tuple[SourceFile, str]], manifest: dict[str, DocInfo]) -> IndexResult:
+        """Index standards from their text rather than their file (the caller holds the writer's lock
+        and has checked the files are absent): each under the key its file will have, unchanged texts
+        skipped. See :mod:`standards.index.stored`."""
+        result = IndexResult()
+
+        def prepare() -> list[tuple[SourceFile, _Prepared | _Skipped | str]]:
+            out: list[tuple[SourceFile, _Prepared | _Skipped | str]] = []
+            for sf, text in docs:
+                digest = stored_hash(text, self._salt)
+                if len(text.encode("utf-8")) > self._max_bytes:
+                    out.append((sf, _Skipped(f"larger than {self._max_bytes} bytes")))
+                elif digest == _known_hash(manifest, sf.key):
+                    out.append((sf, "unchanged"))
+                else:
+                    out.append((sf, self._prepare(sf, text, digest)))
+            return out
+
+        pending: list[_Prepared] = []
+        for sf, outcome in await asyncio.to_thread(prepare):
+            if isinstance(outcome, _Skipped):
+                result.skipped[sf.key] = outcome.reason
+                continue
+            result.indexed.append(sf.key)
+            if isinstance(outcome, _Prepared) and (outcome.parsed.chunks or sf.key in manifest):
+                pending.append(outcome)
+        result.files_seen = len(docs)
+        if pending:
+            await self._write(pending, [], manifest, False, result, lock=None)
         return result
 
     async def _write(

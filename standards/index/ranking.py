@@ -2,8 +2,9 @@
 
 A search asks the index for two candidate lists: the nearest chunks by cosine distance
 (``_distance``) and the best full-text (BM25) matches (``_score``). These functions order them.
-``bench/quality_bench.py`` scores every one of them on corpora nobody here wrote; :func:`rank` is
-the one the server uses (see the README's search section for the table that chose it).
+``bench/quality_bench.py`` scores every one of them (and the variants in ``bench/quality_candidates.py``)
+on corpora nobody here wrote; :func:`rank` is the one the server uses (see the README's search
+section for the table that chose it).
 """
 
 from __future__ import annotations
@@ -24,9 +25,27 @@ _FTS_WORD = re.compile(r"\w+")
 Ranked = list[tuple[str, SearchHit]]
 
 
-def fts_query_text(query: str) -> str:
-    """The query as plain words for full-text search (no query syntax reaches the parser)."""
-    return " ".join(_FTS_WORD.findall(query))
+#: Words of how a question is asked rather than what it is about (the full-text index already drops
+#: English stop words such as "the", "is", "to"); see :func:`fts_query_text`.
+_QUESTION_WORDS = """
+    how what which when where why who whom whose do does did doing done can could should would shall may might
+    must i me my mine we us our ours you your yours it its they them their this that these those there here
+    am are was were be been being have has had
+"""
+QUESTION_WORDS = frozenset(_QUESTION_WORDS.split())
+
+
+def fts_query_text(query: str, *, drop_question_words: bool = False) -> str:
+    """The query as plain words for full-text search (no query syntax reaches the parser).
+
+    With ``drop_question_words`` the words of :data:`QUESTION_WORDS` go too (unless nothing else is
+    left), so "How should I name my branches?" asks BM25 for "name branches".
+    """
+    words = _FTS_WORD.findall(query)
+    if drop_question_words:
+        kept = [w for w in words if w.lower() not in QUESTION_WORDS]
+        words = kept or words
+    return " ".join(words)
 
 
 def _hit(row: dict[str, Any], score: float) -> SearchHit:
@@ -132,9 +151,12 @@ def candidate_depth(limit: int) -> int:
 def rank(vector_rows: list[dict[str, Any]], text_rows: list[dict[str, Any]] | None, limit: int) -> Ranked:
     """The default ranking: cosine + 0.2 × BM25 per chunk, then document-level aggregation.
 
-    Chosen on the tuning questions of three public corpora and the playbook and checked on held-out
-    questions (README, "Search"); with ``text_rows=None`` (vector mode) the same aggregation
-    applies to cosine similarity alone.
+    Chosen on the tuning questions of four public corpora and the playbook (190 of their 200 put the
+    right file first) and checked on held-out questions (README, "Search"). Other chunk sizes and
+    overlaps, headers, a headings-only BM25 field, other aggregations, pseudo-relevance feedback and a
+    BM25 query without question words were measured too; none put more than one more tuning question first, so this
+    stayed. With ``text_rows=None`` (vector mode) the same aggregation applies to cosine similarity
+    alone.
     """
     if text_rows is None:
         ranked = vector_hits(vector_rows, len(vector_rows))

@@ -179,31 +179,30 @@ class IndexSearcher:
             return self._response(text, entry[0], started, cached=True)
         view = await self._source_view(version)
         excluded = view.excluded(paths)
-        where = build_filter(domain=domain, source=source, tags=list(tag_tuple), exclude_docs=excluded)
+        filters: dict[str, Any] = {"domain": domain, "source": source, "tags": tag_tuple, "exclude_docs": excluded}
         fts_text = fts_query_text(text) if mode == "hybrid" else ""
         depth = candidate_depth(limit)
         pool = depth if paths else limit  # scoped hits deeper in the ranking can still move up
-        # full-text search runs while the query is being embedded
-        text_task = asyncio.ensure_future(self._store.text_search(fts_text, where, depth)) if fts_text else None
+        # the query is embedded on a thread while the full-text half runs here
+        embedding = asyncio.ensure_future(asyncio.to_thread(self._embedder.embed, [text]))
+        text_task: asyncio.Future[list[dict[str, Any]]] | None = None
+        text_rows: list[dict[str, Any]] | None = None
         try:
-            vector = (await asyncio.to_thread(self._embedder.embed, [text]))[0]
+            if fts_text:
+                text_rows = self._vectors.text_search(self._store, version, fts_text, limit=depth, **filters)
+                if text_rows is None:  # the in-memory copy of this version is still loading
+                    text_task = asyncio.ensure_future(self._store.text_search(fts_text, self._where(filters), depth))
+            vector = (await embedding)[0]
             # deep (depth, not limit): document aggregation uses a file's other chunks
-            vector_rows = self._vectors.search(
-                self._store,
-                version,
-                vector,
-                domain=domain,
-                source=source,
-                tags=tag_tuple,
-                exclude_docs=excluded,
-                limit=depth,
-            )
+            vector_rows = self._vectors.search(self._store, version, vector, limit=depth, **filters)
             if vector_rows is None:  # the in-memory copy of this version is still loading
-                vector_rows = await self._store.vector_search(vector, where, depth)
-            text_rows = await self._text_rows(text_task) if text_task else None
+                vector_rows = await self._store.vector_search(vector, self._where(filters), depth)
+            if text_task is not None:
+                text_rows = await self._text_rows(text_task)
         finally:
-            if text_task is not None and not text_task.done():
-                text_task.cancel()
+            for pending in (embedding, text_task):
+                if pending is not None and not pending.done():
+                    pending.cancel()
         ranked = rank(vector_rows, text_rows, pool)
         ranked = apply_path_scope(ranked, view.matching(paths), view.overrides, limit)
         hits = [hit for _, hit in ranked]
@@ -211,6 +210,16 @@ class IndexSearcher:
         self._cache.put(key, (hits, docs), version)
         self._counter.record(docs)
         return self._response(text, hits, started, cached=False)
+
+    @staticmethod
+    def _where(filters: dict[str, Any]) -> Any:
+        """The LanceDB filter expression of a query's filters (only the LanceDB fallback needs it)."""
+        return build_filter(
+            domain=filters["domain"],
+            source=filters["source"],
+            tags=list(filters["tags"]),
+            exclude_docs=filters["exclude_docs"],
+        )
 
     async def _source_view(self, version: int) -> SourceView:
         """Precedence and path scopes of the indexed files, rebuilt when the table version changes."""

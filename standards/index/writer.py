@@ -37,6 +37,7 @@ from standards.index.searcher import FtsUnavailable, IndexSearcher
 from standards.index.sources import discover, resolve_changes, watch_targets
 from standards.index.status_file import StatusFile
 from standards.index.store import StoreCorrupt
+from standards.index.stored import StoredLookup, stand_ins
 from standards.index.vector_cache import VectorCache, model_fingerprint
 from standards.index.watcher import Debouncer, Watcher
 from standards.index.writer_lock import WriterLock
@@ -57,10 +58,18 @@ class IndexWriter(IndexSearcher):
     _writes = True
 
     def __init__(
-        self, config: IndexConfig, embedder: Embedder | None = None, *, lock: WriterLock | None = None
+        self,
+        config: IndexConfig,
+        embedder: Embedder | None = None,
+        *,
+        lock: WriterLock | None = None,
+        stored: StoredLookup | None = None,
     ) -> None:
-        """``lock``: the folder's writer lock, if the caller took it already (see :func:`writer_or_reader`)."""
+        """``lock``: the folder's writer lock, if the caller took it already (see :func:`writer_or_reader`).
+        ``stored``: standards the system of record holds, served while this host lacks their files
+        (:mod:`standards.index.stored`); every reconcile asks it for the recent ones."""
         super().__init__(config, embedder)
+        self.stored = stored
         self._indexer = Indexer(self._store, self._embedder, max_file_bytes=self.config.max_file_bytes)
         self._lock_file = lock or WriterLock(self.config.index_dir)
         self._lock = asyncio.Lock()
@@ -242,7 +251,10 @@ class IndexWriter(IndexSearcher):
     async def _reconcile_locked(self, force: bool, progress: Callable[[BuildProgress], None] | None) -> IndexResult:
         files = await asyncio.to_thread(discover, self.config.sources)
         manifest = await self._store.manifest()
-        keys = {f.key for f in files}
+        found = await stand_ins(self.stored, self.config.sources, None)
+        standing_in = {sf.key for sf, _ in found}
+        files = [f for f in files if f.key not in standing_in]  # the version a stored update replaced
+        keys = {f.key for f in files} | standing_in
         removed = [doc for doc in manifest if doc not in keys]
         self._status = self._status.model_copy(update={"files_total": len(files), "files_indexed": 0})
 
@@ -255,6 +267,8 @@ class IndexWriter(IndexSearcher):
             log.warning("full-text index unreadable (%s); rebuilding it", problem)
             await self._store.rebuild_fts()
         result = await self._indexer.index(files, manifest, force=force, removed=removed, progress=report)
+        if found:  # stand-ins for files this host lacks (yet)
+            result.merge(await self._indexer.index_texts(found, {} if force else manifest))
         self._skipped = dict(result.skipped)
         self._after_write(result)
         # A build is done only when the full-text index covers every row (also after a start with
@@ -325,14 +339,30 @@ class IndexWriter(IndexSearcher):
         if self._status.state != "building":
             await self._settle_status()
 
+    async def index_stored(self, files: list[str]) -> list[str]:
+        """Serve these project-relative standards from the system of record where this host has no
+        file for them (yet); returns the files indexed so. A file that appears later replaces them."""
+        if self.stored is None or not files:
+            return []
+        async with self._lock:
+            found = await stand_ins(self.stored, self.config.sources, files)
+            if not found:
+                return []
+            result = await self._indexer.index_texts(found, await self._store.manifest())
+            self._skipped.update(result.skipped)
+            self._after_write(result)
+            await self._fold_locked(compact=False)
+        log.info("serving %d approved standards from the database until their files arrive", len(result.indexed))
+        if self._status.state != "building":
+            await self._settle_status()
+        return [sf.file for sf, _ in found if sf.key in result.indexed]
+
     def _keep_for_retry(self, paths: list[Path], exc: Exception) -> None:
         self._failed.keep(paths)
         reason = f"{type(exc).__name__}: {exc}"
         log.warning("could not index %d changed paths (%s); retrying with backoff", len(self._failed), reason)
         if self._status.state != "building":
             self._set_status("stale", message=f"{len(self._failed)} changed paths not indexed yet: {reason}")
-
-    # ----------------------------------------------------------------- requests from other processes
 
     # ----------------------------------------------------------------- folding, repair
 

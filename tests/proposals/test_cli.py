@@ -9,12 +9,14 @@ from dataclasses import astuple
 from pathlib import Path
 
 import pytest
+import redis
 
 from mcp_server.cli import main
 from standards.curation.store import ProposalStore
 from standards.frontmatter import parse
 from tests.proposals.conftest import DRAFT
 from worker.models import JobState
+from worker.standards_events import CHANNEL
 from worker.store import JobStore
 
 
@@ -65,6 +67,24 @@ def test_list_show_approve_reject(root: Path, capsys: pytest.CaptureFixture[str]
     assert {p["status"] for p in json.loads(out)["proposals"]} == {"approved", "rejected"}
     code, _, err = _run(capsys, "show", "nope")
     assert code == 2 and "No standard proposal with id 'nope'" in err
+
+
+def test_an_approval_from_the_shell_is_announced_to_the_worker_replicas(
+    root: Path, capsys: pytest.CaptureFixture[str], redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_url)  # a team deployment: workers keep their own index replicas
+    pid = _seed(root)
+    listener = redis.Redis.from_url(redis_url).pubsub()  # type: ignore[no-untyped-call]
+    listener.subscribe(CHANNEL)
+    assert listener.get_message(timeout=5) is not None  # subscribed
+    try:
+        code, out, _ = _run(capsys, "approve", pid, "--json")
+        assert code == 0 and json.loads(out)["file"] == "security/jwt-verification.md"
+        message = listener.get_message(ignore_subscribe_messages=True, timeout=10)
+    finally:
+        listener.close()
+    assert message is not None, "no standards-changed event"
+    assert json.loads(message["data"]) == {"paths": ["security/jwt-verification.md"]}
 
 
 def test_approve_with_edits_file(root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

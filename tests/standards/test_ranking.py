@@ -96,3 +96,13 @@ def test_default_ranking_is_vector_only_without_text_rows() -> None:
 
 def test_fts_query_text_drops_query_syntax() -> None:
     assert ranking.fts_query_text('secrets AND "vault" OR -rotate*') == "secrets AND vault OR rotate"
+
+
+def test_fts_query_text_can_drop_question_words() -> None:
+    query = "How should I name my feature branches?"
+    assert ranking.fts_query_text(query) == "How should I name my feature branches"
+    assert ranking.fts_query_text(query, drop_question_words=True) == "name feature branches"
+
+
+def test_fts_query_text_keeps_a_query_made_only_of_question_words() -> None:
+    assert ranking.fts_query_text("What should we do?", drop_question_words=True) == "What should we do"

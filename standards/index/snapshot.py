@@ -1,0 +1,89 @@
+"""One table version held in memory: result columns, vectors (numpy) and full-text terms (BM25).
+
+Built by :class:`~standards.index.memory_vectors.MemoryVectors` on a thread from a scan of the
+table; imported only then, so numpy, bm25s and PyStemmer stay out of a process that never searches.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from standards.index.memory_text import TextIndex
+from standards.index.store import RESULT_COLUMNS
+
+
+class Snapshot:
+    """Exact nearest-chunk and BM25 search over one table version; filters as ``store.build_filter``."""
+
+    def __init__(self, version: int, columns: dict[str, list[Any]], matrix: np.ndarray, text: TextIndex) -> None:
+        self.version = version
+        self.columns = columns
+        self.matrix = matrix
+        self.text = text
+        self.domain = np.asarray(columns["domain"], dtype=object)
+        self.source = np.asarray(columns["source"], dtype=object)
+        self.doc = np.asarray(columns["doc"], dtype=object)
+        self.tags_key = np.asarray(columns["tags_key"], dtype=object)
+
+    def mask(
+        self, domain: str | None, source: str | None, tags: tuple[str, ...], exclude_docs: list[str]
+    ) -> np.ndarray | None:
+        keep: np.ndarray | None = None
+
+        def both(cond: np.ndarray) -> None:
+            nonlocal keep
+            keep = cond if keep is None else keep & cond
+
+        if exclude_docs:
+            both(~np.isin(self.doc, exclude_docs))
+        if domain is not None:
+            both(self.domain == domain)
+        if source is not None:
+            both(self.source == source)
+        for tag in tags:
+            needle = f"|{tag}|"
+            both(np.fromiter((needle in key for key in self.tags_key), dtype=bool, count=len(self.tags_key)))
+        return keep
+
+    def nearest(self, vector: list[float], keep: np.ndarray | None, limit: int) -> list[dict[str, Any]]:
+        # einsum, not BLAS: a matrix-vector product is memory-bound, and BLAS threads waking up on a
+        # busy 2-core machine cost 10-50x the product itself
+        sims = np.einsum("ij,j->i", self.matrix, np.asarray(vector, dtype=np.float32))
+        if keep is not None:
+            sims = np.where(keep, sims, -np.inf)
+        return [{**row, "_distance": 1.0 - score} for row, score in self._top(sims, limit)]
+
+    def matches(self, query: str, keep: np.ndarray | None, limit: int) -> list[dict[str, Any]]:
+        """The ``limit`` best BM25 matches of ``query`` (chunks with at least one of its words)."""
+        scores = self.text.scores(query)
+        if scores is None:
+            return []
+        scores = np.where(scores > 0, scores, -np.inf)
+        if keep is not None:
+            scores = np.where(keep, scores, -np.inf)
+        return [{**row, "_score": score} for row, score in self._top(scores, limit)]
+
+    def _top(self, scores: np.ndarray, limit: int) -> list[tuple[dict[str, Any], float]]:
+        k = min(limit, len(scores))
+        if k <= 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        out: list[tuple[dict[str, Any], float]] = []
+        for i in top:
+            if not np.isfinite(scores[i]):
+                break
+            out.append(({name: self.columns[name][i] for name in RESULT_COLUMNS}, float(scores[i])))
+        return out
+
+
+def build_snapshot(version: int, table: Any) -> Snapshot:
+    """The snapshot of ``version`` from a scan of ``memory_vectors.COLUMNS`` (blocking: run it on a thread)."""
+    vectors = table.column("vector").combine_chunks()
+    width = vectors.type.list_size
+    matrix = vectors.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, width)
+    columns = {name: table.column(name).to_pylist() for name in [*RESULT_COLUMNS, "tags_key"]}
+    text = TextIndex(table.column("search_text").to_pylist())
+    return Snapshot(version, columns, np.ascontiguousarray(matrix), text)

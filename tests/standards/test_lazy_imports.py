@@ -1,0 +1,71 @@
+"""Starting the server imports none of the heavy search libraries: they load on a thread once the
+server is up (LanceDB, the model runtime) or with the first in-memory copy of the index (numpy,
+bm25s, PyStemmer), so `tools/list` never waits for them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HEAVY = [
+    "lancedb",
+    "pyarrow",
+    "numpy",
+    "onnxruntime",
+    "tokenizers",
+    "bm25s",
+    "Stemmer",
+    "scipy",
+    "torch",
+    "sentence_transformers",
+    "transformers",
+    "anthropic",
+]
+REPO = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import json, sys
+import mcp_server.cli as cli
+cli.build_parser()
+from mcp_server.server import build_server
+from mcp_server.settings import Settings
+build_server(Settings())
+print(json.dumps({"loaded": [m for m in HEAVY if m in sys.modules], "server": "mcp_server.server" in sys.modules}))
+"""
+
+
+def test_building_the_server_imports_no_heavy_library(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONAS_")}
+    env.update(PERSONAS_PROJECT_ROOT=str(tmp_path), PYTHONPATH=str(REPO))
+    done = subprocess.run(
+        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{PROBE}"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {"loaded": [], "server": True}
+
+
+def test_the_probe_sees_an_eager_import(tmp_path: Path) -> None:
+    """The probe itself works: a library imported on the way is reported."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONAS_")}
+    env.update(PERSONAS_PROJECT_ROOT=str(tmp_path), PYTHONPATH=str(REPO))
+    done = subprocess.run(
+        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\nimport numpy\n{PROBE}"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1])["loaded"] == ["numpy"]
