@@ -180,6 +180,8 @@ class IndexSearcher:
         view = await self._source_view(version)
         excluded = view.excluded(paths)
         filters: dict[str, Any] = {"domain": domain, "source": source, "tags": tag_tuple, "exclude_docs": excluded}
+        # no in-memory copy of a table still being built (LanceDB answers until the build is done)
+        filters["load"] = self._status.state != "building"
         fts_text = fts_query_text(text) if mode == "hybrid" else ""
         depth = candidate_depth(limit)
         pool = depth if paths else limit  # scoped hits deeper in the ranking can still move up

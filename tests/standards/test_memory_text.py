@@ -135,3 +135,16 @@ def test_very_long_words_are_not_indexed() -> None:
     """The analyzer drops words of 40 bytes or more, as LanceDB's index does."""
     long_word = "a" * 40
     assert TextIndex([f"{long_word} keys", "keys"]).scores(long_word) is None
+
+
+async def test_no_copy_is_loaded_while_the_index_is_being_built(index: IndexWriter) -> None:
+    """While a build writes batch after batch, each version would be stale before its copy loaded."""
+    memory = index._vectors
+    index._status = index._status.model_copy(update={"state": "building"})
+    assert (await index.search("vault credentials")).results
+    await memory.wait_loaded()
+    assert memory._snapshot is None
+    index._status = index._status.model_copy(update={"state": "ready"})
+    assert (await index.search("vault credentials rotate")).results
+    await memory.wait_loaded()
+    assert memory._snapshot is not None
