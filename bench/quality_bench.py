@@ -1,6 +1,7 @@
 """Retrieval quality of every ranking candidate on every evaluation corpus (prints a table).
 
     python -m bench.quality_bench [--backend torch|onnx|onnx-int8] [--corpus NAME ...] [--split tune|judge|all]
+                                  [--fast] [--chunking VARIANT]
 
 Each corpus is indexed the way ``personas index`` does it (an IndexWriter reconciles, then the
 FTS index folded in). Then every question is embedded once and asked of the real index: the
@@ -8,7 +9,8 @@ vector and full-text candidate lists come from LanceDB exactly as a search gets 
 ranking candidate orders those lists (pure functions from ``standards.index.ranking``; the same
 code the server runs). Candidates that need vectors the index does not store (a summary vector
 per document, headings-only vectors) embed them here, so they can be judged before anyone pays
-for storing them. Nothing is asserted.
+for storing them. ``--chunking`` builds the indexes with another chunk size, overlap or chunk header
+(``bench/chunk_variants.py``). Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from bench import chunk_variants
 from bench.corpora import Corpus, Quality, load_corpora, score_rankings
-from bench.quality_candidates import DEFAULT, DEPTH, NEEDS_EXTRAS, Case, Extra, candidates
+from bench.quality_candidates import DEFAULT, DEPTH, NEEDS_EXTRAS, PRF_BETAS, PRF_TOP, Case, Extra, candidates
 from standards import IndexConfig, IndexReader, IndexWriter, StandardsSource
 from standards.index import ranking
 from standards.index.embedder import Embedder, make_embedder
@@ -73,6 +76,12 @@ async def extras(index: IndexReader, embedder: Embedder) -> Extra:
     return Extra(doc_ids, doc_vecs, {str(row["id"]): v for row, v in zip(data, head_vecs, strict=True)})
 
 
+async def chunk_vectors(index: IndexReader) -> dict[str, np.ndarray]:
+    table = index._store._t()
+    data = (await table.query().select(["id", "vector"]).to_arrow()).to_pylist()
+    return {str(row["id"]): np.asarray(row["vector"], dtype=np.float32) for row in data}
+
+
 async def headings_table(index: IndexReader, where: Path) -> Any:
     """A side table with a full-text index over each chunk's title and heading path alone."""
     import lancedb
@@ -104,6 +113,7 @@ async def evaluate(corpus: Corpus, work: Path, embedder: Embedder, *, fast: bool
     no_extra = Extra([], np.zeros((0, embedder.dimension), dtype=np.float32), {})
     extra = no_extra if fast else await extras(index, embedder)
     headings = None if fast else await headings_table(index, work / f"{corpus.name}-headings")
+    vectors = await chunk_vectors(index)
     cases: list[Case] = []
     for q in corpus.questions:
         qvec = np.asarray(embedder.embed([q.question])[0], dtype=np.float32)
@@ -112,7 +122,14 @@ async def evaluate(corpus: Corpus, work: Path, embedder: Embedder, *, fast: bool
         plain = ranking.fts_query_text(q.question, drop_question_words=True)
         prows = await index._store.text_search(plain, None, DEPTH)
         hrows = [] if headings is None else await _text_query(headings, plain, DEPTH)
-        cases.append(Case(vrows, trows, qvec, extra, text_rows_plain=prows, head_rows=hrows))
+        feedback = {}
+        for beta in PRF_BETAS:  # pseudo-relevance feedback: the query moved towards its best chunks
+            moved = qvec + beta * np.mean([vectors[str(r["id"])] for r in vrows[:PRF_TOP]], axis=0)
+            moved /= float(np.linalg.norm(moved)) or 1.0
+            feedback[beta] = await index._store.vector_search(moved.tolist(), None, DEPTH)
+        case = Case(vrows, trows, qvec, extra, text_rows_plain=prows, head_rows=hrows)
+        case.feedback_rows = feedback
+        cases.append(case)
     await index.stop()
     out: dict[str, dict[str, Quality]] = {}
     for name, rank in candidates().items():
@@ -168,7 +185,10 @@ async def main() -> None:
     parser.add_argument("--fast", action="store_true", help="skip the candidates that embed extra vectors")
     parser.add_argument("--work", type=Path, default=None, help="where the indexes are kept between runs")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    parser.add_argument("--chunking", default=None, help=f"an index-side variant: {', '.join(chunk_variants.VARIANTS)}")
     args = parser.parse_args()
+    if args.chunking:
+        chunk_variants.apply(args.chunking)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     corpora = load_corpora(args.corpus)
     missing = [c.name for c in corpora if not c.available]
@@ -180,6 +200,7 @@ async def main() -> None:
     embedder = make_embedder(None, backend=args.backend)
     print(f"== embedder: {embedder.name}")
     slug = "".join(ch if ch.isalnum() else "-" for ch in embedder.name)
+    slug += f"-{args.chunking}" if args.chunking else ""
     work = args.work or Path(tempfile.gettempdir()) / "personas-search-eval" / slug
     results = {c.name: await evaluate(c, work, embedder, fast=args.fast) for c in corpora}
     for split in ("tune", "judge") if args.split == "all" else (args.split,):

@@ -20,6 +20,9 @@ DEPTH = ranking.candidate_depth(5)
 #: Candidates that need vectors or indexes the index does not store (skipped with --fast).
 NEEDS_EXTRAS = ("heading-aware", "multi-vector", "headings bm25")
 DEFAULT = "default (blend 0.2 + doc agg 0.1)"
+#: Pseudo-relevance feedback: the query vector moves by beta × the mean of its best PRF_TOP chunks.
+PRF_BETAS = (0.3, 0.6)
+PRF_TOP = 3
 
 Rows = list[dict[str, Any]]
 
@@ -56,6 +59,8 @@ class Case:
         self.extra = extra
         self.text_rows_plain = text_rows if text_rows_plain is None else text_rows_plain
         self.head_rows = head_rows or []
+        #: vector candidates for the query moved towards its best chunks, by feedback weight
+        self.feedback_rows: dict[float, Rows] = {}
 
 
 Ranker = Callable[[Case], list[str]]
@@ -99,6 +104,12 @@ def _agg_variant(k: Case, a: float, per_doc: int, decay: float) -> list[str]:
     return files_of(sorted(blended, key=lambda item: -(item[1].score + bonus[item[0]])))
 
 
+def _agg_depth(k: Case, depth: int) -> list[str]:
+    """Blend 0.2, keep the best ``depth`` chunks, then doc agg 0.1 among those only."""
+    blended = ranking.blend(k.vector_rows, k.text_rows, depth)
+    return files_of(ranking.aggregate_docs(blended, doc_weight=ranking.DOC_WEIGHT))
+
+
 def _doc_mean(k: Case, top: int) -> list[str]:
     """Blend 0.2, then files ordered by the mean of their best ``top`` chunks (missing ones count 0)."""
     blended = ranking.blend(k.vector_rows, k.text_rows, len(k.vector_rows) + len(k.text_rows))
@@ -133,6 +144,14 @@ def _with_headings(k: Case, wh: float, plain: bool) -> list[str]:
     ranked = [(rows[key]["doc"], ranking._hit(rows[key], max(0.0, s / top))) for key, s in scores.items()]
     ranked.sort(key=lambda item: -item[1].score)
     return files_of(ranking.aggregate_docs(ranked, doc_weight=ranking.DOC_WEIGHT))
+
+
+def _feedback(k: Case, beta: float, vector_only: bool) -> list[str]:
+    """The default ranking (or vector order) over the candidates of the feedback-moved query vector."""
+    rows = k.feedback_rows[beta]
+    if vector_only:
+        return files_of(ranking.vector_hits(rows, DEPTH))
+    return files_of(ranking.rank(rows, k.text_rows, 2 * DEPTH))
 
 
 def summary_sim(case: Case) -> dict[str, float]:
@@ -180,12 +199,17 @@ def candidates() -> dict[str, Ranker]:
     agg_variants = ((0.1, 2, 1.0), (0.2, 2, 1.0), (0.05, 3, 1.0), (0.15, 3, 1.0), (0.1, 6, 1.0), (0.2, 6, 0.5))
     for a, per_doc, decay in agg_variants:
         c[f"agg sum: next {per_doc - 1} a={a} decay={decay}"] = partial(_agg_variant, a=a, per_doc=per_doc, decay=decay)
+    for depth in (10, 15, 20, 30):
+        c[f"blend 0.2, best {depth} chunks, doc agg 0.1"] = partial(_agg_depth, depth=depth)
     for top in (2, 3):
         c[f"agg mean of best {top}"] = partial(_doc_mean, top=top)
     c["default, bm25 query w/o question words"] = _default_plain_query
     for wh in (0.1, 0.2, 0.3):
-        c[f"default + headings bm25 {wh}"] = partial(_with_headings, wh=wh, plain=False)
-        c[f"default + headings bm25 {wh}, plain query"] = partial(_with_headings, wh=wh, plain=True)
+        c[f"headings bm25 {wh} + default"] = partial(_with_headings, wh=wh, plain=False)
+        c[f"headings bm25 {wh} + default, plain query"] = partial(_with_headings, wh=wh, plain=True)
+    for beta in PRF_BETAS:
+        c[f"vector, query feedback b={beta} top {PRF_TOP}"] = partial(_feedback, beta=beta, vector_only=True)
+        c[f"default, query feedback b={beta} top {PRF_TOP}"] = partial(_feedback, beta=beta, vector_only=False)
     for beta in (0.2, 0.4):
         c[f"heading-aware b={beta}"] = partial(_heading_aware, beta=beta)
     for g in (0.2, 0.4):

@@ -26,7 +26,7 @@ from mcp_server.tools.guard import guard_tool_calls
 from mcp_server.tools.jobs import register_job_tools
 from mcp_server.tools.ops import register_ops_tools
 from mcp_server.tools.personas import register_persona_tools
-from mcp_server.tools.profiles import select_tools
+from mcp_server.tools.profiles import not_offered
 from mcp_server.tools.proposals import register_proposal_tools
 from mcp_server.tools.review import register_review_tools
 from mcp_server.tools.standards import register_standards
@@ -106,19 +106,20 @@ def build_server(
     register_completions(server)
     register_logging(server)
     register_roots(server, lambda state: state.workspace if isinstance(state, AppState) else None)
-    offer_only(server, settings.tools)
+    left_out = offer_only(server, settings.tools)
     server.middleware.append(trim_tools_list)
     hidden = frozenset() if settings.remote_clients else frozenset(CLIENT_CODE_PARAMS)
     if hidden:
         server.middleware.append(hide_client_code)
-    server.middleware.append(guard_tool_calls(registered_tool_arguments(server), hidden))
+    server.middleware.append(guard_tool_calls(registered_tool_arguments(server), hidden, left_out))
     return server
 
 
-def offer_only(server: MCPServer[Any], spec: str) -> None:
-    """Keep the tools of the PERSONAS_TOOLS selection; raises ToolSelectionError naming the bad part."""
+def offer_only(server: MCPServer[Any], spec: str) -> dict[str, str]:
+    """Keep the tools of the PERSONAS_TOOLS selection; raises ToolSelectionError naming the bad part.
+    Returns each tool left out with the error a call to it gets (how to add it)."""
     registered = registered_tool_names(server)
-    keep = set(select_tools(spec, registered))
-    for name in registered:
-        if name not in keep:
-            server.remove_tool(name)
+    left_out = not_offered(spec, registered)
+    for name in left_out:
+        server.remove_tool(name)
+    return left_out

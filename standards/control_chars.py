@@ -18,8 +18,11 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069]"
 
 
 def _visible(match: re.Match[str]) -> str:
+    # DEL and above as \\uXXXX: JSON serialisers leave DEL, C1 and bidi characters raw, and inside a
+    # JSON string '\\u0085' is a valid escape of the same character ('\\x85' would break the JSON).
+    # C0 characters reach a JSON string already escaped by the serialiser.
     code = ord(match.group(0))
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return f"\\x{code:02x}" if code < 0x7F else f"\\u{code:04x}"
 
 
 def escape_controls(text: str) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from mcp_server.desk.web import APPROVER_COOKIE, Desk, form
+from mcp_server.desk.web import Desk, form
 
 DECIDED = ("approved", "rejected")
 
@@ -86,7 +86,7 @@ async def detail_page(desk: Desk, request: Request, outcome: object | None = Non
         section="proposals",
         p=detail,
         diff=side_by_side(detail.diff),
-        approver=request.cookies.get(APPROVER_COOKIE, ""),
+        approver=desk.remembered_name(request),
         outcome=outcome,
     )
 
@@ -98,7 +98,7 @@ async def approve(desk: Desk, request: Request) -> Response:
         raise ValueError("say who approves it: fill in 'Approved by'")
     result = await desk.state.proposals.approve(request.path_params["proposal_id"], approved_by=approver)
     response = await detail_page(desk, request, outcome=result)
-    desk.set_cookie(response, APPROVER_COOKIE, approver[:100], max_age=365 * 86400)
+    desk.remember_name(response, approver)
     return response
 
 

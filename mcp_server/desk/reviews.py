@@ -7,7 +7,7 @@ import datetime as dt
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from mcp_server.desk.web import APPROVER_COOKIE, Desk, form
+from mcp_server.desk.web import Desk, form
 from personas.runtime.review import Finding
 from worker.dismissals import dismiss
 
@@ -78,7 +78,7 @@ async def detail_page(desk: Desk, request: Request, notice: str | None = None) -
         active=report.status in ("pending", "running"),
         dismissed=dismissed,
         can_dismiss=state.dismissals is not None and report.status == "complete",
-        dismisser=request.cookies.get(APPROVER_COOKIE, ""),
+        dismisser=desk.remembered_name(request),
         notice=notice,
     )
 
@@ -102,7 +102,7 @@ async def dismiss_finding(desk: Desk, request: Request) -> Response:
         by=by,
     )
     response = await detail_page(desk, request, notice=result.message)
-    desk.set_cookie(response, APPROVER_COOKIE, by[:100], max_age=365 * 86400)
+    desk.remember_name(response, by)
     return response
 
 

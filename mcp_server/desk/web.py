@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markdown_it import MarkdownIt
@@ -69,7 +70,8 @@ class Desk:
         if self.token is None:
             return True
         given = request.cookies.get(SESSION_COOKIE, "")
-        return hmac.compare_digest(given, self.session_value())
+        # bytes: compare_digest raises TypeError on a str with non-ASCII characters (a forged cookie)
+        return hmac.compare_digest(given.encode(), self.session_value().encode())
 
     def page(self, request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
         csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
@@ -95,6 +97,14 @@ class Desk:
             secure=self.secure_cookies,
         )
 
+    def remember_name(self, response: Response, name: str) -> None:
+        """Keep who approved or dismissed for the next form; percent-encoded, since a cookie header
+        carries only Latin-1 (a name such as '张三' failed the response after the action was done)."""
+        self.set_cookie(response, APPROVER_COOKIE, quote(name[:100], safe=""), max_age=365 * 86400)
+
+    def remembered_name(self, request: Request) -> str:
+        return unquote(request.cookies.get(APPROVER_COOKIE, ""))
+
     def url(self, path: str) -> str:
         return f"{self.root_path}{path}"
 
@@ -104,6 +114,17 @@ async def form(request: Request) -> dict[str, str]:
     length = int(request.headers.get("content-length") or 0)
     if length > MAX_FORM_BYTES:
         raise ValueError(f"the form is {length} bytes; the desk accepts at most {MAX_FORM_BYTES}")
+    if request._form is None and not hasattr(request, "_body"):
+        # Read the body ourselves, counting: a chunked request has no Content-Length, and Starlette's
+        # form parser would otherwise hold up to 50 fields of 1 MB each before any login check.
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_FORM_BYTES:
+                raise ValueError(f"the form is over {MAX_FORM_BYTES} bytes; the desk accepts at most {MAX_FORM_BYTES}")
+            chunks.append(chunk)
+        request._body = b"".join(chunks)  # what request.form() parses
     data = await request.form(max_files=0, max_fields=50)
     return {k: v for k, v in data.items() if isinstance(v, str)}
 
@@ -111,7 +132,7 @@ async def form(request: Request) -> dict[str, str]:
 def csrf_ok(request: Request, submitted: str | None) -> bool:
     """Double-submit check: the form's token must equal the SameSite=Strict cookie's."""
     cookie = request.cookies.get(CSRF_COOKIE, "")
-    return bool(cookie) and submitted is not None and hmac.compare_digest(cookie, submitted)
+    return bool(cookie) and submitted is not None and hmac.compare_digest(cookie.encode(), submitted.encode())
 
 
 Handler = Callable[[Desk, Request], Awaitable[Response]]

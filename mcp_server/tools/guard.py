@@ -1,11 +1,12 @@
-"""Careless and hostile tool calls: unknown arguments are refused, and error texts stay short.
+"""Careless and hostile calls: unknown tool arguments are refused, and error texts stay short.
 
 The SDK drops arguments a tool does not take, so a misspelt ``contexts=`` or ``min_severty=``
 would run a review without the context or the filter the caller meant; here it is refused,
 naming the argument, the ones the tool takes and the closest (an unknown argument set to null
 says nothing and is let through). An error that quotes a value the
 caller sent (an unknown id, a bad filter) would hand a 100 KB value straight back into the
-model's context; every error text is cut to a bound, keeping its start and its end (the fix).
+model's context; every error text (a tool's error result, or a protocol error such as an unknown
+resource URI, with its data) is cut to a bound, keeping its start and its end (the fix).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerMiddleware, ServerRequestContext
+from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, TextContent
 
 MAX_ERROR_CHARS = 2000
@@ -46,14 +48,28 @@ def shorten_error(text: str) -> str:
     return f"{head} …[{len(text) - len(head) - len(tail):,} characters left out]… {tail}"
 
 
-def guard_tool_calls(arguments: Mapping[str, tuple[str, ...]], hidden: frozenset[str]) -> ServerMiddleware[Any]:
+def guard_tool_calls(
+    arguments: Mapping[str, tuple[str, ...]], hidden: frozenset[str], left_out: Mapping[str, str] | None = None
+) -> ServerMiddleware[Any]:
     """Server middleware for ``tools/call``: ``arguments`` maps each tool to the arguments it takes;
-    ``hidden`` are accepted but not offered (not named in the error's list)."""
+    ``hidden`` are accepted but not offered (not named in the error's list); ``left_out`` maps the
+    tools the profile leaves out to the error a call to one gets."""
 
     async def guard(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        try:
+            return await _guarded(ctx, call_next)
+        except MCPError as exc:  # a protocol error (e.g. an unknown resource URI) quotes the request too
+            message, data = shorten_error(exc.message), _short_data(exc.data)
+            if message == exc.message and data == exc.data:
+                raise
+            raise MCPError(code=exc.code, message=message, data=data) from exc
+
+    async def _guarded(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method != "tools/call" or ctx.params is None:
             return await call_next(ctx)
         name, given = ctx.params.get("name"), ctx.params.get("arguments")
+        if isinstance(name, str) and left_out and name in left_out:
+            return CallToolResult(content=[TextContent(type="text", text=left_out[name])], is_error=True)
         takes = arguments.get(name) if isinstance(name, str) else None
         if takes is not None and isinstance(given, Mapping):
             unknown = sorted(str(key) for key, value in given.items() if key not in takes and value is not None)
@@ -65,6 +81,14 @@ def guard_tool_calls(arguments: Mapping[str, tuple[str, ...]], hidden: frozenset
         return _shortened(result)
 
     return guard
+
+
+def _short_data(data: Any) -> Any:
+    if isinstance(data, str):
+        return shorten_error(data)
+    if isinstance(data, dict):
+        return {key: shorten_error(value) if isinstance(value, str) else value for key, value in data.items()}
+    return data
 
 
 def _shortened(result: HandlerResult) -> HandlerResult:

@@ -64,6 +64,30 @@ def select_tools(spec: str, available: Iterable[str]) -> list[str]:
     return [n for n in names if n in chosen]
 
 
+INSTEAD = {"check_persona_job": "wait_for_persona_job(job_id, timeout_seconds=0) checks a job the same way. "}
+"""What an offered tool does in place of a left-out one."""
+
+
+def not_offered(spec: str, available: Iterable[str]) -> dict[str, str]:
+    """Each tool of this server that ``spec`` leaves out → the error a call to it gets: which
+    profiles offer it and how to add it (the SDK would answer only 'Unknown tool')."""
+    names = list(available)
+    kept = set(select_tools(spec, names))
+    out: dict[str, str] = {}
+    for name in names:
+        if name in kept:
+            continue
+        profiles = [profile for profile in PROFILES if name in select_tools(profile, names)]
+        which = (
+            f"The {profiles[0]} profile offers" if len(profiles) == 1 else f"The {', '.join(profiles)} profiles offer"
+        )
+        out[name] = (
+            f"{name} is not offered by this server (PERSONAS_TOOLS={spec}): nothing was done. {INSTEAD.get(name, '')}"
+            f"{which} it; to add it, start the server with PERSONAS_TOOLS={spec},{name} (or --tools)."
+        )
+    return out
+
+
 def _hint(token: str, names: list[str]) -> str:
     """Why a near-miss is not there: the other persona-tool layout, or the closest valid name."""
     if token.startswith(INVOKE_PREFIX) and token != PANEL:

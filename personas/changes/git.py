@@ -2,7 +2,9 @@
 
 Repository configuration cannot run programs through these calls: external diff drivers, textconv
 filters, the fsmonitor hook and every clean/smudge/process filter are switched off on every command
-line.
+line; git may not fetch (a partial clone's lazy fetch would run the ``uploadpack`` command, the
+``ext::`` transport or the ssh command its config names); submodules' work trees are never
+inspected (git would run ``git status`` in them, with the submodule's own filters).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 
 GIT_TIMEOUT_SECONDS = 30.0
 MAX_GIT_OUTPUT_BYTES = 32 * 1024 * 1024
+NO_PROTOCOL = "none-allowed"
+"""GIT_ALLOW_PROTOCOL: a protocol name that does not exist, so every transport is refused."""
 SAFE_CONFIG = (
     "-c",
     "core.fsmonitor=false",
@@ -44,7 +48,22 @@ def _env() -> dict[str, str]:
     # Literal pathspecs: a path a model asks for ('*', '.en?', ':(glob)…') must name one file, never
     # match others (such as a secret file the name checks refused).
     env.update(GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", GIT_PAGER="cat", LC_ALL="C", GIT_LITERAL_PATHSPECS="1")
+    # No transport at all (this overrides every protocol.*.allow of the repository's config), and no
+    # lazy fetch of a partial clone's missing objects (git >= 2.45 says so plainly).
+    env.update(GIT_ALLOW_PROTOCOL=NO_PROTOCOL, GIT_NO_LAZY_FETCH="1")
     return env
+
+
+def fetch_hint(err: str) -> str:
+    """What to do when git wanted to fetch missing objects ('' when that is not why it failed)."""
+    if NO_PROTOCOL not in err and "promisor remote" not in err and "lazy fetch" not in err:
+        return ""
+    return (
+        " This checkout is a partial clone without the objects this change needs, and agent-personas never "
+        "lets git fetch them (a repository's own config could run commands through a fetch). Fetch them "
+        "yourself in this checkout first (e.g. run the same `git diff` once, or use a full clone: in CI, "
+        "actions/checkout without 'filter'), then retry."
+    )
 
 
 def _filter_overrides(git: str, root: Path) -> list[str]:

@@ -21,7 +21,7 @@ from personas.changes.diff import (
     split_sections,
     withheld_section,
 )
-from personas.changes.git import ChangesError, run_git
+from personas.changes.git import ChangesError, fetch_hint, run_git
 from personas.changes.models import INDEX_HEAD, ChangedFile, ChangeKind, ChangeSet, FileStatus, LineRange
 from personas.runtime.sandbox import DENIED_DIRS, SKIPPED_DIRS, is_secret_name
 
@@ -39,7 +39,18 @@ STATUS: dict[str, FileStatus] = {
     "C": "copied",
     "T": "type_changed",
 }
-DIFF_OPTIONS = ("--relative", "--no-color", "--no-ext-diff", "--no-textconv", "-M", "--unified=3")
+# --ignore-submodules=dirty: git would otherwise run `git status` inside each submodule, which runs
+# the filters its own config (.git/modules/<name>/config) defines.
+DIFF_OPTIONS = (
+    "--relative",
+    "--no-color",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--ignore-submodules=dirty",
+    "--submodule=short",
+    "-M",
+    "--unified=3",
+)
 HINT = "Use 'working', 'staged', or a git range such as 'origin/main...HEAD', 'main..feature' or 'HEAD~3'."
 
 
@@ -268,10 +279,12 @@ async def resolve_changes(
     base, head, revs = await _bounds(root, spec, parsed)
     names = await run_git(root, "diff", *DIFF_OPTIONS, "--name-status", "-z", *revs, "--")
     if names.code != 0:
-        raise ChangesError(f"changes={spec!r}: git diff failed in {root}: {names.err}")
+        raise ChangesError(f"changes={spec!r}: git diff failed in {root}: {names.err}{fetch_hint(names.err)}")
     files = _parse_name_status(names.out)
     binary = _binary_paths((await run_git(root, "diff", *DIFF_OPTIONS, "--numstat", "-z", *revs, "--")).out)
     patch = await run_git(root, "diff", *DIFF_OPTIONS, *revs, "--")
+    if patch.code != 0 and not patch.cut:
+        raise ChangesError(f"changes={spec!r}: git diff failed in {root}: {patch.err}{fetch_hint(patch.err)}")
     text = patch.out.decode("utf-8", "replace")
     raw_sections = split_sections(text)
     if patch.cut and raw_sections:

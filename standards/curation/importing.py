@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from standards.control_chars import check_no_controls
 from standards.curation.publish import (
     MAX_STANDARD_BYTES,
     MAX_TOPIC_CHARS,
@@ -91,6 +92,7 @@ def import_document(
         )
     try:
         check_no_secrets(ScanTarget(source.name, text))
+        check_no_controls(source.name, text)  # as for proposals: escapes and bidi overrides can hide text
         meta, body = split_front_matter(text)
     except ValueError as exc:
         raise ProposalError(f"{source.name} was not imported: {exc}") from None

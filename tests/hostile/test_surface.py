@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from mcp import Client
+from mcp import Client, MCPError
 
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
@@ -37,6 +37,23 @@ async def test_a_misspelt_argument_is_refused_with_the_closest_one_and_nothing_s
     assert not nothing.is_error, nothing.content  # an unknown argument set to null says nothing
 
 
+async def test_a_tool_the_profile_leaves_out_says_how_to_get_it(
+    make_settings: Callable[..., Settings], redis_url: str
+) -> None:
+    settings = make_settings(redis_url=redis_url, tools="developer")
+    async with Client(build_server(settings, run_worker=False, watch=False)) as client:
+        check = await refused(client, "check_persona_job", job_id="x")
+        reset = await refused(client, "reset_persona_jobs", confirm=True)
+        approve = await refused(client, "approve_standard_proposal", proposal_id="p")
+        nowhere = await refused(client, "no_such_tool")
+    assert check.startswith("check_persona_job is not offered by this server (PERSONAS_TOOLS=developer)")
+    assert "wait_for_persona_job(job_id, timeout_seconds=0) checks a job the same way" in check
+    assert "The ops, all profiles offer it" in check and "PERSONAS_TOOLS=developer,check_persona_job" in check
+    assert "nothing was done" in reset
+    assert "The reviewer, all profiles offer it" in approve
+    assert "no_such_tool" in nowhere
+
+
 async def test_an_error_quoting_a_pasted_value_stays_short_and_keeps_the_fix(
     make_settings: Callable[..., Settings], redis_url: str
 ) -> None:
@@ -53,6 +70,20 @@ async def test_an_error_quoting_a_pasted_value_stays_short_and_keeps_the_fix(
         assert pasted[:200] not in error and "characters]" in error, error
     assert "Use the job_id returned by an invoke_* tool" in errors[0]
     assert "Known personas: architect" in errors[2]
+
+
+async def test_a_protocol_error_quoting_a_pasted_uri_stays_short(
+    make_settings: Callable[..., Settings], redis_url: str
+) -> None:
+    pasted = "q" * 100_000
+    async with Client(build_server(make_settings(redis_url=redis_url), run_worker=False, watch=False)) as client:
+        for uri in (f"personas://jobs/{pasted}", f"personas://nowhere/{pasted}"):
+            with pytest.raises(MCPError) as info:
+                await client.read_resource(uri)
+            error = info.value
+            assert error.message.startswith("Unknown resource: personas://") or "No job" in error.message
+            assert len(error.message) < 300 and "characters]" in error.message, error.message[:300]
+            assert len(str(error.data)) < 300  # the SDK's data quotes the URI as well
 
 
 def test_shortening_keeps_ordinary_errors_and_cuts_long_ones_in_the_middle() -> None:

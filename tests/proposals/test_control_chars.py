@@ -44,7 +44,7 @@ async def test_approval_edits_refuse_control_characters(service: ProposalService
 
 
 def test_escape_helper() -> None:
-    assert escape_controls("a\x1b[31mb\tc\nd\r\u202e\x9b") == "a\\x1b[31mb\tc\nd\\x0d\\u202e\\x9b"
+    assert escape_controls("a\x1b[31mb\tc\nd\r\u202e\x9b") == "a\\x1b[31mb\tc\nd\\x0d\\u202e\\u009b"
     assert find_control("ok\nline\x07") == (2, "\\x07")
     assert find_control("fine\r\n") is None
     out = io.StringIO()

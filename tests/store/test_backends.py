@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from personas.runtime import ProgressUpdate
-from standards.curation.store import ProposalStore
+from standards.curation.store import ApprovalTarget, ProposalStore
 from tests.proposals.conftest import DRAFT
 from worker.models import JobFinish, JobState, JobStatus
 from worker.ops import database_stats
@@ -208,6 +208,40 @@ async def test_decided_proposals_are_final_and_one_decision_wins(database: Path 
         assert await a.status_counts() == {"draft": 1, "changes_requested": 0, "approved": int(decisions[0]),
                                            "rejected": int(decisions[1])}  # fmt: skip
         assert len(await b.list(statuses=("approved", "rejected"))) == 1
+
+
+async def test_approved_standards_list_the_newest_approval_of_each_file_in_the_window(database: Path | str) -> None:
+    async def approve(store: ProposalStore, topic: str, content: str, target: ApprovalTarget = "project") -> str:
+        pid = await store.create_draft(**{**DRAFT, "topic": topic, "content": content})
+        assert await store.mark_approved(
+            pid,
+            version=1,
+            approved_by="alice",
+            file_path=f"/x/{topic}.md",
+            content=content,
+            edited=False,
+            target=target,
+        )
+        return pid
+
+    async with ProposalStore.open(database) as store:
+        await approve(store, "before-the-window", "## Old\nold")
+        await asyncio.sleep(0.01)
+        since = time.time()
+        await approve(store, "jwt", "## V1\nfirst")
+        newest = await approve(store, "jwt", "## V2\nsecond")  # a later approval of the same file
+        shared = await approve(store, "org-wide", "## Org\nshared", target="shared")
+        await store.create_draft(**{**DRAFT, "topic": "still-open"})
+
+        listed = await store.approved_standards(since=since)
+        assert [(p.id, p.target, p.topic) for p in listed] == [
+            (shared, "shared", "org-wide"),
+            (newest, "project", "jwt"),
+        ]
+        assert [p.id for p in await store.approved_standards(since=since, files=["security/jwt.md"])] == [newest]
+        assert await store.approved_standards(since=since, files=["../security/jwt.md", "security/jwt.txt", ""]) == []
+        assert await store.approved_standards(since=time.time() + 60) == []
+        assert {p.topic for p in await store.approved_standards(since=0)} == {"before-the-window", "jwt", "org-wide"}
 
 
 async def test_query_counts_from_every_host_add_up(database: Path | str) -> None:
