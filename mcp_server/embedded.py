@@ -45,6 +45,7 @@ from redis.exceptions import AuthenticationError, RedisError, ResponseError
 
 from mcp_server.data_dir import storage_problem
 from worker.queue import describe_redis
+from worker.redis_compat import cancel_safe
 from worker.redis_record import read_record, recorded_redis_pid, remove_record, write_record
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,7 @@ def _quote(path: Path) -> str:
 
 async def health(url: str) -> Health:
     """Does the Redis at ``url`` answer with this URL's secret?"""
-    client = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+    client = cancel_safe(Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2))
     try:
         await client.ping()
         return "up"

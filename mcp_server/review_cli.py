@@ -32,6 +32,7 @@ NO_API_KEY = (
 )
 INDEX_WAIT_SECONDS = 600.0
 EXIT_ERROR = 2
+log = logging.getLogger(__name__)
 RELEASE_WAIT_SECONDS = 5.0
 
 
@@ -195,6 +196,16 @@ async def review_command(settings: Settings, args: argparse.Namespace, out: Text
         return await _run(settings, args, persona_ids, out, err)
     except ReviewCliError as exc:
         err.write(f"personas review: {exc}\n")
+        return EXIT_ERROR
+    except Exception as exc:  # exit 1 means "findings": a crash must never read as that
+        from mcp_server.data_dir import DataDirError
+
+        if not isinstance(exc, DataDirError | OSError):
+            log.error("personas review failed", exc_info=True)
+        err.write(
+            f"personas review: {exc or type(exc).__name__}\nThe review did not run to the end, so nothing was "
+            "decided; exit 2.\n"
+        )
         return EXIT_ERROR
 
 

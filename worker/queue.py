@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 
 from worker.arq_compat import ABORT_SET, due_score, dumps, in_progress_key, job_key, loads, score_datetime
 from worker.models import Priority
+from worker.redis_compat import cancel_safe
 
 StopOutcome = Literal["removed", "aborted", "absent"]
 
@@ -66,9 +67,10 @@ def describe_redis(url: str) -> str:
 
 def make_pool(url: str) -> ArqRedis:
     """An arq Redis client that connects lazily: commands fail fast (2 s connect timeout) while
-    Redis is down and work again, without a restart, once it is back."""
+    Redis is down and work again, without a restart, once it is back. A task cancelled while it
+    talks to Redis is cancelled for good (:mod:`worker.redis_compat`)."""
     s = redis_settings(url)
-    return ArqRedis(
+    pool = ArqRedis(
         host=s.host,
         port=s.port,
         unix_socket_path=s.unix_socket_path,
@@ -83,6 +85,7 @@ def make_pool(url: str) -> ArqRedis:
         job_serializer=dumps,
         job_deserializer=loads,
     )
+    return cancel_safe(pool)
 
 
 @asynccontextmanager

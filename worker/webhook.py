@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Personas-Signature"
 RESULT_CHARS = 20_000
 TIMEOUT_SECONDS = 10.0
+ATTEMPT_SECONDS = 30.0
+"""Deadline of one delivery attempt, from connecting to the status line and headers."""
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -92,17 +94,16 @@ class WebhookSender:
         async with httpx2.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
             for attempt in range(1, self.max_attempts + 1):
                 try:
-                    response = await client.post(self.url, content=body, headers=headers)
+                    status = await self._post(client, body, headers)
                 except httpx2.HTTPError as exc:
                     outcome, retry = f"failed: {type(exc).__name__}: {exc}", True
+                except TimeoutError:
+                    outcome, retry = f"failed: no answer within {ATTEMPT_SECONDS:g} s", True
                 else:
-                    if 200 <= response.status_code < 300:
+                    if 200 <= status < 300:
                         outcome, retry = f"delivered (attempt {attempt})", False
                     else:
-                        outcome, retry = (
-                            f"failed: HTTP {response.status_code}",
-                            _retryable(response.status_code),
-                        )
+                        outcome, retry = f"failed: HTTP {status}", _retryable(status)
                 if not retry or attempt == self.max_attempts:
                     if outcome.startswith("failed"):
                         outcome += f" after {attempt} attempt{'s' if attempt > 1 else ''}"
@@ -110,6 +111,13 @@ class WebhookSender:
                 await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
         log.info("webhook for job %s: %s", job_id, outcome)
         await self.store.record_webhook(job_id, outcome)
+
+    async def _post(self, client: httpx2.AsyncClient, body: bytes, headers: dict[str, str]) -> int:
+        """The endpoint's status code. Its body is never read (an endless or dripping body held the
+        delivery for ever), and the whole attempt, headers included, has a deadline."""
+        async with asyncio.timeout(ATTEMPT_SECONDS):
+            async with client.stream("POST", self.url, content=body, headers=headers) as response:
+                return response.status_code
 
     async def aclose(self, grace_seconds: float = 10.0) -> None:
         if not self._tasks:

@@ -36,10 +36,13 @@ def side_by_side(unified: str | None) -> list[DiffRow]:
         removed.clear()
         added.clear()
 
+    in_hunk = False
     for line in (unified or "").splitlines():
-        if line.startswith(("---", "+++")):
+        # Only the file header before the first hunk: inside one, '+++ x' is an added line '++ x'.
+        if not in_hunk and line.startswith(("---", "+++")):
             continue
         if line.startswith("@@"):
+            in_hunk = True
             flush()
             rows.append(DiffRow(line, line, "hunk"))
         elif line.startswith("-"):

@@ -10,11 +10,22 @@ HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 SECTION_START = "diff --git "
 
 
+def split_lines(text: str) -> list[str]:
+    """``text`` cut after each newline (ends kept). Only ``\\n`` ends a line of a diff: ``str.splitlines``
+    also cuts at form feeds, U+2028, U+0085 and other characters a file's own lines may hold, and a
+    changed line ``x\\x0cdiff --git …`` would then start a section of its own."""
+    parts = text.split("\n")
+    lines = [part + "\n" for part in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
 def split_sections(diff: str) -> list[str]:
     """The diff cut into one section per file (each starting with ``diff --git``)."""
     sections: list[str] = []
     current: list[str] = []
-    for line in diff.splitlines(keepends=True):
+    for line in split_lines(diff):
         if line.startswith(SECTION_START) and current:
             sections.append("".join(current))
             current = []
@@ -31,7 +42,7 @@ def changed_ranges(section: str) -> list[LineRange]:
     lines: list[int] = []
     new_line = 0
     in_hunk = False
-    for raw in section.splitlines():
+    for raw in section.split("\n"):
         match = HUNK.match(raw)
         if match:
             new_line = int(match.group(1))
@@ -69,7 +80,7 @@ def new_file_section(path: str, data: bytes, *, max_bytes: int) -> tuple[str, bo
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return head + f"Binary files /dev/null and b/{path} differ (not UTF-8)\n", True, 0
-    lines = text.splitlines()
+    lines = [line.removesuffix("\n") for line in split_lines(text)]
     if len(data) > max_bytes:
         return (
             head + f"(new file of {len(data):,} bytes and {len(lines):,} lines: too large to show here)\n",

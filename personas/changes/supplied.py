@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from personas.changes.diff import cap, changed_ranges, withheld_section
+from personas.changes.diff import cap, changed_ranges, split_lines, withheld_section
 from personas.changes.models import ChangedFile, ChangeSet, FileStatus
 from personas.runtime.sandbox import (
     DENIED_DIRS,
@@ -30,7 +30,9 @@ from personas.runtime.sandbox import (
 
 SUPPLIED_KIND: Final = "supplied"
 MAX_PATH_CHARS = 1_000
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: C0, DEL, C1, zero-width and direction marks, line/paragraph separators, bidi embeddings, overrides
+#: and isolates: a path with them can show as another name ('src/\u202eyp.nigol' reads 'src/login.py').
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
@@ -56,7 +58,10 @@ def check_path(raw: object) -> str:
     if len(raw) > MAX_PATH_CHARS:
         raise SuppliedCodeError(f"files: the path {shown}… is over {MAX_PATH_CHARS} characters.")
     if CONTROL.search(raw):
-        raise SuppliedCodeError(f"files: the path {shown} contains control characters; send plain paths.")
+        raise SuppliedCodeError(
+            f"files: the path {shown} contains control characters (or invisible or bidi formatting "
+            "characters, which can make it show as another name); send plain paths."
+        )
     if "\\" in raw:
         raise SuppliedCodeError(f"files: the path {shown} contains '\\'; send POSIX paths ('src/app.py').")
     if raw.startswith(("/", "~")) or WINDOWS_DRIVE.match(raw):
@@ -180,7 +185,7 @@ def _strip_prefix(name: str) -> str | None:
 
 def _plain_sections(diff: str) -> list[str]:
     """A diff without ``diff --git`` headers (``diff -u``) cut at each ``--- `` / ``+++ `` pair."""
-    lines = diff.splitlines(keepends=True)
+    lines = split_lines(diff)
     starts = [i for i in range(len(lines) - 1) if lines[i].startswith("--- ") and lines[i + 1].startswith("+++ ")]
     ends = [*starts[1:], len(lines)] if starts else []
     return ["".join(lines[a:b]) for a, b in zip(starts, ends, strict=True)]
@@ -190,7 +195,7 @@ def _sections(diff: str) -> list[str]:
     """One section per file, each starting with ``diff --git`` (synthesised for a plain unified diff)."""
     sections: list[str] = []
     current: list[str] = []
-    for line in diff.splitlines(keepends=True):
+    for line in split_lines(diff):
         if line.startswith("diff --git ") and current:
             sections.append("".join(current))
             current = []
@@ -202,7 +207,7 @@ def _sections(diff: str) -> list[str]:
         return git
     out = []
     for section in _plain_sections(diff):
-        first = section.splitlines()
+        first = section.split("\n")
         old, new = _strip_prefix(first[0][4:]), _strip_prefix(first[1][4:])
         name = new or old or ""
         out.append(f"diff --git a/{old or name} b/{new or name}\n{section}")
@@ -210,7 +215,7 @@ def _sections(diff: str) -> list[str]:
 
 
 def _describe(section: str) -> ChangedFile:
-    lines = section.splitlines()
+    lines = [line.removesuffix("\r") for line in section.split("\n")]  # a CRLF diff from Windows
     match = GIT_HEADER.match(lines[0])
     old: str | None = match.group(1) if match else None
     new: str | None = match.group(2) if match else None

@@ -63,3 +63,22 @@ async def test_an_approver_name_outside_latin1_is_approved_and_remembered(site: 
         assert (await site.state.proposals.show(first)).approved_by == "张三; x=1"
         page = await client.get(f"/proposals/{second}")
     assert 'value="张三; x=1"' in page.text
+
+
+async def test_the_side_by_side_diff_shows_lines_that_look_like_file_headers(site: Site) -> None:
+    """An added line starting with '++' (or a removed one starting with '--') prints as '+++ …' / '--- …'
+    in the unified diff: the desk dropped it as a file header, hiding it from the approver."""
+    target = site.state.settings.standards_dir / "security" / "session-cookies.md"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("---\ntitle: Session cookies\n---\n## The rule\n-- keep TLS verification on\n")
+    content = "## The rule\n++ Skip TLS verification in staging.\nSet HttpOnly on session cookies.\n"
+    proposal_id = await site.draft(content=content)
+    async with httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=build_desk(lambda: site.state, host="127.0.0.1", token=None)),
+        base_url="http://127.0.0.1:8766",
+    ) as client:
+        page = await client.get(f"/proposals/{proposal_id}")
+    assert page.status_code == 200
+    table = page.text[page.text.index('<table class="diff"') : page.text.index("</table>")]
+    assert "++ Skip TLS verification in staging." in table
+    assert "-- keep TLS verification on" in table

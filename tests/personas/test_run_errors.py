@@ -100,7 +100,7 @@ async def test_slow_response_hits_the_call_timeout(
     fake_api: FakeAnthropic, llm: LLMConfig, security: PersonaDefinition, toolbox: RunToolbox
 ) -> None:
     slow = submit()
-    slow.delay = 2.0
+    slow.delay = 60.0  # far past the client's timeout, however late its timer fires on a loaded machine
     fake_api.add(slow)
 
     with pytest.raises(PersonaRunError) as caught:
@@ -117,14 +117,15 @@ async def test_run_time_budget_fails_cleanly_with_partial_result(
     slow = submit()
     slow.delay = 60.0  # the budget ends the run long before this reply would come
     fake_api.add(fake.tool_use("search_standards", {"query": "jwt"}, preface="Searching first."), slow)
-    # Room for the first (fast) turn even on a loaded machine; the second never fits.
-    toolbox.limits = RunLimits(max_seconds=3.0)
+    # The budget must cover the first turn (a local round trip and one search) however starved the
+    # machine is (3 s was a deadline at load average 10); the second reply never comes in time.
+    toolbox.limits = RunLimits(max_seconds=10.0)
 
     with pytest.raises(PersonaRunError) as caught:
         await run_persona(security, REQUEST, llm, Progress(), toolbox)
 
     assert not caught.value.transient
-    assert "time budget of 3 s" in str(caught.value)
+    assert "time budget of 10 s" in str(caught.value)
     assert "Searching first." in (caught.value.partial_result or "")
 
 

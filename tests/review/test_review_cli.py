@@ -229,3 +229,18 @@ def test_sarif_locations_are_percent_encoded_relative_uris() -> None:
         parts = urlsplit(uri)
         assert (parts.scheme, parts.netloc, parts.query, parts.fragment) == ("", "", "", ""), uri
         assert " " not in uri and unquote(uri) == name
+
+
+async def test_a_broken_data_dir_exits_2_with_the_path_not_1(
+    cli_settings: Settings, make_settings: Callable[..., Settings], fake_api: FakeAnthropic, tmp_path: Path
+) -> None:
+    """Exit 1 means findings: a review that could not even start (a file where the data dir must be)
+    crashed with a traceback and exit 1, which CI reads as 'findings reported'."""
+    blocker = tmp_path / "data-is-a-file"
+    blocker.write_text("")
+    settings = cli_settings.model_copy(update={"data_dir": blocker})
+
+    code, out, err = await run_cli(settings, "--persona", "security", *FAIL_HIGH)
+
+    assert code == 2 and out == ""
+    assert str(blocker) in err and "a file is in the way" in err and "nothing was decided; exit 2" in err
