@@ -125,7 +125,14 @@ def path_matches(globs: Iterable[str], path: str) -> bool:
 @functools.lru_cache(maxsize=4096)
 def matcher(globs: tuple[str, ...]) -> Any:
     """One compiled matcher for a scope (compiling is most of the cost of a match)."""
-    return glob.compile(list(globs), flags=GLOB_FLAGS)
+    try:
+        return glob.compile(list(globs), flags=GLOB_FLAGS)
+    except Exception:  # a scope indexed before normalize_globs bounded it: match with what compiles
+        kept: list[str] = []
+        for pattern in globs:
+            if _compile_problem([*kept, pattern]) is None:
+                kept.append(pattern)
+        return glob.compile(kept, flags=GLOB_FLAGS)
 
 
 def validate_paths(paths: list[str] | None) -> tuple[str, ...]:

@@ -35,3 +35,12 @@ def test_globs_that_pass_alone_but_not_together_are_cut_with_a_warning() -> None
     globs, warnings = normalize_globs([f"src{i}/" + "{a,b}" * 9 for i in range(3)])  # 512 patterns each
     assert len(globs) == 1 and len(warnings) == 2 and "fewer brace alternatives" in warnings[0]
     assert path_matches(tuple(globs), "src0/aaaaaaaaa")
+
+
+def test_a_scope_already_in_an_index_from_before_the_bound_still_matches() -> None:
+    """An index built before the bound keeps the scope (its file's hash is unchanged, so it is not
+    re-read): matching uses the globs that compile instead of failing every scoped search."""
+    from standards.index.scope import path_matches
+
+    assert path_matches((BOMB, "db/**"), "db/migrations/0001.py")
+    assert not path_matches((BOMB,), "db/migrations/0001.py")
