@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ tags: [api]
 
 Error bodies never carry stack traces; return a problem+json document with a stable code.
 """
-QUERIES = [
+QUERIES: list[tuple[str, dict[str, Any]]] = [
     ("how do we rotate secrets", {}),
     ("error bodies stack traces", {}),
     ("error bodies stack traces", {"paths": ["api/users.py"]}),
