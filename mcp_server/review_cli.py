@@ -59,6 +59,12 @@ def add_review_parser(sub: Any) -> None:
     review.add_argument("--cited-only", action="store_true", help="Report only findings citing a team standard.")
     review.add_argument("--priority", choices=["low", "normal", "high"], default="normal")
     review.add_argument("--timeout", type=float, help="Give up after this many seconds (default: job timeout + 60).")
+    review.add_argument(
+        "--allow-persona-changes",
+        action="store_true",
+        help="Review a range that changes the project's persona files with those changed files (by default it "
+        "exits 2: the change under review would define its own reviewer).",
+    )
 
 
 class Progress:
@@ -127,6 +133,21 @@ async def _path_prefix(root: Path) -> str:
     return result.out.decode().strip() if result.code == 0 else ""
 
 
+def _changed_persona_files(job: JobState, settings: Settings) -> list[str]:
+    """Files of a reviewed range inside the project's personas folder (a PR could override the
+    'security' persona with one that reports nothing). Working and staged changes are the developer's
+    own and are not checked."""
+    changes = job.changes or {}
+    if changes.get("kind") != "range":
+        return []
+    root, folder = settings.project_root.resolve(), settings.personas_dir.resolve()
+    if not folder.is_relative_to(root):
+        return []
+    prefix = folder.relative_to(root).as_posix().rstrip("/") + "/"
+    paths = [p for f in changes.get("files") or [] for p in (f.get("path"), f.get("old_path")) if p]
+    return sorted({p for p in paths if prefix == "./" or p.startswith(prefix)})
+
+
 async def _submit(jobs: JobService, persona_ids: list[str], args: argparse.Namespace) -> str:
     fields: dict[str, Any] = {
         "changes": args.changes,
@@ -169,6 +190,15 @@ async def _run(settings: Settings, args: argparse.Namespace, persona_ids: list[s
             job_id = await _submit(app.jobs, persona_ids, args)
         except JobRequestError as exc:
             raise ReviewCliError(str(exc)) from exc
+        changed = _changed_persona_files(await app.jobs.get(job_id), settings)
+        if changed and not args.allow_persona_changes:
+            await app.jobs.cancel(job_id)
+            raise ReviewCliError(
+                f"the range {args.changes!r} changes persona definitions that this review would run with "
+                f"({', '.join(changed[:10])}): the change under review would define its own reviewer, so its "
+                "verdict cannot gate it. Have a person review the persona changes; once they are trusted, rerun "
+                "with --allow-persona-changes (or review the other files in a separate range)."
+            )
         progress.show(0, f"Started {', '.join(persona_ids)} (job {job_id})")
         timeout = args.timeout or settings.job_timeout_seconds + 60
         try:

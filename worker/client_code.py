@@ -59,5 +59,9 @@ def prepare_client_code(
             "which is not yours. Send the change as diff (the output of `git diff`) and leave out changes."
         )
     files, diff = check_supplied(code.files, code.diff, options.limits)
-    resolved = supplied_changes(diff, max_diff_chars=max_diff_chars) if diff is not None else None
+    resolved = (
+        supplied_changes(diff, max_diff_chars=max_diff_chars, max_files=options.limits.max_diff_files)
+        if diff is not None
+        else None
+    )
     return files, (resolved.model_dump(mode="json") if resolved is not None else None)

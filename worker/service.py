@@ -129,7 +129,9 @@ class JobService:
         fields: dict[str, Any] = {"min_severity": min_severity, "cited_only": cited_only}
         if code is not None and code.given:
             try:
-                files, fields["changes"] = prepare_client_code(
+                # parsing 2 MB of diff can take seconds: off the loop
+                files, fields["changes"] = await asyncio.to_thread(
+                    prepare_client_code,
                     code,
                     self.client_code,
                     changes=changes,

@@ -55,11 +55,11 @@ def _env() -> dict[str, str]:
 
 
 def fetch_hint(err: str) -> str:
-    """What to do when git wanted to fetch missing objects ('' when that is not why it failed)."""
+    """git's error, and what to do when it wanted to fetch missing objects."""
     if NO_PROTOCOL not in err and "promisor remote" not in err and "lazy fetch" not in err:
-        return ""
-    return (
-        " This checkout is a partial clone without the objects this change needs, and agent-personas never "
+        return err
+    return err.rstrip(".") + (
+        ". This checkout is a partial clone without the objects this change needs, and agent-personas never "
         "lets git fetch them (a repository's own config could run commands through a fetch). Fetch them "
         "yourself in this checkout first (e.g. run the same `git diff` once, or use a full clone: in CI, "
         "actions/checkout without 'filter'), then retry."

@@ -279,12 +279,12 @@ async def resolve_changes(
     base, head, revs = await _bounds(root, spec, parsed)
     names = await run_git(root, "diff", *DIFF_OPTIONS, "--name-status", "-z", *revs, "--")
     if names.code != 0:
-        raise ChangesError(f"changes={spec!r}: git diff failed in {root}: {names.err}{fetch_hint(names.err)}")
+        raise ChangesError(f"changes={spec!r}: git diff failed in {root}: {fetch_hint(names.err)}")
     files = _parse_name_status(names.out)
     binary = _binary_paths((await run_git(root, "diff", *DIFF_OPTIONS, "--numstat", "-z", *revs, "--")).out)
     patch = await run_git(root, "diff", *DIFF_OPTIONS, *revs, "--")
     if patch.code != 0 and not patch.cut:
-        raise ChangesError(f"changes={spec!r}: git diff failed in {root}: {patch.err}{fetch_hint(patch.err)}")
+        raise ChangesError(f"changes={spec!r}: git diff failed in {root}: {fetch_hint(patch.err)}")
     text = patch.out.decode("utf-8", "replace")
     raw_sections = split_sections(text)
     if patch.cut and raw_sections:

@@ -48,6 +48,7 @@ class SuppliedLimits:
     max_file_bytes: int = 200_000
     max_total_bytes: int = 5_000_000
     max_diff_bytes: int = 2_000_000
+    max_diff_files: int = 5_000
 
 
 def check_path(raw: object) -> str:
@@ -258,13 +259,19 @@ def _why_withheld(changed: ChangedFile) -> str | None:
     return None
 
 
-def supplied_changes(diff: str, *, max_diff_chars: int) -> ChangeSet:
+def supplied_changes(diff: str, *, max_diff_chars: int, max_files: int = SuppliedLimits.max_diff_files) -> ChangeSet:
     """The client's unified diff as a :class:`ChangeSet`: changed files, their changed lines, the diff
     (secret files' sections withheld, cut at ``max_diff_chars`` with a note). Bad paths raise
     :class:`SuppliedCodeError`."""
     files: list[ChangedFile] = []
     sections: list[tuple[str, str]] = []
-    for section in _sections(diff):
+    found = _sections(diff)
+    if len(found) > max_files:  # 2 MB of bare headers is ~70,000 files: seconds of parsing, megabytes stored
+        raise SuppliedCodeError(
+            f"diff: {len(found):,} file sections; the limit is {max_files:,}. Send the diff of fewer files (the "
+            "ones this review is about), or split the review."
+        )
+    for section in found:
         try:
             changed = _describe(section)
         except SuppliedCodeError as exc:

@@ -56,10 +56,13 @@ class MemoryVectors:
         tags: tuple[str, ...],
         exclude_docs: list[str],
         limit: int,
+        load: bool = True,
     ) -> list[dict[str, Any]] | None:
         """The ``limit`` nearest chunks passing the filters, or None (then ask the store) while the
-        copy of ``version`` is not loaded; a load starts in the background."""
-        snapshot = self._current(store, version)
+        copy of ``version`` is not loaded; a load starts in the background unless ``load`` is False
+        (while the index is being built its version changes with every batch: a copy would be stale
+        before it is done)."""
+        snapshot = self._current(store, version, load=load)
         if snapshot is None:
             return None
         return snapshot.nearest(vector, snapshot.mask(domain, source, tags, exclude_docs), limit)
@@ -75,21 +78,28 @@ class MemoryVectors:
         tags: tuple[str, ...],
         exclude_docs: list[str],
         limit: int,
+        load: bool = True,
     ) -> list[dict[str, Any]] | None:
         """The ``limit`` best full-text (BM25) matches passing the filters, with LanceDB's ``_score``,
-        or None (then ask the store) while the copy of ``version`` is not loaded."""
-        snapshot = self._current(store, version)
+        or None (then ask the store) while the copy of ``version`` is not loaded (``load`` as in
+        :meth:`search`)."""
+        snapshot = self._current(store, version, load=load)
         if snapshot is None:
             return None
         return snapshot.matches(query, snapshot.mask(domain, source, tags, exclude_docs), limit)
 
-    def _current(self, store: ChunkStore, version: int) -> Snapshot | None:
+    def _current(self, store: ChunkStore, version: int, *, load: bool) -> Snapshot | None:
         snapshot = self._snapshot
         if snapshot is not None and snapshot.version == version:
             return snapshot
-        if self._too_big_at != version and (self._loading is None or self._loading.done()):
+        if load and self._too_big_at != version and (self._loading is None or self._loading.done()):
             self._loading = asyncio.create_task(self._load(store, version), name="memory-index-load")
         return None
+
+    async def load(self, store: ChunkStore, version: int) -> None:
+        """Load the copy of ``version`` now (if it is not loaded or loading) and wait for it."""
+        self._current(store, version, load=True)
+        await self.wait_loaded()
 
     async def wait_loaded(self) -> None:
         """Wait for a background load to finish (for tests and benches)."""

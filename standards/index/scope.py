@@ -86,6 +86,10 @@ def normalize_globs(value: object) -> tuple[list[str], list[str]]:
         if len(pattern) > MAX_GLOB_CHARS or pattern.startswith("/") or ".." in PurePosixPath(pattern).parts:
             warnings.append(f"path scope entry ignored: {pattern[:80]!r} must be a relative glob inside the project")
             continue
+        problem = None if pattern in globs else _compile_problem([*globs, pattern])
+        if problem is not None:
+            warnings.append(f"path scope entry ignored: {pattern[:80]!r} {problem}")
+            continue
         if pattern not in globs:
             globs.append(pattern)
     if declared and not globs:  # a scope was declared but none of it is usable: never widen it to everything
@@ -96,6 +100,16 @@ def normalize_globs(value: object) -> tuple[list[str], list[str]]:
     if any(g in _EVERYWHERE for g in globs):
         return [], warnings
     return globs, warnings
+
+
+def _compile_problem(patterns: list[str]) -> str | None:
+    """Why these globs cannot be matched together (e.g. braces expanding past the matcher's limit, which
+    counts all of a scope's patterns), or None. One such scope in the index made every scoped search fail."""
+    try:
+        glob.compile(patterns, flags=GLOB_FLAGS)
+    except Exception as exc:  # wcmatch's PatternLimitException, bracex's ExpansionLimitException, bad syntax
+        return f"cannot be used ({exc}); write fewer brace alternatives"
+    return None
 
 
 def folder_scope(folder: str) -> list[str]:
@@ -111,7 +125,14 @@ def path_matches(globs: Iterable[str], path: str) -> bool:
 @functools.lru_cache(maxsize=4096)
 def matcher(globs: tuple[str, ...]) -> Any:
     """One compiled matcher for a scope (compiling is most of the cost of a match)."""
-    return glob.compile(list(globs), flags=GLOB_FLAGS)
+    try:
+        return glob.compile(list(globs), flags=GLOB_FLAGS)
+    except Exception:  # a scope indexed before normalize_globs bounded it: match with what compiles
+        kept: list[str] = []
+        for pattern in globs:
+            if _compile_problem([*kept, pattern]) is None:
+                kept.append(pattern)
+        return glob.compile(kept, flags=GLOB_FLAGS)
 
 
 def validate_paths(paths: list[str] | None) -> tuple[str, ...]:

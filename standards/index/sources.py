@@ -180,6 +180,10 @@ def read_standard(sf: SourceFile, *, max_bytes: int, salt: str) -> ReadResult:
     return ReadResult(text=text, content_hash=digest.hexdigest())
 
 
+def _standard_name(rel: str) -> bool:
+    return is_markdown(PurePosixPath(rel).name) and not is_hidden(rel)
+
+
 def safe_resolve(sources: list[StandardsSource], file: str, source: str | None) -> Path:
     """Absolute path of ``file`` inside a root; refuses anything that escapes its root.
 
@@ -199,6 +203,10 @@ def safe_resolve(sources: list[StandardsSource], file: str, source: str | None) 
     else:
         order = ("project", "shared", "universal")
         roots = sorted((kr for kr in roots if kr[0] in order), key=lambda kr: order.index(kr[0]))
+    if source != "rules" and not _standard_name(rel.as_posix()):
+        # Only what the index holds: a standards folder that is a checkout (or the project root) keeps
+        # .git/config (a remote URL with a token), .env and the like beside the Markdown.
+        raise ValueError(f"not a standard: {file!r} (standards are Markdown files outside hidden folders)")
     for kind, root in roots:
         candidate = root.joinpath(*rel.parts)
         if not candidate.exists():
@@ -208,6 +216,8 @@ def safe_resolve(sources: list[StandardsSource], file: str, source: str | None) 
             raise ValueError(f"path leads outside the standards folders: {file!r}")
         if kind == "rules" and not is_rule_target(resolved.relative_to(root).as_posix()):
             raise ValueError(f"not a rule file: {file!r} is a symlink to a file that is not Markdown text")
+        if kind != "rules" and resolved != root and not _standard_name(resolved.relative_to(root).as_posix()):
+            raise ValueError(f"not a standard: {file!r} is a symlink to a file that is not Markdown text")
         return resolved
     raise FileNotFoundError(f"no standard named {file!r}")
 

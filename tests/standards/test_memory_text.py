@@ -135,3 +135,45 @@ def test_very_long_words_are_not_indexed() -> None:
     """The analyzer drops words of 40 bytes or more, as LanceDB's index does."""
     long_word = "a" * 40
     assert TextIndex([f"{long_word} keys", "keys"]).scores(long_word) is None
+
+
+async def test_no_copy_is_loaded_while_the_index_is_being_built(index: IndexWriter) -> None:
+    """While a build writes batch after batch, each version would be stale before its copy loaded."""
+    memory = index._vectors
+    index._status = index._status.model_copy(update={"state": "building"})
+    assert (await index.search("vault credentials")).results
+    await memory.wait_loaded()
+    assert memory._snapshot is None
+    index._status = index._status.model_copy(update={"state": "ready"})
+    assert (await index.search("vault credentials rotate")).results
+    await memory.wait_loaded()
+    assert memory._snapshot is not None
+
+
+async def test_the_copy_gives_the_garbage_collector_nothing_to_scan(rich: IndexWriter) -> None:
+    """List cells (heading path, tags, paths) are kept as tuples of strings, which the collector
+    stops tracking, so a copy of 20k chunks does not make every full collection scan 60k lists."""
+    import gc
+
+    memory = rich._vectors
+    await rich.search("warm up")
+    await memory.wait_loaded()
+    snapshot = memory._snapshot
+    assert snapshot is not None
+    gc.collect()
+    cells = [snapshot.columns[name][i] for name in ("heading_path", "tags", "paths") for i in range(3)]
+    assert all(isinstance(cell, tuple) for cell in cells)
+    assert not any(gc.is_tracked(cell) for cell in cells)
+    rows = memory.search(
+        rich._store,
+        snapshot.version,
+        rich._embedder.embed(["vault"])[0],
+        domain=None,
+        source=None,
+        tags=(),
+        exclude_docs=[],
+        limit=3,
+    )
+    assert rows is not None
+    hit = (await rich.search("vault credentials rotate")).results[0]
+    assert isinstance(hit.heading_path, list) and isinstance(hit.tags, list)  # the answer's types are unchanged
