@@ -232,6 +232,8 @@ async def started_in_background(standards: IndexSearcher, *, watch: bool) -> Asy
 
     async def start() -> None:
         try:
+            # A new project's first searches need no LanceDB (standards.index.bootstrap).
+            await standards.prepare()
             # Import LanceDB (~1 s) on a thread so the event loop keeps answering meanwhile.
             await asyncio.to_thread(importlib.import_module, "lancedb")
             await standards.start(watch=watch)

@@ -262,16 +262,8 @@ class Indexer:
             await self._write(pending, [], manifest, False, result, lock=None)
         return result
 
-    async def _write(
-        self,
-        prepared: list[_Prepared],
-        gone: list[str],
-        manifest: dict[str, DocInfo],
-        force: bool,
-        result: IndexResult,
-        *,
-        lock: asyncio.Lock | None,
-    ) -> None:
+    def _rows(self, prepared: list[_Prepared]) -> list[dict[str, Any]]:
+        """The table rows (all but the vector) of prepared files, in file then chunk order."""
         rows: list[dict[str, Any]] = []
         for p in prepared:
             tags = p.parsed.tags
@@ -296,6 +288,28 @@ class Indexer:
                         "chunk_index": i,
                     }
                 )
+        return rows
+
+    def rows_of(self, files: list[SourceFile]) -> list[dict[str, Any]]:
+        """Blocking. The rows (without vectors) a build of an empty table would write for ``files``,
+        in the order it writes them (skipped files left out): what a start-up copy is built from."""
+        prepared: list[_Prepared] = []
+        for _, outcome in self._read_group(files, {}, False):
+            if isinstance(outcome, _Prepared) and outcome.parsed.chunks:
+                prepared.append(outcome)
+        return self._rows(prepared)
+
+    async def _write(
+        self,
+        prepared: list[_Prepared],
+        gone: list[str],
+        manifest: dict[str, DocInfo],
+        force: bool,
+        result: IndexResult,
+        *,
+        lock: asyncio.Lock | None,
+    ) -> None:
+        rows = self._rows(prepared)
         hashes = list(dict.fromkeys(row["chunk_hash"] for row in rows))
         reuse = {} if force else await self._store.vectors_by_chunk_hash(hashes)
         texts = {row["chunk_hash"]: row["search_text"] for row in rows}

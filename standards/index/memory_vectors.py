@@ -96,6 +96,11 @@ class MemoryVectors:
             self._loading = asyncio.create_task(self._load(store, version), name="memory-index-load")
         return None
 
+    async def load(self, store: ChunkStore, version: int) -> None:
+        """Load the copy of ``version`` now (if it is not loaded or loading) and wait for it."""
+        self._current(store, version, load=True)
+        await self.wait_loaded()
+
     async def wait_loaded(self) -> None:
         """Wait for a background load to finish (for tests and benches)."""
         if self._loading is not None:

@@ -10,12 +10,14 @@ opened, how a failed search is recovered and how re-index work is done.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from standards.index import bootstrap
 from standards.index.counts import QueryCounter
 from standards.index.embedder import Embedder, make_embedder
 from standards.index.memory_vectors import MemoryVectors
@@ -55,11 +57,18 @@ class IndexSearcher:
         self._listeners: list[Callable[[list[str]], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._view: tuple[int, SourceView] | None = None
+        #: Answers searches while a new table is built (writer only, see :mod:`standards.index.bootstrap`).
+        self._startup: bootstrap.StartupCopy | None = None
+        #: Set once :meth:`prepare` is done; None when it never ran (readers, or no copy to make).
+        self._preparing: asyncio.Event | None = None
 
     #: Whether this type creates and writes the table (class constant, never switched on at run time).
     _writes = False
 
     # ----------------------------------------------------------------- lifecycle
+
+    async def prepare(self) -> None:
+        """Work worth doing before LanceDB is imported (called before :meth:`start`; default none)."""
 
     async def start(self, *, watch: bool = True) -> None:
         raise NotImplementedError
@@ -86,6 +95,17 @@ class IndexSearcher:
     # ----------------------------------------------------------------- status
 
     def status(self) -> IndexStatus:
+        startup = self._startup
+        if startup is not None and self._status.state in ("empty", "building"):  # not started, or building
+            # every file's chunks are searchable (from the start-up copy) while the table is built
+            update = {
+                "state": "ready",
+                "message": bootstrap.MESSAGE,
+                "chunks": startup.chunks,
+                "files_indexed": startup.files,
+                "files_total": max(startup.files, self._status.files_total),
+            }
+            return self._status.model_copy(update=update)
         return self._status.model_copy()
 
     async def wait_ready(self, timeout: float) -> IndexStatus:  # noqa: ASYNC109 (public API)
@@ -131,6 +151,12 @@ class IndexSearcher:
         text = validate_query(query)
         domain, tag_tuple, source = validate_filters(domain, tags, source, limit)
         scope_paths = validate_paths(paths)
+        if (preparing := self._preparing) is not None and not preparing.is_set():
+            # the start-up copy is being made (well under a second): an answer from it beats "not started"
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(preparing.wait(), bootstrap.PREPARE_WAIT_SECONDS)
+        if (startup := self._startup) is not None:
+            return await self._search_startup(startup, text, domain, tag_tuple, source, limit, scope_paths, started)
         if not await self._ensure_open():
             return self._response(text, [], started, cached=False)
         args = {"domain": domain, "tag_tuple": tag_tuple, "source": source, "limit": limit, "paths": scope_paths}
@@ -212,6 +238,30 @@ class IndexSearcher:
         self._cache.put(key, (hits, docs), version)
         self._counter.record(docs)
         return self._response(text, hits, started, cached=False)
+
+    async def _search_startup(  # noqa: PLR0917 (the search's own arguments)
+        self,
+        startup: bootstrap.StartupCopy,
+        text: str,
+        domain: str | None,
+        tag_tuple: tuple[str, ...],
+        source: str | None,
+        limit: int,
+        paths: tuple[str, ...],
+        started: float,
+    ) -> SearchResponse:
+        """:meth:`_search_once` over the start-up copy (not cached: the table replaces it soon)."""
+        snapshot, view = startup.snapshot, startup.view
+        keep = snapshot.mask(domain, source, tag_tuple, view.excluded(paths))
+        fts_text = fts_query_text(text) if self.config.search_mode == "hybrid" else ""
+        depth = candidate_depth(limit)
+        vector = (await asyncio.to_thread(self._embedder.embed, [text]))[0]
+        text_rows = snapshot.matches(fts_text, keep, depth) if fts_text else None
+        vector_rows = snapshot.nearest(vector, keep, depth)
+        ranked = rank(vector_rows, text_rows, depth if paths else limit)
+        ranked = apply_path_scope(ranked, view.matching(paths), view.overrides, limit)
+        self._counter.record(sorted({doc for doc, _ in ranked}))
+        return self._response(text, [hit for _, hit in ranked], started, cached=False)
 
     @staticmethod
     def _where(filters: dict[str, Any]) -> Any:

@@ -89,6 +89,15 @@ def build_snapshot(version: int, table: Any) -> Snapshot:
     return Snapshot(version, columns, np.ascontiguousarray(matrix), text)
 
 
+def snapshot_from_rows(version: int, rows: list[dict[str, Any]], vectors: list[list[float]]) -> Snapshot:
+    """The snapshot of rows not written anywhere yet, in table order, with their vectors (blocking):
+    the same columns, matrix and BM25 terms :func:`build_snapshot` reads back once they are written."""
+    columns = {name: _untracked([row[name] for row in rows]) for name in [*RESULT_COLUMNS, "tags_key"]}
+    matrix = np.asarray(vectors, dtype=np.float32).reshape(len(rows), -1)
+    text = TextIndex([row["search_text"] for row in rows])
+    return Snapshot(version, columns, np.ascontiguousarray(matrix), text)
+
+
 def _untracked(values: list[Any]) -> list[Any]:
     """List cells (paths, heading path, tags) as tuples: a tuple of strings is not tracked by the
     garbage collector, so the copy adds no objects to scan to every full collection (lists of

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from standards.index import handoff
+from standards.index import bootstrap, handoff
 from standards.index.embedder import Embedder
 from standards.index.indexer import Indexer, IndexResult
 from standards.index.models import (
@@ -84,6 +84,7 @@ class IndexWriter(IndexSearcher):
         self._failed = FailedChanges(self.reindex_paths, self._spawn)
         self._requests: asyncio.Task[None] | None = None
         self._skipped: dict[str, str] = {}  # doc key -> reason
+        self._warm: asyncio.Task[None] | None = None  # the model load started by prepare()
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -92,9 +93,10 @@ class IndexWriter(IndexSearcher):
         process holds it), open or repair the table, then reconcile in the background."""
         await asyncio.to_thread(self._lock_file.acquire)
         await self._counter.start()
-        if (cache_dir := self.config.embedding_cache_dir) is not None:
+        if (cache_dir := self.config.embedding_cache_dir) is not None and self._indexer.vector_cache is None:
             self._indexer.vector_cache = await asyncio.to_thread(self._open_vector_cache, cache_dir)
         if not await self._open():
+            self._startup = None
             return
         if watch:
             self._watcher = Watcher(Debouncer(self.reindex_paths, delay=self.config.debounce_seconds))
@@ -110,7 +112,40 @@ class IndexWriter(IndexSearcher):
             self._reconcile_task = self._spawn(self._reconcile_in_background(), "standards-reconcile")
             # Load the model meanwhile, so the first search does not wait for it (with cached vectors
             # the reconcile itself embeds nothing).
-            self._spawn(self._warm_up(), "standards-warm-up")
+            if self._warm is None:
+                self._spawn(self._warm_up(), "standards-warm-up")
+
+    async def prepare(self) -> None:
+        """Before LanceDB is imported: for a table not built yet whose every chunk has a cached vector,
+        the in-memory copy searches answer from meanwhile (:mod:`standards.index.bootstrap`); the
+        model loads alongside, as the first search needs it."""
+        cache_dir = self.config.embedding_cache_dir
+        if cache_dir is None or self.stored is not None:
+            return
+        self._preparing = preparing = asyncio.Event()  # before any await: searches wait for it
+        try:
+            startup = await self._startup_copy(cache_dir)
+        finally:
+            preparing.set()
+        if startup is not None:
+            log.info("searches answered from %d cached chunks while the index is built", startup.chunks)
+            if self._warm is not None:  # LanceDB's import would compete with the model's load
+                await asyncio.gather(self._warm, return_exceptions=True)
+
+    async def _startup_copy(self, cache_dir: Path) -> bootstrap.StartupCopy | None:
+        try:
+            if await asyncio.to_thread(bootstrap.table_exists, self.config):
+                return None
+            self._warm = self._spawn(self._warm_up(), "standards-warm-up")
+            await asyncio.to_thread(self._lock_file.acquire)  # the copy is of the table this process writes
+            cache = await asyncio.to_thread(self._open_vector_cache, cache_dir)
+            self._indexer.vector_cache = cache
+            startup = await asyncio.to_thread(bootstrap.build_startup_copy, self.config, self._indexer, cache)
+        except Exception:  # the start goes on as without a copy
+            log.warning("building the start-up copy of the standards failed", exc_info=True)
+            return None
+        self._startup = startup
+        return startup
 
     def _open_vector_cache(self, folder: Path) -> VectorCache:
         return VectorCache(folder, model_fingerprint(self._embedder), self._embedder.dimension)
@@ -125,8 +160,14 @@ class IndexWriter(IndexSearcher):
             log.warning("loading the embedding model failed", exc_info=True)
 
     async def _reconcile_in_background(self) -> None:
-        with contextlib.suppress(Exception):  # already logged and reported in the status
-            await self._reconcile(force=False)
+        try:
+            with contextlib.suppress(Exception):  # already logged and reported in the status
+                await self._reconcile(force=False)
+                if self._startup is not None and self._status.state == "ready":
+                    # the built table's own copy answers from now on, without a LanceDB query between
+                    await self._vectors.load(self._store, await self._store.version())
+        finally:
+            self._startup = None
 
     async def stop(self) -> None:
         if self._requests is not None:
@@ -369,6 +410,8 @@ class IndexWriter(IndexSearcher):
     def _after_write(self, result: IndexResult) -> None:
         if not result.changed:
             return
+        if asyncio.current_task() is not self._reconcile_task:  # a change the start-up copy lacks
+            self._startup = None
         self._cache.clear()
         self._writes_since_optimize += 1
         self._status = self._status.model_copy(update={"last_updated": time.time()})
@@ -411,6 +454,7 @@ class IndexWriter(IndexSearcher):
         if self._recovery is None or self._recovery.done():
             log.warning("standards index at %s became unreadable (%s); rebuilding it", self._store.db_dir, exc)
             self._cache.clear()
+            self._startup = None
             self._set_status("building", message="the index files became unreadable; rebuilding from the Markdown")
             self._recovery = self._spawn(self._recover(), "standards-recover")
         return self._recovery

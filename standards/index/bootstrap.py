@@ -1,0 +1,77 @@
+"""Answering a new project's first searches before LanceDB is even imported.
+
+A new project's index holds the shipped starter standards (and whatever the project adds), whose
+vectors the shared embedding cache (:mod:`standards.index.vector_cache`) already holds after the
+user's first project. Importing LanceDB, creating the table and its full-text index cost seconds
+of CPU; reading and chunking the files and taking their vectors from the cache cost a fraction of
+that. So when the writer finds no table yet, it first builds the in-memory copy
+(:class:`~standards.index.snapshot.Snapshot`) straight from the chunker's rows and the cached
+vectors, exactly the copy it would read back from the built table (same rows in the same order,
+same vectors, same BM25 terms: same results and scores), and searches answer from it while the
+table is built in the background. Once the built table's own copy has loaded the start-up copy is
+dropped. If any chunk's vector is not cached (a user's first project, an edited starter, a new
+project standard) nothing is built and the start is as before: embedding here would hold up the
+first answer longer than the build does.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from standards.index.scope import DocScope, SourceView
+from standards.index.sources import discover
+
+if TYPE_CHECKING:
+    from standards.index.indexer import Indexer
+    from standards.index.models import IndexConfig
+    from standards.index.snapshot import Snapshot
+    from standards.index.vector_cache import VectorCache
+
+log = logging.getLogger(__name__)
+
+#: The start-up copy's version: never a table version (LanceDB's start at 1).
+VERSION = -1
+#: A search arriving while the copy is being made waits at most this long for it.
+PREPARE_WAIT_SECONDS = 5.0
+#: Status message while searches are answered from the start-up copy.
+MESSAGE = "ready (from cached vectors; the index is being built)"
+
+
+@dataclass(frozen=True)
+class StartupCopy:
+    """The in-memory copy of a table not built yet, and the precedence and scopes of its files."""
+
+    snapshot: Snapshot
+    view: SourceView
+    chunks: int
+    files: int
+
+
+def table_exists(config: IndexConfig) -> bool:
+    """Whether the index folder holds a chunks table (blocking; no LanceDB import)."""
+    from standards.index.store import TABLE
+
+    return (config.index_dir / "lancedb" / f"{TABLE}.lance").exists()
+
+
+def build_startup_copy(config: IndexConfig, indexer: Indexer, cache: VectorCache) -> StartupCopy | None:
+    """The copy of what a build of ``config``'s sources would write, if every vector is cached
+    (else None). Blocking: run it on a thread."""
+    files = discover(config.sources)
+    rows = indexer.rows_of(files)
+    if not rows:
+        return None
+    hashes = list(dict.fromkeys(row["chunk_hash"] for row in rows))
+    cached = cache.get(hashes)
+    if len(cached) < len(hashes):
+        log.info("start-up copy skipped: %d of %d chunks have no cached vector", len(hashes) - len(cached), len(hashes))
+        return None
+    from standards.index.snapshot import snapshot_from_rows  # numpy, bm25s: off the import path
+
+    snapshot = snapshot_from_rows(VERSION, rows, [cached[row["chunk_hash"]] for row in rows])
+    docs: dict[str, DocScope] = {}
+    for row in rows:
+        docs.setdefault(row["doc"], DocScope(row["doc"], row["source"], row["file"], tuple(row["paths"])))
+    return StartupCopy(snapshot, SourceView.build(docs.values()), len(rows), len(docs))
