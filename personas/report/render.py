@@ -7,6 +7,7 @@ import textwrap
 
 from personas.report.model import ReportFormat, ReviewReport
 from personas.report.sarif import to_sarif
+from personas.report.workflow_commands import neutralise_json, neutralise_text
 from personas.runtime.review import SEVERITY_ORDER, Severity
 
 
@@ -46,10 +47,11 @@ def _text(report: ReviewReport) -> str:
 
 
 def render(report: ReviewReport, fmt: ReportFormat, *, version: str, path_prefix: str = "") -> str:
+    """The report in ``fmt``; model-written text cannot form a CI runner's workflow command (``::error``…)."""
     if fmt == "json":
-        return report.model_dump_json(indent=2) + "\n"
+        return neutralise_json(report.model_dump_json(indent=2) + "\n")
     if fmt == "sarif":
-        return json.dumps(to_sarif(report, version=version, path_prefix=path_prefix), indent=2) + "\n"
+        return neutralise_json(json.dumps(to_sarif(report, version=version, path_prefix=path_prefix), indent=2) + "\n")
     if fmt == "markdown":
-        return report.markdown if report.markdown.endswith("\n") else report.markdown + "\n"
-    return _text(report)
+        return neutralise_text(report.markdown if report.markdown.endswith("\n") else report.markdown + "\n")
+    return neutralise_text(_text(report))
