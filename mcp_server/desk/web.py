@@ -19,6 +19,8 @@ from mdit_py_plugins.anchors.index import slugify
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from mcp_server.desk.throttle import LoginThrottle
+
 if TYPE_CHECKING:
     from mcp_server.app import AppState
 
@@ -38,6 +40,7 @@ class Desk:
     root_path: str
     secure_cookies: bool = False
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    logins: LoginThrottle = field(default_factory=LoginThrottle)
     templates: Environment = field(init=False)
     markdown: MarkdownIt = field(init=False)
 
