@@ -228,7 +228,8 @@ class _Requeue:
 @asynccontextmanager
 async def started_in_background(standards: IndexSearcher, *, watch: bool) -> AsyncIterator[None]:
     """Open the index without delaying the server: LanceDB and the model load off the startup
-    path (search answers "building" meanwhile), and the index stops with the server."""
+    path (search answers from the start-up copy of cached vectors meanwhile, else "building"), and
+    the index stops with the server."""
 
     async def start() -> None:
         try:

@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from standards.index.memory_vectors import MAX_ROWS
 from standards.index.scope import DocScope, SourceView
 from standards.index.sources import discover
 
@@ -61,7 +62,7 @@ def build_startup_copy(config: IndexConfig, indexer: Indexer, cache: VectorCache
     (else None). Blocking: run it on a thread."""
     files = discover(config.sources)
     rows = indexer.rows_of(files)
-    if not rows:
+    if not rows or len(rows) > MAX_ROWS:  # the bound of the table's own copy
         return None
     hashes = list(dict.fromkeys(row["chunk_hash"] for row in rows))
     cached = cache.get(hashes)
