@@ -78,8 +78,11 @@ def make_settings(project: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..
     return make
 
 
-async def wait_for(probe: Callable[[], Awaitable[T | None]], *, timeout: float = 15.0, what: str = "condition") -> T:
-    """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+async def wait_for(probe: Callable[[], Awaitable[T | None]], *, timeout: float = 60.0, what: str = "condition") -> T:
+    """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout``.
+
+    ``timeout`` is a hang bound, never an expectation: a passing test does not wait it out, and on
+    two cores shared with other work (load average 10 and more) a few seconds is not a bound."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     delay = 0.01

@@ -64,7 +64,7 @@ def _status(url: str, token: str | None, host: str | None = None) -> int:
     if host is not None:
         request.add_header("host", host)
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return exc.code

@@ -77,7 +77,7 @@ async def test_stdio_client_invokes_security_and_gets_the_review(project: Path, 
     assert report["status"] == "complete", report
     assert "plaintext password comparison" in report["result"]
     assert report["tokens_used"]["output"] == 80
-    await wait_for(_gone(data_dir), timeout=10, what="embedded redis to stop after the client closed")
+    await wait_for(_gone(data_dir), timeout=60, what="embedded redis to stop after the client closed")
 
 
 def _gone(data_dir: Path) -> Callable[[], Any]:

@@ -96,7 +96,7 @@ async def open_site(settings: Settings) -> AsyncIterator[Site]:
             yield Site(state=state, base=f"http://127.0.0.1:{port}")
         finally:
             server.should_exit = True
-            await asyncio.wait_for(task, 15)
+            await asyncio.wait_for(task, 60)
 
 
 @pytest.fixture

@@ -166,7 +166,7 @@ async def test_running_job_shows_live_progress_and_can_be_cancelled(page: Any, s
         text: str = await page.get_by_test_id("progress-message").inner_text()
         return text == "Reading api/login.py"
 
-    await wait_for(updated, timeout=15, what="the page to poll the new progress")
+    await wait_for(updated, timeout=60, what="the page to poll the new progress")
     assert await page.locator("progress").evaluate("p => p.value") == 60
     await page.get_by_role("button", name="Cancel this job").click()
     assert await page.get_by_test_id("job-status").inner_text() == "cancelled"

@@ -119,7 +119,7 @@ class FakeAnthropic:
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="fake-anthropic", daemon=True)
         self._thread.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # a hang bound, generous for a loaded machine
         while not self._server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError("fake Anthropic server did not start")

@@ -57,13 +57,13 @@ async def test_bad_standards_files_dropped_in_while_serving(
             for name, text in ODD_FRONT_MATTER.items():
                 (dropped / name).write_text(text)
             (dropped / "kiwi.md").write_text(GOOD)
-            await wait_for(lambda: _found(client, "kiwi tokens rotate", "dropped/kiwi.md"), timeout=15)
+            await wait_for(lambda: _found(client, "kiwi tokens rotate", "dropped/kiwi.md"), timeout=60)
             for name, word in zip(ODD_FRONT_MATTER, ("guava", "lychee", "quince"), strict=True):
-                await wait_for(lambda n=name, w=word: _found(client, f"the {w} rule", f"dropped/{n}"), timeout=15)  # type: ignore[misc]
+                await wait_for(lambda n=name, w=word: _found(client, f"the {w} rule", f"dropped/{n}"), timeout=60)  # type: ignore[misc]
             still = await _found(client, "incident response", "operations/incident-response.md")
             listing = json.loads((await client.read_resource("personas://standards/project")).contents[0].text)  # type: ignore[union-attr]
             huge = await unreadable(client, "personas://standards/project/dropped/huge")
-            fifo = await asyncio.wait_for(unreadable(client, "personas://standards/project/dropped/fifo"), 10)
+            fifo = await asyncio.wait_for(unreadable(client, "personas://standards/project/dropped/fifo"), 60)
             tools = (await client.list_tools()).tools
 
     assert still and tools  # the server kept serving

@@ -79,7 +79,7 @@ class JobHarness:
         assert job is not None, job_id
         return job
 
-    async def until(self, job_id: str, *statuses: JobStatus, timeout: float = 15.0) -> JobState:
+    async def until(self, job_id: str, *statuses: JobStatus, timeout: float = 60.0) -> JobState:
         wanted = set(statuses) or {JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.CANCELLED}
 
         async def probe() -> JobState | None:

@@ -119,7 +119,7 @@ async def test_abort_set_cancels_a_running_job_and_close_worker_finishes(pool: A
 
     async with _worker(redis_url, forever) as worker:
         await pool.enqueue_job("forever", _job_id="f1", _queue_name=QUEUE)
-        await asyncio.wait_for(started.wait(), timeout=15)
+        await asyncio.wait_for(started.wait(), timeout=60)
         assert await pool.exists(arq_compat.in_progress_key("f1")) == 1
         # The frame check finds the worker's own tasks (arq keeps no list of those it detaches).
         assert any(arq_compat.belongs_to(t, worker) for t in asyncio.all_tasks())
@@ -132,7 +132,7 @@ async def test_abort_set_cancels_a_running_job_and_close_worker_finishes(pool: A
         await wait_for(aborted, what="the abort to cancel the running job")
         await pool.enqueue_job("forever", _job_id="f2", _queue_name=QUEUE)
         await wait_for(lambda: _exists(pool, arq_compat.in_progress_key("f2")), what="a second job to run")
-        await asyncio.wait_for(arq_compat.close_worker(worker, _no_shutdown), timeout=15)  # cancels f2, ends
+        await asyncio.wait_for(arq_compat.close_worker(worker, _no_shutdown), timeout=60)  # cancels f2, ends
         assert worker._pool is None
 
 

@@ -48,7 +48,7 @@ async def test_redis_down_gives_a_fast_clear_error_and_recovers(
                 result = await client.call_tool("invoke_security", {"task": "review again"})
                 return result.structured_content if not result.is_error else None
 
-            started = await wait_for(accepted, timeout=10, what="invoke to work once Redis is up")
+            started = await wait_for(accepted, timeout=60, what="invoke to work once Redis is up")
             # The in-process worker reconnects by itself and runs it.
             report = await _finished(client, started["job_id"])
 

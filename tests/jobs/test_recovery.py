@@ -32,7 +32,7 @@ async def test_job_of_a_dead_worker_is_rerun_on_a_live_one(jobs: JobHarness) -> 
     job_id = await jobs.submit()
     await _orphan_running(jobs, job_id)
     async with jobs.worker(options=jobs.options.__class__(lease_seconds=0.6)):
-        job = await jobs.until(job_id, timeout=10)
+        job = await jobs.until(job_id)
     assert job.status is JobStatus.COMPLETE, job.error
     assert job.attempts == 2 and job.lease_owner != "ghost:1:dead"
     assert job.queue_job_id == f"{job_id}:r1"
@@ -42,7 +42,7 @@ async def test_job_whose_workers_keep_dying_fails_with_the_reason(jobs: JobHarne
     job_id = await jobs.submit()
     await _orphan_running(jobs, job_id)
     async with jobs.worker(options=jobs.options.__class__(lease_seconds=0.6, max_attempts=1)):
-        job = await jobs.until(job_id, timeout=10)
+        job = await jobs.until(job_id)
     assert job.status is JobStatus.FAILED
     assert job.error is not None
     assert "died 1 time" in job.error and "ghost:1:dead" in job.error and "last seen" in job.error

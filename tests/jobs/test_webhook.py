@@ -61,7 +61,7 @@ async def _delivered(jobs: JobHarness, job_id: str) -> str:
         status = (await jobs.job(job_id)).webhook_status
         return status if status and status not in ("pending", "sending") else None
 
-    return await wait_for(probe, timeout=10, what="the webhook delivery to be recorded")
+    return await wait_for(probe, what="the webhook delivery to be recorded")
 
 
 async def test_webhook_is_signed_retried_and_recorded(make_jobs: Callable[..., Any]) -> None:

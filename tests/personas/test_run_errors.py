@@ -159,7 +159,7 @@ async def test_cancelled_run_leaves_its_partial_result_in_the_last_progress_upda
             second_turn.set()
 
     task = asyncio.create_task(run_persona(security, REQUEST, llm, sink, toolbox))
-    await asyncio.wait_for(second_turn.wait(), 10)
+    await asyncio.wait_for(second_turn.wait(), 60)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

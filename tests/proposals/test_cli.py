@@ -76,11 +76,11 @@ def test_an_approval_from_the_shell_is_announced_to_the_worker_replicas(
     pid = _seed(root)
     listener = redis.Redis.from_url(redis_url).pubsub()  # type: ignore[no-untyped-call]
     listener.subscribe(CHANNEL)
-    assert listener.get_message(timeout=5) is not None  # subscribed
+    assert listener.get_message(timeout=30) is not None  # subscribed
     try:
         code, out, _ = _run(capsys, "approve", pid, "--json")
         assert code == 0 and json.loads(out)["file"] == "security/jwt-verification.md"
-        message = listener.get_message(ignore_subscribe_messages=True, timeout=10)
+        message = listener.get_message(ignore_subscribe_messages=True, timeout=30)
     finally:
         listener.close()
     assert message is not None, "no standards-changed event"

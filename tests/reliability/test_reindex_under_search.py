@@ -46,7 +46,7 @@ async def indexes(tmp_path: Path) -> AsyncIterator[tuple[IndexWriter, IndexReade
         await writer.start(watch=True)
         assert (await writer.wait_ready(timeout=30)).state == "ready"
         await reader.start()
-        assert (await reader.wait_ready(timeout=10)).state == "ready"
+        assert (await reader.wait_ready(timeout=60)).state == "ready"
         yield writer, reader, root
     finally:
         await reader.stop()
@@ -104,7 +104,7 @@ async def test_searches_during_reindexing_never_fail_and_see_no_ghosts(
             return not listed & {rel[p] for p in deleted}
 
         await wait_for(lambda: settled(writer), timeout=20, what="the writer to index every change")
-        await wait_for(lambda: settled(reader), timeout=10, what="the reader to see every change")
+        await wait_for(lambda: settled(reader), timeout=60, what="the reader to see every change")
     finally:
         stop.set()
         await asyncio.gather(*tasks)

@@ -133,7 +133,7 @@ class ChangeWaiter:
         self.changes.append(files)
         self._event.set()
 
-    async def wait_for(self, check: Callable[[], object], timeout: float = 10.0) -> None:
+    async def wait_for(self, check: Callable[[], object], timeout: float = 60.0) -> None:
         async def loop() -> None:
             while True:
                 self._event.clear()

@@ -245,7 +245,7 @@ async def test_reader_sees_writer_updates(
 ) -> None:
     reader = make_index(config, HashingEmbedder(), writer=False)
     await reader.start()
-    assert (await reader.wait_ready(timeout=5)).state == "ready"
+    assert (await reader.wait_ready(timeout=60)).state == "ready"
     before = await reader.search("platypus migration", limit=3)
     assert all("platypus" not in h.text for h in before.results)
     again = await reader.search("platypus migration", limit=3)
@@ -302,7 +302,7 @@ async def test_empty_sources(make_index: IndexFactory, tmp_path: Path) -> None:
     config = IndexConfig(sources=[StandardsSource(root=tmp_path / "none", kind="project")], index_dir=tmp_path / "ix")
     index = make_index(config, HashingEmbedder())
     await index.start(watch=False)
-    status = await index.wait_ready(timeout=10)
+    status = await index.wait_ready(timeout=60)
     assert status.state == "empty"
     response = await index.search("anything")
     assert response.results == []
@@ -352,9 +352,9 @@ async def test_watcher_makes_new_files_searchable(
         return any(word in h.text for h in (await index.search(word, limit=3)).results)
 
     write(project_dir / "api" / "pagination.md", "# Pagination\n\nUse opaque cursors, never offsets: okapi.\n")
-    await changes.wait_for(lambda: found("okapi"), timeout=10)
+    await changes.wait_for(lambda: found("okapi"), timeout=60)
     (project_dir / "api" / "pagination.md").unlink()
-    await changes.wait_for(lambda: _not(found("okapi")), timeout=10)
+    await changes.wait_for(lambda: _not(found("okapi")), timeout=60)
     await index.stop()
 
 

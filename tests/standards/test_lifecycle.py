@@ -86,7 +86,7 @@ async def test_watcher_batches_leave_a_bounded_tail_that_is_folded(index: IndexW
         coverage = await index.fts_coverage()
         return coverage is not None and coverage[1] == 0 and coverage[0] == index.status().chunks
 
-    await wait_for(folded, timeout=15, what="the watcher batch to be folded into the full-text index")
+    await wait_for(folded, timeout=60, what="the watcher batch to be folded into the full-text index")
     assert index.status().fts_unindexed_rows == 0
 
 

@@ -63,7 +63,7 @@ async def test_real_model_finds_the_right_file(
         writer=False,
     )
     await vector_only.start()
-    assert (await vector_only.wait_ready(timeout=10)).state == "ready"
+    assert (await vector_only.wait_ready(timeout=60)).state == "ready"
     response = await vector_only.search(QUESTIONS[0][0], limit=3)
     assert QUESTIONS[0][1] in [hit.file for hit in response.results]
     assert all(0 < hit.score <= 1 for hit in response.results)

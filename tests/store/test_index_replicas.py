@@ -82,7 +82,7 @@ async def test_an_approval_reaches_every_worker_replica_by_the_event(
             async def found(replica: IndexWriter = writer) -> bool:
                 return await _has_standard(replica)
 
-            await wait_for(found, timeout=15, what=f"worker {n}'s own index to serve the approved standard")
+            await wait_for(found, timeout=60, what=f"worker {n}'s own index to serve the approved standard")
         assert not (tmp_path / "worker-1-data" / "index").samefile(tmp_path / "worker-2-data" / "index")
 
 
@@ -137,7 +137,7 @@ async def test_a_replica_without_the_file_serves_the_approved_content_from_the_d
             async def serves(index: IndexWriter = replica) -> bool:
                 return any("jwt.decode" in text for text in await _hits(index))
 
-            await wait_for(serves, timeout=15, what=f"{name} to serve the approved standard")
+            await wait_for(serves, timeout=60, what=f"{name} to serve the approved standard")
         assert not (blind_settings.standards_dir / FILE).exists()
 
         # A replica started after the approval (it missed the event) serves it too, from its reconcile.
@@ -157,12 +157,12 @@ async def test_a_replica_without_the_file_serves_the_approved_content_from_the_d
         async def pulled_in() -> bool:
             return any("zebra-quokka" in text for text in await _hits(blind, "service tokens zebra-quokka vault"))
 
-        await wait_for(pulled_in, timeout=15, what="the pulled file to replace the database's copy")
+        await wait_for(pulled_in, timeout=60, what="the pulled file to replace the database's copy")
 
         async def same_chunks() -> bool:
             return blind.status().chunks == app.standards.status().chunks
 
-        await wait_for(same_chunks, timeout=15, what="the replica to hold the file's chunks only")
+        await wait_for(same_chunks, timeout=60, what="the replica to hold the file's chunks only")
         assert sorted(await _hits(blind)) == sorted(await _hits(app.standards))
 
 
