@@ -20,6 +20,8 @@ from mdit_py_plugins.anchors.index import slugify
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from mcp_server.desk.throttle import LoginThrottle
+
 if TYPE_CHECKING:
     from mcp_server.app import AppState
 
@@ -43,6 +45,7 @@ class Desk:
     root_path: str
     secure_cookies: bool = False
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    logins: LoginThrottle = field(default_factory=LoginThrottle)
     #: Live logins: the session id's HMAC -> monotonic expiry. Logout removes one, so a copied
     #: cookie stops working at once, not at the next restart.
     sessions: dict[str, float] = field(default_factory=dict)
