@@ -1,4 +1,4 @@
-"""Run the benches, print one table of the DESIGN §7 metrics, save everything as JSON.
+"""Run the benches, print one table of the headline metrics against their targets, save it as JSON.
 
     bench/run [--quick]
 

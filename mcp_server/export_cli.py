@@ -6,7 +6,7 @@ import argparse
 from typing import Any, TextIO
 
 from mcp_server.settings import Settings
-from personas.claude_agents import CLAUDE_AGENTS_DIR, DEFAULT_MCP_SERVER, SubagentError, write_subagents
+from personas.claude_agents import DEFAULT_MCP_SERVER, SubagentError, agents_folder, write_subagents
 from personas.registry import PersonaRegistry, UnknownPersonaError
 
 
@@ -36,7 +36,11 @@ def export_command(settings: Settings, args: argparse.Namespace, out: TextIO, er
         return 2
     if not args.ids:
         chosen = [p for p in chosen if p.origin != "claude"]  # already subagents
-    folder = settings.project_root / CLAUDE_AGENTS_DIR
+    try:
+        folder = agents_folder(settings.project_root)  # a symlinked .claude or .claude/agents is refused
+    except SubagentError as exc:
+        err.write(f"personas export: {exc}\n")
+        return 2
     existing = [p.id for p in chosen if (folder / f"{p.id}.md").exists()]
     if existing and not args.force:
         err.write(

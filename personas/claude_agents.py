@@ -11,6 +11,8 @@ approve) are always granted, so every imported persona can finish a run.
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -152,17 +154,50 @@ def export_subagent(persona: PersonaDefinition, *, mcp_server: str = DEFAULT_MCP
     return f"{dump_front_matter(meta)}\n{persona.system_prompt.strip()}\n"
 
 
+def agents_folder(project_root: Path, *, create: bool = False) -> Path:
+    """``.claude/agents`` under the project, checked (and with ``create`` made) one real folder at a
+    time: a symlinked ``.claude`` or ``.claude/agents`` would send every subagent file (and the
+    folders made for it) elsewhere, so it is refused (:class:`SubagentError`)."""
+    folder = project_root
+    for part in CLAUDE_AGENTS_DIR.parts:
+        folder = folder / part
+        if folder.is_symlink():
+            raise SubagentError(
+                f"{folder}: is a symlink; refusing to write subagents through it. Replace it with a real "
+                f"folder (e.g. `rm {folder} && mkdir {folder}`) and export again."
+            )
+        if not folder.exists():
+            if not create:
+                continue
+            folder.mkdir()
+        elif not folder.is_dir():
+            raise SubagentError(f"{folder}: is not a folder; move it away and export again")
+    return folder
+
+
+def _write_new(target: Path, text: str) -> None:
+    """Write ``target`` without following a symlink put there (O_NOFOLLOW), 0644 like any new file."""
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise SubagentError(f"{target}: is a symlink; refusing to write through it") from exc
+        raise
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
 def write_subagents(
     personas: list[PersonaDefinition], project_root: Path, *, mcp_server: str = DEFAULT_MCP_SERVER
 ) -> list[Path]:
-    """Write ``.claude/agents/<id>.md`` for each persona (blocking); returns the written paths."""
-    folder = project_root / CLAUDE_AGENTS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write ``.claude/agents/<id>.md`` for each persona (blocking); returns the written paths.
+    A symlinked ``.claude``, ``.claude/agents`` or target file is refused (:class:`SubagentError`)."""
+    folder = agents_folder(project_root, create=True)
     written = []
     for persona in personas:
         target = folder / f"{persona.id}.md"
         if target.is_symlink():
             raise SubagentError(f"{target}: is a symlink; refusing to write through it")
-        target.write_text(export_subagent(persona, mcp_server=mcp_server), encoding="utf-8")
+        _write_new(target, export_subagent(persona, mcp_server=mcp_server))
         written.append(target)
     return written

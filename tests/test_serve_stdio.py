@@ -100,11 +100,50 @@ async def test_no_process_left_behind_after_signal(project: Path, sig: signal.Si
         await _signal_and_check(proc, data_dir, sig)
 
 
+# Start-up creates these in this order (mcp_server/app.py: open_app); a SIGTERM right after any of
+# them appears must end the server cleanly.
+START_UP_POINTS = ["data", "jobs.sqlite3", "redis.log", "redis.sock", "redis.json", "index ready"]
+
+
+@pytest.mark.parametrize("point", START_UP_POINTS)
+async def test_sigterm_at_any_point_of_start_up_exits_cleanly(project: Path, tmp_path: Path, point: str) -> None:
+    data_dir = project / ".agent-os" / "data"
+    log = tmp_path / "serve.log"
+    with (
+        log.open("wb") as err,
+        subprocess.Popen(
+            [PERSONAS_BIN, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=_env(project)
+        ) as proc,
+    ):
+        try:
+            if point == "index ready":
+                await wait_for(_index_ready(data_dir), timeout=60, what="the index to be ready")
+            else:
+                target = data_dir if point == "data" else data_dir / point
+                # A tight poll (not wait_for's backoff) to hit the moment right after it appears.
+                await asyncio.to_thread(_appears, target, proc)
+            proc.send_signal(signal.SIGTERM)
+            code = await asyncio.to_thread(proc.wait, 60)  # a hang bound, generous for a loaded machine
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert code == 0, f"exit code {code} after SIGTERM at {point!r}; stderr:\n{log.read_text(errors='replace')}"
+    await wait_for(_gone(data_dir), timeout=30, what="redis to stop after SIGTERM")
+    assert not (data_dir / "redis.sock").exists()
+
+
+def _appears(path: Path, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60  # a hang bound: start-up reaches every point long before
+    while not path.exists():
+        assert proc.poll() is None, f"the server exited before creating {path}"
+        assert time.monotonic() < deadline, f"{path} did not appear"
+        time.sleep(0.001)
+
+
 async def _signal_and_check(proc: subprocess.Popen[bytes], data_dir: Path, sig: signal.Signals) -> None:
     try:
         await wait_for(_present(data_dir), timeout=30, what="embedded redis to start")
-        # Signal a server that has started (a SIGTERM in the first second of start-up can go unheeded:
-        # see the session note); the index reporting ready is the last step of start-up.
         await wait_for(_index_ready(data_dir), timeout=60, what="the index to be ready")
         proc.send_signal(sig)
         code = await asyncio.to_thread(proc.wait, 60)  # a hang bound, generous for a loaded machine

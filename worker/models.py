@@ -1,4 +1,5 @@
-"""Job records and the shapes the MCP tools return (reference spec: JobState, check_persona_job)."""
+"""Job records (:class:`JobState`, the system of record) and the shapes the job tools return
+(``invoke_*``, ``check_persona_job``/``wait_for_persona_job``, cancel, list, stats, reset)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ def new_job_id() -> str:
 
 
 class JobState(BaseModel):
-    """One persona job: the system of record in SQLite (fields of the reference spec's JobState)."""
+    """One persona job as the store keeps it (SQLite or PostgreSQL): what was asked, its status and
+    progress, its result or error, timing and token counts; states and transitions are described in
+    docs/architecture.md ("State")."""
 
     id: str = Field(default_factory=new_job_id)
     persona: str
@@ -64,7 +67,7 @@ class JobState(BaseModel):
     tokens_output: int | None = None
     duration_seconds: float | None = None
 
-    # Beyond the reference spec: what ran, and how to continue it.
+    # What ran, and how to continue it.
     mode: Literal["review", "briefing"] | None = None
     persona_version: str | None = None
     prompt_hash: str | None = None
@@ -263,7 +266,7 @@ class JobReport(BaseModel):
         )
 
 
-# ---- Ops replies (reference spec tools 8-11) -----------------------------------------------
+# ---- Ops replies (list_persona_jobs, persona_database_stats, reset_persona_jobs) -------------
 
 
 def iso_utc(ts: float | None) -> str | None:

@@ -16,7 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mcp_server.desk import ops, proposals, reviews, standards
 from mcp_server.desk.state import DeskUnavailable
-from mcp_server.desk.web import HERE, SESSION_COOKIE, Desk, Handler, csrf_ok, form
+from mcp_server.desk.throttle import LoginThrottle
+from mcp_server.desk.web import HERE, SESSION_COOKIE, SESSION_SECONDS, Desk, Handler, csrf_ok, form
 from mcp_server.http import is_loopback
 
 if TYPE_CHECKING:
@@ -67,12 +68,16 @@ def build_desk(
     host: str = "127.0.0.1",
     token: str | None = None,
     root_path: str = "",
+    logins: LoginThrottle | None = None,
 ) -> ASGIApp:
     """The desk over ``get_state()``'s services. Off loopback a token is required (login form);
-    ``root_path`` is where it is mounted (``/desk`` under ``serve --http``)."""
+    ``root_path`` is where it is mounted (``/desk`` under ``serve --http``); failed logins are
+    throttled by ``logins`` (per client address and in total)."""
     if token is None and not is_loopback(host):
         raise ValueError(f"the desk on {host} needs PERSONAS_HTTP_TOKEN (a login token), or bind to 127.0.0.1")
-    desk = Desk(get_state=get_state, token=token, root_path=root_path, secure_cookies=False)
+    desk = Desk(
+        get_state=get_state, token=token, root_path=root_path, secure_cookies=False, logins=logins or LoginThrottle()
+    )
     loopback_only = is_loopback(host)
 
     def wrap(handler: Handler) -> Callable[[Request], object]:
@@ -137,16 +142,32 @@ async def _login(desk: Desk, request: Request) -> Response:
         return desk.page(request, "login.html", title="Sign in")
     import hmac
 
+    client = request.client.host if request.client else "?"
+    wait = desk.logins.retry_after(client)
+    if wait is not None:
+        log.warning("desk: login from %s refused, too many failed logins (retry in %d s)", client, wait)
+        refused = desk.error(
+            request,
+            429,
+            "Too many failed sign-ins",
+            f"Too many wrong tokens were tried: sign-in is paused for {wait} s. Try again then with "
+            "PERSONAS_HTTP_TOKEN as the server has it.",
+        )
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     given = (await form(request)).get("token", "")
     if not hmac.compare_digest(given.encode(), desk.token.encode()):
-        log.warning("desk: failed login from %s", request.client.host if request.client else "?")
+        desk.logins.failed(client)
+        log.warning("desk: failed login from %s", client)
         return desk.page(request, "login.html", status_code=401, title="Sign in", failed=True)
+    desk.logins.succeeded(client)
     response = RedirectResponse(desk.url("/proposals"), status_code=303)
-    desk.set_cookie(response, SESSION_COOKIE, desk.session_value(), max_age=12 * 3600)
+    desk.set_cookie(response, SESSION_COOKIE, desk.new_session(), max_age=SESSION_SECONDS)
     return response
 
 
 async def _logout(desk: Desk, request: Request) -> Response:
+    desk.end_session(request)  # revoked on the server: a copied cookie is refused from now on
     response = RedirectResponse(desk.url("/login"), status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=desk.root_path or "/")
     return response

@@ -39,6 +39,7 @@ from standards.index.status_file import StatusFile
 from standards.index.store import StoreCorrupt
 from standards.index.stored import StoredLookup, stand_ins
 from standards.index.vector_cache import VectorCache, model_fingerprint
+from standards.index.walk import WalkCuts
 from standards.index.watcher import Debouncer, Watcher
 from standards.index.writer_lock import WriterLock
 
@@ -84,6 +85,7 @@ class IndexWriter(IndexSearcher):
         self._failed = FailedChanges(self.reindex_paths, self._spawn)
         self._requests: asyncio.Task[None] | None = None
         self._skipped: dict[str, str] = {}  # doc key -> reason
+        self._walk_cut: list[str] = []  # standards folders whose walk was cut, with the fix
         self._warm: asyncio.Task[None] | None = None  # the model load started by prepare()
 
     # ----------------------------------------------------------------- lifecycle
@@ -231,6 +233,7 @@ class IndexWriter(IndexSearcher):
             "fts_unindexed_rows": unindexed,
             "skipped": self.skipped_files()[:MAX_SKIPPED_LISTED],
             "skipped_total": len(self._skipped),
+            "walk_cut": list(self._walk_cut),
         }
         if self._failed:
             self._status = self._status.model_copy(update=counts)
@@ -290,7 +293,12 @@ class IndexWriter(IndexSearcher):
             return result
 
     async def _reconcile_locked(self, force: bool, progress: Callable[[BuildProgress], None] | None) -> IndexResult:
-        files = await asyncio.to_thread(discover, self.config.sources)
+        cuts = WalkCuts()
+        files = await asyncio.to_thread(discover, self.config.sources, max_files=self.config.max_walk_files, cuts=cuts)
+        for message in cuts.messages:
+            if message not in self._walk_cut:  # once per folder, not at every reconcile
+                log.warning("%s", message)
+        self._walk_cut = cuts.messages
         manifest = await self._store.manifest()
         found = await stand_ins(self.stored, self.config.sources, None)
         standing_in = {sf.key for sf, _ in found}
@@ -360,7 +368,9 @@ class IndexWriter(IndexSearcher):
         # Reading and embedding run without the lock (a big file never blocks other changes); the
         # indexer takes it per commit and lets a newer edit of the same file win.
         manifest = await self._store.manifest()
-        files, removed, roots = await asyncio.to_thread(resolve_changes, self.config.sources, paths, set(manifest))
+        files, removed, roots = await asyncio.to_thread(
+            resolve_changes, self.config.sources, paths, set(manifest), max_files=self.config.max_walk_files
+        )
         if self._watcher is not None:
             for root in roots:
                 self._watcher.watch(root)  # a root created after start

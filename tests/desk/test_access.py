@@ -11,6 +11,7 @@ import httpx2
 import pytest
 
 from mcp_server.desk.app import build_desk
+from mcp_server.desk.throttle import LoginThrottle
 from tests.conftest import wait_for
 from tests.desk.conftest import Site
 from tests.test_http import serve_http
@@ -132,3 +133,134 @@ async def test_every_response_forbids_framing_sniffing_and_foreign_scripts(site:
             assert headers["x-content-type-options"] == "nosniff", path
             csp = headers["content-security-policy"]
             assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, path
+
+
+async def _login(client: httpx2.AsyncClient) -> None:
+    csrf = await _csrf(client, "/login")
+    assert (await client.post("/login", data={"token": TOKEN, "csrf": csrf})).status_code == 303
+    assert (await client.get("/proposals")).status_code == 200
+
+
+async def test_logout_revokes_the_session_so_a_copied_cookie_is_refused(site: Site) -> None:
+    app = build_desk(lambda: site.state, host="0.0.0.0", token=TOKEN)
+
+    def client() -> httpx2.AsyncClient:
+        return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://desk.example")
+
+    async with client() as browser, client() as thief, client() as other:
+        await _login(browser)
+        await _login(other)  # a second login is its own session
+        stolen = browser.cookies["desk_session"]
+        assert stolen != other.cookies["desk_session"] and TOKEN not in stolen
+        thief.cookies.set("desk_session", stolen)
+        assert (await thief.get("/proposals")).status_code == 200
+
+        csrf = browser.cookies["desk_csrf"]
+        out = await browser.post("/logout", data={"csrf": csrf})
+        assert out.status_code == 303 and out.headers["location"] == "/login"
+
+        refused = await thief.get("/proposals")
+        assert refused.status_code == 303 and refused.headers["location"] == "/login"
+        browser.cookies.set("desk_session", stolen)  # the browser putting the old cookie back
+        assert (await browser.get("/proposals")).status_code == 303
+        assert (await other.get("/proposals")).status_code == 200  # only that session ended
+        await _login(browser)  # and the same browser can sign in again
+
+
+def test_live_sessions_are_bounded_and_forged_ones_unknown(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    from starlette.requests import Request
+
+    from mcp_server.desk import web
+
+    monkeypatch.setattr(web, "MAX_SESSIONS", 3)
+    desk = web.Desk(get_state=lambda: site.state, token=TOKEN, root_path="")
+
+    def request(session: str) -> Request:
+        return Request({"type": "http", "headers": [(b"cookie", f"desk_session={session}".encode())]})
+
+    first, *rest = [desk.new_session() for _ in range(4)]
+    assert len(desk.sessions) == 3
+    assert not desk.logged_in(request(first))  # the oldest was signed out
+    assert all(desk.logged_in(request(s)) for s in rest)
+    assert not desk.logged_in(request("forged-ünicode"))
+
+
+class _Clock:
+    """A hand-moved clock for the login throttle: time passes when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _from(app: Any, address: str) -> httpx2.AsyncClient:
+    return httpx2.AsyncClient(
+        transport=httpx2.ASGITransport(app=app, client=(address, 40000)), base_url="http://desk.example"
+    )
+
+
+async def _sign_in(client: httpx2.AsyncClient, token: str) -> httpx2.Response:
+    page = await client.get("/login")
+    if page.status_code != 200:
+        return page
+    return await client.post("/login", data={"token": token, "csrf": client.cookies["desk_csrf"]})
+
+
+async def test_repeated_wrong_tokens_pause_that_clients_sign_in_with_429_and_retry_after(site: Site) -> None:
+    clock = _Clock()
+    app = build_desk(
+        lambda: site.state, host="0.0.0.0", token=TOKEN, logins=LoginThrottle(per_client=3, window=60, clock=clock)
+    )
+    async with _from(app, "203.0.113.7") as mallory, _from(app, "198.51.100.2") as alice:
+        assert [(await _sign_in(mallory, f"guess-{i}")).status_code for i in range(3)] == [401, 401, 401]
+        paused = await _sign_in(mallory, TOKEN)  # even the right token is not checked while paused
+        assert paused.status_code == 429 and paused.headers["retry-after"] == "60"
+        assert "Too many wrong tokens" in paused.text and "paused for 60 s" in paused.text
+        assert "desk_session" not in mallory.cookies
+        assert (await _sign_in(alice, TOKEN)).status_code == 303  # another address is not held back
+
+        clock.now += 30
+        assert (await _sign_in(mallory, TOKEN)).headers["retry-after"] == "30"
+        clock.now += 30  # the oldest failure leaves the window
+        assert (await _sign_in(mallory, TOKEN)).status_code == 303
+        assert (await mallory.get("/proposals")).status_code == 200
+
+
+async def test_a_successful_sign_in_forgets_that_clients_failures(site: Site) -> None:
+    app = build_desk(
+        lambda: site.state, host="0.0.0.0", token=TOKEN, logins=LoginThrottle(per_client=3, clock=_Clock())
+    )
+    async with _from(app, "198.51.100.2") as alice:
+        assert [(await _sign_in(alice, "typo")).status_code for _ in range(2)] == [401, 401]
+        assert (await _sign_in(alice, TOKEN)).status_code == 303
+        assert [(await _sign_in(alice, "typo")).status_code for _ in range(2)] == [401, 401]
+
+
+async def test_many_addresses_guessing_together_pause_every_sign_in(site: Site) -> None:
+    clock = _Clock()
+    app = build_desk(
+        lambda: site.state,
+        host="0.0.0.0",
+        token=TOKEN,
+        logins=LoginThrottle(per_client=3, overall=6, window=60, clock=clock),
+    )
+    for n in range(6):  # six addresses, one guess each: no single address reaches its limit
+        async with _from(app, f"203.0.113.{n + 1}") as guesser:
+            assert (await _sign_in(guesser, f"guess-{n}")).status_code == 401
+    async with _from(app, "198.51.100.2") as alice:
+        refused = await _sign_in(alice, TOKEN)
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "60"
+        clock.now += 60
+        assert (await _sign_in(alice, TOKEN)).status_code == 303
+
+
+def test_the_throttle_remembers_a_bounded_number_of_addresses() -> None:
+    throttle = LoginThrottle(per_client=2, overall=10**6, max_clients=100, clock=_Clock())
+    for n in range(10_000):
+        throttle.failed(f"10.0.{n // 256}.{n % 256}")
+    assert len(throttle._clients) == 100
+    assert len(throttle._all) == 10_000  # every failure still counts towards the overall limit
+    throttle.failed("10.0.39.15")  # the most recent address keeps its history
+    assert throttle.retry_after("10.0.39.15") == 60

@@ -1,5 +1,6 @@
 """Hostile input suite: what a user, a confused assistant or a misbehaving model can send, through
-the real MCP client where a user would send it (DESIGN.md §8).
+the real MCP client where a user would send it. The guarantees under test are the README's
+"Security" section.
 
 Every case asserts a clear, actionable error (or a safe, clamped answer) and that nothing was lost,
 leaked or changed: no file outside the project or standards folders is read, no job or proposal is

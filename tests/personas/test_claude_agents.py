@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mcp_server.cli import main
-from personas.claude_agents import SubagentError, export_subagent, load_subagent, map_tools
+from personas.claude_agents import SubagentError, export_subagent, load_subagent, map_tools, write_subagents
 from personas.registry import PersonaRegistry
 
 # The format Claude Code documents: name, description, tools (comma-separated), model; body = prompt.
@@ -132,3 +132,38 @@ def test_a_huge_subagent_file_is_not_read_into_memory(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert "huge.md: larger than" in "\n".join(registry.errors)
     assert peak < 16 * 1024 * 1024  # read up to the cap only, not the whole file
+
+
+@pytest.mark.parametrize("linked", [".claude", ".claude/agents"])
+def test_export_refuses_a_symlinked_claude_or_agents_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], linked: str
+) -> None:
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    (project / ".claude").mkdir()
+    link = project / linked
+    if link.is_dir():
+        link.rmdir()
+    link.symlink_to(elsewhere, target_is_directory=True)
+    monkeypatch.setenv("PERSONAS_PROJECT_ROOT", str(project))
+
+    for argv in (["export", "--claude", "security"], ["export", "--claude", "security", "--force"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"{link}: is a symlink; refusing to write subagents through it" in err and "mkdir" in err
+    assert list(elsewhere.rglob("*")) == []  # nothing written, no folder made out there
+    with pytest.raises(SubagentError, match="is a symlink"):
+        write_subagents([PersonaRegistry.load().get("security")], project)
+    assert list(elsewhere.rglob("*")) == []
+
+
+def test_export_does_not_follow_a_symlinked_target_file(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.md"
+    outside.write_text("keep\n")
+    agents = tmp_path / "project" / ".claude" / "agents"
+    agents.mkdir(parents=True)
+    (agents / "security.md").symlink_to(outside)
+    with pytest.raises(SubagentError, match=r"security\.md: is a symlink"):
+        write_subagents([PersonaRegistry.load().get("security")], tmp_path / "project")
+    assert outside.read_text() == "keep\n"

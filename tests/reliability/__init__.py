@@ -1,4 +1,4 @@
-"""Reliability suite: nothing lost, nothing stuck (DESIGN.md §8).
+"""Reliability suite: nothing lost, nothing stuck (the README's "Jobs: never lost, never stuck").
 
 Each test drives the real parts (MCP client and server, arq workers, Redis, SQLite, LanceDB, the
 real ``anthropic`` client against the scripted fake API) through one failure and asserts that every
