@@ -100,6 +100,7 @@ def index_config(settings: Settings) -> IndexConfig:
         counts_database=settings.database_url.get_secret_value() if settings.database_url else None,
         embedding_backend=settings.embedding_backend,
         embedding_cache_dir=settings.embedding_cache_dir if settings.embedding_cache else None,
+        max_walk_files=settings.standards_max_files,
     )
 
 

@@ -9,6 +9,7 @@ from mcp_server.settings import Settings
 from personas.claude_agents import subagent_files
 from standards.index.rules import discover_rules
 from standards.index.sources import discover_under
+from standards.index.walk import WalkCuts
 
 #: Rule files named one by one in the report; more are counted.
 MAX_LISTED = 12
@@ -16,9 +17,10 @@ MAX_LISTED = 12
 
 def source_checks(settings: Settings) -> list[Check]:
     """One line per source kind: what was found where (blocking I/O; bounded walks)."""
-    checks = [_folder("project standards", settings.standards_dir, "project")]
+    limit = settings.standards_max_files
+    checks = [_folder("project standards", settings.standards_dir, "project", limit)]
     for i, folder in enumerate(settings.shared_standards_dirs):
-        check = _folder(f"shared standards {i + 1}", folder, "shared")
+        check = _folder(f"shared standards {i + 1}", folder, "shared", limit)
         if check.ok and i == 0:
             writable = settings.shared_standards_writable and os.access(folder, os.W_OK)
             check.detail += "; approvals may write here (target='shared')" if writable else "; read-only"
@@ -28,14 +30,18 @@ def source_checks(settings: Settings) -> list[Check]:
     return checks
 
 
-def _folder(name: str, folder: os.PathLike[str], kind: str) -> Check:
+def _folder(name: str, folder: os.PathLike[str], kind: str, max_files: int) -> Check:
     from pathlib import Path
 
     root = Path(folder)
     if not root.is_dir():
         fix = "personas init creates it" if kind == "project" else "check PERSONAS_SHARED_STANDARDS_DIRS"
         return Check(name, kind == "project", f"{root} does not exist", fix, warning=kind != "project")
-    count = len(discover_under(kind, root.resolve(), ""))
+    cuts = WalkCuts()
+    count = len(discover_under(kind, root.resolve(), "", max_files=max_files, cuts=cuts))
+    if cuts.messages:
+        fix = "point the setting at the standards folder itself, or raise PERSONAS_STANDARDS_MAX_FILES"
+        return Check(name, False, f"only {count} Markdown file(s) taken: {cuts.messages[0]}", fix, warning=True)
     return Check(name, True, f"{count} Markdown file(s) in {root}")
 
 

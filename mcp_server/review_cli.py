@@ -19,6 +19,7 @@ from mcp_server.settings import Settings
 from personas.changes.git import ChangesError, run_git
 from personas.registry import PersonaRegistry
 from personas.report import FORMATS, MemberSummary, ReviewReport, exit_code, render
+from personas.report.workflow_commands import neutralise_text
 from personas.runtime.findings import visible
 from personas.runtime.review import SEVERITY_ORDER, Finding
 from worker.models import JobState, JobStatus
@@ -85,7 +86,8 @@ class Progress:
             self.err.write(line.ljust(len(self.last)))
             self.last = line
         elif message != self.last:
-            self.err.write(f"personas review: {percent:3d}% {message}\n")
+            # the message can quote the model (a file it reads): no workflow command on stderr either
+            self.err.write(neutralise_text(f"personas review: {percent:3d}% {message}\n"))
             self.last = message
         self.err.flush()
 
@@ -258,7 +260,7 @@ async def _deliver(settings: Settings, args: argparse.Namespace, job: JobState, 
     failed = [m for m in report.personas if m.status != JobStatus.COMPLETE.value]
     if job.status is not JobStatus.COMPLETE or failed:
         reasons = "; ".join(f"{m.persona}: {m.error or m.status}" for m in failed) or job.error or job.status.value
-        err.write(f"personas review: the review did not complete ({reasons}); exit 2.\n")
+        err.write(neutralise_text(f"personas review: the review did not complete ({reasons}); exit 2.\n"))
         return EXIT_ERROR
     code = exit_code(report, args.fail_on)
     if code:

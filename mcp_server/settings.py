@@ -169,6 +169,12 @@ class Settings(BaseSettings):
         ge=1_000,
         description="Cap on task + context of one invocation. PERSONAS_MAX_CONTEXT_CHARS.",
     )
+    standards_max_files: int = Field(
+        default=20_000,
+        ge=1,
+        description="Markdown files taken from one standards folder at most; a bigger tree (node_modules, a "
+        "checkout root) is cut with a warning. PERSONAS_STANDARDS_MAX_FILES.",
+    )
     max_diff_chars: int = Field(
         default=100_000,
         ge=1_000,

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mcp_server.desk import ops, proposals, reviews, standards
 from mcp_server.desk.state import DeskUnavailable
 from mcp_server.desk.throttle import LoginThrottle
-from mcp_server.desk.web import HERE, SESSION_COOKIE, Desk, Handler, csrf_ok, form
+from mcp_server.desk.web import HERE, SESSION_COOKIE, SESSION_SECONDS, Desk, Handler, csrf_ok, form
 from mcp_server.http import is_loopback
 
 if TYPE_CHECKING:
@@ -162,11 +162,12 @@ async def _login(desk: Desk, request: Request) -> Response:
         return desk.page(request, "login.html", status_code=401, title="Sign in", failed=True)
     desk.logins.succeeded(client)
     response = RedirectResponse(desk.url("/proposals"), status_code=303)
-    desk.set_cookie(response, SESSION_COOKIE, desk.session_value(), max_age=12 * 3600)
+    desk.set_cookie(response, SESSION_COOKIE, desk.new_session(), max_age=SESSION_SECONDS)
     return response
 
 
 async def _logout(desk: Desk, request: Request) -> Response:
+    desk.end_session(request)  # revoked on the server: a copied cookie is refused from now on
     response = RedirectResponse(desk.url("/login"), status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=desk.root_path or "/")
     return response

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,10 @@ SESSION_COOKIE = "desk_session"
 CSRF_COOKIE = "desk_csrf"
 APPROVER_COOKIE = "desk_approver"
 MAX_FORM_BYTES = 256 * 1024
+#: How long a login lasts (the cookie's max-age, enforced on the server too).
+SESSION_SECONDS = 12 * 3600
+#: Live logins kept at most; past it the oldest is signed out (each needs the token to make).
+MAX_SESSIONS = 1_000
 
 
 @dataclass
@@ -41,6 +46,9 @@ class Desk:
     secure_cookies: bool = False
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     logins: LoginThrottle = field(default_factory=LoginThrottle)
+    #: Live logins: the session id's HMAC -> monotonic expiry. Logout removes one, so a copied
+    #: cookie stops working at once, not at the next restart.
+    sessions: dict[str, float] = field(default_factory=dict)
     templates: Environment = field(init=False)
     markdown: MarkdownIt = field(init=False)
 
@@ -64,17 +72,31 @@ class Desk:
     def render_markdown(self, text: str | None) -> Markup:
         return Markup(self.markdown.render(text or ""))
 
-    def session_value(self) -> str:
-        """The cookie value a logged-in browser holds (derived from the token; never the token)."""
-        assert self.token is not None
-        return hmac.new(self.secret, b"session:" + self.token.encode(), hashlib.sha256).hexdigest()
+    def _session_key(self, session_id: str) -> str:
+        return hmac.new(self.secret, b"session:" + session_id.encode(), hashlib.sha256).hexdigest()
+
+    def new_session(self) -> str:
+        """A fresh random session id for a login (the cookie value; never the token), kept live on
+        the server until logout or :data:`SESSION_SECONDS`; at most :data:`MAX_SESSIONS` at once."""
+        now = time.monotonic()
+        self.sessions = {k: t for k, t in self.sessions.items() if t > now}
+        while len(self.sessions) >= MAX_SESSIONS:
+            del self.sessions[min(self.sessions, key=self.sessions.__getitem__)]
+        session_id = secrets.token_urlsafe(32)
+        self.sessions[self._session_key(session_id)] = now + SESSION_SECONDS
+        return session_id
+
+    def end_session(self, request: Request) -> None:
+        """Logout: the request's session is revoked on the server (any copy of the cookie too)."""
+        self.sessions.pop(self._session_key(request.cookies.get(SESSION_COOKIE, "")), None)
 
     def logged_in(self, request: Request) -> bool:
         if self.token is None:
             return True
         given = request.cookies.get(SESSION_COOKIE, "")
-        # bytes: compare_digest raises TypeError on a str with non-ASCII characters (a forged cookie)
-        return hmac.compare_digest(given.encode(), self.session_value().encode())
+        # Looked up by its HMAC: a forged or revoked cookie (any characters) is simply not there.
+        expires = self.sessions.get(self._session_key(given)) if given else None
+        return expires is not None and expires > time.monotonic()
 
     def page(self, request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
         csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)

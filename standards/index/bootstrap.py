@@ -60,7 +60,7 @@ def table_exists(config: IndexConfig) -> bool:
 def build_startup_copy(config: IndexConfig, indexer: Indexer, cache: VectorCache) -> StartupCopy | None:
     """The copy of what a build of ``config``'s sources would write, if every vector is cached
     (else None). Blocking: run it on a thread."""
-    files = discover(config.sources)
+    files = discover(config.sources, max_files=config.max_walk_files)
     rows = indexer.rows_of(files)
     if not rows or len(rows) > MAX_ROWS:  # the bound of the table's own copy
         return None

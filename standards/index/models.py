@@ -56,6 +56,9 @@ class IndexConfig(BaseModel):
     )
     debounce_seconds: float = Field(default=0.15, ge=0.0, le=10.0)
     max_file_bytes: int = Field(default=1_000_000, gt=0)
+    max_walk_files: int = Field(
+        default=20_000, gt=0, description="Markdown files taken from one standards folder at most (a huge tree is cut)."
+    )
     counts_database: str | None = Field(
         default=None,
         repr=False,
@@ -109,6 +112,9 @@ class IndexStatus(BaseModel):
     fts_unindexed_rows: int = Field(default=0, description="Chunks not yet folded into the full-text index.")
     skipped: list[SkippedFile] = Field(default_factory=list, description="Files not indexed, with the reason.")
     skipped_total: int = 0
+    walk_cut: list[str] = Field(
+        default_factory=list, description="Standards folders whose walk was cut (too many files), with the fix."
+    )
 
 
 class SearchResponse(BaseModel):

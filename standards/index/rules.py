@@ -76,7 +76,12 @@ def discover_rules(root: Path) -> list[str]:
         top = root / folder
         if not top.is_dir() or top.is_symlink():
             continue
-        for dirpath, dirnames, filenames in os.walk(top):
+        for visited, (dirpath, dirnames, filenames) in enumerate(os.walk(top), start=1):
+            if visited > MAX_WALK_DIRS:
+                log.warning(
+                    "rule files: stopped after %d folders under %s; move other files out of it", MAX_WALK_DIRS, top
+                )
+                break
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             found.extend(
                 (Path(dirpath) / name).relative_to(root).as_posix()

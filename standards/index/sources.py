@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 from standards.index.models import StandardsSource
 from standards.index.rules import discover_rules, is_rule_file, is_rule_target, rule_domain, rule_scope
 from standards.index.scope import normalize_globs
+from standards.index.walk import DEFAULT_MAX_FILES, WalkCuts, walk_markdown
 
 log = logging.getLogger(__name__)
 
@@ -79,32 +80,36 @@ def rule_domains(sources: list[StandardsSource]) -> tuple[tuple[str, str], ...]:
     return next((tuple(s.domains.items()) for s in sources if s.kind == "rules"), ())
 
 
-def discover(sources: list[StandardsSource]) -> list[SourceFile]:
-    """Every standard under the roots: Markdown files (hidden folders skipped, symlinked folders not
-    followed) and, for a rules source, the rule files. Of several roots of one kind (shared folders)
-    the first holding a path wins."""
+def discover(
+    sources: list[StandardsSource], *, max_files: int = DEFAULT_MAX_FILES, cuts: WalkCuts | None = None
+) -> list[SourceFile]:
+    """Every standard under the roots: Markdown files (hidden and heavy folders skipped, symlinked
+    folders not followed, at most ``max_files`` per root, a cut told in ``cuts``) and, for a rules
+    source, the rule files. Of several roots of one kind (shared folders) the first holding a path wins."""
     found: dict[str, SourceFile] = {}
     for kind, root in resolved_roots(sources):
-        for sf in discover_under(kind, root, "", rule_domains(sources)):
+        for sf in discover_under(kind, root, "", rule_domains(sources), max_files=max_files, cuts=cuts):
             found.setdefault(sf.key, sf)
     return list(found.values())
 
 
-def discover_under(kind: str, root: Path, rel: str, domains: tuple[tuple[str, str], ...] = ()) -> list[SourceFile]:
-    """Standards in the folder ``rel`` ('' = the whole root) of one root."""
+def discover_under(
+    kind: str,
+    root: Path,
+    rel: str,
+    domains: tuple[tuple[str, str], ...] = (),
+    *,
+    max_files: int = DEFAULT_MAX_FILES,
+    cuts: WalkCuts | None = None,
+) -> list[SourceFile]:
+    """Standards in the folder ``rel`` ('' = the whole root) of one root (a bounded walk)."""
     if kind == "rules":
         prefix = f"{rel}/" if rel else ""
         return [SourceFile(kind, root, f, domains) for f in discover_rules(root) if f.startswith(prefix)]
     top = root / rel if rel else root
     if not top.is_dir() or is_hidden(rel):
         return []
-    found: list[SourceFile] = []
-    for dirpath, dirnames, filenames in os.walk(top):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if is_markdown(name):
-                found.append(SourceFile(kind, root, (Path(dirpath) / name).relative_to(root).as_posix()))
-    return found
+    return [SourceFile(kind, root, f) for f in walk_markdown(top, root, is_markdown, max_files, cuts)]
 
 
 def is_hidden(rel: str) -> bool:
@@ -223,7 +228,7 @@ def safe_resolve(sources: list[StandardsSource], file: str, source: str | None) 
 
 
 def resolve_changes(
-    sources: list[StandardsSource], paths: list[Path], known: set[str]
+    sources: list[StandardsSource], paths: list[Path], known: set[str], *, max_files: int = DEFAULT_MAX_FILES
 ) -> tuple[list[SourceFile], list[str], set[Path]]:
     """Map changed paths (files or folders, existing or gone) to work for the indexer.
 
@@ -244,7 +249,11 @@ def resolve_changes(
             target = root / rel if rel else root
             if target.is_dir() and not target.is_symlink():
                 prefix = f"{kind}:{rel}/" if rel else f"{kind}:"
-                inside = {f.key: f for f in discover_under(kind, root, rel) if _first_root(sources, f) == root}
+                inside = {
+                    f.key: f
+                    for f in discover_under(kind, root, rel, max_files=max_files)
+                    if _first_root(sources, f) == root
+                }
                 files.update(inside)
                 removed.update(k for k in known if k.startswith(prefix) and k not in inside)
             elif is_markdown(target.name):

@@ -4,9 +4,10 @@ It holds the writer lock (:mod:`standards.index.writer_lock`) from ``start`` to 
 reconciles the table with the Markdown at start (in the background), re-indexes files the
 watcher reports or other processes hand over (:mod:`standards.index.handoff`), and folds every
 write into the full-text index before a build is reported done (after watcher batches the
-un-indexed tail is at most :data:`FTS_TAIL_MAX` rows for at most :data:`FOLD_DELAY_SECONDS`).
+un-indexed tail is at most :data:`~standards.index.upkeep.FTS_TAIL_MAX` rows for at most
+:data:`~standards.index.upkeep.FOLD_DELAY_SECONDS`).
 A change that cannot be written (disk full, read-only) is kept and retried with backoff while the
-status says ``stale``. One concern (writing one index folder), a little over 400 lines.
+status says ``stale``. Status, folding and repair are in :mod:`standards.index.upkeep`.
 """
 
 from __future__ import annotations
@@ -17,42 +18,29 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from standards.index import bootstrap, handoff
 from standards.index.embedder import Embedder
 from standards.index.indexer import Indexer, IndexResult
 from standards.index.models import (
-    MAX_SKIPPED_LISTED,
     BuildProgress,
     BuildReport,
     IndexConfig,
-    IndexState,
-    IndexStatus,
-    SearchResponse,
-    SkippedFile,
 )
 from standards.index.retry import FailedChanges
-from standards.index.searcher import FtsUnavailable, IndexSearcher
 from standards.index.sources import discover, resolve_changes, watch_targets
-from standards.index.status_file import StatusFile
 from standards.index.store import StoreCorrupt
 from standards.index.stored import StoredLookup, stand_ins
+from standards.index.upkeep import FTS_TAIL_MAX, OPTIMIZE_EVERY, IndexUpkeep
 from standards.index.vector_cache import VectorCache, model_fingerprint
+from standards.index.walk import WalkCuts
 from standards.index.watcher import Debouncer, Watcher
 from standards.index.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
 
-#: Commits between two compactions when no fold is due anyway.
-OPTIMIZE_EVERY = 20
-#: Un-indexed full-text rows tolerated after a watcher batch before it folds them at once.
-FTS_TAIL_MAX = 256
-#: A smaller tail is folded this long after the last write.
-FOLD_DELAY_SECONDS = 1.0
 
-
-class IndexWriter(IndexSearcher):
+class IndexWriter(IndexUpkeep):
     """Builds the index and keeps it fresh; one per index folder (file lock), searchable too."""
 
     _writes = True
@@ -72,18 +60,10 @@ class IndexWriter(IndexSearcher):
         self.stored = stored
         self._indexer = Indexer(self._store, self._embedder, max_file_bytes=self.config.max_file_bytes)
         self._lock_file = lock or WriterLock(self.config.index_dir)
-        self._lock = asyncio.Lock()
         self._reconcile_task: asyncio.Task[None] | None = None
-        self._recovery: asyncio.Task[None] | None = None
-        self._fts_repair: asyncio.Task[None] | None = None
-        self._fold_timer: asyncio.TimerHandle | None = None
         self._watcher: Watcher | None = None
-        self._writes_since_optimize = 0
-        self._status_file = StatusFile(self.config.index_dir)
-        self._status_writer: asyncio.Task[None] | None = None
         self._failed = FailedChanges(self.reindex_paths, self._spawn)
         self._requests: asyncio.Task[None] | None = None
-        self._skipped: dict[str, str] = {}  # doc key -> reason
         self._warm: asyncio.Task[None] | None = None  # the model load started by prepare()
 
     # ----------------------------------------------------------------- lifecycle
@@ -204,63 +184,6 @@ class IndexWriter(IndexSearcher):
         self._status.chunks = await self._store.count_rows()
         return True
 
-    # ----------------------------------------------------------------- status
-
-    def _set_status(self, state: IndexState, **changes: Any) -> None:
-        self._status = self._status.model_copy(update={"state": state, **changes})
-        if state != "building":
-            self._settled.set()
-        else:
-            self._settled.clear()
-        self._persist_status(force=state != "building")
-
-    def _persist_status(self, *, force: bool) -> None:
-        # One writer task at a time, always writing the newest status: concurrent thread writes
-        # could finish out of order and leave readers a stale "building".
-        queued = self._status_file.offer(self._status.model_copy(), force=force)
-        if queued and (self._status_writer is None or self._status_writer.done()):
-            self._status_writer = self._spawn(self._status_file.drain(), "status")
-
-    async def _settle_status(self) -> None:
-        """After a write: ready/empty (or stale while failed changes wait), with fresh counts."""
-        chunks = await self._store.count_rows()
-        indexed, unindexed = await self._store.fts_coverage()
-        counts: dict[str, Any] = {
-            "chunks": chunks,
-            "fts_indexed_rows": indexed,
-            "fts_unindexed_rows": unindexed,
-            "skipped": self.skipped_files()[:MAX_SKIPPED_LISTED],
-            "skipped_total": len(self._skipped),
-        }
-        if self._failed:
-            self._status = self._status.model_copy(update=counts)
-            return
-        state: IndexState = "ready" if chunks else "empty"
-        self._set_status(state, message="" if chunks else "no standards found", **counts)
-
-    def skipped_files(self) -> list[SkippedFile]:
-        """Files found under the roots but not indexed, with the reason, in path order."""
-        listed = []
-        for doc, reason in sorted(self._skipped.items()):
-            source, _, file = doc.partition(":")
-            listed.append(SkippedFile(file=file, source=source, reason=reason))
-        return listed
-
-    async def wait_ready(self, timeout: float) -> IndexStatus:  # noqa: ASYNC109 (public API)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._settled.wait(), timeout)
-        return self.status()
-
-    def _progress(self, progress: BuildProgress) -> None:
-        self._status = self._status.model_copy(
-            update={
-                "files_indexed": progress.files_done,
-                "files_total": progress.files_total,
-                "message": f"indexing standards: {progress.files_done}/{progress.files_total} files",
-            }
-        )
-        self._persist_status(force=False)
-
     # ----------------------------------------------------------------- building
 
     async def _reconcile(self, *, force: bool, progress: Callable[[BuildProgress], None] | None = None) -> IndexResult:
@@ -290,7 +213,12 @@ class IndexWriter(IndexSearcher):
             return result
 
     async def _reconcile_locked(self, force: bool, progress: Callable[[BuildProgress], None] | None) -> IndexResult:
-        files = await asyncio.to_thread(discover, self.config.sources)
+        cuts = WalkCuts()
+        files = await asyncio.to_thread(discover, self.config.sources, max_files=self.config.max_walk_files, cuts=cuts)
+        for message in cuts.messages:
+            if message not in self._walk_cut:  # once per folder, not at every reconcile
+                log.warning("%s", message)
+        self._walk_cut = cuts.messages
         manifest = await self._store.manifest()
         found = await stand_ins(self.stored, self.config.sources, None)
         standing_in = {sf.key for sf, _ in found}
@@ -360,7 +288,9 @@ class IndexWriter(IndexSearcher):
         # Reading and embedding run without the lock (a big file never blocks other changes); the
         # indexer takes it per commit and lets a newer edit of the same file win.
         manifest = await self._store.manifest()
-        files, removed, roots = await asyncio.to_thread(resolve_changes, self.config.sources, paths, set(manifest))
+        files, removed, roots = await asyncio.to_thread(
+            resolve_changes, self.config.sources, paths, set(manifest), max_files=self.config.max_walk_files
+        )
         if self._watcher is not None:
             for root in roots:
                 self._watcher.watch(root)  # a root created after start
@@ -405,7 +335,7 @@ class IndexWriter(IndexSearcher):
         if self._status.state != "building":
             self._set_status("stale", message=f"{len(self._failed)} changed paths not indexed yet: {reason}")
 
-    # ----------------------------------------------------------------- folding, repair
+    # ----------------------------------------------------------------- after a write
 
     def _after_write(self, result: IndexResult) -> None:
         if not result.changed:
@@ -421,79 +351,3 @@ class IndexWriter(IndexSearcher):
                 cb(files)
             except Exception:  # a broken listener must not break indexing
                 log.exception("standards index listener failed")
-
-    def _schedule_fold(self) -> None:
-        if self._fold_timer is not None:
-            self._fold_timer.cancel()
-        loop = asyncio.get_running_loop()
-        self._fold_timer = loop.call_later(FOLD_DELAY_SECONDS, self._fold_later)
-
-    def _fold_later(self) -> None:
-        self._fold_timer = None
-        self._spawn(self._fold(), "standards-fold")
-
-    async def _fold(self) -> None:
-        async with self._lock:
-            try:
-                await self._fold_locked(compact=False)
-            except Exception:  # retried after the next write
-                log.warning("folding new rows into the full-text index failed", exc_info=True)
-            else:
-                await self._settle_status()
-
-    async def _fold_locked(self, *, compact: bool) -> None:
-        """Fold un-indexed rows into the full-text index (and compact, when asked or due)."""
-        _, unindexed = await self._store.fts_coverage()
-        if unindexed or compact or self._writes_since_optimize >= OPTIMIZE_EVERY:
-            self._writes_since_optimize = 0
-            await self._store.optimize()
-
-    def _start_recovery(self, exc: Exception) -> asyncio.Task[None]:
-        """The index files became unreadable while running (deleted, garbled): rebuild them from the
-        Markdown in the background; searches answer 'building' meanwhile. One rebuild at a time."""
-        if self._recovery is None or self._recovery.done():
-            log.warning("standards index at %s became unreadable (%s); rebuilding it", self._store.db_dir, exc)
-            self._cache.clear()
-            self._startup = None
-            self._set_status("building", message="the index files became unreadable; rebuilding from the Markdown")
-            self._recovery = self._spawn(self._recover(), "standards-recover")
-        return self._recovery
-
-    async def _recover(self) -> None:
-        async with self._lock:
-            await asyncio.to_thread(self._store.wipe)
-            try:
-                await self._store.open(await asyncio.to_thread(lambda: self._embedder.dimension))
-            except StoreCorrupt as exc:
-                log.error("cannot re-create the standards index at %s: %s", self._store.db_dir, exc)
-                self._set_status("error", message=f"cannot re-create the index: {exc}")
-                return
-        with contextlib.suppress(Exception):  # already logged and reported in the status
-            await self._reconcile(force=True)
-
-    async def _search_failed(self, exc: Exception, text: str, started: float, args: dict[str, Any]) -> SearchResponse:
-        # The files may have been deleted or garbled under the running server: rebuild them and
-        # answer "building" meanwhile; anything else is a bug and is raised.
-        rebuilding = (self._recovery is not None and not self._recovery.done()) or not self._store.is_open
-        if not rebuilding:
-            corrupt = await self._store_unreadable()
-            if corrupt is None:
-                raise exc
-            self._start_recovery(corrupt)
-        return self._response(text, [], started, cached=False)
-
-    async def _fts_failed(self, exc: FtsUnavailable) -> None:
-        await super()._fts_failed(exc)
-        if self._fts_repair is None or self._fts_repair.done():
-            self._fts_repair = self._spawn(self._repair_fts(), "standards-fts-repair")
-
-    async def _repair_fts(self) -> None:
-        async with self._lock:
-            try:
-                await self._store.rebuild_fts()
-            except Exception:
-                log.exception("rebuilding the full-text index failed")
-                return
-            self._cache.clear()
-            log.info("full-text index rebuilt")
-            await self._settle_status()

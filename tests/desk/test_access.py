@@ -135,6 +135,56 @@ async def test_every_response_forbids_framing_sniffing_and_foreign_scripts(site:
             assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, path
 
 
+async def _login(client: httpx2.AsyncClient) -> None:
+    csrf = await _csrf(client, "/login")
+    assert (await client.post("/login", data={"token": TOKEN, "csrf": csrf})).status_code == 303
+    assert (await client.get("/proposals")).status_code == 200
+
+
+async def test_logout_revokes_the_session_so_a_copied_cookie_is_refused(site: Site) -> None:
+    app = build_desk(lambda: site.state, host="0.0.0.0", token=TOKEN)
+
+    def client() -> httpx2.AsyncClient:
+        return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://desk.example")
+
+    async with client() as browser, client() as thief, client() as other:
+        await _login(browser)
+        await _login(other)  # a second login is its own session
+        stolen = browser.cookies["desk_session"]
+        assert stolen != other.cookies["desk_session"] and TOKEN not in stolen
+        thief.cookies.set("desk_session", stolen)
+        assert (await thief.get("/proposals")).status_code == 200
+
+        csrf = browser.cookies["desk_csrf"]
+        out = await browser.post("/logout", data={"csrf": csrf})
+        assert out.status_code == 303 and out.headers["location"] == "/login"
+
+        refused = await thief.get("/proposals")
+        assert refused.status_code == 303 and refused.headers["location"] == "/login"
+        browser.cookies.set("desk_session", stolen)  # the browser putting the old cookie back
+        assert (await browser.get("/proposals")).status_code == 303
+        assert (await other.get("/proposals")).status_code == 200  # only that session ended
+        await _login(browser)  # and the same browser can sign in again
+
+
+def test_live_sessions_are_bounded_and_forged_ones_unknown(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    from starlette.requests import Request
+
+    from mcp_server.desk import web
+
+    monkeypatch.setattr(web, "MAX_SESSIONS", 3)
+    desk = web.Desk(get_state=lambda: site.state, token=TOKEN, root_path="")
+
+    def request(session: str) -> Request:
+        return Request({"type": "http", "headers": [(b"cookie", f"desk_session={session}".encode())]})
+
+    first, *rest = [desk.new_session() for _ in range(4)]
+    assert len(desk.sessions) == 3
+    assert not desk.logged_in(request(first))  # the oldest was signed out
+    assert all(desk.logged_in(request(s)) for s in rest)
+    assert not desk.logged_in(request("forged-ünicode"))
+
+
 class _Clock:
     """A hand-moved clock for the login throttle: time passes when the test says so."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Callable
@@ -55,3 +56,12 @@ def test_neutralising_keeps_the_text_and_indentation() -> None:
     )
     assert neutralise_text("see ##[error]x") == "see ##\\[error]x"
     assert json.loads(neutralise_json(json.dumps({"t": "##[error]x"}))) == {"t": "##[error]x"}
+
+
+def test_progress_lines_on_stderr_are_neutralised_too() -> None:
+    from mcp_server.review_cli import Progress
+
+    err = io.StringIO()
+    Progress(err).show(40, "reading notes.md\n::add-mask::secret ##[error]boom")
+    assert "add-mask" in err.getvalue()
+    assert not COMMAND_LINE.search(err.getvalue()), err.getvalue()

@@ -1,0 +1,196 @@
+"""What keeps a written index healthy, apart from building it: the status it reports and persists,
+folding new rows into the full-text index, and repair when the files become unreadable under a
+running process. :class:`~standards.index.writer.IndexWriter` builds on it; nothing else does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from standards.index.embedder import Embedder
+from standards.index.indexer import IndexResult
+from standards.index.models import (
+    MAX_SKIPPED_LISTED,
+    BuildProgress,
+    IndexConfig,
+    IndexState,
+    IndexStatus,
+    SearchResponse,
+    SkippedFile,
+)
+from standards.index.retry import FailedChanges
+from standards.index.searcher import FtsUnavailable, IndexSearcher
+from standards.index.status_file import StatusFile
+from standards.index.store import StoreCorrupt
+
+log = logging.getLogger(__name__)
+
+#: Commits between two compactions when no fold is due anyway.
+OPTIMIZE_EVERY = 20
+#: Un-indexed full-text rows tolerated after a watcher batch before it folds them at once.
+FTS_TAIL_MAX = 256
+#: A smaller tail is folded this long after the last write.
+FOLD_DELAY_SECONDS = 1.0
+
+
+class IndexUpkeep(IndexSearcher):
+    """Status, full-text folding and repair of an index this process writes (base of the writer)."""
+
+    _failed: FailedChanges
+    """Changes that could not be written yet (set by the writer, which retries them)."""
+
+    def __init__(self, config: IndexConfig, embedder: Embedder | None = None) -> None:
+        super().__init__(config, embedder)
+        self._lock = asyncio.Lock()
+        self._recovery: asyncio.Task[None] | None = None
+        self._fts_repair: asyncio.Task[None] | None = None
+        self._fold_timer: asyncio.TimerHandle | None = None
+        self._writes_since_optimize = 0
+        self._status_file = StatusFile(self.config.index_dir)
+        self._status_writer: asyncio.Task[None] | None = None
+        self._skipped: dict[str, str] = {}  # doc key -> reason
+        self._walk_cut: list[str] = []  # standards folders whose walk was cut, with the fix
+
+    async def _reconcile(self, *, force: bool, progress: Callable[[BuildProgress], None] | None = None) -> IndexResult:
+        """Bring the table in line with the Markdown (the writer's)."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- status
+
+    def _set_status(self, state: IndexState, **changes: Any) -> None:
+        self._status = self._status.model_copy(update={"state": state, **changes})
+        if state != "building":
+            self._settled.set()
+        else:
+            self._settled.clear()
+        self._persist_status(force=state != "building")
+
+    def _persist_status(self, *, force: bool) -> None:
+        # One writer task at a time, always writing the newest status: concurrent thread writes
+        # could finish out of order and leave readers a stale "building".
+        queued = self._status_file.offer(self._status.model_copy(), force=force)
+        if queued and (self._status_writer is None or self._status_writer.done()):
+            self._status_writer = self._spawn(self._status_file.drain(), "status")
+
+    async def _settle_status(self) -> None:
+        """After a write: ready/empty (or stale while failed changes wait), with fresh counts."""
+        chunks = await self._store.count_rows()
+        indexed, unindexed = await self._store.fts_coverage()
+        counts: dict[str, Any] = {
+            "chunks": chunks,
+            "fts_indexed_rows": indexed,
+            "fts_unindexed_rows": unindexed,
+            "skipped": self.skipped_files()[:MAX_SKIPPED_LISTED],
+            "skipped_total": len(self._skipped),
+            "walk_cut": list(self._walk_cut),
+        }
+        if self._failed:
+            self._status = self._status.model_copy(update=counts)
+            return
+        state: IndexState = "ready" if chunks else "empty"
+        self._set_status(state, message="" if chunks else "no standards found", **counts)
+
+    def skipped_files(self) -> list[SkippedFile]:
+        """Files found under the roots but not indexed, with the reason, in path order."""
+        listed = []
+        for doc, reason in sorted(self._skipped.items()):
+            source, _, file = doc.partition(":")
+            listed.append(SkippedFile(file=file, source=source, reason=reason))
+        return listed
+
+    async def wait_ready(self, timeout: float) -> IndexStatus:  # noqa: ASYNC109 (public API)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._settled.wait(), timeout)
+        return self.status()
+
+    def _progress(self, progress: BuildProgress) -> None:
+        self._status = self._status.model_copy(
+            update={
+                "files_indexed": progress.files_done,
+                "files_total": progress.files_total,
+                "message": f"indexing standards: {progress.files_done}/{progress.files_total} files",
+            }
+        )
+        self._persist_status(force=False)
+
+    # ----------------------------------------------------------------- folding, repair
+
+    def _schedule_fold(self) -> None:
+        if self._fold_timer is not None:
+            self._fold_timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._fold_timer = loop.call_later(FOLD_DELAY_SECONDS, self._fold_later)
+
+    def _fold_later(self) -> None:
+        self._fold_timer = None
+        self._spawn(self._fold(), "standards-fold")
+
+    async def _fold(self) -> None:
+        async with self._lock:
+            try:
+                await self._fold_locked(compact=False)
+            except Exception:  # retried after the next write
+                log.warning("folding new rows into the full-text index failed", exc_info=True)
+            else:
+                await self._settle_status()
+
+    async def _fold_locked(self, *, compact: bool) -> None:
+        """Fold un-indexed rows into the full-text index (and compact, when asked or due)."""
+        _, unindexed = await self._store.fts_coverage()
+        if unindexed or compact or self._writes_since_optimize >= OPTIMIZE_EVERY:
+            self._writes_since_optimize = 0
+            await self._store.optimize()
+
+    def _start_recovery(self, exc: Exception) -> asyncio.Task[None]:
+        """The index files became unreadable while running (deleted, garbled): rebuild them from the
+        Markdown in the background; searches answer 'building' meanwhile. One rebuild at a time."""
+        if self._recovery is None or self._recovery.done():
+            log.warning("standards index at %s became unreadable (%s); rebuilding it", self._store.db_dir, exc)
+            self._cache.clear()
+            self._startup = None
+            self._set_status("building", message="the index files became unreadable; rebuilding from the Markdown")
+            self._recovery = self._spawn(self._recover(), "standards-recover")
+        return self._recovery
+
+    async def _recover(self) -> None:
+        async with self._lock:
+            await asyncio.to_thread(self._store.wipe)
+            try:
+                await self._store.open(await asyncio.to_thread(lambda: self._embedder.dimension))
+            except StoreCorrupt as exc:
+                log.error("cannot re-create the standards index at %s: %s", self._store.db_dir, exc)
+                self._set_status("error", message=f"cannot re-create the index: {exc}")
+                return
+        with contextlib.suppress(Exception):  # already logged and reported in the status
+            await self._reconcile(force=True)
+
+    async def _search_failed(self, exc: Exception, text: str, started: float, args: dict[str, Any]) -> SearchResponse:
+        # The files may have been deleted or garbled under the running server: rebuild them and
+        # answer "building" meanwhile; anything else is a bug and is raised.
+        rebuilding = (self._recovery is not None and not self._recovery.done()) or not self._store.is_open
+        if not rebuilding:
+            corrupt = await self._store_unreadable()
+            if corrupt is None:
+                raise exc
+            self._start_recovery(corrupt)
+        return self._response(text, [], started, cached=False)
+
+    async def _fts_failed(self, exc: FtsUnavailable) -> None:
+        await super()._fts_failed(exc)
+        if self._fts_repair is None or self._fts_repair.done():
+            self._fts_repair = self._spawn(self._repair_fts(), "standards-fts-repair")
+
+    async def _repair_fts(self) -> None:
+        async with self._lock:
+            try:
+                await self._store.rebuild_fts()
+            except Exception:
+                log.exception("rebuilding the full-text index failed")
+                return
+            self._cache.clear()
+            log.info("full-text index rebuilt")
+            await self._settle_status()
