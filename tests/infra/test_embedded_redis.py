@@ -179,7 +179,7 @@ async def test_a_redis_that_is_only_slow_is_not_restarted(tmp_path: Path, caplog
             async def held_back() -> bool:
                 return "slow to answer; not restarting" in caplog.text
 
-            await wait_for(held_back, timeout=30, what="the supervisor to notice a slow Redis")
+            await wait_for(held_back, what="the supervisor to notice a slow Redis")
         finally:
             os.kill(pid, signal.SIGCONT)
         assert await _pid_of(url) == pid
