@@ -39,6 +39,14 @@ from standards.index.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
 
+#: How long a change handed over before start() waits for the table to open (then it fails and is
+#: retried with backoff, as any write that cannot land).
+OPEN_WAIT_SECONDS = 300.0
+
+
+class IndexStopped(RuntimeError):
+    """A change arrived for an index that has stopped (the process is shutting down)."""
+
 
 class IndexWriter(IndexUpkeep):
     """Builds the index and keeps it fresh; one per index folder (file lock), searchable too."""
@@ -64,6 +72,10 @@ class IndexWriter(IndexUpkeep):
         self._watcher: Watcher | None = None
         self._failed = FailedChanges(self.reindex_paths, self._spawn)
         self._requests: asyncio.Task[None] | None = None
+        # Set once start() has opened the table (or failed to): a change handed over earlier (an
+        # approval while the server is still starting) waits for it rather than find no table.
+        self._opened = asyncio.Event()
+        self._stopped = False
         self._warm: asyncio.Task[None] | None = None  # the model load started by prepare()
 
     # ----------------------------------------------------------------- lifecycle
@@ -75,7 +87,11 @@ class IndexWriter(IndexUpkeep):
         await self._counter.start()
         if (cache_dir := self.config.embedding_cache_dir) is not None and self._indexer.vector_cache is None:
             self._indexer.vector_cache = await asyncio.to_thread(self._open_vector_cache, cache_dir)
-        if not await self._open():
+        try:
+            opened = await self._open()
+        finally:
+            self._opened.set()
+        if not opened:
             self._startup = None
             return
         if watch:
@@ -150,6 +166,8 @@ class IndexWriter(IndexUpkeep):
             self._startup = None
 
     async def stop(self) -> None:
+        self._stopped = True
+        self._opened.set()  # nothing waits for a table that will not open now
         if self._requests is not None:
             self._requests.cancel()
             await asyncio.gather(self._requests, return_exceptions=True)
@@ -278,11 +296,14 @@ class IndexWriter(IndexUpkeep):
                 # The index on disk was deleted or damaged under us: rebuild it, then try once more.
                 await asyncio.shield(self._start_recovery(exc))
                 await self._reindex_paths(paths)
+        except IndexStopped:
+            raise
         except Exception as exc:
             self._keep_for_retry(paths, exc)
             raise
 
     async def _reindex_paths(self, paths: list[Path]) -> None:
+        await self._wait_open()
         if self._watcher is not None:  # a root created after start is watched and indexed whole
             paths = [*paths, *await asyncio.to_thread(self._watcher.adopt_roots, self.config.sources)]
         # Reading and embedding run without the lock (a big file never blocks other changes); the
@@ -315,6 +336,7 @@ class IndexWriter(IndexUpkeep):
         file for them (yet); returns the files indexed so. A file that appears later replaces them."""
         if self.stored is None or not files:
             return []
+        await self._wait_open()
         async with self._lock:
             found = await stand_ins(self.stored, self.config.sources, files)
             if not found:
@@ -327,6 +349,14 @@ class IndexWriter(IndexUpkeep):
         if self._status.state != "building":
             await self._settle_status()
         return [sf.file for sf, _ in found if sf.key in result.indexed]
+
+    async def _wait_open(self) -> None:
+        """A change handed over while the server is still starting waits for start() to open the table."""
+        if not self._opened.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._opened.wait(), OPEN_WAIT_SECONDS)
+        if self._stopped:
+            raise IndexStopped("the standards index stopped before this change could be indexed")
 
     def _keep_for_retry(self, paths: list[Path], exc: Exception) -> None:
         self._failed.keep(paths)
