@@ -14,6 +14,7 @@ to a decided row, whoever issues it (on both backends; the schema is the version
 When the store knows the standards folder, each version records the standard it would replace
 (``base_hash`` / ``base_content``, NULL for a new file): the diff base of an update, and what lets
 approval refuse to overwrite a file that changed since. Proposed text is secret-scanned here.
+One concern (the proposals' records and their guarded writes), a little over 400 lines.
 """
 
 from __future__ import annotations
