@@ -38,7 +38,8 @@ from mcp_server.sdk_compat import lowlevel
 log = logging.getLogger(__name__)
 
 MAX_ROOTS = 50
-ROOTS_TIMEOUT_SECONDS = 10.0
+#: Seconds to wait for each roots/list request (sent again after each but the last).
+ROOTS_ATTEMPT_TIMEOUTS = (2.0, 5.0, 10.0, 10.0)
 
 
 class WorkspaceInfo(BaseModel):
@@ -134,14 +135,22 @@ class Workspace:
         task.add_done_callback(self._tasks.discard)
 
     async def _fetch(self, session: ServerSession) -> None:
-        try:
-            result = await asyncio.wait_for(
-                session.send_request(ListRootsRequest(), ListRootsResult), ROOTS_TIMEOUT_SECONDS
-            )
-        except Exception as exc:  # the client's answer is advisory: keep the current root, say why
-            log.warning("could not read the client's roots: %s", exc)
+        # Over streamable HTTP the request travels on the client's GET stream, which the client opens
+        # after 'initialized': sent before it is up, the request is dropped unanswered. So a request
+        # that times out is sent again, a bounded number of times.
+        for attempt, timeout in enumerate(ROOTS_ATTEMPT_TIMEOUTS, start=1):
+            try:
+                result = await asyncio.wait_for(session.send_request(ListRootsRequest(), ListRootsResult), timeout)
+            except TimeoutError:
+                if attempt < len(ROOTS_ATTEMPT_TIMEOUTS):
+                    continue
+                log.warning("could not read the client's roots: no answer to %d requests", attempt)
+                return
+            except Exception as exc:  # the client's answer is advisory: keep the current root, say why
+                log.warning("could not read the client's roots: %s", exc)
+                return
+            self.follow([str(root.uri) for root in result.roots[:MAX_ROOTS]])
             return
-        self.follow([str(root.uri) for root in result.roots[:MAX_ROOTS]])
 
     def follow(self, uris: list[str]) -> None:
         self.client_roots = uris

@@ -62,7 +62,7 @@ async def _workspace_info(client: Client, expected_root: Path) -> dict[str, Any]
         info: dict[str, Any] = listed["workspace"]
         return info if info["project_root"] == str(expected_root.resolve()) else None
 
-    return await wait_for(moved, timeout=15, what=f"the project root to become {expected_root}")
+    return await wait_for(moved, what=f"the project root to become {expected_root}")
 
 
 async def _read_in_run(client: Client, api: FakeAnthropic) -> str:
@@ -115,7 +115,7 @@ async def test_an_explicit_project_root_wins_over_the_clients_roots(
             listed = (await client.call_tool("list_personas", {})).structured_content or {}
             return bool(listed["workspace"]["client_roots"])
 
-        await wait_for(asked, timeout=15, what="the client's roots to be read")
+        await wait_for(asked, what="the client's roots to be read")
         listed = (await client.call_tool("list_personas", {})).structured_content or {}
         read = await _read_in_run(client, fake_api)
     assert listed["workspace"]["project_root"] == str(configured.resolve())
@@ -195,7 +195,7 @@ async def test_a_shared_http_server_ignores_client_roots(
             async def said_so() -> bool:
                 return "client roots ignored" in log.read_text()
 
-            await wait_for(said_so, timeout=15, what="the server to log that it ignores client roots")
+            await wait_for(said_so, what="the server to log that it ignores client roots")
             await client.send_roots_list_changed()
             second = await _http_client(stack, f"{base}/mcp", roots, TOKEN)  # a second session: logged once
             listed = (await second.call_tool("list_personas", {})).structured_content or {}
@@ -206,3 +206,40 @@ async def test_a_shared_http_server_ignores_client_roots(
     assert because in workspace["client_roots_ignored"]
     assert roots.asked == 0
     assert log.read_text().count("client roots ignored") == 1
+
+
+async def test_a_roots_request_the_client_never_got_is_sent_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over streamable HTTP the server's roots/list goes out on the client's GET stream, which the
+    client opens only after 'initialized': sent before it is up, the request is dropped and never
+    answered. The project root must still follow the client (it used to stay put for the session)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from mcp_server import roots as roots_module
+    from mcp_server.roots import Workspace
+
+    monkeypatch.setattr(roots_module, "ROOTS_ATTEMPT_TIMEOUTS", (0.05, 0.05, 5.0))
+    window = _workspace(tmp_path, "window", "w")
+    sent: list[int] = []
+
+    async def send_request(request: Any, result_type: Any) -> ListRootsResult:
+        sent.append(1)
+        if len(sent) == 1:
+            await asyncio.Event().wait()  # dropped: no answer ever comes
+        return ListRootsResult(roots=[Root(uri=window.resolve().as_uri())])  # type: ignore[arg-type]
+
+    session = SimpleNamespace(
+        client_capabilities=SimpleNamespace(roots=SimpleNamespace()),
+        protocol_version="2025-06-18",
+        send_request=send_request,
+    )
+    workspace = Workspace(tmp_path, explicit=False, targets=[])
+    workspace.refresh(session)  # type: ignore[arg-type]
+
+    async def followed() -> bool:
+        return workspace.root == window.resolve()
+
+    await wait_for(followed, what="the project root to follow the client's root")
+    assert len(sent) == 2
