@@ -78,3 +78,17 @@ def test_long_modules_say_which_one_concern_they_hold() -> None:
         if not re.search(r"one concern", doc, re.IGNORECASE):
             unexplained.append(f"{path.relative_to(REPO)} ({lines} lines)")
     assert not unexplained, f"split these, or say in the docstring which one concern each holds: {unexplained}"
+
+
+def test_tests_never_bound_elapsed_time_from_above() -> None:
+    """A test asserts outcomes and order; an upper bound on wall time fails on a loaded machine
+    (hang bounds are timeouts that raise, not assertions). Speed is measured by bench/."""
+    pattern = re.compile(r"assert .*\b(waited|took|elapsed|duration|seconds)\w*\s*<")
+    found = [
+        f"{path.relative_to(REPO)}:{n}"
+        for path in _python_files("tests")
+        if path.name != "test_house.py"
+        for n, line in enumerate(path.read_text().splitlines(), start=1)
+        if pattern.search(line)
+    ]
+    assert not found, f"wall-clock upper bounds in tests: {found}"

