@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 HEAVY = [
     "lancedb",
@@ -37,11 +38,12 @@ print(json.dumps({"loaded": [m for m in HEAVY if m in sys.modules], "server": "m
 """
 
 
-def test_building_the_server_imports_no_heavy_library(tmp_path: Path) -> None:
+def _probe(tmp_path: Path, before: str = "") -> dict[str, Any]:
+    """Run the probe in a fresh interpreter (``before``: code run first) and return its report."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONAS_")}
     env.update(PERSONAS_PROJECT_ROOT=str(tmp_path), PYTHONPATH=str(REPO))
     done = subprocess.run(
-        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{PROBE}"],
+        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{before}{PROBE}"],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -50,22 +52,14 @@ def test_building_the_server_imports_no_heavy_library(tmp_path: Path) -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert report == {"loaded": [], "server": True}
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+def test_building_the_server_imports_no_heavy_library(tmp_path: Path) -> None:
+    assert _probe(tmp_path) == {"loaded": [], "server": True}
 
 
 def test_the_probe_sees_an_eager_import(tmp_path: Path) -> None:
     """The probe itself works: a library imported on the way is reported."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONAS_")}
-    env.update(PERSONAS_PROJECT_ROOT=str(tmp_path), PYTHONPATH=str(REPO))
-    done = subprocess.run(
-        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\nimport numpy\n{PROBE}"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1])["loaded"] == ["numpy"]
+    assert _probe(tmp_path, "import numpy\n")["loaded"] == ["numpy"]
