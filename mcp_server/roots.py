@@ -182,14 +182,13 @@ def _local_dir(uri: str) -> Path | None:
     return path if path.is_dir() else None
 
 
-def register_roots(server: MCPServer[Any], workspace_of: Callable[[Any], Workspace | None]) -> None:
-    """Ask for the client's roots once its session is initialized and whenever they change;
-    ``workspace_of`` finds the Workspace in the server's lifespan state (None: nothing to follow)."""
+def register_roots(server: MCPServer[Any], follow: Callable[[Any, ServerSession], None]) -> None:
+    """Ask for the client's roots once its session is initialized and whenever they change:
+    ``follow`` gets the server's lifespan state and the session, and has the state's Workspace
+    :meth:`~Workspace.refresh` (if it has one; once it has, while the server starts)."""
 
     async def on_roots_changed(ctx: ServerRequestContext[Any, Any], params: NotificationParams) -> None:
-        workspace = workspace_of(ctx.lifespan_context)
-        if workspace is not None:
-            workspace.refresh(ctx.session)
+        follow(ctx.lifespan_context, ctx.session)
 
     low = lowlevel(server)
     low.add_notification_handler("notifications/initialized", NotificationParams, on_roots_changed)

@@ -3,13 +3,19 @@
 MCPServer has no public way to list its registered tools synchronously, nor to register the
 ``logging/setLevel`` request or a notification handler with the request context; the low-level
 ``Server`` it wraps does. A request's ServerSession does not expose its connection's per-connection
-state, which is where a session's log level and roots are kept.
+state, which is where a session's log level and roots are kept. MCPServer() always runs the SDK's
+logging set-up, which imports rich for a handler that ``logging.basicConfig`` then ignores when
+logging is configured already.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import mcp.server.mcpserver.server as sdk_server
 from mcp.server.lowlevel import Server
 from mcp.server.mcpserver import MCPServer
 from mcp.server.session import ServerSession
@@ -39,3 +45,24 @@ def connection_state(session: ServerSession) -> dict[str, Any]:
     """Scratch state of the client connection a request came in on (lives as long as the connection)."""
     state: dict[str, Any] = session._connection.state
     return state
+
+
+@contextmanager
+def logging_left_alone() -> Iterator[None]:
+    """Construct an MCPServer in this block: when the root logger has handlers already (the CLI
+    configured logging), the SDK's ``configure_logging`` (a ``logging.basicConfig`` with a rich
+    handler, which does nothing then) is skipped, and with it importing rich (~30 ms of start-up).
+    Without handlers it runs as usual."""
+    if not logging.getLogger().handlers:
+        yield
+        return
+    original = getattr(sdk_server, "configure_logging")  # noqa: B009 (not exported by the SDK)
+
+    def configured_already(level: str = "INFO") -> None:
+        return None
+
+    setattr(sdk_server, "configure_logging", configured_already)  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(sdk_server, "configure_logging", original)  # noqa: B010

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, cast
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.session import ServerSession
 
 from mcp_server.app import AppState, Unavailable, open_app
 from mcp_server.completions import register_completions
@@ -17,10 +19,11 @@ from mcp_server.desk.state import StateRef
 from mcp_server.embedded import EmbeddedRedisError
 from mcp_server.instructions import server_instructions
 from mcp_server.resources import register_job_resources
-from mcp_server.roots import register_roots, roots_policy
-from mcp_server.sdk_compat import registered_tool_arguments, registered_tool_names
+from mcp_server.roots import RootsPolicy, register_roots, roots_policy
+from mcp_server.sdk_compat import logging_left_alone, registered_tool_arguments, registered_tool_names
 from mcp_server.session_log import register_logging
 from mcp_server.settings import Settings
+from mcp_server.starting import Starting, wait_for_start
 from mcp_server.tools.client_code import CLIENT_CODE_PARAMS, hide_client_code
 from mcp_server.tools.guard import guard_tool_calls
 from mcp_server.tools.jobs import register_job_tools
@@ -61,41 +64,19 @@ def build_server(
     personas = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
     roots = roots_policy(http_host=http_host, remote_clients=settings.remote_clients)
 
-    @asynccontextmanager
-    async def lifespan(_: MCPServer[AppState | Unavailable]) -> AsyncIterator[AppState | Unavailable]:
-        stack = AsyncExitStack()
-        try:
-            state: AppState | Unavailable
-            try:
-                state = await stack.enter_async_context(
-                    open_app(settings, personas, run_worker=run_worker, watch=watch, roots=roots)
-                )
-            except (DatabaseUnusableError, StoreError, DataDirError, EmbeddedRedisError) as exc:
-                # Stay up: the client sees the reason on every tool call rather than EOF.
-                log.error("agent-personas cannot start its job system: %s", exc)
-                state = Unavailable(str(exc))
-            if state_ref is not None and isinstance(state, AppState):
-                state_ref.state = state
-            try:
-                yield state
-            finally:
-                if state_ref is not None:
-                    state_ref.state = None
-        finally:
-            try:
-                await stack.aclose()
-            finally:
-                if on_closed is not None:
-                    on_closed()
-
-    server: MCPServer[AppState | Unavailable] = MCPServer(
-        name="agent-personas",
-        title="Agent Personas",
-        instructions=server_instructions(remote_clients=settings.remote_clients),
-        version=package_version(),
-        lifespan=lifespan,
-        log_level=settings.log_level,
+    lifespan = app_lifespan(
+        settings, personas, run_worker=run_worker, watch=watch, roots=roots, on_closed=on_closed, state_ref=state_ref
     )
+    with logging_left_alone():
+        server: MCPServer[AppState | Unavailable] = MCPServer(
+            name="agent-personas",
+            title="Agent Personas",
+            instructions=server_instructions(remote_clients=settings.remote_clients),
+            version=package_version(),
+            # Handlers see the AppState or Unavailable it starts to (mcp_server.starting), not the Starting.
+            lifespan=cast(Any, lifespan),
+            log_level=settings.log_level,
+        )
     register_job_tools(server, personas.all(), single=settings.persona_tools == "single")
     register_ops_tools(server)
     register_job_resources(server)
@@ -105,14 +86,86 @@ def build_server(
     register_persona_tools(server, personas.all())
     register_completions(server)
     register_logging(server)
-    register_roots(server, lambda state: state.workspace if isinstance(state, AppState) else None)
+    register_roots(server, follow_roots)
     left_out = offer_only(server, settings.tools)
+    server.middleware.append(wait_for_start)
     server.middleware.append(trim_tools_list)
     hidden = frozenset() if settings.remote_clients else frozenset(CLIENT_CODE_PARAMS)
     if hidden:
         server.middleware.append(hide_client_code)
     server.middleware.append(guard_tool_calls(registered_tool_arguments(server), hidden, left_out))
     return server
+
+
+def app_lifespan(
+    settings: Settings,
+    personas: PersonaRegistry,
+    *,
+    run_worker: bool,
+    watch: bool,
+    roots: RootsPolicy,
+    on_closed: Callable[[], None] | None,
+    state_ref: StateRef | None,
+) -> Callable[[MCPServer[Any]], AbstractAsyncContextManager[Starting[AppState | Unavailable]]]:
+    """The server's lifespan: it yields a :class:`Starting` at once and opens every resource on a task
+    of its own; requests that need them wait (:func:`wait_for_start`). ``on_closed`` is called once
+    everything is closed; ``state_ref`` holds the open state (for the desk)."""
+
+    async def run_app(starting: Starting[AppState | Unavailable], stop: asyncio.Event) -> None:
+        """Open every resource, hand it to the requests waiting (:mod:`mcp_server.starting`), keep it
+        open until ``stop`` is set, close it: all in this one task."""
+        async with AsyncExitStack() as stack:
+            state: AppState | Unavailable
+            try:
+                state = await stack.enter_async_context(
+                    open_app(settings, personas, run_worker=run_worker, watch=watch, roots=roots)
+                )
+            except (DatabaseUnusableError, StoreError, DataDirError, EmbeddedRedisError) as exc:
+                # Stay up: the client sees the reason on every tool call rather than EOF.
+                log.error("agent-personas cannot start its job system: %s", exc)
+                state = Unavailable(str(exc))
+            except Exception as exc:  # a bug: said on every tool call, as above, and logged in full
+                log.exception("agent-personas failed to start")
+                starting.start(Unavailable(f"the server failed to start: {exc}"))
+                return
+            if state_ref is not None and isinstance(state, AppState):
+                state_ref.state = state
+            try:
+                starting.start(state)
+                await stop.wait()
+            finally:
+                if state_ref is not None:
+                    state_ref.state = None
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[Any]) -> AsyncIterator[Starting[AppState | Unavailable]]:
+        # The session is served at once (initialize, tools/list); the stores open meanwhile.
+        starting: Starting[AppState | Unavailable] = Starting()
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_app(starting, stop), name="agent-personas-start")
+        try:
+            yield starting
+        finally:
+            try:
+                if starting.started:
+                    stop.set()
+                else:  # stopped while starting: what is open so far closes in reverse
+                    task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            finally:
+                if on_closed is not None:
+                    on_closed()
+
+    return lifespan
+
+
+def follow_roots(state: object, session: ServerSession) -> None:
+    """Ask ``session``'s client for its roots, for the workspace of the server's state (once it is
+    open: the client's ``initialized`` arrives while it starts)."""
+    if isinstance(state, Starting):
+        state.when_started(lambda started: follow_roots(started, session))
+    elif isinstance(state, AppState):
+        state.workspace.refresh(session)
 
 
 def offer_only(server: MCPServer[Any], spec: str) -> dict[str, str]:

@@ -62,7 +62,8 @@ async def test_stdio_client_invokes_security_and_gets_the_review(project: Path, 
     async with Client(params) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
         assert {"invoke_security", "wait_for_persona_job"} <= names  # the default (developer) profile
-        assert redis_pids_for(data_dir), "the server should run its own redis-server"
+        # tools/list is answered while the server starts (mcp_server/starting.py): Redis comes up meanwhile.
+        await wait_for(_present(data_dir), timeout=30, what="the server's own redis-server")
         started = await client.call_tool("invoke_security", {"task": "review this", "context": "app.py"})
         assert not started.is_error, started.content
         job_id = (started.structured_content or {})["job_id"]

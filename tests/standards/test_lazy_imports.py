@@ -24,6 +24,7 @@ HEAVY = [
     "sentence_transformers",
     "transformers",
     "anthropic",
+    "rich",  # the SDK's logging set-up imports it for a handler that goes unused once the CLI set up logging
 ]
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,6 +32,7 @@ PROBE = """
 import json, sys
 import mcp_server.cli as cli
 cli.build_parser()
+cli._configure_logging("WARNING")  # as `personas serve` does before it builds the server
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
 build_server(Settings())
