@@ -10,7 +10,7 @@ section for the table that chose it).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 from standards.index.models import SearchHit
 
@@ -23,6 +23,7 @@ DOC_WEIGHT = 0.1
 _FTS_WORD = re.compile(r"\w+")
 
 Ranked = list[tuple[str, SearchHit]]
+_Item = TypeVar("_Item")
 
 
 #: Words of how a question is asked rather than what it is about (the full-text index already drops
@@ -65,10 +66,15 @@ def _similarity(row: dict[str, Any]) -> float:
     return 1.0 - float(row["_distance"])
 
 
+def _by_similarity(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], float]]:
+    """Rows nearest first with their rounded similarity (the score a hit shows)."""
+    ordered = sorted(rows, key=_similarity, reverse=True)
+    return [(row, round(_similarity(row), 6)) for row in ordered]
+
+
 def vector_hits(rows: list[dict[str, Any]], limit: int) -> Ranked:
     """Nearest chunks first; cosine distance → similarity (higher is better)."""
-    ordered = sorted(rows, key=_similarity, reverse=True)
-    return [(row["doc"], _hit(row, _similarity(row))) for row in ordered[:limit]]
+    return [(row["doc"], _hit(row, score)) for row, score in _by_similarity(rows)[:limit]]
 
 
 def text_hits(rows: list[dict[str, Any]], limit: int) -> Ranked:
@@ -106,6 +112,14 @@ def blend(
     A chunk found only by full text gets the lowest similarity of the vector list (its true
     similarity is at most that); one found only by vector gets no text score.
     """
+    scored = _blend_scores(vector_rows, text_rows, text_weight)[:limit]
+    return [(row["doc"], _hit(row, score)) for row, score in scored]
+
+
+def _blend_scores(
+    vector_rows: list[dict[str, Any]], text_rows: list[dict[str, Any]], text_weight: float
+) -> list[tuple[dict[str, Any], float]]:
+    """:func:`blend`'s order and (rounded) scores, without building hits."""
     rows: dict[str, dict[str, Any]] = {}
     sims: dict[str, float] = {}
     for row in vector_rows:
@@ -119,9 +133,9 @@ def blend(
         key = str(row["id"])
         rows.setdefault(key, row)
         scores[key] = sims.get(key, floor) + text_weight * float(row["_score"]) / best_text
-    ordered = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)[:limit]
+    ordered = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
     top = 1.0 + text_weight
-    return [(rows[key]["doc"], _hit(rows[key], max(0.0, score / top))) for key, score in ordered]
+    return [(rows[key], round(max(0.0, score / top), 6)) for key, score in ordered]
 
 
 def aggregate_docs(ranked: Ranked, *, doc_weight: float, per_doc: int = 3) -> Ranked:
@@ -130,16 +144,21 @@ def aggregate_docs(ranked: Ranked, *, doc_weight: float, per_doc: int = 3) -> Ra
 
     Scores are rescaled so they stay in [0, 1] and the order is by the new score.
     """
+    rescored = _aggregate([(doc, hit.score, hit) for doc, hit in ranked], doc_weight, per_doc)
+    return [(doc, hit.model_copy(update={"score": score})) for doc, score, hit in rescored]
+
+
+def _aggregate(
+    scored: list[tuple[str, float, _Item]], doc_weight: float, per_doc: int = 3
+) -> list[tuple[str, float, _Item]]:
+    """:func:`aggregate_docs` over (doc, score, anything) triples: new scores, best first (stable)."""
     by_doc: dict[str, list[float]] = {}
-    for doc, hit in ranked:
-        by_doc.setdefault(doc, []).append(hit.score)
+    for doc, score, _ in scored:
+        by_doc.setdefault(doc, []).append(score)
     bonus = {doc: sum(sorted(scores, reverse=True)[1:per_doc]) for doc, scores in by_doc.items()}
     top = 1.0 + doc_weight * (per_doc - 1)
-    rescored = [
-        (doc, hit.model_copy(update={"score": round((hit.score + doc_weight * bonus[doc]) / top, 6)}))
-        for doc, hit in ranked
-    ]
-    rescored.sort(key=lambda item: item[1].score, reverse=True)
+    rescored = [(doc, round((score + doc_weight * bonus[doc]) / top, 6), item) for doc, score, item in scored]
+    rescored.sort(key=lambda triple: triple[1], reverse=True)
     return rescored
 
 
@@ -159,7 +178,9 @@ def rank(vector_rows: list[dict[str, Any]], text_rows: list[dict[str, Any]] | No
     alone.
     """
     if text_rows is None:
-        ranked = vector_hits(vector_rows, len(vector_rows))
+        scored = _by_similarity(vector_rows)
     else:
-        ranked = blend(vector_rows, text_rows, len(vector_rows) + len(text_rows))
-    return aggregate_docs(ranked, doc_weight=DOC_WEIGHT)[:limit]
+        scored = _blend_scores(vector_rows, text_rows, BLEND_TEXT_WEIGHT)
+    # hits are built for the results only (a search has ~40 candidates and returns ~5)
+    best = _aggregate([(row["doc"], score, row) for row, score in scored], DOC_WEIGHT)[:limit]
+    return [(doc, _hit(row, score)) for doc, score, row in best]

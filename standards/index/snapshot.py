@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from standards.index.memory_text import TextIndex
+from standards.index.prefilter import make_prefilter
 from standards.index.store import RESULT_COLUMNS
 
 
@@ -26,6 +27,8 @@ class Snapshot:
         self.source = np.asarray(columns["source"], dtype=object)
         self.doc = np.asarray(columns["doc"], dtype=object)
         self.tags_key = np.asarray(columns["tags_key"], dtype=object)
+        #: Narrows the float32 product to the rows that can be nearest (None: small tables, all rows).
+        self.prefilter = make_prefilter(matrix)
 
     def mask(
         self, domain: str | None, source: str | None, tags: tuple[str, ...], exclude_docs: list[str]
@@ -47,10 +50,16 @@ class Snapshot:
             both(np.fromiter((needle in key for key in self.tags_key), dtype=bool, count=len(self.tags_key)))
         return keep
 
-    def nearest(self, vector: list[float], keep: np.ndarray | None, limit: int) -> list[dict[str, Any]]:
-        # einsum, not BLAS: a matrix-vector product is memory-bound, and BLAS threads waking up on a
-        # busy 2-core machine cost 10-50x the product itself
-        sims = np.einsum("ij,j->i", self.matrix, np.asarray(vector, dtype=np.float32))
+    def nearest(self, vector: np.ndarray | list[float], keep: np.ndarray | None, limit: int) -> list[dict[str, Any]]:
+        query = np.asarray(vector, dtype=np.float32)
+        k = min(limit, len(self.matrix))
+        if self.prefilter is not None and k > 0:
+            rows = self.prefilter.candidates(query, keep, k)
+            # einsum, not BLAS: a matrix-vector product is memory-bound, and BLAS threads waking up on a
+            # busy 2-core machine cost 10-50x the product itself
+            sims = np.einsum("ij,j->i", self.matrix[rows], query)
+            return [{**row, "_distance": 1.0 - score} for row, score in self._top(sims, limit, rows)]
+        sims = np.einsum("ij,j->i", self.matrix, query)
         if keep is not None:
             sims = np.where(keep, sims, -np.inf)
         return [{**row, "_distance": 1.0 - score} for row, score in self._top(sims, limit)]
@@ -65,7 +74,11 @@ class Snapshot:
             scores = np.where(keep, scores, -np.inf)
         return [{**row, "_score": score} for row, score in self._top(scores, limit)]
 
-    def _top(self, scores: np.ndarray, limit: int) -> list[tuple[dict[str, Any], float]]:
+    def _top(
+        self, scores: np.ndarray, limit: int, rows: np.ndarray | None = None
+    ) -> list[tuple[dict[str, Any], float]]:
+        """The ``limit`` best finite ``scores`` with their rows' result columns, best first;
+        ``rows`` maps positions in ``scores`` to row numbers (None: position = row)."""
         k = min(limit, len(scores))
         if k <= 0:
             return []
@@ -75,7 +88,8 @@ class Snapshot:
         for i in top:
             if not np.isfinite(scores[i]):
                 break
-            out.append(({name: self.columns[name][i] for name in RESULT_COLUMNS}, float(scores[i])))
+            row = int(i if rows is None else rows[i])
+            out.append(({name: self.columns[name][row] for name in RESULT_COLUMNS}, float(scores[i])))
         return out
 
 

@@ -106,3 +106,26 @@ def test_fts_query_text_can_drop_question_words() -> None:
 
 def test_fts_query_text_keeps_a_query_made_only_of_question_words() -> None:
     assert ranking.fts_query_text("What should we do?", drop_question_words=True) == "What should we do"
+
+
+def test_default_ranking_equals_blend_then_document_aggregation() -> None:
+    """rank() scores without building a hit per candidate; it must order and score exactly as the
+    composition of the public steps (what the quality bench measures)."""
+    import random
+
+    rng = random.Random(3)
+    for trial in range(200):
+        docs = [f"f{d}" for d in range(rng.randint(1, 8))]
+        chunks = [f"{rng.choice(docs)}#{i}" for i in range(rng.randint(1, 30))]
+        vector = [row(c, distance=round(rng.uniform(0.1, 0.9), rng.choice([2, 6]))) for c in chunks]
+        text = [row(c, score=round(rng.uniform(0.5, 9.0), 1)) for c in rng.sample(chunks, rng.randint(0, len(chunks)))]
+        text += [row(f"{rng.choice(docs)}#t{i}", score=rng.uniform(0.5, 9.0)) for i in range(rng.randint(0, 5))]
+        limit = rng.randint(1, 12)
+        for text_rows in (text, None):
+            if text_rows is None:
+                expected = ranking.aggregate_docs(ranking.vector_hits(vector, len(vector)), doc_weight=0.1)[:limit]
+            else:
+                composed = ranking.blend(vector, text_rows, len(vector) + len(text_rows))
+                expected = ranking.aggregate_docs(composed, doc_weight=0.1)[:limit]
+            got = ranking.rank(vector, text_rows, limit)
+            assert [(d, h.model_dump()) for d, h in got] == [(d, h.model_dump()) for d, h in expected], trial
