@@ -2,8 +2,9 @@
 
 Each corpus nobody on this project wrote has a folder ``bench/data/corpora/<name>/`` with a
 ``corpus.json``: the public source (repository, commit, license), which files form the corpus,
-how they are converted, and the questions (each with its gold file(s) and its split, ``tune``
-or ``judge``). The corpus *texts* are not committed (fetched material stays out of this repo):
+how they are converted, and the questions (each with its gold file(s), its split, ``tune``
+or ``judge``, and its batch: 1, or 2 for those written later as ``written_from_batch_2`` says).
+The corpus *texts* are not committed (fetched material stays out of this repo):
 ``bench/prepare_corpora.py`` writes them from a git checkout of the pinned commit into the
 corpora folder (``$PERSONAS_BENCH_CORPORA``, default ``~/.cache/agent-personas/bench-corpora``).
 The engineering playbook (``../shared/corpus``) is one more corpus; its questions were written
@@ -38,6 +39,8 @@ class Question:
     question: str
     files: tuple[str, ...]
     split: str
+    #: 1: the first questions; 2: the second batch (``written_from_batch_2`` in the manifest)
+    batch: int = 1
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ def _questions(items: list[dict[str, Any]], default_split: str) -> tuple[Questio
             question=str(q["question"]),
             files=tuple(q["files"]),
             split=str(q.get("split", default_split)),
+            batch=int(q.get("batch", 1)),
         )
         for i, q in enumerate(items, start=1)
         if q.get("question") and q.get("files")

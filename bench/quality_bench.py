@@ -28,12 +28,20 @@ from typing import Any
 import numpy as np
 
 from bench import chunk_variants
-from bench.corpora import Corpus, Quality, load_corpora, score_rankings
+from bench.corpora import Corpus, Quality, Question, load_corpora, score_rankings
 from bench.quality_candidates import DEFAULT, DEPTH, NEEDS_EXTRAS, PRF_BETAS, PRF_TOP, Case, Extra, candidates
 from standards import IndexConfig, IndexReader, IndexWriter, StandardsSource
 from standards.index import ranking
 from standards.index.embedder import Embedder, make_embedder
 from standards.index.store import RESULT_COLUMNS
+
+#: Splits scored: both, each, and judge per question batch (``judge-1``, ``judge-2``).
+SPLITS = ("tune", "judge", "all", "judge-1", "judge-2")
+
+
+def in_split(q: Question, split: str) -> bool:
+    name, _, batch = split.partition("-")
+    return name == "all" or (name == q.split and batch in ("", str(q.batch)))
 
 
 async def build_index(corpus: Corpus, work: Path, embedder: Embedder) -> tuple[IndexReader, float]:
@@ -137,8 +145,8 @@ async def evaluate(corpus: Corpus, work: Path, embedder: Embedder, *, fast: bool
             continue
         rankings = [rank(case) for case in cases]
         out[name] = {}
-        for split in ("tune", "judge", "all"):
-            picked = [(r, q) for r, q in zip(rankings, corpus.questions, strict=True) if split in ("all", q.split)]
+        for split in SPLITS:
+            picked = [(r, q) for r, q in zip(rankings, corpus.questions, strict=True) if in_split(q, split)]
             if picked:
                 out[name][split] = score_rankings([r for r, _ in picked], [q for _, q in picked])
     out["_meta"] = {"chunks": Quality(chunks, 0, 0, 0)}
@@ -165,16 +173,18 @@ def print_table(results: dict[str, dict[str, dict[str, Quality]]], split: str) -
 
 
 def print_summary(results: dict[str, dict[str, dict[str, Quality]]], names: list[str]) -> None:
-    """Default against vector-only per corpus, on the judge split (the playbook has only tune questions)."""
-    print("\n== summary: default vs vector-only (judge split; playbook: tune)")
+    """Default against vector-only per corpus on the judge split, per question batch and both
+    (the playbook has only tune questions)."""
+    print("\n== summary: default vs vector-only (judge split, batch 1 / batch 2 / both; playbook: tune)")
     for name in names:
-        split = "judge" if "judge" in results[name]["vector"] else "tune"
-        default = results[name][DEFAULT][split]
-        vector = results[name]["vector"][split]
-        print(
-            f"   {name:<22} {split:<5} default {default.r1:.2f}/{default.r5:.2f}/{default.mrr10:.2f} | vector "
-            f"{vector.r1:.2f}/{vector.r5:.2f}/{vector.mrr10:.2f} (n={default.n})"
-        )
+        splits = ["judge-1", "judge-2", "judge"] if "judge" in results[name]["vector"] else ["tune"]
+        for split in (s for s in splits if s in results[name]["vector"]):
+            default = results[name][DEFAULT][split]
+            vector = results[name]["vector"][split]
+            print(
+                f"   {name:<22} {split:<7} default {default.r1:.2f}/{default.r5:.2f}/{default.mrr10:.2f} | vector "
+                f"{vector.r1:.2f}/{vector.r5:.2f}/{vector.mrr10:.2f} (n={default.n})"
+            )
 
 
 async def main() -> None:

@@ -150,8 +150,10 @@ async def open_app(
     to, an in-process worker. Everything is closed in reverse order on exit."""
     await asyncio.to_thread(prepare_data_dir, settings.data_dir)
     async with AsyncExitStack() as stack:
-        # The writer unless another process (a second server on this project) writes the index.
-        standards = writer_or_reader(index_config(settings), embedder or make_embedder(settings))
+        # The writer unless another process (a second server on this project) writes the index. On a
+        # thread: the model's module imports numpy, and the session is being served meanwhile.
+        config = index_config(settings)
+        standards = await asyncio.to_thread(lambda: writer_or_reader(config, embedder or make_embedder(settings)))
         await stack.enter_async_context(started_in_background(standards, watch=watch))
         store = await stack.enter_async_context(open_job_store(settings))
         redis_url = settings.redis_url

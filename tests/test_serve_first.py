@@ -1,10 +1,15 @@
 """The server answers initialize and tools/list before its stores are open (mcp_server/starting.py):
 requests that use the state wait for the start and see what it opened; the client's roots are asked
-once the workspace exists; a client leaving during the start closes what was opened."""
+once the workspace exists; a client leaving during the start closes what was opened. The cyclic
+garbage collector is paused while the server is built (mcp_server/cli.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -21,6 +26,7 @@ from mcp_server.starting import Starting
 from tests.conftest import wait_for
 from tests.test_roots import Roots
 
+REPO = Path(__file__).resolve().parents[1]
 HANG_BOUND = 60.0  # seconds: a hang bound, never reached when the code works
 
 
@@ -130,3 +136,38 @@ async def test_a_start_that_fails_unexpectedly_is_reported_on_every_call(
             result = await client.call_tool("list_personas", {})
             assert result.is_error
             assert "the server failed to start: disk on fire" in str(result.content)
+
+
+GC_PROBE = """
+import gc, json
+import mcp_server.server as server
+seen = {}
+real = server.build_server
+def build(*args, **kwargs):
+    seen["collector_on_while_building"] = gc.isenabled()
+    return real(*args, **kwargs)
+server.build_server = build
+from mcp_server.cli import main
+code = main(["serve", "--no-worker", "--no-watch"])  # stdin is empty: the session ends at once
+seen.update(code=code, collector_on_after=gc.isenabled(), frozen=gc.get_freeze_count() > 0)
+print(json.dumps(seen))
+"""
+
+
+def test_the_collector_is_paused_while_the_server_is_built_and_on_after(tmp_path: Path) -> None:
+    """Start-up's long-lived objects are made with the cyclic collector paused, then frozen."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSONAS_", "ANTHROPIC_")) and k != "REDIS_URL"}
+    env.update(PERSONAS_PROJECT_ROOT=str(tmp_path), PERSONAS_EMBEDDER="hashing", PYTHONPATH=str(REPO))
+    done = subprocess.run(
+        [sys.executable, "-c", GC_PROBE],
+        env=env,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen == {"collector_on_while_building": False, "code": 0, "collector_on_after": True, "frozen": True}
