@@ -175,6 +175,12 @@ class OnnxEmbedder:
         tokenizer = self._get_tokenizer(truncate=True)
         if tokenizer is None:
             raise RuntimeError(f"no tokenizer.json in {self._path}: the ONNX backend needs it (use the torch backend)")
+        if len(texts) == 1:  # a search query: no batching, sorting or padding
+            return [self._embed_one(session, tokenizer, texts[0])]
+        return self._embed_batches(session, tokenizer, texts)
+
+    def _embed_batches(self, session: Any, tokenizer: Any, texts: list[str]) -> list[list[float]]:
+        """Texts in batches of similar length (padded; the mask keeps padding out of the mean)."""
         encodings = tokenizer.encode_batch(texts)
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out: list[list[float]] = [[] for _ in texts]
@@ -194,6 +200,17 @@ class OnnxEmbedder:
             for row, i in enumerate(batch):
                 out[i] = pooled[row].tolist()
         return out
+
+    @staticmethod
+    def _embed_one(session: Any, tokenizer: Any, text: str) -> list[float]:
+        """:meth:`embed` of one text (the same numbers as in a batch: every token counts in the mean)."""
+        ids = np.array([tokenizer.encode(text).ids], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+        hidden = session.run(None, feeds)[0][0]
+        pooled = hidden.sum(axis=0, keepdims=True) / np.float32(len(hidden))
+        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)  # as in a batch, to the bit
+        vector: list[float] = pooled[0].tolist()
+        return vector
 
     def _load(self, *, single: bool) -> Any:
         """The session for one text (a search query: one thread, as a query is too small to share

@@ -53,43 +53,46 @@ class Snapshot:
     def nearest(self, vector: np.ndarray | list[float], keep: np.ndarray | None, limit: int) -> list[dict[str, Any]]:
         query = np.asarray(vector, dtype=np.float32)
         k = min(limit, len(self.matrix))
+        rows: np.ndarray | None = None
         if self.prefilter is not None and k > 0:
             rows = self.prefilter.candidates(query, keep, k)
             # einsum, not BLAS: a matrix-vector product is memory-bound, and BLAS threads waking up on a
             # busy 2-core machine cost 10-50x the product itself
             sims = np.einsum("ij,j->i", self.matrix[rows], query)
-            return [{**row, "_distance": 1.0 - score} for row, score in self._top(sims, limit, rows)]
-        sims = np.einsum("ij,j->i", self.matrix, query)
-        if keep is not None:
-            sims = np.where(keep, sims, -np.inf)
-        return [{**row, "_distance": 1.0 - score} for row, score in self._top(sims, limit)]
+        else:
+            sims = np.einsum("ij,j->i", self.matrix, query)
+            if keep is not None:
+                sims = np.where(keep, sims, -np.inf)
+        return [self._result(row, "_distance", 1.0 - score) for row, score in self._top(sims, limit, rows)]
 
     def matches(self, query: str, keep: np.ndarray | None, limit: int) -> list[dict[str, Any]]:
         """The ``limit`` best BM25 matches of ``query`` (chunks with at least one of its words)."""
         scores = self.text.scores(query)
         if scores is None:
             return []
-        scores = np.where(scores > 0, scores, -np.inf)
+        rows = np.flatnonzero(scores > 0)  # a query's words occur in a fraction of the chunks
         if keep is not None:
-            scores = np.where(keep, scores, -np.inf)
-        return [{**row, "_score": score} for row, score in self._top(scores, limit)]
+            rows = rows[keep[rows]]
+        return [self._result(row, "_score", score) for row, score in self._top(scores[rows], limit, rows)]
 
-    def _top(
-        self, scores: np.ndarray, limit: int, rows: np.ndarray | None = None
-    ) -> list[tuple[dict[str, Any], float]]:
-        """The ``limit`` best finite ``scores`` with their rows' result columns, best first;
-        ``rows`` maps positions in ``scores`` to row numbers (None: position = row)."""
+    def _top(self, scores: np.ndarray, limit: int, rows: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The ``limit`` best finite ``scores`` as (row number, score), best first; ``rows`` maps
+        positions in ``scores`` to row numbers (None: position = row)."""
         k = min(limit, len(scores))
         if k <= 0:
             return []
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        out: list[tuple[dict[str, Any], float]] = []
-        for i in top:
-            if not np.isfinite(scores[i]):
-                break
-            row = int(i if rows is None else rows[i])
-            out.append(({name: self.columns[name][row] for name in RESULT_COLUMNS}, float(scores[i])))
+        best = scores[top]
+        if rows is not None:
+            top = rows[top]
+        return [(row, score) for row, score in zip(top.tolist(), best.tolist(), strict=True) if score != -np.inf]
+
+    def _result(self, row: int, key: str, value: float) -> dict[str, Any]:
+        """The result columns of one row, with its distance or score under ``key``."""
+        columns = self.columns
+        out = {name: columns[name][row] for name in RESULT_COLUMNS}
+        out[key] = value
         return out
 
 

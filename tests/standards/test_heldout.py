@@ -99,3 +99,18 @@ def test_a_failed_export_says_how_to_use_torch(tmp_path: Path) -> None:
     (model / "tokenizer.json").write_text("{}", encoding="utf-8")
     with pytest.raises(RuntimeError, match="PERSONAS_EMBEDDING_BACKEND=torch"):
         OnnxEmbedder(model, cache_dir=tmp_path / "cache").load()
+
+
+@pytest.mark.model
+def test_a_single_query_embeds_to_the_bit_as_a_batch_of_one() -> None:
+    """A query takes a shorter path than a batch (no padding, no mask); its vector must be the one
+    the batch code gives for that text alone, so nothing a search returns depends on the path."""
+    from standards.index.onnx_embedder import OnnxEmbedder
+
+    embedder = make_embedder(None, backend="onnx-int8")
+    assert isinstance(embedder, OnnxEmbedder)
+    texts = ["x", "", "héllo wörld " * 300, *(item["question"] for item in QUESTIONS)]
+    session = embedder._load(single=True)
+    tokenizer = embedder._get_tokenizer(truncate=True)
+    for text in texts:
+        assert embedder.embed([text]) == embedder._embed_batches(session, tokenizer, [text]), text
