@@ -24,6 +24,7 @@ from standards import (
     HashingEmbedder,
     IndexConfig,
     IndexSearcher,
+    IndexWriter,
     StandardsSource,
     universal_standards_dir,
     writer_or_reader,
@@ -236,8 +237,11 @@ async def started_in_background(standards: IndexSearcher, *, watch: bool) -> Asy
 
     async def start() -> None:
         try:
-            # A new project's first searches need no LanceDB (standards.index.bootstrap).
+            # A new project's first searches need no LanceDB (standards.index.bootstrap): its import
+            # waits for the start-up copy's first answer (bounded), not to take the CPU it needs.
             await standards.prepare()
+            if isinstance(standards, IndexWriter):
+                await standards.startup_answered()
             # Import LanceDB (~1 s) on a thread so the event loop keeps answering meanwhile.
             await asyncio.to_thread(importlib.import_module, "lancedb")
             await standards.start(watch=watch)

@@ -9,15 +9,18 @@ that. So when the writer finds no table yet, it first builds the in-memory copy
 vectors, exactly the copy it would read back from the built table (same rows in the same order,
 same vectors, same BM25 terms: same results and scores), and searches answer from it while the
 table is built in the background. Once the built table's own copy has loaded the start-up copy is
-dropped. If any chunk's vector is not cached (a user's first project, an edited starter, a new
-project standard) nothing is built and the start is as before: embedding here would hold up the
-first answer longer than the build does.
+dropped. The build waits for the copy's first answer (at most :data:`BUILD_WAIT_SECONDS`):
+importing LanceDB meanwhile would take the CPU that answer needs. The files' chunkings come from
+the same cache (:mod:`standards.index.chunk_cache`). If any chunk's vector is not cached (a user's
+first project, an edited starter, a new project standard) nothing is built and the start is as
+before: embedding here would hold up the first answer longer than the build does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from standards.index.memory_vectors import MAX_ROWS
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 VERSION = -1
 #: A search arriving while the copy is being made waits at most this long for it.
 PREPARE_WAIT_SECONDS = 5.0
+#: With a start-up copy, the table's build starts once the copy answered a search, or after this long.
+BUILD_WAIT_SECONDS = 3.0
 #: Status message while searches are answered from the start-up copy.
 MESSAGE = "ready (from cached vectors; the index is being built)"
 
@@ -48,6 +53,9 @@ class StartupCopy:
     view: SourceView
     chunks: int
     files: int
+    #: Set when the copy has answered a search: the server imports LanceDB for the table's build
+    #: (~1 s of CPU) after that, or after :data:`BUILD_WAIT_SECONDS` (IndexWriter.startup_answered).
+    answered: asyncio.Event = field(default_factory=asyncio.Event, compare=False)
 
 
 def table_exists(config: IndexConfig) -> bool:

@@ -20,6 +20,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from standards.frontmatter import normalize_tags
+from standards.index import chunk_cache
 from standards.index.chunker import ParsedDocument, chunk_markdown
 from standards.index.embedder import Embedder
 from standards.index.models import BuildProgress
@@ -133,12 +134,7 @@ class Indexer:
                 log.warning("rule file skipped: %s: %s", sf.path, exc)
                 return _Skipped(str(exc))
             default_title = rule_title(sf.file, meta)
-        parsed = chunk_markdown(
-            text,
-            default_title=default_title,
-            count_tokens=self._embedder.count_tokens,
-            max_tokens=self._embedder.max_tokens,
-        )
+        parsed = self._chunk(sf, text, content_hash, default_title)
         if len(parsed.chunks) > MAX_CHUNKS_PER_FILE:
             reason = f"{len(parsed.chunks)} chunks, more than {MAX_CHUNKS_PER_FILE} per file: split the file"
             log.warning("standards file skipped: %s: %s", sf.path, reason)
@@ -153,6 +149,24 @@ class Indexer:
         for warning in [*parsed.warnings, *warnings]:
             log.warning("standards file %s: %s", sf.path, warning)
         return _Prepared(sf, content_hash, parsed, domain, paths)
+
+    def _chunk(self, sf: SourceFile, text: str, content_hash: str, default_title: str) -> ParsedDocument:
+        """Blocking. ``text`` chunked, or the chunking the shared cache holds for this file version
+        (starter standards only: the same files in every project)."""
+        cache = self.vector_cache if sf.source in chunk_cache.CACHED_SOURCES else None
+        key = chunk_cache.chunking_key(sf.source, sf.file, content_hash)
+        stored = cache.get_chunkings([key]).get(key) if cache is not None else None
+        if stored is not None and (parsed := chunk_cache.decode(stored)) is not None:
+            return parsed
+        parsed = chunk_markdown(
+            text,
+            default_title=default_title,
+            count_tokens=self._embedder.count_tokens,
+            max_tokens=self._embedder.max_tokens,
+        )
+        if cache is not None and (encoded := chunk_cache.encode(parsed)) is not None:
+            cache.put_chunkings({key: encoded})
+        return parsed
 
     def _read_group(
         self, group: list[SourceFile], manifest: dict[str, DocInfo], force: bool

@@ -261,6 +261,7 @@ class IndexSearcher:
         ranked = rank(vector_rows, text_rows, depth if paths else limit)
         ranked = apply_path_scope(ranked, view.matching(paths), view.overrides, limit)
         self._counter.record(sorted({doc for doc, _ in ranked}))
+        startup.answered.set()  # the table's build may start now (IndexWriter.prepare)
         return self._response(text, [hit for _, hit in ranked], started, cached=False)
 
     @staticmethod

@@ -10,7 +10,10 @@ It is a cache, never the system of record, so unlike :mod:`standards.sqlite` it 
 damaged file: an unreadable database is deleted and started afresh, a row of the wrong size or
 with non-finite values is ignored, and any other error (locked by another process, disk full)
 makes one call a miss rather than fail indexing. Bounded: at most :data:`MAX_ENTRIES` vectors
-(least recently used are dropped). Folder 0700, file 0600. Blocking: call it from a thread.
+(least recently used are dropped). It also keeps how files were chunked
+(:mod:`standards.index.chunk_cache`, at most :data:`MAX_CHUNKINGS`, oldest dropped), so a new
+project does not chunk the starters again either. Folder 0700, file 0600. Blocking: call it from
+a thread.
 """
 
 from __future__ import annotations
@@ -44,7 +47,16 @@ CREATE TABLE IF NOT EXISTS vectors (
     PRIMARY KEY (model, chunk_hash)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS vectors_used ON vectors (used);
+CREATE TABLE IF NOT EXISTS chunkings (
+    model TEXT NOT NULL,
+    key TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    used REAL NOT NULL,
+    PRIMARY KEY (model, key)
+) WITHOUT ROWID;
 """
+#: Upper bound of cached chunkings (one per file version: the starters are a few dozen).
+MAX_CHUNKINGS = 5_000
 
 
 def default_cache_dir() -> Path:
@@ -179,6 +191,56 @@ class VectorCache:
                 conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
                 conn.execute("COMMIT")
                 self._prune(conn)
+            except sqlite3.DatabaseError as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                self._on_error(exc)
+
+    def get_chunkings(self, keys: list[str]) -> dict[str, str]:
+        """Cached chunkings (JSON text) by key (:mod:`standards.index.chunk_cache`)."""
+        found: dict[str, str] = {}
+        if not keys:
+            return found
+        with self._lock:
+            conn = self._connect()
+            if conn is None:
+                return found
+            try:
+                for start in range(0, len(keys), 500):
+                    batch = keys[start : start + 500]
+                    marks = ",".join("?" * len(batch))
+                    rows = conn.execute(
+                        f"SELECT key, doc FROM chunkings WHERE model = ? AND key IN ({marks})", (self._model, *batch)
+                    ).fetchall()
+                    found.update((str(key), str(doc)) for key, doc in rows)
+            except sqlite3.DatabaseError as exc:
+                self._on_error(exc)
+                return {}
+        return found
+
+    def put_chunkings(self, docs: dict[str, str]) -> None:
+        """Store chunkings (a failure only logs: the cache is optional); the oldest go past the bound."""
+        if not docs:
+            return
+        now = time.time()
+        with self._lock:
+            conn = self._connect()
+            if conn is None:
+                return
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(
+                    "INSERT OR REPLACE INTO chunkings VALUES (?, ?, ?, ?)",
+                    [(self._model, key, doc, now) for key, doc in docs.items()],
+                )
+                conn.execute("COMMIT")
+                count = int(conn.execute("SELECT count(*) FROM chunkings").fetchone()[0])
+                if count > MAX_CHUNKINGS:
+                    conn.execute(
+                        "DELETE FROM chunkings WHERE (model, key) IN (SELECT model, key FROM chunkings ORDER BY used "
+                        "LIMIT ?)",
+                        (count - MAX_CHUNKINGS + int(MAX_CHUNKINGS * PRUNE_FRACTION),),
+                    )
             except sqlite3.DatabaseError as exc:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")

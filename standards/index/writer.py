@@ -128,6 +128,13 @@ class IndexWriter(IndexUpkeep):
             if self._warm is not None:  # LanceDB's import would compete with the model's load
                 await asyncio.gather(self._warm, return_exceptions=True)
 
+    async def startup_answered(self) -> None:
+        """Until the start-up copy has answered a search, at most :data:`bootstrap.BUILD_WAIT_SECONDS`
+        (at once without a copy): LanceDB's import for the table's build would compete with it."""
+        if (startup := self._startup) is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(startup.answered.wait(), bootstrap.BUILD_WAIT_SECONDS)
+
     async def _startup_copy(self, cache_dir: Path) -> bootstrap.StartupCopy | None:
         try:
             if await asyncio.to_thread(bootstrap.table_exists, self.config):
