@@ -165,8 +165,19 @@ class OnnxEmbedder:
         return len(tokenizer.encode(text, add_special_tokens=False).ids)
 
     def load(self) -> None:
-        """Load what a search needs (the query session) now instead of on the first query."""
+        """Load what a search needs (the query session and tokenizer) now instead of on the first query."""
         self._load(single=True)
+        self._get_tokenizer(truncate=True)
+
+    def embed_if_loaded(self, text: str) -> list[float] | None:
+        """:meth:`embed` of one text if the query session and tokenizer are loaded, else None (then
+        nothing is loaded): no lock is taken (a batch session may be loading under it), so a search
+        may call it on the event loop."""
+        session = self._sessions.get(True)
+        tokenizer = self._tokenizers.get(True)
+        if session is None or tokenizer is None:
+            return None
+        return self._embed_one(session, tokenizer, text)
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         if not texts:

@@ -211,8 +211,14 @@ class IndexSearcher:
         fts_text = fts_query_text(text) if mode == "hybrid" else ""
         depth = candidate_depth(limit)
         pool = depth if paths else limit  # scoped hits deeper in the ranking can still move up
-        # the query is embedded on a thread while the full-text half runs here
-        embedding = asyncio.ensure_future(asyncio.to_thread(self._embedder.embed, [text]))
+        # A loaded ONNX model embeds the query right here (~2-3 ms of CPU): the hop to a thread and
+        # back cost more CPU and time than overlapping it with the full-text half won (A/B at 20k
+        # chunks: -0.3 to -0.6 ms of server CPU per search, -0.4 ms p50). Otherwise (the model still
+        # loading, torch) the query is embedded on a thread while the full-text half runs here.
+        vector = self._embed_if_loaded(text)
+        embedding = None
+        if vector is None:
+            embedding = asyncio.ensure_future(asyncio.to_thread(self._embedder.embed, [text]))
         text_task: asyncio.Future[list[dict[str, Any]]] | None = None
         text_rows: list[dict[str, Any]] | None = None
         try:
@@ -220,7 +226,9 @@ class IndexSearcher:
                 text_rows = self._vectors.text_search(self._store, version, fts_text, limit=depth, **filters)
                 if text_rows is None:  # the in-memory copy of this version is still loading
                     text_task = asyncio.ensure_future(self._store.text_search(fts_text, self._where(filters), depth))
-            vector = (await embedding)[0]
+            if embedding is not None:
+                vector = (await embedding)[0]
+            assert vector is not None
             # deep (depth, not limit): document aggregation uses a file's other chunks
             vector_rows = self._vectors.search(self._store, version, vector, limit=depth, **filters)
             if vector_rows is None:  # the in-memory copy of this version is still loading
@@ -263,6 +271,13 @@ class IndexSearcher:
         self._counter.record(sorted({doc for doc, _ in ranked}))
         startup.answered.set()  # the table's build may start now (IndexWriter.prepare)
         return self._response(text, [hit for _, hit in ranked], started, cached=False)
+
+    def _embed_if_loaded(self, text: str) -> list[float] | None:
+        """The query's vector now if the model can give it without loading anything (it never waits
+        on a lock or a load: safe on the event loop), else None."""
+        now = getattr(self._embedder, "embed_if_loaded", None)  # the ONNX embedder has it
+        vector: list[float] | None = now(text) if now is not None else None
+        return vector
 
     @staticmethod
     def _where(filters: dict[str, Any]) -> Any:

@@ -114,3 +114,17 @@ def test_a_single_query_embeds_to_the_bit_as_a_batch_of_one() -> None:
     tokenizer = embedder._get_tokenizer(truncate=True)
     for text in texts:
         assert embedder.embed([text]) == embedder._embed_batches(session, tokenizer, [text]), text
+
+
+@pytest.mark.model
+def test_embed_if_loaded_loads_nothing_and_then_gives_the_query_vector(tmp_path: Path) -> None:
+    """A search embeds on the event loop only what a loaded model gives at once; before the warm-up
+    has loaded the query session and tokenizer it gets None (and a thread does the load)."""
+    from standards.index.embedder import bundled_model_path
+    from standards.index.onnx_embedder import OnnxEmbedder
+
+    embedder = OnnxEmbedder(bundled_model_path())
+    assert embedder.embed_if_loaded("how do we rotate secrets") is None
+    assert embedder._sessions == {} and embedder._tokenizers == {}  # nothing was loaded by asking
+    embedder.load()
+    assert embedder.embed_if_loaded("how do we rotate secrets") == embedder.embed(["how do we rotate secrets"])[0]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from standards import HashingEmbedder, IndexWriter
-from tests.standards.conftest import write
+from standards import HashingEmbedder, IndexConfig, IndexWriter
+from tests.standards.conftest import IndexFactory, write
 
 QUERIES = ["rotate credentials vault", "structured logging levels", "fast unit tests", "secrets"]
 
@@ -136,3 +136,50 @@ async def test_a_freezing_process_freezes_once_more_after_the_first_copy(
     await cache.load(index._store, version)  # a later copy: no second freeze
     assert cache._snapshot is not None and freezes == [1]
     await cache.close()
+
+
+class LoadedModel(HashingEmbedder):
+    """A model that is loaded (as the ONNX embedder after its warm-up): it embeds a query on the spot."""
+
+    def __init__(self, loaded: bool) -> None:
+        super().__init__()
+        self.loaded = loaded
+        self.on_the_spot: list[str] = []
+        self.threads: set[str] = set()
+
+    def embed_if_loaded(self, text: str) -> list[float] | None:
+        if not self.loaded:
+            return None
+        self.on_the_spot.append(text)
+        return self.embed([text])[0]
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        import threading
+
+        self.threads.add(threading.current_thread().name)
+        return super().embed(texts)
+
+
+@pytest.mark.parametrize("loaded", [True, False])
+async def test_a_loaded_model_embeds_the_query_without_a_thread(
+    config: IndexConfig, make_index: IndexFactory, loaded: bool
+) -> None:
+    import threading
+
+    model = LoadedModel(loaded)
+    index = make_index(config, model)
+    await index.start(watch=False)
+    assert (await index.wait_ready(timeout=60)).state == "ready"
+    await index._wait_idle()
+    await index.search("warm up the copy")
+    await index._vectors.wait_loaded()
+    model.threads.clear()
+    model.on_the_spot.clear()
+    response = await index.search("rotate vault credentials", limit=3)
+    assert response.results[0].file == "security/secrets-management.md"
+    if loaded:  # no hop to a thread and back: the event loop's own thread embedded it
+        assert model.on_the_spot == ["rotate vault credentials"]
+        assert model.threads == {threading.current_thread().name}
+    else:  # still loading (or torch): a thread embeds it, the event loop never waits on the load
+        assert model.on_the_spot == []
+        assert threading.current_thread().name not in model.threads and model.threads
