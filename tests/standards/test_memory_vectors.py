@@ -108,3 +108,31 @@ async def test_a_table_over_the_bound_is_not_copied(index: IndexWriter, embedder
         )
         await cache.wait_loaded()
     await cache.close()
+
+
+async def test_a_freezing_process_freezes_once_more_after_the_first_copy(
+    index: IndexWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`personas serve` freezes what start-up built; the modules a search imports later and the first
+    copy are frozen too (once per copy holder), so full collections stop rescanning them. A process
+    that never froze anything (this test run, `personas worker`) is left alone."""
+    import gc
+
+    from standards.index.memory_vectors import MemoryVectors
+
+    freezes: list[int] = []
+    monkeypatch.setattr(gc, "freeze", lambda: freezes.append(1))
+    monkeypatch.setattr(gc, "get_freeze_count", lambda: 0)
+    await index.search("warm up the copy")
+    await index._vectors.wait_loaded()
+    assert freezes == []  # nothing frozen by this process: not started now either
+
+    monkeypatch.setattr(gc, "get_freeze_count", lambda: 1000)  # as after `personas serve` started
+    cache = MemoryVectors()
+    version = await index._store.version()
+    await cache.load(index._store, version)
+    assert cache._snapshot is not None and freezes == [1]
+    cache.forget()
+    await cache.load(index._store, version)  # a later copy: no second freeze
+    assert cache._snapshot is not None and freezes == [1]
+    await cache.close()
