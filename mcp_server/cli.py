@@ -18,9 +18,27 @@ if TYPE_CHECKING:
 log = logging.getLogger("personas")
 
 
+class _StderrHandler(logging.StreamHandler[Any]):
+    """Writes each record to ``sys.stderr`` as it is when the record is emitted, not as it was when
+    logging was set up: a command swaps ``sys.stderr`` for an escaping wrapper while it runs, and a
+    caller running ``main()`` in-process (tests) closes the stream it lent; a handler holding the
+    old object would write to a closed file ("--- Logging error ---") from every later log call."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # always the current sys.stderr
+
+
 def _configure_logging(level: str) -> None:
     logging.basicConfig(
-        stream=sys.stderr,
+        handlers=[_StderrHandler()],
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         force=True,
