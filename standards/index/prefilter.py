@@ -50,9 +50,12 @@ class Int8Prefilter:
         """Row numbers (ascending) that may be among the ``k`` nearest rows passing ``keep``; a
         superset of them, never missing one."""
         coarse: np.ndarray = self._session.run(None, {"query": query.reshape(1, -1)})[0][0]
-        # the query's own quantization step (ONNX Runtime's DynamicQuantizeLinear: uint8 over the
-        # range [min(0, min q), max(0, max q)]); each value may be off by a full step (zero point rounding)
-        query_step = (max(float(query.max()), 0.0) - min(float(query.min()), 0.0)) / 255
+        # the query's own quantization step: ONNX Runtime's DynamicQuantizeLinear is uint8 over the
+        # range [min(0, min q), max(0, max q)]; a kernel quantizing it symmetrically to int8 (other
+        # CPUs) has max |q| / 127; the larger of the two, and each value may be off by a full step
+        # (zero point rounding)
+        low, high = float(query.min()), float(query.max())
+        query_step = max((max(high, 0.0) - min(low, 0.0)) / 255, max(high, -low) / 127)
         bound = self._half_step * float(np.abs(query).sum()) + self._row_l1 * query_step + SLACK
         lower = coarse - bound
         if keep is not None:
