@@ -268,8 +268,11 @@ def _new_persona(settings: Settings, new_id: str, source: str, name: str | None)
     return 0
 
 
-async def _run_until_signal(main: asyncio.Task[None], closed: asyncio.Event | None = None) -> None:
-    """Cancel ``main`` on SIGTERM/SIGINT/SIGHUP so every context manager (Redis, worker) unwinds.
+async def _run_until_signal(
+    main: asyncio.Task[None], closed: asyncio.Event | None = None, stop: asyncio.Event | None = None
+) -> None:
+    """On SIGTERM/SIGINT/SIGHUP set ``stop`` (``main`` shuts down by itself), or without one cancel
+    ``main``, so every context manager (Redis, worker) unwinds.
 
     The stdio transport reads stdin in a thread that cancellation cannot interrupt; once
     ``closed`` is set (all resources released) we stop waiting for it and exit the process.
@@ -279,7 +282,10 @@ async def _run_until_signal(main: asyncio.Task[None], closed: asyncio.Event | No
 
     def on_signal() -> None:
         signalled.set()
-        main.cancel()
+        if stop is not None:
+            stop.set()
+        else:
+            main.cancel()
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, on_signal)
@@ -325,6 +331,7 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker
     # then let the collector (paused by main() while it was built) run again.
     gc.freeze()
     gc.enable()
+    stop: asyncio.Event | None = None
     if http:
         from mcp_server.http import HttpConfigError, check_bind, serve_http
 
@@ -334,10 +341,13 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker
         except HttpConfigError as exc:
             sys.stderr.write(f"personas serve: {exc}\n")
             return 2
-        coro = serve_http(server, host=host, port=port, token=token, desk=desk, remote_clients=settings.remote_clients)
+        stop = asyncio.Event()  # uvicorn shuts down gracefully: its lifespan closes the resources
+        coro = serve_http(
+            server, host=host, port=port, token=token, desk=desk, remote_clients=settings.remote_clients, stop=stop
+        )
     else:
         coro = server.run_stdio_async()
-    await _run_until_signal(asyncio.create_task(coro, name="mcp-server"), closed)
+    await _run_until_signal(asyncio.create_task(coro, name="mcp-server"), closed, stop)
     return 0
 
 

@@ -10,6 +10,7 @@ Rules (also in the README's security section):
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import ipaddress
 import logging
@@ -133,6 +134,11 @@ def http_app(
     return app
 
 
+#: Seconds a stopping server waits for requests in flight (a review being submitted, an open event
+#: stream) before it cancels them and closes its resources.
+SHUTDOWN_GRACE_SECONDS = 5
+
+
 async def serve_http(
     server: MCPServer[Any],
     *,
@@ -141,13 +147,32 @@ async def serve_http(
     token: str | None,
     desk: StateRef | None = None,
     remote_clients: bool = False,
+    stop: asyncio.Event | None = None,
 ) -> None:
+    """Serve until ``stop`` is set (or uvicorn's own SIGINT/SIGTERM handling), then shut down the way
+    uvicorn does: stop listening, let requests in flight finish (at most :data:`SHUTDOWN_GRACE_SECONDS`),
+    then run the app's lifespan shutdown (the server's resources close in order). Cancelling this
+    coroutine instead would cut the lifespan short and uvicorn would log its ``CancelledError``."""
     app = http_app(server, host=host, token=token, desk=desk, remote_clients=remote_clients)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS
+    )
+    web = uvicorn.Server(config)
     log.info(
         "serving MCP over streamable HTTP at http://%s:%d/mcp%s",
         host,
         port,
         " (bearer token)" if token else "",
     )
-    await uvicorn.Server(config).serve()
+    stopper = asyncio.create_task(_exit_when_set(web, stop), name="http-stop") if stop is not None else None
+    try:
+        await web.serve()
+    finally:
+        if stopper is not None:
+            stopper.cancel()
+    log.info("HTTP server stopped")
+
+
+async def _exit_when_set(web: uvicorn.Server, stop: asyncio.Event) -> None:
+    await stop.wait()
+    web.should_exit = True
