@@ -18,36 +18,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("personas")
 
 
-class _StderrHandler(logging.StreamHandler[Any]):
-    """Writes each record to ``sys.stderr`` as it is when the record is emitted, not as it was when
-    logging was set up: a command swaps ``sys.stderr`` for an escaping wrapper while it runs, and a
-    caller running ``main()`` in-process (tests) closes the stream it lent; a handler holding the
-    old object would write to a closed file ("--- Logging error ---") from every later log call."""
-
-    def __init__(self) -> None:
-        super().__init__(sys.stderr)
-
-    @property
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        pass  # always the current sys.stderr
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        handlers=[_StderrHandler()],
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
-    for noisy in ("httpx", "httpcore", "arq.worker" if level != "DEBUG" else ""):
-        if noisy:
-            logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="personas",
@@ -152,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
+    from mcp_server.log_setup import configure_logging
     from mcp_server.settings import SettingsError, load_settings
     from standards.db import StoreError
     from standards.sqlite import DatabaseUnusableError
@@ -161,7 +132,7 @@ def _main(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         sys.stderr.write(f"personas: {exc}\n")
         return 2
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level)
     if args.command != "serve":
         gc.enable()
     if args.command in ("worker", "jobs", "index", "standards"):

@@ -16,6 +16,11 @@ MAX_WALK_DIRS = 20_000
 HEAVY_DIRS = frozenset({"node_modules", "bower_components", "__pycache__", "site-packages", "venv"})
 
 
+def skipped_dir(name: str) -> bool:
+    """A folder never walked (nor its events watched) for standards: hidden, or one of :data:`HEAVY_DIRS`."""
+    return name.startswith(".") or name in HEAVY_DIRS
+
+
 @dataclass
 class WalkCuts:
     """Folders whose walk was cut, with why and how to fix it (one line each)."""
@@ -38,7 +43,7 @@ def walk_markdown(
         if visited > MAX_WALK_DIRS:
             _cut(cuts, root, f"more than {MAX_WALK_DIRS} folders")
             break
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in HEAVY_DIRS)
+        dirnames[:] = sorted(d for d in dirnames if not skipped_dir(d))
         for name in sorted(filenames):
             if not keep(name):
                 continue

@@ -32,7 +32,8 @@ PROBE = """
 import json, sys
 import mcp_server.cli as cli
 cli.build_parser()
-cli._configure_logging("WARNING")  # as `personas serve` does before it builds the server
+from mcp_server.log_setup import configure_logging
+configure_logging("WARNING")  # as `personas serve` does before it builds the server
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
 build_server(Settings())

@@ -1,0 +1,38 @@
+"""The CLI's logging set-up: records go to stderr (stdout belongs to the protocol)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+
+class _StderrHandler(logging.StreamHandler[Any]):
+    """Writes each record to ``sys.stderr`` as it is when the record is emitted, not as it was when
+    logging was set up: a command swaps ``sys.stderr`` for an escaping wrapper while it runs, and a
+    caller running ``main()`` in-process (tests) closes the stream it lent; a handler holding the
+    old object would write to a closed file ("--- Logging error ---") from every later log call."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # always the current sys.stderr
+
+
+def configure_logging(level: str) -> None:
+    """Root logging at ``level`` to the current stderr, the chatty libraries held at WARNING."""
+    logging.basicConfig(
+        handlers=[_StderrHandler()],
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,
+    )
+    for noisy in ("httpx", "httpcore", "arq.worker" if level != "DEBUG" else ""):
+        if noisy:
+            logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
