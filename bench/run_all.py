@@ -35,8 +35,8 @@ class Metric:
 METRICS = [
     Metric("server cold start → tools/list (stdio)", "invoke", r"cold start → tools/list\s+(\d+ ms)", "≤ 1 s"),
     Metric(
-        "invoke_* round trip via MCP client",
-        "invoke",
+        "invoke_* round trip via MCP client (queue only, --no-worker)",
+        "invoke_queue",
         r"invoke_security round trip.*?(p50 [\d.]+ ms\s+p99 [\d.]+ ms)",
         "p50 ≤ 5 ms, p99 ≤ 20 ms",
     ),
