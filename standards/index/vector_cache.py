@@ -158,17 +158,11 @@ class VectorCache:
             if conn is None:
                 return found
             try:
-                for start in range(0, len(chunk_hashes), 500):
-                    batch = chunk_hashes[start : start + 500]
-                    marks = ",".join("?" * len(batch))
-                    rows = conn.execute(
-                        f"SELECT chunk_hash, vector FROM vectors WHERE model = ? AND chunk_hash IN ({marks})",
-                        (self._model, *batch),
-                    ).fetchall()
-                    for chunk_hash, blob in rows:
-                        vector = self._decode(blob)
-                        if vector is not None:
-                            found[str(chunk_hash)] = vector
+                sql = "SELECT chunk_hash, vector FROM vectors WHERE model = ? AND chunk_hash IN ({marks})"
+                for chunk_hash, blob in _in_batches(conn, sql, (self._model,), chunk_hashes):
+                    vector = self._decode(blob)
+                    if vector is not None:
+                        found[str(chunk_hash)] = vector
                 if found:
                     self._touch(conn, list(found))
             except sqlite3.DatabaseError as exc:
@@ -206,13 +200,8 @@ class VectorCache:
             if conn is None:
                 return found
             try:
-                for start in range(0, len(keys), 500):
-                    batch = keys[start : start + 500]
-                    marks = ",".join("?" * len(batch))
-                    rows = conn.execute(
-                        f"SELECT key, doc FROM chunkings WHERE model = ? AND key IN ({marks})", (self._model, *batch)
-                    ).fetchall()
-                    found.update((str(key), str(doc)) for key, doc in rows)
+                sql = "SELECT key, doc FROM chunkings WHERE model = ? AND key IN ({marks})"
+                found.update((str(key), str(doc)) for key, doc in _in_batches(conn, sql, (self._model,), keys))
             except sqlite3.DatabaseError as exc:
                 self._on_error(exc)
                 return {}
@@ -258,13 +247,8 @@ class VectorCache:
     def _touch(self, conn: sqlite3.Connection, hashes: list[str]) -> None:
         now = time.time()
         with contextlib.suppress(sqlite3.OperationalError):  # locked: recency is a hint
-            for start in range(0, len(hashes), 500):
-                batch = hashes[start : start + 500]
-                marks = ",".join("?" * len(batch))
-                conn.execute(
-                    f"UPDATE vectors SET used = ? WHERE model = ? AND chunk_hash IN ({marks})",
-                    (now, self._model, *batch),
-                )
+            sql = "UPDATE vectors SET used = ? WHERE model = ? AND chunk_hash IN ({marks})"
+            _in_batches(conn, sql, (now, self._model), hashes)
 
     def _prune(self, conn: sqlite3.Connection) -> None:
         count = int(conn.execute("SELECT count(*) FROM vectors").fetchone()[0])
@@ -298,3 +282,17 @@ class VectorCache:
         values.frombytes(blob)
         vector = values.tolist()
         return vector if all(math.isfinite(x) for x in vector) else None
+
+
+#: Keys per ``IN (...)`` list (SQLite's host-parameter limit is 999 on older builds).
+IN_BATCH = 500
+
+
+def _in_batches(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...], keys: list[str]) -> list[Any]:
+    """Run ``sql`` (with ``{marks}`` for the ``IN`` list) over ``keys`` in bounded batches; all rows."""
+    rows: list[Any] = []
+    for start in range(0, len(keys), IN_BATCH):
+        batch = keys[start : start + IN_BATCH]
+        marks = ",".join("?" * len(batch))
+        rows.extend(conn.execute(sql.format(marks=marks), (*params, *batch)).fetchall())
+    return rows

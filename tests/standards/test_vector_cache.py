@@ -72,6 +72,17 @@ async def test_the_cache_is_private_and_bounded(tmp_path: Path) -> None:
     cache.close()
 
 
+async def test_lookups_longer_than_one_sql_batch_find_every_vector(tmp_path: Path) -> None:
+    cache = VectorCache(tmp_path / "cache", "model-a", 4)
+    cache.put({f"h{i}": [float(i), 1.0, 0.0, 0.0] for i in range(1_234)})
+    wanted = [f"h{i}" for i in range(1_234)] + ["missing"]
+    found = cache.get(wanted)
+    assert len(found) == 1_234  # three IN (...) batches, the last one partial
+    assert found["h0"] == [0.0, 1.0, 0.0, 0.0]
+    assert found["h1233"] == [1233.0, 1.0, 0.0, 0.0]
+    cache.close()
+
+
 async def test_a_damaged_cache_is_replaced_and_bad_rows_ignored(make_index: IndexFactory, tmp_path: Path) -> None:
     folder = tmp_path / "cache"
     cache = VectorCache(folder, "m", 3)
