@@ -6,10 +6,6 @@ garbage collector is paused while the server is built (mcp_server/cli.py)."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -24,9 +20,9 @@ from mcp_server.server import build_server
 from mcp_server.settings import Settings
 from mcp_server.starting import Starting
 from tests.conftest import wait_for
+from tests.probe import run_probe
 from tests.test_roots import Roots
 
-REPO = Path(__file__).resolve().parents[1]
 HANG_BOUND = 60.0  # seconds: a hang bound, never reached when the code works
 
 
@@ -156,18 +152,7 @@ print(json.dumps(seen))
 
 def test_the_collector_is_paused_while_the_server_is_built_and_on_after(tmp_path: Path) -> None:
     """Start-up's long-lived objects are made with the cyclic collector paused, then frozen."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSONAS_", "ANTHROPIC_")) and k != "REDIS_URL"}
-    env.update(PERSONAS_PROJECT_ROOT=str(tmp_path), PERSONAS_EMBEDDER="hashing", PYTHONPATH=str(REPO))
-    done = subprocess.run(
-        [sys.executable, "-c", GC_PROBE],
-        env=env,
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
+    seen = run_probe(
+        GC_PROBE, cwd=tmp_path, env={"PERSONAS_PROJECT_ROOT": str(tmp_path), "PERSONAS_EMBEDDER": "hashing"}
     )
-    assert done.returncode == 0, done.stderr[-2000:]
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen == {"collector_on_while_building": False, "code": 0, "collector_on_after": True, "frozen": True}

@@ -4,12 +4,10 @@ bm25s, PyStemmer), so `tools/list` never waits for them."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
+
+from tests.probe import run_probe
 
 HEAVY = [
     "lancedb",
@@ -26,7 +24,6 @@ HEAVY = [
     "anthropic",
     "rich",  # the SDK's logging set-up imports it for a handler that goes unused once the CLI set up logging
 ]
-REPO = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import json, sys
@@ -43,19 +40,9 @@ print(json.dumps({"loaded": [m for m in HEAVY if m in sys.modules], "server": "m
 
 def _probe(tmp_path: Path, before: str = "") -> dict[str, Any]:
     """Run the probe in a fresh interpreter (``before``: code run first) and return its report."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONAS_")}
-    env.update(PERSONAS_PROJECT_ROOT=str(tmp_path), PYTHONPATH=str(REPO))
-    done = subprocess.run(
-        [sys.executable, "-c", f"HEAVY = {HEAVY!r}\n{before}{PROBE}"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
+    report: dict[str, Any] = run_probe(
+        f"HEAVY = {HEAVY!r}\n{before}{PROBE}", cwd=tmp_path, env={"PERSONAS_PROJECT_ROOT": str(tmp_path)}
     )
-    assert done.returncode == 0, done.stderr[-2000:]
-    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return report
 
 

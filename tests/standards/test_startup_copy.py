@@ -3,10 +3,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +11,9 @@ import pytest
 from standards import HashingEmbedder, IndexConfig, IndexWriter, StandardsSource, universal_standards_dir
 from standards.index import bootstrap
 from standards.index.models import SearchResponse
+from tests.probe import run_probe
 from tests.standards.conftest import LOGGING_MD, SECRETS_MD, IndexFactory, write
 
-REPO = Path(__file__).resolve().parents[2]
 SCOPED_MD = """---
 paths: ["api/**"]
 tags: [api]
@@ -163,19 +159,7 @@ async def test_the_first_answer_needs_no_lancedb(make_index: IndexFactory, tmp_p
     await fill_cache(make_index, tmp_path, cache)
     config_file = tmp_path / "config.json"
     config_file.write_text(project_config(tmp_path, "second", cache).model_dump_json())
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONAS_")}
-    env["PYTHONPATH"] = str(REPO)
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, str(config_file)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report = run_probe(PROBE, cwd=tmp_path, args=(str(config_file),))
     assert report["heavy"] == []
     assert report["state"] == "ready"
     assert report["files"][0] == "security/secrets-management.md"
