@@ -12,10 +12,12 @@ be judged before anyone changes the product.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import standards.index.chunker as chunker
 import standards.index.indexer as indexer
+from standards.index.embedder import Embedder, make_embedder
 
 VARIANTS = (
     "tokens-128",
@@ -82,3 +84,53 @@ def _patch_search_text(make: Callable[[Any, str], str]) -> None:
             del self._store.replace_docs
 
     indexer.Indexer._write = write  # type: ignore[method-assign]
+
+
+class DefaultChunking:
+    """Another model chunked exactly as the default model chunks (its tokenizer and its budget).
+
+    ``--model PATH`` judges a model, not a chunk size: a model with a longer input limit (384 word
+    pieces for all-mpnet-base-v2 against 256) would otherwise also get other, longer chunks.
+    Vectors are the other model's; only ``count_tokens`` and ``max_tokens`` come from the default.
+    """
+
+    def __init__(self, model: Embedder, default: Embedder) -> None:
+        self._model = model
+        self._default = default
+
+    @property
+    def name(self) -> str:
+        return self._model.name
+
+    @property
+    def dimension(self) -> int:
+        return self._model.dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self._default.max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return self._default.count_tokens(text)
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        return self._model.embed(texts)
+
+    def __getattr__(self, name: str) -> Any:  # load, embed_if_loaded, model_path of the model
+        return getattr(self._model, name)
+
+
+def bench_embedder(model: Path | None, backend: str | None, *, own_chunking: bool = False) -> Embedder:
+    """The embedder a quality bench runs: ``model`` (None = the bundled default) on ``backend``,
+    chunked like the default model unless ``own_chunking``."""
+    embedder = make_embedder(model, backend=backend)
+    if model is None or own_chunking:
+        return embedder
+    return DefaultChunking(embedder, make_embedder(None, backend="torch"))  # torch: only its tokenizer is used
+
+
+def work_slug(embedder: Embedder, *extra: str) -> str:
+    """Folder name of a bench's indexes: the model (and backend), a chunk budget other than 256, any variant."""
+    slug = "".join(ch if ch.isalnum() else "-" for ch in embedder.name)
+    budget = f"t{embedder.max_tokens}" if embedder.max_tokens != chunker.DEFAULT_MAX_TOKENS else ""
+    return slug + "".join(f"-{e}" for e in (budget, *extra) if e)

@@ -1,7 +1,7 @@
 """Retrieval quality of every ranking candidate on every evaluation corpus (prints a table).
 
     python -m bench.quality_bench [--backend torch|onnx|onnx-int8] [--corpus NAME ...] [--split tune|judge|all]
-                                  [--fast] [--chunking VARIANT]
+                                  [--fast] [--chunking VARIANT] [--model PATH [--own-chunking]]
 
 Each corpus is indexed the way ``personas index`` does it (an IndexWriter reconciles, then the
 FTS index folded in). Then every question is embedded once and asked of the real index: the
@@ -10,7 +10,10 @@ ranking candidate orders those lists (pure functions from ``standards.index.rank
 code the server runs). Candidates that need vectors the index does not store (a summary vector
 per document, headings-only vectors) embed them here, so they can be judged before anyone pays
 for storing them. ``--chunking`` builds the indexes with another chunk size, overlap or chunk header
-(``bench/chunk_variants.py``). Nothing is asserted.
+(``bench/chunk_variants.py``). ``--model PATH`` judges another sentence-transformers model folder
+(loaded by path, hub offline), chunked exactly as the bundled default model chunks (its tokenizer
+and 256-token budget) unless ``--own-chunking`` (then the model's own tokenizer and input limit).
+Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from bench.corpora import Corpus, Quality, Question, load_corpora, score_ranking
 from bench.quality_candidates import DEFAULT, DEPTH, NEEDS_EXTRAS, PRF_BETAS, PRF_TOP, Case, Extra, candidates
 from standards import IndexConfig, IndexReader, IndexWriter, StandardsSource
 from standards.index import ranking
-from standards.index.embedder import Embedder, make_embedder
+from standards.index.embedder import Embedder
 from standards.index.store import RESULT_COLUMNS
 
 #: Splits scored: both, each, and judge per question batch (``judge-1``, ``judge-2``).
@@ -196,6 +199,8 @@ async def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="where the indexes are kept between runs")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     parser.add_argument("--chunking", default=None, help=f"an index-side variant: {', '.join(chunk_variants.VARIANTS)}")
+    parser.add_argument("--model", type=Path, default=None, help="another sentence-transformers model folder")
+    parser.add_argument("--own-chunking", action="store_true", help="chunk with --model's tokenizer and input limit")
     args = parser.parse_args()
     if args.chunking:
         chunk_variants.apply(args.chunking)
@@ -207,10 +212,9 @@ async def main() -> None:
     corpora = [c for c in corpora if c.available]
     if not corpora:
         return
-    embedder = make_embedder(None, backend=args.backend)
-    print(f"== embedder: {embedder.name}")
-    slug = "".join(ch if ch.isalnum() else "-" for ch in embedder.name)
-    slug += f"-{args.chunking}" if args.chunking else ""
+    embedder = chunk_variants.bench_embedder(args.model, args.backend, own_chunking=args.own_chunking)
+    print(f"== embedder: {embedder.name}, chunks of at most {embedder.max_tokens} tokens")
+    slug = chunk_variants.work_slug(embedder, args.chunking or "")
     work = args.work or Path(tempfile.gettempdir()) / "personas-search-eval" / slug
     results = {c.name: await evaluate(c, work, embedder, fast=args.fast) for c in corpora}
     for split in ("tune", "judge") if args.split == "all" else (args.split,):

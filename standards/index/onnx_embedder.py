@@ -128,9 +128,10 @@ class OnnxEmbedder:
         threads: int | None = None,
         cache_dir: Path | None = None,
     ) -> None:
-        from standards.index.embedder import _read_dimension, _read_max_tokens
+        from standards.index.embedder import _read_dimension, _read_max_tokens, model_name
 
         self._path = model_path
+        self._name = model_name(model_path)
         self._quantized = quantized
         self._batch_size = batch_size
         self._threads = threads
@@ -143,8 +144,7 @@ class OnnxEmbedder:
 
     @property
     def name(self) -> str:
-        base = f"sentence-transformers:{self._path.name}"
-        return f"{base}:onnx-int8" if self._quantized else base
+        return f"{self._name}:onnx-int8" if self._quantized else self._name
 
     @property
     def dimension(self) -> int:
@@ -204,7 +204,7 @@ class OnnxEmbedder:
                 tokens = encodings[i].ids
                 ids[row, : len(tokens)] = tokens
                 mask[row, : len(tokens)] = 1
-            hidden = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})
+            hidden = session.run(None, _feeds(session, ids, mask))
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden[0] * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
             pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
@@ -216,8 +216,7 @@ class OnnxEmbedder:
     def _embed_one(session: Any, tokenizer: Any, text: str) -> list[float]:
         """:meth:`embed` of one text (the same numbers as in a batch: every token counts in the mean)."""
         ids = np.array([tokenizer.encode(text).ids], dtype=np.int64)
-        feeds = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
-        hidden = session.run(None, feeds)[0][0]
+        hidden = session.run(None, _feeds(session, ids, np.ones_like(ids)))[0][0]
         pooled = hidden.sum(axis=0, keepdims=True) / np.float32(len(hidden))
         pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)  # as in a batch, to the bit
         vector: list[float] = pooled[0].tolist()
@@ -268,6 +267,13 @@ class OnnxEmbedder:
                     tokenizer.no_truncation()
                 self._tokenizers[truncate] = tokenizer
             return self._tokenizers[truncate]
+
+
+def _feeds(session: Any, ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+    """The inputs the graph declares: a model without token types (MPNet, RoBERTa) is exported without
+    ``token_type_ids`` (the exporter drops an input the graph never reads), and feeding it is an error."""
+    feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+    return {i.name: feeds[i.name] for i in session.get_inputs()}
 
 
 def main() -> None:

@@ -104,3 +104,48 @@ async def test_a_damaged_cache_is_replaced_and_bad_rows_ignored(make_index: Inde
     fresh = VectorCache(folder, model_fingerprint(HashingEmbedder()), 64)
     assert len(fresh) == embedder.texts_embedded  # a new cache was started and filled
     fresh.close()
+
+
+class OtherModel(HashingEmbedder):
+    """Another model with the same dimension as ``HashingEmbedder()`` and other vectors."""
+
+    @property
+    def name(self) -> str:
+        return "other-model-64"
+
+    def _vector(self, text: str) -> list[float]:
+        return super()._vector(f"other model {text}")
+
+
+async def stored_vectors(index: IndexWriter) -> set[tuple[float, ...]]:
+    rows = (await index._store._t().query().select(["vector"]).to_arrow()).to_pylist()
+    return {tuple(round(x, 5) for x in row["vector"]) for row in rows}
+
+
+def vectors_of(embedder: HashingEmbedder, texts: list[str]) -> set[tuple[float, ...]]:
+    return {tuple(round(x, 5) for x in v) for v in embedder.embed(texts)}
+
+
+async def test_switching_models_never_mixes_their_vectors(make_index: IndexFactory, tmp_path: Path) -> None:
+    """One project and one cache, the model switched and back: the other model re-embeds every chunk
+    (none of the first model's vectors is reused from the index or the cache, though the dimension
+    is the same), and switching back takes every vector from the cache, under the first model's key."""
+    cache = tmp_path / "cache"
+    config = project_config(tmp_path, "alpha", cache)
+    first = HashingEmbedder()
+    index = await _build(make_index, config, first)
+    texts = list(first.embedded)
+    await index.stop()
+
+    other = OtherModel()
+    index = await _build(make_index, config, other)
+    assert sorted(other.embedded) == sorted(texts)  # every chunk embedded again
+    assert await stored_vectors(index) == vectors_of(OtherModel(), texts)  # only the other model's vectors
+    assert (await index.search("alpha rule tokens", limit=1)).results[0].file == "security/alpha.md"
+    await index.stop()
+
+    back = HashingEmbedder()
+    index = await _build(make_index, config, back)
+    assert back.texts_embedded == 0  # every vector from the cache
+    assert await stored_vectors(index) == vectors_of(HashingEmbedder(), texts)
+    await index.stop()

@@ -1,0 +1,95 @@
+"""A model other than the bundled one, set by path (``PERSONAS_EMBEDDING_MODEL_PATH``).
+
+The ONNX backend must run a model whose graph has no ``token_type_ids`` input (MPNet, RoBERTa: the
+exporter drops an input the graph never reads); a tiny MPNet with random weights, made here, stands
+in for all-mpnet-base-v2 (no real weights in tests).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from standards.index.embedder import bundled_model_path
+
+HIDDEN = 16
+
+
+def tiny_mpnet(folder: Path) -> Path:
+    """A sentence-transformers folder: a 1-layer MPNet (random weights), the bundled tokenizer, mean pooling."""
+    import torch
+    from transformers import MPNetConfig, MPNetModel
+
+    torch.manual_seed(0)
+    config = MPNetConfig(
+        vocab_size=30522,
+        hidden_size=HIDDEN,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=130,
+    )
+    MPNetModel(config).save_pretrained(str(folder))
+    shutil.copy(bundled_model_path() / "tokenizer.json", folder / "tokenizer.json")
+    (folder / "1_Pooling").mkdir()
+    pooling = {"word_embedding_dimension": HIDDEN, "pooling_mode_mean_tokens": True}
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps(pooling), encoding="utf-8")
+    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 128}), encoding="utf-8")
+    return folder
+
+
+def torch_vector(folder: Path, text: str) -> np.ndarray:
+    """What sentence-transformers computes: the model's last hidden state, mean-pooled, L2-normalised."""
+    import torch
+    from tokenizers import Tokenizer
+    from transformers import MPNetModel
+
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tokenizer.no_padding()  # the bundled tokenizer.json pads to 128
+    ids = torch.tensor([tokenizer.encode(text).ids])
+    with torch.no_grad():
+        hidden = MPNetModel.from_pretrained(str(folder))(input_ids=ids).last_hidden_state[0]  # loads in eval mode
+    pooled = hidden.mean(dim=0).numpy()
+    return np.asarray(pooled / np.linalg.norm(pooled), dtype=np.float32)
+
+
+@pytest.mark.model
+@pytest.mark.timeout(300)
+def test_onnx_runs_a_model_without_token_type_ids(tmp_path: Path) -> None:
+    from standards.index.onnx_embedder import OnnxEmbedder
+
+    model = tiny_mpnet(tmp_path / "tiny-mpnet")
+    texts = ["How should I name a REST resource?", "code review " * 20]
+    fp32 = OnnxEmbedder(model, quantized=False, cache_dir=tmp_path / "onnx")
+    assert fp32.dimension == HIDDEN
+    batch = fp32.embed(texts)
+    assert fp32.embed(texts[:1])[0] == pytest.approx(batch[0], abs=1e-5)  # the query path agrees
+    for text, vector in zip(texts, batch, strict=True):
+        assert vector == pytest.approx(torch_vector(model, text).tolist(), abs=1e-4)
+    int8 = OnnxEmbedder(model, quantized=True, cache_dir=tmp_path / "onnx")
+    assert len(int8.embed(texts)) == 2 and len(int8.embed(texts[:1])[0]) == HIDDEN
+
+
+def test_model_folders_of_one_name_or_new_weights_get_names_of_their_own(tmp_path: Path) -> None:
+    """The name salts every chunk hash: two models in folders called ``model`` (the bundled model's
+    folder name), or new weights in one folder, must not reuse each other's vectors in an index."""
+    from standards.index.embedder import SentenceTransformerEmbedder
+    from standards.index.onnx_embedder import OnnxEmbedder
+
+    first, second = tmp_path / "a" / "model", tmp_path / "b" / "model"
+    for folder in (first, second):
+        folder.mkdir(parents=True)
+        (folder / "model.safetensors").write_bytes(b"weights")
+    bundled = SentenceTransformerEmbedder().name
+    assert bundled == "sentence-transformers:model"  # unchanged: no index built with it re-embeds
+    names = {SentenceTransformerEmbedder(first).name, SentenceTransformerEmbedder(second).name, bundled}
+    assert len(names) == 3
+    before = SentenceTransformerEmbedder(first).name
+    (first / "model.safetensors").write_bytes(b"other weights")
+    assert SentenceTransformerEmbedder(first).name != before
+    assert OnnxEmbedder(first, quantized=False).name == SentenceTransformerEmbedder(first).name  # same vectors
+    assert OnnxEmbedder(first).name == SentenceTransformerEmbedder(first).name + ":onnx-int8"
