@@ -328,9 +328,13 @@ async def _desk(settings: Settings, *, host: str, port: int, open_browser: bool)
     except HttpConfigError as exc:
         sys.stderr.write(f"personas desk: {exc}\n")
         return 2
+    stop = asyncio.Event()  # the desk shuts down like `serve --http`: uvicorn asked to exit, then the state closes
     try:
         await _run_until_signal(
-            asyncio.create_task(run_desk(settings, host=host, port=port, open_browser=open_browser), name="desk")
+            asyncio.create_task(
+                run_desk(settings, host=host, port=port, open_browser=open_browser, stop=stop), name="desk"
+            ),
+            stop=stop,
         )
     except OSError as exc:
         sys.stderr.write(f"personas desk: cannot serve on {host}:{port}: {exc.strerror or exc}. Pick another --port.\n")
