@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import time
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -147,11 +147,13 @@ async def test_the_next_files_are_read_while_a_group_is_embedded(
     root = tmp_path / "standards"
     for i in range(70):
         write(root / f"area{i % 4}" / f"standard-{i}.md", _standard(i))
-    reads: list[str] = []
+    embedding = threading.Event()  # the build's first embedding call has begun
+    read_while_embedding = threading.Event()
     real_read = sources_module.read_standard
 
     def read(sf: SourceFile, **kwargs: Any) -> Any:
-        reads.append(sf.file)
+        if embedding.is_set():
+            read_while_embedding.set()
         return real_read(sf, **kwargs)
 
     monkeypatch.setattr(indexer_module, "read_standard", read)
@@ -159,12 +161,9 @@ async def test_the_next_files_are_read_while_a_group_is_embedded(
 
     class FirstCallWaits(CallRecorder):
         def embed(self, texts: list[str]) -> list[list[float]]:
-            if not self.batches:  # the first call of the build: does reading go on meanwhile?
-                before = len(reads)
-                deadline = time.monotonic() + HANG_BOUND
-                while len(reads) == before and time.monotonic() < deadline:
-                    time.sleep(0.01)
-                read_meanwhile.append(len(reads) > before)
+            if not self.batches:  # the first call of the build waits: does reading go on meanwhile?
+                embedding.set()
+                read_meanwhile.append(read_while_embedding.wait(HANG_BOUND))
             return super().embed(texts)
 
     config = IndexConfig(sources=[StandardsSource(root=root, kind="project")], index_dir=tmp_path / "index")
