@@ -76,9 +76,43 @@ def model_name(model_path: Path) -> str:
         pass
     parts = [str(model_path.resolve())]
     for weights in sorted(model_path.glob("*.safetensors")) + sorted(model_path.glob("*.bin")):
-        stat = weights.stat()
+        try:
+            stat = weights.stat()
+        except OSError as exc:  # a dangling link (a model cache's blob removed): loading reports it
+            parts.append(f"{weights.name}:{type(exc).__name__}")
+            continue
         parts.append(f"{weights.name}:{stat.st_size}:{stat.st_mtime_ns}")
     return f"{base}@{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:12]}"
+
+
+class ModelFolderError(ValueError):
+    """The embedding model folder is missing, unreadable or not a model (the message says how to fix it)."""
+
+
+_MODEL_FIX = (
+    "point PERSONAS_EMBEDDING_MODEL_PATH at a local sentence-transformers model folder "
+    "(config.json, tokenizer.json and the weights), or unset it to use the bundled all-MiniLM-L6-v2"
+)
+
+
+def check_model_folder(model_path: Path) -> None:
+    """Raise :class:`ModelFolderError` naming the folder, the cause and the fix unless ``model_path``
+    looks loadable (before a load would fail with a message about Hugging Face repository ids)."""
+    try:
+        if not model_path.is_dir():
+            cause = "is not a folder" if model_path.exists() else "does not exist"
+            raise ModelFolderError(f"embedding model folder {model_path} {cause}: {_MODEL_FIX}")
+        names = {entry.name for entry in model_path.iterdir()}
+        for name in names:
+            if name == "config.json" or name.endswith((".safetensors", ".bin")):
+                (model_path / name).stat()  # a dangling link raises here
+    except OSError as exc:
+        raise ModelFolderError(
+            f"cannot read the embedding model folder {model_path}: {exc.strerror or exc} "
+            f"({getattr(exc, 'filename', None) or model_path}): fix its permissions or {_MODEL_FIX}"
+        ) from exc
+    if "config.json" not in names or not any(n.endswith((".safetensors", ".bin")) for n in names):
+        raise ModelFolderError(f"{model_path} is not a model folder (no config.json or weights): {_MODEL_FIX}")
 
 
 class SentenceTransformerEmbedder:
@@ -146,6 +180,7 @@ class SentenceTransformerEmbedder:
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
+                check_model_folder(self._path)
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 from sentence_transformers import SentenceTransformer

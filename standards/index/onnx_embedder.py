@@ -231,6 +231,9 @@ class OnnxEmbedder:
             if session is None:
                 import onnxruntime as ort
 
+                from standards.index.embedder import check_model_folder
+
+                check_model_folder(self._path)  # a missing folder is not fixed by another backend
                 try:
                     graph = ensure_onnx(self._path, quantized=self._quantized, cache_dir=self._cache_dir)
                 except Exception as exc:

@@ -93,3 +93,26 @@ def test_model_folders_of_one_name_or_new_weights_get_names_of_their_own(tmp_pat
     assert SentenceTransformerEmbedder(first).name != before
     assert OnnxEmbedder(first, quantized=False).name == SentenceTransformerEmbedder(first).name  # same vectors
     assert OnnxEmbedder(first).name == SentenceTransformerEmbedder(first).name + ":onnx-int8"
+
+
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8", "torch"])
+def test_a_missing_or_broken_model_folder_says_which_and_how_to_fix_it(tmp_path: Path, backend: str) -> None:
+    """PERSONAS_EMBEDDING_MODEL_PATH at a folder that is not there, not a model, or whose weights are a
+    dangling link (a model cache's blob removed): the embedder is still made (the server starts and
+    reports it), and loading names the folder, the cause and the fix, on every backend (the ONNX one
+    used to say 'Repo id must be in the form ...' and to switch to torch, which fails the same way)."""
+    from standards.index.embedder import ModelFolderError, make_embedder
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    dangling = tmp_path / "dangling"
+    dangling.mkdir()
+    (dangling / "config.json").write_text("{}", encoding="utf-8")
+    (dangling / "model.safetensors").symlink_to(tmp_path / "blobs" / "gone")
+    cases = {tmp_path / "missing": "does not exist", empty: "is not a model folder", dangling: "cannot read"}
+    for folder, cause in cases.items():
+        embedder = make_embedder(folder, backend=backend)
+        with pytest.raises(ModelFolderError) as raised:
+            embedder.embed(["a query", "another text"])
+        message = str(raised.value)
+        assert str(folder) in message and cause in message and "PERSONAS_EMBEDDING_MODEL_PATH" in message
