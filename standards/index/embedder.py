@@ -346,7 +346,10 @@ def make_embedder(model_path: Path | None = None, *, backend: EmbeddingBackend |
     chosen = resolve_backend(backend)
     if chosen == "torch":
         return SentenceTransformerEmbedder(model_path)
-    from standards.index.onnx_embedder import OnnxEmbedder
+    from standards.index.onnx_embedder import OnnxEmbedder, onnx_unsupported
 
     path = model_path if model_path is not None else bundled_model_path()
+    if backend in (None, "auto") and (why := onnx_unsupported(path)) is not None:
+        log.warning("embedding with torch: the ONNX backend cannot run the model at %s (%s)", path, why)
+        return SentenceTransformerEmbedder(model_path)
     return OnnxEmbedder(path, quantized=chosen == "onnx-int8")

@@ -116,3 +116,41 @@ def test_a_missing_or_broken_model_folder_says_which_and_how_to_fix_it(tmp_path:
             embedder.embed(["a query", "another text"])
         message = str(raised.value)
         assert str(folder) in message and cause in message and "PERSONAS_EMBEDDING_MODEL_PATH" in message
+
+
+def _model_folder(folder: Path, modules: list[str], pooling: dict[str, object]) -> Path:
+    """A sentence-transformers folder layout (the weights are not read before the check)."""
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}", encoding="utf-8")
+    (folder / "model.safetensors").write_bytes(b"weights")
+    paths = {"Transformer": "", "Pooling": "1_Pooling", "Normalize": "2_Normalize", "Dense": "2_Dense"}
+    listed = [
+        {"idx": i, "name": str(i), "path": paths[kind], "type": f"sentence_transformers.models.{kind}"}
+        for i, kind in enumerate(modules)
+    ]
+    (folder / "modules.json").write_text(json.dumps(listed), encoding="utf-8")
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps(pooling), encoding="utf-8")
+    return folder
+
+
+def test_onnx_never_embeds_a_model_that_does_not_mean_pool(tmp_path: Path) -> None:
+    """The ONNX backend mean-pools. A CLS-pooled model (BGE) or one with a Dense layer got other vectors
+    than torch under the torch backend's index name (fp32), so switching backends mixed two kinds of
+    vectors in one index and cache: 'auto' now runs such a model on torch, an explicit ONNX backend
+    refuses it naming the folder, the cause and the fix; mean-pooled models stay on ONNX."""
+    from standards.index.embedder import ModelFolderError, SentenceTransformerEmbedder, make_embedder
+    from standards.index.onnx_embedder import OnnxEmbedder
+
+    cls = _model_folder(tmp_path / "bge", ["Transformer", "Pooling", "Normalize"], {"pooling_mode_cls_token": True})
+    dense = _model_folder(tmp_path / "dense", ["Transformer", "Pooling", "Dense"], {"pooling_mode_mean_tokens": True})
+    mean = _model_folder(tmp_path / "mean", ["Transformer", "Pooling"], {"pooling_mode_mean_tokens": True})
+    assert isinstance(make_embedder(mean, backend="auto"), OnnxEmbedder)
+    assert isinstance(make_embedder(None, backend="auto"), OnnxEmbedder)  # the bundled model
+    for folder, cause in ((cls, "cls"), (dense, "Dense")):
+        assert isinstance(make_embedder(folder, backend="auto"), SentenceTransformerEmbedder)
+        for backend in ("onnx", "onnx-int8"):
+            with pytest.raises(ModelFolderError) as raised:
+                make_embedder(folder, backend=backend).embed(["a query"])
+            message = str(raised.value)
+            assert str(folder) in message and cause in message and "PERSONAS_EMBEDDING_BACKEND=torch" in message
