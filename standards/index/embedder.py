@@ -10,6 +10,7 @@ smoke runs (it also counts calls).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -65,7 +66,8 @@ def bundled_model_path() -> Path:
 
 def model_name(model_path: Path) -> str:
     """``sentence-transformers:<folder name>`` for the bundled model; any other folder's name also
-    carries a key of its resolved path and weight files (size, mtime). The name salts every chunk's
+    carries a key of its resolved path, weight files (size, mtime) and modules (modules.json, each
+    module folder's config.json and weights). The name salts every chunk's
     hash, so two models in folders of one name (the bundled one's is ``model``), or new weights put
     in the same folder, never share an index's vectors (a dimension check cannot tell them apart)."""
     base = f"sentence-transformers:{model_path.name}"
@@ -82,6 +84,15 @@ def model_name(model_path: Path) -> str:
             parts.append(f"{weights.name}:{type(exc).__name__}")
             continue
         parts.append(f"{weights.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    # The modules' settings and weights (pooling mode, a Dense layer in 2_Dense/) change the vectors too.
+    for setting in [model_path / "modules.json", *sorted(model_path.glob("*/config.json"))]:
+        with contextlib.suppress(OSError):
+            digest = hashlib.sha256(setting.read_bytes()).hexdigest()
+            parts.append(f"{setting.relative_to(model_path)}:{digest}")
+    for weights in sorted(model_path.glob("*/*.safetensors")) + sorted(model_path.glob("*/*.bin")):
+        with contextlib.suppress(OSError):
+            stat = weights.stat()
+            parts.append(f"{weights.relative_to(model_path)}:{stat.st_size}:{stat.st_mtime_ns}")
     return f"{base}@{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:12]}"
 
 

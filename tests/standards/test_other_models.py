@@ -154,3 +154,20 @@ def test_onnx_never_embeds_a_model_that_does_not_mean_pool(tmp_path: Path) -> No
                 make_embedder(folder, backend=backend).embed(["a query"])
             message = str(raised.value)
             assert str(folder) in message and cause in message and "PERSONAS_EMBEDDING_BACKEND=torch" in message
+
+
+def test_a_folder_whose_pooling_or_dense_layer_changes_gets_another_name(tmp_path: Path) -> None:
+    """Same top-level weights, other vectors: the pooling mode (1_Pooling/config.json) or a Dense layer's
+    weights (2_Dense/) changed in place must not let the index or the cache reuse the old vectors."""
+    from standards.index.embedder import SentenceTransformerEmbedder
+
+    folder = _model_folder(tmp_path / "model", ["Transformer", "Pooling", "Dense"], {"pooling_mode_mean_tokens": True})
+    (folder / "2_Dense").mkdir()
+    (folder / "2_Dense" / "model.safetensors").write_bytes(b"dense")
+    names = [SentenceTransformerEmbedder(folder).name]
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_cls_token": True}), encoding="utf-8")
+    names.append(SentenceTransformerEmbedder(folder).name)
+    (folder / "2_Dense" / "model.safetensors").write_bytes(b"other dense weights")
+    names.append(SentenceTransformerEmbedder(folder).name)
+    assert len(set(names)) == 3, names
+    assert SentenceTransformerEmbedder(folder).name == names[-1]  # stable while nothing changes
