@@ -122,7 +122,8 @@ def check_model_folder(model_path: Path) -> None:
             f"cannot read the embedding model folder {model_path}: {exc.strerror or exc} "
             f"({getattr(exc, 'filename', None) or model_path}): fix its permissions or {_MODEL_FIX}"
         ) from exc
-    if "config.json" not in names or not any(n.endswith((".safetensors", ".bin")) for n in names):
+    weights = any(n.endswith((".safetensors", ".bin")) for n in names)
+    if "modules.json" not in names and ("config.json" not in names or not weights):  # modules may be in subfolders
         raise ModelFolderError(f"{model_path} is not a model folder (no config.json or weights): {_MODEL_FIX}")
 
 

@@ -25,7 +25,7 @@ from standards.frontmatter import normalize_tags
 from standards.index import chunk_cache
 from standards.index.chunker import ParsedDocument, chunk_markdown
 from standards.index.embedder import Embedder
-from standards.index.models import BuildProgress, IndexResult
+from standards.index.models import BuildProgress, IndexResult, report_progress
 from standards.index.rules import RuleFileError, rule_title, split_rule_front_matter
 from standards.index.scope import ScopeError
 from standards.index.sources import ReadResult, SkipFile, SourceFile, doc_metadata, read_standard
@@ -79,23 +79,12 @@ def _title_from_name(file: str) -> str:
     return stem.replace("-", " ").replace("_", " ").strip().capitalize()
 
 
-def _report(progress: Callable[[BuildProgress], None] | None, result: IndexResult, started: float, total: int) -> None:
-    if progress is None:
-        return
-    elapsed = time.perf_counter() - started
-    eta = None
-    if result.files_seen and result.files_seen < total:
-        eta = elapsed / result.files_seen * (total - result.files_seen)
-    progress(
-        BuildProgress(
-            files_done=result.files_seen,
-            files_total=total,
-            chunks_done=result.chunks_written,
-            elapsed_seconds=elapsed,
-            chunks_per_second=result.chunks_written / elapsed if elapsed > 0 else 0.0,
-            eta_seconds=eta,
-        )
-    )
+async def _written(writing: asyncio.Task[None] | None, raised: Exception) -> None:
+    """After ``raised`` (reading failed) the group read before is still committed; its own error is logged."""
+    if writing is not None:
+        await asyncio.wait([writing])
+        if not writing.cancelled() and (error := writing.exception()) is not None and error is not raised:
+            log.error("writing a group of standards failed too: %s", error, exc_info=error)
 
 
 class Indexer:
@@ -230,28 +219,23 @@ class Indexer:
                     pending, pending_gone, pending_chunks = [], [], 0
                 in_flight = 0 if writing is None or writing.done() else in_flight
                 result.files_seen = start + len(group) - len(pending) - in_flight
-                _report(progress, result, started, total)
+                report_progress(progress, result, started, total)
             if writing is not None:
                 await writing
             if pending or pending_gone:
                 await write(pending, pending_gone)
         except Exception as exc:
-            if writing is not None:
-                # Reading failed while the group read before it was written: that group is committed
-                # first (as a pass done one step after the other committed it before reading on), so a
-                # bad file never throws away the work before it; a failure of that write is logged.
-                await asyncio.wait([writing])
-                if not writing.cancelled() and (error := writing.exception()) is not None and error is not exc:
-                    log.error("writing a group of standards failed too: %s", error, exc_info=error)
+            await _written(writing, exc)
             raise
         finally:
-            if writing is not None and not writing.done():  # the pass was cancelled while a group was written
-                writing.cancel()
-                await asyncio.wait([writing])
-            if writing is not None and not writing.cancelled():
-                writing.exception()  # retrieved: the error raised here, if any, is the pass's own
+            if writing is not None:
+                if not writing.done():  # the pass was cancelled while a group was written
+                    writing.cancel()
+                    await asyncio.wait([writing])
+                if not writing.cancelled():
+                    writing.exception()  # retrieved: the error raised here, if any, is the pass's own
         result.files_seen = total
-        _report(progress, result, started, total)
+        report_progress(progress, result, started, total)
         return result
 
     async def index_texts(self, docs: list[tuple[SourceFile, str]], manifest: dict[str, DocInfo]) -> IndexResult:

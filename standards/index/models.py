@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -189,3 +191,25 @@ class IndexResult:
         self.cache_hits += other.cache_hits
         self.skipped.update(other.skipped)
         self.indexed += other.indexed
+
+
+def report_progress(
+    progress: Callable[[BuildProgress], None] | None, result: IndexResult, started: float, total: int
+) -> None:
+    """Call ``progress`` (if any) with a pass's progress so far."""
+    if progress is None:
+        return
+    elapsed = time.perf_counter() - started
+    eta = None
+    if result.files_seen and result.files_seen < total:
+        eta = elapsed / result.files_seen * (total - result.files_seen)
+    progress(
+        BuildProgress(
+            files_done=result.files_seen,
+            files_total=total,
+            chunks_done=result.chunks_written,
+            elapsed_seconds=elapsed,
+            chunks_per_second=result.chunks_written / elapsed if elapsed > 0 else 0.0,
+            eta_seconds=eta,
+        )
+    )

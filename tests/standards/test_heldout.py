@@ -94,9 +94,11 @@ def test_auto_backend_falls_back_to_torch_without_onnxruntime(monkeypatch: pytes
 def test_a_failed_export_says_how_to_use_torch(tmp_path: Path) -> None:
     from standards.index.onnx_embedder import OnnxEmbedder
 
-    model = tmp_path / "not-a-model"
+    model = tmp_path / "broken-model"  # looks like a model folder (a folder that is none says so instead)
     model.mkdir()
     (model / "tokenizer.json").write_text("{}", encoding="utf-8")
+    (model / "config.json").write_text("{}", encoding="utf-8")
+    (model / "model.safetensors").write_bytes(b"not weights")
     with pytest.raises(RuntimeError, match="PERSONAS_EMBEDDING_BACKEND=torch"):
         OnnxEmbedder(model, cache_dir=tmp_path / "cache").load()
 

@@ -101,7 +101,7 @@ def test_a_missing_or_broken_model_folder_says_which_and_how_to_fix_it(tmp_path:
     dangling link (a model cache's blob removed): the embedder is still made (the server starts and
     reports it), and loading names the folder, the cause and the fix, on every backend (the ONNX one
     used to say 'Repo id must be in the form ...' and to switch to torch, which fails the same way)."""
-    from standards.index.embedder import ModelFolderError, make_embedder
+    from standards.index.embedder import ModelFolderError, check_model_folder, make_embedder
 
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -116,6 +116,10 @@ def test_a_missing_or_broken_model_folder_says_which_and_how_to_fix_it(tmp_path:
             embedder.embed(["a query", "another text"])
         message = str(raised.value)
         assert str(folder) in message and cause in message and "PERSONAS_EMBEDDING_MODEL_PATH" in message
+    legacy = tmp_path / "legacy"  # an older sentence-transformers layout: the transformer in 0_Transformer/
+    (legacy / "0_Transformer").mkdir(parents=True)
+    (legacy / "modules.json").write_text("[]", encoding="utf-8")
+    check_model_folder(legacy)
 
 
 def _model_folder(folder: Path, modules: list[str], pooling: dict[str, object]) -> Path:
