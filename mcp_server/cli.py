@@ -100,8 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     # Start-up makes ~200k objects that live as long as the process (modules, settings, tool
     # schemas); the cyclic collector would scan them again and again while they are made (~15-20 %
-    # of a server's start, measured). Paused until they are made: `serve` freezes them once the
-    # server is built (they are never scanned again), every other command runs with it on.
+    # of a server's start, measured). Paused until they are made: `serve` and `worker` freeze them
+    # once started (they are never scanned again), every other command runs with it on.
     gc.disable()
     try:
         args = build_parser().parse_args(argv)
@@ -133,7 +133,7 @@ def _main(args: argparse.Namespace) -> int:
         sys.stderr.write(f"personas: {exc}\n")
         return 2
     configure_logging(settings.log_level)
-    if args.command != "serve":
+    if args.command not in ("serve", "worker"):
         gc.enable()
     if args.command in ("worker", "jobs", "index", "standards"):
         # `serve` stays up and answers the problem on every tool; these print it and stop.
@@ -278,6 +278,7 @@ async def _run_until_signal(
 
 
 async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker: bool, watch: bool) -> int:
+    from mcp_server.collector import freeze_startup_objects
     from mcp_server.desk.state import StateRef
     from mcp_server.server import build_server
     from mcp_server.tools.profiles import ToolSelectionError
@@ -296,12 +297,7 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker
     except ToolSelectionError as exc:
         sys.stderr.write(f"personas serve: {exc}\n")
         return 2
-    # What start-up built (imported modules, tool schemas, personas) lives as long as the process:
-    # keep it out of the full garbage collections that otherwise scan it every few hundred calls
-    # (~190k objects, ~140 ms per collection on a busy 2-core machine, a pause in some tool call),
-    # then let the collector (paused by main() while it was built) run again.
-    gc.freeze()
-    gc.enable()
+    freeze_startup_objects()  # what start-up built lives as long as the process (mcp_server.collector)
     stop: asyncio.Event | None = None
     if http:
         from mcp_server.http import HttpConfigError, check_bind, serve_http
@@ -332,9 +328,13 @@ async def _desk(settings: Settings, *, host: str, port: int, open_browser: bool)
     except HttpConfigError as exc:
         sys.stderr.write(f"personas desk: {exc}\n")
         return 2
+    stop = asyncio.Event()  # the desk shuts down like `serve --http`: uvicorn asked to exit, then the state closes
     try:
         await _run_until_signal(
-            asyncio.create_task(run_desk(settings, host=host, port=port, open_browser=open_browser), name="desk")
+            asyncio.create_task(
+                run_desk(settings, host=host, port=port, open_browser=open_browser, stop=stop), name="desk"
+            ),
+            stop=stop,
         )
     except OSError as exc:
         sys.stderr.write(f"personas desk: cannot serve on {host}:{port}: {exc.strerror or exc}. Pick another --port.\n")
@@ -365,6 +365,7 @@ async def _jobs(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _worker(settings: Settings) -> int:
     from mcp_server.app import open_worker_deps
+    from mcp_server.collector import freeze_startup_objects
     from worker.app import build_worker
 
     if settings.redis_url is None:
@@ -380,6 +381,9 @@ async def _worker(settings: Settings) -> int:
             concurrency=settings.worker_concurrency,
             poll_interval=settings.queue_poll_interval,
         )
+        # Persona jobs search the index too: what start-up built stays out of full collections, as in
+        # `serve` (without it, a ~90 ms pause every few hundred searches).
+        freeze_startup_objects()
         await _run_until_signal(asyncio.create_task(worker.async_run(), name="arq-worker"))
         await worker.close()
     return 0

@@ -14,7 +14,8 @@ import asyncio
 import hmac
 import ipaddress
 import logging
-from typing import TYPE_CHECKING, Any
+import socket
+from typing import TYPE_CHECKING, Any, Literal
 
 import uvicorn
 from mcp.server.mcpserver import MCPServer
@@ -149,28 +150,48 @@ async def serve_http(
     remote_clients: bool = False,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Serve until ``stop`` is set (or uvicorn's own SIGINT/SIGTERM handling), then shut down the way
-    uvicorn does: stop listening, let requests in flight finish (at most :data:`SHUTDOWN_GRACE_SECONDS`),
-    then run the app's lifespan shutdown (the server's resources close in order). Cancelling this
-    coroutine instead would cut the lifespan short and uvicorn would log its ``CancelledError``."""
+    """Serve until ``stop`` is set, then shut down as :func:`serve_until` says (the app's lifespan
+    shutdown closes the server's resources in order)."""
     app = http_app(server, host=host, token=token, desk=desk, remote_clients=remote_clients)
-    config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS
-    )
-    web = uvicorn.Server(config)
+    web = web_server(app, host=host, port=port, lifespan="on")
     log.info(
         "serving MCP over streamable HTTP at http://%s:%d/mcp%s",
         host,
         port,
         " (bearer token)" if token else "",
     )
+    await serve_until(web, stop)
+    log.info("HTTP server stopped")
+
+
+def web_server(app: ASGIApp, *, host: str, port: int, lifespan: Literal["on", "off"]) -> uvicorn.Server:
+    """A uvicorn server for ``app`` (``serve --http``, ``desk``) that gives requests in flight
+    :data:`SHUTDOWN_GRACE_SECONDS` when it stops."""
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan=lifespan,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+    )
+    return uvicorn.Server(config)
+
+
+async def serve_until(
+    web: uvicorn.Server, stop: asyncio.Event | None, sockets: list[socket.socket] | None = None
+) -> None:
+    """Serve until ``stop`` is set (or uvicorn's own SIGINT/SIGTERM handling), then shut down the way
+    uvicorn does: stop listening, let requests in flight finish (at most :data:`SHUTDOWN_GRACE_SECONDS`),
+    then run the app's lifespan shutdown, if any. Cancelling this coroutine instead would cut the
+    shutdown short (and a caller's resources would close under requests still running) and uvicorn
+    would log its ``CancelledError``."""
     stopper = asyncio.create_task(_exit_when_set(web, stop), name="http-stop") if stop is not None else None
     try:
-        await web.serve()
+        await web.serve(sockets=sockets)
     finally:
         if stopper is not None:
             stopper.cancel()
-    log.info("HTTP server stopped")
 
 
 async def _exit_when_set(web: uvicorn.Server, stop: asyncio.Event) -> None:

@@ -7,7 +7,6 @@ import logging
 import webbrowser
 from typing import TYPE_CHECKING
 
-import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_server.desk.app import build_desk
@@ -40,25 +39,25 @@ def mount_desk(mcp_app: ASGIApp, ref: StateRef, *, host: str, token: str | None)
     return DeskDispatcher(mcp_app, build_desk(ref, host=host, token=token, root_path=DESK_PREFIX))
 
 
-async def run_desk(settings: Settings, *, host: str, port: int, open_browser: bool) -> None:
+async def run_desk(
+    settings: Settings, *, host: str, port: int, open_browser: bool, stop: asyncio.Event | None = None
+) -> None:
     """Open the project's state like ``serve`` does (stores, index, Redis, a worker for revision
-    jobs) and serve the desk until cancelled."""
+    jobs) and serve the desk until ``stop`` is set; then shut down like ``serve --http``
+    (:func:`mcp_server.http.serve_until`) and close the state."""
     from mcp_server.app import open_app
+    from mcp_server.http import serve_until, web_server
     from personas.registry import PersonaRegistry
 
     token = settings.http_token.get_secret_value() if settings.http_token else None
     personas = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
     async with open_app(settings, personas) as state:
-        app = build_desk(lambda: state, host=host, token=token)
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
-        sock = config.bind_socket()  # bind now: a taken port fails here, with the OSError
-        server = uvicorn.Server(config)
+        web = web_server(build_desk(lambda: state, host=host, token=token), host=host, port=port, lifespan="off")
+        sock = web.config.bind_socket()  # bind now: a taken port fails here, with the OSError
         url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
-        serving = asyncio.create_task(server.serve(sockets=[sock]), name="desk-http")
+        serving = asyncio.create_task(serve_until(web, stop, sockets=[sock]), name="desk-http")
         log.warning("the desk is at %s%s", url, " (sign in with PERSONAS_HTTP_TOKEN)" if token else "")
         if open_browser:
             await asyncio.to_thread(webbrowser.open, url)
-        try:
-            await serving
-        finally:
-            server.should_exit = True
+        await serving
+    log.info("desk stopped")

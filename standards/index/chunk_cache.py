@@ -8,6 +8,7 @@ default title) with the same content hash, which already covers the chunker vers
 and its token limit (:func:`standards.index.indexer.hash_salt`), under the same model fingerprint
 (the cache's scope). It is stored as JSON (front matter dates tagged) and only when it decodes to
 exactly the same document (front matter JSON cannot hold, e.g. non-text keys, is chunked every time).
+Each chunk keeps its token count (entries written before counts were kept have none).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _as_json(parsed: ParsedDocument) -> dict[str, Any]:
         "title": parsed.title,
         "tags": parsed.tags,
         "metadata": parsed.metadata,
-        "chunks": [[list(chunk.heading_path), chunk.text] for chunk in parsed.chunks],
+        "chunks": [[list(chunk.heading_path), chunk.text, chunk.tokens] for chunk in parsed.chunks],
         "warnings": parsed.warnings,
     }
 
@@ -71,11 +72,12 @@ def decode(text: str) -> ParsedDocument | None:
             title=doc["title"],
             tags=list(doc["tags"]),
             metadata=dict(doc["metadata"]),
-            chunks=[Chunk(tuple(path), body) for path, body in doc["chunks"]],
+            chunks=[Chunk(tuple(path), body, *tokens) for path, body, *tokens in doc["chunks"]],
             warnings=list(doc["warnings"]),
         )
     except (ValueError, KeyError, TypeError):
         return None
     texts = [parsed.title, *parsed.tags, *parsed.warnings]
     texts += [part for chunk in parsed.chunks for part in (*chunk.heading_path, chunk.text)]
-    return parsed if all(isinstance(t, str) for t in texts) else None
+    counts_ok = all(chunk.tokens is None or type(chunk.tokens) is int for chunk in parsed.chunks)
+    return parsed if counts_ok and all(isinstance(t, str) for t in texts) else None

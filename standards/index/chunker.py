@@ -50,6 +50,10 @@ class Chunk:
 
     heading_path: tuple[str, ...]
     text: str
+    #: Tokens of :attr:`embed_text` (special tokens excluded) as the chunker counted them while cutting
+    #: (None: not known). The sum of its parts' counts, which is the count of the whole for tokenizers
+    #: that split at whitespace first (WordPiece, :func:`estimate_tokens`), as the budget assumes.
+    tokens: int | None = field(default=None, compare=False)
 
     @property
     def embed_text(self) -> str:
@@ -213,14 +217,14 @@ def _join(units: list[_Unit]) -> str:
     return "".join(u.text if i == 0 else u.sep + u.text for i, u in enumerate(units)).strip()
 
 
-def _pack(units: list[_Unit], budget: int, overlap: int) -> list[str]:
-    """Greedily pack units into pieces within budget; new pieces repeat a tail of the previous."""
-    pieces: list[str] = []
+def _pack(units: list[_Unit], budget: int, overlap: int) -> list[tuple[str, int]]:
+    """Greedily pack units into pieces (text, tokens) within budget; new pieces repeat a tail of the previous."""
+    pieces: list[tuple[str, int]] = []
     current: list[_Unit] = []
     used = 0
     for unit in units:
         if current and used + unit.tokens > budget:
-            pieces.append(_join(current))
+            pieces.append((_join(current), used))
             tail: list[_Unit] = []
             tail_tokens = 0
             for prev in reversed(current[1:]):  # never repeat a whole piece
@@ -232,7 +236,7 @@ def _pack(units: list[_Unit], budget: int, overlap: int) -> list[str]:
         current.append(unit)
         used += unit.tokens
     if current:
-        pieces.append(_join(current))
+        pieces.append((_join(current), used))
     return pieces
 
 
@@ -264,17 +268,18 @@ def chunk_markdown(
         path = section.path
         if title and (not path or path[0] != title) and not (h1 and path and path[0] == h1):
             path = (title, *path)
-        prefix_tokens = count_tokens(embed_text(path, "")) + 1 if path else 0
-        budget = max_tokens - SPECIAL_TOKENS - prefix_tokens
+        prefix_tokens = count_tokens(embed_text(path, "")) if path else 0
+        budget = max_tokens - SPECIAL_TOKENS - prefix_tokens - (1 if path else 0)
         if budget < 16:  # absurdly long heading path: keep only the last heading
             path = path[-1:]
-            budget = max(16, max_tokens - SPECIAL_TOKENS - count_tokens(embed_text(path, "")) - 1)
+            prefix_tokens = count_tokens(embed_text(path, ""))
+            budget = max(16, max_tokens - SPECIAL_TOKENS - prefix_tokens - 1)
         units = [u for block in _blocks(section.lines) for u in _units(block, budget, count_tokens)]
-        for piece in _pack(units, budget, overlap_tokens):
+        for piece, tokens in _pack(units, budget, overlap_tokens):
             key = " ".join(embed_text(path, piece).split())
             if not piece.strip() or key in seen:
                 continue
             seen.add(key)
-            chunks.append(Chunk(path, piece))
+            chunks.append(Chunk(path, piece, prefix_tokens + tokens))
     tags = normalize_tags(metadata.get("tags"))
     return ParsedDocument(title=title, tags=tags, metadata=metadata, chunks=chunks, warnings=warnings)

@@ -1,12 +1,13 @@
 """Bringing the chunks table in line with the Markdown files.
 
-Files are read, hashed and chunked in a worker thread, a group at a time. A file whose
+Files are read, hashed and chunked in a worker thread, a group at a time, while the changes read
+before are embedded and committed (one write group at a time, in order). A file whose
 content hash matches the index is skipped; for a changed file only chunks whose text is
 new are embedded (vectors of chunks already in the index, in any file, are reused).
 Changed files are written in groups of about :data:`WRITE_BATCH` chunks, each group in
 one atomic commit, so searches running meanwhile see every file either before or after
-its update, never half of it. A group's new texts are sorted by token count before being
-cut into embedding calls, so each padded model batch holds texts of similar length.
+its update, never half of it. A group's new texts are sorted by token count (the chunker's)
+before being cut into embedding calls, so each padded model batch holds texts of similar length.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -24,7 +25,7 @@ from standards.frontmatter import normalize_tags
 from standards.index import chunk_cache
 from standards.index.chunker import ParsedDocument, chunk_markdown
 from standards.index.embedder import Embedder
-from standards.index.models import BuildProgress
+from standards.index.models import BuildProgress, IndexResult
 from standards.index.rules import RuleFileError, rule_title, split_rule_front_matter
 from standards.index.scope import ScopeError
 from standards.index.sources import ReadResult, SkipFile, SourceFile, doc_metadata, read_standard
@@ -61,31 +62,6 @@ class _Skipped:
     reason: str
 
 
-@dataclass
-class IndexResult:
-    """What a pass over some files changed."""
-
-    changed: list[str] = field(default_factory=list)  # doc keys whose chunks changed
-    changed_files: list[str] = field(default_factory=list)  # root-relative paths
-    files_seen: int = 0
-    chunks_written: int = 0
-    texts_embedded: int = 0
-    cache_hits: int = 0  # vectors taken from the shared embedding cache
-    skipped: dict[str, str] = field(default_factory=dict)  # doc key -> why the file was not indexed
-    indexed: list[str] = field(default_factory=list)  # doc keys of files read and indexed (or unchanged)
-
-    def merge(self, other: IndexResult) -> None:
-        """Add another pass's outcome to this one."""
-        self.changed += other.changed
-        self.changed_files += other.changed_files
-        self.files_seen += other.files_seen
-        self.chunks_written += other.chunks_written
-        self.texts_embedded += other.texts_embedded
-        self.cache_hits += other.cache_hits
-        self.skipped.update(other.skipped)
-        self.indexed += other.indexed
-
-
 def hash_salt(embedder: Embedder) -> str:
     return f"chunker={CHUNKER_VERSION}|model={embedder.name}|max_tokens={embedder.max_tokens}"
 
@@ -101,6 +77,25 @@ def _title_from_name(file: str) -> str:
         parent = PurePosixPath(file).parent.name
         stem = parent or stem
     return stem.replace("-", " ").replace("_", " ").strip().capitalize()
+
+
+def _report(progress: Callable[[BuildProgress], None] | None, result: IndexResult, started: float, total: int) -> None:
+    if progress is None:
+        return
+    elapsed = time.perf_counter() - started
+    eta = None
+    if result.files_seen and result.files_seen < total:
+        eta = elapsed / result.files_seen * (total - result.files_seen)
+    progress(
+        BuildProgress(
+            files_done=result.files_seen,
+            files_total=total,
+            chunks_done=result.chunks_written,
+            elapsed_seconds=elapsed,
+            chunks_per_second=result.chunks_written / elapsed if elapsed > 0 else 0.0,
+            eta_seconds=eta,
+        )
+    )
 
 
 class Indexer:
@@ -205,48 +200,49 @@ class Indexer:
         pending_gone: list[str] = [doc for doc in removed or [] if doc in manifest]
         pending_chunks = 0
 
-        def report() -> None:
-            if progress is None:
-                return
-            elapsed = time.perf_counter() - started
-            rate = result.chunks_written / elapsed if elapsed > 0 else 0.0
-            eta = None
-            if result.files_seen and result.files_seen < total:
-                eta = elapsed / result.files_seen * (total - result.files_seen)
-            progress(
-                BuildProgress(
-                    files_done=result.files_seen,
-                    files_total=total,
-                    chunks_done=result.chunks_written,
-                    elapsed_seconds=elapsed,
-                    chunks_per_second=rate,
-                    eta_seconds=eta,
-                )
-            )
+        def write(prepared: list[_Prepared], gone: list[str]) -> Coroutine[Any, Any, None]:
+            return self._write(prepared, gone, manifest, force, result, lock=lock)
 
-        for start in range(0, total, READ_GROUP):
-            group = files[start : start + READ_GROUP]
-            for sf, outcome in await asyncio.to_thread(self._read_group, group, manifest, force):
-                if isinstance(outcome, _Prepared):
-                    result.indexed.append(sf.key)
-                    if outcome.parsed.chunks or sf.key in manifest:
-                        pending.append(outcome)
-                        pending_chunks += len(outcome.parsed.chunks)
-                elif isinstance(outcome, _Skipped):
-                    result.skipped[sf.key] = outcome.reason
-                    if sf.key in manifest:
-                        pending_gone.append(sf.key)
-                else:
-                    result.indexed.append(sf.key)
-            if pending_chunks >= WRITE_BATCH:
-                await self._write(pending, pending_gone, manifest, force, result, lock=lock)
-                pending, pending_gone, pending_chunks = [], [], 0
-            result.files_seen = start + len(group) - len(pending)
-            report()
-        if pending or pending_gone:
-            await self._write(pending, pending_gone, manifest, force, result, lock=lock)
+        # A full group is written (embedded, committed) by a task while the next files are read and
+        # chunked: reading no longer waits for the model, nor the model for reading. Groups are
+        # written one at a time, in order, so at most two are held.
+        writing: asyncio.Task[None] | None = None
+        in_flight = 0  # files of the group being written
+        try:
+            for start in range(0, total, READ_GROUP):
+                group = files[start : start + READ_GROUP]
+                for sf, outcome in await asyncio.to_thread(self._read_group, group, manifest, force):
+                    if isinstance(outcome, _Prepared):
+                        result.indexed.append(sf.key)
+                        if outcome.parsed.chunks or sf.key in manifest:
+                            pending.append(outcome)
+                            pending_chunks += len(outcome.parsed.chunks)
+                    elif isinstance(outcome, _Skipped):
+                        result.skipped[sf.key] = outcome.reason
+                        if sf.key in manifest:
+                            pending_gone.append(sf.key)
+                    else:
+                        result.indexed.append(sf.key)
+                if pending_chunks >= WRITE_BATCH:
+                    if writing is not None:
+                        await writing
+                    writing, in_flight = asyncio.create_task(write(pending, pending_gone)), len(pending)
+                    pending, pending_gone, pending_chunks = [], [], 0
+                in_flight = 0 if writing is None or writing.done() else in_flight
+                result.files_seen = start + len(group) - len(pending) - in_flight
+                _report(progress, result, started, total)
+            if writing is not None:
+                await writing
+            if pending or pending_gone:
+                await write(pending, pending_gone)
+        finally:
+            if writing is not None:  # the pass may have failed or been cancelled while a group was written
+                writing.cancel()
+                await asyncio.wait([writing])
+                if not writing.cancelled():
+                    writing.exception()  # retrieved: the error raised here, if any, is the pass's own
         result.files_seen = total
-        report()
+        _report(progress, result, started, total)
         return result
 
     async def index_texts(self, docs: list[tuple[SourceFile, str]], manifest: dict[str, DocInfo]) -> IndexResult:
@@ -340,7 +336,9 @@ class Indexer:
             missing = [h for h in missing if h not in cached]
         fresh: dict[str, list[float]] = {}
         if len(missing) > EMBED_BATCH:  # calls of similar lengths: less padding in the model's batches
-            missing = await asyncio.to_thread(sorted, missing, key=lambda h: self._embedder.count_tokens(texts[h]))
+            chunks = (chunk for p in prepared for chunk in p.parsed.chunks)  # one per row, in row order
+            sizes = {row["chunk_hash"]: chunk.tokens for row, chunk in zip(rows, chunks, strict=True)}
+            missing = await asyncio.to_thread(sorted, missing, key=lambda h: self._size(sizes[h], texts[h]))
         for start in range(0, len(missing), EMBED_BATCH):  # one bounded call at a time
             batch = missing[start : start + EMBED_BATCH]
             vectors = await asyncio.to_thread(self._embedder.embed, [texts[h] for h in batch])
@@ -363,6 +361,10 @@ class Indexer:
             gone = [doc for doc in gone if doc in current]
             rows = [row for row in rows if row["doc"] in current]
             await self._commit(prepared, gone, rows, manifest, result)
+
+    def _size(self, tokens: int | None, text: str) -> int:
+        """Tokens of a chunk's text: the chunker's count (no second tokenizer pass), else counted now."""
+        return tokens if tokens is not None else self._embedder.count_tokens(text)
 
     def _still_current(self, prepared: list[_Prepared]) -> set[str]:
         """Blocking. Doc keys whose file still has the content that was read and embedded."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -163,3 +164,28 @@ class StandardFile(BaseModel):
     overridden_by: str | None = Field(
         default=None, description="The stronger standard hiding this one from searches (source:file)."
     )
+
+
+@dataclass
+class IndexResult:
+    """What a pass over some files changed."""
+
+    changed: list[str] = field(default_factory=list)  # doc keys whose chunks changed
+    changed_files: list[str] = field(default_factory=list)  # root-relative paths
+    files_seen: int = 0
+    chunks_written: int = 0
+    texts_embedded: int = 0
+    cache_hits: int = 0  # vectors taken from the shared embedding cache
+    skipped: dict[str, str] = field(default_factory=dict)  # doc key -> why the file was not indexed
+    indexed: list[str] = field(default_factory=list)  # doc keys of files read and indexed (or unchanged)
+
+    def merge(self, other: IndexResult) -> None:
+        """Add another pass's outcome to this one."""
+        self.changed += other.changed
+        self.changed_files += other.changed_files
+        self.files_seen += other.files_seen
+        self.chunks_written += other.chunks_written
+        self.texts_embedded += other.texts_embedded
+        self.cache_hits += other.cache_hits
+        self.skipped.update(other.skipped)
+        self.indexed += other.indexed

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from typing import Any
 
 from standards.index.embedder import Embedder
-from standards.index.indexer import IndexResult
 from standards.index.models import (
     MAX_SKIPPED_LISTED,
     BuildProgress,
     IndexConfig,
+    IndexResult,
     IndexState,
     IndexStatus,
     SearchResponse,

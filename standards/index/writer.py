@@ -21,11 +21,12 @@ from pathlib import Path
 
 from standards.index import bootstrap, handoff
 from standards.index.embedder import Embedder
-from standards.index.indexer import Indexer, IndexResult
+from standards.index.indexer import Indexer
 from standards.index.models import (
     BuildProgress,
     BuildReport,
     IndexConfig,
+    IndexResult,
 )
 from standards.index.retry import FailedChanges
 from standards.index.sources import discover, resolve_changes, watch_targets

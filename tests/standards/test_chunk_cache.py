@@ -30,7 +30,7 @@ def _parsed(metadata: dict[Any, Any]) -> ParsedDocument:
         title="Secrets",
         tags=["secrets"],
         metadata=metadata,
-        chunks=[Chunk(("Secrets", "Rotation"), "Rotate every 90 days."), Chunk((), "Intro.")],
+        chunks=[Chunk(("Secrets", "Rotation"), "Rotate every 90 days.", 9), Chunk((), "Intro.", 2)],
         warnings=["a warning"],
     )
 
@@ -40,6 +40,16 @@ def test_a_chunking_with_front_matter_dates_comes_back_unchanged() -> None:
     encoded = chunk_cache.encode(parsed)
     assert encoded is not None
     assert chunk_cache.decode(encoded) == parsed
+
+
+def test_the_chunks_token_counts_come_back_and_older_entries_have_none() -> None:
+    encoded = chunk_cache.encode(_parsed({}))
+    assert encoded is not None
+    decoded = chunk_cache.decode(encoded)
+    assert decoded is not None and [chunk.tokens for chunk in decoded.chunks] == [9, 2]
+    older = '{"title": "T", "tags": [], "metadata": {}, "chunks": [[["T"], "Intro."]], "warnings": []}'
+    assert chunk_cache.decode(older) == ParsedDocument("T", [], {}, [Chunk(("T",), "Intro.")])
+    assert [chunk.tokens for chunk in chunk_cache.decode(older).chunks] == [None]  # type: ignore[union-attr]
 
 
 def test_what_json_cannot_give_back_is_not_cached() -> None:

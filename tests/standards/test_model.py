@@ -35,6 +35,17 @@ def test_tokenizer_counts_and_estimate_is_conservative(playbook: Path) -> None:
             real = embedder.count_tokens(chunk.embed_text)
             assert real + SPECIAL_TOKENS <= 256, (path, chunk.heading_path)
             assert estimate_tokens(chunk.embed_text) >= real * 0.9, (path, chunk.heading_path)
+            assert chunk.tokens == real, (path, chunk.heading_path)  # the index sorts by it: exact
+
+
+def test_the_chunkers_counts_are_the_tokenizers_also_for_split_sections(playbook: Path) -> None:
+    """Small budgets split sections at lines, sentences and words, with overlap: each chunk's count
+    (summed from its parts) is still what the model's tokenizer and the estimate count for its text."""
+    embedder = SentenceTransformerEmbedder()
+    for count in (embedder.count_tokens, estimate_tokens):
+        for path in sorted((playbook / "security").rglob("*.md")):
+            doc = chunk_markdown(path.read_text(encoding="utf-8"), count_tokens=count, max_tokens=48)
+            assert [chunk.tokens for chunk in doc.chunks] == [count(chunk.embed_text) for chunk in doc.chunks], path
 
 
 @pytest.mark.model
