@@ -10,6 +10,7 @@ smoke runs (it also counts calls).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -65,7 +66,8 @@ def bundled_model_path() -> Path:
 
 def model_name(model_path: Path) -> str:
     """``sentence-transformers:<folder name>`` for the bundled model; any other folder's name also
-    carries a key of its resolved path and weight files (size, mtime). The name salts every chunk's
+    carries a key of its resolved path, weight files (size, mtime) and modules (modules.json, each
+    module folder's config.json and weights). The name salts every chunk's
     hash, so two models in folders of one name (the bundled one's is ``model``), or new weights put
     in the same folder, never share an index's vectors (a dimension check cannot tell them apart)."""
     base = f"sentence-transformers:{model_path.name}"
@@ -76,9 +78,52 @@ def model_name(model_path: Path) -> str:
         pass
     parts = [str(model_path.resolve())]
     for weights in sorted(model_path.glob("*.safetensors")) + sorted(model_path.glob("*.bin")):
-        stat = weights.stat()
+        try:
+            stat = weights.stat()
+        except OSError as exc:  # a dangling link (a model cache's blob removed): loading reports it
+            parts.append(f"{weights.name}:{type(exc).__name__}")
+            continue
         parts.append(f"{weights.name}:{stat.st_size}:{stat.st_mtime_ns}")
+    # The modules' settings and weights (pooling mode, a Dense layer in 2_Dense/) change the vectors too.
+    for setting in [model_path / "modules.json", *sorted(model_path.glob("*/config.json"))]:
+        with contextlib.suppress(OSError):
+            digest = hashlib.sha256(setting.read_bytes()).hexdigest()
+            parts.append(f"{setting.relative_to(model_path)}:{digest}")
+    for weights in sorted(model_path.glob("*/*.safetensors")) + sorted(model_path.glob("*/*.bin")):
+        with contextlib.suppress(OSError):
+            stat = weights.stat()
+            parts.append(f"{weights.relative_to(model_path)}:{stat.st_size}:{stat.st_mtime_ns}")
     return f"{base}@{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:12]}"
+
+
+class ModelFolderError(ValueError):
+    """The embedding model folder is missing, unreadable or not a model (the message says how to fix it)."""
+
+
+_MODEL_FIX = (
+    "point PERSONAS_EMBEDDING_MODEL_PATH at a local sentence-transformers model folder "
+    "(config.json, tokenizer.json and the weights), or unset it to use the bundled all-MiniLM-L6-v2"
+)
+
+
+def check_model_folder(model_path: Path) -> None:
+    """Raise :class:`ModelFolderError` naming the folder, the cause and the fix unless ``model_path``
+    looks loadable (before a load would fail with a message about Hugging Face repository ids)."""
+    try:
+        if not model_path.is_dir():
+            cause = "is not a folder" if model_path.exists() else "does not exist"
+            raise ModelFolderError(f"embedding model folder {model_path} {cause}: {_MODEL_FIX}")
+        names = {entry.name for entry in model_path.iterdir()}
+        for name in names:
+            if name == "config.json" or name.endswith((".safetensors", ".bin")):
+                (model_path / name).stat()  # a dangling link raises here
+    except OSError as exc:
+        raise ModelFolderError(
+            f"cannot read the embedding model folder {model_path}: {exc.strerror or exc} "
+            f"({getattr(exc, 'filename', None) or model_path}): fix its permissions or {_MODEL_FIX}"
+        ) from exc
+    if "config.json" not in names or not any(n.endswith((".safetensors", ".bin")) for n in names):
+        raise ModelFolderError(f"{model_path} is not a model folder (no config.json or weights): {_MODEL_FIX}")
 
 
 class SentenceTransformerEmbedder:
@@ -146,6 +191,7 @@ class SentenceTransformerEmbedder:
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
+                check_model_folder(self._path)
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 from sentence_transformers import SentenceTransformer
@@ -311,7 +357,10 @@ def make_embedder(model_path: Path | None = None, *, backend: EmbeddingBackend |
     chosen = resolve_backend(backend)
     if chosen == "torch":
         return SentenceTransformerEmbedder(model_path)
-    from standards.index.onnx_embedder import OnnxEmbedder
+    from standards.index.onnx_embedder import OnnxEmbedder, onnx_unsupported
 
     path = model_path if model_path is not None else bundled_model_path()
+    if backend in (None, "auto") and (why := onnx_unsupported(path)) is not None:
+        log.warning("embedding with torch: the ONNX backend cannot run the model at %s (%s)", path, why)
+        return SentenceTransformerEmbedder(model_path)
     return OnnxEmbedder(path, quantized=chosen == "onnx-int8")

@@ -235,12 +235,21 @@ class Indexer:
                 await writing
             if pending or pending_gone:
                 await write(pending, pending_gone)
+        except Exception as exc:
+            if writing is not None:
+                # Reading failed while the group read before it was written: that group is committed
+                # first (as a pass done one step after the other committed it before reading on), so a
+                # bad file never throws away the work before it; a failure of that write is logged.
+                await asyncio.wait([writing])
+                if not writing.cancelled() and (error := writing.exception()) is not None and error is not exc:
+                    log.error("writing a group of standards failed too: %s", error, exc_info=error)
+            raise
         finally:
-            if writing is not None:  # the pass may have failed or been cancelled while a group was written
+            if writing is not None and not writing.done():  # the pass was cancelled while a group was written
                 writing.cancel()
                 await asyncio.wait([writing])
-                if not writing.cancelled():
-                    writing.exception()  # retrieved: the error raised here, if any, is the pass's own
+            if writing is not None and not writing.cancelled():
+                writing.exception()  # retrieved: the error raised here, if any, is the pass's own
         result.files_seen = total
         _report(progress, result, started, total)
         return result

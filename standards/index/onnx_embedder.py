@@ -15,6 +15,7 @@ the int8 graph's vectors differ slightly, so it has a name of its own.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -47,6 +48,36 @@ def _weights_key(model_path: Path) -> str:
         stat = weights.stat()
         parts.append(f"{weights.name}:{stat.st_size}:{stat.st_mtime_ns}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def onnx_unsupported(model_path: Path) -> str | None:
+    """Why this backend would not compute the model's sentence-transformers vectors, or None. It runs
+    the transformer and mean-pools (+ L2): a model that pools otherwise (CLS, as BGE models do; max)
+    or adds modules (a Dense layer) would get other vectors, under the torch backend's index name."""
+    try:
+        modules = json.loads((model_path / "modules.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None  # sentence-transformers' own default for a bare transformer: mean pooling
+    except (OSError, ValueError) as exc:
+        return f"its modules.json is unreadable ({exc})"
+    if not isinstance(modules, list) or not all(isinstance(m, dict) for m in modules):
+        return "its modules.json is not a list of modules"
+    kinds = [str(m.get("type", "")).rsplit(".", 1)[-1] for m in modules]
+    if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+        return f"its modules are {' + '.join(kinds)} (supported: Transformer + Pooling [+ Normalize])"
+    try:
+        pooling = json.loads((model_path / str(modules[1].get("path", "")) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return f"its pooling config is unreadable ({exc})"
+    if not isinstance(pooling, dict):
+        return "its pooling config is not an object"
+    modes = {key.removeprefix("pooling_mode_") for key, on in pooling.items() if key.startswith("pooling_mode_") and on}
+    if isinstance(pooling.get("pooling_mode"), str):
+        modes = {str(pooling["pooling_mode"]).removesuffix("_tokens")}
+    modes = {mode.removesuffix("_tokens") for mode in modes}
+    if modes - {"mean"} or pooling.get("include_prompt") is False:
+        return f"it pools with {' + '.join(sorted(modes))} (supported: mean)"
+    return None
 
 
 def export_onnx(model_path: Path, target: Path) -> None:
@@ -231,6 +262,14 @@ class OnnxEmbedder:
             if session is None:
                 import onnxruntime as ort
 
+                from standards.index.embedder import ModelFolderError, check_model_folder
+
+                check_model_folder(self._path)  # a missing folder is not fixed by another backend
+                if (why := onnx_unsupported(self._path)) is not None:
+                    raise ModelFolderError(
+                        f"the ONNX backend cannot run the model at {self._path}: {why}; "
+                        "set PERSONAS_EMBEDDING_BACKEND=torch (or auto, which picks torch for it)"
+                    )
                 try:
                     graph = ensure_onnx(self._path, quantized=self._quantized, cache_dir=self._cache_dir)
                 except Exception as exc:

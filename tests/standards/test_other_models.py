@@ -93,3 +93,81 @@ def test_model_folders_of_one_name_or_new_weights_get_names_of_their_own(tmp_pat
     assert SentenceTransformerEmbedder(first).name != before
     assert OnnxEmbedder(first, quantized=False).name == SentenceTransformerEmbedder(first).name  # same vectors
     assert OnnxEmbedder(first).name == SentenceTransformerEmbedder(first).name + ":onnx-int8"
+
+
+@pytest.mark.parametrize("backend", ["onnx", "onnx-int8", "torch"])
+def test_a_missing_or_broken_model_folder_says_which_and_how_to_fix_it(tmp_path: Path, backend: str) -> None:
+    """PERSONAS_EMBEDDING_MODEL_PATH at a folder that is not there, not a model, or whose weights are a
+    dangling link (a model cache's blob removed): the embedder is still made (the server starts and
+    reports it), and loading names the folder, the cause and the fix, on every backend (the ONNX one
+    used to say 'Repo id must be in the form ...' and to switch to torch, which fails the same way)."""
+    from standards.index.embedder import ModelFolderError, make_embedder
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    dangling = tmp_path / "dangling"
+    dangling.mkdir()
+    (dangling / "config.json").write_text("{}", encoding="utf-8")
+    (dangling / "model.safetensors").symlink_to(tmp_path / "blobs" / "gone")
+    cases = {tmp_path / "missing": "does not exist", empty: "is not a model folder", dangling: "cannot read"}
+    for folder, cause in cases.items():
+        embedder = make_embedder(folder, backend=backend)
+        with pytest.raises(ModelFolderError) as raised:
+            embedder.embed(["a query", "another text"])
+        message = str(raised.value)
+        assert str(folder) in message and cause in message and "PERSONAS_EMBEDDING_MODEL_PATH" in message
+
+
+def _model_folder(folder: Path, modules: list[str], pooling: dict[str, object]) -> Path:
+    """A sentence-transformers folder layout (the weights are not read before the check)."""
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}", encoding="utf-8")
+    (folder / "model.safetensors").write_bytes(b"weights")
+    paths = {"Transformer": "", "Pooling": "1_Pooling", "Normalize": "2_Normalize", "Dense": "2_Dense"}
+    listed = [
+        {"idx": i, "name": str(i), "path": paths[kind], "type": f"sentence_transformers.models.{kind}"}
+        for i, kind in enumerate(modules)
+    ]
+    (folder / "modules.json").write_text(json.dumps(listed), encoding="utf-8")
+    (folder / "1_Pooling").mkdir()
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps(pooling), encoding="utf-8")
+    return folder
+
+
+def test_onnx_never_embeds_a_model_that_does_not_mean_pool(tmp_path: Path) -> None:
+    """The ONNX backend mean-pools. A CLS-pooled model (BGE) or one with a Dense layer got other vectors
+    than torch under the torch backend's index name (fp32), so switching backends mixed two kinds of
+    vectors in one index and cache: 'auto' now runs such a model on torch, an explicit ONNX backend
+    refuses it naming the folder, the cause and the fix; mean-pooled models stay on ONNX."""
+    from standards.index.embedder import ModelFolderError, SentenceTransformerEmbedder, make_embedder
+    from standards.index.onnx_embedder import OnnxEmbedder
+
+    cls = _model_folder(tmp_path / "bge", ["Transformer", "Pooling", "Normalize"], {"pooling_mode_cls_token": True})
+    dense = _model_folder(tmp_path / "dense", ["Transformer", "Pooling", "Dense"], {"pooling_mode_mean_tokens": True})
+    mean = _model_folder(tmp_path / "mean", ["Transformer", "Pooling"], {"pooling_mode_mean_tokens": True})
+    assert isinstance(make_embedder(mean, backend="auto"), OnnxEmbedder)
+    assert isinstance(make_embedder(None, backend="auto"), OnnxEmbedder)  # the bundled model
+    for folder, cause in ((cls, "cls"), (dense, "Dense")):
+        assert isinstance(make_embedder(folder, backend="auto"), SentenceTransformerEmbedder)
+        for backend in ("onnx", "onnx-int8"):
+            with pytest.raises(ModelFolderError) as raised:
+                make_embedder(folder, backend=backend).embed(["a query"])
+            message = str(raised.value)
+            assert str(folder) in message and cause in message and "PERSONAS_EMBEDDING_BACKEND=torch" in message
+
+
+def test_a_folder_whose_pooling_or_dense_layer_changes_gets_another_name(tmp_path: Path) -> None:
+    """Same top-level weights, other vectors: the pooling mode (1_Pooling/config.json) or a Dense layer's
+    weights (2_Dense/) changed in place must not let the index or the cache reuse the old vectors."""
+    from standards.index.embedder import SentenceTransformerEmbedder
+
+    folder = _model_folder(tmp_path / "model", ["Transformer", "Pooling", "Dense"], {"pooling_mode_mean_tokens": True})
+    (folder / "2_Dense").mkdir()
+    (folder / "2_Dense" / "model.safetensors").write_bytes(b"dense")
+    names = [SentenceTransformerEmbedder(folder).name]
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_cls_token": True}), encoding="utf-8")
+    names.append(SentenceTransformerEmbedder(folder).name)
+    (folder / "2_Dense" / "model.safetensors").write_bytes(b"other dense weights")
+    names.append(SentenceTransformerEmbedder(folder).name)
+    assert len(set(names)) == 3, names
+    assert SentenceTransformerEmbedder(folder).name == names[-1]  # stable while nothing changes
