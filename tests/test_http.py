@@ -19,7 +19,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import wait_for
 from tests.redis_process import free_port
-from tests.test_serve_stdio import PERSONAS_BIN, _env, _gone
+from tests.test_serve_stdio import PERSONAS_BIN, _env, assert_stopped_cleanly, personas_process
 
 TOKEN = "test-token-4f0c1b8e9d-0123456789abcdef"
 
@@ -163,34 +163,14 @@ async def test_sigterm_stops_the_http_server_cleanly(project: Path, tmp_path: Pa
     port = free_port()
     log = tmp_path / "serve.log"
     url = f"http://127.0.0.1:{port}/mcp"
-    with (
-        log.open("wb") as stderr,
-        subprocess.Popen(
-            [PERSONAS_BIN, "serve", "--http", "--port", str(port)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            env=_env(project),
-        ) as proc,
-    ):
-        try:
+    with personas_process(["serve", "--http", "--port", str(port)], project, log) as proc:
 
-            async def up() -> bool:
-                return _status(url, None) != 0
+        async def up() -> bool:
+            return _status(url, None) != 0
 
-            await wait_for(up, timeout=60, what="HTTP server to listen")
-            async with Client(streamable_http_client(url)) as client:
-                assert "invoke_security" in {tool.name for tool in (await client.list_tools()).tools}
-                proc.send_signal(signal.SIGTERM)
-                code = await asyncio.to_thread(proc.wait, 60)  # a hang bound, generous for a loaded machine
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    err = log.read_text(errors="replace")
-    assert code == 0, err
-    assert "Traceback" not in err and "CancelledError" not in err, err
-    assert "HTTP server stopped" in err
-    data_dir = project / ".agent-os" / "data"
-    await wait_for(_gone(data_dir), timeout=30, what="redis to stop after SIGTERM")
-    assert not (data_dir / "redis.sock").exists()
+        await wait_for(up, timeout=60, what="HTTP server to listen")
+        async with Client(streamable_http_client(url)) as client:
+            assert "invoke_security" in {tool.name for tool in (await client.list_tools()).tools}
+            proc.send_signal(signal.SIGTERM)
+            code = await asyncio.to_thread(proc.wait, 60)  # a hang bound, generous for a loaded machine
+    await assert_stopped_cleanly(code, log, project, "HTTP server stopped")

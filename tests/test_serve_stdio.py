@@ -9,7 +9,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,34 @@ def _gone(data_dir: Path) -> Callable[[], Any]:
         return not redis_pids_for(data_dir)
 
     return probe
+
+
+@contextmanager
+def personas_process(args: list[str], project: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``personas ARGS`` on ``project`` with stderr in ``log``; killed on the way out if still running."""
+    with (
+        log.open("wb") as stderr,
+        subprocess.Popen(
+            [PERSONAS_BIN, *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=_env(project)
+        ) as proc,
+    ):
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+async def assert_stopped_cleanly(code: int, log: Path, project: Path, last_words: str) -> None:
+    """Exit 0, no traceback a user would read as a crash, ``last_words`` logged, and its Redis gone."""
+    err = log.read_text(errors="replace")
+    assert code == 0, err
+    assert "Traceback" not in err and "CancelledError" not in err, err
+    assert last_words in err
+    data_dir = project / ".agent-os" / "data"
+    await wait_for(_gone(data_dir), timeout=30, what="redis to stop with the process")
+    assert not (data_dir / "redis.sock").exists()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])

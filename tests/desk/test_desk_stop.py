@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 
 from tests.conftest import wait_for
 from tests.redis_process import free_port
-from tests.test_serve_stdio import PERSONAS_BIN, _env, _gone
+from tests.test_serve_stdio import assert_stopped_cleanly, personas_process
 
 
 def _answers(url: str) -> bool:
@@ -32,32 +31,13 @@ async def test_a_signal_stops_the_desk_cleanly(project: Path, tmp_path: Path, si
     port = free_port()
     log = tmp_path / "desk.log"
     url = f"http://127.0.0.1:{port}/"
-    with (
-        log.open("wb") as stderr,
-        subprocess.Popen(
-            [PERSONAS_BIN, "desk", "--port", str(port)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            env=_env(project),
-        ) as proc,
-    ):
-        try:
+    with personas_process(["desk", "--port", str(port)], project, log) as proc:
 
-            async def up() -> bool:
-                return await asyncio.to_thread(_answers, url)
+        async def up() -> bool:
+            return await asyncio.to_thread(_answers, url)
 
-            await wait_for(up, timeout=60, what="the desk to answer")
-            proc.send_signal(sig)
-            code = await asyncio.to_thread(proc.wait, 60)  # a hang bound, generous for a loaded machine
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    err = log.read_text(errors="replace")
-    assert code == 0, err
-    assert "Traceback" not in err and "CancelledError" not in err, err
-    assert "desk stopped" in err  # logged once the project's state has closed in full (not cut short by a cancel)
-    data_dir = project / ".agent-os" / "data"
-    await wait_for(_gone(data_dir), timeout=30, what="redis to stop with the desk")
-    assert not (data_dir / "redis.sock").exists()
+        await wait_for(up, timeout=60, what="the desk to answer")
+        proc.send_signal(sig)
+        code = await asyncio.to_thread(proc.wait, 60)  # a hang bound, generous for a loaded machine
+    # "desk stopped" is logged once the project's state has closed in full (not cut short by a cancel).
+    await assert_stopped_cleanly(code, log, project, "desk stopped")
