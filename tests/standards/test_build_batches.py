@@ -42,11 +42,16 @@ def _standard(i: int) -> str:
     return f"# Standard {i}\n\n" + "\n".join(sections)
 
 
-async def test_rebuild_embeds_in_bounded_calls_ordered_by_length(tmp_path: Path) -> None:
+def _forty_standards(tmp_path: Path) -> IndexConfig:
+    """An index config over 40 standards in four folders, each mixing short and long sections."""
     root = tmp_path / "standards"
     for i in range(40):
         write(root / f"area{i % 4}" / f"standard-{i}.md", _standard(i))
-    config = IndexConfig(sources=[StandardsSource(root=root, kind="project")], index_dir=tmp_path / "index")
+    return IndexConfig(sources=[StandardsSource(root=root, kind="project")], index_dir=tmp_path / "index")
+
+
+async def test_rebuild_embeds_in_bounded_calls_ordered_by_length(tmp_path: Path) -> None:
+    config = _forty_standards(tmp_path)
     embedder = CallRecorder()
     index = IndexWriter(config, embedder)
     await index.start(watch=False)
@@ -88,10 +93,7 @@ class CountRecorder(CallRecorder):
 async def test_the_length_sort_reuses_the_chunkers_counts(tmp_path: Path) -> None:
     """The chunker counted every chunk's tokens while cutting it: sorting a group by length
     tokenizes no embedded text a second time (~0.1 ms per chunk with the model's tokenizer)."""
-    root = tmp_path / "standards"
-    for i in range(40):
-        write(root / f"area{i % 4}" / f"standard-{i}.md", _standard(i))
-    config = IndexConfig(sources=[StandardsSource(root=root, kind="project")], index_dir=tmp_path / "index")
+    config = _forty_standards(tmp_path)
     embedder = CountRecorder()
     index = IndexWriter(config, embedder)
     await index.start(watch=False)
