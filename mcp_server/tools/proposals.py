@@ -27,8 +27,7 @@ from standards.curation.service import (
     StatusFilter,
     UnknownProposalError,
 )
-from worker.queue import QueueUnavailableError
-from worker.service import JobRequestError
+from worker.errors import JobRequestError, QueueUnavailableError
 
 ProposalId = Annotated[str, Field(description="The proposal id, from list_standard_proposals or a persona's review.")]
 Status = Annotated[
