@@ -18,7 +18,7 @@ from mcp_server.desk.state import StateRef
 from mcp_server.instructions import server_instructions
 from mcp_server.resources import register_job_resources
 from mcp_server.roots import RootsPolicy, register_roots, roots_policy
-from mcp_server.sdk_compat import logging_left_alone, registered_tool_arguments, registered_tool_names
+from mcp_server.sdk_compat import DeferredTool, logging_left_alone, registered_tool_arguments, tools_deferred
 from mcp_server.session_log import register_logging
 from mcp_server.settings import Settings
 from mcp_server.starting import Starting, wait_for_start
@@ -86,17 +86,18 @@ def build_server(
             lifespan=cast(Any, lifespan),
             log_level=settings.log_level,
         )
-    register_job_tools(server, personas.all(), single=settings.persona_tools == "single")
-    register_ops_tools(server)
-    register_job_resources(server)
-    register_standards(server)
-    register_proposal_tools(server)
-    register_review_tools(server)
-    register_persona_tools(server, personas.all())
-    register_completions(server)
-    register_logging(server)
-    register_roots(server, follow_roots)
-    left_out = offer_only(server, settings.tools)
+    with tools_deferred(server) as tools:  # each tool's schemas are built below if it is offered
+        register_job_tools(server, personas.all(), single=settings.persona_tools == "single")
+        register_ops_tools(server)
+        register_job_resources(server)
+        register_standards(server)
+        register_proposal_tools(server)
+        register_review_tools(server)
+        register_persona_tools(server, personas.all())
+        register_completions(server)
+        register_logging(server)
+        register_roots(server, follow_roots)
+    left_out = offer_only(server, tools, settings.tools)
     server.middleware.append(wait_for_start)
     server.middleware.append(trim_tools_list)
     hidden = frozenset() if settings.remote_clients else frozenset(CLIENT_CODE_PARAMS)
@@ -192,11 +193,13 @@ def follow_roots(state: object, session: ServerSession) -> None:
         state.workspace.refresh(session)
 
 
-def offer_only(server: MCPServer[Any], spec: str) -> dict[str, str]:
-    """Keep the tools of the PERSONAS_TOOLS selection; raises ToolSelectionError naming the bad part.
-    Returns each tool left out with the error a call to it gets (how to add it)."""
-    registered = registered_tool_names(server)
-    left_out = not_offered(spec, registered)
-    for name in left_out:
-        server.remove_tool(name)
+def offer_only(server: MCPServer[Any], tools: list[DeferredTool], spec: str) -> dict[str, str]:
+    """Add the tools of the PERSONAS_TOOLS selection to ``server``, in order; raises
+    ToolSelectionError naming the bad part. Returns each tool left out with the error a call to it
+    gets (how to add it). A tool left out is never built: building the tools is most of the
+    server's own start-up work."""
+    left_out = not_offered(spec, [tool.name for tool in tools])
+    for tool in tools:
+        if tool.name not in left_out:
+            tool.add_to(server)
     return left_out

@@ -18,7 +18,7 @@ from mcp_server.tools.approval import (
     ask_to_reject,
 )
 from mcp_server.tools.context import AppContext, app_state
-from standards.curation.service import (
+from standards.curation.models import (
     ApprovalResult,
     DecisionResult,
     ProposalDetail,
