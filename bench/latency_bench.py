@@ -33,6 +33,10 @@ from standards.index.embedder import make_embedder
 
 PERSONAS = str(Path(sys.executable).with_name("personas"))
 REPO = Path(__file__).resolve().parents[1]
+#: A folder of renamed copies ``fill`` made: ``<corpus>-copy<k>``.
+COPY_FOLDER = re.compile(r"^(?P<corpus>.+)-copy(?P<k>[1-9]\d*)$")
+#: One corpus file: corpus name, path in the corpus, text, chunks.
+CorpusFile = tuple[str, Path, str, int]
 
 
 def pct(values: list[float], p: float) -> float:
@@ -74,9 +78,9 @@ def sources() -> list[tuple[str, Path]]:
     return [(c.name, c.root) for c in load_corpora() if c.available]
 
 
-def corpus_files() -> list[tuple[str, Path, str, int]]:
+def corpus_files() -> list[CorpusFile]:
     counter = make_embedder(None, backend="onnx")  # only its tokenizer is used (no model load)
-    files: list[tuple[str, Path, str, int]] = []
+    files: list[CorpusFile] = []
     for name, root in sources():
         for path in sorted(root.rglob("*.md")):
             text = path.read_text(encoding="utf-8")
@@ -85,23 +89,48 @@ def corpus_files() -> list[tuple[str, Path, str, int]]:
     return files
 
 
-def fill(standards: Path, target_chunks: int) -> int:
+def fill(standards: Path, target_chunks: int, files: list[CorpusFile] | None = None) -> tuple[int, int]:
     """Copies of the corpora under new folder names until about ``target_chunks`` chunks (the first
-    copy is the corpora themselves). Copies have the same text, so a reconcile reuses their vectors."""
+    copy is the corpora themselves). Copies have the same text, so a reconcile reuses their vectors.
+    Copies beyond the target that an earlier run made (a larger size in a kept ``--project``) are
+    deleted, so the project shrinks to the target rather than keep its larger size. Returns the
+    chunks planned and the number of copied files deleted."""
     total = copy = 0
-    files = corpus_files()
+    files = corpus_files() if files is None else files
+    planned: set[Path] = set()
     while total < target_chunks or copy == 0:
         for name, rel, text, chunks in files:
             if total >= target_chunks and copy > 0:
                 break
             folder = name if copy == 0 else f"{name}-copy{copy}"
             out = standards / folder / rel
+            planned.add(out)
             if not out.exists():
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_text(text, encoding="utf-8")
             total += chunks
         copy += 1
-    return total
+    return total, _remove_copies_beyond(standards, planned, {name for name, *_ in files})
+
+
+def _remove_copies_beyond(standards: Path, planned: set[Path], corpora: set[str]) -> int:
+    """Delete the Markdown files of copy folders (``<corpus>-copy<k>``, for these corpora only) that
+    are not ``planned``, and the folders left empty; returns how many files were deleted."""
+    removed = 0
+    folders = sorted(standards.iterdir()) if standards.is_dir() else []
+    for folder in folders:
+        match = COPY_FOLDER.match(folder.name)
+        if not folder.is_dir() or match is None or match["corpus"] not in corpora:
+            continue
+        for path in sorted(folder.rglob("*.md")):
+            if path not in planned:
+                path.unlink()
+                removed += 1
+        inner = sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True)
+        for directory in [*inner, folder]:
+            if not any(directory.iterdir()):
+                directory.rmdir()
+    return removed
 
 
 def questions() -> list[str]:
@@ -207,7 +236,13 @@ async def main() -> None:
             f"{len(queries)} distinct questions per size"
         )
         for size in sorted(args.sizes):
-            fill(standards, size)
+            planned, removed = fill(standards, size)
+            if removed:
+                print(
+                    f"   target {size}: {project} held more chunks than that (copies from an earlier, larger run); "
+                    f"deleted {removed} copied files beyond ~{planned} chunks (`personas search` drops them from "
+                    "the index) so this size measures what it says"
+                )
             _, seconds = await cli(project, "search", "warm up")  # CLI reconcile: the copies reuse vectors
             r = await measure(project, queries)
             print(

@@ -29,7 +29,7 @@ from standards.index.models import BuildProgress, IndexResult, report_progress
 from standards.index.rules import RuleFileError, rule_title, split_rule_front_matter
 from standards.index.scope import ScopeError
 from standards.index.sources import ReadResult, SkipFile, SourceFile, doc_metadata, read_standard
-from standards.index.store import ChunkStore, DocInfo, tags_key
+from standards.index.store import ChunkStore, DocInfo, StoreCorrupt, tags_key
 from standards.index.stored import stored_hash
 from standards.index.vector_cache import VectorCache
 
@@ -80,11 +80,18 @@ def _title_from_name(file: str) -> str:
 
 
 async def _written(writing: asyncio.Task[None] | None, raised: Exception) -> None:
-    """After ``raised`` (reading failed) the group read before is still committed; its own error is logged."""
-    if writing is not None:
-        await asyncio.wait([writing])
-        if not writing.cancelled() and (error := writing.exception()) is not None and error is not raised:
-            log.error("writing a group of standards failed too: %s", error, exc_info=error)
+    """After ``raised`` (reading failed) the group read before is still committed; its own error is
+    logged. When that write found the index unreadable (:class:`StoreCorrupt`) it is raised instead,
+    so the caller rebuilds the index now rather than at the next start, and the read error is logged."""
+    if writing is None:
+        return
+    await asyncio.wait([writing])
+    if writing.cancelled() or (error := writing.exception()) is None or error is raised:
+        return
+    if isinstance(error, StoreCorrupt):
+        log.error("reading standards failed while the index was found unreadable: %s", raised, exc_info=raised)
+        raise error
+    log.error("writing a group of standards failed too: %s", error, exc_info=error)
 
 
 class Indexer:

@@ -216,13 +216,14 @@ class IndexWriter(IndexUpkeep):
         async with self._lock:
             started = time.perf_counter()
             try:
-                result = await self._reconcile_locked(force, progress)
-            except StoreCorrupt as exc:
-                log.warning("standards index became unreadable (%s); rebuilding it", exc)
-                await asyncio.to_thread(self._store.wipe)
-                await self._store.open(await asyncio.to_thread(lambda: self._embedder.dimension))
-                result = await self._reconcile_locked(True, progress)
-            except Exception as exc:
+                try:
+                    result = await self._reconcile_locked(force, progress)
+                except StoreCorrupt as exc:
+                    log.warning("standards index became unreadable (%s); rebuilding it", exc)
+                    await asyncio.to_thread(self._store.wipe)
+                    await self._store.open(await asyncio.to_thread(lambda: self._embedder.dimension))
+                    result = await self._reconcile_locked(True, progress)
+            except Exception as exc:  # also when the rebuild fails: the status says why
                 log.exception("building the standards index failed")
                 self._set_status("error", message=f"index build failed: {exc}")
                 raise
