@@ -6,16 +6,25 @@ import argparse
 import asyncio
 import gc
 import logging
-import os
-import signal
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mcp_server.stopping import run_until_signal
 
 if TYPE_CHECKING:
     from mcp_server.settings import Settings
 
 log = logging.getLogger("personas")
+
+#: What a second stop signal does not wait for (mcp_server.stopping), as the log line says it.
+UNFINISHED_SERVER = (
+    "requests in flight and the resources to close (jobs it was running run again once their lease "
+    "lapses, PERSONAS_JOB_LEASE_SECONDS; the kernel stops an embedded Redis)"
+)
+UNFINISHED_WORKER = (
+    "running jobs to be handed back (they run again once their lease lapses, PERSONAS_JOB_LEASE_SECONDS)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -239,44 +248,6 @@ def _new_persona(settings: Settings, new_id: str, source: str, name: str | None)
     return 0
 
 
-async def _run_until_signal(
-    main: asyncio.Task[None], closed: asyncio.Event | None = None, stop: asyncio.Event | None = None
-) -> None:
-    """On SIGTERM/SIGINT/SIGHUP set ``stop`` (``main`` shuts down by itself), or without one cancel
-    ``main``, so every context manager (Redis, worker) unwinds.
-
-    The stdio transport reads stdin in a thread that cancellation cannot interrupt; once
-    ``closed`` is set (all resources released) we stop waiting for it and exit the process.
-    """
-    loop = asyncio.get_running_loop()
-    signalled = asyncio.Event()
-
-    def on_signal() -> None:
-        signalled.set()
-        if stop is not None:
-            stop.set()
-        else:
-            main.cancel()
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        loop.add_signal_handler(sig, on_signal)
-    closed_wait = asyncio.ensure_future(closed.wait()) if closed is not None else None
-    waiters: set[asyncio.Future[Any]] = {main} if closed_wait is None else {main, closed_wait}
-    while True:
-        done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        if main in done:
-            break
-        if signalled.is_set():
-            log.info("resources released; exiting")
-            logging.shutdown()
-            os._exit(0)
-        waiters = {main}
-    if closed_wait is not None:
-        closed_wait.cancel()
-    if not main.cancelled():
-        main.result()
-
-
 async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker: bool, watch: bool) -> int:
     from mcp_server.collector import freeze_startup_objects
     from mcp_server.desk.state import StateRef
@@ -314,7 +285,13 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker
         )
     else:
         coro = server.run_stdio_async()
-    await _run_until_signal(asyncio.create_task(coro, name="mcp-server"), closed, stop)
+    await run_until_signal(
+        asyncio.create_task(coro, name="mcp-server"),
+        command="personas serve",
+        unfinished=UNFINISHED_SERVER,
+        closed=closed,
+        stop=stop,
+    )
     return 0
 
 
@@ -330,10 +307,12 @@ async def _desk(settings: Settings, *, host: str, port: int, open_browser: bool)
         return 2
     stop = asyncio.Event()  # the desk shuts down like `serve --http`: uvicorn asked to exit, then the state closes
     try:
-        await _run_until_signal(
+        await run_until_signal(
             asyncio.create_task(
                 run_desk(settings, host=host, port=port, open_browser=open_browser, stop=stop), name="desk"
             ),
+            command="personas desk",
+            unfinished=UNFINISHED_SERVER,
             stop=stop,
         )
     except OSError as exc:
@@ -384,7 +363,11 @@ async def _worker(settings: Settings) -> int:
         # Persona jobs search the index too: what start-up built stays out of full collections, as in
         # `serve` (without it, a ~90 ms pause every few hundred searches).
         freeze_startup_objects()
-        await _run_until_signal(asyncio.create_task(worker.async_run(), name="arq-worker"))
+        await run_until_signal(
+            asyncio.create_task(worker.async_run(), name="arq-worker"),
+            command="personas worker",
+            unfinished=UNFINISHED_WORKER,
+        )
         await worker.close()
     return 0
 

@@ -11,10 +11,12 @@ Rules (also in the README's security section):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import ipaddress
 import logging
 import socket
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 import uvicorn
@@ -148,7 +150,7 @@ async def serve_http(
     token: str | None,
     desk: StateRef | None = None,
     remote_clients: bool = False,
-    stop: asyncio.Event | None = None,
+    stop: asyncio.Event,
 ) -> None:
     """Serve until ``stop`` is set, then shut down as :func:`serve_until` says (the app's lifespan
     shutdown closes the server's resources in order)."""
@@ -166,7 +168,8 @@ async def serve_http(
 
 def web_server(app: ASGIApp, *, host: str, port: int, lifespan: Literal["on", "off"]) -> uvicorn.Server:
     """A uvicorn server for ``app`` (``serve --http``, ``desk``) that gives requests in flight
-    :data:`SHUTDOWN_GRACE_SECONDS` when it stops."""
+    :data:`SHUTDOWN_GRACE_SECONDS` when it stops, and leaves the signals to the command
+    (:class:`CommandStopsIt`)."""
     config = uvicorn.Config(
         app,
         host=host,
@@ -175,23 +178,30 @@ def web_server(app: ASGIApp, *, host: str, port: int, lifespan: Literal["on", "o
         lifespan=lifespan,
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
-    return uvicorn.Server(config)
+    return CommandStopsIt(config)
 
 
-async def serve_until(
-    web: uvicorn.Server, stop: asyncio.Event | None, sockets: list[socket.socket] | None = None
-) -> None:
-    """Serve until ``stop`` is set (or uvicorn's own SIGINT/SIGTERM handling), then shut down the way
-    uvicorn does: stop listening, let requests in flight finish (at most :data:`SHUTDOWN_GRACE_SECONDS`),
-    then run the app's lifespan shutdown, if any. Cancelling this coroutine instead would cut the
-    shutdown short (and a caller's resources would close under requests still running) and uvicorn
-    would log its ``CancelledError``."""
-    stopper = asyncio.create_task(_exit_when_set(web, stop), name="http-stop") if stop is not None else None
+class CommandStopsIt(uvicorn.Server):
+    """uvicorn's server without its own SIGINT/SIGTERM handling: the command's handlers
+    (:mod:`mcp_server.stopping`) tell it to stop (:func:`serve_until`). uvicorn's would see every
+    signal as well and raise it again once stopped, which the command would take for a second
+    signal ("stop now, without waiting")."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve_until(web: uvicorn.Server, stop: asyncio.Event, sockets: list[socket.socket] | None = None) -> None:
+    """Serve until ``stop`` is set, then shut down the way uvicorn does: stop listening, let requests
+    in flight finish (at most :data:`SHUTDOWN_GRACE_SECONDS`), then run the app's lifespan shutdown,
+    if any. Cancelling this coroutine instead would cut the shutdown short (and a caller's resources
+    would close under requests still running) and uvicorn would log its ``CancelledError``."""
+    stopper = asyncio.create_task(_exit_when_set(web, stop), name="http-stop")
     try:
         await web.serve(sockets=sockets)
     finally:
-        if stopper is not None:
-            stopper.cancel()
+        stopper.cancel()
 
 
 async def _exit_when_set(web: uvicorn.Server, stop: asyncio.Event) -> None:

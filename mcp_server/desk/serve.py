@@ -39,9 +39,7 @@ def mount_desk(mcp_app: ASGIApp, ref: StateRef, *, host: str, token: str | None)
     return DeskDispatcher(mcp_app, build_desk(ref, host=host, token=token, root_path=DESK_PREFIX))
 
 
-async def run_desk(
-    settings: Settings, *, host: str, port: int, open_browser: bool, stop: asyncio.Event | None = None
-) -> None:
+async def run_desk(settings: Settings, *, host: str, port: int, open_browser: bool, stop: asyncio.Event) -> None:
     """Open the project's state like ``serve`` does (stores, index, Redis, a worker for revision
     jobs) and serve the desk until ``stop`` is set; then shut down like ``serve --http``
     (:func:`mcp_server.http.serve_until`) and close the state."""

@@ -12,11 +12,11 @@ WORKER_PROBE = """
 import gc, json
 import mcp_server.cli as cli
 seen = {}
-async def run_until_signal(main, closed=None, stop=None):
+async def run_until_signal(main, **kwargs):
     # the worker is built and about to run its jobs: what is the collector's state?
     seen.update(frozen=gc.get_freeze_count() > 0, collector_on=gc.isenabled())
     main.cancel()
-cli._run_until_signal = run_until_signal
+cli.run_until_signal = run_until_signal
 seen["code"] = cli.main(["worker"])
 print(json.dumps(seen))
 """

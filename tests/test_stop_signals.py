@@ -1,0 +1,85 @@
+"""A second SIGTERM/Ctrl-C stops ``serve`` (stdio and HTTP) and ``desk`` at once when their graceful stop
+hangs: here the embedded Redis stops answering (SIGSTOP), so closing the worker and the queue waits
+on it for ever. The first signal is logged and starts the graceful stop; the second exits with
+128 + its number and says what it did not wait for; the kernel then stops the embedded Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import wait_for
+from tests.redis_process import free_port
+from tests.test_serve_stdio import PERSONAS_BIN, _env, _gone, redis_pids_for
+
+
+@contextmanager
+def _running(args: list[str], project: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``personas ARGS`` with stderr in ``log`` and stdin held open (a stdio server ends at EOF)."""
+    with (
+        log.open("wb") as stderr,
+        subprocess.Popen(
+            [PERSONAS_BIN, *args], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr, env=_env(project)
+        ) as proc,
+    ):
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def _logged(log: Path, *parts: str) -> Callable[[], Any]:
+    async def probe() -> bool:
+        text = log.read_text(errors="replace")
+        return any(all(part in line for part in parts) for line in text.splitlines())
+
+    return probe
+
+
+COMMANDS = {
+    "desk": lambda port: ["desk", "--port", str(port)],
+    "serve-http": lambda port: ["serve", "--http", "--port", str(port)],
+    "serve-stdio": lambda port: ["serve"],
+}
+
+
+@pytest.mark.parametrize(
+    ("command", "sig"),
+    [("desk", signal.SIGINT), ("serve-http", signal.SIGTERM), ("serve-stdio", signal.SIGTERM)],
+    ids=["desk-ctrl-c", "serve-http-sigterm", "serve-stdio-sigterm"],
+)
+async def test_a_second_signal_stops_at_once_when_the_graceful_stop_hangs(
+    project: Path, tmp_path: Path, command: str, sig: signal.Signals
+) -> None:
+    log = tmp_path / "stop.log"
+    data_dir = project / ".agent-os" / "data"
+    with _running(COMMANDS[command](free_port()), project, log) as proc:
+        await wait_for(_logged(log, "worker", "ready (lease"), timeout=60, what="the in-process worker to start")
+        [redis_pid] = redis_pids_for(data_dir)
+        os.kill(redis_pid, signal.SIGSTOP)  # Redis stops answering: the stop waits on it
+        try:
+            proc.send_signal(sig)
+            await wait_for(_logged(log, f"{sig.name} received: stopping"), timeout=30, what="the first signal")
+            assert proc.poll() is None  # the graceful stop is stuck on Redis (it never ends by itself)
+            proc.send_signal(sig)
+            code = await asyncio.to_thread(proc.wait, 60)  # a hang bound: without the fix it never exits
+        finally:
+            with suppress(ProcessLookupError):
+                os.kill(redis_pid, signal.SIGCONT)  # it then takes the kernel's SIGTERM (its parent died)
+    err = log.read_text(errors="replace")
+    assert code == 128 + sig, err
+    name = COMMANDS[command](0)[0]
+    said = f"{sig.name} again: personas {name} stops now (exit code {128 + sig}), without waiting for"
+    assert said in err and "requests in flight and the resources to close" in err, err
+    assert "Traceback" not in err, err
+    await wait_for(_gone(data_dir), timeout=30, what="the embedded Redis to stop with the process")
