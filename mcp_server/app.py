@@ -7,7 +7,6 @@ import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
@@ -17,6 +16,7 @@ from mcp_server.embedded import embedded_redis
 from mcp_server.roots import RootsPolicy, Workspace
 from mcp_server.session_log import JobEvents
 from mcp_server.settings import Settings
+from mcp_server.state import AppState
 from personas.registry import PersonaRegistry
 from personas.runtime import LLMConfig, RunLimits, RunToolbox, SharedClient
 from standards import (
@@ -46,24 +46,6 @@ from worker.tasks import WorkerDeps
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class AppState:
-    """Everything a tool needs, opened by :func:`open_app` and read through the MCP context."""
-
-    settings: Settings
-    personas: PersonaRegistry
-    jobs: JobService
-    standards: IndexSearcher
-    redis_url: str
-    proposals: ProposalService
-    job_events: JobEvents
-    """Sends each job's lifecycle as MCP log messages to the session that started it."""
-    workspace: Workspace
-    """The project root persona runs use; follows the client's MCP roots unless configured."""
-    dismissals: DismissalStore | None = None
-    """Findings the team dismissed (dismiss_finding, personas findings)."""
-
-
 def standards_sources(settings: Settings) -> list[StandardsSource]:
     """The project's standards, the shared (org) folders in order, the universal starters shipped with
     the package, and (unless turned off) the rule files found in the project root."""
@@ -73,14 +55,6 @@ def standards_sources(settings: Settings) -> list[StandardsSource]:
     if settings.rules_discovery:
         sources.append(StandardsSource(root=settings.project_root, kind="rules", domains=settings.rules_domains))
     return sources
-
-
-@dataclass(frozen=True)
-class Unavailable:
-    """The lifespan state of a server whose stores could not open (e.g. a damaged database): the
-    server stays up and every tool answers with ``reason`` instead of the client seeing EOF."""
-
-    reason: str
 
 
 def open_job_store(settings: Settings) -> AbstractAsyncContextManager[JobStore]:

@@ -15,8 +15,8 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CompleteRequestParams, CompleteResult, Completion, PromptReference
 
-from mcp_server.app import AppState
 from mcp_server.sdk_compat import lowlevel
+from mcp_server.state import AppState
 
 MAX_VALUES = 100
 """The spec's cap on the values of one completion."""

@@ -82,7 +82,8 @@ async def check_redis(settings: Settings) -> Check:
         return Check("redis", True, f"embedded default: will start {binary} (password-protected)")
     from redis.exceptions import RedisError
 
-    from worker.queue import QueueUnavailableError, describe_redis, open_pool
+    from worker.errors import QueueUnavailableError
+    from worker.queue import describe_redis, open_pool
 
     try:
         async with asyncio.timeout(5), open_pool(settings.redis_url) as pool:

@@ -15,14 +15,15 @@ import getpass
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pydantic import BaseModel
 
 from mcp_server.settings import Settings
-from standards.curation.importing import import_document
-from standards.curation.service import ProposalError, ProposalService, UnknownProposalError
-from standards.curation.store import MAX_CONTENT_CHARS
+from standards.curation.models import ProposalError, UnknownProposalError
+
+if TYPE_CHECKING:
+    from standards.curation.service import ProposalService
 
 STATUSES = ["open", "all", "draft", "changes_requested", "approved", "rejected"]
 INDEX_NOTE = "A running server indexes it within a second; otherwise it is indexed when the server next starts.\n"
@@ -100,6 +101,10 @@ async def _revision_queue(settings: Settings) -> AsyncIterator[Any]:
 
 
 async def standards_cli(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    # The proposal store and its secret scanner load here, not with the parser (every command builds it).
+    from standards.curation.importing import import_document
+    from standards.curation.service import ProposalService
+
     action: str = args.standards_action
     try:
         if action == "add":
@@ -216,6 +221,8 @@ async def _run(service: ProposalService, action: str, args: argparse.Namespace, 
 def _read_edits(path: Path) -> str:
     """The --edits file as text, read up to the content cap (``--edits /dev/zero`` or a huge log must
     not fill memory); errors name the file."""
+    from standards.curation.store import MAX_CONTENT_CHARS
+
     limit = MAX_CONTENT_CHARS * 4  # UTF-8 bytes of the longest accepted content
     try:
         with path.open("rb") as handle:

@@ -14,9 +14,9 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 
 from mcp_server.tools.context import AppContext, app_state
-from standards.curation.service import UnknownProposalError
+from standards.curation.models import UnknownProposalError
+from worker.errors import JobRequestError, UnknownJobError
 from worker.models import JobReport
-from worker.service import JobRequestError, UnknownJobError
 
 JSON = "application/json"
 

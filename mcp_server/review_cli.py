@@ -13,7 +13,7 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from mcp_server.settings import Settings
 from personas.changes.git import ChangesError, run_git
@@ -22,8 +22,11 @@ from personas.report import FORMATS, MemberSummary, ReviewReport, exit_code, ren
 from personas.report.workflow_commands import neutralise_text
 from personas.runtime.findings import visible
 from personas.runtime.review import SEVERITY_ORDER, Finding
+from worker.errors import JobRequestError
 from worker.models import JobState, JobStatus
-from worker.service import JobRequestError, JobService
+
+if TYPE_CHECKING:
+    from worker.service import JobService
 
 DEFAULT_TASK = "Review this change for problems in your domains: bugs, risks and departures from the team's standards."
 NO_API_KEY = (

@@ -5,14 +5,16 @@ MCPServer has no public way to list its registered tools synchronously, nor to r
 ``Server`` it wraps does. A request's ServerSession does not expose its connection's per-connection
 state, which is where a session's log level and roots are kept. MCPServer() always runs the SDK's
 logging set-up, which imports rich for a handler that ``logging.basicConfig`` then ignores when
-logging is configured already.
+logging is configured already. MCPServer builds a tool's schemas as it is registered (pydantic,
+~2-5 ms a tool), and offers no way to register a tool it would then not build.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import mcp.server.mcpserver.server as sdk_server
@@ -21,9 +23,36 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.session import ServerSession
 
 
-def registered_tool_names(server: MCPServer[Any]) -> list[str]:
-    """Names of the tools registered so far, in registration order (no request needed)."""
-    return [tool.name for tool in server._tool_manager.list_tools()]
+@dataclass(frozen=True)
+class DeferredTool:
+    """A tool registered while :func:`tools_deferred` was open: not built yet."""
+
+    name: str
+    fn: Callable[..., Any]
+    options: dict[str, Any] = field(default_factory=dict)
+    """The other arguments of ``add_tool`` (title, description, annotations...), as given."""
+
+    def add_to(self, server: MCPServer[Any]) -> None:
+        """Register it for real: its schemas are built now."""
+        server.add_tool(self.fn, **self.options)
+
+
+@contextmanager
+def tools_deferred(server: MCPServer[Any]) -> Iterator[list[DeferredTool]]:
+    """While open, ``server.add_tool`` (and so ``@server.tool()``) only records each tool, in order,
+    in the list yielded: the caller adds those it keeps (:meth:`DeferredTool.add_to`), and the
+    others' schemas are never built."""
+    deferred: list[DeferredTool] = []
+
+    def record(fn: Callable[..., Any], name: str | None = None, **options: Any) -> None:
+        deferred.append(DeferredTool(name or fn.__name__, fn, {"name": name, **options}))
+
+    # An instance attribute shadows the method, and so the decorator's call of it.
+    server.add_tool = record  # type: ignore[method-assign,assignment]
+    try:
+        yield deferred
+    finally:
+        delattr(server, "add_tool")
 
 
 def registered_tool_arguments(server: MCPServer[Any]) -> dict[str, tuple[str, ...]]:

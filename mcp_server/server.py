@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -12,18 +13,16 @@ from typing import Any, cast
 from mcp.server.mcpserver import MCPServer
 from mcp.server.session import ServerSession
 
-from mcp_server.app import AppState, Unavailable, open_app
 from mcp_server.completions import register_completions
-from mcp_server.data_dir import DataDirError
 from mcp_server.desk.state import StateRef
-from mcp_server.embedded import EmbeddedRedisError
 from mcp_server.instructions import server_instructions
 from mcp_server.resources import register_job_resources
 from mcp_server.roots import RootsPolicy, register_roots, roots_policy
-from mcp_server.sdk_compat import logging_left_alone, registered_tool_arguments, registered_tool_names
+from mcp_server.sdk_compat import DeferredTool, logging_left_alone, registered_tool_arguments, tools_deferred
 from mcp_server.session_log import register_logging
 from mcp_server.settings import Settings
 from mcp_server.starting import Starting, wait_for_start
+from mcp_server.state import AppState, Unavailable
 from mcp_server.tools.client_code import CLIENT_CODE_PARAMS, hide_client_code
 from mcp_server.tools.guard import guard_tool_calls
 from mcp_server.tools.jobs import register_job_tools
@@ -35,10 +34,11 @@ from mcp_server.tools.review import register_review_tools
 from mcp_server.tools.standards import register_standards
 from mcp_server.tools.trim import trim_tools_list
 from personas.registry import PersonaRegistry
-from standards.db import StoreError
-from standards.sqlite import DatabaseUnusableError
 
 log = logging.getLogger(__name__)
+
+#: Over stdio the stores open once the client has listed the tools, or after this long at most.
+OPEN_AFTER_SECONDS = 1.0
 
 
 def package_version() -> str:
@@ -65,7 +65,16 @@ def build_server(
     roots = roots_policy(http_host=http_host, remote_clients=settings.remote_clients)
 
     lifespan = app_lifespan(
-        settings, personas, run_worker=run_worker, watch=watch, roots=roots, on_closed=on_closed, state_ref=state_ref
+        settings,
+        personas,
+        run_worker=run_worker,
+        watch=watch,
+        roots=roots,
+        on_closed=on_closed,
+        state_ref=state_ref,
+        # Over stdio the client lists the tools first: the stores open once it has them (or something
+        # needs them). Over HTTP the server starts before any client, so they open at once.
+        open_after=None if http_host is not None else OPEN_AFTER_SECONDS,
     )
     with logging_left_alone():
         server: MCPServer[AppState | Unavailable] = MCPServer(
@@ -77,17 +86,18 @@ def build_server(
             lifespan=cast(Any, lifespan),
             log_level=settings.log_level,
         )
-    register_job_tools(server, personas.all(), single=settings.persona_tools == "single")
-    register_ops_tools(server)
-    register_job_resources(server)
-    register_standards(server)
-    register_proposal_tools(server)
-    register_review_tools(server)
-    register_persona_tools(server, personas.all())
-    register_completions(server)
-    register_logging(server)
-    register_roots(server, follow_roots)
-    left_out = offer_only(server, settings.tools)
+    with tools_deferred(server) as tools:  # each tool's schemas are built below if it is offered
+        register_job_tools(server, personas.all(), single=settings.persona_tools == "single")
+        register_ops_tools(server)
+        register_job_resources(server)
+        register_standards(server)
+        register_proposal_tools(server)
+        register_review_tools(server)
+        register_persona_tools(server, personas.all())
+        register_completions(server)
+        register_logging(server)
+        register_roots(server, follow_roots)
+    left_out = offer_only(server, tools, settings.tools)
     server.middleware.append(wait_for_start)
     server.middleware.append(trim_tools_list)
     hidden = frozenset() if settings.remote_clients else frozenset(CLIENT_CODE_PARAMS)
@@ -106,14 +116,29 @@ def app_lifespan(
     roots: RootsPolicy,
     on_closed: Callable[[], None] | None,
     state_ref: StateRef | None,
+    open_after: float | None = None,
 ) -> Callable[[MCPServer[Any]], AbstractAsyncContextManager[Starting[AppState | Unavailable]]]:
     """The server's lifespan: it yields a :class:`Starting` at once and opens every resource on a task
     of its own; requests that need them wait (:func:`wait_for_start`). ``on_closed`` is called once
-    everything is closed; ``state_ref`` holds the open state (for the desk)."""
+    everything is closed; ``state_ref`` holds the open state (for the desk). With ``open_after``, the
+    resources start to open once the client has listed the tools, a request needs them, or that many
+    seconds have passed (:meth:`Starting.opening_wanted`): their imports and work would otherwise
+    hold up the answers to ``initialize`` and ``tools/list``."""
 
     async def run_app(starting: Starting[AppState | Unavailable], stop: asyncio.Event) -> None:
         """Open every resource, hand it to the requests waiting (:mod:`mcp_server.starting`), keep it
         open until ``stop`` is set, close it: all in this one task."""
+        if open_after is not None:
+            await starting.opening_wanted(within=open_after)
+        # Redis, arq, the stores and the index load here, on a thread: the event loop meanwhile sends
+        # what the session is answering (the tools/list that let this start).
+        await asyncio.to_thread(importlib.import_module, "mcp_server.app")
+        from mcp_server.app import open_app
+        from mcp_server.data_dir import DataDirError
+        from mcp_server.embedded import EmbeddedRedisError
+        from standards.db import StoreError
+        from standards.sqlite import DatabaseUnusableError
+
         async with AsyncExitStack() as stack:
             state: AppState | Unavailable
             try:
@@ -168,11 +193,13 @@ def follow_roots(state: object, session: ServerSession) -> None:
         state.workspace.refresh(session)
 
 
-def offer_only(server: MCPServer[Any], spec: str) -> dict[str, str]:
-    """Keep the tools of the PERSONAS_TOOLS selection; raises ToolSelectionError naming the bad part.
-    Returns each tool left out with the error a call to it gets (how to add it)."""
-    registered = registered_tool_names(server)
-    left_out = not_offered(spec, registered)
-    for name in left_out:
-        server.remove_tool(name)
+def offer_only(server: MCPServer[Any], tools: list[DeferredTool], spec: str) -> dict[str, str]:
+    """Add the tools of the PERSONAS_TOOLS selection to ``server``, in order; raises
+    ToolSelectionError naming the bad part. Returns each tool left out with the error a call to it
+    gets (how to add it). A tool left out is never built: building the tools is most of the
+    server's own start-up work."""
+    left_out = not_offered(spec, [tool.name for tool in tools])
+    for tool in tools:
+        if tool.name not in left_out:
+            tool.add_to(server)
     return left_out

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
@@ -26,8 +26,11 @@ from mcp.types import (
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from mcp_server.sdk_compat import connection_state, lowlevel
+from worker.errors import MAX_WAIT_SECONDS, UnknownJobError
 from worker.models import JobState, JobStatus
-from worker.service import MAX_WAIT_SECONDS, JobService, UnknownJobError
+
+if TYPE_CHECKING:
+    from worker.service import JobService
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ state later registers with :meth:`Starting.when_started` (the roots of the sessi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
@@ -44,6 +45,7 @@ class Starting(Generic[T]):
 
     def __init__(self) -> None:
         self._started = asyncio.Event()
+        self._wanted = asyncio.Event()
         self._state: T | None = None
         self._waiting: list[Callable[[T], None]] = []
 
@@ -68,7 +70,17 @@ class Starting(Generic[T]):
             except Exception:  # one callback's failure must not stop the others, nor the start
                 log.exception("a start-up callback failed")
 
+    def want(self) -> None:
+        """The stores are wanted now (the client has its tools, or a request needs the state)."""
+        self._wanted.set()
+
+    async def opening_wanted(self, *, within: float) -> None:
+        """Return once :meth:`want` was called, or after ``within`` seconds at most."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wanted.wait(), within)
+
     async def wait(self) -> T:
+        self._wanted.set()
         await self._started.wait()
         return self.state()
 
@@ -89,4 +101,9 @@ async def wait_for_start(ctx: ServerRequestContext[Any, Any], call_next: CallNex
             ctx.lifespan_context = starting.state()
         elif ctx.request_id is not None and ctx.method in USES_STATE:
             ctx.lifespan_context = await starting.wait()
+        elif ctx.method == "tools/list":
+            try:
+                return await call_next(ctx)
+            finally:  # the client has what it waited for: the stores may open now
+                starting.want()
     return await call_next(ctx)

@@ -1,28 +1,61 @@
 """Engineering standards: Markdown chunking, embedding, and a fresh hybrid search index.
 
-Importing this package is cheap: the embedding model (torch, sentence-transformers) is
-loaded on first use, and LanceDB only when an index is opened.
+Importing this package is cheap: each name below is imported from its module on first use (PEP 562),
+so a process that only needs front matter or the result models (the MCP server answering
+``tools/list``) never loads the index, its store or their libraries. The embedding model (torch,
+sentence-transformers) loads on first use, and LanceDB only when an index is opened.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from standards.index.embedder import Embedder, HashingEmbedder, SentenceTransformerEmbedder
-from standards.index.models import (
-    BuildProgress,
-    BuildReport,
-    IndexConfig,
-    IndexStatus,
-    SearchHit,
-    SearchResponse,
-    StandardFile,
-    StandardsSource,
-)
-from standards.index.opening import writer_or_reader
-from standards.index.reader import IndexReader
-from standards.index.searcher import IndexSearcher
-from standards.index.writer import IndexWriter
+if TYPE_CHECKING:
+    from standards.index.embedder import Embedder, HashingEmbedder, SentenceTransformerEmbedder
+    from standards.index.models import (
+        BuildProgress,
+        BuildReport,
+        IndexConfig,
+        IndexStatus,
+        SearchHit,
+        SearchResponse,
+        StandardFile,
+        StandardsSource,
+    )
+    from standards.index.opening import writer_or_reader
+    from standards.index.reader import IndexReader
+    from standards.index.searcher import IndexSearcher
+    from standards.index.writer import IndexWriter
+
+#: Where each name of this package lives.
+_HOMES = {
+    "Embedder": "standards.index.embedder",
+    "HashingEmbedder": "standards.index.embedder",
+    "SentenceTransformerEmbedder": "standards.index.embedder",
+    "BuildProgress": "standards.index.models",
+    "BuildReport": "standards.index.models",
+    "IndexConfig": "standards.index.models",
+    "IndexStatus": "standards.index.models",
+    "SearchHit": "standards.index.models",
+    "SearchResponse": "standards.index.models",
+    "StandardFile": "standards.index.models",
+    "StandardsSource": "standards.index.models",
+    "writer_or_reader": "standards.index.opening",
+    "IndexReader": "standards.index.reader",
+    "IndexSearcher": "standards.index.searcher",
+    "IndexWriter": "standards.index.writer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'standards' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # once: later lookups are plain attribute reads
+    return value
 
 
 def universal_standards_dir() -> Path:

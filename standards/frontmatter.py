@@ -10,6 +10,11 @@ YAML is read with a hardened safe loader:
 * nesting is at most :data:`MAX_DEPTH` levels (no recursion blow-up from ``[[[[…``),
 * only plain YAML types are built (safe loader: no Python objects).
 
+With libyaml (PyYAML's wheels ship it) the block is first read as an event stream in C, which
+refuses aliases and deep nesting before anything is built, and then loaded by the C safe loader:
+~5x faster than the pure-Python loader (front matter is parsed for every standard indexed and every
+persona at start). Without libyaml the pure-Python loader applies the same checks while composing.
+
 Parsing is pure CPU work on at most a few KiB; async callers still run it through
 ``asyncio.to_thread`` together with the file I/O around it.
 
@@ -29,7 +34,7 @@ from typing import Any
 
 import yaml
 from yaml.composer import ComposerError
-from yaml.events import AliasEvent
+from yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, NodeEvent
 from yaml.nodes import Node
 
 #: Largest front-matter block (UTF-8 bytes between the fences) that is parsed at all.
@@ -94,20 +99,44 @@ def load_yaml(raw: str) -> dict[str, Any]:
         )
     if not raw.strip():
         return {}
-    loader = _BoundedSafeLoader(raw)
     try:
-        data = loader.get_single_data()
+        data = _load_bounded(raw)
     except yaml.YAMLError as exc:
         raise FrontMatterError(_first_line(str(exc))) from exc
     except (ValueError, RecursionError) as exc:  # e.g. an integer over Python's digit limit
         raise FrontMatterError(f"invalid YAML value: {_first_line(str(exc))}") from exc
-    finally:
-        loader.dispose()
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise FrontMatterError("not a mapping: front matter must be a YAML mapping of keys to values")
     return {str(k): v for k, v in data.items()}
+
+
+def _load_bounded(raw: str) -> Any:
+    """The YAML of ``raw``, refusing aliases and nesting deeper than :data:`MAX_DEPTH` (ComposerError)."""
+    if not yaml.__with_libyaml__:
+        loader = _BoundedSafeLoader(raw)
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
+    too_deep = f"front matter is nested deeper than {MAX_DEPTH} levels"
+    open_collections = 0
+    try:
+        for event in yaml.parse(raw, Loader=yaml.CSafeLoader):  # iterative in C: no recursion, nothing built
+            if isinstance(event, AliasEvent):
+                raise ComposerError(None, None, f"YAML aliases (*{event.anchor}) are not allowed in front matter", None)
+            if isinstance(event, NodeEvent) and open_collections + 1 > MAX_DEPTH:  # a node at this level
+                raise ComposerError(None, None, too_deep, None)
+            if isinstance(event, CollectionStartEvent):
+                open_collections += 1
+            elif isinstance(event, CollectionEndEvent):
+                open_collections -= 1
+    except yaml.MarkedYAMLError as exc:
+        if exc.problem == "exceeded maximum nesting depth":  # libyaml's own cap, met while scanning ahead
+            raise ComposerError(None, None, too_deep, None) from exc
+        raise
+    return yaml.load(raw, Loader=yaml.CSafeLoader)
 
 
 def parse(text: str) -> FrontMatter:

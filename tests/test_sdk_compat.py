@@ -5,24 +5,32 @@ from __future__ import annotations
 from mcp.server.lowlevel import Server
 from mcp.server.mcpserver import MCPServer
 
-from mcp_server.sdk_compat import lowlevel, registered_tool_arguments, registered_tool_names
+from mcp_server.sdk_compat import lowlevel, registered_tool_arguments, tools_deferred
 from mcp_server.tools.trim import strip_keys, tidy_description
 
 
-def test_registered_tool_names_follow_registration_and_removal() -> None:
+def test_tools_registered_while_deferred_are_recorded_in_order_and_added_only_when_asked() -> None:
     server: MCPServer = MCPServer(name="t")
 
-    async def first() -> str:
+    async def first(x: int) -> str:
         return "1"
 
     async def second() -> str:
         return "2"
 
-    server.add_tool(first)
-    server.add_tool(second)
-    assert registered_tool_names(server) == ["first", "second"]
-    server.remove_tool("first")
-    assert registered_tool_names(server) == ["second"]
+    with tools_deferred(server) as tools:
+        server.add_tool(first, description="the first")
+        server.tool(name="renamed")(second)  # the decorator goes through add_tool too
+    assert [tool.name for tool in tools] == ["first", "renamed"]
+    assert registered_tool_arguments(server) == {}  # nothing built yet
+    tools[1].add_to(server)
+    assert registered_tool_arguments(server) == {"renamed": ()}
+    tools[0].add_to(server)
+    assert registered_tool_arguments(server) == {"renamed": (), "first": ("x",)}
+    built = server._tool_manager.get_tool("first")
+    assert built is not None and built.description == "the first"  # the options were kept
+    server.add_tool(second)  # deferring has ended: add_tool builds at once
+    assert "second" in registered_tool_arguments(server)
 
 
 def test_registered_tool_arguments_are_the_parameters_in_order() -> None:

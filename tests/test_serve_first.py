@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
+import mcp_server.app as app_module
 import mcp_server.server as server_module
 from mcp_server.app import open_app
 from mcp_server.server import build_server
@@ -32,12 +33,14 @@ class Gate:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.release = asyncio.Event()
         self.waiting = asyncio.Event()
+        self.entered = asyncio.Event()  # the server began to open its stores
         self.events: list[str] = []
         real_open_app = open_app
         real_wait = Starting.wait
 
         @asynccontextmanager
         async def gated(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            self.entered.set()
             await self.release.wait()
             async with real_open_app(*args, **kwargs) as state:
                 self.events.append("opened")
@@ -48,7 +51,7 @@ class Gate:
             self.waiting.set()
             return await real_wait(starting)
 
-        monkeypatch.setattr(server_module, "open_app", gated)
+        monkeypatch.setattr(app_module, "open_app", gated)  # the server imports it when it starts
         monkeypatch.setattr(Starting, "wait", wait)
 
 
@@ -108,6 +111,45 @@ async def test_the_clients_roots_are_asked_once_the_server_has_started(
     assert info["project_root_from"] == "client root"
 
 
+async def test_over_stdio_the_stores_open_once_the_client_has_listed_the_tools(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening the stores imports Redis, arq and the index and takes the event loop: it waits until
+    the client has what it waits for at start (initialize, tools/list), so those answers come first."""
+    monkeypatch.setattr(server_module, "OPEN_AFTER_SECONDS", HANG_BOUND)
+    gate = Gate(monkeypatch)
+    async with Client(build_server(settings, watch=False)) as client:
+        await client.list_prompts()  # a round trip: the start task has had its turns, and is waiting
+        entered_before_listing = gate.entered.is_set()
+        await client.list_tools()
+        await asyncio.wait_for(gate.entered.wait(), HANG_BOUND)
+        gate.release.set()
+        assert not (await client.call_tool("list_personas", {})).is_error
+    assert not entered_before_listing
+
+
+async def test_a_call_before_any_tool_list_opens_the_stores_at_once(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(server_module, "OPEN_AFTER_SECONDS", HANG_BOUND)
+    async with Client(build_server(settings, watch=False)) as client:
+        result = await asyncio.wait_for(client.call_tool("list_personas", {}), HANG_BOUND / 2)
+    assert not result.is_error, result.content
+    assert "security" in {p["id"] for p in (result.structured_content or {})["personas"]}
+
+
+async def test_a_client_that_never_lists_the_tools_gets_the_stores_opened_anyway(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(server_module, "OPEN_AFTER_SECONDS", 0.05)
+    gate = Gate(monkeypatch)
+    async with Client(build_server(settings, watch=False)) as client:
+        await asyncio.wait_for(gate.entered.wait(), HANG_BOUND)  # nothing sent after initialize
+        gate.release.set()
+        assert not (await client.call_tool("list_personas", {})).is_error
+    assert gate.events == ["opened", "closed"]
+
+
 async def test_a_client_leaving_while_the_server_starts_closes_what_was_opened(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -125,7 +167,7 @@ async def test_a_start_that_fails_unexpectedly_is_reported_on_every_call(
     def broken(*args: Any, **kwargs: Any) -> AbstractAsyncContextManager[Any]:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(server_module, "open_app", broken)
+    monkeypatch.setattr(app_module, "open_app", broken)
     async with Client(build_server(settings, watch=False)) as client:
         assert (await client.list_tools()).tools
         for _ in range(2):

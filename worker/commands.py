@@ -18,11 +18,12 @@ from pydantic import BaseModel
 from redis.exceptions import RedisError
 
 from personas.registry import PersonaRegistry
+from worker.errors import JobRequestError, UnknownJobError
 from worker.models import CancelResult, JobReport, JobStatus
 from worker.options import JobOptions
 from worker.queue import JobQueue, make_pool
 from worker.redis_record import read_record
-from worker.service import JobRequestError, JobService, UnknownJobError
+from worker.service import JobService
 from worker.store import JobStore
 
 

@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from worker import events
+from worker.errors import QueueUnavailableError
 from worker.models import DatabaseStats, JobFinish, JobList, JobStatus, JobSummary, PersonaUsage, ResetResult, iso_utc
 from worker.options import JobOptions
-from worker.queue import JobQueue, QueueUnavailableError
+from worker.queue import JobQueue
 from worker.retention import DAY, next_cleanup
 from worker.store import JobStore
 

@@ -19,6 +19,7 @@ from arq.connections import ArqRedis, RedisSettings
 from redis.exceptions import RedisError
 
 from worker.arq_compat import ABORT_SET, due_score, dumps, in_progress_key, job_key, loads, score_datetime
+from worker.errors import QueueUnavailableError
 from worker.models import Priority
 from worker.redis_compat import cancel_safe
 
@@ -34,10 +35,6 @@ RUN_FUNCTION = "run_persona_job"
 # FIFO within a level, across every worker on the queue. A job that has waited longer than one
 # offset (6 h) overtakes newer higher-priority jobs, so nothing starves.
 PRIORITY_OFFSET_SECONDS: dict[Priority, float] = {"high": 12 * 3600.0, "normal": 6 * 3600.0, "low": 0.0}
-
-
-class QueueUnavailableError(RuntimeError):
-    """Redis cannot be reached; the message says where and what to do."""
 
 
 def redis_settings(url: str) -> RedisSettings:

@@ -24,9 +24,10 @@ from redis.exceptions import RedisError
 
 from standards.db import STORE_ERRORS
 from worker import events
+from worker.errors import QueueUnavailableError
 from worker.models import JobState, iso_utc
 from worker.options import JobOptions
-from worker.queue import JobQueue, QueueUnavailableError
+from worker.queue import JobQueue
 from worker.store import JobStore
 from worker.webhook import WebhookSender
 

@@ -23,6 +23,7 @@ from standards.db import StoreError
 from worker import events, ops
 from worker.client_code import ClientCode, ClientCodeOptions, prepare_client_code
 from worker.dismissals import DismissalStore
+from worker.errors import MAX_WAIT_SECONDS, JobRequestError, JobStorageError, QueueUnavailableError, UnknownJobError
 from worker.job_files import delete_job_files, save_job_files
 from worker.models import (
     CancelResult,
@@ -38,7 +39,7 @@ from worker.models import (
 )
 from worker.options import JobOptions
 from worker.panel import initial_runs
-from worker.queue import JobQueue, QueueUnavailableError
+from worker.queue import JobQueue
 from worker.storage_errors import storage_problem
 from worker.store import JobStore
 
@@ -52,27 +53,9 @@ MAX_PANEL = 6
 T = TypeVar("T")
 
 PRIORITIES: tuple[Priority, ...] = ("low", "normal", "high")
-MAX_WAIT_SECONDS = 50.0
 CANCEL_CONFIRM_SECONDS = 2.0
 
 ProgressCallback = Callable[[JobState], Awaitable[None]]
-
-
-class JobRequestError(ValueError):
-    """The caller can fix this request; the message says how."""
-
-
-class JobStorageError(JobRequestError):
-    """The job database cannot take the write (disk full, read-only, permission): the message names
-    the file, the cause and the fix. A JobRequestError so every tool answers it as a tool error."""
-
-
-class UnknownJobError(LookupError):
-    def __init__(self, job_id: str) -> None:
-        super().__init__(
-            f"No job with id {job_id!r}. Use the job_id returned by an invoke_* tool "
-            "(list_persona_jobs shows recent ones); old jobs are removed by retention."
-        )
 
 
 def utc_day_start(now: float) -> float:

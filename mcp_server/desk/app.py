@@ -21,7 +21,7 @@ from mcp_server.desk.web import HERE, SESSION_COOKIE, SESSION_SECONDS, Desk, Han
 from mcp_server.http import is_loopback
 
 if TYPE_CHECKING:
-    from mcp_server.app import AppState
+    from mcp_server.state import AppState
 
 log = logging.getLogger(__name__)
 

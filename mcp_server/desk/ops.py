@@ -15,7 +15,7 @@ from worker.dismissals import MAX_LISTED, Dismissal
 from worker.trends import TREND_WINDOWS, findings_by_persona, persona_trends, window_start
 
 if TYPE_CHECKING:
-    from mcp_server.app import AppState
+    from mcp_server.state import AppState
 
 
 def _when(ts: float | None) -> str | None:

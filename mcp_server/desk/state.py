@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mcp_server.app import AppState
+    from mcp_server.state import AppState
 
 
 class DeskUnavailable(RuntimeError):

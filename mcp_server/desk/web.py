@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, Response
 from mcp_server.desk.throttle import LoginThrottle
 
 if TYPE_CHECKING:
-    from mcp_server.app import AppState
+    from mcp_server.state import AppState
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "desk_session"

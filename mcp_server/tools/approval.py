@@ -26,8 +26,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from mcp_server.tools.context import AppContext, app_state
-from standards.curation.models import ProposalDetail
-from standards.curation.service import UnknownProposalError
+from standards.curation.models import ProposalDetail, UnknownProposalError
 
 MAX_MESSAGE_CHARS = 1_500
 Choice = Literal["approve", "request_changes", "reject"]

@@ -7,7 +7,7 @@ from typing import Any
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 
-from mcp_server.app import AppState, Unavailable
+from mcp_server.state import AppState, Unavailable
 
 AppContext = Context[AppState | Unavailable, Any]
 """What a tool or resource handler declares as its ``ctx`` parameter: its lifespan state is what

@@ -15,9 +15,8 @@ from mcp_server.tools.context import AppContext, app_state
 from mcp_server.tools.review import Changes, CitedOnly, Diff, Files, MinSeverity
 from personas.model import PersonaDefinition
 from worker.client_code import ClientCode
+from worker.errors import MAX_WAIT_SECONDS, JobRequestError, QueueUnavailableError, UnknownJobError
 from worker.models import CancelResult, InvokeResult, JobReport, JobState, Priority
-from worker.queue import QueueUnavailableError
-from worker.service import MAX_WAIT_SECONDS, JobRequestError, UnknownJobError
 
 Task = Annotated[str, Field(description="What to review or answer.")]
 JobContext = Annotated[str | None, Field(description="Code, a diff or file paths (one per line).")]

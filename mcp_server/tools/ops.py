@@ -11,8 +11,8 @@ from pydantic import Field, StrictBool
 from mcp_server.tools.annotations import destroys, reads
 from mcp_server.tools.approval import ResetForm, ask_to_reset, confirmed_reset
 from mcp_server.tools.context import AppContext, app_state
+from worker.errors import JobRequestError
 from worker.models import DatabaseStats, JobList, ResetResult
-from worker.service import JobRequestError
 
 StatusFilter = Annotated[
     Literal["pending", "running", "complete", "failed", "cancelled"] | None,

@@ -18,7 +18,7 @@ from mcp_server.tools.approval import (
     ask_to_reject,
 )
 from mcp_server.tools.context import AppContext, app_state
-from standards.curation.service import (
+from standards.curation.models import (
     ApprovalResult,
     DecisionResult,
     ProposalDetail,
@@ -27,8 +27,7 @@ from standards.curation.service import (
     StatusFilter,
     UnknownProposalError,
 )
-from worker.queue import QueueUnavailableError
-from worker.service import JobRequestError
+from worker.errors import JobRequestError, QueueUnavailableError
 
 ProposalId = Annotated[str, Field(description="The proposal id, from list_standard_proposals or a persona's review.")]
 Status = Annotated[

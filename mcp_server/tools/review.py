@@ -13,9 +13,8 @@ from mcp_server.tools.annotations import starts_job
 from mcp_server.tools.context import AppContext, app_state
 from worker.client_code import ClientCode
 from worker.dismissals import DismissResult, dismiss
+from worker.errors import JobRequestError, QueueUnavailableError, UnknownJobError
 from worker.models import InvokeResult
-from worker.queue import QueueUnavailableError
-from worker.service import JobRequestError, UnknownJobError
 
 Changes = Annotated[
     str | None,

@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from standards.curation.store import ProposalStatus
-
 Action = Literal["create", "update"]
+ProposalStatus = Literal["draft", "changes_requested", "approved", "rejected"]
+ApprovalTarget = Literal["project", "shared"]
 StatusFilter = Literal["open", "all", "draft", "changes_requested", "approved", "rejected"]
 
 

@@ -25,11 +25,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel
 
 from standards.control_chars import check_no_controls
+from standards.curation.models import ApprovalTarget, ProposalStatus
 from standards.curation.publish import (
     MAX_DOMAIN_CHARS,
     MAX_TOPIC_CHARS,
@@ -44,8 +45,6 @@ from standards.curation.secrets import ScanTarget, check_no_secrets
 from standards.db import Database, Migration, Row, open_database
 from standards.frontmatter import split as split_front_matter
 
-ProposalStatus = Literal["draft", "changes_requested", "approved", "rejected"]
-ApprovalTarget = Literal["project", "shared"]
 OPEN_STATUSES: tuple[ProposalStatus, ...] = ("draft", "changes_requested")
 DECIDED_STATUSES: tuple[ProposalStatus, ...] = ("approved", "rejected")
 

@@ -16,9 +16,10 @@ from urllib.parse import urlsplit
 import pytest
 import uvicorn
 
-from mcp_server.app import AppState, open_app
+from mcp_server.app import open_app
 from mcp_server.desk.app import build_desk
 from mcp_server.settings import Settings
+from mcp_server.state import AppState
 from personas.registry import PersonaRegistry
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.redis_process import free_port

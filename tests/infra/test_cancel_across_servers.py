@@ -11,9 +11,10 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-from mcp_server.app import AppState, open_app
+from mcp_server.app import open_app
 from mcp_server.embedded import embedded_redis
 from mcp_server.settings import Settings
+from mcp_server.state import AppState
 from personas.registry import PersonaRegistry
 from tests.conftest import wait_for
 from tests.fakes import anthropic_api as fake

@@ -21,7 +21,7 @@ from mcp_server.server import build_server
 from mcp_server.settings import Settings
 from personas.registry import PersonaRegistry
 from tests.jobs.conftest import JobHarness
-from worker.service import JobStorageError
+from worker.errors import JobStorageError
 from worker.storage_errors import storage_problem
 
 

@@ -8,8 +8,8 @@ import pytest
 from tests.fakes import anthropic_api as fake
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.jobs.conftest import JobHarness
+from worker.errors import UnknownJobError
 from worker.models import JobFinish, JobStatus
-from worker.service import UnknownJobError
 
 
 async def test_cancel_running_job_stops_it_fast_and_keeps_the_partial_result(

@@ -11,9 +11,10 @@ import pytest
 from tests.fakes import anthropic_api as fake
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.jobs.conftest import JobHarness
+from worker.errors import JobRequestError, QueueUnavailableError
 from worker.models import JobStatus
-from worker.queue import JobQueue, QueueUnavailableError, make_pool
-from worker.service import JobRequestError, JobService, utc_day
+from worker.queue import JobQueue, make_pool
+from worker.service import JobService, utc_day
 
 
 def _busy(status: int) -> fake.Reply:

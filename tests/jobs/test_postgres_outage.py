@@ -9,9 +9,10 @@ import pytest
 
 from tests.conftest import wait_for
 from tests.postgres_process import postgres_server as throwaway_postgres
+from worker.errors import JobStorageError
 from worker.models import JobState
 from worker.queue import JobQueue, make_pool
-from worker.service import JobService, JobStorageError
+from worker.service import JobService
 from worker.store import JobStore
 
 

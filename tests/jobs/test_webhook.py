@@ -108,7 +108,8 @@ async def test_cancelled_job_webhook_is_delivered_by_a_worker(make_jobs: Callabl
 async def test_an_invoke_refused_because_redis_is_down_sends_its_webhook(make_jobs: Callable[..., Any]) -> None:
     import pytest
 
-    from worker.queue import JobQueue, QueueUnavailableError, make_pool
+    from worker.errors import QueueUnavailableError
+    from worker.queue import JobQueue, make_pool
     from worker.service import JobService
 
     async with receiver() as rec, make_jobs(webhook_url=rec.url, webhook_secret=SECRET) as jobs:

@@ -15,8 +15,8 @@ from personas.runtime.sandbox import FileText
 from tests.fakes import anthropic_api as fake
 from tests.fakes.anthropic_api import FakeAnthropic
 from tests.review.gitrepo import commit, git, write
+from worker.errors import JobRequestError
 from worker.models import JobReport, JobStatus
-from worker.service import JobRequestError
 
 FEATURE = "def login(user, password):\n    data = load(user)\n    return eval(data)\n"
 

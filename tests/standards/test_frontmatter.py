@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 
 from personas.registry import PersonaFileError, load_persona_file
 from standards import frontmatter
@@ -21,6 +22,39 @@ ALIAS_BOMB = (
     )
     + "---\n# Body\n\ntext\n"
 )
+
+
+@pytest.fixture(autouse=True, params=["libyaml", "pure-python"])
+def loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with the C loader (PyYAML's wheels) and with the pure-Python fallback."""
+    if request.param == "pure-python":
+        monkeypatch.setattr(yaml, "__with_libyaml__", False)
+    return str(request.param)
+
+
+def test_nesting_up_to_the_limit_is_read_and_one_level_more_is_refused() -> None:
+    def nested(levels: int) -> str:  # ``levels`` nodes deep: levels - 1 lists around one scalar, in a mapping
+        return "---\nx: " + "[" * (levels - 2) + "1" + "]" * (levels - 2) + "\n---\nbody\n"
+
+    meta, _ = split(nested(frontmatter.MAX_DEPTH))
+    value = meta["x"]
+    for _ in range(frontmatter.MAX_DEPTH - 3):
+        value = value[0]
+    assert value == [1]
+    with pytest.raises(FrontMatterError, match="nested deeper than 20 levels"):
+        split(nested(frontmatter.MAX_DEPTH + 1))
+
+
+def test_both_loaders_read_every_shipped_file_alike() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    files = [*(repo / "personas").glob("*.md"), *(repo / "standards" / "universal").rglob("*.md")]
+    assert len(files) > 20
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        fast = parse(text)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(yaml, "__with_libyaml__", False)
+            assert parse(text) == fast, path
 
 
 def test_unclosed_front_matter_is_body() -> None:

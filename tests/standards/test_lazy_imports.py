@@ -1,5 +1,6 @@
-"""Starting the server imports none of the heavy search libraries: they load on a thread once the
-server is up (LanceDB, the model runtime) or with the first in-memory copy of the index (numpy,
+"""Starting the server imports none of the heavy search libraries nor the job system: they load on a
+thread once the client has the tool list (Redis, arq, the stores, the index: mcp_server.app), once
+the server is up (LanceDB, the model runtime) or with the first in-memory copy of the index (numpy,
 bm25s, PyStemmer), so `tools/list` never waits for them."""
 
 from __future__ import annotations
@@ -23,6 +24,17 @@ HEAVY = [
     "transformers",
     "anthropic",
     "rich",  # the SDK's logging set-up imports it for a handler that goes unused once the CLI set up logging
+    # The job system and the index's store: opened after tools/list (mcp_server.server, OPEN_AFTER_SECONDS).
+    "redis",
+    "arq",
+    "aiosqlite",
+    "filelock",
+    "wcmatch",
+    "watchdog",
+    "mcp_server.app",
+    "worker.service",
+    "worker.store",
+    "standards.index.searcher",
 ]
 
 PROBE = """

@@ -15,7 +15,8 @@ import asyncpg
 import pytest
 
 from personas.runtime import ProgressUpdate
-from standards.curation.store import ApprovalTarget, ProposalStore
+from standards.curation.models import ApprovalTarget
+from standards.curation.store import ProposalStore
 from tests.proposals.conftest import DRAFT
 from worker.models import JobFinish, JobState, JobStatus
 from worker.ops import database_stats
