@@ -12,13 +12,15 @@ Each item has a test in ``tests/jobs/test_arq_compat.py`` that fails if an arq u
   ``arq:abort`` sorted set. :func:`due_score` and the key helpers are the only code that knows it.
 - **Priority as score**: arq starts due jobs lowest score first, so shifting the score back per
   priority orders the queue (:func:`due_score`).
-- **Closing a worker** (:func:`close_worker`): arq's ``close`` can stop half-way; ours always ends.
+- **Closing a worker** (:func:`close_worker`): arq's ``close`` can stop half-way, or wait on a Redis
+  that stopped answering for ever; ours always ends, each wait bounded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
@@ -39,6 +41,8 @@ __all__ = [
     "loads",
     "score_datetime",
 ]
+
+log = logging.getLogger(__name__)
 
 ABORT_SET: str = abort_jobs_ss
 
@@ -95,27 +99,58 @@ def score_datetime(score_ms: int) -> datetime:
 # ---- closing a worker --------------------------------------------------------------------------
 
 
+#: Seconds a closing worker waits for its cancelled jobs to hand themselves back, and then for Redis to
+#: answer a command. arq's connections have no read timeout: a Redis that stopped answering (hung,
+#: paused, a network partition) would otherwise hold the worker's stop for ever.
+CLOSE_WAIT_SECONDS = 5.0
+
+
 async def close_worker(worker: Worker, on_shutdown: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
-    """arq's ``Worker.close``, made to always finish: arq gathers the job tasks it just cancelled
-    without ``return_exceptions``, so one that ends cancelled (cancelled while awaiting its shielded
-    finish_job) aborts the close before the pool is closed, and Redis being down does too."""
+    """arq's ``Worker.close``, made to always finish, within bounds: arq gathers the job tasks it just
+    cancelled without ``return_exceptions``, so one that ends cancelled (cancelled while awaiting its
+    shielded finish_job) aborts the close before the pool is closed, and Redis being down does too;
+    and it waits on Redis without a bound (:data:`CLOSE_WAIT_SECONDS`)."""
     if not worker._handle_signals:
         worker.handle_sig(signal.SIGUSR1)  # cancels the main task and the running jobs
     pool = worker._pool
     if pool is None:
         return
-    await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+    await _ended(list(worker.tasks.values()))
     # arq does not await its main task, and finish_job runs shielded (detached) when its job
     # was cancelled while finishing: let them end before the connections close.
     leftovers = [t for t in asyncio.all_tasks() if not t.done() and belongs_to(t, worker)]
     if leftovers:
-        await asyncio.wait(leftovers, timeout=5)
-    with suppress(OSError, RedisError):
-        await pool.delete(worker.health_check_key)
+        await asyncio.wait(leftovers, timeout=CLOSE_WAIT_SECONDS)
+    try:
+        async with asyncio.timeout(CLOSE_WAIT_SECONDS):
+            await pool.delete(worker.health_check_key)
+    except TimeoutError:
+        log.warning(
+            "worker: Redis did not answer within %g s while the worker stopped; not waiting for it", CLOSE_WAIT_SECONDS
+        )
+    except (OSError, RedisError):
+        pass  # Redis is down: nothing to clean up there
     await on_shutdown(worker.ctx)
     with suppress(OSError, RedisError):
         await pool.aclose()
     worker._pool = None
+
+
+async def _ended(tasks: list[asyncio.Task[Any]]) -> None:
+    """Wait for ``tasks`` (cancelled jobs handing themselves back) for :data:`CLOSE_WAIT_SECONDS`;
+    cancel those still waiting then (on Redis, for a job's last messages) and let that end them."""
+    if not tasks:
+        return
+    _, waiting = await asyncio.wait(tasks, timeout=CLOSE_WAIT_SECONDS)
+    if waiting:
+        log.warning(
+            "worker: %d stopped job(s) still waiting on Redis after %g s; not waiting for it",
+            len(waiting),
+            CLOSE_WAIT_SECONDS,
+        )
+    for task in waiting:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def belongs_to(task: asyncio.Task[Any], worker: Worker) -> bool:
