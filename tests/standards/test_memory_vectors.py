@@ -183,3 +183,24 @@ async def test_a_loaded_model_embeds_the_query_without_a_thread(
     else:  # still loading (or torch): a thread embeds it, the event loop never waits on the load
         assert model.on_the_spot == []
         assert threading.current_thread().name not in model.threads and model.threads
+
+
+async def test_a_watching_writer_loads_the_copy_before_the_first_search(
+    config: IndexConfig, embedder: HashingEmbedder
+) -> None:
+    """A server's writer (it watches) loads the in-memory copy once the start's reconcile is done, so
+    its first searches are not answered by LanceDB while the copy loads; a one-shot writer (the CLI,
+    no watcher) loads it with its first search, as before."""
+    for watch in (True, False):
+        index = IndexWriter(config, embedder)
+        await index.start(watch=watch)
+        try:
+            assert (await index.wait_ready(timeout=30)).state == "ready"
+            await index._wait_idle()
+            snapshot = index._vectors._snapshot
+            if watch:
+                assert snapshot is not None and snapshot.version == await index._store.version()
+            else:
+                assert snapshot is None
+        finally:
+            await index.stop()
