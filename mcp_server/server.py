@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -130,22 +129,18 @@ def app_lifespan(
         open until ``stop`` is set, close it: all in this one task."""
         if open_after is not None:
             await starting.opening_wanted(within=open_after)
-        # Redis, arq, the stores and the index load here, on a thread: the event loop meanwhile sends
-        # what the session is answering (the tools/list that let this start).
-        await asyncio.to_thread(importlib.import_module, "mcp_server.app")
-        from mcp_server.app import open_app
-        from mcp_server.data_dir import DataDirError
-        from mcp_server.embedded import EmbeddedRedisError
-        from standards.db import StoreError
-        from standards.sqlite import DatabaseUnusableError
-
         async with AsyncExitStack() as stack:
             state: AppState | Unavailable
+            start_errors: tuple[type[Exception], ...] = ()
             try:
+                # Redis, arq, the stores and the index load here, on a thread: the event loop meanwhile
+                # sends what the session is answering (the tools/list that let this start). A broken
+                # install fails here, and is reported as any failed start is.
+                open_app, start_errors = await asyncio.to_thread(job_system)
                 state = await stack.enter_async_context(
                     open_app(settings, personas, run_worker=run_worker, watch=watch, roots=roots)
                 )
-            except (DatabaseUnusableError, StoreError, DataDirError, EmbeddedRedisError) as exc:
+            except start_errors as exc:
                 # Stay up: the client sees the reason on every tool call rather than EOF.
                 log.error("agent-personas cannot start its job system: %s", exc)
                 state = Unavailable(str(exc))
@@ -182,6 +177,18 @@ def app_lifespan(
                     on_closed()
 
     return lifespan
+
+
+def job_system() -> tuple[Callable[..., AbstractAsyncContextManager[AppState]], tuple[type[Exception], ...]]:
+    """Import the job system (Redis, arq, the stores, the index): :func:`mcp_server.app.open_app`, and
+    the errors of a start that failed for a reason the user can fix (said as they are)."""
+    from mcp_server.app import open_app
+    from mcp_server.data_dir import DataDirError
+    from mcp_server.embedded import EmbeddedRedisError
+    from standards.db import StoreError
+    from standards.sqlite import DatabaseUnusableError
+
+    return open_app, (DatabaseUnusableError, StoreError, DataDirError, EmbeddedRedisError)
 
 
 def follow_roots(state: object, session: ServerSession) -> None:

@@ -6,6 +6,7 @@ garbage collector is paused while the server is built (mcp_server/cli.py)."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -174,6 +175,22 @@ async def test_a_start_that_fails_unexpectedly_is_reported_on_every_call(
             result = await client.call_tool("list_personas", {})
             assert result.is_error
             assert "the server failed to start: disk on fire" in str(result.content)
+
+
+async def test_a_start_whose_imports_fail_is_reported_on_every_call(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job system's modules are imported only when the stores open: a broken install (a missing or
+    broken dependency of theirs) is said on every call, as any failed start is, instead of calls
+    waiting for a start that never comes."""
+    monkeypatch.setitem(sys.modules, "mcp_server.app", None)  # its import raises ImportError
+    async with Client(build_server(settings, watch=False)) as client:
+        assert (await client.list_tools()).tools
+        for _ in range(2):
+            result = await asyncio.wait_for(client.call_tool("list_personas", {}), HANG_BOUND)
+            assert result.is_error
+            assert "the server failed to start" in str(result.content)
+            assert "mcp_server.app" in str(result.content)
 
 
 GC_PROBE = """
