@@ -175,7 +175,9 @@ class IndexUpkeep(IndexSearcher):
         if not rebuilding:
             corrupt = await self._store_unreadable()
             if corrupt is None:
-                raise exc
+                # Sound now: a recovery may have replaced the files while this search read them.
+                # Once more, on the index as it is; a second failure is a bug and is raised.
+                return await self._search_once(text, started=started, **args)
             self._start_recovery(corrupt)
         return self._response(text, [], started, cached=False)
 
