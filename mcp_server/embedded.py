@@ -13,7 +13,8 @@
   starts it again on the same socket with the same secret and calls ``on_restart`` (the app
   enqueues pending jobs again: a restarted Redis is empty).
 - Persists nothing, logs to ``<data dir>/redis.log`` (0600), and receives SIGTERM from the kernel if
-  the process that started it dies (Linux PR_SET_PDEATHSIG), so no orphan survives a crash.
+  the process that started it dies (Linux PR_SET_PDEATHSIG), so no orphan survives a crash. It runs
+  in a session of its own: a terminal's Ctrl-C reaches the server only, which stops it last.
 
 One concern (the embedded Redis's life cycle), a little over 400 lines.
 """
@@ -318,6 +319,10 @@ class EmbeddedRedis:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
             preexec_fn=_die_with_parent(),
+            # Its own process group: a Ctrl-C in the terminal (SIGINT to the whole foreground group) is
+            # for the server, which stops its worker and then this Redis in order; other servers of the
+            # project may be using it. The kernel still stops it if the server dies (PR_SET_PDEATHSIG).
+            start_new_session=True,
         )
         assert proc.stdin is not None
         proc.stdin.write(_config(self.url, self.data_dir).encode())

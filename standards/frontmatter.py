@@ -9,6 +9,7 @@ YAML is read with a hardened safe loader:
   expand (a few hundred bytes of nested aliases would otherwise build millions of nodes),
 * nesting is at most :data:`MAX_DEPTH` levels (no recursion blow-up from ``[[[[…``),
 * only plain YAML types are built (safe loader: no Python objects).
+* no integer is too long to print (hex, octal and base-60 ones skip Python's digit limit when read).
 
 With libyaml (PyYAML's wheels ship it) the block is first read as an event stream in C, which
 refuses aliases and deep nesting before anything is built, and then loaded by the C safe loader:
@@ -101,6 +102,7 @@ def load_yaml(raw: str) -> dict[str, Any]:
         return {}
     try:
         data = _load_bounded(raw)
+        _refuse_unprintable_ints(data)
     except yaml.YAMLError as exc:
         raise FrontMatterError(_first_line(str(exc))) from exc
     except (ValueError, RecursionError) as exc:  # e.g. an integer over Python's digit limit
@@ -110,6 +112,21 @@ def load_yaml(raw: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise FrontMatterError("not a mapping: front matter must be a YAML mapping of keys to values")
     return {str(k): v for k, v in data.items()}
+
+
+def _refuse_unprintable_ints(value: Any) -> None:
+    """Raise ValueError for an integer too long to turn into text (Python's digit limit). Hex, octal and
+    base-60 integers are read without that limit, and would fail later, wherever they are printed
+    (a tag, a title, a key). Walks at most :data:`MAX_DEPTH` levels (the loader's bound)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_unprintable_ints(key)
+            _refuse_unprintable_ints(item)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _refuse_unprintable_ints(item)
+    elif isinstance(value, int):
+        str(value)
 
 
 def _load_bounded(raw: str) -> Any:

@@ -23,12 +23,20 @@ from tests.test_serve_stdio import PERSONAS_BIN, _env, _gone, redis_pids_for
 
 
 @contextmanager
-def _running(args: list[str], project: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``personas ARGS`` with stderr in ``log`` and stdin held open (a stdio server ends at EOF)."""
+def _running(
+    args: list[str], project: Path, log: Path, *, own_group: bool = False
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``personas ARGS`` with stderr in ``log`` and stdin held open (a stdio server ends at EOF);
+    ``own_group``: in a process group of its own, as a shell runs a command in a terminal."""
     with (
         log.open("wb") as stderr,
         subprocess.Popen(
-            [PERSONAS_BIN, *args], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr, env=_env(project)
+            [PERSONAS_BIN, *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=_env(project),
+            start_new_session=own_group,
         ) as proc,
     ):
         try:
@@ -104,4 +112,27 @@ async def test_the_graceful_stop_ends_by_itself_when_redis_stopped_answering(pro
     assert "Traceback" not in err, err
     assert "Redis did not answer within 5 s while the worker stopped; not waiting for it" in err
     assert "desk stopped" in err  # the state closed in full
+    await wait_for(_gone(data_dir), timeout=30, what="the embedded Redis to be stopped")
+
+
+@pytest.mark.parametrize("command", ["desk", "serve-http"])
+async def test_ctrl_c_in_a_terminal_stops_the_worker_before_the_embedded_redis(
+    project: Path, tmp_path: Path, command: str
+) -> None:
+    """A terminal sends Ctrl-C's SIGINT to its whole foreground process group: the embedded Redis
+    must not take it (it stopped at once, under the worker still handing its jobs back, and under
+    the other servers of the project sharing it); the server stops it, last."""
+    log = tmp_path / "stop.log"
+    data_dir = project / ".agent-os" / "data"
+    with _running(COMMANDS[command](free_port()), project, log, own_group=True) as proc:
+        await wait_for(_logged(log, "worker", "ready (lease"), timeout=60, what="the in-process worker to start")
+        [redis_pid] = redis_pids_for(data_dir)
+        os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+        code = await asyncio.to_thread(proc.wait, 60)  # a hang bound
+    err = log.read_text(errors="replace")
+    assert code == 0, err
+    assert "SIGINT received: stopping" in err
+    assert "Redis unavailable" not in err, err  # the worker stopped while its Redis was still up
+    assert "Traceback" not in err, err
+    assert redis_pid not in redis_pids_for(data_dir)  # and the server stopped Redis itself
     await wait_for(_gone(data_dir), timeout=30, what="the embedded Redis to be stopped")

@@ -112,6 +112,23 @@ def test_huge_integer_is_a_clear_error() -> None:
         split("---\nn: " + "9" * 6000 + "\n---\nbody\n")
 
 
+@pytest.mark.parametrize(
+    "block",
+    ["n: 0x" + "f" * 4000, "? 0x" + "f" * 4000 + "\n: key", "tags: [0" + "7" * 5000 + "]", "title: 1" + ":59" * 3000],
+    ids=["hex", "hex-key", "octal-tag", "sexagesimal-title"],
+)
+def test_an_integer_too_long_to_print_is_a_clear_error_in_any_notation(block: str) -> None:
+    """Hex, octal and base-60 integers skip Python's decimal digit limit when read, and failed later,
+    wherever they were turned into text: parse (which never raises) raised ValueError, a standard's
+    tags or title failed the whole index build."""
+    text = "---\n" + block + "\n---\n# Heading\n\nbody\n"
+    with pytest.raises(FrontMatterError, match="invalid YAML value"):
+        split(text)
+    parsed = parse(text)
+    assert parsed.meta == {} and parsed.error is not None and "invalid YAML value" in parsed.error
+    assert chunk_markdown(text).chunks  # the standard is still indexed, without its front matter
+
+
 def test_python_tags_are_refused() -> None:
     with pytest.raises(FrontMatterError, match="could not determine a constructor"):
         split("---\nx: !!python/object/apply:os.system ['true']\n---\nbody\n")
