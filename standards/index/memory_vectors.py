@@ -12,8 +12,9 @@ next query is answered by LanceDB as before while the new copy loads in the back
 freshness never waits for the reload. A reload analyses only the chunks it has not seen
 (:mod:`standards.index.bm25_terms` keeps each chunk's full-text terms) and keeps the previous copy's
 int8 prefilter when the vectors are the same (a fold): ~0.2 s of CPU after a one-file write at 12k
-chunks, ~0.1 s after its fold, against ~1.1 s for either before. Filters mirror ``store.build_filter`` (domain, source, all
-tags, excluded docs). Tables over ``max_rows`` chunks are never copied (memory bound).
+chunks, ~0.1 s after its fold, against ~1.1 s for either before. Filters mirror
+``store.build_filter`` (domain, source, all tags, excluded docs). Tables over ``max_rows`` chunks
+are never copied (memory bound).
 """
 
 from __future__ import annotations
