@@ -28,6 +28,9 @@ from standards.index.scope import DocScope, SourceView
 from standards.index.sources import discover
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from standards.index.bm25_terms import TermCache
     from standards.index.indexer import Indexer
     from standards.index.models import IndexConfig
     from standards.index.snapshot import Snapshot
@@ -65,9 +68,12 @@ def table_exists(config: IndexConfig) -> bool:
     return (config.index_dir / "lancedb" / f"{TABLE}.lance").exists()
 
 
-def build_startup_copy(config: IndexConfig, indexer: Indexer, cache: VectorCache) -> StartupCopy | None:
+def build_startup_copy(
+    config: IndexConfig, indexer: Indexer, cache: VectorCache, terms: Callable[[], TermCache] | None = None
+) -> StartupCopy | None:
     """The copy of what a build of ``config``'s sources would write, if every vector is cached
-    (else None). Blocking: run it on a thread."""
+    (else None); ``terms()`` gives the term cache the table's own copies use next. Blocking: run
+    it on a thread."""
     files = discover(config.sources, max_files=config.max_walk_files)
     rows = indexer.rows_of(files)
     if not rows or len(rows) > MAX_ROWS:  # the bound of the table's own copy
@@ -79,7 +85,8 @@ def build_startup_copy(config: IndexConfig, indexer: Indexer, cache: VectorCache
         return None
     from standards.index.snapshot import snapshot_from_rows  # numpy, bm25s: off the import path
 
-    snapshot = snapshot_from_rows(VERSION, rows, [cached[row["chunk_hash"]] for row in rows])
+    vectors = [cached[row["chunk_hash"]] for row in rows]
+    snapshot = snapshot_from_rows(VERSION, rows, vectors, terms() if terms is not None else None)
     docs: dict[str, DocScope] = {}
     for row in rows:
         docs.setdefault(row["doc"], DocScope(row["doc"], row["source"], row["file"], tuple(row["paths"])))

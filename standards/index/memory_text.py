@@ -10,8 +10,10 @@ millisecond at 20k chunks. :class:`TextIndex` reproduces LanceDB's default full-
   stemming (so "does" → "doe" stays, "having" → "have" goes), ASCII folding;
 - BM25 with k1 = 1.2, b = 0.75 and the Lucene idf, a query matching any of its words.
 
-Scoring is done by ``bm25s`` (sparse matrices) and stemming by PyStemmer; both are imported when
-the first index is built, never at import time. Building is blocking (run it on a thread).
+The weights are ``bm25s``'s (Lucene idf), computed by :mod:`standards.index.bm25_terms` from each
+chunk's terms, which it keeps across reloads; a query's score is the sum of its terms' weights (each
+term as often as the query holds it, in the query's order, as ``bm25s`` sums them). Stemming is done
+by PyStemmer, imported when the first analyser is made, never at import time.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -38,9 +40,16 @@ class Analyzer:
         import Stemmer
         from bm25s.stopwords import STOPWORDS_EN_PLUS
 
+        logging.getLogger("bm25s").setLevel(logging.NOTSET)  # it sets DEBUG on import: follow ours instead
+
         self._stemmer = Stemmer.Stemmer("english")
         self._stop = frozenset(STOPWORDS_EN_PLUS)
         self._terms: dict[str, str | None] = {}  # lower-cased word → term (None: a stop word)
+
+    @property
+    def words(self) -> int:
+        """Distinct words remembered (each with its term)."""
+        return len(self._terms)
 
     def terms(self, text: str) -> list[str]:
         out: list[str] = []
@@ -66,27 +75,38 @@ class Analyzer:
         return stem
 
 
+@dataclass(frozen=True)
+class Bm25Matrix:
+    """BM25 weights of one list of texts, by term (compressed sparse columns)."""
+
+    #: term → column
+    columns: dict[str, int]
+    #: column c's entries are ``docs[indptr[c]:indptr[c + 1]]`` (ascending) and their ``weights``
+    indptr: np.ndarray
+    docs: np.ndarray
+    weights: np.ndarray
+    #: number of texts (rows)
+    size: int
+
+
 class TextIndex:
     """BM25 over a fixed list of texts (one table version); ``scores`` gives one score per text."""
 
-    def __init__(self, texts: list[str], analyzer: Analyzer | None = None) -> None:
-        import bm25s
-
-        logging.getLogger("bm25s").setLevel(logging.NOTSET)  # it sets DEBUG on import: follow ours instead
-        self._analyzer = analyzer or Analyzer()
-        self.size = len(texts)
-        self._bm25: Any = None
-        if texts:
-            self._bm25 = bm25s.BM25(k1=K1, b=B, method="lucene")
-            self._bm25.index([self._analyzer.terms(t) for t in texts], show_progress=False)
+    def __init__(self, matrix: Bm25Matrix) -> None:
+        self._matrix = matrix
+        self._analyzer = Analyzer()  # the query's own: the loading thread's analyser is not shared
+        self.size = matrix.size
 
     def scores(self, query: str) -> np.ndarray | None:
         """LanceDB's ``_score`` of every text for ``query`` (0 where no query word occurs), or None
         when no word of the query occurs in any text."""
-        if self._bm25 is None:
+        matrix = self._matrix
+        columns = [c for term in self._analyzer.terms(query) if (c := matrix.columns.get(term)) is not None]
+        if not columns:
             return None
-        ids = self._bm25.get_tokens_ids(self._analyzer.terms(query))
-        if not ids:
-            return None
-        scores: np.ndarray = self._bm25.get_scores_from_ids(ids)
+        scores = np.zeros(matrix.size, dtype=np.float32)
+        indptr, docs, weights = matrix.indptr, matrix.docs, matrix.weights
+        for column in columns:
+            start, end = indptr[column], indptr[column + 1]
+            scores[docs[start:end]] += weights[start:end]  # a document once per term: no repeated index
         return scores * np.float32(K1 + 1.0)

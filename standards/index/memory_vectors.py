@@ -9,8 +9,12 @@ a query there: vectors exactly (no ANN recall loss), full text with LanceDB's ow
 
 The copy is tied to the table version it was read at. When the version changes (a write), the
 next query is answered by LanceDB as before while the new copy loads in the background, so
-freshness never waits for the reload. Filters mirror ``store.build_filter`` (domain, source, all
-tags, excluded docs). Tables over ``max_rows`` chunks are never copied (memory bound).
+freshness never waits for the reload. A reload analyses only the chunks it has not seen
+(:mod:`standards.index.bm25_terms` keeps each chunk's full-text terms) and keeps the previous copy's
+int8 prefilter when the vectors are the same (a fold): ~0.2 s of CPU after a one-file write at 12k
+chunks, ~0.1 s after its fold, against ~1.1 s for either before. Filters mirror
+``store.build_filter`` (domain, source, all tags, excluded docs). Tables over ``max_rows`` chunks
+are never copied (memory bound).
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from standards.index.store import RESULT_COLUMNS
 
 if TYPE_CHECKING:
+    from standards.index.bm25_terms import TermCache
     from standards.index.snapshot import Snapshot
     from standards.index.store import ChunkStore
 
@@ -33,7 +39,7 @@ log = logging.getLogger(__name__)
 #: over them (run on the event loop) stays within a few milliseconds.
 MAX_ROWS = 100_000
 #: Columns a snapshot is built from.
-COLUMNS = [*RESULT_COLUMNS, "tags_key", "search_text", "vector"]
+COLUMNS = [*RESULT_COLUMNS, "tags_key", "search_text", "chunk_hash", "vector"]
 
 
 class MemoryVectors:
@@ -46,6 +52,8 @@ class MemoryVectors:
         self._too_big_at: int | None = None
         self._generation = 0
         self._frozen = False
+        #: Each chunk's full-text terms, kept from one copy to the next (made on the loading thread).
+        self._terms: TermCache | None = None
 
     def search(
         self,
@@ -134,6 +142,21 @@ class MemoryVectors:
         gc.collect(1)  # the young garbage goes first (what is frozen is never collected)
         gc.freeze()
 
+    def term_cache(self) -> TermCache:
+        """The cache of the chunks' full-text terms (blocking the first time: imports numpy and
+        PyStemmer; call it on a thread)."""
+        if self._terms is None:
+            from standards.index.bm25_terms import TermCache
+
+            self._terms = TermCache()
+        return self._terms
+
+    def _build(self, version: int, table: Any) -> Snapshot:
+        # imported here, on the loading thread: numpy, bm25s and PyStemmer take a while to import
+        from standards.index.snapshot import build_snapshot
+
+        return build_snapshot(version, table, self.term_cache(), previous=self._snapshot)
+
     async def _load(self, store: ChunkStore, version: int) -> None:
         generation = self._generation
         try:
@@ -142,8 +165,19 @@ class MemoryVectors:
                 self._too_big_at = version
                 log.info("%d chunks: vector search stays on LanceDB (in-memory copy bound %d)", rows, self._max_rows)
                 return
+            started = time.perf_counter()
             table = await store.scan(COLUMNS)
-            snapshot = await asyncio.to_thread(_build, version, table)
+            scanned = time.perf_counter()
+            snapshot = await asyncio.to_thread(self._build, version, table)
+            log.debug(
+                "in-memory copy of version %d: %d chunks (%d analysed) in %.0f ms (scan %.0f ms; CPU ms: %s)",
+                version,
+                len(snapshot.matrix),
+                snapshot.analysed,
+                (time.perf_counter() - started) * 1000,
+                (scanned - started) * 1000,
+                ", ".join(f"{stage} {seconds * 1000:.0f}" for stage, seconds in snapshot.timings.items()),
+            )
             if generation == self._generation:
                 self._snapshot = snapshot
                 self._freeze_once()
@@ -151,10 +185,3 @@ class MemoryVectors:
             raise
         except Exception:  # the store answers meanwhile; the next version change tries again
             log.warning("loading the in-memory vector copy failed", exc_info=True)
-
-
-def _build(version: int, table: Any) -> Snapshot:
-    # imported here, on the loading thread: numpy, bm25s and PyStemmer take a while to import
-    from standards.index.snapshot import build_snapshot
-
-    return build_snapshot(version, table)

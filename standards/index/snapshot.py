@@ -6,19 +6,31 @@ table; imported only then, so numpy, bm25s and PyStemmer stay out of a process t
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
 
+from standards.index.bm25_terms import TermCache
 from standards.index.memory_text import TextIndex
-from standards.index.prefilter import make_prefilter
+from standards.index.prefilter import Int8Prefilter, make_prefilter
 from standards.index.store import RESULT_COLUMNS
 
 
 class Snapshot:
     """Exact nearest-chunk and BM25 search over one table version; filters as ``store.build_filter``."""
 
-    def __init__(self, version: int, columns: dict[str, list[Any]], matrix: np.ndarray, text: TextIndex) -> None:
+    def __init__(
+        self,
+        version: int,
+        columns: dict[str, list[Any]],
+        matrix: np.ndarray,
+        text: TextIndex,
+        *,
+        timings: dict[str, float] | None = None,
+        analysed: int = 0,
+        previous: Snapshot | None = None,
+    ) -> None:
         self.version = version
         self.columns = columns
         self.matrix = matrix
@@ -27,8 +39,18 @@ class Snapshot:
         self.source = np.asarray(columns["source"], dtype=object)
         self.doc = np.asarray(columns["doc"], dtype=object)
         self.tags_key = np.asarray(columns["tags_key"], dtype=object)
-        #: Narrows the float32 product to the rows that can be nearest (None: small tables, all rows).
-        self.prefilter = make_prefilter(matrix)
+        clock = time.thread_time()
+        #: Narrows the float32 product to the rows that can be nearest (None: small tables, all rows);
+        #: a function of the matrix alone, so the previous copy's when the vectors are the same (a fold).
+        self.prefilter: Int8Prefilter | None
+        if previous is not None and previous.matrix.shape == matrix.shape and np.array_equal(previous.matrix, matrix):
+            self.prefilter = previous.prefilter
+        else:
+            self.prefilter = make_prefilter(matrix)
+        #: Thread CPU seconds per stage of the build (logged, and printed by ``bench.reload_bench``).
+        self.timings = {**(timings or {}), "prefilter": time.thread_time() - clock}
+        #: Chunks whose full-text terms were made for this copy (the others' came from the cache).
+        self.analysed = analysed
 
     def mask(
         self, domain: str | None, source: str | None, tags: tuple[str, ...], exclude_docs: list[str]
@@ -96,23 +118,43 @@ class Snapshot:
         return out
 
 
-def build_snapshot(version: int, table: Any) -> Snapshot:
-    """The snapshot of ``version`` from a scan of ``memory_vectors.COLUMNS`` (blocking: run it on a thread)."""
+def build_snapshot(
+    version: int, table: Any, terms: TermCache | None = None, previous: Snapshot | None = None
+) -> Snapshot:
+    """The snapshot of ``version`` from a scan of ``memory_vectors.COLUMNS`` (blocking: run it on a
+    thread); ``terms`` keeps the chunks' full-text terms for the next version's snapshot, and what
+    ``previous`` (the copy it replaces) holds that the new one would compute again is reused."""
+    clock = time.thread_time()
     vectors = table.column("vector").combine_chunks()
     width = vectors.type.list_size
     matrix = vectors.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False).reshape(-1, width)
     columns = {name: _untracked(table.column(name).to_pylist()) for name in [*RESULT_COLUMNS, "tags_key"]}
-    text = TextIndex(table.column("search_text").to_pylist())
-    return Snapshot(version, columns, np.ascontiguousarray(matrix), text)
+    timings = {"columns": time.thread_time() - clock}
+    clock = time.thread_time()
+    terms = TermCache() if terms is None else terms
+    search_text = table.column("search_text")
+    text = TextIndex(
+        terms.matrix(table.column("chunk_hash").to_pylist(), lambda rows: search_text.take(rows).to_pylist())
+    )
+    timings["text"] = time.thread_time() - clock
+    matrix = np.ascontiguousarray(matrix)
+    return Snapshot(version, columns, matrix, text, timings=timings, analysed=terms.analysed, previous=previous)
 
 
-def snapshot_from_rows(version: int, rows: list[dict[str, Any]], vectors: list[list[float]]) -> Snapshot:
+def snapshot_from_rows(
+    version: int, rows: list[dict[str, Any]], vectors: list[list[float]], terms: TermCache | None = None
+) -> Snapshot:
     """The snapshot of rows not written anywhere yet, in table order, with their vectors (blocking):
-    the same columns, matrix and BM25 terms :func:`build_snapshot` reads back once they are written."""
+    the same columns, matrix and BM25 terms :func:`build_snapshot` reads back once they are written.
+    Rows without a ``chunk_hash`` are keyed by their search text (with a cache of their own)."""
     columns = {name: _untracked([row[name] for row in rows]) for name in [*RESULT_COLUMNS, "tags_key"]}
     matrix = np.asarray(vectors, dtype=np.float32).reshape(len(rows), -1)
-    text = TextIndex([row["search_text"] for row in rows])
-    return Snapshot(version, columns, np.ascontiguousarray(matrix), text)
+    texts = [row["search_text"] for row in rows]
+    hashed = all("chunk_hash" in row for row in rows)
+    keys = [row["chunk_hash"] for row in rows] if hashed else texts
+    terms = terms if terms is not None and hashed else TermCache()
+    text = TextIndex(terms.matrix(keys, lambda picked: [texts[row] for row in picked]))
+    return Snapshot(version, columns, np.ascontiguousarray(matrix), text, analysed=terms.analysed)
 
 
 def _untracked(values: list[Any]) -> list[Any]:

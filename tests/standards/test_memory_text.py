@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from standards import HashingEmbedder, IndexWriter
-from standards.index.memory_text import TextIndex
+from standards.index.bm25_terms import text_index
 from standards.index.ranking import fts_query_text
 from standards.index.store import build_filter
 from tests.standards.conftest import write
@@ -94,8 +94,8 @@ async def test_limit_keeps_the_best(rich: IndexWriter) -> None:
 
 
 def test_empty_text_index_matches_nothing() -> None:
-    assert TextIndex([]).scores("anything") is None
-    assert TextIndex(["the rotation of keys"]).scores("the of") is None
+    assert text_index([]).scores("anything") is None
+    assert text_index(["the rotation of keys"]).scores("the of") is None
 
 
 async def test_a_new_file_is_found_by_full_text_before_the_copy_reloads(
@@ -134,7 +134,7 @@ async def test_a_new_file_is_found_by_full_text_before_the_copy_reloads(
 def test_very_long_words_are_not_indexed() -> None:
     """The analyzer drops words of 40 bytes or more, as LanceDB's index does."""
     long_word = "a" * 40
-    assert TextIndex([f"{long_word} keys", "keys"]).scores(long_word) is None
+    assert text_index([f"{long_word} keys", "keys"]).scores(long_word) is None
 
 
 async def test_no_copy_is_loaded_while_the_index_is_being_built(index: IndexWriter) -> None:

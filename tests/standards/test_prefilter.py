@@ -100,3 +100,19 @@ def test_snapshot_answers_as_the_full_product() -> None:
 def test_small_tables_use_the_full_product() -> None:
     assert make_prefilter(np.ones((MIN_ROWS - 1, DIMS), dtype=np.float32)) is None
     assert make_prefilter(np.ones((MIN_ROWS, DIMS), dtype=np.float32)) is not None
+
+
+def test_a_copy_of_the_same_vectors_takes_the_previous_prefilter() -> None:
+    """A fold makes a new version of the same rows: the int8 copy (a function of the matrix) is kept;
+    any other matrix gets its own."""
+    rng = np.random.default_rng(3)
+    matrix = unit(rng.standard_normal((MIN_ROWS + 10, DIMS)))
+    first = snapshot_from_rows(1, rows_of(len(matrix)), matrix.tolist())
+    same = Snapshot(2, first.columns, matrix.copy(), first.text, previous=first)
+    assert first.prefilter is not None and same.prefilter is first.prefilter
+    changed = matrix.copy()
+    changed[5] = unit(rng.standard_normal((1, DIMS)))[0]
+    other = Snapshot(3, first.columns, changed, first.text, previous=first)
+    assert other.prefilter is not None and other.prefilter is not first.prefilter
+    query = changed[5]
+    assert other.nearest(query, None, 1)[0]["id"] == "c5"
