@@ -138,7 +138,8 @@ async def close_worker(worker: Worker, on_shutdown: Callable[[dict[str, Any]], A
 
 async def _ended(tasks: list[asyncio.Task[Any]]) -> None:
     """Wait for ``tasks`` (cancelled jobs handing themselves back) for :data:`CLOSE_WAIT_SECONDS`;
-    cancel those still waiting then (on Redis, for a job's last messages) and let that end them."""
+    cancel those still waiting then (on Redis, for a job's last messages), wait as long again, and
+    cancel those left once more: that ends them."""
     if not tasks:
         return
     _, waiting = await asyncio.wait(tasks, timeout=CLOSE_WAIT_SECONDS)
@@ -148,6 +149,13 @@ async def _ended(tasks: list[asyncio.Task[Any]]) -> None:
             len(waiting),
             CLOSE_WAIT_SECONDS,
         )
+    for task in waiting:
+        task.cancel()
+    # arq catches that cancellation and then waits, shielded, on Redis to finish the job: bounded too.
+    # Cancelled again there, a task ends (the shield's inner call goes on, detached: close_worker's
+    # leftovers).
+    if waiting:
+        _, waiting = await asyncio.wait(waiting, timeout=CLOSE_WAIT_SECONDS)
     for task in waiting:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
