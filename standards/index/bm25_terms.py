@@ -17,7 +17,7 @@ float32(log(1 + (N - df + 0.5) / (df + 0.5))). A test holds the scores bit for b
 
 Bounded: entries of chunks no longer in the table are dropped on every reload; the term vocabulary
 is renumbered to the live terms when dead ones outnumber them, and the analyser's word memo is
-started afresh when it grows past :data:`MAX_WORDS`. Blocking: used on the loading thread.
+capped (:data:`~standards.index.memory_text.MAX_WORDS`). Blocking: used on the loading thread.
 """
 
 from __future__ import annotations
@@ -30,8 +30,6 @@ import numpy as np
 
 from standards.index.memory_text import K1, Analyzer, B, Bm25Matrix, TextIndex
 
-#: Words (lower-cased, before stemming) the analyser remembers at most; then it starts afresh.
-MAX_WORDS = 500_000
 #: Dead term ids tolerated beyond the live ones before the vocabulary is renumbered.
 SPARE_TERMS = 20_000
 
@@ -118,7 +116,7 @@ class TermCache:
         return Bm25Matrix(columns, indptr, docs[order], weights[order], n)
 
     def _bound(self, built: Bm25Matrix) -> None:
-        """Renumber the vocabulary to the live terms when dead ones pile up; forget words past the cap."""
+        """Renumber the vocabulary to the live terms when dead ones pile up."""
         if len(self._terms) > 2 * len(built.columns) + SPARE_TERMS:
             renumber = np.full(len(self._terms), -1, dtype=np.int32)
             live = list(built.columns)  # in column order = ascending old ids, so ids stay ascending
@@ -126,8 +124,6 @@ class TermCache:
             self._terms = live
             self._ids = {term: i for i, term in enumerate(live)}
             self._chunks = {key: (renumber[ids], counts, n) for key, (ids, counts, n) in self._chunks.items()}
-        if self._analyzer.words > MAX_WORDS:
-            self._analyzer = Analyzer()
 
 
 def text_index(texts: list[str]) -> TextIndex:

@@ -31,6 +31,9 @@ B = 0.75
 #: Tokens this long (UTF-8 bytes) or longer are not indexed (LanceDB's ``max_token_length``).
 MAX_TOKEN_BYTES = 40
 _WORD = re.compile(r"[^\W_]+")
+#: Words (lower-cased, before stemming) an analyser remembers with their term at most; then it starts
+#: afresh (a long-lived copy's queries, the kept terms' analyser across reloads).
+MAX_WORDS = 200_000
 
 
 class Analyzer:
@@ -59,6 +62,8 @@ class Analyzer:
             term = known.get(lower, "")
             if term == "":
                 term = self._term(lower)
+                if len(known) >= MAX_WORDS:
+                    known.clear()
                 known[lower] = term
             if term is not None:
                 out.append(term)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from standards.index import bm25_terms
+from standards.index import bm25_terms, memory_text
 from standards.index.bm25_terms import TermCache, text_index
 from standards.index.memory_text import K1, Analyzer, B, TextIndex
 
@@ -100,7 +100,7 @@ def test_after_changes_the_cached_terms_give_the_scores_of_a_fresh_build() -> No
 def test_the_vocabulary_and_word_memo_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """Words of deleted chunks are renumbered away and the word memo restarts; scores stay exact."""
     monkeypatch.setattr(bm25_terms, "SPARE_TERMS", 10)
-    monkeypatch.setattr(bm25_terms, "MAX_WORDS", 500)
+    monkeypatch.setattr(memory_text, "MAX_WORDS", 500)
     base = paragraphs()[:120]
     cache = TermCache()
     for step in range(6):
