@@ -52,6 +52,8 @@ class MemoryVectors:
         self._too_big_at: int | None = None
         self._generation = 0
         self._frozen = False
+        #: A copy has been loaded (and searched from) in this process: worth reloading after a write.
+        self.in_use = False
         #: Each chunk's full-text terms, kept from one copy to the next (made on the loading thread).
         self._terms: TermCache | None = None
 
@@ -110,6 +112,16 @@ class MemoryVectors:
         """Load the copy of ``version`` now (if it is not loaded or loading) and wait for it."""
         self._current(store, version, load=True)
         await self.wait_loaded()
+
+    async def reload(self, store: ChunkStore) -> None:
+        """Load the copy of the table's current version now, once a load of an older one is done
+        (the writer calls it after each of its writes, so searches find the new copy loaded)."""
+        await self.wait_loaded()
+        try:
+            version = await store.version()
+        except Exception:  # closed or unreadable meanwhile: the next search sees to it
+            return
+        await self.load(store, version)
 
     async def wait_loaded(self) -> None:
         """Wait for a background load to finish (for tests and benches)."""
@@ -180,6 +192,7 @@ class MemoryVectors:
             )
             if generation == self._generation:
                 self._snapshot = snapshot
+                self.in_use = True
                 self._freeze_once()
         except asyncio.CancelledError:
             raise

@@ -137,6 +137,19 @@ class IndexUpkeep(IndexSearcher):
                 log.warning("folding new rows into the full-text index failed", exc_info=True)
             else:
                 await self._settle_status()
+        self._reload_copy()
+
+    def _reload_copy(self) -> None:
+        """After a write of ours, if this process searches from an in-memory copy: make what the next
+        search would make first (LanceDB answering it meanwhile) now, the new version's precedence and
+        path scopes (~50 ms at 12k chunks) and its copy."""
+        if self._vectors.in_use and self._status.state != "building" and self._store.is_open:
+            self._spawn(self._refresh_after_write(), "memory-index-reload")
+
+    async def _refresh_after_write(self) -> None:
+        with contextlib.suppress(Exception):  # the next search reads them itself, and reports a failure
+            await self._source_view(await self._store.version())
+        await self._vectors.reload(self._store)
 
     async def _fold_locked(self, *, compact: bool) -> None:
         """Fold un-indexed rows into the full-text index (and compact, when asked or due)."""

@@ -344,6 +344,8 @@ class IndexWriter(IndexUpkeep):
         self._failed.landed(paths)
         if self._status.state != "building":
             await self._settle_status()
+        if files or removed:
+            self._reload_copy()
 
     async def index_stored(self, files: list[str]) -> list[str]:
         """Serve these project-relative standards from the system of record where this host has no
@@ -362,6 +364,7 @@ class IndexWriter(IndexUpkeep):
         log.info("serving %d approved standards from the database until their files arrive", len(result.indexed))
         if self._status.state != "building":
             await self._settle_status()
+        self._reload_copy()
         return [sf.file for sf, _ in found if sf.key in result.indexed]
 
     async def _wait_open(self) -> None:

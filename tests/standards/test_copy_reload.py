@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from standards import HashingEmbedder, IndexWriter
+from standards.index.bm25_terms import TermCache
 from standards.index.memory_vectors import MemoryVectors
 from standards.index.ranking import fts_query_text
 from standards.index.snapshot import Snapshot
@@ -59,28 +60,36 @@ async def fresh_copy(index: IndexWriter) -> Snapshot:
 
 
 async def test_a_reloaded_copy_answers_as_a_fresh_one_and_as_lancedb(
-    index: IndexWriter, embedder: HashingEmbedder
+    index: IndexWriter, embedder: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store, memory = index._store, index._vectors
     root = index.config.sources[0].root
     await memory.load(store, await store.version())
     first = memory._snapshot
     assert first is not None and first.analysed == len(first.matrix) > 3  # every chunk analysed once
+    analysed: list[str] = []
+    entry = TermCache._entry
+
+    def counted(self: TermCache, text: str) -> Any:
+        analysed.append(text)
+        return entry(self, text)
+
+    monkeypatch.setattr(TermCache, "_entry", counted)
     changes: list[list[Path]] = [
         [write(root / rel, text) for rel, text in FILES.items()],  # two new files
         [write(root / "operations" / "incidents.md", FILES["operations/incidents.md"] + "\nPages go out by SMS.\n")],
         [root / "development" / "logging.md"],  # deleted below
     ]
     (root / "development" / "logging.md").unlink()
-    for paths in changes[:2]:
+    for paths in changes:
         await index.reindex_paths(paths)
-    await index.reindex_paths(changes[2])
     await index._fold()  # the full-text index covers every row: LanceDB's scores are comparable
-    await memory.load(store, await store.version())
+    await index._wait_idle()
+    # the writer reloaded the copy after its writes, without waiting for a search
     reloaded = memory._snapshot
-    assert reloaded is not None and reloaded.version != first.version
+    assert reloaded is not None and reloaded.version == await store.version() != first.version
     # only the chunks that did not exist before were analysed; the deleted file's terms are gone
-    assert 0 < reloaded.analysed <= 4
+    assert 0 < len(analysed) <= 6 and all("zebracorn" in t or "ncident" in t for t in analysed)
     assert memory._terms is not None and len(memory._terms) == len(reloaded.matrix)
     fresh = await fresh_copy(index)
     assert fresh.analysed == len(fresh.matrix)
@@ -107,3 +116,12 @@ async def test_a_reloaded_copy_answers_as_a_fresh_one_and_as_lancedb(
             assert rows is not None
             assert sorted(r["id"] for r in rows) == sorted(r["id"] for r in expected), (f, query)
             assert sorted(r["_score"] for r in rows) == pytest.approx(sorted(r["_score"] for r in expected), rel=1e-3)
+
+
+async def test_a_writer_that_never_searched_loads_no_copy_after_a_write(index: IndexWriter) -> None:
+    """A one-shot writer (``personas index``) has no copy in use: its writes do not load one."""
+    root = index.config.sources[0].root
+    await index.reindex_paths([write(root / "operations" / "pagers.md", FILES["operations/pagers.md"])])
+    await index._fold()
+    await index._wait_idle()
+    assert index._vectors._snapshot is None

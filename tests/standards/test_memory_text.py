@@ -3,6 +3,7 @@ scores, every filter), and a write is searchable at once, before the copy reload
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -110,6 +111,15 @@ async def test_a_new_file_is_found_by_full_text_before_the_copy_reloads(
         return await lancedb_text_search(text, where, limit)
 
     monkeypatch.setattr(store, "text_search", spy)
+    scanned = asyncio.Event()
+    scanned.set()
+    lancedb_scan = store.scan
+
+    async def held_scan(columns: list[str]) -> Any:
+        await scanned.wait()
+        return await lancedb_scan(columns)
+
+    monkeypatch.setattr(store, "scan", held_scan)
     await index.search("warm up the copy")
     await memory.wait_loaded()
     calls.clear()
@@ -117,11 +127,14 @@ async def test_a_new_file_is_found_by_full_text_before_the_copy_reloads(
     assert calls == []  # answered from memory
     root = index.config.sources[0].root
     path = write(root / "operations" / "pagers.md", "# Pager Duty\n\nThe zebracorn rotation hands over on Mondays.\n")
+    scanned.clear()  # the writer starts reloading the copy after its write: held until the search is answered
     await index.reindex_paths([path])
     response = await index.search("zebracorn", limit=3)
     # the copy is of the old version: LanceDB answered the full-text half, and the new file is there
     assert calls == ["zebracorn"]
     assert response.results[0].file == "operations/pagers.md"
+    scanned.set()
+    await index._wait_idle()
     await memory.wait_loaded()
     version = await store.version()
     rows = memory.text_search(store, version, "zebracorn", domain=None, source=None, tags=(), exclude_docs=[], limit=3)
