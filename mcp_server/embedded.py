@@ -13,8 +13,8 @@
   starts it again on the same socket with the same secret and calls ``on_restart`` (the app
   enqueues pending jobs again: a restarted Redis is empty).
 - Persists nothing, logs to ``<data dir>/redis.log`` (0600), and receives SIGTERM from the kernel if
-  the process that started it dies (Linux PR_SET_PDEATHSIG), so no orphan survives a crash. It runs
-  in a session of its own: a terminal's Ctrl-C reaches the server only, which stops it last.
+  the process that started it dies (Linux PR_SET_PDEATHSIG), so no orphan survives a crash. There it
+  runs in a session of its own: a terminal's Ctrl-C reaches the server only, which stops it last.
 
 One concern (the embedded Redis's life cycle), a little over 400 lines.
 """
@@ -312,17 +312,19 @@ class EmbeddedRedis:
             raise EmbeddedRedisError(
                 "The embedded Redis cannot write its log: " + storage_problem(self.data_dir / LOG_NAME, exc)
             ) from exc
+        die_with_parent = _die_with_parent()
         proc = await asyncio.create_subprocess_exec(
             str(binary),
             "-",  # read the configuration (with the secret) from stdin
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
-            preexec_fn=_die_with_parent(),
-            # Its own process group: a Ctrl-C in the terminal (SIGINT to the whole foreground group) is
-            # for the server, which stops its worker and then this Redis in order; other servers of the
-            # project may be using it. The kernel still stops it if the server dies (PR_SET_PDEATHSIG).
-            start_new_session=True,
+            preexec_fn=die_with_parent,
+            # Its own session where the kernel stops it with the server (PR_SET_PDEATHSIG): a terminal's
+            # Ctrl-C (SIGINT to the whole foreground group) is for the server, which stops its worker and
+            # then this Redis, in order; other servers of the project may be using it. Elsewhere it stays
+            # in the server's group, which at least a signal to the whole group stops.
+            start_new_session=die_with_parent is not None,
         )
         assert proc.stdin is not None
         proc.stdin.write(_config(self.url, self.data_dir).encode())
