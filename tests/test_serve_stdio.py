@@ -90,12 +90,21 @@ def _gone(data_dir: Path) -> Callable[[], Any]:
 
 
 @contextmanager
-def personas_process(args: list[str], project: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``personas ARGS`` on ``project`` with stderr in ``log``; killed on the way out if still running."""
+def personas_process(
+    args: list[str], project: Path, log: Path, *, stdin_open: bool = False, own_group: bool = False
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``personas ARGS`` on ``project`` with stderr in ``log``; killed on the way out if still running.
+    ``stdin_open``: stdin is a pipe held open (a stdio server ends at EOF), else empty; ``own_group``:
+    in a process group of its own, as a shell runs a command in a terminal."""
     with (
         log.open("wb") as stderr,
         subprocess.Popen(
-            [PERSONAS_BIN, *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=_env(project)
+            [PERSONAS_BIN, *args],
+            stdin=subprocess.PIPE if stdin_open else subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env=_env(project),
+            start_new_session=own_group,
         ) as proc,
     ):
         try:

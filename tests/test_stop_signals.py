@@ -9,9 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -19,32 +18,7 @@ import pytest
 
 from tests.conftest import wait_for
 from tests.redis_process import free_port
-from tests.test_serve_stdio import PERSONAS_BIN, _env, _gone, redis_pids_for
-
-
-@contextmanager
-def _running(
-    args: list[str], project: Path, log: Path, *, own_group: bool = False
-) -> Iterator[subprocess.Popen[bytes]]:
-    """``personas ARGS`` with stderr in ``log`` and stdin held open (a stdio server ends at EOF);
-    ``own_group``: in a process group of its own, as a shell runs a command in a terminal."""
-    with (
-        log.open("wb") as stderr,
-        subprocess.Popen(
-            [PERSONAS_BIN, *args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            env=_env(project),
-            start_new_session=own_group,
-        ) as proc,
-    ):
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+from tests.test_serve_stdio import _gone, personas_process, redis_pids_for
 
 
 def _logged(log: Path, *parts: str) -> Callable[[], Any]:
@@ -72,7 +46,7 @@ async def test_a_second_signal_stops_at_once_when_the_graceful_stop_hangs(
 ) -> None:
     log = tmp_path / "stop.log"
     data_dir = project / ".agent-os" / "data"
-    with _running(COMMANDS[command](free_port()), project, log) as proc:
+    with personas_process(COMMANDS[command](free_port()), project, log, stdin_open=True) as proc:
         await wait_for(_logged(log, "worker", "ready (lease"), timeout=60, what="the in-process worker to start")
         [redis_pid] = redis_pids_for(data_dir)
         os.kill(redis_pid, signal.SIGSTOP)  # Redis stops answering: the stop waits on it
@@ -97,7 +71,7 @@ async def test_a_second_signal_stops_at_once_when_the_graceful_stop_hangs(
 async def test_the_graceful_stop_ends_by_itself_when_redis_stopped_answering(project: Path, tmp_path: Path) -> None:
     log = tmp_path / "stop.log"
     data_dir = project / ".agent-os" / "data"
-    with _running(["desk", "--port", str(free_port())], project, log) as proc:
+    with personas_process(["desk", "--port", str(free_port())], project, log, stdin_open=True) as proc:
         await wait_for(_logged(log, "worker", "ready (lease"), timeout=60, what="the in-process worker to start")
         [redis_pid] = redis_pids_for(data_dir)
         os.kill(redis_pid, signal.SIGSTOP)
@@ -124,7 +98,7 @@ async def test_ctrl_c_in_a_terminal_stops_the_worker_before_the_embedded_redis(
     the other servers of the project sharing it); the server stops it, last."""
     log = tmp_path / "stop.log"
     data_dir = project / ".agent-os" / "data"
-    with _running(COMMANDS[command](free_port()), project, log, own_group=True) as proc:
+    with personas_process(COMMANDS[command](free_port()), project, log, stdin_open=True, own_group=True) as proc:
         await wait_for(_logged(log, "worker", "ready (lease"), timeout=60, what="the in-process worker to start")
         [redis_pid] = redis_pids_for(data_dir)
         os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
