@@ -2,8 +2,10 @@
 
 The ONNX graph is exported locally from the model folder's own weights (the bundled
 all-MiniLM-L6-v2 by default; never downloaded) on first use, and kept in the user's cache
-(``~/.cache/agent-personas/onnx`` or ``$PERSONAS_ONNX_CACHE``) keyed by the weights' path,
-size and mtime, so every later process just loads it. ``quantized=True`` adds a dynamic int8
+(``~/.cache/agent-personas/onnx`` or ``$PERSONAS_ONNX_CACHE``) keyed by the exporting libraries'
+versions and the model (the bundled one's package version and files' content, so every venv and
+checkout shares one export; another folder's weights' path, size and mtime), so every later process
+just loads it. ``quantized=True`` adds a dynamic int8
 copy of the graph (``onnxruntime.quantization``) for faster queries.
 
 Tokenising uses the model's ``tokenizer.json`` (the ``tokenizers`` library); pooling and
@@ -42,8 +44,29 @@ def onnx_cache_dir() -> Path:
     return Path(base) / "agent-personas" / "onnx"
 
 
+#: Libraries whose versions shape the exported (and quantized) graph, or whether this runtime loads it.
+_EXPORTERS = ("torch", "transformers", "onnx", "onnxruntime")
+
+
 def _weights_key(model_path: Path) -> str:
-    parts = [EXPORT_FORMAT, str(model_path.resolve())]
+    """The graph cache's key: the export format and the exporting libraries' versions, plus the bundled
+    model's install-independent identity (one export serves every venv and checkout with the same
+    libraries; another torch or onnxruntime exports anew, as a graph from a newer exporter may not
+    load in an older runtime), or another folder's resolved path and weights' sizes and mtimes."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from standards.index.embedder import bundled_identity
+
+    parts = [EXPORT_FORMAT]
+    for library in _EXPORTERS:
+        try:
+            parts.append(f"{library}=={version(library)}")
+        except PackageNotFoundError:
+            parts.append(f"{library}==?")
+    if (identity := bundled_identity(model_path)) is not None:
+        parts.append(identity)
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+    parts.append(str(model_path.resolve()))
     for weights in sorted(model_path.glob("*.safetensors")) + sorted(model_path.glob("pytorch_model.bin")):
         stat = weights.stat()
         parts.append(f"{weights.name}:{stat.st_size}:{stat.st_mtime_ns}")

@@ -2,7 +2,8 @@
 
 Every project indexes the same starter standards; their vectors are computed once per user and
 model, not once per project. Entries are keyed by a fingerprint of the model (its name, dimension
-and, for a local model folder, the resolved path, size and mtime of its weights) and the chunk
+and, for the bundled model, its package's version and files' content, the same in every venv and
+checkout; for another local model folder, the resolved path, size and mtime of its weights) and the chunk
 hash (which already covers the chunker version, the model name and the chunk's text), so a
 vector is only ever reused for the same text under the same model.
 
@@ -66,10 +67,19 @@ def default_cache_dir() -> Path:
 
 
 def model_fingerprint(embedder: Any) -> str:
-    """Name and dimension, plus the resolved folder and weight files of a local model."""
+    """Name (which carries the backend: ``:onnx-int8``) and dimension, plus for the bundled model its
+    install-independent identity (:func:`~standards.index.embedder.bundled_identity`: the same key in
+    every venv and checkout, so a new one finds the user's cached vectors), and for any other local
+    model folder its resolved path and its weight files' sizes and mtimes (strict: new weights put in
+    the folder never reuse the old ones' vectors)."""
     parts = [str(embedder.name), str(embedder.dimension)]
     folder = getattr(embedder, "model_path", None)
     if isinstance(folder, Path) and folder.is_dir():
+        from standards.index.embedder import bundled_identity
+
+        if (identity := bundled_identity(folder)) is not None:
+            parts.append(identity)
+            return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
         parts.append(str(folder.resolve()))
         for weights in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
             stat = weights.stat()
