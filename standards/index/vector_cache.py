@@ -31,6 +31,8 @@ from array import array
 from pathlib import Path
 from typing import Any
 
+from standards.private_dir import private_folder
+
 log = logging.getLogger(__name__)
 
 FILE_NAME = "embeddings.sqlite3"
@@ -119,8 +121,7 @@ class VectorCache:
         return self._conn
 
     def _open(self) -> sqlite3.Connection:
-        folder = self.path.parent
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder = private_folder(self.path.parent, "the embedding cache")  # nothing another user planted
         with contextlib.suppress(OSError):
             folder.chmod(0o700)
         if not self.path.exists():
