@@ -50,7 +50,12 @@ async def run_desk(settings: Settings, *, host: str, port: int, open_browser: bo
     token = settings.http_token.get_secret_value() if settings.http_token else None
     personas = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
     async with open_app(settings, personas) as state:
-        web = web_server(build_desk(lambda: state, host=host, token=token), host=host, port=port, lifespan="off")
+        app = build_desk(lambda: state, host=host, token=token)
+        if token is None:  # loopback: every local user reaches it, so only ours is answered
+            from mcp_server.same_user import SameUserOnly
+
+            app = SameUserOnly(app)
+        web = web_server(app, host=host, port=port, lifespan="off")
         sock = web.config.bind_socket()  # bind now: a taken port fails here, with the OSError
         url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
         serving = asyncio.create_task(serve_until(web, stop, sockets=[sock]), name="desk-http")
