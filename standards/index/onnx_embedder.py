@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from standards.index.chunker import estimate_tokens
+from standards.private_dir import private_folder
 
 log = logging.getLogger(__name__)
 
@@ -149,13 +150,13 @@ def quantize_int8(source: Path, target: Path) -> None:
 
 def ensure_onnx(model_path: Path, *, quantized: bool, cache_dir: Path | None = None) -> Path:
     """Path of the ONNX graph for ``model_path`` (exported and cached on first use)."""
-    folder = (cache_dir or onnx_cache_dir()) / f"{model_path.name}-{_weights_key(model_path)}"
+    base = private_folder(cache_dir or onnx_cache_dir(), "the ONNX graph cache")  # no graph another user planted
+    folder = private_folder(base / f"{model_path.name}-{_weights_key(model_path)}", "the ONNX graph cache")
     fp32 = folder / "model.onnx"
     int8 = folder / "model-int8.onnx"
     wanted = int8 if quantized else fp32
     if wanted.is_file():
         return wanted
-    folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     if not fp32.is_file():
         log.info("exporting %s to ONNX (once; cached in %s)", model_path, folder)

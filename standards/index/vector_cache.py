@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from standards.index.starter_vectors import StarterVectors
 
+from standards.private_dir import private_folder
+
 log = logging.getLogger(__name__)
 
 FILE_NAME = "embeddings.sqlite3"
@@ -143,8 +145,7 @@ class VectorCache:
         return self._conn
 
     def _open(self) -> sqlite3.Connection:
-        folder = self.path.parent
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder = private_folder(self.path.parent, "the embedding cache")  # nothing another user planted
         with contextlib.suppress(OSError):
             folder.chmod(0o700)
         if not self.path.exists():
