@@ -33,10 +33,10 @@ from array import array
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from standards.private_dir import private_folder
+
 if TYPE_CHECKING:
     from standards.index.starter_vectors import StarterVectors
-
-from standards.private_dir import private_folder
 
 log = logging.getLogger(__name__)
 
