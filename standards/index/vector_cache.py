@@ -10,7 +10,9 @@ vector is only ever reused for the same text under the same model.
 It is a cache, never the system of record, so unlike :mod:`standards.sqlite` it does not refuse a
 damaged file: an unreadable database is deleted and started afresh, a row of the wrong size or
 with non-finite values is ignored, and any other error (locked by another process, disk full)
-makes one call a miss rather than fail indexing. Bounded: at most :data:`MAX_ENTRIES` vectors
+makes one call a miss rather than fail indexing. The starter standards' vectors shipped with the
+package (:mod:`standards.index.starter_vectors`) are looked up first, so even a user's first project
+embeds none of them, and the bound below can never evict them. Bounded: at most :data:`MAX_ENTRIES` vectors
 (least recently used are dropped). It also keeps how files were chunked
 (:mod:`standards.index.chunk_cache`, at most :data:`MAX_CHUNKINGS`, oldest dropped), so a new
 project does not chunk the starters again either. Folder 0700, file 0600. Blocking: call it from
@@ -29,9 +31,12 @@ import threading
 import time
 from array import array
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from standards.private_dir import private_folder
+
+if TYPE_CHECKING:
+    from standards.index.starter_vectors import StarterVectors
 
 log = logging.getLogger(__name__)
 
@@ -90,17 +95,36 @@ def model_fingerprint(embedder: Any) -> str:
 
 
 class VectorCache:
-    """``get``/``put`` vectors by chunk hash for one model; thread-safe, best effort."""
+    """``get``/``put`` vectors by chunk hash for one model; thread-safe, best effort.
 
-    def __init__(self, folder: Path, model: str, dimension: int, *, max_entries: int = MAX_ENTRIES) -> None:
-        self.path = folder / FILE_NAME
+    ``shipped``: the starter standards' vectors shipped with the package
+    (:mod:`standards.index.starter_vectors`), read-only, looked up first (never pruned, never
+    written here). ``folder`` None: no SQLite file (the user turned the cache off), only those."""
+
+    def __init__(
+        self,
+        folder: Path | None,
+        model: str,
+        dimension: int,
+        *,
+        max_entries: int = MAX_ENTRIES,
+        shipped: StarterVectors | None = None,
+    ) -> None:
+        self.path = (folder or Path()) / FILE_NAME
         self._model = model
         self._dimension = dimension
         self._max = max_entries
+        self._shipped = shipped
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
-        self._disabled = False
+        self._disabled = folder is None
         self.hits = 0
+        #: Of :attr:`hits`, the vectors that came from the shipped starter vectors.
+        self.shipped_hits = 0
+
+    def may_hold_all(self) -> bool:
+        """False when no lookup can find anything: no SQLite file and no shipped vectors of this model."""
+        return not self._disabled or (self._shipped is not None and self._shipped.covers_model())
 
     # ----------------------------------------------------------------- opening
 
@@ -160,7 +184,14 @@ class VectorCache:
     # ----------------------------------------------------------------- use
 
     def get(self, chunk_hashes: list[str]) -> dict[str, list[float]]:
-        """Cached vectors for these hashes (valid ones only); marks them recently used."""
+        """Shipped, then cached vectors for these hashes (valid ones only); marks cached ones recently used."""
+        shipped = self._shipped.get(chunk_hashes) if self._shipped is not None and chunk_hashes else {}
+        self.shipped_hits += len(shipped)
+        self.hits += len(shipped)
+        found = self._get_cached([h for h in chunk_hashes if h not in shipped] if shipped else chunk_hashes)
+        return {**shipped, **found} if shipped else found
+
+    def _get_cached(self, chunk_hashes: list[str]) -> dict[str, list[float]]:
         found: dict[str, list[float]] = {}
         if not chunk_hashes:
             return found
