@@ -1,8 +1,8 @@
 """Keep model-written text in a report from acting as a CI runner's workflow command.
 
-A GitHub Actions runner reads every line a step prints (a lone CR ends a line too): a line that starts with ``::`` once its
-leading whitespace is trimmed (``::error file=…::``, ``::add-mask::…``, ``::stop-commands::…``)
-and ``##[`` anywhere in a line (the older form) are commands, not text. A review report quotes
+A GitHub Actions runner reads every line a step prints (a lone CR ends a line too): a line that
+starts with ``::`` once its leading whitespace is trimmed (``::error file=…::``, ``::add-mask::…``,
+``::stop-commands::…``) and ``##[`` anywhere in a line (the older form) are commands, not text. A review report quotes
 what the model wrote, so ``personas review`` in CI must not print either form verbatim.
 """
 
