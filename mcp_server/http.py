@@ -134,6 +134,10 @@ def http_app(
         from mcp_server.desk.serve import mount_desk
 
         app = mount_desk(app, desk, host=host, token=token)
+    if token is None:  # loopback: every local user reaches it, so only ours is answered
+        from mcp_server.same_user import SameUserOnly
+
+        app = SameUserOnly(app)
     return app
 
 

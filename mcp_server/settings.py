@@ -124,8 +124,8 @@ class Settings(BaseSettings):
     )
     embedding_cache: bool = Field(
         default=True,
-        description="Share vectors of unchanged text across projects (the starter standards are embedded once "
-        "per user and model, so a new project's index is ready at once). PERSONAS_EMBEDDING_CACHE.",
+        description="Share vectors of unchanged text across projects and checkouts (the starter standards' vectors "
+        "ship with the package and need no cache). PERSONAS_EMBEDDING_CACHE.",
     )
     embedding_cache_dir: Path = Field(
         default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "agent-personas",

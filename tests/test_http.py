@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import urllib.error
@@ -215,3 +216,35 @@ def test_a_port_out_of_range_is_a_usage_error(project: Path, command: list[str],
     )
     assert result.returncode == 2, result.stderr
     assert "is not a port number (0-65535)" in result.stderr and "Traceback" not in result.stderr
+
+
+def _status_as(uid: int, url: str, *data: str) -> int:
+    """The HTTP status another local user (``uid``) gets from ``url`` (curl run as that user)."""
+    post = ["-H", "content-type: application/json", "-H", "accept: application/json, text/event-stream", "-d", *data]
+    done = subprocess.run(
+        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", *(post if data else []), url],
+        capture_output=True,
+        text=True,
+        user=uid,
+        check=False,
+    )
+    return int(done.stdout or 0)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("curl") is None, reason="needs root to act as another user")
+async def test_another_local_user_cannot_use_a_loopback_server_without_a_token(project: Path, redis_url: str) -> None:
+    """Loopback is every local user's: a server without a token answers only its own user (and root), so
+    another account on a shared machine cannot read job history through the desk or call the tools."""
+    with serve_http(project, REDIS_URL=redis_url) as base:
+
+        async def ready() -> bool:
+            return _status_as(0, f"{base}/desk/proposals") == 200  # root (this user here) is served
+
+        await wait_for(ready, timeout=60, what="the desk to be ready")
+        initialize = (
+            '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18",'
+            '"capabilities":{},"clientInfo":{"name":"x","version":"1"}}}'
+        )
+        assert _status_as(65534, f"{base}/desk/proposals") == 403
+        assert _status_as(65534, f"{base}/mcp", initialize) == 403
+        assert _status_as(0, f"{base}/mcp", initialize) == 200

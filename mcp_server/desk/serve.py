@@ -51,7 +51,12 @@ async def run_desk(settings: Settings, *, host: str, port: int, open_browser: bo
     sock = listening_socket(host, port)  # first: a taken port opens nothing
     personas = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
     async with open_app(settings, personas) as state:
-        web = web_server(build_desk(lambda: state, host=host, token=token), host=host, port=port, lifespan="off")
+        app = build_desk(lambda: state, host=host, token=token)
+        if token is None:  # loopback: every local user reaches it, so only ours is answered
+            from mcp_server.same_user import SameUserOnly
+
+            app = SameUserOnly(app)
+        web = web_server(app, host=host, port=port, lifespan="off")
         url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
         serving = asyncio.create_task(serve_until(web, stop, sockets=[sock]), name="desk-http")
         log.warning("the desk is at %s%s", url, " (sign in with PERSONAS_HTTP_TOKEN)" if token else "")
