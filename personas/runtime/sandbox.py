@@ -101,6 +101,10 @@ SECRET_FILE_EXCEPTIONS = (
 MAX_WALKED_ENTRIES = 100_000
 
 
+def _folded(parts: Sequence[str]) -> tuple[str, ...]:
+    return tuple(part.casefold() for part in parts)
+
+
 class SandboxError(Exception):
     """A path or file the file tools refuse; the message is written for the model."""
 
@@ -205,6 +209,15 @@ class ProjectSandbox:
         self.root = root.resolve()
         self.max_file_bytes = max_file_bytes
         self._denied = tuple(Path(os.path.realpath(p if p.is_absolute() else self.root / p)) for p in denied)
+        # Compared case-insensitively: on macOS's and Windows' file systems '.agent-os/DATA' is the data dir.
+        self._denied_folded = tuple(_folded(d.parts) for d in self._denied)
+
+    def _internal(self, real: Path) -> bool:
+        """Is ``real`` version-control internals or agent-personas' own data, in any letter case?"""
+        parts = _folded(real.parts)
+        if DENIED_DIRS.intersection(parts[len(self.root.parts) :]):
+            return True
+        return any(parts[: len(d)] == d for d in self._denied_folded)
 
     def resolve(self, raw: str) -> Path:
         """The real path of an existing regular file inside the root, or :class:`SandboxError`."""
@@ -221,7 +234,7 @@ class ProjectSandbox:
                 f"{value!r} is a symlink leading outside the project root; refused. Read files inside the project."
             )
         rel = real.relative_to(self.root)
-        if DENIED_DIRS.intersection(rel.parts) or any(real.is_relative_to(d) for d in self._denied):
+        if self._internal(real):
             raise SandboxError(f"{value!r} is internal tool data (version control or agent-personas) and not readable.")
         if is_secret_name(rel.as_posix()) or is_secret_name(value):
             raise SandboxError(
@@ -298,9 +311,7 @@ class ProjectSandbox:
         seen = 0
         for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
             here = Path(dirpath)
-            dirnames[:] = sorted(
-                d for d in dirnames if d not in SKIPPED_DIRS and not any((here / d) == p for p in self._denied)
-            )
+            dirnames[:] = sorted(d for d in dirnames if d.lower() not in SKIPPED_DIRS and not self._internal(here / d))
             for name in filenames:
                 seen += 1
                 if seen > MAX_WALKED_ENTRIES:
