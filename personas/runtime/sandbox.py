@@ -130,6 +130,23 @@ def _open_no_follow(name: str, flags: int, dir_fd: int) -> int:
         raise
 
 
+def open_beneath(root: Path, parts: Sequence[str]) -> int:
+    """A read-only descriptor for ``root/parts…``, opened one path component at a time from ``root``
+    with no-follow semantics: a folder or file swapped for a symlink after a check made the open fail
+    (:class:`SymlinkSwapError`) instead of escaping."""
+    if not parts:
+        raise IsADirectoryError(errno.EISDIR, "is the project root")
+    fd = os.open(root, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
+    try:
+        for part in parts[:-1]:
+            nxt = _open_no_follow(part, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC, fd)
+            os.close(fd)
+            fd = nxt
+        return _open_no_follow(parts[-1], os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC, fd)
+    finally:
+        os.close(fd)
+
+
 class NotInProjectError(SandboxError):
     """The path does not name an existing file (as opposed to naming one that is refused)."""
 
@@ -284,21 +301,7 @@ class ProjectSandbox:
         return file_text(rel, data)
 
     def _open_beneath(self, real: Path) -> int:
-        """A read-only descriptor for ``real`` (inside the root), opened one path component at a time
-        from the root with no-follow semantics: a folder or file swapped for a symlink after
-        :meth:`resolve` checked it makes the open fail (:class:`SymlinkSwapError`) instead of escaping."""
-        parts = real.relative_to(self.root).parts
-        if not parts:
-            raise IsADirectoryError(errno.EISDIR, "is the project root")
-        fd = os.open(self.root, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
-        try:
-            for part in parts[:-1]:
-                nxt = _open_no_follow(part, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC, fd)
-                os.close(fd)
-                fd = nxt
-            return _open_no_follow(parts[-1], os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC, fd)
-        finally:
-            os.close(fd)
+        return open_beneath(self.root, real.relative_to(self.root).parts)
 
     def list_files(self, pattern: str, *, limit: int) -> tuple[list[str], int]:
         """Files matching a glob (``*``, ``?``, ``[...]``, ``**``, ``{a,b}``; see :mod:`personas.runtime.globs`):
