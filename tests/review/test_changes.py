@@ -259,7 +259,7 @@ async def test_an_untracked_file_swapped_for_a_symlink_after_its_check_is_not_re
                 os.symlink(outside, repo / "sub")
         return result
 
-    monkeypatch.setattr(resolve_module.os, "lstat", lstat_then_swap)
+    monkeypatch.setattr(resolve_module.os, "lstat", lstat_then_swap)  # type: ignore[attr-defined]
     changes = await resolve_changes(repo, "working")
 
     assert "PRIVATE KEY" not in changes.diff
