@@ -9,8 +9,9 @@ found in the project, and repeats ``search_standards`` (every 20 ms) until an an
 
 - warm embedding cache: ``PERSONAS_EMBEDDING_CACHE_DIR`` points at a cache that one earlier
   (uncounted) run filled, as it is for every project after a user's first;
-- cold embedding cache: an empty cache folder each run (a user's very first project, or
-  ``PERSONAS_EMBEDDING_CACHE=false``): every starter chunk is embedded.
+- cold embedding cache: an empty cache folder each run (a user's very first project on a new
+  machine): the starters' vectors come from the file shipped with them
+  (:mod:`standards.index.starter_vectors`), the starters are chunked afresh.
 
 The ONNX graph cache (exported once per machine by ``scripts/bootstrap``) is the user's as usual.
 The project's packages are byte-compiled first, as an installed wheel (or ``scripts/bootstrap``) has
@@ -111,7 +112,7 @@ async def main() -> None:
     for _ in range(args.runs):
         with tempfile.TemporaryDirectory(prefix="readiness-cache-") as empty:
             cold.append(await one_run(Path(empty)))
-    report("cold embedding cache", cold)
+    report("cold (empty) user embedding cache", cold)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,12 @@ def escape_controls(text: str) -> str:
     return _CONTROL.sub(_visible, text)
 
 
+def one_line(text: str) -> str:
+    """``text`` (a file name, a heading) as one visible line: newlines and tabs escaped too, so a name put
+    in a prompt outside its data block, or in a log line, cannot start lines of its own there."""
+    return escape_controls(text).replace("\n", "\\n").replace("\t", "\\t")
+
+
 def find_control(text: str) -> tuple[int, str] | None:
     """(1-based line, escaped character) of the first control character other than CR, or None."""
     for match in _CONTROL.finditer(text):

@@ -80,6 +80,18 @@ async def list_page(desk: Desk, request: Request) -> Response:
     )
 
 
+def unrendered_lines(desk: Desk, text: str | None) -> list[str]:
+    """Lines of ``text`` that its rendering does not show: Markdown link reference definitions (the usual
+    Markdown comment, ``[//]: # (…)``) render as nothing, yet are written and indexed for the personas."""
+    if not text:
+        return []
+    covered: set[int] = set()
+    for token in desk.markdown.parse(text):
+        if token.map:
+            covered.update(range(token.map[0], token.map[1]))
+    return [line for n, line in enumerate(text.splitlines()) if line.strip() and n not in covered]
+
+
 async def detail_page(desk: Desk, request: Request, outcome: object | None = None) -> Response:
     detail = await desk.state.proposals.show(request.path_params["proposal_id"])
     return desk.page(
@@ -89,6 +101,7 @@ async def detail_page(desk: Desk, request: Request, outcome: object | None = Non
         section="proposals",
         p=detail,
         diff=side_by_side(detail.diff),
+        unrendered=unrendered_lines(desk, detail.content),
         approver=desk.remembered_name(request),
         outcome=outcome,
     )

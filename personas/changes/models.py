@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from standards.control_chars import one_line
+
 FileStatus = Literal["added", "modified", "deleted", "renamed", "copied", "type_changed", "untracked"]
 ChangeKind = Literal["working", "staged", "range", "supplied"]
 INDEX_HEAD = ":"
@@ -28,11 +30,14 @@ class ChangedFile(BaseModel):
     )
 
     def describe(self) -> str:
-        what = f"{self.status} (from {self.old_path})" if self.old_path else self.status
+        """One line for the prompt's list of changed files (outside the diff's data block: a name with
+        newlines or escapes, which git allows, is shown escaped and cannot start lines of its own)."""
+        path = one_line(self.path)
+        what = f"{self.status} (from {one_line(self.old_path)})" if self.old_path else self.status
         if self.binary:
-            return f"- {self.path}: {what}, binary"
+            return f"- {path}: {what}, binary"
         lines = ", ".join(f"{r.start}" if r.start == r.end else f"{r.start}-{r.end}" for r in self.ranges)
-        return f"- {self.path}: {what}" + (f", changed lines {lines}" if lines else "")
+        return f"- {path}: {what}" + (f", changed lines {lines}" if lines else "")
 
 
 class ChangeSet(BaseModel):

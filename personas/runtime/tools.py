@@ -19,6 +19,7 @@ from personas.runtime.models import Phase
 from personas.runtime.review import SERVER_SET_KEY, ReviewSubmission
 from personas.runtime.sandbox import ProjectSandbox, SandboxError
 from personas.runtime.toolbox import ProjectFiles, RunToolbox, citation_ref
+from standards.control_chars import one_line
 
 if TYPE_CHECKING:
     from anthropic.types import ToolParam
@@ -293,7 +294,7 @@ class RunTools:
             text = hit.text if len(hit.text) <= SEARCH_TEXT_CHARS else hit.text[:SEARCH_TEXT_CHARS] + " […]"
             tags = f", tags: {', '.join(hit.tags)}" if hit.tags else ""
             scope = f", governs {', '.join(hit.paths)}" if hit.paths else ""
-            ref = citation_ref(hit)
+            ref = one_line(citation_ref(hit))
             blocks.append(
                 f"[{i}] ref: {ref}\n(domain {hit.domain}, {hit.source}{scope}, score {hit.score:.2f}{tags})\n"
                 f"{data_block(ref, text.strip())}"
@@ -325,7 +326,7 @@ class RunTools:
         end = min(args.end_line or total, total)
         width = len(str(end))
         body = "\n".join(f"{n:>{width}} | {lines[n - 1]}" for n in range(start, end + 1))
-        return f"{file.path} (lines {start}-{end} of {total}):\n{data_block(file.path, body)}"
+        return f"{one_line(file.path)} (lines {start}-{end} of {total}):\n{data_block(file.path, body)}"
 
     async def _propose(self, args: ProposeStandardInput) -> str:
         if self.toolbox.proposals is None:

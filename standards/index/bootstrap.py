@@ -1,8 +1,9 @@
 """Answering a new project's first searches before LanceDB is even imported.
 
 A new project's index holds the shipped starter standards (and whatever the project adds), whose
-vectors the shared embedding cache (:mod:`standards.index.vector_cache`) already holds after the
-user's first project. Importing LanceDB, creating the table and its full-text index cost seconds
+vectors ship with the package (:mod:`standards.index.starter_vectors`, looked up through the shared
+embedding cache, :mod:`standards.index.vector_cache`, which holds the vectors of anything else the
+user indexed before). Importing LanceDB, creating the table and its full-text index cost seconds
 of CPU; reading and chunking the files and taking their vectors from the cache cost a fraction of
 that. So when the writer finds no table yet, it first builds the in-memory copy
 (:class:`~standards.index.snapshot.Snapshot`) straight from the chunker's rows and the cached
@@ -11,8 +12,8 @@ same vectors, same BM25 terms: same results and scores), and searches answer fro
 table is built in the background. Once the built table's own copy has loaded the start-up copy is
 dropped. The build waits for the copy's first answer (at most :data:`BUILD_WAIT_SECONDS`):
 importing LanceDB meanwhile would take the CPU that answer needs. The files' chunkings come from
-the same cache (:mod:`standards.index.chunk_cache`). If any chunk's vector is not cached (a user's
-first project, an edited starter, a new project standard) nothing is built and the start is as
+the same cache (:mod:`standards.index.chunk_cache`). If any chunk's vector is neither shipped nor
+cached (an edited starter, a new project standard, another model) nothing is built and the start is as
 before: embedding here would hold up the first answer longer than the build does.
 """
 
@@ -74,6 +75,8 @@ def build_startup_copy(
     """The copy of what a build of ``config``'s sources would write, if every vector is cached
     (else None); ``terms()`` gives the term cache the table's own copies use next. Blocking: run
     it on a thread."""
+    if not cache.may_hold_all():  # no user cache, and no shipped vectors of this model
+        return None
     files = discover(config.sources, max_files=config.max_walk_files)
     rows = indexer.rows_of(files)
     if not rows or len(rows) > MAX_ROWS:  # the bound of the table's own copy

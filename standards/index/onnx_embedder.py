@@ -2,8 +2,10 @@
 
 The ONNX graph is exported locally from the model folder's own weights (the bundled
 all-MiniLM-L6-v2 by default; never downloaded) on first use, and kept in the user's cache
-(``~/.cache/agent-personas/onnx`` or ``$PERSONAS_ONNX_CACHE``) keyed by the weights' path,
-size and mtime, so every later process just loads it. ``quantized=True`` adds a dynamic int8
+(``~/.cache/agent-personas/onnx`` or ``$PERSONAS_ONNX_CACHE``) keyed by the exporting libraries'
+versions and the model (the bundled one's package version and files' content, so every venv and
+checkout shares one export; another folder's weights' path, size and mtime), so every later process
+just loads it. ``quantized=True`` adds a dynamic int8
 copy of the graph (``onnxruntime.quantization``) for faster queries.
 
 Tokenising uses the model's ``tokenizer.json`` (the ``tokenizers`` library); pooling and
@@ -27,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from standards.index.chunker import estimate_tokens
+from standards.private_dir import private_folder
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +45,29 @@ def onnx_cache_dir() -> Path:
     return Path(base) / "agent-personas" / "onnx"
 
 
+#: Libraries whose versions shape the exported (and quantized) graph, or whether this runtime loads it.
+_EXPORTERS = ("torch", "transformers", "onnx", "onnxruntime")
+
+
 def _weights_key(model_path: Path) -> str:
-    parts = [EXPORT_FORMAT, str(model_path.resolve())]
+    """The graph cache's key: the export format and the exporting libraries' versions, plus the bundled
+    model's install-independent identity (one export serves every venv and checkout with the same
+    libraries; another torch or onnxruntime exports anew, as a graph from a newer exporter may not
+    load in an older runtime), or another folder's resolved path and weights' sizes and mtimes."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from standards.index.embedder import bundled_identity
+
+    parts = [EXPORT_FORMAT]
+    for library in _EXPORTERS:
+        try:
+            parts.append(f"{library}=={version(library)}")
+        except PackageNotFoundError:
+            parts.append(f"{library}==?")
+    if (identity := bundled_identity(model_path)) is not None:
+        parts.append(identity)
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+    parts.append(str(model_path.resolve()))
     for weights in sorted(model_path.glob("*.safetensors")) + sorted(model_path.glob("pytorch_model.bin")):
         stat = weights.stat()
         parts.append(f"{weights.name}:{stat.st_size}:{stat.st_mtime_ns}")
@@ -126,13 +150,13 @@ def quantize_int8(source: Path, target: Path) -> None:
 
 def ensure_onnx(model_path: Path, *, quantized: bool, cache_dir: Path | None = None) -> Path:
     """Path of the ONNX graph for ``model_path`` (exported and cached on first use)."""
-    folder = (cache_dir or onnx_cache_dir()) / f"{model_path.name}-{_weights_key(model_path)}"
+    base = private_folder(cache_dir or onnx_cache_dir(), "the ONNX graph cache")  # no graph another user planted
+    folder = private_folder(base / f"{model_path.name}-{_weights_key(model_path)}", "the ONNX graph cache")
     fp32 = folder / "model.onnx"
     int8 = folder / "model-int8.onnx"
     wanted = int8 if quantized else fp32
     if wanted.is_file():
         return wanted
-    folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     if not fp32.is_file():
         log.info("exporting %s to ONNX (once; cached in %s)", model_path, folder)

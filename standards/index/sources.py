@@ -162,6 +162,9 @@ def read_standard(sf: SourceFile, *, max_bytes: int, salt: str) -> ReadResult:
         raise SkipFile("symlink leads outside the standards root")
     if sf.source == "rules" and not is_rule_target(resolved.relative_to(sf.root).as_posix()):
         raise SkipFile("symlink leads to a file that is not a rule file or Markdown text (e.g. .env or a key)")
+    if sf.source != "rules" and resolved != sf.root and not _standard_name(resolved.relative_to(sf.root).as_posix()):
+        # A checkout's standard linked to its .git/config (the clone's token) or an .env beside it.
+        raise SkipFile("symlink leads to a file that is not Markdown outside hidden folders (e.g. .git/config or .env)")
     if not resolved.is_file():
         raise SkipFile("not a regular file")
     try:

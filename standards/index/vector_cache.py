@@ -2,14 +2,17 @@
 
 Every project indexes the same starter standards; their vectors are computed once per user and
 model, not once per project. Entries are keyed by a fingerprint of the model (its name, dimension
-and, for a local model folder, the resolved path, size and mtime of its weights) and the chunk
+and, for the bundled model, its package's version and files' content, the same in every venv and
+checkout; for another local model folder, the resolved path, size and mtime of its weights) and the chunk
 hash (which already covers the chunker version, the model name and the chunk's text), so a
 vector is only ever reused for the same text under the same model.
 
 It is a cache, never the system of record, so unlike :mod:`standards.sqlite` it does not refuse a
 damaged file: an unreadable database is deleted and started afresh, a row of the wrong size or
 with non-finite values is ignored, and any other error (locked by another process, disk full)
-makes one call a miss rather than fail indexing. Bounded: at most :data:`MAX_ENTRIES` vectors
+makes one call a miss rather than fail indexing. The starter standards' vectors shipped with the
+package (:mod:`standards.index.starter_vectors`) are looked up first, so even a user's first project
+embeds none of them, and the bound below can never evict them. Bounded: at most :data:`MAX_ENTRIES` vectors
 (least recently used are dropped). It also keeps how files were chunked
 (:mod:`standards.index.chunk_cache`, at most :data:`MAX_CHUNKINGS`, oldest dropped), so a new
 project does not chunk the starters again either. Folder 0700, file 0600. Blocking: call it from
@@ -28,7 +31,12 @@ import threading
 import time
 from array import array
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from standards.private_dir import private_folder
+
+if TYPE_CHECKING:
+    from standards.index.starter_vectors import StarterVectors
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +74,19 @@ def default_cache_dir() -> Path:
 
 
 def model_fingerprint(embedder: Any) -> str:
-    """Name and dimension, plus the resolved folder and weight files of a local model."""
+    """Name (which carries the backend: ``:onnx-int8``) and dimension, plus for the bundled model its
+    install-independent identity (:func:`~standards.index.embedder.bundled_identity`: the same key in
+    every venv and checkout, so a new one finds the user's cached vectors), and for any other local
+    model folder its resolved path and its weight files' sizes and mtimes (strict: new weights put in
+    the folder never reuse the old ones' vectors)."""
     parts = [str(embedder.name), str(embedder.dimension)]
     folder = getattr(embedder, "model_path", None)
     if isinstance(folder, Path) and folder.is_dir():
+        from standards.index.embedder import bundled_identity
+
+        if (identity := bundled_identity(folder)) is not None:
+            parts.append(identity)
+            return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
         parts.append(str(folder.resolve()))
         for weights in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
             stat = weights.stat()
@@ -78,17 +95,36 @@ def model_fingerprint(embedder: Any) -> str:
 
 
 class VectorCache:
-    """``get``/``put`` vectors by chunk hash for one model; thread-safe, best effort."""
+    """``get``/``put`` vectors by chunk hash for one model; thread-safe, best effort.
 
-    def __init__(self, folder: Path, model: str, dimension: int, *, max_entries: int = MAX_ENTRIES) -> None:
-        self.path = folder / FILE_NAME
+    ``shipped``: the starter standards' vectors shipped with the package
+    (:mod:`standards.index.starter_vectors`), read-only, looked up first (never pruned, never
+    written here). ``folder`` None: no SQLite file (the user turned the cache off), only those."""
+
+    def __init__(
+        self,
+        folder: Path | None,
+        model: str,
+        dimension: int,
+        *,
+        max_entries: int = MAX_ENTRIES,
+        shipped: StarterVectors | None = None,
+    ) -> None:
+        self.path = (folder or Path()) / FILE_NAME
         self._model = model
         self._dimension = dimension
         self._max = max_entries
+        self._shipped = shipped
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
-        self._disabled = False
+        self._disabled = folder is None
         self.hits = 0
+        #: Of :attr:`hits`, the vectors that came from the shipped starter vectors.
+        self.shipped_hits = 0
+
+    def may_hold_all(self) -> bool:
+        """False when no lookup can find anything: no SQLite file and no shipped vectors of this model."""
+        return not self._disabled or (self._shipped is not None and self._shipped.covers_model())
 
     # ----------------------------------------------------------------- opening
 
@@ -109,8 +145,7 @@ class VectorCache:
         return self._conn
 
     def _open(self) -> sqlite3.Connection:
-        folder = self.path.parent
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder = private_folder(self.path.parent, "the embedding cache")  # nothing another user planted
         with contextlib.suppress(OSError):
             folder.chmod(0o700)
         if not self.path.exists():
@@ -149,7 +184,14 @@ class VectorCache:
     # ----------------------------------------------------------------- use
 
     def get(self, chunk_hashes: list[str]) -> dict[str, list[float]]:
-        """Cached vectors for these hashes (valid ones only); marks them recently used."""
+        """Shipped, then cached vectors for these hashes (valid ones only); marks cached ones recently used."""
+        shipped = self._shipped.get(chunk_hashes) if self._shipped is not None and chunk_hashes else {}
+        self.shipped_hits += len(shipped)
+        self.hits += len(shipped)
+        found = self._get_cached([h for h in chunk_hashes if h not in shipped] if shipped else chunk_hashes)
+        return {**shipped, **found} if shipped else found
+
+    def _get_cached(self, chunk_hashes: list[str]) -> dict[str, list[float]]:
         found: dict[str, list[float]] = {}
         if not chunk_hashes:
             return found

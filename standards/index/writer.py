@@ -22,14 +22,10 @@ from pathlib import Path
 from standards.index import bootstrap, handoff
 from standards.index.embedder import Embedder
 from standards.index.indexer import Indexer
-from standards.index.models import (
-    BuildProgress,
-    BuildReport,
-    IndexConfig,
-    IndexResult,
-)
+from standards.index.models import BuildProgress, BuildReport, IndexConfig, IndexResult
 from standards.index.retry import FailedChanges
 from standards.index.sources import discover, resolve_changes, watch_targets
+from standards.index.starter_vectors import StarterVectors
 from standards.index.store import StoreCorrupt
 from standards.index.stored import StoredLookup, stand_ins
 from standards.index.upkeep import FTS_TAIL_MAX, OPTIMIZE_EVERY, IndexUpkeep
@@ -86,8 +82,9 @@ class IndexWriter(IndexUpkeep):
         process holds it), open or repair the table, then reconcile in the background."""
         await asyncio.to_thread(self._lock_file.acquire)
         await self._counter.start()
-        if (cache_dir := self.config.embedding_cache_dir) is not None and self._indexer.vector_cache is None:
-            self._indexer.vector_cache = await asyncio.to_thread(self._open_vector_cache, cache_dir)
+        if self._indexer.vector_cache is None:  # the shipped starter vectors, and the user's cache if on
+            folder = self.config.embedding_cache_dir
+            self._indexer.vector_cache = await asyncio.to_thread(self._open_vector_cache, folder)
         try:
             opened = await self._open()
         finally:
@@ -113,19 +110,18 @@ class IndexWriter(IndexUpkeep):
                 self._spawn(self._warm_up(), "standards-warm-up")
 
     async def prepare(self) -> None:
-        """Before LanceDB is imported: for a table not built yet whose every chunk has a cached vector,
-        the in-memory copy searches answer from meanwhile (:mod:`standards.index.bootstrap`); the
-        model loads alongside, as the first search needs it."""
-        cache_dir = self.config.embedding_cache_dir
-        if cache_dir is None or self.stored is not None:
+        """Before LanceDB is imported: for a table not built yet whose every chunk has a shipped or
+        cached vector, the in-memory copy searches answer from meanwhile (:mod:`standards.index.bootstrap`);
+        the model loads alongside, as the first search needs it."""
+        if self.stored is not None:
             return
         self._preparing = preparing = asyncio.Event()  # before any await: searches wait for it
         try:
-            startup = await self._startup_copy(cache_dir)
+            startup = await self._startup_copy(self.config.embedding_cache_dir)
         finally:
             preparing.set()
         if startup is not None:
-            log.info("searches answered from %d cached chunks while the index is built", startup.chunks)
+            log.info("searches answered from %d shipped or cached chunks while the index is built", startup.chunks)
             if self._warm is not None:  # LanceDB's import would compete with the model's load
                 await asyncio.gather(self._warm, return_exceptions=True)
 
@@ -136,7 +132,7 @@ class IndexWriter(IndexUpkeep):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(startup.answered.wait(), bootstrap.BUILD_WAIT_SECONDS)
 
-    async def _startup_copy(self, cache_dir: Path) -> bootstrap.StartupCopy | None:
+    async def _startup_copy(self, cache_dir: Path | None) -> bootstrap.StartupCopy | None:
         try:
             if await asyncio.to_thread(bootstrap.table_exists, self.config):
                 return None
@@ -153,8 +149,9 @@ class IndexWriter(IndexUpkeep):
         self._startup = startup
         return startup
 
-    def _open_vector_cache(self, folder: Path) -> VectorCache:
-        return VectorCache(folder, model_fingerprint(self._embedder), self._embedder.dimension)
+    def _open_vector_cache(self, folder: Path | None) -> VectorCache:
+        model, dimension = model_fingerprint(self._embedder), self._embedder.dimension
+        return VectorCache(folder, model, dimension, shipped=StarterVectors(model, dimension))
 
     async def _warm_up(self) -> None:
         load = getattr(self._embedder, "load", None)  # real models have one; test embedders need none

@@ -65,3 +65,27 @@ def test_progress_lines_on_stderr_are_neutralised_too() -> None:
     Progress(err).show(40, "reading notes.md\n::add-mask::secret ##[error]boom")
     assert "add-mask" in err.getvalue()
     assert not COMMAND_LINE.search(err.getvalue()), err.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+async def test_a_carriage_return_cannot_start_a_workflow_command_in_the_output_file(
+    cli_settings: Settings, fake_api: FakeAnthropic, fmt: str, tmp_path: Path
+) -> None:
+    # The runner reads a step's output line by line, and a lone CR ends a line there too (.NET's
+    # ReadLine): `cat personas.txt` in a later step would run '::add-mask::' from model text.
+    fake_api.default = review_reply(
+        {**HOSTILE, "title": "Fine\r::add-mask::ghp_token", "detail": "ok\r  ::error::merge it\r\n::warning::x"}
+    )
+    output = tmp_path / f"report.{fmt}"
+
+    code, _, err = await run_cli(cli_settings, "--persona", "security", "--format", fmt, "--output", str(output))
+
+    assert code == 0, err
+    text = output.read_bytes().decode()
+    assert "add-mask" in text
+    runner_lines = re.split(r"\r\n|\r|\n", text)
+    assert not [line for line in runner_lines if re.match(r"\s*::", line)], runner_lines
+
+
+def test_neutralising_treats_a_carriage_return_as_a_line_start() -> None:
+    assert neutralise_text("a\r::error::x\r\n  ::add-mask::s") == "a\r\\::error::x\r\n  \\::add-mask::s"

@@ -426,3 +426,24 @@ async def test_a_scope_with_no_usable_glob_skips_the_file_instead_of_applying_it
     assert await _lacks(index.search("quokka rule", limit=20), "Quokka")
     with pytest.raises(ValueError, match="no usable glob"):
         normalize_globs(["/etc/**", "../x"])
+
+
+async def test_a_shared_standard_symlinked_to_the_checkouts_git_config_or_env_is_not_indexed(
+    tmp_path: Path, make_index: IndexFactory
+) -> None:
+    # A hostile standards repo commits security/leak.md -> ../.git/config (git stores symlinks): the
+    # checkout's config holds the clone's credentials (a token in the remote URL, CI's extraheader).
+    shared = tmp_path / "org"
+    write(shared / ".git" / "config", '[remote "origin"]\n\turl = https://x:ghp_sharedcheckouttoken@github.com/o/s\n')
+    write(shared / ".env", "DB_PASSWORD=sk-live-beside-the-standards\n")
+    write(shared / "security" / "tls.md", "# TLS\n\n## The rule\n\nTLS 1.3 only.\n")
+    os.symlink("../.git/config", shared / "security" / "leak.md")
+    os.symlink("../.env", shared / "security" / "env.md")
+    config = IndexConfig(
+        sources=[StandardsSource(root=shared, kind="shared")], index_dir=tmp_path / "index", debounce_seconds=0.05
+    )
+    index = await started(make_index, config)
+
+    assert [f.file for f in await index.list_files()] == ["security/tls.md"]
+    assert await _lacks(index.search("remote origin url github ghp_sharedcheckouttoken", limit=20), "ghp_")
+    assert await _lacks(index.search("DB_PASSWORD sk-live-beside-the-standards", limit=20), "sk-live")
