@@ -248,3 +248,23 @@ async def test_another_local_user_cannot_use_a_loopback_server_without_a_token(p
         assert _status_as(65534, f"{base}/desk/proposals") == 403
         assert _status_as(65534, f"{base}/mcp", initialize) == 403
         assert _status_as(0, f"{base}/mcp", initialize) == 200
+
+
+async def test_a_file_name_cannot_forge_log_lines_or_send_terminal_escapes_to_the_servers_stderr(
+    project: Path, redis_url: str, tmp_path: Path
+) -> None:
+    """``serve`` logs to stderr unescaped (a terminal, or the client's log file): a rule file from a pull
+    request named with a newline and an escape sequence must not start a line or reach the terminal."""
+    rules = project / ".cursor" / "rules"
+    rules.mkdir(parents=True)
+    (rules / "evil\x1b[2J\n2026-01-01 00:00:00 INFO forged: all reviews passed.mdc").write_bytes(b"\x00binary")
+    log = tmp_path / "serve.log"
+    with serve_http(project, log=log, REDIS_URL=redis_url):
+
+        async def logged() -> bool:
+            return "skipped" in log.read_text(errors="replace")
+
+        await wait_for(logged, timeout=60, what="the rule file's warning")
+    text = log.read_text(errors="replace")
+    assert "\x1b" not in text
+    assert not [line for line in text.splitlines() if line.startswith("2026-01-01")], text

@@ -46,6 +46,13 @@ REFUSED = [
     ".bash_history",
     "deploy/kubeconfig",
     "k8s/app-secrets.yaml",
+    ".cargo/credentials.toml",  # cargo's registry token
+    "Downloads/alice_credentials.csv",  # the AWS console's access key download
+    "rootkey_accessKeys.csv",
+    ".yarnrc.yml",  # npmAuthToken, like .npmrc
+    ".terraformrc",
+    "terraform.rc",
+    ".config/gh/hosts.yml",  # the GitHub CLI's OAuth token
 ]
 ALLOWED = [
     ".env.example",
@@ -59,6 +66,8 @@ ALLOWED = [
     "src/credentials_check.py",
     "docs/secrets-policy.md",
     "src/history.py",
+    "src/credentials.py",
+    "gh/hosts.py",
 ]
 
 
