@@ -92,9 +92,15 @@ SECRET_FILES = (
     ".yarnrc.yml",
     ".terraformrc",
     "terraform.rc",
+    # MCP client configs carry each server's env, API keys included (.cursor/mcp.json, .vscode/mcp.json,
+    # Claude Code's .mcp.json, Claude Desktop's config)
+    "mcp.json",
+    ".mcp.json",
+    "claude_desktop_config.json",
 )
-#: Files secret by folder and name (the last two path parts, lower case): the GitHub CLI's token.
-SECRET_PATHS = frozenset({"gh/hosts.yml", "gh/hosts.yaml"})
+#: Files secret by folder and name (the last two path parts, lower case): the GitHub CLI's token, Claude
+#: Code's personal settings (their env holds keys).
+SECRET_PATHS = frozenset({"gh/hosts.yml", "gh/hosts.yaml", ".claude/settings.local.json"})
 #: Folders (any depth, case-insensitive) whose every file is refused: SSH, GnuPG, cloud CLI config.
 SECRET_DIRS = frozenset({".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", "gcloud"})
 SECRET_FILE_EXCEPTIONS = (

@@ -53,6 +53,11 @@ REFUSED = [
     ".terraformrc",
     "terraform.rc",
     ".config/gh/hosts.yml",  # the GitHub CLI's OAuth token
+    ".cursor/mcp.json",  # MCP client configs hold the servers' env: the README puts ANTHROPIC_API_KEY there
+    ".vscode/mcp.json",
+    ".mcp.json",
+    ".claude/settings.local.json",
+    "claude_desktop_config.json",
 ]
 ALLOWED = [
     ".env.example",
@@ -68,6 +73,8 @@ ALLOWED = [
     "src/history.py",
     "src/credentials.py",
     "gh/hosts.py",
+    "src/mcp_server.py",
+    ".claude/settings.json",
 ]
 
 
