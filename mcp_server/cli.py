@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import logging
 import sys
@@ -361,7 +362,19 @@ async def _worker(settings: Settings) -> int:
             "export REDIS_URL=redis://host:6379/0 (the embedded default needs no separate worker).\n"
         )
         return 2
-    async with open_worker_deps(settings) as deps:
+    from redis.exceptions import RedisError
+
+    from worker.queue import describe_redis
+
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            deps = await stack.enter_async_context(open_worker_deps(settings))
+        except (OSError, RedisError) as exc:  # Redis down at start: say so (later outages are ridden out)
+            sys.stderr.write(
+                f"personas worker: cannot reach Redis at {describe_redis(settings.redis_url)} ({exc}). "
+                "Start Redis there or fix REDIS_URL, then start the worker again.\n"
+            )
+            return 2
         worker = build_worker(
             settings.redis_url,
             deps,
