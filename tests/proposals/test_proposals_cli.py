@@ -45,3 +45,19 @@ def test_approve_without_a_server_says_once_when_it_is_indexed(seeded: str, caps
     out = capsys.readouterr().out
     assert "watcher" not in out  # no server, no watcher: it used to say both that and the note below
     assert out.count("indexed when the server next starts") == 1, out
+
+
+def test_request_changes_with_redis_down_names_it_without_a_traceback(
+    seeded: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.redis_process import free_port
+
+    port = free_port()  # nothing listens there
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{port}/0")
+    assert main(["standards", "request-changes", seeded, "--feedback", "add an example"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"personas standards request-changes: The job queue is unavailable: cannot reach Redis at 127.0.0.1:{port}"
+        in err
+    )
+    assert "Traceback" not in err
