@@ -122,6 +122,10 @@ class VectorCache:
         #: Of :attr:`hits`, the vectors that came from the shipped starter vectors.
         self.shipped_hits = 0
 
+    def stores_vectors(self) -> bool:
+        """Whether :meth:`put` keeps vectors (a user cache is on and usable)."""
+        return not self._disabled
+
     def may_hold_all(self) -> bool:
         """False when no lookup can find anything: no SQLite file and no shipped vectors of this model."""
         return not self._disabled or (self._shipped is not None and self._shipped.covers_model())
