@@ -28,6 +28,8 @@ UNFINISHED_WORKER = (
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from mcp_server.cli_args import port_number, whole_number
+
     parser = argparse.ArgumentParser(
         prog="personas",
         description="Specialist AI reviewers that know your team's engineering standards, over MCP.",
@@ -37,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="Run the MCP server (stdio by default).")
     serve.add_argument("--http", action="store_true", help="Serve streamable HTTP instead of stdio.")
     serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default: loopback).")
-    serve.add_argument("--port", type=int, default=8765, help="HTTP port (default: 8765).")
+    serve.add_argument("--port", type=port_number, default=8765, help="HTTP port (default: 8765).")
     serve.add_argument(
         "--remote-clients",
         action="store_true",
@@ -77,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     desk = sub.add_parser("desk", help="Serve the review desk web page (proposals, reviews, ops, standards).")
     desk.add_argument("--host", default="127.0.0.1", help="Bind address (default: loopback; others need a token).")
-    desk.add_argument("--port", type=int, default=8766, help="Port (default: 8766).")
+    desk.add_argument("--port", type=port_number, default=8766, help="Port (default: 8766).")
     desk.add_argument("--open", action="store_true", help="Open the page in the default browser.")
 
     sub.add_parser("worker", help="Run a standalone worker on REDIS_URL (scale out by starting more).")
@@ -87,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     jobs_list = jobs_sub.add_parser("list", help="Recent jobs, newest first.")
     jobs_list.add_argument("--status", choices=["pending", "running", "complete", "failed", "cancelled"])
     jobs_list.add_argument("--persona", help="Only this persona, e.g. security.")
-    jobs_list.add_argument("--limit", type=int, default=20, help="How many (default 20, max 100).")
+    jobs_list.add_argument("--limit", type=whole_number(1, 100), default=20, help="How many (default 20, max 100).")
     jobs_sub.add_parser("show", help="One job: progress, result or error.").add_argument("job_id")
     jobs_sub.add_parser("cancel", help="Cancel a pending or running job.").add_argument("job_id")
     jobs_sub.add_parser("stats", help="Database health and per-persona usage.")
@@ -132,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(args: argparse.Namespace) -> int:
     from mcp_server.log_setup import configure_logging
-    from mcp_server.settings import SettingsError, load_settings
+    from mcp_server.settings_load import SettingsError, load_settings
     from standards.db import StoreError
     from standards.sqlite import DatabaseUnusableError
 
@@ -285,19 +287,25 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker
         )
     else:
         coro = server.run_stdio_async()
-    await run_until_signal(
-        asyncio.create_task(coro, name="mcp-server"),
-        command="personas serve",
-        unfinished=UNFINISHED_SERVER,
-        closed=closed,
-        stop=stop,
-    )
+    from mcp_server.http import BindError
+
+    try:
+        await run_until_signal(
+            asyncio.create_task(coro, name="mcp-server"),
+            command="personas serve",
+            unfinished=UNFINISHED_SERVER,
+            closed=closed,
+            stop=stop,
+        )
+    except BindError as exc:
+        sys.stderr.write(f"personas serve: {exc}\n")
+        return 2
     return 0
 
 
 async def _desk(settings: Settings, *, host: str, port: int, open_browser: bool) -> int:
     from mcp_server.desk.serve import run_desk
-    from mcp_server.http import HttpConfigError, check_bind
+    from mcp_server.http import BindError, HttpConfigError, check_bind
 
     token = settings.http_token.get_secret_value() if settings.http_token else None
     try:
@@ -315,8 +323,8 @@ async def _desk(settings: Settings, *, host: str, port: int, open_browser: bool)
             unfinished=UNFINISHED_SERVER,
             stop=stop,
         )
-    except OSError as exc:
-        sys.stderr.write(f"personas desk: cannot serve on {host}:{port}: {exc.strerror or exc}. Pick another --port.\n")
+    except BindError as exc:
+        sys.stderr.write(f"personas desk: {exc}\n")
         return 2
     return 0
 

@@ -34,9 +34,14 @@ def _folder(name: str, folder: os.PathLike[str], kind: str, max_files: int) -> C
     from pathlib import Path
 
     root = Path(folder)
+    setting = "PERSONAS_STANDARDS_DIR" if kind == "project" else "PERSONAS_SHARED_STANDARDS_DIRS"
+    if root.exists() and not root.is_dir():
+        return Check(name, False, f"{root} is a file, not a folder", f"point {setting} at a folder", warning=True)
     if not root.is_dir():
-        fix = "personas init creates it" if kind == "project" else "check PERSONAS_SHARED_STANDARDS_DIRS"
-        return Check(name, kind == "project", f"{root} does not exist", fix, warning=kind != "project")
+        detail = f"{root} does not exist" + (
+            " (the first approval or `personas standards add` creates it)" if kind == "project" else ""
+        )
+        return Check(name, kind == "project", detail, f"check {setting}", warning=kind != "project")
     cuts = WalkCuts()
     count = len(discover_under(kind, root.resolve(), "", max_files=max_files, cuts=cuts))
     if cuts.messages:
@@ -66,4 +71,13 @@ def _agents(settings: Settings) -> Check:
     files = subagent_files(settings.project_root)
     if not files:
         return Check("claude subagents", True, "none in .claude/agents")
-    return Check("claude subagents", True, f"{len(files)} loaded as personas: " + ", ".join(p.stem for p in files))
+    from personas.registry import PersonaRegistry
+
+    registry = PersonaRegistry.load(settings.personas_dir, claude_root=settings.project_root)
+    loaded = [p.id for p in registry.all() if p.origin == "claude"]
+    detail = f"{len(files)} in .claude/agents; {len(loaded)} loaded as personas" + (
+        f": {', '.join(loaded)}" if loaded else ""
+    )
+    if exported := sorted({p.stem for p in files} & {p.id for p in registry.all() if p.origin != "claude"}):
+        detail += f"; {len(exported)} named like a persona of this server, which wins: {', '.join(exported)}"
+    return Check("claude subagents", True, detail)

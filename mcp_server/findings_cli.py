@@ -12,6 +12,7 @@ import getpass
 import json
 from typing import Any, TextIO
 
+from mcp_server.cli_args import whole_number
 from mcp_server.settings import Settings
 from worker.dismissals import DismissalStore, dismiss
 from worker.models import iso_utc
@@ -27,7 +28,7 @@ def add_findings_parser(sub: Any) -> None:
     dismissing.add_argument("--by", help="Who dismisses it (default: your login name).")
     listing = actions.add_parser("list", help="Dismissed findings, newest first.")
     listing.add_argument("--persona", help="Only this persona's.")
-    listing.add_argument("--limit", type=int, default=50, help="How many (default 50, max 500).")
+    listing.add_argument("--limit", type=whole_number(1, 500), default=50, help="How many (default 50, max 500).")
     actions.add_parser("restore", help="Undo a dismissal: the finding is reported again.").add_argument(
         "fingerprint", help="The dismissed finding id (personas findings list shows them)."
     )

@@ -159,6 +159,7 @@ async def serve_http(
     """Serve until ``stop`` is set, then shut down as :func:`serve_until` says (the app's lifespan
     shutdown closes the server's resources in order)."""
     app = http_app(server, host=host, token=token, desk=desk, remote_clients=remote_clients)
+    sock = listening_socket(host, port)  # before the log line and the lifespan: a taken port opens nothing
     web = web_server(app, host=host, port=port, lifespan="on")
     log.info(
         "serving MCP over streamable HTTP at http://%s:%d/mcp%s",
@@ -166,8 +167,30 @@ async def serve_http(
         port,
         " (bearer token)" if token else "",
     )
-    await serve_until(web, stop)
+    await serve_until(web, stop, sockets=[sock])
     log.info("HTTP server stopped")
+
+
+class BindError(HttpConfigError):
+    """The address cannot be listened on (port taken, not permitted, no such address)."""
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """Bind ``host:port`` the way uvicorn does, but fail with a :class:`BindError` saying what to do
+    (uvicorn logs the error and calls ``sys.exit``: a traceback through our command)."""
+    sock = socket.socket(family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        raise BindError(
+            f"cannot listen on {host}:{port}: {reason}. Stop what uses that port or pick another with --port "
+            "(ports below 1024 need root)."
+        ) from exc
+    sock.set_inheritable(True)
+    return sock
 
 
 def web_server(app: ASGIApp, *, host: str, port: int, lifespan: Literal["on", "off"]) -> uvicorn.Server:

@@ -25,14 +25,24 @@ class _StderrHandler(logging.StreamHandler[Any]):
         pass  # always the current sys.stderr
 
 
+class _OneLineFormatter(logging.Formatter):
+    """A record's message on one line with control characters escaped (``\\n``, ``\\x1b``): messages
+    quote file names, git errors and model text, and ``serve``'s stderr is not escaped otherwise (a
+    file named ``x\\n… INFO forged`` would forge a log line, an escape sequence reach the terminal).
+    A traceback keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        from standards.control_chars import one_line
+
+        record.message = one_line(record.message)
+        return super().formatMessage(record)
+
+
 def configure_logging(level: str) -> None:
     """Root logging at ``level`` to the current stderr, the chatty libraries held at WARNING."""
-    logging.basicConfig(
-        handlers=[_StderrHandler()],
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
+    handler = _StderrHandler()
+    handler.setFormatter(_OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(handlers=[handler], level=level, force=True)
     for noisy in ("httpx", "httpcore", "arq.worker" if level != "DEBUG" else ""):
         if noisy:
             logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

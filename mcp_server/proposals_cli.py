@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from pydantic import BaseModel
 
+from mcp_server.cli_args import whole_number
 from mcp_server.settings import Settings
 from standards.curation.models import ProposalError, UnknownProposalError
 
@@ -36,7 +37,7 @@ def add_standards_parser(sub: Any) -> None:
     listing = actions.add_parser("list", help="Proposals, most recently changed first.")
     listing.add_argument("--status", choices=STATUSES, default="open", help="Which (default: open).")
     listing.add_argument("--domain", help="Only this domain.")
-    listing.add_argument("--limit", type=int, default=50, help="How many (default 50).")
+    listing.add_argument("--limit", type=whole_number(1, 200), default=50, help="How many (default 50, max 200).")
     actions.add_parser("show", help="One proposal: content, and the diff of an update.").add_argument("proposal_id")
     approve = actions.add_parser("approve", help="Write the standard and mark the proposal approved.")
     approve.add_argument("proposal_id")

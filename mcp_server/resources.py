@@ -19,6 +19,7 @@ from worker.errors import JobRequestError, UnknownJobError
 from worker.models import JobReport
 
 JSON = "application/json"
+MAX_JOBS_LISTED = 100  # as list_persona_jobs
 
 
 def register_job_resources(server: MCPServer) -> None:
@@ -50,6 +51,8 @@ def register_job_resources(server: MCPServer) -> None:
     async def recent_jobs(
         ctx: AppContext, status: str | None = None, persona: str | None = None, limit: str = "20"
     ) -> str:
+        if not limit.strip().removeprefix("-").isdigit():  # say so, not Python's int() message
+            raise ResourceError(f"Bad jobs query: limit must be a whole number (1-{MAX_JOBS_LISTED}), got {limit!r}.")
         try:
             jobs = await app_state(ctx).jobs.list_jobs(status=status, persona=persona, limit=int(limit))
         except (JobRequestError, ValueError) as exc:

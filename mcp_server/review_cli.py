@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from mcp_server.cli_args import positive_seconds
 from mcp_server.settings import Settings
 from personas.changes.git import ChangesError, run_git
 from personas.registry import PersonaRegistry
@@ -32,7 +33,7 @@ DEFAULT_TASK = "Review this change for problems in your domains: bugs, risks and
 NO_API_KEY = (
     "personas review: ANTHROPIC_API_KEY is not set, so no model can run the review; nothing was reviewed (exit 2). "
     "Set ANTHROPIC_API_KEY (in CI: a repository secret). Without a key, agent-personas only hands out briefings "
-    "for your assistant to apply through the MCP tools; see 'Without an API key' in the README.\n"
+    "for your assistant to apply through the MCP tools; see 'Personas' in the README.\n"
 )
 INDEX_WAIT_SECONDS = 600.0
 EXIT_ERROR = 2
@@ -62,7 +63,9 @@ def add_review_parser(sub: Any) -> None:
     review.add_argument("--min-severity", choices=SEVERITY_ORDER, help="Report only findings at or above this.")
     review.add_argument("--cited-only", action="store_true", help="Report only findings citing a team standard.")
     review.add_argument("--priority", choices=["low", "normal", "high"], default="normal")
-    review.add_argument("--timeout", type=float, help="Give up after this many seconds (default: job timeout + 60).")
+    review.add_argument(
+        "--timeout", type=positive_seconds, help="Give up after this many seconds (default: job timeout + 60)."
+    )
     review.add_argument(
         "--allow-persona-changes",
         action="store_true",

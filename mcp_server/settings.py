@@ -2,7 +2,8 @@
 
 Relative paths are resolved against ``project_root``. Every field documents its environment
 variable; the README's configuration table mirrors this file. One concern (the configuration
-surface), past 400 lines because every setting carries its validation and its documentation.
+surface), past 400 lines because every setting carries its validation and its documentation;
+reading it from the environment with readable errors is :mod:`mcp_server.settings_load`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from pydantic import (
     ModelWrapValidatorHandler,
     PrivateAttr,
     SecretStr,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -394,40 +394,3 @@ class Settings(BaseSettings):
 def _under(root: Path, path: Path) -> Path:
     path = path.expanduser()
     return (path if path.is_absolute() else root / path).resolve()
-
-
-class SettingsError(Exception):
-    """Invalid configuration; the message names the environment variable and what to do."""
-
-
-def env_var_for(field_name: str) -> str:
-    field = Settings.model_fields.get(field_name)
-    alias = field.validation_alias if field is not None else None
-    if isinstance(alias, AliasChoices):
-        first = alias.choices[0]
-        if isinstance(first, str):
-            return first
-    return f"{ENV_PREFIX}{field_name.upper()}"
-
-
-_USERINFO_PASSWORD = re.compile(r":[^:@/\s]*@")
-
-
-def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment, turning validation errors into one readable message."""
-    try:
-        return Settings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        lines = []
-        for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "?"
-            value = error.get("input")
-            secret = field in Settings.model_fields and "SecretStr" in str(Settings.model_fields[field].annotation)
-            if isinstance(value, str):
-                value = _USERINFO_PASSWORD.sub(":***@", value)  # 'redis//:pw@host' is a typo, not a secret to print
-            shown = "" if isinstance(value, dict) or secret else f"={value!r}"  # never echo a password or key
-            lines.append(f"  {env_var_for(field)}{shown}: {error['msg']}")
-        raise SettingsError(
-            "Invalid configuration:\n" + "\n".join(lines) + "\nFix or unset these environment variables "
-            "(see the Configuration table in README.md)."
-        ) from exc

@@ -125,7 +125,11 @@ class PersonaRegistry:
                     log.error("Skipping Claude Code subagent: %s", exc)
                     errors.append(str(exc))
                     continue
-                if persona.id in personas:  # e.g. our own personas exported with `personas export --claude`
+                if persona.id in personas:
+                    if persona.system_prompt.strip() == personas[persona.id].system_prompt.strip():
+                        # our own persona, exported with `personas export --claude`: nothing to tell anyone
+                        log.debug("Claude Code subagent %s: an export of the %r persona", path.name, persona.id)
+                        continue
                     ignored = [f"{path.name}: skipped, the {persona.id!r} persona of this server has that name"]
                 elif clash := tool_name_clash(personas, persona):
                     log.error("Skipping Claude Code subagent: %s", clash)

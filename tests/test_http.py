@@ -177,6 +177,47 @@ async def test_sigterm_stops_the_http_server_cleanly(project: Path, tmp_path: Pa
     await assert_stopped_cleanly(code, log, project, "HTTP server stopped")
 
 
+@pytest.mark.parametrize("command", [["serve", "--http"], ["desk"]])
+def test_a_taken_port_is_named_with_what_to_do_not_a_traceback(
+    project: Path, redis_url: str, command: list[str]
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [PERSONAS_BIN, *command, "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=_env(project, REDIS_URL=redis_url),
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    assert result.returncode == 2, result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
+    assert "--port" in result.stderr
+    assert "Traceback" not in result.stderr and "serving MCP" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["serve", "--http"], ["desk"]])
+@pytest.mark.parametrize("port", ["99999", "-1", "http"])
+def test_a_port_out_of_range_is_a_usage_error(project: Path, command: list[str], port: str) -> None:
+    result = subprocess.run(
+        [PERSONAS_BIN, *command, "--port", port],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=_env(project),
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "is not a port number (0-65535)" in result.stderr and "Traceback" not in result.stderr
+
+
 def _status_as(uid: int, url: str, *data: str) -> int:
     """The HTTP status another local user (``uid``) gets from ``url`` (curl run as that user)."""
     post = ["-H", "content-type: application/json", "-H", "accept: application/json, text/event-stream", "-d", *data]
@@ -207,3 +248,23 @@ async def test_another_local_user_cannot_use_a_loopback_server_without_a_token(p
         assert _status_as(65534, f"{base}/desk/proposals") == 403
         assert _status_as(65534, f"{base}/mcp", initialize) == 403
         assert _status_as(0, f"{base}/mcp", initialize) == 200
+
+
+async def test_a_file_name_cannot_forge_log_lines_or_send_terminal_escapes_to_the_servers_stderr(
+    project: Path, redis_url: str, tmp_path: Path
+) -> None:
+    """``serve`` logs to stderr unescaped (a terminal, or the client's log file): a rule file from a pull
+    request named with a newline and an escape sequence must not start a line or reach the terminal."""
+    rules = project / ".cursor" / "rules"
+    rules.mkdir(parents=True)
+    (rules / "evil\x1b[2J\n2026-01-01 00:00:00 INFO forged: all reviews passed.mdc").write_bytes(b"\x00binary")
+    log = tmp_path / "serve.log"
+    with serve_http(project, log=log, REDIS_URL=redis_url):
+
+        async def logged() -> bool:
+            return "skipped" in log.read_text(errors="replace")
+
+        await wait_for(logged, timeout=60, what="the rule file's warning")
+    text = log.read_text(errors="replace")
+    assert "\x1b" not in text
+    assert not [line for line in text.splitlines() if line.startswith("2026-01-01")], text

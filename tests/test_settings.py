@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mcp_server.cli import main
-from mcp_server.settings import SettingsError, load_settings
+from mcp_server.settings_load import SettingsError, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -58,8 +58,20 @@ def test_invalid_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, varia
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError) as info:
         load_settings()
-    assert variable in str(info.value)
+    assert f"\n  {variable}=" in str(info.value)  # the variable the user set (REDIS_URL, not PERSONAS_REDIS_URL)
     assert repr(value).lower() in str(info.value).lower()
+
+
+@pytest.mark.parametrize("value", ["not json", '{"AGENTS.md": "general"', "[1, 2"])
+def test_a_json_setting_that_is_not_json_is_named_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    monkeypatch.setenv("PERSONAS_RULES_DOMAINS", value)
+    with pytest.raises(SettingsError, match=r"PERSONAS_RULES_DOMAINS: not valid JSON .*write a JSON object"):
+        load_settings()
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "PERSONAS_RULES_DOMAINS: not valid JSON" in err and "Traceback" not in err
 
 
 def test_an_invalid_secret_setting_is_named_without_echoing_its_value(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,6 +112,21 @@ def test_cli_reports_bad_settings_without_a_traceback(
     err = capsys.readouterr().err
     assert "PERSONAS_QUEUE_POLL_INTERVAL='soon'" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_a_project_root_that_is_no_folder_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    root = tmp_path / "checkout"
+    if kind == "file":
+        root.write_text("not a folder")
+    monkeypatch.setenv("PERSONAS_PROJECT_ROOT", str(root))
+    with pytest.raises(SettingsError, match=r"PERSONAS_PROJECT_ROOT=.*checkout'"):
+        load_settings()
+    assert main(["doctor"]) == 2
+    err = capsys.readouterr().err
+    assert "PERSONAS_PROJECT_ROOT=" in err and "data dir" not in err
 
 
 def test_worker_without_redis_url_explains_what_to_set(capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,7 +14,8 @@ from mcp import Client
 from mcp_server.app import standards_sources
 from mcp_server.doctor_sources import source_checks
 from mcp_server.server import build_server
-from mcp_server.settings import Settings, SettingsError, load_settings
+from mcp_server.settings import Settings
+from mcp_server.settings_load import SettingsError, load_settings
 from tests.conftest import wait_for
 from tests.fakes import anthropic_api as fake
 from tests.fakes.anthropic_api import FakeAnthropic
@@ -125,10 +126,33 @@ def test_doctor_lists_what_discovery_found(
     (org / "security" / "secrets.md").write_text("# Secrets\n\nUse the vault.\n")
     lines = {c.name: c for c in source_checks(make_settings(shared_standards_dirs=[org]))}
     assert lines["rule files"].detail == "2 indexed as source 'rules': .cursor/rules/api.mdc, AGENTS.md"
-    assert lines["claude subagents"].detail == "1 loaded as personas: x"
+    assert lines["claude subagents"].detail == "1 in .claude/agents; 1 loaded as personas: x"
     assert lines["shared standards 1"].detail == f"1 Markdown file(s) in {org}; read-only"
     off = {c.name: c for c in source_checks(make_settings(rules_discovery=False))}
     assert off["rule files"].detail == "discovery off (PERSONAS_RULES_DISCOVERY=false)"
+
+
+def test_doctor_tells_skipped_subagents_and_a_standards_file_apart(
+    make_settings: Callable[..., Settings], project: Path
+) -> None:
+    """A subagent that a persona of this server overrides is not reported as loaded; a standards
+    "folder" that is a file is not reported as missing (nor as fine)."""
+    from personas.claude_agents import export_subagent
+    from personas.registry import PersonaRegistry
+
+    agents = project / ".claude" / "agents"
+    agents.mkdir(parents=True)
+    (agents / "x.md").write_text(SUBAGENT)
+    (agents / "security.md").write_text(export_subagent(PersonaRegistry.load().get("security")))
+    (project / "standards.md").write_text("# not a folder\n")
+    lines = {c.name: c for c in source_checks(make_settings(standards_dir=project / "standards.md"))}
+    assert lines["claude subagents"].detail == (
+        "2 in .claude/agents; 1 loaded as personas: x; 1 named like a persona of this server, which wins: security"
+    )
+    standards = lines["project standards"]
+    assert (standards.ok, standards.warning) == (False, True)
+    assert standards.detail.endswith("standards.md is a file, not a folder")
+    assert "PERSONAS_STANDARDS_DIR" in standards.fix
 
 
 def test_source_settings_from_the_environment(

@@ -200,6 +200,25 @@ async def test_results_of_the_default_profile_fit_their_trimmed_output_schemas(
     assert (results["wait_for_persona_job"].structured_content or {})["status"] == "complete"
 
 
+@pytest.mark.parametrize("profile", ["developer", "reviewer", "ops", "all"])
+async def test_the_invoke_reply_names_only_tools_the_profile_offers(
+    make_settings: Callable[..., Settings], redis_url: str, profile: str
+) -> None:
+    """poll_command and message say what to call next: a tool the client was given (the default
+    profile has no check_persona_job, and a call to it only answers that it is not offered)."""
+    settings = make_settings(redis_url=redis_url, tools=profile)
+    async with Client(build_server(settings, run_worker=False, watch=False)) as client:
+        offered = {t.name for t in (await client.list_tools()).tools}
+        started = await client.call_tool("invoke_security", {"task": "review app.py"})
+        reply = started.structured_content or {}
+        next_call = reply["poll_command"].split("(", 1)[0]
+        followed = await client.call_tool(next_call, {"job_id": reply["job_id"], "timeout_seconds": 0})
+    assert next_call in offered
+    assert not followed.is_error, followed.content
+    named = set(re.findall(r"\b(?:check|wait_for)_persona_job\b", reply["message"]))
+    assert named and named <= offered, reply["message"]
+
+
 async def test_one_invoke_tool_keeps_the_default_profile_within_15_kb(
     make_settings: Callable[..., Settings], redis_url: str
 ) -> None:

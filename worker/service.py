@@ -255,9 +255,10 @@ class JobService:
             job_id=job.id,
             persona=job.persona,
             estimated_duration_seconds=estimate,
-            poll_command=f"check_persona_job(job_id='{job.id}')",
-            message=f"{name} started (about {estimate} s). Poll check_persona_job every few seconds, "
-            f"or call wait_for_persona_job(job_id='{job.id}') to wait for it.",
+            # wait_for_persona_job is in every tool profile; check_persona_job only in ops and all.
+            poll_command=f"wait_for_persona_job(job_id='{job.id}')",
+            message=f"{name} started (about {estimate} s). Call wait_for_persona_job(job_id='{job.id}') "
+            "until it finishes: it returns as soon as the job does, or with its progress to show meanwhile.",
         )
 
     async def _storing(self, write: Awaitable[T]) -> T:

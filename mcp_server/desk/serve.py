@@ -44,10 +44,11 @@ async def run_desk(settings: Settings, *, host: str, port: int, open_browser: bo
     jobs) and serve the desk until ``stop`` is set; then shut down like ``serve --http``
     (:func:`mcp_server.http.serve_until`) and close the state."""
     from mcp_server.app import open_app
-    from mcp_server.http import serve_until, web_server
+    from mcp_server.http import listening_socket, serve_until, web_server
     from personas.registry import PersonaRegistry
 
     token = settings.http_token.get_secret_value() if settings.http_token else None
+    sock = listening_socket(host, port)  # first: a taken port opens nothing
     personas = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
     async with open_app(settings, personas) as state:
         app = build_desk(lambda: state, host=host, token=token)
@@ -56,7 +57,6 @@ async def run_desk(settings: Settings, *, host: str, port: int, open_browser: bo
 
             app = SameUserOnly(app)
         web = web_server(app, host=host, port=port, lifespan="off")
-        sock = web.config.bind_socket()  # bind now: a taken port fails here, with the OSError
         url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
         serving = asyncio.create_task(serve_until(web, stop, sockets=[sock]), name="desk-http")
         log.warning("the desk is at %s%s", url, " (sign in with PERSONAS_HTTP_TOKEN)" if token else "")

@@ -23,7 +23,7 @@ from personas.changes.diff import (
 )
 from personas.changes.git import ChangesError, fetch_hint, run_git
 from personas.changes.models import INDEX_HEAD, ChangedFile, ChangeKind, ChangeSet, FileStatus, LineRange
-from personas.runtime.sandbox import DENIED_DIRS, SKIPPED_DIRS, is_secret_name
+from personas.runtime.sandbox import DENIED_DIRS, SKIPPED_DIRS, is_secret_name, open_beneath
 
 DEFAULT_MAX_DIFF_CHARS = 100_000
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -190,8 +190,10 @@ def _read_untracked(
             files.append(ChangedFile(path=name, status="untracked"))
             sections.append((name, withheld_section(name, why)))
             continue
-        try:
-            with open(path, "rb") as handle:
+        try:  # no symlink followed, at any component: the file or a folder may have been swapped since
+            with os.fdopen(open_beneath(root, name.split("/")), "rb") as handle:
+                if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                    continue
                 data = handle.read(MAX_UNTRACKED_SHOWN_BYTES + 1)
         except OSError:
             continue

@@ -63,8 +63,10 @@ class GitSnapshot:
     def read_text(self, raw: str) -> FileText:
         rel = check_relative(raw, "path").replace("\\", "/").strip("/")
         rel = "/".join(part for part in rel.split("/") if part not in ("", "."))
-        parts = rel.split("/")
-        if DENIED_DIRS.intersection(parts) or any(rel == d or rel.startswith(d + "/") for d in self._denied):
+        folded = rel.casefold()
+        if DENIED_DIRS.intersection(folded.split("/")) or any(
+            folded == d.casefold() or folded.startswith(d.casefold() + "/") for d in self._denied
+        ):
             raise SandboxError(f"{rel!r} is internal tool data (version control or agent-personas) and not readable.")
         if is_secret_name(rel):
             raise SandboxError(

@@ -75,7 +75,7 @@ def check_path(raw: object) -> str:
             f"files: the path {shown} has an empty, '.' or '..' part; send normalised paths relative to the "
             "project root, e.g. 'src/app.py'."
         )
-    if DENIED_DIRS.intersection(parts):
+    if DENIED_DIRS.intersection(part.casefold() for part in parts):
         raise SuppliedCodeError(f"files: {shown} is version-control data; send only the project's own files.")
     return raw
 

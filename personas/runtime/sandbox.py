@@ -101,6 +101,10 @@ SECRET_FILE_EXCEPTIONS = (
 MAX_WALKED_ENTRIES = 100_000
 
 
+def _folded(parts: Sequence[str]) -> tuple[str, ...]:
+    return tuple(part.casefold() for part in parts)
+
+
 class SandboxError(Exception):
     """A path or file the file tools refuse; the message is written for the model."""
 
@@ -124,6 +128,23 @@ def _open_no_follow(name: str, flags: int, dir_fd: int) -> int:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
             raise SymlinkSwapError(exc.errno, f"{name} is a symlink now") from None
         raise
+
+
+def open_beneath(root: Path, parts: Sequence[str]) -> int:
+    """A read-only descriptor for ``root/parts…``, opened one path component at a time from ``root``
+    with no-follow semantics: a folder or file swapped for a symlink after a check made the open fail
+    (:class:`SymlinkSwapError`) instead of escaping."""
+    if not parts:
+        raise IsADirectoryError(errno.EISDIR, "is the project root")
+    fd = os.open(root, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
+    try:
+        for part in parts[:-1]:
+            nxt = _open_no_follow(part, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC, fd)
+            os.close(fd)
+            fd = nxt
+        return _open_no_follow(parts[-1], os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC, fd)
+    finally:
+        os.close(fd)
 
 
 class NotInProjectError(SandboxError):
@@ -205,6 +226,15 @@ class ProjectSandbox:
         self.root = root.resolve()
         self.max_file_bytes = max_file_bytes
         self._denied = tuple(Path(os.path.realpath(p if p.is_absolute() else self.root / p)) for p in denied)
+        # Compared case-insensitively: on macOS's and Windows' file systems '.agent-os/DATA' is the data dir.
+        self._denied_folded = tuple(_folded(d.parts) for d in self._denied)
+
+    def _internal(self, real: Path) -> bool:
+        """Is ``real`` version-control internals or agent-personas' own data, in any letter case?"""
+        parts = _folded(real.parts)
+        if DENIED_DIRS.intersection(parts[len(self.root.parts) :]):
+            return True
+        return any(parts[: len(d)] == d for d in self._denied_folded)
 
     def resolve(self, raw: str) -> Path:
         """The real path of an existing regular file inside the root, or :class:`SandboxError`."""
@@ -221,7 +251,7 @@ class ProjectSandbox:
                 f"{value!r} is a symlink leading outside the project root; refused. Read files inside the project."
             )
         rel = real.relative_to(self.root)
-        if DENIED_DIRS.intersection(rel.parts) or any(real.is_relative_to(d) for d in self._denied):
+        if self._internal(real):
             raise SandboxError(f"{value!r} is internal tool data (version control or agent-personas) and not readable.")
         if is_secret_name(rel.as_posix()) or is_secret_name(value):
             raise SandboxError(
@@ -271,21 +301,7 @@ class ProjectSandbox:
         return file_text(rel, data)
 
     def _open_beneath(self, real: Path) -> int:
-        """A read-only descriptor for ``real`` (inside the root), opened one path component at a time
-        from the root with no-follow semantics: a folder or file swapped for a symlink after
-        :meth:`resolve` checked it makes the open fail (:class:`SymlinkSwapError`) instead of escaping."""
-        parts = real.relative_to(self.root).parts
-        if not parts:
-            raise IsADirectoryError(errno.EISDIR, "is the project root")
-        fd = os.open(self.root, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
-        try:
-            for part in parts[:-1]:
-                nxt = _open_no_follow(part, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC, fd)
-                os.close(fd)
-                fd = nxt
-            return _open_no_follow(parts[-1], os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC, fd)
-        finally:
-            os.close(fd)
+        return open_beneath(self.root, real.relative_to(self.root).parts)
 
     def list_files(self, pattern: str, *, limit: int) -> tuple[list[str], int]:
         """Files matching a glob (``*``, ``?``, ``[...]``, ``**``, ``{a,b}``; see :mod:`personas.runtime.globs`):
@@ -298,9 +314,7 @@ class ProjectSandbox:
         seen = 0
         for dirpath, dirnames, filenames in os.walk(self.root, followlinks=False):
             here = Path(dirpath)
-            dirnames[:] = sorted(
-                d for d in dirnames if d not in SKIPPED_DIRS and not any((here / d) == p for p in self._denied)
-            )
+            dirnames[:] = sorted(d for d in dirnames if d.lower() not in SKIPPED_DIRS and not self._internal(here / d))
             for name in filenames:
                 seen += 1
                 if seen > MAX_WALKED_ENTRIES:

@@ -143,11 +143,12 @@ class ProposalService:
             proposals = await self.store.list(status=status, domain=domain, limit=limit)
         counts = await self.store.status_counts()
         waiting = counts["draft"]
+        which = "" if status == "all" else status.replace("_", " ") + " "  # not "No all proposals."
         message = (
-            f"{len(proposals)} {status} proposal(s) shown; {waiting} draft(s) await a decision. "
+            f"{len(proposals)} {which}proposal(s) shown; {waiting} draft(s) await a decision. "
             "get_standard_proposal(id) shows the full text and any diff."
             if proposals
-            else f"No {status} proposals."
+            else f"No {which}proposals."
         )
         return ProposalList(
             proposals=[ProposalSummary.model_validate(summary_fields(p)) for p in proposals],

@@ -16,6 +16,28 @@ from standards.index.memory_text import TextIndex
 from standards.index.prefilter import Int8Prefilter, make_prefilter
 from standards.index.store import RESULT_COLUMNS
 
+#: Filter masks a snapshot keeps (each one bool per row: 20 KB at 20k chunks).
+MAX_MASKS = 16
+
+
+class Codes:
+    """One string column as small integer codes, for filters: ``isin`` is a table look-up per row."""
+
+    def __init__(self, values: list[Any]) -> None:
+        index: dict[Any, int] = {}
+        self.codes = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int32, count=len(values))
+        self._index = index
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def isin(self, values: list[Any]) -> np.ndarray:
+        """Per row, whether its value is one of ``values`` (as ``np.isin`` over the strings)."""
+        wanted = np.zeros(len(self._index) + 1, dtype=bool)  # never empty: a column without rows too
+        wanted[[code for v in values if (code := self._index.get(v)) is not None]] = True
+        hit: np.ndarray = wanted[self.codes]
+        return hit
+
 
 class Snapshot:
     """Exact nearest-chunk and BM25 search over one table version; filters as ``store.build_filter``."""
@@ -35,10 +57,17 @@ class Snapshot:
         self.columns = columns
         self.matrix = matrix
         self.text = text
-        self.domain = np.asarray(columns["domain"], dtype=object)
-        self.source = np.asarray(columns["source"], dtype=object)
-        self.doc = np.asarray(columns["doc"], dtype=object)
-        self.tags_key = np.asarray(columns["tags_key"], dtype=object)
+        #: Each row's doc, domain and source as a code (see :class:`Codes`): a filter compares small
+        #: integers, not 20k strings (an object-array comparison or ``np.isin`` cost ~0.5 ms each).
+        self.doc = Codes(columns["doc"])
+        self.domain = Codes(columns["domain"])
+        self.source = Codes(columns["source"])
+        self.tags_key = columns["tags_key"]
+        #: The result columns in :data:`RESULT_COLUMNS` order (one row's dict is built from them).
+        self._result_columns = [(name, columns[name]) for name in RESULT_COLUMNS]
+        #: Recent filters' masks (a search asks twice, once per half; a server's searches mostly
+        #: share one filter: the overridden docs). Bounded; a mask is a function of the filter alone.
+        self._masks: dict[tuple[Any, ...], np.ndarray | None] = {}
         clock = time.thread_time()
         #: Narrows the float32 product to the rows that can be nearest (None: small tables, all rows);
         #: a function of the matrix alone, so the previous copy's when the vectors are the same (a fold).
@@ -55,6 +84,22 @@ class Snapshot:
     def mask(
         self, domain: str | None, source: str | None, tags: tuple[str, ...], exclude_docs: list[str]
     ) -> np.ndarray | None:
+        """The rows passing the filters (None: all rows); the same array for the same filters (read only)."""
+        key = (domain, source, tags, tuple(exclude_docs))
+        masks = self._masks
+        if key in masks:
+            return masks[key]
+        keep = self._mask(domain, source, tags, exclude_docs)
+        if keep is not None:
+            keep.flags.writeable = False
+        if len(masks) >= MAX_MASKS:
+            masks.pop(next(iter(masks)), None)
+        masks[key] = keep
+        return keep
+
+    def _mask(
+        self, domain: str | None, source: str | None, tags: tuple[str, ...], exclude_docs: list[str]
+    ) -> np.ndarray | None:
         keep: np.ndarray | None = None
 
         def both(cond: np.ndarray) -> None:
@@ -62,11 +107,11 @@ class Snapshot:
             keep = cond if keep is None else keep & cond
 
         if exclude_docs:
-            both(~np.isin(self.doc, exclude_docs))
+            both(~self.doc.isin(exclude_docs))
         if domain is not None:
-            both(self.domain == domain)
+            both(self.domain.isin([domain]))
         if source is not None:
-            both(self.source == source)
+            both(self.source.isin([source]))
         for tag in tags:
             needle = f"|{tag}|"
             both(np.fromiter((needle in key for key in self.tags_key), dtype=bool, count=len(self.tags_key)))
@@ -112,8 +157,7 @@ class Snapshot:
 
     def _result(self, row: int, key: str, value: float) -> dict[str, Any]:
         """The result columns of one row, with its distance or score under ``key``."""
-        columns = self.columns
-        out = {name: columns[name][row] for name in RESULT_COLUMNS}
+        out = {name: column[row] for name, column in self._result_columns}
         out[key] = value
         return out
 

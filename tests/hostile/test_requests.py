@@ -209,5 +209,6 @@ async def test_absurd_limits_and_timeouts_are_refused_or_clamped(
     assert len(long_query["query"]) <= 2000
     assert len(clamped_low["jobs"]) == 1 and clamped_low["total_count"] == 3
     assert len(clamped_high["jobs"]) == 3
-    assert "Bad jobs query" in not_a_number
+    assert "Bad jobs query: limit must be a whole number (1-100), got 'lots'" in not_a_number
+    assert "int()" not in not_a_number
     assert after == before  # nothing was queued, waited away or changed

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mcp_server.settings import SettingsError, load_settings
+from mcp_server.settings_load import SettingsError, load_settings
 from personas.runtime import ProgressUpdate
 from worker.models import JobFinish, JobState, JobStatus
 from worker.store import JobStore

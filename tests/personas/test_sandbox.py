@@ -97,6 +97,22 @@ def test_denied_paths_cover_the_data_dir(tree: Path) -> None:
     assert ".agent-os/data/notes.txt" not in files
 
 
+def test_internal_folders_are_refused_in_any_letter_case(tree: Path) -> None:
+    """On a case-insensitive file system (macOS's and Windows' default) '.GIT/config' is '.git/config'
+    and '.agent-os/DATA/redis.json' the data dir's Redis URL with its password: the checks compared
+    names case-sensitively. Here (case-sensitive) such folders stand in for them."""
+    for folder in (".GIT", ".Hg", ".agent-os/DATA"):
+        (tree / folder).mkdir(parents=True)
+        (tree / folder / "config").write_text('{"url": "redis://:secret@127.0.0.1:6379/0"}\n')
+    sandbox = ProjectSandbox(tree, max_file_bytes=1_000, denied=[Path(".agent-os/data")])
+
+    for folder in (".GIT", ".Hg", ".agent-os/DATA"):
+        with pytest.raises(SandboxError, match="internal tool data"):
+            sandbox.read_text(f"{folder}/config")
+    files, _ = sandbox.list_files("**/*", limit=1_000)
+    assert not [f for f in files if f.lower().startswith((".git/", ".hg/", ".agent-os/data/"))], files
+
+
 def test_list_files_limit_reports_the_total(tree: Path) -> None:
     for i in range(30):
         (tree / "api" / f"m{i:02}.py").write_text("")

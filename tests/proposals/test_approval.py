@@ -308,4 +308,7 @@ async def test_list_filters_by_status(service: ProposalService, store: ProposalS
     assert [p.id for p in (await service.list_proposals("rejected")).proposals] == [c]
     listing = await service.list_proposals("all")
     assert len(listing.proposals) == 3
+    assert listing.message.startswith("3 proposal(s) shown")
+    assert (await service.list_proposals("approved")).message == "No approved proposals."
+    assert (await service.list_proposals("changes_requested")).message.startswith("1 changes requested proposal(s)")
     assert listing.counts == {"draft": 1, "changes_requested": 1, "approved": 0, "rejected": 1}

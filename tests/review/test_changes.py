@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -230,3 +231,35 @@ async def test_a_file_name_cannot_write_lines_into_the_prompt_outside_the_data_b
     assert "ok.py" in outside
     assert "\x1b" not in outside
     assert not any(line.startswith("# New instructions") for line in outside.splitlines()), outside
+
+
+@pytest.mark.parametrize("swap", ["file", "folder"])
+async def test_an_untracked_file_swapped_for_a_symlink_after_its_check_is_not_read(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, swap: str
+) -> None:
+    """The untracked file (or its folder) becomes a symlink out of the project between the lstat that
+    checked it and the open that reads it: the read must not follow it."""
+    import personas.changes.resolve as resolve_module
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "notes.txt").write_text("PRIVATE KEY of another project\n")
+    write(repo, {"sub/notes.txt": "harmless\n"})
+    real_lstat = os.lstat
+
+    def lstat_then_swap(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        result = real_lstat(path, *args, **kwargs)  # type: ignore[arg-type]
+        if str(path).endswith("sub/notes.txt") and not (repo / "sub").is_symlink():
+            if swap == "file":
+                (repo / "sub" / "notes.txt").unlink()
+                os.symlink(outside / "notes.txt", repo / "sub" / "notes.txt")
+            else:
+                (repo / "sub" / "notes.txt").unlink()
+                (repo / "sub").rmdir()
+                os.symlink(outside, repo / "sub")
+        return result
+
+    monkeypatch.setattr(resolve_module.os, "lstat", lstat_then_swap)  # type: ignore[attr-defined]
+    changes = await resolve_changes(repo, "working")
+
+    assert "PRIVATE KEY" not in changes.diff

@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -84,7 +85,11 @@ async def test_without_an_api_key_it_exits_2_with_the_briefing_pointer(
 ) -> None:
     code, out, err = await run_cli(make_settings(project_root=repo), "--persona", "security")
     assert code == 2 and out == ""
-    assert "ANTHROPIC_API_KEY is not set" in err and "Without an API key" in err and "README" in err
+    assert "ANTHROPIC_API_KEY is not set" in err and "briefings" in err
+    (section,) = re.findall(r"see '([^']+)' in the README", err)
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert re.search(rf"^#+ {re.escape(section)}$", readme, re.MULTILINE), f"README has no section {section!r}"
+    assert "Without an API key, a job" in readme.split(f"# {section}\n", 1)[1].split("\n## ", 1)[0]
 
 
 async def test_findings_at_fail_on_exit_1_with_a_valid_sarif_file(

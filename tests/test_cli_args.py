@@ -1,0 +1,34 @@
+"""Numbers on the command line: out of range is a usage error naming the range (exit 2), never a
+silently clamped value (``jobs list --limit -1`` used to list one job) or a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from mcp_server.cli import main
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["jobs", "list", "--limit", "-1"], "-1 is not a number (1-100)"),
+        (["jobs", "list", "--limit", "0"], "0 is not a number (1-100)"),
+        (["jobs", "list", "--limit", "1000"], "1000 is not a number (1-100)"),
+        (["findings", "list", "--limit", "0"], "0 is not a number (1-500)"),
+        (["standards", "list", "--limit", "-5"], "-5 is not a number (1-200)"),
+        (["standards", "list", "--limit", "many"], "'many' is not a number (1-200)"),
+        (["review", "--persona", "security", "--timeout", "-5"], "-5 is not a number of seconds above 0"),
+        (["review", "--persona", "security", "--timeout", "0"], "0 is not a number of seconds above 0"),
+        (["review", "--persona", "security", "--timeout", "nan"], "nan is not a number of seconds above 0"),
+        (["serve", "--http", "--port", "70000"], "70000 is not a port number (0-65535)"),
+        (["desk", "--port", "x"], "'x' is not a port number (0-65535)"),
+    ],
+)
+def test_out_of_range_numbers_are_usage_errors(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
