@@ -82,7 +82,7 @@ def model_fingerprint(embedder: Any) -> str:
     parts = [str(embedder.name), str(embedder.dimension)]
     folder = getattr(embedder, "model_path", None)
     if isinstance(folder, Path) and folder.is_dir():
-        from standards.index.embedder import bundled_identity
+        from standards.index.model_identity import bundled_identity
 
         if (identity := bundled_identity(folder)) is not None:
             parts.append(identity)
