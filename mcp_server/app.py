@@ -97,6 +97,7 @@ def run_toolbox(settings: Settings, standards: IndexSearcher, proposals: Proposa
         proposals=proposals,
         limits=limits,
         denied_paths=(settings.data_dir,),
+        standards_dir=settings.standards_dir,
     )
 
 

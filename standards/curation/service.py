@@ -264,7 +264,11 @@ class ProposalService:
         indexed = await self._reindex(written.path)
         action: Action = "create" if written.created else "update"
         file = file_of(p)
-        when = "It is searchable now." if indexed else "The watcher indexes it within about a second."
+        when = (
+            "It is searchable now."
+            if indexed
+            else "A running server indexes it within a second; otherwise it is indexed when the server next starts."
+        )
         return ApprovalResult(
             id=p.id,
             status="approved",
