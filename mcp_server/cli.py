@@ -29,12 +29,13 @@ UNFINISHED_WORKER = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mcp_server.cli_args import port_number, whole_number
+    from mcp_server.cli_args import installed_version, port_number, whole_number
 
     parser = argparse.ArgumentParser(
         prog="personas",
         description="Specialist AI reviewers that know your team's engineering standards, over MCP.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="Run the MCP server (stdio by default).")
