@@ -61,3 +61,16 @@ def test_request_changes_with_redis_down_names_it_without_a_traceback(
         in err
     )
     assert "Traceback" not in err
+
+
+async def test_approving_into_a_standards_dir_that_is_a_file_names_the_setting(tmp_path: Path) -> None:
+    from standards.curation.models import ProposalError
+    from standards.curation.service import ProposalService
+
+    not_a_folder = tmp_path / "standards.md"
+    not_a_folder.write_text("# a file\n")
+    async with ProposalStore.open(tmp_path / "proposals.sqlite3", not_a_folder) as store:
+        pid = await store.create_draft(**DRAFT)
+        with pytest.raises(ProposalError, match=r"standards\.md is a file, not a folder; point PERSONAS_STANDARDS_DIR"):
+            await ProposalService(store, not_a_folder).approve(pid, approved_by="alice")
+        assert (await store.get(pid)).status == "draft"  # type: ignore[union-attr]
