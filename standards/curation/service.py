@@ -373,8 +373,9 @@ class ProposalService:
             feedback=feedback,
             revision_job_id=job.job_id,
             message=(
-                f"Changes requested; {p.proposed_by} is revising {file_of(p)} in job {job.job_id} (check_persona_job "
-                f"shows its progress). The revision becomes version {p.version + 1} of proposal {p.id}."
+                f"Changes requested; {p.proposed_by} is revising {file_of(p)} in job {job.job_id} "
+                f"(wait_for_persona_job(job_id='{job.job_id}') follows it). The revision becomes version "
+                f"{p.version + 1} of proposal {p.id}."
             ),
         )
 
