@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from mcp_server.cli_args import whole_number
 from mcp_server.settings import Settings
 from standards.curation.models import ProposalError, UnknownProposalError
+from worker.errors import JobRequestError, QueueUnavailableError
 
 if TYPE_CHECKING:
     from standards.curation.service import ProposalService
@@ -142,7 +143,7 @@ async def standards_cli(settings: Settings, args: argparse.Namespace, out: TextI
                 shared_writable=settings.shared_standards_writable,
             )
             return await _run(service, action, args, out, settings)
-    except (UnknownProposalError, ProposalError, ValueError, OSError) as exc:
+    except (UnknownProposalError, ProposalError, ValueError, OSError, JobRequestError, QueueUnavailableError) as exc:
         err.write(f"personas standards {action}: {exc}\n")
         return 2
 

@@ -45,3 +45,32 @@ def test_approve_without_a_server_says_once_when_it_is_indexed(seeded: str, caps
     out = capsys.readouterr().out
     assert "watcher" not in out  # no server, no watcher: it used to say both that and the note below
     assert out.count("indexed when the server next starts") == 1, out
+
+
+def test_request_changes_with_redis_down_names_it_without_a_traceback(
+    seeded: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.redis_process import free_port
+
+    port = free_port()  # nothing listens there
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{port}/0")
+    assert main(["standards", "request-changes", seeded, "--feedback", "add an example"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"personas standards request-changes: The job queue is unavailable: cannot reach Redis at 127.0.0.1:{port}"
+        in err
+    )
+    assert "Traceback" not in err
+
+
+async def test_approving_into_a_standards_dir_that_is_a_file_names_the_setting(tmp_path: Path) -> None:
+    from standards.curation.models import ProposalError
+    from standards.curation.service import ProposalService
+
+    not_a_folder = tmp_path / "standards.md"
+    not_a_folder.write_text("# a file\n")
+    async with ProposalStore.open(tmp_path / "proposals.sqlite3", not_a_folder) as store:
+        pid = await store.create_draft(**DRAFT)
+        with pytest.raises(ProposalError, match=r"standards\.md is a file, not a folder; point PERSONAS_STANDARDS_DIR"):
+            await ProposalService(store, not_a_folder).approve(pid, approved_by="alice")
+        assert (await store.get(pid)).status == "draft"  # type: ignore[union-attr]
