@@ -90,22 +90,26 @@ def _diag_uid(client: tuple[str, int], server: tuple[str, int]) -> int:
 
 
 def _table_uid(client: tuple[str, int], server: tuple[str, int], tables: tuple[Path, ...]) -> int | None:
-    """The uid from ``/proc/net/tcp*``; None without the tables; :class:`Unknown` when they lack it."""
-    found_table = False
+    """The uid from ``/proc/net/tcp*``; :class:`Unknown` when they list the server's own sockets but not
+    this client's; None when they cannot tell (missing, or a sandbox's tables without our sockets)."""
+    lists_server = False
     for table in tables:
         try:
             lines = table.read_text(encoding="ascii", errors="replace").splitlines()[1:]
         except OSError:
             continue
-        found_table = True
         for line in lines:
             fields = line.split()
-            if len(fields) >= 8 and _address(fields[1]) == client and _address(fields[2]) == server:
+            if len(fields) < 8:
+                continue
+            local = _address(fields[1])
+            lists_server = lists_server or local == server
+            if local == client and _address(fields[2]) == server:
                 try:
                     return int(fields[7])
                 except ValueError:
-                    break
-    if found_table:
+                    return None
+    if lists_server:
         raise Unknown
     return None
 
