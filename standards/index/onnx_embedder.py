@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from standards.index.chunker import estimate_tokens
-from standards.private_dir import private_folder
+from standards.private_dir import ForeignCacheError, private_folder
 
 log = logging.getLogger(__name__)
 
@@ -296,6 +296,8 @@ class OnnxEmbedder:
                     )
                 try:
                     graph = ensure_onnx(self._path, quantized=self._quantized, cache_dir=self._cache_dir)
+                except ForeignCacheError:
+                    raise  # nothing was exported: the folder it names is the fix, not another backend
                 except Exception as exc:
                     raise RuntimeError(
                         f"could not export the model at {self._path} to ONNX ({type(exc).__name__}: {exc}); "
