@@ -150,8 +150,12 @@ def quantize_int8(source: Path, target: Path) -> None:
 
 def ensure_onnx(model_path: Path, *, quantized: bool, cache_dir: Path | None = None) -> Path:
     """Path of the ONNX graph for ``model_path`` (exported and cached on first use)."""
-    base = private_folder(cache_dir or onnx_cache_dir(), "the ONNX graph cache")  # no graph another user planted
-    folder = private_folder(base / f"{model_path.name}-{_weights_key(model_path)}", "the ONNX graph cache")
+    base = private_folder(
+        cache_dir or onnx_cache_dir(), "the ONNX graph cache", "PERSONAS_ONNX_CACHE"
+    )  # no graph another user planted
+    folder = private_folder(
+        base / f"{model_path.name}-{_weights_key(model_path)}", "the ONNX graph cache", "PERSONAS_ONNX_CACHE"
+    )
     fp32 = folder / "model.onnx"
     int8 = folder / "model-int8.onnx"
     wanted = int8 if quantized else fp32

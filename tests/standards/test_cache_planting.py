@@ -97,3 +97,19 @@ def test_a_refused_onnx_cache_folder_is_the_error_not_a_failed_export(
     with pytest.raises(ForeignCacheError, match=f"{cache}.*another user") as refused:
         OnnxEmbedder(bundled_model_path(), cache_dir=cache).embed(["a query"])
     assert "export" not in str(refused.value)
+
+
+def test_a_refused_embedding_cache_names_the_setting_that_moves_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PERSONAS_EMBEDDING_CACHE_DIR (what a team sets to share a folder) wins over XDG_CACHE_HOME: the
+    warning said to change XDG_CACHE_HOME, which would have moved nothing."""
+    from standards.index.vector_cache import VectorCache
+
+    cache = tmp_path / "shared-cache"
+    cache.mkdir()
+    _as_another_users(cache, monkeypatch)
+    with caplog.at_level("WARNING"):
+        assert VectorCache(cache, "model", 4).get(["a" * 32]) == {}
+    assert f"{cache} belongs to another user" in caplog.text
+    assert "set PERSONAS_EMBEDDING_CACHE_DIR" in caplog.text
