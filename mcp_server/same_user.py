@@ -4,7 +4,8 @@
 or ``personas desk`` on loopback) would hand them the job history (code), the proposals and the
 tools. On Linux the kernel tells who owns the other end of a loopback TCP connection: asked by its
 exact addresses over netlink (``sock_diag``, what ``ss`` uses; ~20 µs of CPU), or, where that is not
-allowed, from ``/proc/net/tcp`` (a scan, ~4 ms). A connection of another user is answered 403, and
+allowed or answers "no such socket" (ENOENT, also what a kernel without ``tcp_diag`` answers to
+everything), from ``/proc/net/tcp`` (a scan, ~4 ms). A connection of another user is answered 403, and
 so is one the kernel no longer knows (a client that sent its request and reset the connection at
 once must not slip through); root (which can read the data dir anyway) is served. Where neither
 source exists (other systems) the request is served as before.
@@ -127,7 +128,11 @@ def peer_uid(
         try:
             return _diag_uid(ours, theirs)
         except (OSError, ValueError):
-            pass  # not allowed here (a sandbox, no inet_diag): read the tables instead
+            pass  # not allowed here (a sandbox): read the tables instead
+        except Unknown:
+            # ENOENT also answers every question of a kernel without tcp_diag (not built, or its module
+            # cannot be loaded): the tables tell a gone connection (they list the server) from that
+            pass
     return _table_uid(ours, theirs, tables)
 
 
