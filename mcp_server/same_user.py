@@ -6,9 +6,10 @@ tools. On Linux the kernel tells who owns the other end of a loopback TCP connec
 exact addresses over netlink (``sock_diag``, what ``ss`` uses; ~20 µs of CPU), or, where that is not
 allowed or answers "no such socket" (ENOENT, also what a kernel without ``tcp_diag`` answers to
 everything), from ``/proc/net/tcp`` (a scan, ~4 ms). A connection of another user is answered 403, and
-so is one the kernel no longer knows (a client that sent its request and reset the connection at
-once must not slip through); root (which can read the data dir anyway) is served. Where neither
-source exists (other systems) the request is served as before.
+so is one the kernel no longer knows or no process holds (a client that sent its request and reset
+or closed the connection at once must not slip through: a closed one's remnant reads as uid 0); root
+(which can read the data dir anyway) is served. Where neither source exists (other systems) the
+request is served as before.
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ _SOCK_DIAG_BY_FAMILY = 20
 _NLM_F_REQUEST = 1
 _NLMSG_ERROR = 2
 _ENOENT = 2
-#: Where idiag_uid sits in a reply: the 16-byte nlmsghdr, then inet_diag_msg's family, state, timer,
+#: The uid of a connection no process holds any more: its client closed it after sending (the kernel
+#: keeps a "time-wait" remnant with uid 0 and no inode, which must not pass for root's).
+NOBODY = -1
+#: Where idiag_uid (then idiag_inode) sits in a reply: the 16-byte nlmsghdr, then inet_diag_msg's family, state, timer,
 #: retrans (4), sockid (48), expires, rqueue and wqueue (12).
 _UID_OFFSET = 16 + 64
 
@@ -85,9 +89,10 @@ def _diag_uid(client: tuple[str, int], server: tuple[str, int]) -> int:
         if code == _ENOENT:
             raise Unknown
         raise OSError(code, os.strerror(code))
-    if kind != _SOCK_DIAG_BY_FAMILY or len(reply) < _UID_OFFSET + 4:
+    if kind != _SOCK_DIAG_BY_FAMILY or len(reply) < _UID_OFFSET + 8:
         raise OSError("unexpected sock_diag reply")
-    return int(struct.unpack_from("=I", reply, _UID_OFFSET)[0])
+    uid, inode = struct.unpack_from("=II", reply, _UID_OFFSET)
+    return int(uid) if inode else NOBODY
 
 
 def _table_uid(client: tuple[str, int], server: tuple[str, int], tables: tuple[Path, ...]) -> int | None:
@@ -101,13 +106,13 @@ def _table_uid(client: tuple[str, int], server: tuple[str, int], tables: tuple[P
             continue
         for line in lines:
             fields = line.split()
-            if len(fields) < 8:
+            if len(fields) < 10:
                 continue
             local = _address(fields[1])
             lists_server = lists_server or local == server
             if local == client and _address(fields[2]) == server:
                 try:
-                    return int(fields[7])
+                    return int(fields[7]) if int(fields[9]) else NOBODY
                 except ValueError:
                     return None
     if lists_server:
@@ -118,8 +123,9 @@ def _table_uid(client: tuple[str, int], server: tuple[str, int], tables: tuple[P
 def peer_uid(
     client: tuple[str, int] | None, server: tuple[str, int] | None, tables: tuple[Path, ...] = TABLES
 ) -> int | None:
-    """The uid owning the client end of this TCP connection; None when the kernel cannot be asked (not
-    Linux, no addresses). Raises :class:`Unknown` when the kernel knows no such connection."""
+    """The uid owning the client end of this TCP connection (:data:`NOBODY` once its client closed it);
+    None when the kernel cannot be asked (not Linux, no addresses). Raises :class:`Unknown` when the
+    kernel knows no such connection."""
     if not client or not server:
         return None
     ours = (_normal(str(client[0])), int(client[1]))

@@ -64,3 +64,53 @@ def test_the_user_is_named_over_ipv6_and_ipv4_mapped_addresses(family: int, bind
         accepted, address = listening.accept()
         with accepted:
             assert peer_uid(address[:2], accepted.getsockname()[:2]) == os.getuid()
+
+
+def _sent_and_closed() -> tuple[socket.socket, socket.socket, tuple[str, int]]:
+    """A loopback connection whose client sent a request and closed its socket at once: (listening,
+    accepted, client address), the request and the client's FIN read by the server."""
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen()
+    with socket.socket() as client:
+        client.connect(listening.getsockname())
+        client.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    accepted, address = listening.accept()
+    accepted.settimeout(10)
+    while accepted.recv(4096):  # up to the FIN: the client's end is now the kernel's remnant
+        pass
+    return listening, accepted, address
+
+
+@pytest.mark.parametrize("netlink", [True, False], ids=["sock_diag", "proc-net-tcp"])
+async def test_a_request_whose_client_closed_at_once_is_refused_not_served_as_roots(
+    netlink: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that sends its request and closes leaves a remnant the kernel reports as uid 0 (no
+    process, no inode): taken for root's, another local user's blind POST (a tool call) was served."""
+    from mcp_server.same_user import NOBODY, SameUserOnly
+
+    if not netlink:
+        monkeypatch.setattr(same_user, "_diag_uid", _no_netlink)
+    listening, accepted, address = _sent_and_closed()
+    served: list[str] = []
+    sent: list[dict[str, object]] = []
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        served.append(str(scope["path"]))
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b""}
+
+    with listening, accepted:
+        assert peer_uid(address, accepted.getsockname()) == NOBODY
+        scope = {"type": "http", "path": "/mcp", "client": address, "server": accepted.getsockname()}
+        await SameUserOnly(app)(scope, receive, send)  # type: ignore[arg-type]
+    assert served == [] and sent[0]["status"] == 403
+
+
+def _no_netlink(client: tuple[str, int], server: tuple[str, int]) -> int:
+    raise PermissionError("netlink not allowed here")
