@@ -29,13 +29,20 @@ class _OneLineFormatter(logging.Formatter):
     """A record's message on one line with control characters escaped (``\\n``, ``\\x1b``): messages
     quote file names, git errors and model text, and ``serve``'s stderr is not escaped otherwise (a
     file named ``x\\n… INFO forged`` would forge a log line, an escape sequence reach the terminal).
-    A traceback keeps its lines."""
+    A traceback keeps its lines, escaped too, and each after its first starts with a space: its last
+    line is the exception's text, which quotes file names and parser errors as well."""
 
     def formatMessage(self, record: logging.LogRecord) -> str:
         from standards.control_chars import one_line
 
         record.message = one_line(record.message)
         return super().formatMessage(record)
+
+    def formatException(self, ei: Any) -> str:
+        from standards.control_chars import escape_controls
+
+        first, *rest = escape_controls(super().formatException(ei)).split("\n")
+        return "\n".join([first, *(line if line.startswith(" ") else f"  {line}" for line in rest)])
 
 
 def configure_logging(level: str) -> None:

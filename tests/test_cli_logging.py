@@ -50,3 +50,23 @@ def test_logs_after_an_in_process_command_go_to_the_current_stderr(monkeypatch: 
     logging.getLogger("standards.index.bootstrap").info("start-up copy skipped: %d of %d chunks", 222, 222)
     assert "Logging error" not in later.getvalue()
     assert "start-up copy skipped: 222 of 222 chunks" in later.getvalue()
+
+
+@pytest.mark.usefixtures("root_logging")
+def test_a_logged_tracebacks_text_cannot_forge_lines_or_reach_the_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The message was one line, but a traceback's last line is the exception's text, which quotes file
+    names and parser errors: a newline in it started a forged record, an escape sequence reached the terminal."""
+    from mcp_server.log_setup import configure_logging
+
+    stderr = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    configure_logging("INFO")
+    try:
+        raise ValueError("bad front matter in evil\x1b[2J\n2026-01-01 00:00:00 INFO forged: all reviews passed.md")
+    except ValueError:
+        logging.getLogger("standards.index.sources").warning("skipped a file", exc_info=True)
+    text = stderr.getvalue()
+    assert "\x1b" not in text and "forged" in text
+    lines = text.splitlines()
+    assert lines[0].endswith("WARNING standards.index.sources: skipped a file")
+    assert all(line.startswith((" ", "Traceback")) for line in lines[1:]), lines  # no line passes for a record
