@@ -39,7 +39,7 @@ COPY_FOLDER = re.compile(r"^(?P<corpus>.+)-copy(?P<k>[1-9]\d*)$")
 #: One corpus file: corpus name, path in the corpus, text, chunks.
 CorpusFile = tuple[str, Path, str, int]
 #: Seconds the server's idle CPU is measured before the searches.
-IDLE_SECONDS = 3.0
+IDLE_SECONDS = 5.0
 
 
 def pct(values: list[float], p: float) -> float:
