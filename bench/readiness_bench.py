@@ -11,7 +11,10 @@ found in the project, and repeats ``search_standards`` (every 20 ms) until an an
   (uncounted) run filled, as it is for every project after a user's first;
 - cold embedding cache: an empty cache folder each run (a user's very first project on a new
   machine): the starters' vectors come from the file shipped with them
-  (:mod:`standards.index.starter_vectors`), the starters are chunked afresh.
+  (:mod:`standards.index.starter_vectors`), the starters are chunked afresh;
+- own standards, cold embedding cache: the same, in a project that already has three standards of
+  its own (a cloned team repository on a new machine): their few chunks are embedded for the
+  start-up copy (:data:`standards.index.bootstrap.EMBED_AT_MOST`).
 
 The ONNX graph cache (exported once per machine by ``scripts/bootstrap``) is the user's as usual.
 The project's packages are byte-compiled first, as an installed wheel (or ``scripts/bootstrap``) has
@@ -53,8 +56,30 @@ class Run:
     load: float
 
 
-async def one_run(cache_dir: Path) -> Run:
+OWN_STANDARD = """# Team rule {i}
+
+## Why
+
+Our team's rule number {i} about {domain}: keep it simple and reviewed.
+
+## How
+
+Do the {domain} work the way the team agreed, with tests.
+"""
+
+
+def write_own_standards(project: Path) -> None:
+    """Three standards of the project's own, in the default standards folder."""
+    for i, domain in enumerate(["security", "development", "testing"]):
+        folder = project / ".agent-os" / "standards" / domain
+        folder.mkdir(parents=True)
+        (folder / f"team-rule-{i}.md").write_text(OWN_STANDARD.format(i=i, domain=domain), encoding="utf-8")
+
+
+async def one_run(cache_dir: Path, *, own_standards: bool = False) -> Run:
     with tempfile.TemporaryDirectory(prefix="readiness-") as project:
+        if own_standards:
+            write_own_standards(Path(project))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSONAS_", "ANTHROPIC_"))}
         env.pop("REDIS_URL", None)
         env.update(
@@ -112,7 +137,12 @@ async def main() -> None:
     for _ in range(args.runs):
         with tempfile.TemporaryDirectory(prefix="readiness-cache-") as empty:
             cold.append(await one_run(Path(empty)))
-    report("cold (empty) user embedding cache", cold)
+    report("cold embedding cache", cold)
+    own: list[Run] = []
+    for _ in range(args.runs):
+        with tempfile.TemporaryDirectory(prefix="readiness-cache-") as empty:
+            own.append(await one_run(Path(empty), own_standards=True))
+    report("own standards, cold embedding cache", own)
 
 
 if __name__ == "__main__":

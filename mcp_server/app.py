@@ -50,7 +50,10 @@ def standards_sources(settings: Settings) -> list[StandardsSource]:
     """The project's standards, the shared (org) folders in order, the universal starters shipped with
     the package, and (unless turned off) the rule files found in the project root."""
     sources = [StandardsSource(root=settings.standards_dir, kind="project")]
-    sources += [StandardsSource(root=folder, kind="shared") for folder in settings.shared_standards_dirs]
+    for folder in settings.shared_standards_dirs:
+        if not folder.is_dir():  # a typo would leave the org's standards out without a word
+            log.warning("PERSONAS_SHARED_STANDARDS_DIRS: %s is not a folder; its standards are not searched", folder)
+        sources.append(StandardsSource(root=folder, kind="shared"))
     sources.append(StandardsSource(root=universal_standards_dir(), kind="universal"))
     if settings.rules_discovery:
         sources.append(StandardsSource(root=settings.project_root, kind="rules", domains=settings.rules_domains))
@@ -97,6 +100,7 @@ def run_toolbox(settings: Settings, standards: IndexSearcher, proposals: Proposa
         proposals=proposals,
         limits=limits,
         denied_paths=(settings.data_dir,),
+        standards_dir=settings.standards_dir,
     )
 
 

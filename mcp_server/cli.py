@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import logging
 import sys
@@ -28,12 +29,13 @@ UNFINISHED_WORKER = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mcp_server.cli_args import port_number, whole_number
+    from mcp_server.cli_args import installed_version, port_number, whole_number
 
     parser = argparse.ArgumentParser(
         prog="personas",
         description="Specialist AI reviewers that know your team's engineering standards, over MCP.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="Run the MCP server (stdio by default).")
@@ -361,7 +363,19 @@ async def _worker(settings: Settings) -> int:
             "export REDIS_URL=redis://host:6379/0 (the embedded default needs no separate worker).\n"
         )
         return 2
-    async with open_worker_deps(settings) as deps:
+    from redis.exceptions import RedisError
+
+    from worker.queue import describe_redis
+
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            deps = await stack.enter_async_context(open_worker_deps(settings))
+        except (OSError, RedisError) as exc:  # Redis down at start: say so (later outages are ridden out)
+            sys.stderr.write(
+                f"personas worker: cannot reach Redis at {describe_redis(settings.redis_url)} ({exc}). "
+                "Start Redis there or fix REDIS_URL, then start the worker again.\n"
+            )
+            return 2
         worker = build_worker(
             settings.redis_url,
             deps,

@@ -1,5 +1,5 @@
-"""argparse types with bounds: a bad number is a usage error naming the option's range (exit 2),
-never a traceback or a silently clamped value."""
+"""argparse helpers: types with bounds (a bad number is a usage error naming the option's range,
+exit 2, never a traceback or a silently clamped value) and the version ``--version`` prints."""
 
 from __future__ import annotations
 
@@ -35,3 +35,13 @@ def positive_seconds(text: str) -> float:
     if not value > 0:  # also NaN
         raise argparse.ArgumentTypeError(f"{text} is not a number of seconds above 0")
     return value
+
+
+def installed_version() -> str:
+    """The installed package's version, for ``personas --version``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("agent-personas")
+    except PackageNotFoundError:
+        return "(not installed)"

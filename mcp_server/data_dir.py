@@ -1,9 +1,10 @@
 """The data dir (job history, proposals, index, embedded Redis): prepared in one place, private.
 
-Job history holds code and reviews, so the folder is 0700 and the files directly in it (databases,
-their journals, the Redis log and record) are 0600. :func:`prepare_data_dir` also proves the folder
-is writable before anything opens it, and every storage failure is told as path, cause and fix
-(:func:`storage_problem`), not as a traceback.
+Job history holds code and reviews, so the folder is 0700, the files directly in it (databases,
+their journals, the Redis log and record) are 0600, and git ignores the folder (its own
+``.gitignore``). :func:`prepare_data_dir` also proves the folder is writable before anything opens
+it, and every storage failure is told as path, cause and fix (:func:`storage_problem`), not as a
+traceback.
 """
 
 from __future__ import annotations
@@ -38,9 +39,26 @@ def prepare_data_dir(data_dir: Path) -> None:
         if stat.S_IMODE(data_dir.stat().st_mode) != DIR_MODE:
             data_dir.chmod(DIR_MODE)
         _probe_write(data_dir / _PROBE)
+        _ignore_in_git(data_dir)
     except OSError as exc:
         raise DataDirError(f"The data dir {data_dir} is unusable: " + storage_problem(data_dir, exc)) from exc
     secure_files(data_dir)
+
+
+GITIGNORE = "# agent-personas: job history (it holds code), index and Redis state; never commit it\n*\n"
+
+
+def _ignore_in_git(data_dir: Path) -> None:
+    """A ``.gitignore`` of ``*`` in the data dir (once; the user's own is kept): it sits in the project,
+    and a ``git add -A`` would otherwise commit the job database, reviews and all, and the Redis record."""
+    try:
+        fd = os.open(data_dir / ".gitignore", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, FILE_MODE)
+    except FileExistsError:
+        return
+    try:
+        os.write(fd, GITIGNORE.encode())
+    finally:
+        os.close(fd)
 
 
 def _probe_write(path: Path) -> None:

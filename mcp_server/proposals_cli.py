@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from mcp_server.cli_args import whole_number
 from mcp_server.settings import Settings
 from standards.curation.models import ProposalError, UnknownProposalError
+from worker.errors import JobRequestError, QueueUnavailableError
 
 if TYPE_CHECKING:
     from standards.curation.service import ProposalService
@@ -142,7 +143,7 @@ async def standards_cli(settings: Settings, args: argparse.Namespace, out: TextI
                 shared_writable=settings.shared_standards_writable,
             )
             return await _run(service, action, args, out, settings)
-    except (UnknownProposalError, ProposalError, ValueError, OSError) as exc:
+    except (UnknownProposalError, ProposalError, ValueError, OSError, JobRequestError, QueueUnavailableError) as exc:
         err.write(f"personas standards {action}: {exc}\n")
         return 2
 
@@ -202,7 +203,14 @@ async def _run(service: ProposalService, action: str, args: argparse.Namespace, 
         )
         out.write("\n" + (detail.diff or detail.content).rstrip() + "\n\n")
         out.write("\n".join(f"! {b}" for b in detail.blockers) + ("\n" if detail.blockers else ""))
-        out.write(detail.next_steps + "\n")
+        steps = detail.next_steps
+        if detail.status == "draft" and not detail.blockers:  # the service's text tells an assistant which tools
+            pid = detail.id
+            steps = (
+                f"Decide with: personas standards approve {pid} [--edits FILE], personas standards "
+                f"request-changes {pid} --feedback TEXT, or personas standards reject {pid} --feedback TEXT."
+            )
+        out.write(steps + "\n")
         return 0
     if action == "approve":
         edits = await asyncio.to_thread(_read_edits, args.edits) if args.edits else None
@@ -210,7 +218,7 @@ async def _run(service: ProposalService, action: str, args: argparse.Namespace, 
             args.proposal_id, approved_by=args.approved_by or _login(), edits=edits, target=args.target
         )
         await _announce(settings, Path(approved.path))
-        _emit(approved, args.json, out, approved.message + "\n" + ("" if approved.indexed else INDEX_NOTE))
+        _emit(approved, args.json, out, approved.message + "\n")
         return 0
     if action == "reject":
         rejected = await service.reject(args.proposal_id, args.feedback)

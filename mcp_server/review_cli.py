@@ -23,7 +23,7 @@ from personas.report import FORMATS, MemberSummary, ReviewReport, exit_code, ren
 from personas.report.workflow_commands import neutralise_text
 from personas.runtime.findings import visible
 from personas.runtime.review import SEVERITY_ORDER, Finding
-from worker.errors import JobRequestError
+from worker.errors import JobRequestError, QueueUnavailableError
 from worker.models import JobState, JobStatus
 
 if TYPE_CHECKING:
@@ -238,7 +238,7 @@ async def review_command(settings: Settings, args: argparse.Namespace, out: Text
     except Exception as exc:  # exit 1 means "findings": a crash must never read as that
         from mcp_server.data_dir import DataDirError
 
-        if not isinstance(exc, DataDirError | OSError):
+        if not isinstance(exc, DataDirError | OSError | JobRequestError | QueueUnavailableError):  # those say it all
             log.error("personas review failed", exc_info=True)
         err.write(
             f"personas review: {exc or type(exc).__name__}\nThe review did not run to the end, so nothing was "

@@ -26,7 +26,7 @@ from mcp_server.tools.client_code import CLIENT_CODE_PARAMS, hide_client_code
 from mcp_server.tools.guard import guard_tool_calls
 from mcp_server.tools.jobs import register_job_tools
 from mcp_server.tools.ops import register_ops_tools
-from mcp_server.tools.personas import register_persona_tools
+from mcp_server.tools.personas import guard_prompts, register_persona_tools
 from mcp_server.tools.profiles import not_offered
 from mcp_server.tools.proposals import register_proposal_tools
 from mcp_server.tools.review import register_review_tools
@@ -103,6 +103,7 @@ def build_server(
     if hidden:
         server.middleware.append(hide_client_code)
     server.middleware.append(guard_tool_calls(registered_tool_arguments(server), hidden, left_out))
+    server.middleware.append(guard_prompts(personas.ids(), settings.max_context_chars))
     return server
 
 

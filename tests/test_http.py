@@ -268,3 +268,32 @@ async def test_a_file_name_cannot_forge_log_lines_or_send_terminal_escapes_to_th
     text = log.read_text(errors="replace")
     assert "\x1b" not in text
     assert not [line for line in text.splitlines() if line.startswith("2026-01-01")], text
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="the kernel's socket table is Linux's")
+async def test_a_connection_the_kernel_no_longer_knows_is_refused_not_served() -> None:
+    """A client can send its request and reset the connection before the check: an unknown connection
+    is refused, so a local user cannot slip a POST (a desk approval, a tool call) past it."""
+    from mcp_server.same_user import SameUserOnly
+
+    served: list[str] = []
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        served.append(str(scope["path"]))
+
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b""}
+
+    scope = {
+        "type": "http",
+        "path": "/desk/proposals/x/approve",
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 2),
+    }
+    await SameUserOnly(app)(scope, receive, send)  # type: ignore[arg-type]
+    assert served == [] and sent[0]["status"] == 403

@@ -129,6 +129,20 @@ def test_a_project_root_that_is_no_folder_is_named(
     assert "PERSONAS_PROJECT_ROOT=" in err and "data dir" not in err
 
 
+def test_worker_with_redis_down_says_so_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.redis_process import free_port
+
+    port = free_port()  # nothing listens there
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{port}/0")
+    monkeypatch.setenv("PERSONAS_EMBEDDER", "hashing")
+    assert main(["worker"]) == 2
+    err = capsys.readouterr().err
+    assert f"personas worker: cannot reach Redis at 127.0.0.1:{port}" in err and "fix REDIS_URL" in err
+    assert "Traceback" not in err
+
+
 def test_worker_without_redis_url_explains_what_to_set(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["worker"]) == 2
     assert "REDIS_URL is not set" in capsys.readouterr().err

@@ -224,3 +224,13 @@ async def test_subagent_runs_and_its_search_is_scoped_to_the_named_files(
         if isinstance(block, dict) and block.get("type") == "tool_result"
     ]
     assert "[1] ref: .cursor/rules/api.mdc#Errors" in results[0] and "governs api/**" in results[0]
+
+
+def test_a_shared_folder_that_is_not_one_is_warned_about(
+    make_settings: Callable[..., Settings], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from mcp_server.app import standards_sources
+
+    typo = tmp_path / "org-standardz"
+    standards_sources(make_settings(shared_standards_dirs=[typo]))
+    assert f"PERSONAS_SHARED_STANDARDS_DIRS: {typo} is not a folder" in caplog.text

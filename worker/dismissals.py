@@ -175,7 +175,7 @@ def pick_finding(job_findings: list[dict[str, Any]] | None, job_id: str, finding
         ids = ", ".join(str(f.get("id")) for f in (job_findings or [])[:20] if f.get("id")) or "none"
         raise LookupError(
             f"Job {job_id} has no finding with id {finding_id!r} (its finding ids: {ids}). Use an id from the job's "
-            "findings (check_persona_job)."
+            "findings (wait_for_persona_job shows them)."
         )
     return finding
 

@@ -39,6 +39,32 @@ def unknown_arguments_error(tool: str, unknown: list[str], takes: list[str]) -> 
     )
 
 
+_VALIDATION = re.compile(r"\d+ validation errors? for \w+\n(?P<body>(?:.+\n?)+)\Z")
+_VALIDATION_ENTRY = re.compile(r"^(?P<loc>\S.*)\n  (?P<rest>.*)$", re.MULTILINE)
+_VALIDATION_DETAIL = re.compile(r"(?P<msg>.*?) \[type=(?P<type>\w+), input_value=(?P<value>.*), input_type=\w+\]")
+
+
+def readable_validation_error(text: str) -> str:
+    """pydantic's argument validation text, as the SDK returns it, in one line per argument:
+    ``invalid arguments: limit=100000: Input should be less than or equal to 20`` (no model names,
+    error types or links to pydantic's documentation); any other text unchanged."""
+    match = _VALIDATION.search(text)
+    if match is None:
+        return text
+    parts = []
+    for entry in _VALIDATION_ENTRY.finditer(match.group("body")):
+        loc, rest = entry.group("loc").replace("`", ""), entry.group("rest")
+        if (detail := _VALIDATION_DETAIL.fullmatch(rest)) is None:
+            parts.append(f"{loc}: {rest}")
+        elif detail.group("type") == "missing":
+            parts.append(f"{loc}: {detail.group('msg')}")
+        else:
+            parts.append(f"{loc}={detail.group('value')}: {detail.group('msg')}")
+    if not parts:
+        return text
+    return f"{text[: match.start()]}invalid argument{'s' if len(parts) > 1 else ''}: {'; '.join(parts)}."
+
+
 def shorten_error(text: str) -> str:
     """``text`` with overlong words cut to their start and, past MAX_ERROR_CHARS, its middle left out."""
     text = _LONG_WORD.sub(lambda m: f"{m.group()[:60]}…[{len(m.group()):,} characters]", text)
@@ -108,8 +134,8 @@ def _shortened(result: HandlerResult) -> HandlerResult:
 
 def _short_block(block: Any) -> Any:
     if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str):
-        return {**block, "text": shorten_error(block["text"])}
+        return {**block, "text": shorten_error(readable_validation_error(block["text"]))}
     text = getattr(block, "text", None)
     if getattr(block, "type", None) == "text" and isinstance(text, str) and hasattr(block, "model_copy"):
-        return block.model_copy(update={"text": shorten_error(text)})
+        return block.model_copy(update={"text": shorten_error(readable_validation_error(text))})
     return block

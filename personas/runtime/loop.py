@@ -216,6 +216,9 @@ class PersonaRun:
         self.tools.review_paths = await asyncio.to_thread(
             files_under_review, self.request, self.tools.toolbox.project_root
         )
+        if self.request.changes is not None:
+            files = self.request.changes.files
+            self.tools.changed_paths = frozenset(p for f in files for p in (f.path, f.old_path) if p)
         self.messages = conversation(self.request.history, text)
         budget = asyncio.timeout(self.limits.max_seconds)
         try:

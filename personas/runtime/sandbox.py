@@ -85,7 +85,22 @@ SECRET_FILES = (
     "*serviceaccount*.json",
     "secrets.y*ml",
     "*.secrets",
+    "credentials.toml",
+    "*credentials.csv",
+    "*accesskeys.csv",
+    ".yarnrc",
+    ".yarnrc.yml",
+    ".terraformrc",
+    "terraform.rc",
+    # MCP client configs carry each server's env, API keys included (.cursor/mcp.json, .vscode/mcp.json,
+    # Claude Code's .mcp.json, Claude Desktop's config)
+    "mcp.json",
+    ".mcp.json",
+    "claude_desktop_config.json",
 )
+#: Files secret by folder and name (the last two path parts, lower case): the GitHub CLI's token, Claude
+#: Code's personal settings (their env holds keys).
+SECRET_PATHS = frozenset({"gh/hosts.yml", "gh/hosts.yaml", ".claude/settings.local.json"})
 #: Folders (any depth, case-insensitive) whose every file is refused: SSH, GnuPG, cloud CLI config.
 SECRET_DIRS = frozenset({".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", "gcloud"})
 SECRET_FILE_EXCEPTIONS = (
@@ -214,7 +229,7 @@ def is_secret_name(path: str) -> bool:
     name = parts[-1]
     if any(fnmatch.fnmatchcase(name, pattern) for pattern in SECRET_FILE_EXCEPTIONS):
         return False
-    if SECRET_DIRS.intersection(parts[:-1]):
+    if SECRET_DIRS.intersection(parts[:-1]) or "/".join(parts[-2:]) in SECRET_PATHS:
         return True
     return any(fnmatch.fnmatchcase(name, pattern) for pattern in SECRET_FILES)
 

@@ -95,11 +95,27 @@ class RunToolbox:
     limits: RunLimits = field(default_factory=RunLimits)
     denied_paths: tuple[Path, ...] = ()
     """Extra folders file tools must never read (e.g. the data directory with the job database)."""
+    standards_dir: Path | None = None
+    """The project's standards folder (source ``project``), to tell which hits a reviewed change edits."""
 
     @classmethod
     def default(cls) -> RunToolbox:
         """The current directory as project root, no search, proposals refused."""
         return cls(project_root=Path.cwd())
+
+
+def project_path(hit: SearchHitLike, toolbox: RunToolbox) -> str | None:
+    """The project-relative path of a hit's file: a rule file's own, a project standard's under the
+    standards folder; None for the shared and shipped standards (not in the project)."""
+    if hit.source == "rules":
+        return hit.file
+    if hit.source != "project" or toolbox.standards_dir is None:
+        return None
+    root, folder = toolbox.project_root.resolve(), toolbox.standards_dir.resolve()
+    if not folder.is_relative_to(root):
+        return None
+    prefix = folder.relative_to(root).as_posix()
+    return hit.file if prefix == "." else f"{prefix}/{hit.file}"
 
 
 def citation_ref(hit: SearchHitLike) -> str:

@@ -88,6 +88,6 @@ class DecisionResult(BaseModel):
     version: int
     feedback: str
     revision_job_id: str | None = Field(
-        default=None, description="The persona job that revises the proposal (poll it with check_persona_job)."
+        default=None, description="The persona job that revises the proposal (follow it with wait_for_persona_job)."
     )
     message: str

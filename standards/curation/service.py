@@ -195,6 +195,11 @@ class ProposalService:
     def _target_root(self, target: Target) -> Path:
         """The standards folder an approval writes to; 'shared' only when configured, allowed and writable."""
         if target == "project":
+            if self.standards_dir.exists() and not self.standards_dir.is_dir():
+                raise ProposalError(
+                    f"Not approved: the standards folder {self.standards_dir} is a file, not a folder; point "
+                    "PERSONAS_STANDARDS_DIR at a folder (default .agent-os/standards)."
+                )
             return self.standards_dir
         if target != "shared":
             raise ProposalError(f"Unknown target {target!r}: use 'project' (default) or 'shared'.")
@@ -264,7 +269,11 @@ class ProposalService:
         indexed = await self._reindex(written.path)
         action: Action = "create" if written.created else "update"
         file = file_of(p)
-        when = "It is searchable now." if indexed else "The watcher indexes it within about a second."
+        when = (
+            "It is searchable now."
+            if indexed
+            else "A running server indexes it within a second; otherwise it is indexed when the server next starts."
+        )
         return ApprovalResult(
             id=p.id,
             status="approved",
@@ -364,8 +373,9 @@ class ProposalService:
             feedback=feedback,
             revision_job_id=job.job_id,
             message=(
-                f"Changes requested; {p.proposed_by} is revising {file_of(p)} in job {job.job_id} (check_persona_job "
-                f"shows its progress). The revision becomes version {p.version + 1} of proposal {p.id}."
+                f"Changes requested; {p.proposed_by} is revising {file_of(p)} in job {job.job_id} "
+                f"(wait_for_persona_job(job_id='{job.job_id}') follows it). The revision becomes version "
+                f"{p.version + 1} of proposal {p.id}."
             ),
         )
 

@@ -12,9 +12,13 @@ same vectors, same BM25 terms: same results and scores), and searches answer fro
 table is built in the background. Once the built table's own copy has loaded the start-up copy is
 dropped. The build waits for the copy's first answer (at most :data:`BUILD_WAIT_SECONDS`):
 importing LanceDB meanwhile would take the CPU that answer needs. The files' chunkings come from
-the same cache (:mod:`standards.index.chunk_cache`). If any chunk's vector is neither shipped nor
-cached (an edited starter, a new project standard, another model) nothing is built and the start is as
-before: embedding here would hold up the first answer longer than the build does.
+the same cache (:mod:`standards.index.chunk_cache`). A few chunks whose vector is neither shipped nor
+cached (a new project's own standards and rule files, e.g. an ``AGENTS.md``, on a machine that never
+indexed them; an edited starter) are embedded for the copy, at most :data:`EMBED_AT_MOST`, each alone
+on the query session the first search loads anyway, and put in the user's cache, where the table's
+build takes them (so the copy and the table hold the same vectors). With more of them, or without a
+user cache, nothing is built and the start is as before: embedding here would hold up the first
+answer longer than the build does.
 """
 
 from __future__ import annotations
@@ -45,6 +49,9 @@ VERSION = -1
 PREPARE_WAIT_SECONDS = 5.0
 #: With a start-up copy, the table's build starts once the copy answered a search, or after this long.
 BUILD_WAIT_SECONDS = 3.0
+#: Chunks with neither a shipped nor a cached vector embedded for a start-up copy, at most (each alone:
+#: ~5-20 ms of CPU; beyond this the table's build, which embeds in batches, comes first).
+EMBED_AT_MOST = 32
 #: Status message while searches are answered from the start-up copy.
 MESSAGE = "ready (from cached vectors; the index is being built)"
 
@@ -70,11 +77,16 @@ def table_exists(config: IndexConfig) -> bool:
 
 
 def build_startup_copy(
-    config: IndexConfig, indexer: Indexer, cache: VectorCache, terms: Callable[[], TermCache] | None = None
+    config: IndexConfig,
+    indexer: Indexer,
+    cache: VectorCache,
+    terms: Callable[[], TermCache] | None = None,
+    embed: Callable[[list[str]], list[list[float]]] | None = None,
 ) -> StartupCopy | None:
-    """The copy of what a build of ``config``'s sources would write, if every vector is cached
-    (else None); ``terms()`` gives the term cache the table's own copies use next. Blocking: run
-    it on a thread."""
+    """The copy of what a build of ``config``'s sources would write, if every vector is shipped or
+    cached, or at most :data:`EMBED_AT_MOST` are missing and ``embed`` computes them (put in the user's
+    cache for the build), else None; ``terms()`` gives the term cache the table's own copies use next.
+    Blocking: run it on a thread."""
     if not cache.may_hold_all():  # no user cache, and no shipped vectors of this model
         return None
     files = discover(config.sources, max_files=config.max_walk_files)
@@ -83,9 +95,14 @@ def build_startup_copy(
         return None
     hashes = list(dict.fromkeys(row["chunk_hash"] for row in rows))
     cached = cache.get(hashes)
-    if len(cached) < len(hashes):
-        log.info("start-up copy skipped: %d of %d chunks have no cached vector", len(hashes) - len(cached), len(hashes))
-        return None
+    if missing := [h for h in hashes if h not in cached]:
+        if embed is None or len(missing) > EMBED_AT_MOST or not cache.stores_vectors():
+            log.info("start-up copy skipped: %d of %d chunks have no cached vector", len(missing), len(hashes))
+            return None
+        texts = {row["chunk_hash"]: row["search_text"] for row in rows}
+        fresh = {h: embed([texts[h]])[0] for h in missing}  # alone: the query session, no batch padding
+        cache.put(fresh)
+        cached.update(fresh)
     from standards.index.snapshot import snapshot_from_rows  # numpy, bm25s: off the import path
 
     vectors = [cached[row["chunk_hash"]] for row in rows]

@@ -56,7 +56,7 @@ def _weights_key(model_path: Path) -> str:
     load in an older runtime), or another folder's resolved path and weights' sizes and mtimes."""
     from importlib.metadata import PackageNotFoundError, version
 
-    from standards.index.embedder import bundled_identity
+    from standards.index.model_identity import bundled_identity
 
     parts = [EXPORT_FORMAT]
     for library in _EXPORTERS:

@@ -82,7 +82,7 @@ def model_fingerprint(embedder: Any) -> str:
     parts = [str(embedder.name), str(embedder.dimension)]
     folder = getattr(embedder, "model_path", None)
     if isinstance(folder, Path) and folder.is_dir():
-        from standards.index.embedder import bundled_identity
+        from standards.index.model_identity import bundled_identity
 
         if (identity := bundled_identity(folder)) is not None:
             parts.append(identity)
@@ -121,6 +121,10 @@ class VectorCache:
         self.hits = 0
         #: Of :attr:`hits`, the vectors that came from the shipped starter vectors.
         self.shipped_hits = 0
+
+    def stores_vectors(self) -> bool:
+        """Whether :meth:`put` keeps vectors (a user cache is on and usable)."""
+        return not self._disabled
 
     def may_hold_all(self) -> bool:
         """False when no lookup can find anything: no SQLite file and no shipped vectors of this model."""

@@ -140,9 +140,8 @@ class IndexWriter(IndexUpkeep):
             await asyncio.to_thread(self._lock_file.acquire)  # the copy is of the table this process writes
             cache = await asyncio.to_thread(self._open_vector_cache, cache_dir)
             self._indexer.vector_cache = cache
-            startup = await asyncio.to_thread(
-                bootstrap.build_startup_copy, self.config, self._indexer, cache, self._vectors.term_cache
-            )
+            args = (self.config, self._indexer, cache, self._vectors.term_cache, self._embedder.embed)
+            startup = await asyncio.to_thread(bootstrap.build_startup_copy, *args)
         except Exception:  # the start goes on as without a copy
             log.warning("building the start-up copy of the standards failed", exc_info=True)
             return None

@@ -212,3 +212,23 @@ async def test_absurd_limits_and_timeouts_are_refused_or_clamped(
     assert "Bad jobs query: limit must be a whole number (1-100), got 'lots'" in not_a_number
     assert "int()" not in not_a_number
     assert after == before  # nothing was queued, waited away or changed
+
+
+async def test_wrong_argument_types_are_explained_in_one_line_per_argument(
+    make_settings: Callable[..., Settings], redis_url: str
+) -> None:
+    """pydantic's text (model names, error types, a link per error) is not what a user or a model
+    needs: each bad argument is named with its value and what it should be."""
+    async with Client(build_server(make_settings(redis_url=redis_url), run_worker=False, watch=False)) as client:
+        limit = await refused(client, "search_standards", query="logging", limit=100_000)
+        several = await refused(client, "invoke_panel", personas=["security"], task="x", priority="urgent")
+        missing = await refused(client, "search_standards")
+        confirm = await refused(client, "reset_persona_jobs", confirm="true")
+    assert limit.endswith("invalid argument: limit=100000: Input should be less than or equal to 20."), limit
+    assert "personas=['security']: List should have at least 2 items" in several
+    assert "; priority='urgent': Input should be 'low', 'normal' or 'high'" in several
+    assert missing.endswith("invalid argument: query: Field required."), missing
+    assert "confirm='true': Input should be a valid boolean" in confirm
+    for error in (limit, several, missing, confirm):
+        assert "\n" not in error and "errors.pydantic.dev" not in error and "[type=" not in error, error
+        assert "validation error for" not in error, error

@@ -56,6 +56,28 @@ async def test_a_file_in_place_of_the_data_dir_is_told_on_every_tool(
     assert str(blocker) in text and "a file is in the way" in text and "PERSONAS_DATA_DIR" in text
 
 
+def test_git_ignores_the_data_dir_so_job_history_is_not_committed(tmp_path: Path) -> None:
+    import subprocess
+
+    project = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    data_dir = project / ".agent-os" / "data"
+    prepare_data_dir(data_dir)
+    (data_dir / "jobs.sqlite3").write_bytes(b"code under review")
+    (project / ".agent-os" / "standards").mkdir()
+    (project / ".agent-os" / "standards" / "api.md").write_text("# API\n")  # the team's: committed
+    status = subprocess.run(
+        ["git", "-C", str(project), "status", "--porcelain", "--untracked-files=all"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert status.splitlines() == ["?? .agent-os/standards/api.md"]
+    (data_dir / ".gitignore").write_text("jobs.sqlite3\n")  # the user's own is kept
+    prepare_data_dir(data_dir)
+    assert (data_dir / ".gitignore").read_text() == "jobs.sqlite3\n"
+
+
 def test_a_full_disk_is_named_at_start(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()

@@ -46,6 +46,18 @@ REFUSED = [
     ".bash_history",
     "deploy/kubeconfig",
     "k8s/app-secrets.yaml",
+    ".cargo/credentials.toml",  # cargo's registry token
+    "Downloads/alice_credentials.csv",  # the AWS console's access key download
+    "rootkey_accessKeys.csv",
+    ".yarnrc.yml",  # npmAuthToken, like .npmrc
+    ".terraformrc",
+    "terraform.rc",
+    ".config/gh/hosts.yml",  # the GitHub CLI's OAuth token
+    ".cursor/mcp.json",  # MCP client configs hold the servers' env: the README puts ANTHROPIC_API_KEY there
+    ".vscode/mcp.json",
+    ".mcp.json",
+    ".claude/settings.local.json",
+    "claude_desktop_config.json",
 ]
 ALLOWED = [
     ".env.example",
@@ -59,6 +71,10 @@ ALLOWED = [
     "src/credentials_check.py",
     "docs/secrets-policy.md",
     "src/history.py",
+    "src/credentials.py",
+    "gh/hosts.py",
+    "src/mcp_server.py",
+    ".claude/settings.json",
 ]
 
 

@@ -54,7 +54,7 @@ def test_list_show_approve_reject(root: Path, capsys: pytest.CaptureFixture[str]
     code, out, _ = _run(capsys, "list")
     assert code == 0 and first in out and second in out and "security/token-storage.md" in out
     code, out, _ = _run(capsys, "show", first)
-    assert code == 0 and "## Summary" in out and "approve_standard_proposal" in out
+    assert code == 0 and "## Summary" in out and f"personas standards approve {first}" in out
     code, out, _ = _run(capsys, "approve", first, "--approved-by", "dana", "--json")
     assert code == 0 and json.loads(out)["approved_by"] == "dana"
     meta, _, _ = astuple(parse((_standards(root) / "security" / "jwt-verification.md").read_text()))

@@ -80,6 +80,9 @@ async def test_tools_list_get_approve_reject_request(make_settings: Callable[...
 
         changes = await _call(client, "request_standard_changes", proposal_id=third, feedback="Name the CA.")
         assert changes["status"] == "changes_requested" and changes["revision_job_id"]
+        # the reviewer profile offers wait_for_persona_job, not check_persona_job: name the one it has
+        assert f"wait_for_persona_job(job_id='{changes['revision_job_id']}')" in changes["message"]
+        assert "check_persona_job" not in changes["message"]
         job = await _call(client, "check_persona_job", job_id=changes["revision_job_id"])
         assert job["persona"] == "security" and job["status"] == "pending"
 

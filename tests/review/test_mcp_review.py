@@ -64,6 +64,7 @@ async def test_panel_dismiss_and_stats_over_mcp(
         assert sorted((dismissed.structured_content or {})["personas"]) == ["qa", "security"]
         unknown = await client.call_tool("dismiss_finding", {"job_id": job_id, "finding_id": "nope", "reason": "x"})
         assert unknown.is_error and "has no finding with id 'nope'" in str(unknown.content)
+        assert "wait_for_persona_job shows them" in str(unknown.content)  # in every profile, unlike check_…
 
         stats = (await client.call_tool("persona_database_stats", {})).structured_content or {}
     usage = {row["persona"]: row for row in stats["personas"]}

@@ -92,6 +92,19 @@ async def test_without_an_api_key_it_exits_2_with_the_briefing_pointer(
     assert "Without an API key, a job" in readme.split(f"# {section}\n", 1)[1].split("\n## ", 1)[0]
 
 
+async def test_redis_down_is_exit_2_with_the_reason_and_no_traceback(
+    repo: Path, make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.redis_process import free_port
+
+    port = free_port()  # nothing listens there
+    settings = make_settings(project_root=repo, anthropic_api_key="sk-test", redis_url=f"redis://127.0.0.1:{port}/0")
+    code, out, err = await run_cli(settings, "--persona", "security")
+    assert code == 2 and out == ""
+    assert f"cannot reach Redis at 127.0.0.1:{port}" in err
+    assert not [r for r in caplog.records if r.exc_info], "the reason is told; no traceback is logged"
+
+
 async def test_findings_at_fail_on_exit_1_with_a_valid_sarif_file(
     cli_settings: Settings, fake_api: FakeAnthropic, tmp_path: Path
 ) -> None:

@@ -168,9 +168,25 @@ async def test_an_edited_starter_embeds_only_its_new_chunks(make_index: IndexFac
     embedder = CountingBundled()
     index: IndexWriter = make_index(starters_only(tmp_path, tmp_path / "cache", universal), embedder)
     await index.prepare()
-    assert index._startup is None  # one chunk has no vector: no start-up copy
-    await build(index)
+    assert index._startup is not None  # the start-up copy embedded the new chunk (a few: bootstrap.EMBED_AT_MOST)
     assert embedder.embedded and all("zorbify" in text for text in embedder.embedded), embedder.embedded
+    embedded = list(embedder.embedded)
+    await build(index)
+    assert embedder.embedded == embedded  # the build took it from the user's cache
+
+
+async def test_without_a_user_cache_a_project_standard_is_embedded_by_the_build(
+    make_index: IndexFactory, tmp_path: Path
+) -> None:
+    """PERSONAS_EMBEDDING_CACHE=false: no start-up copy needing an embedding (the build would embed it
+    again, in a batch: other int8 numbers than the copy's); the starters still come shipped."""
+    embedder = CountingBundled()
+    index: IndexWriter = make_index(starters_only(tmp_path, None), embedder)
+    write(index.config.sources[0].root / "security" / "tokens.md", "# Tokens\n\n## Expiry\n\nTokens expire hourly.\n")
+    await index.prepare()
+    assert index._startup is None
+    await build(index)
+    assert embedder.embedded == ["Tokens > Expiry\n\nTokens expire hourly."]
 
 
 def test_a_damaged_file_is_ignored_with_the_fix(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -99,12 +99,43 @@ async def test_the_startup_copy_answers_exactly_as_the_built_index(
     assert any(r.results for r in late)
 
 
-async def test_no_startup_copy_when_a_chunk_has_no_cached_vector(make_index: IndexFactory, tmp_path: Path) -> None:
+async def test_a_few_chunks_without_a_vector_are_embedded_for_the_startup_copy(
+    make_index: IndexFactory, tmp_path: Path
+) -> None:
+    """A new project's own standards (or an AGENTS.md) never indexed on this machine: the copy embeds
+    those few chunks, alone, and puts them in the cache, where the table's build takes them."""
     cache = tmp_path / "cache"
     await fill_cache(make_index, tmp_path, cache)
-    index: IndexWriter = make_index(project_config(tmp_path, "second", cache, extra="\nA rule nobody embedded.\n"))
+    embedder = HashingEmbedder()
+    config = project_config(tmp_path, "second", cache, extra="\nA rule nobody embedded: zorbify the logs.\n")
+    index: IndexWriter = make_index(config, embedder)
+    await index.prepare()
+    assert index._startup is not None
+    assert len(embedder.embedded) == 1 and "zorbify" in embedder.embedded[0]
+    assert embedder.calls == 1
+    query = "Levels: use ERROR when a request failed. A rule nobody embedded: zorbify the logs."
+    early = await index.search(query, limit=3)
+    assert early.status.message == bootstrap.MESSAGE
+    assert "development/logging.md" in [h.file for h in early.results]
+    await index.start(watch=False)
+    assert (await index.wait_ready(timeout=60)).state == "ready"
+    await index._wait_idle()
+    assert len(embedder.embedded) == 2  # and the query: the build took the chunk's vector from the cache
+    late = await index.search(query, limit=3)
+    assert late.status.message != bootstrap.MESSAGE
+    assert outcome(late) == outcome(early)
+    assert [h.score for h in late.results] == pytest.approx([h.score for h in early.results], abs=1e-6)
+
+
+async def test_no_startup_copy_when_many_chunks_have_no_cached_vector(make_index: IndexFactory, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    await fill_cache(make_index, tmp_path, cache)
+    extra = "".join(f"\n## Rule {i}\n\nRule {i} nobody embedded.\n" for i in range(bootstrap.EMBED_AT_MOST + 1))
+    embedder = HashingEmbedder()
+    index: IndexWriter = make_index(project_config(tmp_path, "second", cache, extra=extra), embedder)
     await index.prepare()
     assert index._startup is None
+    assert embedder.embedded == []  # the build embeds them, in batches
     early = await index.search("how do we rotate secrets")
     assert (early.results, early.status.state) == ([], "empty")  # as before: nothing to search yet
     await index.start(watch=False)
