@@ -11,7 +11,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from mcp_server.data_dir import prepare_data_dir, secure_files
+from mcp_server.data_dir import prepare_settings_data_dir, secure_files
 from mcp_server.embedded import embedded_redis
 from mcp_server.roots import RootsPolicy, Workspace
 from mcp_server.session_log import JobEvents
@@ -127,7 +127,7 @@ async def open_app(
     """Open the standards index (reconciled in the background, watched unless ``watch`` is
     False), Redis (embedded when no REDIS_URL), the job store, the queue and, unless told not
     to, an in-process worker. Everything is closed in reverse order on exit."""
-    await asyncio.to_thread(prepare_data_dir, settings.data_dir)
+    await asyncio.to_thread(prepare_settings_data_dir, settings)
     async with AsyncExitStack() as stack:
         # The writer unless another process (a second server on this project) writes the index. On a
         # thread: the model's module imports numpy, and the session is being served meanwhile.
@@ -291,7 +291,7 @@ async def open_worker_deps(
     approved content from the database standing in for files this host cannot read yet. When
     another process on this host writes the folder (a shared data dir), it searches it read-only."""
     personas = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
-    await asyncio.to_thread(prepare_data_dir, settings.data_dir)
+    await asyncio.to_thread(prepare_settings_data_dir, settings)
     async with AsyncExitStack() as stack:
         proposals = await stack.enter_async_context(open_proposal_store(settings))
         # Approved standards whose files this host cannot read yet are served from the database.

@@ -150,10 +150,10 @@ def _main(args: argparse.Namespace) -> int:
         gc.enable()
     if args.command in ("worker", "jobs", "index", "standards"):
         # `serve` stays up and answers the problem on every tool; these print it and stop.
-        from mcp_server.data_dir import DataDirError, prepare_data_dir
+        from mcp_server.data_dir import DataDirError, prepare_settings_data_dir
 
         try:
-            prepare_data_dir(settings.data_dir)
+            prepare_settings_data_dir(settings)
         except DataDirError as exc:
             sys.stderr.write(f"personas {args.command}: {exc}\n")
             return 2

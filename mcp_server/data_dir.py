@@ -14,16 +14,21 @@ import logging
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from worker.storage_errors import storage_problem
 
-__all__ = ["DataDirError", "prepare_data_dir", "secure_files", "storage_problem"]
+if TYPE_CHECKING:
+    from mcp_server.settings import Settings
+
+__all__ = ["DataDirError", "prepare_data_dir", "prepare_settings_data_dir", "secure_files", "storage_problem"]
 
 log = logging.getLogger(__name__)
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 _PROBE = ".write-probe"
+DEFAULT_DATA_DIR = Path(".agent-os/data")
 
 
 class DataDirError(RuntimeError):
@@ -46,6 +51,23 @@ def prepare_data_dir(data_dir: Path) -> None:
 
 
 GITIGNORE = "# agent-personas: job history (it holds code), index and Redis state; never commit it\n*\n"
+
+
+def prepare_settings_data_dir(settings: Settings) -> None:
+    """:func:`prepare_data_dir` for a process's settings. When the data dir is the default one under the
+    folder the process was started in (neither PERSONAS_PROJECT_ROOT nor PERSONAS_DATA_DIR set), a
+    failure says so: an MCP client that starts servers in ``/`` or another folder not theirs is the
+    likely cause, and "chmod /" is not the fix."""
+    try:
+        prepare_data_dir(settings.data_dir)
+    except DataDirError as exc:
+        if settings.project_root_given or settings.data_dir != settings.project_root / DEFAULT_DATA_DIR:
+            raise
+        raise DataDirError(
+            f"{exc} It is under {settings.project_root}, the folder the server was started in, as "
+            "PERSONAS_PROJECT_ROOT is unset: start the server in your project, or set PERSONAS_PROJECT_ROOT to "
+            'the project folder (in an MCP client\'s config, e.g. "PERSONAS_PROJECT_ROOT": "${workspaceFolder}").'
+        ) from exc
 
 
 def _ignore_in_git(data_dir: Path) -> None:

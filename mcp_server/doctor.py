@@ -225,10 +225,10 @@ def check_project_root(settings: Settings) -> Check:
 
 def check_data_dir(settings: Settings) -> Check:
     """Writable (a real write, so a full disk shows) and private: the server's own preparation."""
-    from mcp_server.data_dir import DataDirError, prepare_data_dir
+    from mcp_server.data_dir import DataDirError, prepare_settings_data_dir
 
     try:
-        prepare_data_dir(settings.data_dir)
+        prepare_settings_data_dir(settings)
     except DataDirError as exc:
         return Check("data dir", False, str(exc), f"fix {settings.data_dir} as said, or set PERSONAS_DATA_DIR")
     return Check("data dir", True, f"{settings.data_dir} is writable and private (0700)")

@@ -34,6 +34,7 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 
 from mcp_server.sdk_compat import lowlevel
+from personas.runtime.sandbox import system_root
 
 log = logging.getLogger(__name__)
 
@@ -165,18 +166,15 @@ class Workspace:
             target.project_root = root
 
 
-#: Never a project root, whatever a client says: with the file system's root (or a pseudo file
-#: system) as the project, read_file('proc/self/environ') would hand the server's API key and
-#: tokens to the model.
-SYSTEM_DIRS = tuple(Path(p) for p in ("/proc", "/sys", "/dev", "/run", "/boot", "/etc"))
-
-
 def _local_dir(uri: str) -> Path | None:
+    """The folder of a ``file:`` root; never the file system's root or a system folder, whatever a client
+    says (:func:`~personas.runtime.sandbox.system_root`: read_file('proc/self/environ') would hand the
+    server's API key and tokens to the model)."""
     parsed = urlparse(uri)
     if parsed.scheme != "file":
         return None
     path = Path(unquote(parsed.path)).resolve()
-    if path == Path(path.anchor) or any(path.is_relative_to(d) for d in SYSTEM_DIRS):
+    if system_root(path):
         log.warning("ignored the client root %s: the file system's root or a system folder is never a project", uri)
         return None
     return path if path.is_dir() else None

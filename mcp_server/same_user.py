@@ -4,10 +4,12 @@
 or ``personas desk`` on loopback) would hand them the job history (code), the proposals and the
 tools. On Linux the kernel tells who owns the other end of a loopback TCP connection: asked by its
 exact addresses over netlink (``sock_diag``, what ``ss`` uses; ~20 µs of CPU), or, where that is not
-allowed, from ``/proc/net/tcp`` (a scan, ~4 ms). A connection of another user is answered 403, and
-so is one the kernel no longer knows (a client that sent its request and reset the connection at
-once must not slip through); root (which can read the data dir anyway) is served. Where neither
-source exists (other systems) the request is served as before.
+allowed or answers "no such socket" (ENOENT, also what a kernel without ``tcp_diag`` answers to
+everything), from ``/proc/net/tcp`` (a scan, ~4 ms). A connection of another user is answered 403, and
+so is one the kernel no longer knows or no process holds (a client that sent its request and reset
+or closed the connection at once must not slip through: a closed one's remnant reads as uid 0); root
+(which can read the data dir anyway) is served. Where neither source exists (other systems) the
+request is served as before.
 """
 
 from __future__ import annotations
@@ -30,7 +32,10 @@ _SOCK_DIAG_BY_FAMILY = 20
 _NLM_F_REQUEST = 1
 _NLMSG_ERROR = 2
 _ENOENT = 2
-#: Where idiag_uid sits in a reply: the 16-byte nlmsghdr, then inet_diag_msg's family, state, timer,
+#: The uid of a connection no process holds any more: its client closed it after sending (the kernel
+#: keeps a "time-wait" remnant with uid 0 and no inode, which must not pass for root's).
+NOBODY = -1
+#: Where idiag_uid (then idiag_inode) sits in a reply: the 16-byte nlmsghdr, then inet_diag_msg's family, state, timer,
 #: retrans (4), sockid (48), expires, rqueue and wqueue (12).
 _UID_OFFSET = 16 + 64
 
@@ -84,28 +89,33 @@ def _diag_uid(client: tuple[str, int], server: tuple[str, int]) -> int:
         if code == _ENOENT:
             raise Unknown
         raise OSError(code, os.strerror(code))
-    if kind != _SOCK_DIAG_BY_FAMILY or len(reply) < _UID_OFFSET + 4:
+    if kind != _SOCK_DIAG_BY_FAMILY or len(reply) < _UID_OFFSET + 8:
         raise OSError("unexpected sock_diag reply")
-    return int(struct.unpack_from("=I", reply, _UID_OFFSET)[0])
+    uid, inode = struct.unpack_from("=II", reply, _UID_OFFSET)
+    return int(uid) if inode else NOBODY
 
 
 def _table_uid(client: tuple[str, int], server: tuple[str, int], tables: tuple[Path, ...]) -> int | None:
-    """The uid from ``/proc/net/tcp*``; None without the tables; :class:`Unknown` when they lack it."""
-    found_table = False
+    """The uid from ``/proc/net/tcp*``; :class:`Unknown` when they list the server's own sockets but not
+    this client's; None when they cannot tell (missing, or a sandbox's tables without our sockets)."""
+    lists_server = False
     for table in tables:
         try:
             lines = table.read_text(encoding="ascii", errors="replace").splitlines()[1:]
         except OSError:
             continue
-        found_table = True
         for line in lines:
             fields = line.split()
-            if len(fields) >= 8 and _address(fields[1]) == client and _address(fields[2]) == server:
+            if len(fields) < 10:
+                continue
+            local = _address(fields[1])
+            lists_server = lists_server or local == server
+            if local == client and _address(fields[2]) == server:
                 try:
-                    return int(fields[7])
+                    return int(fields[7]) if int(fields[9]) else NOBODY
                 except ValueError:
-                    break
-    if found_table:
+                    return None
+    if lists_server:
         raise Unknown
     return None
 
@@ -113,8 +123,9 @@ def _table_uid(client: tuple[str, int], server: tuple[str, int], tables: tuple[P
 def peer_uid(
     client: tuple[str, int] | None, server: tuple[str, int] | None, tables: tuple[Path, ...] = TABLES
 ) -> int | None:
-    """The uid owning the client end of this TCP connection; None when the kernel cannot be asked (not
-    Linux, no addresses). Raises :class:`Unknown` when the kernel knows no such connection."""
+    """The uid owning the client end of this TCP connection (:data:`NOBODY` once its client closed it);
+    None when the kernel cannot be asked (not Linux, no addresses). Raises :class:`Unknown` when the
+    kernel knows no such connection."""
     if not client or not server:
         return None
     ours = (_normal(str(client[0])), int(client[1]))
@@ -123,7 +134,11 @@ def peer_uid(
         try:
             return _diag_uid(ours, theirs)
         except (OSError, ValueError):
-            pass  # not allowed here (a sandbox, no inet_diag): read the tables instead
+            pass  # not allowed here (a sandbox): read the tables instead
+        except Unknown:
+            # ENOENT also answers every question of a kernel without tcp_diag (not built, or its module
+            # cannot be loaded): the tables tell a gone connection (they list the server) from that
+            pass
     return _table_uid(ours, theirs, tables)
 
 

@@ -202,8 +202,8 @@ class Settings(BaseSettings):
     )
     require_elicitation: bool = Field(
         default=False,
-        description="Refuse approve/reject of proposals and reset_persona_jobs unless the client can ask the "
-        "user (MCP elicitation). PERSONAS_REQUIRE_ELICITATION.",
+        description="Refuse approve/reject of proposals, dismiss_finding and reset_persona_jobs unless the client "
+        "can ask the user (MCP elicitation). PERSONAS_REQUIRE_ELICITATION.",
     )
     persona_tools: Literal["each", "single"] = Field(
         default="each",

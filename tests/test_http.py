@@ -289,11 +289,16 @@ async def test_a_connection_the_kernel_no_longer_knows_is_refused_not_served() -
     async def receive() -> dict[str, object]:
         return {"type": "http.request", "body": b""}
 
-    scope = {
-        "type": "http",
-        "path": "/desk/proposals/x/approve",
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 2),
-    }
-    await SameUserOnly(app)(scope, receive, send)  # type: ignore[arg-type]
+    import socket
+
+    with socket.socket() as listening:  # the server is there; the client's connection is gone
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        scope = {
+            "type": "http",
+            "path": "/desk/proposals/x/approve",
+            "client": ("127.0.0.1", 1),
+            "server": listening.getsockname(),
+        }
+        await SameUserOnly(app)(scope, receive, send)  # type: ignore[arg-type]
     assert served == [] and sent[0]["status"] == 403

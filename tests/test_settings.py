@@ -159,3 +159,19 @@ def test_new_scaffolds_a_loadable_custom_persona(tmp_path: Path, capsys: pytest.
     assert main(["new", "accessibility", "--from", "security"]) == 2
     assert main(["new", "x", "--from", "nobody"]) == 2
     assert "Unknown persona 'nobody'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("n" * 81, "the new persona would not load (name: String should have at most 80 characters)"),
+        ("Reviewer\nid: evil", "--name 'Reviewer\\nid: evil': one line without control characters"),
+    ],
+)
+def test_new_refuses_a_name_the_server_would_not_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, says: str
+) -> None:
+    """It used to write the file and say "Created": every later command then logged it as skipped."""
+    assert main(["new", "reviewer", "--from", "security", "--name", name]) == 2
+    assert says in capsys.readouterr().err
+    assert not (tmp_path / ".agent-os" / "personas" / "reviewer.md").exists()

@@ -52,6 +52,12 @@ class ResetForm(BaseModel):
     delete_all_jobs: bool = Field(default=False, description="Yes, delete every job record.")
 
 
+class DismissForm(BaseModel):
+    """The dialog of dismiss_finding."""
+
+    dismiss: bool = Field(default=False, description="Yes, dismiss it: later runs drop this finding.")
+
+
 HumanDecision = ElicitationResult[ApproveForm] | ElicitationResult[RejectForm]
 
 
@@ -121,6 +127,41 @@ async def ask_to_reset(confirm: bool, ctx: AppContext) -> Elicit[ResetForm] | No
         f"{active} pending or running job(s) will be cancelled first. This cannot be undone.",
         ResetForm,
     )
+
+
+async def ask_to_dismiss(job_id: str, finding_id: str, reason: str, ctx: AppContext) -> Elicit[DismissForm] | None:
+    """A review's text can ask the assistant to dismiss its own findings: the user confirms, where the
+    client can ask. An unknown job or finding is left to the tool's own error, without a dialog."""
+    if not can_ask(ctx):
+        return None
+    from worker.errors import UnknownJobError
+
+    try:
+        job = await app_state(ctx).jobs.get(job_id)
+    except (UnknownJobError, LookupError, ValueError):
+        return None
+    found = next(
+        (f for f in job.findings or [] if finding_id == f.get("id") or finding_id in (f.get("related_ids") or [])),
+        None,
+    )
+    if found is None:
+        return None
+    where = f" in {found['file']}" if found.get("file") else ""
+    title = str(found.get("title"))[:200]
+    return Elicit(
+        f"Dismiss the {found.get('severity')} finding '{title}'{where} of the {job.persona} review as noise? Later "
+        f"runs of its persona drop it and are told why. Reason given: {' '.join(reason.split())[:300]}",
+        DismissForm,
+    )
+
+
+def confirmed_dismiss(decision: ElicitationResult[DismissForm]) -> bool | None:
+    """True/False from the user's dialog; None when no dialog was shown."""
+    if isinstance(decision, DeclinedElicitation | CancelledElicitation):
+        return False
+    assert isinstance(decision, AcceptedElicitation)
+    form = decision.data
+    return form.dismiss if isinstance(form, DismissForm) else None
 
 
 async def _proposal(ctx: AppContext, proposal_id: str) -> ProposalDetail:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import ElicitationResult, MCPServer, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from mcp_server.tools.annotations import starts_job
+from mcp_server.tools.approval import DismissForm, ask_to_dismiss, confirmed_dismiss
 from mcp_server.tools.context import AppContext, app_state
 from worker.client_code import ClientCode
 from worker.dismissals import DismissResult, dismiss
@@ -116,12 +117,16 @@ async def dismiss_finding(
     reason: Reason,
     ctx: AppContext,
     dismissed_by: DismissedBy = None,
+    *,
+    decision: Annotated[ElicitationResult[DismissForm], Resolve(ask_to_dismiss)],
 ) -> DismissResult:
     """Only when the user says so: dismiss a finding as noise; later runs of its persona(s) drop it
     (even after line shifts) and are told why. Undo: `personas findings restore <id>`."""
     state = app_state(ctx)
     if state.dismissals is None:
         raise ToolError("Dismissals are unavailable in this server.")
+    if confirmed_dismiss(decision) is False:
+        raise ToolError("The user did not confirm the dismissal in the dialog: nothing was dismissed.")
     try:
         job = await state.jobs.get(job_id)
         return await dismiss(

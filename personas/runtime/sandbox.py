@@ -114,6 +114,14 @@ SECRET_FILE_EXCEPTIONS = (
     "*.template",
 )
 MAX_WALKED_ENTRIES = 100_000
+#: Never a project root (PERSONAS_PROJECT_ROOT=/ by mistake, a service started in /): the whole
+#: system's files (/etc/shadow to a server run as root, other users' homes) would be the model's.
+SYSTEM_DIRS = tuple(Path(p) for p in ("/proc", "/sys", "/dev", "/run", "/boot", "/etc"))
+
+
+def system_root(path: Path) -> bool:
+    """Is ``path`` (resolved) the file system's root or a system folder, which no project is?"""
+    return path == Path(path.anchor) or any(path == d or path.is_relative_to(d) for d in SYSTEM_DIRS)
 
 
 def _folded(parts: Sequence[str]) -> tuple[str, ...]:
@@ -259,7 +267,16 @@ class ProjectSandbox:
         except OSError as exc:  # e.g. a name too long for the file system
             raise NotInProjectError(f"{value!r} cannot be opened ({exc.strerror or exc}).") from None
 
+    def _check_root(self) -> None:
+        if system_root(self.root):
+            raise SandboxError(
+                f"The project root is {self.root}, the file system's root or a system folder, so no file is read. "
+                "Set PERSONAS_PROJECT_ROOT to the project's folder (or start the server there); review from the "
+                "task and context alone meanwhile."
+            )
+
     def _resolve(self, value: str) -> Path:
+        self._check_root()
         real = Path(os.path.realpath(self.root / value))
         if not real.is_relative_to(self.root):
             raise SandboxError(
@@ -322,6 +339,7 @@ class ProjectSandbox:
         """Files matching a glob (``*``, ``?``, ``[...]``, ``**``, ``{a,b}``; see :mod:`personas.runtime.globs`):
         (first ``limit``, total). A malformed or oversized pattern is a :class:`SandboxError`."""
         glob = compile_pattern(pattern)
+        self._check_root()
         matches = sorted(rel for rel in self._walk() if glob.match(rel))
         return matches[:limit], len(matches)
 

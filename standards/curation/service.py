@@ -3,7 +3,9 @@
 No MCP here: the tools and the CLI call :class:`ProposalService`. Its dependencies come in as
 arguments: the store, the standards folder it writes to, a way to queue a revision run of the
 proposing persona (``JobService.submit`` fits :class:`RevisionQueue`), and a way to re-index a
-written file at once (``IndexSearcher.reindex_paths``), both optional.
+written file at once (``IndexSearcher.reindex_paths``), both optional. One concern (the human
+decisions on a proposal), a little past 400 lines because each decision carries its checks and the
+messages that say what to do next.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from standards.index.chunker import estimate_tokens
-from standards.private_dir import private_folder
+from standards.private_dir import ForeignCacheError, private_folder
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +150,12 @@ def quantize_int8(source: Path, target: Path) -> None:
 
 def ensure_onnx(model_path: Path, *, quantized: bool, cache_dir: Path | None = None) -> Path:
     """Path of the ONNX graph for ``model_path`` (exported and cached on first use)."""
-    base = private_folder(cache_dir or onnx_cache_dir(), "the ONNX graph cache")  # no graph another user planted
-    folder = private_folder(base / f"{model_path.name}-{_weights_key(model_path)}", "the ONNX graph cache")
+    base = private_folder(
+        cache_dir or onnx_cache_dir(), "the ONNX graph cache", "PERSONAS_ONNX_CACHE"
+    )  # no graph another user planted
+    folder = private_folder(
+        base / f"{model_path.name}-{_weights_key(model_path)}", "the ONNX graph cache", "PERSONAS_ONNX_CACHE"
+    )
     fp32 = folder / "model.onnx"
     int8 = folder / "model-int8.onnx"
     wanted = int8 if quantized else fp32
@@ -296,6 +300,8 @@ class OnnxEmbedder:
                     )
                 try:
                     graph = ensure_onnx(self._path, quantized=self._quantized, cache_dir=self._cache_dir)
+                except ForeignCacheError:
+                    raise  # nothing was exported: the folder it names is the fix, not another backend
                 except Exception as exc:
                     raise RuntimeError(
                         f"could not export the model at {self._path} to ONNX ({type(exc).__name__}: {exc}); "

@@ -149,7 +149,9 @@ class VectorCache:
         return self._conn
 
     def _open(self) -> sqlite3.Connection:
-        folder = private_folder(self.path.parent, "the embedding cache")  # nothing another user planted
+        folder = private_folder(
+            self.path.parent, "the embedding cache", "PERSONAS_EMBEDDING_CACHE_DIR (or PERSONAS_EMBEDDING_CACHE=false)"
+        )  # nothing another user planted
         with contextlib.suppress(OSError):
             folder.chmod(0o700)
         if not self.path.exists():

@@ -78,6 +78,28 @@ def test_git_ignores_the_data_dir_so_job_history_is_not_committed(tmp_path: Path
     assert (data_dir / ".gitignore").read_text() == "jobs.sqlite3\n"
 
 
+def test_a_default_data_dir_that_fails_names_the_folder_the_server_started_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MCP clients may start a server in / (or a folder not the user's): "chmod /" is not the fix, setting
+    PERSONAS_PROJECT_ROOT is."""
+    from mcp_server.data_dir import prepare_settings_data_dir
+
+    for name in list(os.environ):
+        if name.startswith("PERSONAS_"):
+            monkeypatch.delenv(name, raising=False)
+    (tmp_path / ".agent-os").write_text("a file where the folder goes")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataDirError) as caught:
+        prepare_settings_data_dir(Settings())
+    assert f"It is under {tmp_path}, the folder the server was started in" in str(caught.value)
+    assert '"PERSONAS_PROJECT_ROOT": "${workspaceFolder}"' in str(caught.value)
+    monkeypatch.setenv("PERSONAS_PROJECT_ROOT", str(tmp_path))  # chosen: the plain reason is enough
+    with pytest.raises(DataDirError) as caught:
+        prepare_settings_data_dir(Settings())
+    assert "started in" not in str(caught.value)
+
+
 def test_a_full_disk_is_named_at_start(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()

@@ -140,3 +140,14 @@ def test_list_files_limit_reports_the_total(tree: Path) -> None:
 )
 def test_glob_semantics(pattern: str, path: str, matches: bool) -> None:
     assert compile_glob(pattern).match(path) is matches
+
+
+@pytest.mark.parametrize("root", ["/", "/etc", "/proc"])
+def test_the_file_systems_root_or_a_system_folder_is_never_a_project(root: str) -> None:
+    """PERSONAS_PROJECT_ROOT=/ by mistake (or a service started in /) must not hand the model the system's
+    files: /etc/shadow to a server running as root, other users' homes."""
+    sandbox = ProjectSandbox(Path(root), max_file_bytes=100_000)
+    with pytest.raises(SandboxError, match="PERSONAS_PROJECT_ROOT"):
+        sandbox.read_text("etc/hostname" if root == "/" else "hostname")
+    with pytest.raises(SandboxError, match="PERSONAS_PROJECT_ROOT"):
+        sandbox.list_files("*", limit=10)

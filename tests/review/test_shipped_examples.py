@@ -29,3 +29,7 @@ def test_the_workflow_reviews_the_pr_range_uploads_sarif_and_fails_on_high() -> 
     upload = next(s for s in steps if s.get("uses", "").startswith("github/codeql-action/upload-sarif"))
     assert upload["with"]["sarif_file"] == str(args.output)
     assert review["env"]["ANTHROPIC_API_KEY"] == "${{ secrets.ANTHROPIC_API_KEY }}"
+    install = next(s for s in steps if "pip install" in s.get("run", ""))
+    # not a bare PyPI name (the project is not published there: someone else's package could be)
+    requirement = shlex.split(install["run"])[-1]
+    assert requirement.startswith("agent-personas @ git+https://") and "@" in requirement.rsplit("/", 1)[-1]

@@ -79,3 +79,37 @@ def test_an_onnx_graph_planted_in_a_cache_folder_of_another_user_is_not_loaded(
 
     with pytest.raises(ForeignCacheError, match="another user"):
         ensure_onnx(model, quantized=True, cache_dir=cache)
+
+
+def test_a_refused_onnx_cache_folder_is_the_error_not_a_failed_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedder said "could not export the model to ONNX ...; set PERSONAS_EMBEDDING_BACKEND=torch" for
+    a cache folder it refused (root run with a user's ~/.cache, a shared PERSONAS_ONNX_CACHE): nothing
+    was exported, and the fix is the folder, which the error names."""
+    pytest.importorskip("onnxruntime")
+    from standards.index.embedder import bundled_model_path
+    from standards.index.onnx_embedder import OnnxEmbedder
+
+    cache = tmp_path / "shared-cache" / "onnx"
+    cache.mkdir(parents=True)
+    _as_another_users(cache, monkeypatch)
+    with pytest.raises(ForeignCacheError, match=f"{cache}.*another user") as refused:
+        OnnxEmbedder(bundled_model_path(), cache_dir=cache).embed(["a query"])
+    assert "export" not in str(refused.value)
+
+
+def test_a_refused_embedding_cache_names_the_setting_that_moves_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PERSONAS_EMBEDDING_CACHE_DIR (what a team sets to share a folder) wins over XDG_CACHE_HOME: the
+    warning said to change XDG_CACHE_HOME, which would have moved nothing."""
+    from standards.index.vector_cache import VectorCache
+
+    cache = tmp_path / "shared-cache"
+    cache.mkdir()
+    _as_another_users(cache, monkeypatch)
+    with caplog.at_level("WARNING"):
+        assert VectorCache(cache, "model", 4).get(["a" * 32]) == {}
+    assert f"{cache} belongs to another user" in caplog.text
+    assert "set PERSONAS_EMBEDDING_CACHE_DIR" in caplog.text
