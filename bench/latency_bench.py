@@ -8,8 +8,9 @@ For each size, renamed copies of the corpora are added until the index has about
 chunks and ``personas search`` brings the index up to date (the CLI's reconcile; copies reuse the
 stored vectors of identical chunks). Then ``personas serve`` is started over stdio by the MCP SDK
 client and every question of every evaluation set is sent once as ``search_standards`` (no answer
-comes from the result cache). Prints round-trip p50/p95 per size, the RSS of the server and of a
-worker process (``bench.worker_probe``). Asserts nothing.
+comes from the result cache). Prints round-trip p50/p95 per size, the CPU per search of the server
+(with the part of it the server spends idle, measured for a few seconds before the searches) and of
+the client, the RSS of the server and of a worker process (``bench.worker_probe``). Asserts nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ REPO = Path(__file__).resolve().parents[1]
 COPY_FOLDER = re.compile(r"^(?P<corpus>.+)-copy(?P<k>[1-9]\d*)$")
 #: One corpus file: corpus name, path in the corpus, text, chunks.
 CorpusFile = tuple[str, Path, str, int]
+#: Seconds the server's idle CPU is measured before the searches.
+IDLE_SECONDS = 5.0
 
 
 def pct(values: list[float], p: float) -> float:
@@ -176,8 +179,14 @@ async def measure(project: Path, queries: list[str]) -> dict[str, float]:
         await client.call_tool("search_standards", {"query": "warm up the in-memory copy"})
         await asyncio.sleep(5)
         pid = child_pid("serve")
+        # what the server spends with nothing asked (the in-process worker polling Redis, the watcher,
+        # timers): part of every run's CPU per search, which it would be without a single search too
+        idle_cpu = cpu_ms(pid) if pid else float("nan")
+        await asyncio.sleep(IDLE_SECONDS)
+        idle_cpu = (cpu_ms(pid) - idle_cpu) / IDLE_SECONDS if pid else float("nan")
         wall: list[float] = []
         took: list[float] = []
+        run_started = time.perf_counter()
         server_cpu = cpu_ms(pid) if pid else float("nan")
         client_cpu = time.process_time()
         for q in queries:
@@ -187,6 +196,7 @@ async def measure(project: Path, queries: list[str]) -> dict[str, float]:
             if result and not result.get("cached", False) and "took_ms" in result:
                 took.append(float(result["took_ms"]))
         server_cpu = (cpu_ms(pid) - server_cpu) / len(queries) if pid else float("nan")
+        idle_share = idle_cpu * (time.perf_counter() - run_started) / len(queries)
         client_cpu = (time.process_time() - client_cpu) * 1000 / len(queries)
         load = os.getloadavg()[0]
         rss = rss_mb(pid) if pid else float("nan")
@@ -209,6 +219,8 @@ async def measure(project: Path, queries: list[str]) -> dict[str, float]:
         "rss": rss,
         "n": len(wall),
         "server_cpu": server_cpu,
+        "idle_cpu": idle_cpu,
+        "idle_share": idle_share,
         "client_cpu": client_cpu,
         "load": load,
     }
@@ -251,7 +263,9 @@ async def main() -> None:
                 f"worker RSS {r['worker_rss']:.0f} MB  (copies indexed by `personas search` in {seconds:.0f} s, "
                 f"serve ready {r['ready_s']:.1f} s)\n"
                 f"      CPU per search: server process {r['server_cpu']:.1f} ms (all threads), MCP client "
-                f"{r['client_cpu']:.1f} ms; load average {r['load']:.1f} (wall time above includes waiting for a core)"
+                f"{r['client_cpu']:.1f} ms; load average {r['load']:.1f} (wall time above includes waiting for a "
+                f"core)\n      of the server's: ~{r['idle_share']:.2f} ms is what it spends idle ({r['idle_cpu']:.1f} "
+                f"ms of CPU per second over {IDLE_SECONDS:.0f} s before the searches) for as long as a search took"
             )
     finally:
         if args.project is None:
