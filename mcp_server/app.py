@@ -223,8 +223,10 @@ async def started_in_background(standards: IndexSearcher, *, watch: bool) -> Asy
             # Import LanceDB (~1 s) on a thread so the event loop keeps answering meanwhile.
             await asyncio.to_thread(importlib.import_module, "lancedb")
             await standards.start(watch=watch)
-        except Exception:
+        except Exception as exc:
             log.exception("the standards index failed to start; search_standards will report it")
+            if isinstance(standards, IndexWriter):
+                standards.start_failed(exc)
             raise
 
     task = asyncio.create_task(start(), name="standards-start")

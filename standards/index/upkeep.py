@@ -1,4 +1,5 @@
-"""What keeps a written index healthy, apart from building it: the status it reports and persists,
+"""What keeps a written index healthy, apart from building it: the status it reports and persists
+(opening included),
 folding new rows into the full-text index, and repair when the files become unreadable under a
 running process. :class:`~standards.index.writer.IndexWriter` builds on it; nothing else does.
 """
@@ -35,6 +36,9 @@ OPTIMIZE_EVERY = 20
 FTS_TAIL_MAX = 256
 #: A smaller tail is folded this long after the last write.
 FOLD_DELAY_SECONDS = 1.0
+#: How long a search made while the server opens the table waits for it (then it answers nothing,
+#: with the status saying the index is opening).
+SEARCH_OPEN_WAIT_SECONDS = 30.0
 
 
 class IndexUpkeep(IndexSearcher):
@@ -54,10 +58,37 @@ class IndexUpkeep(IndexSearcher):
         self._status_writer: asyncio.Task[None] | None = None
         self._skipped: dict[str, str] = {}  # doc key -> reason
         self._walk_cut: list[str] = []  # standards folders whose walk was cut, with the fix
+        # Set once start() has opened the table (or failed to): a change handed over earlier (an
+        # approval while the server is still starting) and a search wait for it rather than find no table.
+        self._opened = asyncio.Event()
+        self._opening = False  # prepare() ran: the server is opening the table (LanceDB's import first)
 
     async def _reconcile(self, *, force: bool, progress: Callable[[BuildProgress], None] | None = None) -> IndexResult:
         """Bring the table in line with the Markdown (the writer's)."""
         raise NotImplementedError
+
+    # ----------------------------------------------------------------- opening
+
+    async def _ensure_open(self) -> bool:
+        """A search made while the server opens an existing table (LanceDB's import, about a second)
+        waits for it, at most :data:`SEARCH_OPEN_WAIT_SECONDS`, instead of answering nothing."""
+        if self._opening and not self._opened.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._opened.wait(), SEARCH_OPEN_WAIT_SECONDS)
+        return self._store.is_open
+
+    def status(self) -> IndexStatus:
+        status = super().status()
+        if status.state == "empty" and self._opening and not self._opened.is_set():
+            return status.model_copy(update={"state": "building", "message": "opening the index"})
+        return status
+
+    def start_failed(self, exc: BaseException) -> None:
+        """The server could not start the index: searches stop waiting, and the status says why."""
+        message = f"the standards index failed to start ({type(exc).__name__}: {exc}); see the server log"
+        self._status = self._status.model_copy(update={"state": "error", "message": message})
+        self._settled.set()
+        self._opened.set()
 
     # ----------------------------------------------------------------- status
 

@@ -69,9 +69,6 @@ class IndexWriter(IndexUpkeep):
         self._watcher: Watcher | None = None
         self._failed = FailedChanges(self.reindex_paths, self._spawn)
         self._requests: asyncio.Task[None] | None = None
-        # Set once start() has opened the table (or failed to): a change handed over earlier (an
-        # approval while the server is still starting) waits for it rather than find no table.
-        self._opened = asyncio.Event()
         self._stopped = False
         self._warm: asyncio.Task[None] | None = None  # the model load started by prepare()
 
@@ -80,12 +77,12 @@ class IndexWriter(IndexUpkeep):
     async def start(self, *, watch: bool = True, reconcile: bool = True) -> None:
         """Take the writer lock (raises :class:`~standards.index.writer_lock.WriterBusy` if another
         process holds it), open or repair the table, then reconcile in the background."""
-        await asyncio.to_thread(self._lock_file.acquire)
-        await self._counter.start()
-        if self._indexer.vector_cache is None:  # the shipped starter vectors, and the user's cache if on
-            folder = self.config.embedding_cache_dir
-            self._indexer.vector_cache = await asyncio.to_thread(self._open_vector_cache, folder)
         try:
+            await asyncio.to_thread(self._lock_file.acquire)
+            await self._counter.start()
+            if self._indexer.vector_cache is None:  # the shipped starter vectors, and the user's cache if on
+                folder = self.config.embedding_cache_dir
+                self._indexer.vector_cache = await asyncio.to_thread(self._open_vector_cache, folder)
             opened = await self._open()
         finally:
             self._opened.set()
@@ -112,7 +109,9 @@ class IndexWriter(IndexUpkeep):
     async def prepare(self) -> None:
         """Before LanceDB is imported: for a table not built yet whose every chunk has a shipped or
         cached vector, the in-memory copy searches answer from meanwhile (:mod:`standards.index.bootstrap`);
-        the model loads alongside, as the first search needs it."""
+        the model loads alongside, as the first search needs it. From now on a search waits for the
+        table to open (:meth:`_ensure_open`) rather than answer nothing."""
+        self._opening = True
         if self.stored is not None:
             return
         self._preparing = preparing = asyncio.Event()  # before any await: searches wait for it

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -136,9 +137,9 @@ async def test_no_startup_copy_when_many_chunks_have_no_cached_vector(make_index
     await index.prepare()
     assert index._startup is None
     assert embedder.embedded == []  # the build embeds them, in batches
-    early = await index.search("how do we rotate secrets")
-    assert (early.results, early.status.state) == ([], "empty")  # as before: nothing to search yet
+    early = asyncio.create_task(index.search("how do we rotate secrets"))  # waits for the table to open
     await index.start(watch=False)
+    assert ((await early).results, (await early).status.state) == ([], "building")  # nothing to search yet
     assert (await index.wait_ready(timeout=60)).state == "ready"
     assert (await index.search("how do we rotate secrets")).results
 
@@ -149,6 +150,36 @@ async def test_an_existing_table_is_not_copied_at_start(make_index: IndexFactory
     again: IndexWriter = make_index(project_config(tmp_path, "first", cache))
     await again.prepare()
     assert again._startup is None
+
+
+async def test_a_search_while_an_existing_table_opens_waits_for_it(make_index: IndexFactory, tmp_path: Path) -> None:
+    """A server restarted over its index: a search made while LanceDB is imported and the table
+    opened (a second or more) is answered from the table once open, not with nothing."""
+    cache = tmp_path / "cache"
+    await fill_cache(make_index, tmp_path, cache)
+    again: IndexWriter = make_index(project_config(tmp_path, "first", cache))
+    await again.prepare()  # what the server does first; then LanceDB's import, then start()
+    early = asyncio.create_task(again.search("how do we rotate secrets"))
+    await asyncio.sleep(0.05)
+    assert not early.done()
+    assert (again.status().state, again.status().message) == ("building", "opening the index")
+    await again.start(watch=False)
+    answer = await early
+    assert answer.results[0].file == "security/secrets-management.md"
+
+
+async def test_a_failed_start_ends_the_wait_and_says_why(make_index: IndexFactory, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    await fill_cache(make_index, tmp_path, cache)
+    again: IndexWriter = make_index(project_config(tmp_path, "first", cache))
+    await again.prepare()
+    early = asyncio.create_task(again.search("how do we rotate secrets"))
+    await asyncio.sleep(0.05)
+    again.start_failed(ImportError("No module named 'lancedb'"))
+    answer = await early
+    assert answer.results == []
+    assert answer.status.state == "error"
+    assert "No module named 'lancedb'" in answer.status.message
 
 
 async def test_a_change_after_the_build_drops_the_startup_copy(make_index: IndexFactory, tmp_path: Path) -> None:
