@@ -5,15 +5,17 @@ or ``personas desk`` on loopback) would hand them the job history (code), the pr
 tools. On Linux the kernel tells who owns the other end of a loopback TCP connection: asked by its
 exact addresses over netlink (``sock_diag``, what ``ss`` uses; ~20 µs of CPU), or, where that is not
 allowed or answers "no such socket" (ENOENT, also what a kernel without ``tcp_diag`` answers to
-everything), from ``/proc/net/tcp`` (a scan, ~4 ms). A connection of another user is answered 403, and
-so is one the kernel no longer knows or no process holds (a client that sent its request and reset
-or closed the connection at once must not slip through: a closed one's remnant reads as uid 0); root
+everything), from ``/proc/net/tcp`` (a scan, ~4-9 ms of kernel time, growing with the machine's
+sockets: on a thread, not the event loop). A connection of another user is answered 403, and so is
+one the kernel no longer knows or no process holds (a client that sent its request and reset or
+closed the connection at once must not slip through: a closed one's remnant reads as uid 0); root
 (which can read the data dir anyway) is served. Where neither source exists (other systems) the
 request is served as before.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
 import socket
@@ -126,20 +128,39 @@ def peer_uid(
     """The uid owning the client end of this TCP connection (:data:`NOBODY` once its client closed it);
     None when the kernel cannot be asked (not Linux, no addresses). Raises :class:`Unknown` when the
     kernel knows no such connection."""
+    if (pair := _pair(client, server)) is None:
+        return None
+    uid = _netlink_uid(*pair)
+    return uid if uid is not None else _table_uid(*pair, tables)
+
+
+def _pair(
+    client: tuple[str, int] | None, server: tuple[str, int] | None
+) -> tuple[tuple[str, int], tuple[str, int]] | None:
     if not client or not server:
         return None
-    ours = (_normal(str(client[0])), int(client[1]))
-    theirs = (_normal(str(server[0])), int(server[1]))
-    if hasattr(socket, "AF_NETLINK"):
-        try:
-            return _diag_uid(ours, theirs)
-        except (OSError, ValueError):
-            pass  # not allowed here (a sandbox): read the tables instead
-        except Unknown:
-            # ENOENT also answers every question of a kernel without tcp_diag (not built, or its module
-            # cannot be loaded): the tables tell a gone connection (they list the server) from that
-            pass
-    return _table_uid(ours, theirs, tables)
+    return (_normal(str(client[0])), int(client[1])), (_normal(str(server[0])), int(server[1]))
+
+
+def _netlink_uid(client: tuple[str, int], server: tuple[str, int]) -> int | None:
+    """:func:`_diag_uid`, or None when the tables must tell: netlink is not allowed here (a sandbox), or
+    it answered ENOENT, which is also every answer of a kernel without tcp_diag (not built, or its module
+    cannot be loaded); the tables tell a gone connection (they list the server) from that."""
+    if not hasattr(socket, "AF_NETLINK"):
+        return None
+    try:
+        return _diag_uid(client, server)
+    except (OSError, ValueError, Unknown):
+        return None
+
+
+async def _peer_uid_async(client: tuple[str, int] | None, server: tuple[str, int] | None) -> int | None:
+    """:func:`peer_uid` for the event loop: the tables' scan (milliseconds of kernel time, growing with
+    the machine's sockets) runs on a thread; the netlink question (microseconds) does not."""
+    if (pair := _pair(client, server)) is None:
+        return None
+    uid = _netlink_uid(*pair)
+    return uid if uid is not None else await asyncio.to_thread(_table_uid, *pair, TABLES)
 
 
 class SameUserOnly:
@@ -152,7 +173,7 @@ class SameUserOnly:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket") and self._uid is not None:
             try:
-                uid = peer_uid(scope.get("client"), scope.get("server"))
+                uid = await _peer_uid_async(scope.get("client"), scope.get("server"))
             except Unknown:
                 uid = -1  # gone before it was checked: refused
             if uid is not None and uid not in (self._uid, 0):

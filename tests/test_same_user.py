@@ -114,3 +114,36 @@ async def test_a_request_whose_client_closed_at_once_is_refused_not_served_as_ro
 
 def _no_netlink(client: tuple[str, int], server: tuple[str, int]) -> int:
     raise PermissionError("netlink not allowed here")
+
+
+async def test_the_socket_tables_are_read_off_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch, connection: tuple[tuple[str, int], tuple[str, int]]
+) -> None:
+    """Where netlink is not allowed every request reads /proc/net/tcp*, whose cost grows with the
+    machine's sockets (~9 ms of kernel time here): on the event loop it held up every other request."""
+    import threading
+
+    from mcp_server.same_user import SameUserOnly
+
+    monkeypatch.setattr(same_user, "_diag_uid", _no_netlink)
+    read_on: list[threading.Thread] = []
+    table_uid = same_user._table_uid
+
+    def recorded(client: tuple[str, int], server: tuple[str, int], tables: tuple[Path, ...]) -> int | None:
+        read_on.append(threading.current_thread())
+        return table_uid(client, server, tables)
+
+    monkeypatch.setattr(same_user, "_table_uid", recorded)
+    served: list[str] = []
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        served.append(str(scope["path"]))
+
+    async def unused(*args: object) -> None:
+        raise AssertionError("the app answers, not the check")
+
+    client, server = connection
+    scope = {"type": "http", "path": "/desk/", "client": client, "server": server}
+    await SameUserOnly(app)(scope, unused, unused)  # type: ignore[arg-type]
+    assert served == ["/desk/"]
+    assert read_on and read_on[0] is not threading.current_thread()
