@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hmac
 import ipaddress
 import logging
@@ -184,13 +185,20 @@ def listening_socket(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        reason = exc.strerror or str(exc)
-        raise BindError(
-            f"cannot listen on {host}:{port}: {reason}. Stop what uses that port or pick another with --port "
-            "(ports below 1024 need root)."
-        ) from exc
+        raise BindError(f"cannot listen on {host}:{port}: {exc.strerror or exc}. {_bind_fix(exc, host)}") from exc
     sock.set_inheritable(True)
     return sock
+
+
+def _bind_fix(exc: OSError, host: str) -> str:
+    """What to do about a failed bind, by its cause."""
+    if exc.errno == errno.EADDRINUSE:
+        return "Stop what uses that port or pick another with --port."
+    if exc.errno == errno.EACCES:
+        return "Ports below 1024 need root: pick another with --port."
+    if exc.errno == errno.EADDRNOTAVAIL or isinstance(exc, socket.gaierror):
+        return f"{host} is not an address of this machine: pick one it has with --host (e.g. 127.0.0.1)."
+    return "Pick another --host or --port."
 
 
 def web_server(app: ASGIApp, *, host: str, port: int, lifespan: Literal["on", "off"]) -> uvicorn.Server:

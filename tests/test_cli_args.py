@@ -41,3 +41,16 @@ def test_version_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert exited.value.code == 0
     assert capsys.readouterr().out == f"personas {version('agent-personas')}\n"
+
+
+def test_an_address_the_machine_does_not_have_is_named_as_the_cause_not_a_taken_port() -> None:
+    """Binding --host 192.0.2.1 (not this machine's) said "Stop what uses that port or pick another with
+    --port": the port was never the problem."""
+    from mcp_server.http import BindError, listening_socket
+
+    with pytest.raises(BindError) as refused:
+        listening_socket("192.0.2.1", 0)  # TEST-NET-1: never assigned to a machine
+    message = str(refused.value)
+    assert "cannot listen on 192.0.2.1:0" in message
+    assert "192.0.2.1 is not an address of this machine" in message and "--host" in message
+    assert "Stop what uses that port" not in message
