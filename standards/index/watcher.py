@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from standards.index.embedder import ModelFolderError
 from standards.index.models import StandardsSource
 from standards.index.walk import skipped_dir
 
@@ -77,8 +78,9 @@ class Debouncer:
     async def _run(self, paths: list[Path]) -> None:
         try:
             await self._flush(paths)
-        except Exception:  # the watcher must survive any indexing failure
-            log.exception("re-indexing changed standards failed: %s", [str(p) for p in paths])
+        except Exception as exc:  # the watcher must survive any indexing failure
+            traceback = not isinstance(exc, ModelFolderError)  # a setting to fix: its message says how
+            log.error("re-indexing changed standards failed: %s: %s", [str(p) for p in paths], exc, exc_info=traceback)
 
     async def close(self) -> None:
         if self._timer is not None:

@@ -8,6 +8,7 @@ in for all-mpnet-base-v2 (no real weights in tests).
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -175,3 +176,31 @@ def test_a_folder_whose_pooling_or_dense_layer_changes_gets_another_name(tmp_pat
     names.append(SentenceTransformerEmbedder(folder).name)
     assert len(set(names)) == 3, names
     assert SentenceTransformerEmbedder(folder).name == names[-1]  # stable while nothing changes
+
+
+async def test_a_missing_model_folder_is_logged_as_its_fix_without_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server's log (stderr) says what to fix in one line: the warm-up, the build and the
+    watcher each logged a 25-line traceback of the same ModelFolderError before."""
+    from standards import IndexConfig, IndexWriter, StandardsSource
+    from standards.index.embedder import make_embedder
+
+    standards = tmp_path / "standards"
+    (standards / "security").mkdir(parents=True)
+    (standards / "security" / "tokens.md").write_text("# Tokens\n\nTokens expire hourly.\n", encoding="utf-8")
+    missing = tmp_path / "missing-model"
+    config = IndexConfig(sources=[StandardsSource(root=standards, kind="project")], index_dir=tmp_path / "index")
+    writer = IndexWriter(config, make_embedder(missing, backend="onnx-int8"))
+    with caplog.at_level(logging.WARNING, logger="standards"):
+        await writer.prepare()
+        await writer.start(watch=False)
+        status = await writer.wait_ready(timeout=60)
+        await writer._wait_idle()
+        await writer.stop()
+    assert status.state == "error" and "does not exist" in status.message
+    logged = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("building the standards index failed" in r.getMessage() for r in logged)
+    for record in logged:
+        assert str(missing) in record.getMessage() and "PERSONAS_EMBEDDING_MODEL_PATH" in record.getMessage()
+        assert not record.exc_info, record.getMessage()
