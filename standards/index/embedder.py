@@ -25,6 +25,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from standards.index.chunker import DEFAULT_MAX_TOKENS, estimate_tokens
 from standards.index.models import EmbeddingBackend
+from standards.private_dir import ForeignCacheError
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,11 @@ def model_name(model_path: Path) -> str:
 
 class ModelFolderError(ValueError):
     """The embedding model folder is missing, unreadable or not a model (the message says how to fix it)."""
+
+
+#: Errors of a setting to fix, whose message says how: logged as that line, not as a traceback. A
+#: refused cache folder (:class:`~standards.private_dir.ForeignCacheError`) names its folder and variable.
+SETTING_ERRORS: tuple[type[Exception], ...] = (ModelFolderError, ForeignCacheError)
 
 
 _MODEL_FIX = (

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from standards.index.embedder import ModelFolderError
+from standards.index.embedder import SETTING_ERRORS
 from standards.index.models import StandardsSource
 from standards.index.walk import skipped_dir
 
@@ -79,7 +79,7 @@ class Debouncer:
         try:
             await self._flush(paths)
         except Exception as exc:  # the watcher must survive any indexing failure
-            traceback = not isinstance(exc, ModelFolderError)  # a setting to fix: its message says how
+            traceback = not isinstance(exc, SETTING_ERRORS)  # a setting to fix: its message says how
             log.error("re-indexing changed standards failed: %s: %s", [str(p) for p in paths], exc, exc_info=traceback)
 
     async def close(self) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from standards.index import bootstrap, handoff
-from standards.index.embedder import Embedder, ModelFolderError
+from standards.index.embedder import SETTING_ERRORS, Embedder
 from standards.index.indexer import Indexer
 from standards.index.models import BuildProgress, BuildReport, IndexConfig, IndexResult
 from standards.index.retry import FailedChanges
@@ -157,7 +157,7 @@ class IndexWriter(IndexUpkeep):
             return
         try:
             await asyncio.to_thread(load)
-        except ModelFolderError as exc:  # the first search reports it too; its message has the fix
+        except SETTING_ERRORS as exc:  # the first search reports it too; its message has the fix
             log.warning("loading the embedding model failed: %s", exc)
         except Exception:  # the first search reports the problem
             log.warning("loading the embedding model failed", exc_info=True)
@@ -226,9 +226,7 @@ class IndexWriter(IndexUpkeep):
                     await self._store.open(await asyncio.to_thread(lambda: self._embedder.dimension))
                     result = await self._reconcile_locked(True, progress)
             except Exception as exc:  # also when the rebuild fails: the status says why
-                log.error(
-                    "building the standards index failed: %s", exc, exc_info=not isinstance(exc, ModelFolderError)
-                )
+                log.error("building the standards index failed: %s", exc, exc_info=not isinstance(exc, SETTING_ERRORS))
                 self._set_status("error", message=f"index build failed: {exc}")
                 raise
             self._status = self._status.model_copy(update={"files_indexed": result.files_seen})

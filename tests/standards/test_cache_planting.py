@@ -113,3 +113,37 @@ def test_a_refused_embedding_cache_names_the_setting_that_moves_it(
         assert VectorCache(cache, "model", 4).get(["a" * 32]) == {}
     assert f"{cache} belongs to another user" in caplog.text
     assert "set PERSONAS_EMBEDDING_CACHE_DIR" in caplog.text
+
+
+async def test_a_refused_onnx_cache_is_logged_as_its_fix_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Like a missing model folder: the warm-up and the build logged a traceback each of the same refusal,
+    whose message already names the folder and the variable to set."""
+    pytest.importorskip("onnxruntime")
+    import logging
+
+    from standards import IndexConfig, IndexWriter, StandardsSource
+    from standards.index.embedder import bundled_model_path, make_embedder
+
+    cache = tmp_path / "shared-cache" / "onnx"
+    cache.mkdir(parents=True)
+    _as_another_users(cache, monkeypatch)
+    monkeypatch.setenv("PERSONAS_ONNX_CACHE", str(cache))
+    standards = tmp_path / "standards"
+    (standards / "security").mkdir(parents=True)
+    (standards / "security" / "tokens.md").write_text("# Tokens\n\nTokens expire hourly.\n", encoding="utf-8")
+    config = IndexConfig(sources=[StandardsSource(root=standards, kind="project")], index_dir=tmp_path / "index")
+    writer = IndexWriter(config, make_embedder(bundled_model_path(), backend="onnx-int8"))
+    with caplog.at_level(logging.WARNING, logger="standards"):
+        await writer.prepare()
+        await writer.start(watch=False)
+        status = await writer.wait_ready(timeout=60)
+        await writer._wait_idle()
+        await writer.stop()
+    assert status.state == "error" and "belongs to another user" in status.message
+    logged = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("building the standards index failed" in r.getMessage() for r in logged)
+    for record in logged:
+        assert "PERSONAS_ONNX_CACHE" in record.getMessage(), record.getMessage()
+        assert not record.exc_info, record.getMessage()
