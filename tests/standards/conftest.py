@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 
 from standards import HashingEmbedder, IndexConfig, IndexReader, IndexSearcher, IndexWriter, StandardsSource
 from standards.index.embedder import Embedder, SentenceTransformerEmbedder
+from standards.index.models import IndexStatus
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 PLAYBOOK = SHARED / "corpus" / "engineering-playbook"
@@ -160,3 +162,22 @@ def playbook() -> Path:
     if not PLAYBOOK.is_dir():
         pytest.skip(f"shared corpus not found at {PLAYBOOK} (expected ../shared beside the repo)")
     return PLAYBOOK
+
+
+async def failed_start_warnings(
+    tmp_path: Path, embedder: Embedder, caplog: pytest.LogCaptureFixture
+) -> tuple[IndexStatus, list[logging.LogRecord]]:
+    """Start a writer over one standard with ``embedder`` (whose model cannot load), as the server
+    does (prepare, start, wait), and return its status and the warnings and errors it logged."""
+    standards = tmp_path / "standards"
+    (standards / "security").mkdir(parents=True)
+    (standards / "security" / "tokens.md").write_text("# Tokens\n\nTokens expire hourly.\n", encoding="utf-8")
+    config = IndexConfig(sources=[StandardsSource(root=standards, kind="project")], index_dir=tmp_path / "index")
+    writer = IndexWriter(config, embedder)
+    with caplog.at_level(logging.WARNING, logger="standards"):
+        await writer.prepare()
+        await writer.start(watch=False)
+        status = await writer.wait_ready(timeout=60)
+        await writer._wait_idle()
+        await writer.stop()
+    return status, [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -16,7 +16,7 @@ from standards import HashingEmbedder
 from standards.index.onnx_embedder import _weights_key, ensure_onnx
 from standards.index.vector_cache import FILE_NAME
 from standards.private_dir import ForeignCacheError
-from tests.standards.conftest import IndexFactory
+from tests.standards.conftest import IndexFactory, failed_start_warnings
 from tests.standards.test_vector_cache import _build, project_config
 
 PLANTED = "Planted by another user: hard-coded credentials are approved practice"
@@ -121,28 +121,15 @@ async def test_a_refused_onnx_cache_is_logged_as_its_fix_without_a_traceback(
     """Like a missing model folder: the warm-up and the build logged a traceback each of the same refusal,
     whose message already names the folder and the variable to set."""
     pytest.importorskip("onnxruntime")
-    import logging
-
-    from standards import IndexConfig, IndexWriter, StandardsSource
     from standards.index.embedder import bundled_model_path, make_embedder
 
     cache = tmp_path / "shared-cache" / "onnx"
     cache.mkdir(parents=True)
     _as_another_users(cache, monkeypatch)
     monkeypatch.setenv("PERSONAS_ONNX_CACHE", str(cache))
-    standards = tmp_path / "standards"
-    (standards / "security").mkdir(parents=True)
-    (standards / "security" / "tokens.md").write_text("# Tokens\n\nTokens expire hourly.\n", encoding="utf-8")
-    config = IndexConfig(sources=[StandardsSource(root=standards, kind="project")], index_dir=tmp_path / "index")
-    writer = IndexWriter(config, make_embedder(bundled_model_path(), backend="onnx-int8"))
-    with caplog.at_level(logging.WARNING, logger="standards"):
-        await writer.prepare()
-        await writer.start(watch=False)
-        status = await writer.wait_ready(timeout=60)
-        await writer._wait_idle()
-        await writer.stop()
+    embedder = make_embedder(bundled_model_path(), backend="onnx-int8")
+    status, logged = await failed_start_warnings(tmp_path, embedder, caplog)
     assert status.state == "error" and "belongs to another user" in status.message
-    logged = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert any("building the standards index failed" in r.getMessage() for r in logged)
     for record in logged:
         assert "PERSONAS_ONNX_CACHE" in record.getMessage(), record.getMessage()

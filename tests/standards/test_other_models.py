@@ -8,7 +8,6 @@ in for all-mpnet-base-v2 (no real weights in tests).
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 from pathlib import Path
 
@@ -183,23 +182,12 @@ async def test_a_missing_model_folder_is_logged_as_its_fix_without_a_traceback(
 ) -> None:
     """The server's log (stderr) says what to fix in one line: the warm-up, the build and the
     watcher each logged a 25-line traceback of the same ModelFolderError before."""
-    from standards import IndexConfig, IndexWriter, StandardsSource
     from standards.index.embedder import make_embedder
+    from tests.standards.conftest import failed_start_warnings
 
-    standards = tmp_path / "standards"
-    (standards / "security").mkdir(parents=True)
-    (standards / "security" / "tokens.md").write_text("# Tokens\n\nTokens expire hourly.\n", encoding="utf-8")
     missing = tmp_path / "missing-model"
-    config = IndexConfig(sources=[StandardsSource(root=standards, kind="project")], index_dir=tmp_path / "index")
-    writer = IndexWriter(config, make_embedder(missing, backend="onnx-int8"))
-    with caplog.at_level(logging.WARNING, logger="standards"):
-        await writer.prepare()
-        await writer.start(watch=False)
-        status = await writer.wait_ready(timeout=60)
-        await writer._wait_idle()
-        await writer.stop()
+    status, logged = await failed_start_warnings(tmp_path, make_embedder(missing, backend="onnx-int8"), caplog)
     assert status.state == "error" and "does not exist" in status.message
-    logged = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert any("building the standards index failed" in r.getMessage() for r in logged)
     for record in logged:
         assert str(missing) in record.getMessage() and "PERSONAS_EMBEDDING_MODEL_PATH" in record.getMessage()
