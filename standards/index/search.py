@@ -72,7 +72,7 @@ def apply_path_scope(
     return out
 
 
-CacheKey = tuple[str, str | None, tuple[str, ...], str | None, int, SearchMode, tuple[str, ...]]
+CacheKey = tuple[str, str | None, tuple[str, ...], str | None, int, SearchMode, tuple[str, ...], tuple[str, ...]]
 
 
 class ResultCache:
