@@ -99,6 +99,8 @@ class RunToolbox:
     """Extra folders file tools must never read (e.g. the data directory with the job database)."""
     standards_dir: Path | None = None
     """The project's standards folder (source ``project``), to tell which hits a reviewed change edits."""
+    shared_dirs: tuple[Path, ...] = ()
+    """The shared standards folders (source ``shared``): those inside the project can be edited by a change too."""
 
     @classmethod
     def default(cls) -> RunToolbox:
@@ -124,11 +126,14 @@ def change_standards(changed: Iterable[str], toolbox: RunToolbox) -> ChangeStand
     """What a reviewed change edits of the rules it is judged by (``changed``: project-relative
     paths). Searches leave these out, so a pull request can neither write the rules it is judged by
     nor hide the org's standard of the same ``<domain>/<topic>.md`` behind its own copy."""
-    prefix: str | None = None
-    if toolbox.standards_dir is not None:
-        root, folder = toolbox.project_root.resolve(), toolbox.standards_dir.resolve()
-        if folder.is_relative_to(root):
-            prefix = folder.relative_to(root).as_posix()
+    root = toolbox.project_root.resolve()
+    folders = [("project", toolbox.standards_dir)] if toolbox.standards_dir is not None else []
+    folders += [("shared", folder) for folder in toolbox.shared_dirs]
+    prefixes: list[tuple[str, str]] = []
+    for source, folder in folders:
+        resolved = folder.resolve()
+        if resolved.is_relative_to(root):
+            prefixes.append((source, resolved.relative_to(root).as_posix()))
     docs: set[str] = set()
     edited: set[str] = set()
     for path in changed:
@@ -136,10 +141,11 @@ def change_standards(changed: Iterable[str], toolbox: RunToolbox) -> ChangeStand
         name = path.rsplit("/", 1)[-1]
         if name in RULE_FILE_NAMES or name.endswith(RULE_FILE_SUFFIXES):
             edited.add(path)
-        if prefix == "." or (prefix is not None and path.startswith(prefix + "/")):
-            docs.add(f"project:{path if prefix == '.' else path[len(prefix) + 1 :]}")
-            if name.endswith((".md", ".markdown")):
-                edited.add(path)
+        for source, prefix in prefixes:
+            if prefix == "." or path.startswith(prefix + "/"):
+                docs.add(f"{source}:{path if prefix == '.' else path[len(prefix) + 1 :]}")
+                if name.endswith((".md", ".markdown")):
+                    edited.add(path)
     return ChangeStandards(unaccepted=sorted(docs), edited=sorted(edited))
 
 

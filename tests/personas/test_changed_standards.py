@@ -126,3 +126,18 @@ async def test_briefing_of_a_change_leaves_its_own_standards_out(
     assert outcome.mode == "briefing"
     assert "rotation and vaults are not needed" not in outcome.result
     assert "`security/secrets-management.md#" in outcome.result
+
+
+def test_a_shared_folder_inside_the_project_is_the_changes_own_too(project: Path) -> None:
+    """A vendored copy of the org's standards (PERSONAS_SHARED_STANDARDS_DIRS=vendor/org-standards) is
+    edited by the same pull requests as the code."""
+    from personas.runtime.toolbox import change_standards
+
+    toolbox = RunToolbox(
+        project_root=project,
+        standards_dir=project / ".agent-os" / "standards",
+        shared_dirs=(project / "vendor" / "org-standards", project.parent / "elsewhere"),
+    )
+    found = change_standards(["vendor/org-standards/security/secrets-management.md", "api/client.py"], toolbox)
+    assert "shared:security/secrets-management.md" in found.unaccepted
+    assert found.edited == ["vendor/org-standards/security/secrets-management.md"]
