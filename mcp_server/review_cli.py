@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -258,6 +260,9 @@ async def _deliver(settings: Settings, args: argparse.Namespace, job: JobState, 
     if args.output is not None:
         try:
             await asyncio.to_thread(_write, args.output, text)
+        except ReportPathError as exc:
+            err.write(f"personas review: {exc}\n")
+            return EXIT_ERROR
         except OSError as exc:
             err.write(f"personas review: cannot write {args.output} ({exc.strerror or exc}); check the path.\n")
             return EXIT_ERROR
@@ -276,9 +281,26 @@ async def _deliver(settings: Settings, args: argparse.Namespace, job: JobState, 
     return code
 
 
+class ReportPathError(Exception):
+    """``--output`` names a path the report is not written to; the message says why and what to do."""
+
+
 def _write(path: Path, text: str) -> None:
+    """Write the report, never through a symlink at ``path``: a checked-out pull request can hold
+    ``personas.sarif -> ~/.bashrc`` (or a later step's script), which the report would overwrite."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or path.is_symlink():
+            raise ReportPathError(
+                f"--output {path} is a symlink (to {os.readlink(path)!r}); the report is not written through it, "
+                "since a checked-out change can point it at a file outside the report (a shell profile, a later "
+                "step's script). Remove the link, or write the report to another path."
+            ) from exc
+        raise
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def main_review(settings: Settings, args: argparse.Namespace) -> int:
