@@ -1,4 +1,8 @@
-"""The ``personas`` command: serve, worker. Logs go to stderr; stdout belongs to the protocol."""
+"""The ``personas`` command: serve, worker. Logs go to stderr; stdout belongs to the protocol.
+
+One concern: parsing the command line and starting the command asked for (each command's own work is
+in its module, imported only when that command runs).
+"""
 
 from __future__ import annotations
 
@@ -29,13 +33,13 @@ UNFINISHED_WORKER = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mcp_server.cli_args import installed_version, port_number, whole_number
+    from mcp_server.cli_args import VersionAction, port_number, whole_number
 
     parser = argparse.ArgumentParser(
         prog="personas",
         description="Specialist AI reviewers that know your team's engineering standards, over MCP.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
+    parser.add_argument("--version", action=VersionAction)
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="Run the MCP server (stdio by default).")
@@ -137,8 +141,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(args: argparse.Namespace) -> int:
     from mcp_server.log_setup import configure_logging
     from mcp_server.settings_load import SettingsError, load_settings
-    from standards.db import StoreError
-    from standards.sqlite import DatabaseUnusableError
 
     try:
         settings = load_settings()
@@ -230,10 +232,17 @@ def _main(args: argparse.Namespace) -> int:
             return asyncio.run(standards_cli(settings, args, sys.stdout, sys.stderr))
     except KeyboardInterrupt:
         return 130
-    except (DatabaseUnusableError, StoreError) as exc:
+    except _store_errors() as exc:  # called only when an exception gets here: a start never imports aiosqlite
         sys.stderr.write(f"personas {args.command}: {exc}\n")
         return 2
     return 2
+
+
+def _store_errors() -> tuple[type[Exception], ...]:
+    from standards.db import StoreError
+    from standards.sqlite import DatabaseUnusableError  # the SQLite opener
+
+    return DatabaseUnusableError, StoreError
 
 
 def _new_persona(settings: Settings, new_id: str, source: str, name: str | None) -> int:
@@ -274,9 +283,11 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker
         return 2
     freeze_startup_objects()  # what start-up built lives as long as the process (mcp_server.collector)
     stop: asyncio.Event | None = None
+    not_bound: tuple[type[Exception], ...] = ()  # stdio binds nothing (and never imports the HTTP transport)
     if http:
-        from mcp_server.http import HttpConfigError, check_bind, serve_http
+        from mcp_server.http import BindError, HttpConfigError, check_bind, serve_http
 
+        not_bound = (BindError,)
         token = settings.http_token.get_secret_value() if settings.http_token else None
         try:
             check_bind(host, token)
@@ -289,8 +300,6 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker
         )
     else:
         coro = server.run_stdio_async()
-    from mcp_server.http import BindError
-
     try:
         await run_until_signal(
             asyncio.create_task(coro, name="mcp-server"),
@@ -299,7 +308,7 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker
             closed=closed,
             stop=stop,
         )
-    except BindError as exc:
+    except not_bound as exc:
         sys.stderr.write(f"personas serve: {exc}\n")
         return 2
     return 0
