@@ -18,7 +18,7 @@ import jsonschema
 import pytest
 
 from mcp_server.app import open_worker_deps
-from mcp_server.cli import build_parser
+from mcp_server.cli_parser import build_parser
 from mcp_server.review_cli import review_command
 from mcp_server.settings import Settings
 from tests.conftest import REPO_ROOT
