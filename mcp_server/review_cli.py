@@ -156,9 +156,11 @@ def _changed_persona_files(job: JobState, settings: Settings) -> list[str]:
     root, folder = settings.project_root.resolve(), settings.personas_dir.resolve()
     if not folder.is_relative_to(root):
         return []
-    prefix = folder.relative_to(root).as_posix().rstrip("/") + "/"
+    # In any letter case: on macOS's and Windows' file systems (CI runners too) '.agent-os/Personas/x.md'
+    # is checked out into the personas folder.
+    prefix = folder.relative_to(root).as_posix().rstrip("/").casefold() + "/"
     paths = [p for f in changes.get("files") or [] for p in (f.get("path"), f.get("old_path")) if p]
-    return sorted({p for p in paths if prefix == "./" or p.startswith(prefix)})
+    return sorted({p for p in paths if prefix == "./" or p.casefold().startswith(prefix)})
 
 
 async def _submit(jobs: JobService, persona_ids: list[str], args: argparse.Namespace) -> str:
