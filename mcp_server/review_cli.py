@@ -19,16 +19,15 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from mcp_server.cli_args import positive_seconds
 from mcp_server.settings import Settings
-from personas.changes.git import ChangesError, run_git
 from personas.registry import PersonaRegistry
-from personas.report import FORMATS, MemberSummary, ReviewReport, exit_code, render
-from personas.report.workflow_commands import neutralise_text
+from personas.report import FORMATS
 from personas.runtime.findings import visible
 from personas.runtime.review import SEVERITY_ORDER, Finding
 from worker.errors import JobRequestError, QueueUnavailableError
 from worker.models import JobState, JobStatus
 
 if TYPE_CHECKING:
+    from personas.report import ReviewReport
     from worker.service import JobService
 
 DEFAULT_TASK = "Review this change for problems in your domains: bugs, risks and departures from the team's standards."
@@ -94,6 +93,8 @@ class Progress:
             self.err.write(line.ljust(len(self.last)))
             self.last = line
         elif message != self.last:
+            from personas.report.workflow_commands import neutralise_text
+
             # the message can quote the model (a file it reads): no workflow command on stderr either
             self.err.write(neutralise_text(f"personas review: {percent:3d}% {message}\n"))
             self.last = message
@@ -106,6 +107,8 @@ class Progress:
 
 
 def report_from_job(job: JobState) -> ReviewReport:
+    from personas.report import MemberSummary, ReviewReport
+
     findings = [Finding.model_validate(f) for f in job.findings or []]
     shown = visible(findings, job.min_severity, job.cited_only)
     if job.panel_runs:
@@ -136,6 +139,8 @@ def report_from_job(job: JobState) -> ReviewReport:
 
 async def _path_prefix(root: Path) -> str:
     """The project root's path inside its git repository ('' at the top), for SARIF locations."""
+    from personas.changes.git import ChangesError, run_git
+
     try:
         result = await run_git(root, "rev-parse", "--show-prefix")
     except ChangesError:
@@ -253,9 +258,12 @@ async def review_command(settings: Settings, args: argparse.Namespace, out: Text
 
 async def _deliver(settings: Settings, args: argparse.Namespace, job: JobState, out: TextIO, err: TextIO) -> int:
     """Print or write the report; the exit code."""
-    report = report_from_job(job)
     from mcp_server.server import package_version
+    from personas.report import exit_code
+    from personas.report.render import render
+    from personas.report.workflow_commands import neutralise_text
 
+    report = report_from_job(job)
     text = render(report, args.format, version=package_version(), path_prefix=await _path_prefix(settings.project_root))
     if args.output is not None:
         try:
