@@ -101,6 +101,7 @@ def run_toolbox(settings: Settings, standards: IndexSearcher, proposals: Proposa
         limits=limits,
         denied_paths=(settings.data_dir,),
         standards_dir=settings.standards_dir,
+        shared_dirs=tuple(settings.shared_standards_dirs),
     )
 
 

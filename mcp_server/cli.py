@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from mcp_server.cli_parser import build_parser
 from mcp_server.stopping import run_until_signal
 
 if TYPE_CHECKING:
@@ -26,88 +27,6 @@ UNFINISHED_SERVER = (
 UNFINISHED_WORKER = (
     "running jobs to be handed back (they run again once their lease lapses, PERSONAS_JOB_LEASE_SECONDS)"
 )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from mcp_server.cli_args import installed_version, port_number, whole_number
-
-    parser = argparse.ArgumentParser(
-        prog="personas",
-        description="Specialist AI reviewers that know your team's engineering standards, over MCP.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    serve = sub.add_parser("serve", help="Run the MCP server (stdio by default).")
-    serve.add_argument("--http", action="store_true", help="Serve streamable HTTP instead of stdio.")
-    serve.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default: loopback).")
-    serve.add_argument("--port", type=port_number, default=8765, help="HTTP port (default: 8765).")
-    serve.add_argument(
-        "--remote-clients",
-        action="store_true",
-        help="With --http: callers send their code (files, diff) because this server cannot see their "
-        "checkouts (sets PERSONAS_REMOTE_CLIENTS).",
-    )
-    serve.add_argument("--no-worker", action="store_true", help="Do not run an in-process worker.")
-    serve.add_argument("--no-watch", action="store_true", help="Do not watch the standards dir for changes.")
-    serve.add_argument(
-        "--tools",
-        help="Tools to offer: developer (default), reviewer, ops, all, or a comma list of profiles and tool "
-        "names (overrides PERSONAS_TOOLS).",
-    )
-
-    new = sub.add_parser("new", help="Scaffold a custom persona by forking an existing one.")
-    new.add_argument("id", help="The new persona's id (lowercase slug), e.g. 'accessibility'.")
-    new.add_argument("--from", dest="source", default="engineer", help="Persona to fork (default: engineer).")
-    new.add_argument("--name", help="Display name (default: derived from the id).")
-
-    sub.add_parser("doctor", help="Check installation, Redis, model, index, API key and data dir.")
-
-    index = sub.add_parser("index", help="Build the standards index from scratch, with progress.")
-    index.set_defaults(command="index")
-
-    search = sub.add_parser("search", help="Search the standards like the search_standards tool.")
-    search.add_argument("query", help="What you want to know, e.g. 'rotate database credentials'.")
-    search.add_argument("--domain", help="Only this domain (first-level folder).")
-    search.add_argument("--limit", type=int, default=5, help="How many results (default 5).")
-    search.add_argument(
-        "--path",
-        action="append",
-        dest="paths",
-        metavar="FILE",
-        help="A project file you are working on (repeatable): rules scoped elsewhere are left out.",
-    )
-    search.add_argument("--json", action="store_true", help="Print JSON instead of text.")
-
-    desk = sub.add_parser("desk", help="Serve the review desk web page (proposals, reviews, ops, standards).")
-    desk.add_argument("--host", default="127.0.0.1", help="Bind address (default: loopback; others need a token).")
-    desk.add_argument("--port", type=port_number, default=8766, help="Port (default: 8766).")
-    desk.add_argument("--open", action="store_true", help="Open the page in the default browser.")
-
-    sub.add_parser("worker", help="Run a standalone worker on REDIS_URL (scale out by starting more).")
-
-    jobs = sub.add_parser("jobs", help="Persona jobs: list, show, cancel, stats (plain text or --json).")
-    jobs_sub = jobs.add_subparsers(dest="jobs_action", required=True)
-    jobs_list = jobs_sub.add_parser("list", help="Recent jobs, newest first.")
-    jobs_list.add_argument("--status", choices=["pending", "running", "complete", "failed", "cancelled"])
-    jobs_list.add_argument("--persona", help="Only this persona, e.g. security.")
-    jobs_list.add_argument("--limit", type=whole_number(1, 100), default=20, help="How many (default 20, max 100).")
-    jobs_sub.add_parser("show", help="One job: progress, result or error.").add_argument("job_id")
-    jobs_sub.add_parser("cancel", help="Cancel a pending or running job.").add_argument("job_id")
-    jobs_sub.add_parser("stats", help="Database health and per-persona usage.")
-    for jobs_parser in jobs_sub.choices.values():
-        jobs_parser.add_argument("--json", action="store_true", help="Print JSON instead of text.")
-
-    from mcp_server.export_cli import add_export_parser
-    from mcp_server.findings_cli import add_findings_parser
-    from mcp_server.proposals_cli import add_standards_parser
-    from mcp_server.review_cli import add_review_parser
-
-    add_standards_parser(sub)
-    add_review_parser(sub)
-    add_findings_parser(sub)
-    add_export_parser(sub)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -137,18 +56,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(args: argparse.Namespace) -> int:
     from mcp_server.log_setup import configure_logging
     from mcp_server.settings_load import SettingsError, load_settings
-    from standards.db import StoreError
-    from standards.sqlite import DatabaseUnusableError
 
     try:
         settings = load_settings()
     except SettingsError as exc:
         sys.stderr.write(f"personas: {exc}\n")
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(_log_level(settings, args))
     if args.command not in ("serve", "worker"):
         gc.enable()
-    if args.command in ("worker", "jobs", "index", "standards"):
+    if args.command in ("worker", "jobs", "index", "standards", "search", "findings", "review"):
         # `serve` stays up and answers the problem on every tool; these print it and stop.
         from mcp_server.data_dir import DataDirError, prepare_settings_data_dir
 
@@ -159,26 +76,7 @@ def _main(args: argparse.Namespace) -> int:
             return 2
     try:
         if args.command == "serve":
-            if args.tools is not None:
-                settings = settings.model_copy(update={"tools": args.tools})
-            if args.remote_clients:
-                if not args.http:
-                    sys.stderr.write(
-                        "personas serve: --remote-clients needs --http (a stdio server runs in the caller's "
-                        "checkout and reads it from disk).\n"
-                    )
-                    return 2
-                settings = settings.model_copy(update={"remote_clients": True})
-            return asyncio.run(
-                _serve(
-                    settings,
-                    http=args.http,
-                    host=args.host,
-                    port=args.port,
-                    worker=not args.no_worker,
-                    watch=not args.no_watch,
-                )
-            )
+            return _serve_command(settings, args)
         if args.command == "new":
             return _new_persona(settings, args.id, args.source, args.name)
         if args.command == "doctor":
@@ -229,11 +127,73 @@ def _main(args: argparse.Namespace) -> int:
 
             return asyncio.run(standards_cli(settings, args, sys.stdout, sys.stderr))
     except KeyboardInterrupt:
+        sys.stderr.write(f"personas {args.command}: interrupted (Ctrl-C). {INTERRUPTED.get(args.command, '')}".rstrip())
+        sys.stderr.write("\n")
         return 130
-    except (DatabaseUnusableError, StoreError) as exc:
+    except _store_errors() as exc:  # called only when an exception gets here: a start never imports aiosqlite
         sys.stderr.write(f"personas {args.command}: {exc}\n")
         return 2
     return 2
+
+
+def _store_errors() -> tuple[type[Exception], ...]:
+    from standards.db import StoreError
+    from standards.sqlite import DatabaseUnusableError  # the SQLite opener
+
+    return DatabaseUnusableError, StoreError
+
+
+#: What an interrupted command left, said after "interrupted (Ctrl-C)".
+INTERRUPTED = {
+    "index": "Nothing is lost: the index keeps what it had and what was indexed so far; run personas index again "
+    "to finish the rebuild (a server start or personas search also brings the index up to date).",
+    "search": "Nothing was changed; the index is brought up to date by the next search or server start.",
+}
+
+
+def _log_level(settings: Settings, args: argparse.Namespace) -> str:
+    """serve, worker and desk log at PERSONAS_LOG_LEVEL; a one-shot command (search, index, jobs, …)
+    prints its answer and logs warnings only, unless -v or an explicit PERSONAS_LOG_LEVEL asks for more."""
+    import os
+
+    from mcp_server.cli_parser import LONG_RUNNING
+
+    if getattr(args, "verbose", False):
+        return "DEBUG" if settings.log_level == "DEBUG" else "INFO"
+    if args.command in LONG_RUNNING or "PERSONAS_LOG_LEVEL" in os.environ:
+        return settings.log_level
+    return "WARNING"
+
+
+def _serve_command(settings: Settings, args: argparse.Namespace) -> int:
+    """``personas serve``: its options folded into the settings, then the server until it stops."""
+    if args.tools is not None:
+        settings = settings.model_copy(update={"tools": args.tools})
+    if args.remote_clients:
+        if not args.http:
+            sys.stderr.write(
+                "personas serve: --remote-clients needs --http (a stdio server runs in the caller's "
+                "checkout and reads it from disk).\n"
+            )
+            return 2
+        settings = settings.model_copy(update={"remote_clients": True})
+    elif settings.remote_clients and not args.http:
+        sys.stderr.write(
+            "personas serve: PERSONAS_REMOTE_CLIENTS=true needs --http: a stdio server runs in the caller's "
+            "checkout and reads it from disk, so callers never send files or a diff. Unset "
+            "PERSONAS_REMOTE_CLIENTS for a stdio server (or run personas serve --http --remote-clients).\n"
+        )
+        return 2
+    return asyncio.run(
+        _serve(
+            settings,
+            http=args.http,
+            host=args.host,
+            port=args.port,
+            worker=not args.no_worker,
+            watch=not args.no_watch,
+        )
+    )
 
 
 def _new_persona(settings: Settings, new_id: str, source: str, name: str | None) -> int:
@@ -274,9 +234,11 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker
         return 2
     freeze_startup_objects()  # what start-up built lives as long as the process (mcp_server.collector)
     stop: asyncio.Event | None = None
+    not_bound: tuple[type[Exception], ...] = ()  # stdio binds nothing (and never imports the HTTP transport)
     if http:
-        from mcp_server.http import HttpConfigError, check_bind, serve_http
+        from mcp_server.http import BindError, HttpConfigError, check_bind, serve_http
 
+        not_bound = (BindError,)
         token = settings.http_token.get_secret_value() if settings.http_token else None
         try:
             check_bind(host, token)
@@ -289,8 +251,6 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker
         )
     else:
         coro = server.run_stdio_async()
-    from mcp_server.http import BindError
-
     try:
         await run_until_signal(
             asyncio.create_task(coro, name="mcp-server"),
@@ -299,7 +259,7 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker
             closed=closed,
             stop=stop,
         )
-    except BindError as exc:
+    except not_bound as exc:
         sys.stderr.write(f"personas serve: {exc}\n")
         return 2
     return 0

@@ -211,13 +211,20 @@ def check_project_root(settings: Settings) -> Check:
     root = settings.project_root
     if settings.project_root_given:
         return Check("project root", True, f"{root} (PERSONAS_PROJECT_ROOT: clients' MCP roots never move it)")
+    from pathlib import Path
+
+    where = (
+        "working directory"
+        if root == Path.cwd().resolve()
+        else "nearest folder above the working directory with .agent-os or .git"
+    )
     ignored = roots_policy(http_host=None, remote_clients=settings.remote_clients).ignored_because
     if ignored is not None:
-        return Check("project root", True, f"{root} (working directory); client roots are ignored: {ignored}")
+        return Check("project root", True, f"{root} ({where}); client roots are ignored: {ignored}")
     return Check(
         "project root",
         True,
-        f"{root} (working directory). A stdio server, or serve --http on loopback, follows the client's first "
+        f"{root} ({where}). A stdio server, or serve --http on loopback, follows the client's first "
         "MCP root; serve --http bound off loopback or with --remote-clients ignores client roots (set "
         "PERSONAS_PROJECT_ROOT there)",
     )

@@ -2,7 +2,9 @@
 
 - **Where it listens.** A unix socket (mode 0700) in the data dir (itself 0700); when that path is
   too long for a socket, in a private 0700 folder ``personas-<uid>-<hash>`` under
-  ``$XDG_RUNTIME_DIR`` or the temp dir; TCP on 127.0.0.1 only if even that is too long. Always with
+  ``$XDG_RUNTIME_DIR``, the temp dir or ``/tmp``; never TCP (a port it picked could be taken by another
+  local user's fake Redis, accepting any password, before redis-server binds it or while it is
+  restarted, and be sent the secret and every job). Always with
   ``requirepass`` set to a random secret, given to redis-server on stdin (never on its command
   line, which ``ps`` shows to every local user) and carried in the URL.
 - **Shared per project.** The URL, secret included, is recorded in ``<data dir>/redis.json``
@@ -31,7 +33,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import stat
 import sys
 import tempfile
@@ -95,12 +96,6 @@ def _die_with_parent() -> Callable[[], None] | None:
     return set_pdeathsig
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def private_dir(base: Path, name: str) -> Path:
     """``base/name`` as a folder only we can enter (0700, ours, not a symlink); refuse otherwise."""
     path = base / name
@@ -117,27 +112,31 @@ def private_dir(base: Path, name: str) -> Path:
     return path
 
 
-def socket_path_for(data_dir: Path) -> Path | None:
+def socket_path_for(data_dir: Path) -> Path:
     """Where the socket goes: the data dir when the path fits a unix socket, else a private short
-    folder; None when even that is too long (then TCP with the secret)."""
+    folder under ``$XDG_RUNTIME_DIR``, the temp dir or ``/tmp`` (the first whose path fits)."""
     in_data_dir = data_dir / SOCKET_NAME
     if len(str(in_data_dir)) <= _MAX_UNIX_PATH:
         return in_data_dir
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    base = Path(runtime) if runtime and Path(runtime).is_dir() else Path(tempfile.gettempdir())
     digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
     name = f"personas-{os.getuid()}-{digest}"
-    if len(str(base / name / SOCKET_NAME)) > _MAX_UNIX_PATH:
-        return None
-    return private_dir(base, name) / SOCKET_NAME
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    bases = [Path(runtime)] if runtime and Path(runtime).is_dir() else []
+    bases += [Path(tempfile.gettempdir()), Path("/tmp")]
+    for base in bases:
+        if len(str(base / name / SOCKET_NAME)) <= _MAX_UNIX_PATH and base.is_dir():
+            return private_dir(base, name) / SOCKET_NAME
+    raise EmbeddedRedisError(
+        f"The embedded Redis needs a unix socket path of at most {_MAX_UNIX_PATH} characters, and "
+        f"{in_data_dir} is {len(str(in_data_dir))}, as are the folders under XDG_RUNTIME_DIR={runtime!r}, "
+        f"TMPDIR={tempfile.gettempdir()!r} and /tmp (it never falls back to a TCP port, which another local "
+        "user could take first). Set TMPDIR to a short folder of yours (export TMPDIR=$HOME/.tmp), move the "
+        "data dir (PERSONAS_DATA_DIR), or set REDIS_URL to a Redis of your own."
+    )
 
 
 def new_url(data_dir: Path) -> str:
-    secret = secrets.token_hex(32)
-    sock = socket_path_for(data_dir)
-    if sock is not None:
-        return f"unix://:{secret}@{sock}"
-    return f"redis://:{secret}@127.0.0.1:{_free_port()}/0"
+    return f"unix://:{secrets.token_hex(32)}@{socket_path_for(data_dir)}"
 
 
 def _socket_of(url: str) -> Path | None:
@@ -231,6 +230,11 @@ class EmbeddedRedis:
     async def _open(self) -> str:
         async with _flock(self._start_lock):
             recorded = await asyncio.to_thread(read_record, self.data_dir)
+            if recorded and _socket_of(recorded) is None:
+                # An older version's TCP port: whatever answers there now may be another local user's
+                # Redis that accepts any password. Never joined nor started again: a new socket is made.
+                log.warning("not using the TCP Redis recorded in %s; starting one on a unix socket", self.data_dir)
+                recorded = None
             state = await health(recorded) if recorded else "down"
             if recorded and state == "up":
                 self.url = recorded

@@ -212,6 +212,10 @@ def web_server(app: ASGIApp, *, host: str, port: int, lifespan: Literal["on", "o
         log_level="warning",
         lifespan=lifespan,
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        # The client is the socket's peer, never X-Forwarded-For: uvicorn trusts that header from
+        # 127.0.0.1 by default, and another local user named the port of the owner's open connection
+        # in it ('127.0.0.1:PORT', listed in /proc/net/tcp), which the same-user check then asked about.
+        proxy_headers=False,
     )
     return CommandStopsIt(config)
 

@@ -175,7 +175,10 @@ def _local_dir(uri: str) -> Path | None:
         return None
     path = Path(unquote(parsed.path)).resolve()
     if system_root(path):
-        log.warning("ignored the client root %s: the file system's root or a system folder is never a project", uri)
+        log.warning(
+            "ignored the client root %s: the file system's root, a system folder or a home folder is never a project",
+            uri,
+        )
         return None
     return path if path.is_dir() else None
 

@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from mcp_server.project_root import find_project_root
 from worker.options import JobOptions
 
 ENV_PREFIX = "PERSONAS_"
@@ -44,8 +45,9 @@ class Settings(BaseSettings):
     _project_root_given: bool = PrivateAttr(default=False)
 
     project_root: Path = Field(
-        default_factory=Path.cwd,
-        description="The project personas review; file tools are sandboxed to it. PERSONAS_PROJECT_ROOT.",
+        default_factory=find_project_root,
+        description="The project personas review; file tools are sandboxed to it. Default: the nearest folder "
+        "from the working directory up holding .agent-os or .git, else the working directory. PERSONAS_PROJECT_ROOT.",
     )
     standards_dir: Path = Field(
         default=Path(".agent-os/standards"),

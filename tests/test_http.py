@@ -250,6 +250,48 @@ async def test_another_local_user_cannot_use_a_loopback_server_without_a_token(p
         assert _status_as(0, f"{base}/mcp", initialize) == 200
 
 
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("curl") is None, reason="needs root to act as another user")
+async def test_another_local_user_cannot_borrow_a_live_connection_with_x_forwarded_for(
+    project: Path, redis_url: str
+) -> None:
+    """uvicorn trusts X-Forwarded-For from 127.0.0.1 by default and takes 'host:port' from it as the
+    client: another local user named the port of the owner's open connection (listed in the world-readable
+    /proc/net/tcp), and the same-user check asked the kernel about that socket instead of theirs."""
+    import socket
+    from urllib.parse import urlsplit
+
+    with serve_http(project, REDIS_URL=redis_url) as base:
+
+        async def ready() -> bool:
+            return _status_as(0, f"{base}/desk/proposals") == 200
+
+        await wait_for(ready, timeout=60, what="the desk to be ready")
+        where = urlsplit(base)
+        with socket.create_connection((str(where.hostname), int(where.port or 80))) as owners:  # e.g. an SSE stream
+            borrowed = f"127.0.0.1:{owners.getsockname()[1]}"
+            done = subprocess.run(
+                [
+                    "curl",
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "--max-time",
+                    "20",
+                    "-H",
+                    f"X-Forwarded-For: {borrowed}",
+                    f"{base}/desk/proposals",
+                ],
+                capture_output=True,
+                text=True,
+                user=65534,
+                check=False,
+            )
+            assert int(done.stdout or 0) == 403, done
+            assert _status_as(0, f"{base}/desk/proposals") == 200  # the owner still is served
+
+
 async def test_a_file_name_cannot_forge_log_lines_or_send_terminal_escapes_to_the_servers_stderr(
     project: Path, redis_url: str, tmp_path: Path
 ) -> None:

@@ -243,3 +243,46 @@ async def test_a_roots_request_the_client_never_got_is_sent_again(
 
     await wait_for(followed, what="the project root to follow the client's root")
     assert len(sent) == 2
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A home folder with a credential under a name no secret list covers."""
+    folder = tmp_path / "home" / "dev"
+    (folder / ".config" / "rclone").mkdir(parents=True)
+    (folder / ".config" / "rclone" / "rclone.conf").write_text("[s3]\nsecret_access_key = RCLONE-HOME-SECRET\n")
+    monkeypatch.setenv("HOME", str(folder))
+    return folder
+
+
+async def test_a_server_started_in_the_home_folder_reads_nothing_there(
+    home: Path, redis_url: str, fake_api: FakeAnthropic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that starts its MCP servers in ~ (no PERSONAS_PROJECT_ROOT) made the whole home the
+    project: the model could read every tool's credentials (.config/rclone/rclone.conf, .m2/settings.xml)."""
+    monkeypatch.chdir(home)
+    for name in list(os.environ):
+        if name.startswith("PERSONAS_"):
+            monkeypatch.delenv(name)
+    settings = _settings(redis_url, fake_api)
+    assert settings.project_root.resolve() == home.resolve()
+    async with Client(build_server(settings, watch=False), mode="legacy") as client:
+        fake_api.add(fake.tool_use("read_file", {"path": ".config/rclone/rclone.conf"}), fake.text("Reviewed."))
+        started = await client.call_tool("invoke_security", {"task": "review my setup"})
+        job_id = (started.structured_content or {})["job_id"]
+        done = await client.call_tool("wait_for_persona_job", {"job_id": job_id, "timeout_seconds": 30})
+        assert (done.structured_content or {})["status"] == "complete", done.structured_content
+    sent = " ".join(tool_results(fake_api.requests[-1]))
+    assert "RCLONE-HOME-SECRET" not in sent
+    assert "home folder" in sent and "PERSONAS_PROJECT_ROOT" in sent, sent
+
+
+def test_a_home_folder_or_one_above_it_is_never_a_client_root(home: Path, tmp_path: Path) -> None:
+    from mcp_server.roots import Workspace
+
+    project = _workspace(home, "project", "ok")  # a project inside the home folder is fine
+    workspace = Workspace(tmp_path, explicit=False, targets=[])
+    workspace.follow([home.resolve().as_uri(), home.parent.resolve().as_uri(), project.resolve().as_uri()])
+    assert workspace.root == project.resolve()
+    workspace.follow([home.resolve().as_uri()])
+    assert workspace.root == tmp_path

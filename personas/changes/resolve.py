@@ -237,19 +237,30 @@ async def _bounds(
     return base, head, (base, head)
 
 
+def _edits_attributes(files: Sequence[ChangedFile]) -> bool:
+    """Does the change add, edit or remove a ``.gitattributes`` file?"""
+    return any(p.rsplit("/", 1)[-1] == ".gitattributes" for f in files for p in (f.path, f.old_path) if p)
+
+
 def _sections(
-    files: list[ChangedFile], raw_sections: list[str], binary: set[str], denied_rel: Sequence[str]
+    files: list[ChangedFile], raw_sections: list[str], binary: set[str] | None, denied_rel: Sequence[str]
 ) -> tuple[list[tuple[str, str]], bool]:
     """Each file's diff section (secret and internal files withheld) and its changed lines; and
-    whether git's sections lined up with its file list."""
+    whether git's sections lined up with its file list. ``binary`` None: git diffed every file as
+    text, and a section holding a NUL byte is a binary file's."""
     sections: list[tuple[str, str]] = []
     # git prints a type change (file <-> symlink) as two sections: a deletion and a creation.
     widths = [2 if f.status == "type_changed" else 1 for f in files]
     aligned = len(raw_sections) == sum(widths)
     start = 0
     for changed, width in zip(files, widths, strict=True):
-        changed.binary = changed.path in binary
         own = raw_sections[start : start + width] if aligned else []
+        if binary is None:
+            changed.binary = any("\x00" in part for part in own)
+            if changed.binary:
+                own = [withheld_section(changed.path, "a binary file")]
+        else:
+            changed.binary = changed.path in binary
         section = "".join(own)
         start += width
         if changed.status != "deleted" and own and not changed.binary:
@@ -283,8 +294,16 @@ async def resolve_changes(
     if names.code != 0:
         raise ChangesError(f"changes={spec!r}: git diff failed in {root}: {fetch_hint(names.err)}")
     files = _parse_name_status(names.out)
-    binary = _binary_paths((await run_git(root, "diff", *DIFF_OPTIONS, "--numstat", "-z", *revs, "--")).out)
-    patch = await run_git(root, "diff", *DIFF_OPTIONS, *revs, "--")
+    # A change that edits .gitattributes may mark its own code binary ('*.py -diff'): git would show
+    # 'Binary files differ' and hide the change from its reviewer. Then every file is diffed as text,
+    # and only what holds NUL bytes counts as binary.
+    as_text = _edits_attributes(files)
+    binary = (
+        None
+        if as_text
+        else _binary_paths((await run_git(root, "diff", *DIFF_OPTIONS, "--numstat", "-z", *revs, "--")).out)
+    )
+    patch = await run_git(root, "diff", *DIFF_OPTIONS, *(("--text",) if as_text else ()), *revs, "--")
     if patch.code != 0 and not patch.cut:
         raise ChangesError(f"changes={spec!r}: git diff failed in {root}: {fetch_hint(patch.err)}")
     text = patch.out.decode("utf-8", "replace")

@@ -8,7 +8,7 @@ from personas.model import PersonaDefinition
 from personas.runtime.models import RunOutcome, RunRequest
 from personas.runtime.prompt import build_system_prompt, extract_section, prompt_hash
 from personas.runtime.review_scope import files_under_review
-from personas.runtime.toolbox import RunToolbox, StandardsSearch, citation_ref
+from personas.runtime.toolbox import RunToolbox, StandardsSearch, change_standards, citation_ref
 from standards.control_chars import one_line
 
 BRIEFING_STANDARDS = 5
@@ -17,11 +17,18 @@ MAX_SCOPE_FILES = 50
 """Files listed under "What to review"; the rest are counted."""
 
 
-async def _relevant_standards(search: StandardsSearch | None, task: str, paths: list[str]) -> str:
+async def _relevant_standards(
+    search: StandardsSearch | None, task: str, paths: list[str], unaccepted: list[str]
+) -> str:
     if search is None:
         return "The standards index is unavailable, so none are attached: call `search_standards` yourself."
     try:
-        response = await search.search(task.strip()[:MAX_QUERY_CHARS], limit=BRIEFING_STANDARDS, paths=paths or None)
+        response = await search.search(
+            task.strip()[:MAX_QUERY_CHARS],
+            limit=BRIEFING_STANDARDS,
+            paths=paths or None,
+            unaccepted=unaccepted or None,
+        )
     except ValueError as exc:
         return f"The standards search refused the task as a query ({exc}): call `search_standards` yourself."
     if not response.results:
@@ -55,7 +62,10 @@ async def briefing(persona: PersonaDefinition, request: RunRequest, toolbox: Run
     """The persona's checklist (its "How you review" section) and the standards most relevant to the task."""
     checklist = extract_section(persona.system_prompt, "How you review") or persona.system_prompt
     paths = await asyncio.to_thread(files_under_review, request, toolbox.project_root)
-    standards = await _relevant_standards(toolbox.search, request.task, paths)
+    changed = [p for f in request.changes.files for p in (f.path, f.old_path) if p] if request.changes else []
+    standards = await _relevant_standards(
+        toolbox.search, request.task, paths, change_standards(changed, toolbox).unaccepted
+    )
     scope = _scope(request, paths)
     text = (
         f"# Briefing from {persona.name} (no review was run)\n\n"

@@ -38,7 +38,7 @@ from personas.runtime.models import (
 from personas.runtime.prompt import build_system_prompt, first_user_text, prompt_hash
 from personas.runtime.review import Finding, render_review, render_text_answer
 from personas.runtime.review_scope import files_under_review
-from personas.runtime.toolbox import ProjectFiles, RunToolbox
+from personas.runtime.toolbox import ProjectFiles, RunToolbox, change_standards
 from personas.runtime.tools import RunTools, ToolResult
 
 log = logging.getLogger(__name__)
@@ -218,7 +218,8 @@ class PersonaRun:
         )
         if self.request.changes is not None:
             files = self.request.changes.files
-            self.tools.changed_paths = frozenset(p for f in files for p in (f.path, f.old_path) if p)
+            changed = [p for f in files for p in (f.path, f.old_path) if p]
+            self.tools.change_standards = change_standards(changed, self.tools.toolbox)
         self.messages = conversation(self.request.history, text)
         budget = asyncio.timeout(self.limits.max_seconds)
         try:

@@ -116,12 +116,28 @@ SECRET_FILE_EXCEPTIONS = (
 MAX_WALKED_ENTRIES = 100_000
 #: Never a project root (PERSONAS_PROJECT_ROOT=/ by mistake, a service started in /): the whole
 #: system's files (/etc/shadow to a server run as root, other users' homes) would be the model's.
-SYSTEM_DIRS = tuple(Path(p) for p in ("/proc", "/sys", "/dev", "/run", "/boot", "/etc"))
+#: On macOS /etc resolves to /private/etc.
+SYSTEM_DIRS = tuple(
+    Path(p) for p in ("/proc", "/sys", "/dev", "/run", "/boot", "/etc", "/private/etc", "/private/var/root")
+)
+
+
+def _home() -> Path | None:
+    try:
+        return Path(os.path.realpath(Path.home()))
+    except (RuntimeError, KeyError, OSError):  # no HOME and no passwd entry
+        return None
 
 
 def system_root(path: Path) -> bool:
-    """Is ``path`` (resolved) the file system's root or a system folder, which no project is?"""
-    return path == Path(path.anchor) or any(path == d or path.is_relative_to(d) for d in SYSTEM_DIRS)
+    """Is ``path`` (resolved) the file system's root, a system folder, or the user's home folder or one
+    above it (a client that starts servers in ``~``), which no project is? A home folder holds every
+    tool's credentials under names no list covers (``.config/rclone/rclone.conf``, ``.m2/settings.xml``,
+    ``.config/github-copilot/hosts.json``)."""
+    if path == Path(path.anchor) or any(path == d or path.is_relative_to(d) for d in SYSTEM_DIRS):
+        return True
+    home = _home()
+    return home is not None and home.is_relative_to(path)
 
 
 def _folded(parts: Sequence[str]) -> tuple[str, ...]:
@@ -270,9 +286,9 @@ class ProjectSandbox:
     def _check_root(self) -> None:
         if system_root(self.root):
             raise SandboxError(
-                f"The project root is {self.root}, the file system's root or a system folder, so no file is read. "
-                "Set PERSONAS_PROJECT_ROOT to the project's folder (or start the server there); review from the "
-                "task and context alone meanwhile."
+                f"The project root is {self.root}, the file system's root, a system folder or the home folder "
+                "(or a folder above it), so no file is read. Set PERSONAS_PROJECT_ROOT to the project's folder (or "
+                "start the server there); review from the task and context alone meanwhile."
             )
 
     def _resolve(self, value: str) -> Path:

@@ -6,7 +6,7 @@ The protocols are structural so the runtime never imports the standards index or
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -53,7 +53,8 @@ class StandardsSearch(Protocol):
     """Hybrid search over the team's standards. Raises ValueError on a bad query or filter.
 
     ``paths``: project-relative files the search is about (the files under review); standards
-    scoped to other paths are left out and those scoped to these paths ranked first."""
+    scoped to other paths are left out and those scoped to these paths ranked first.
+    ``unaccepted``: documents (``source:file``) left out, overriding nothing (a change's own standards)."""
 
     async def search(
         self,
@@ -64,6 +65,7 @@ class StandardsSearch(Protocol):
         source: str | None = None,
         limit: int = 5,
         paths: list[str] | None = None,
+        unaccepted: list[str] | None = None,
     ) -> SearchResponseLike: ...
 
 
@@ -97,6 +99,8 @@ class RunToolbox:
     """Extra folders file tools must never read (e.g. the data directory with the job database)."""
     standards_dir: Path | None = None
     """The project's standards folder (source ``project``), to tell which hits a reviewed change edits."""
+    shared_dirs: tuple[Path, ...] = ()
+    """The shared standards folders (source ``shared``): those inside the project can be edited by a change too."""
 
     @classmethod
     def default(cls) -> RunToolbox:
@@ -104,18 +108,47 @@ class RunToolbox:
         return cls(project_root=Path.cwd())
 
 
-def project_path(hit: SearchHitLike, toolbox: RunToolbox) -> str | None:
-    """The project-relative path of a hit's file: a rule file's own, a project standard's under the
-    standards folder; None for the shared and shipped standards (not in the project)."""
-    if hit.source == "rules":
-        return hit.file
-    if hit.source != "project" or toolbox.standards_dir is None:
-        return None
-    root, folder = toolbox.project_root.resolve(), toolbox.standards_dir.resolve()
-    if not folder.is_relative_to(root):
-        return None
-    prefix = folder.relative_to(root).as_posix()
-    return hit.file if prefix == "." else f"{prefix}/{hit.file}"
+#: Names of the rule files a project keeps for AI assistants (``standards.index.rules`` indexes them).
+RULE_FILE_NAMES = ("agents.md", "claude.md", ".cursorrules", "copilot-instructions.md")
+RULE_FILE_SUFFIXES = (".mdc", ".instructions.md")
+
+
+@dataclass(frozen=True)
+class ChangeStandards:
+    """The standards and rule files a reviewed change edits: the index's keys a search leaves out
+    (``unaccepted``) and their project paths, to tell the persona."""
+
+    unaccepted: list[str]
+    edited: list[str]
+
+
+def change_standards(changed: Iterable[str], toolbox: RunToolbox) -> ChangeStandards:
+    """What a reviewed change edits of the rules it is judged by (``changed``: project-relative
+    paths). Searches leave these out, so a pull request can neither write the rules it is judged by
+    nor hide the org's standard of the same ``<domain>/<topic>.md`` behind its own copy."""
+    root = toolbox.project_root.resolve()
+    folders = [("project", toolbox.standards_dir)] if toolbox.standards_dir is not None else []
+    folders += [("shared", folder) for folder in toolbox.shared_dirs]
+    prefixes: list[tuple[str, str]] = []
+    for source, folder in folders:
+        resolved = folder.resolve()
+        if resolved.is_relative_to(root):
+            prefixes.append((source, resolved.relative_to(root).as_posix()))
+    docs: set[str] = set()
+    edited: set[str] = set()
+    for path in changed:
+        # Keys the index does not hold are dropped by the search, which matches them in any letter case:
+        # on macOS's and Windows' file systems '.Agent-OS/Standards/x.md' is checked out as the standard.
+        docs.add(f"rules:{path}")
+        name = path.rsplit("/", 1)[-1].casefold()
+        if name in RULE_FILE_NAMES or name.endswith(RULE_FILE_SUFFIXES):
+            edited.add(path)
+        for source, prefix in prefixes:
+            if prefix == "." or path.casefold().startswith(prefix.casefold() + "/"):
+                docs.add(f"{source}:{path if prefix == '.' else path[len(prefix) + 1 :]}")
+                if name.endswith((".md", ".markdown")):
+                    edited.add(path)
+    return ChangeStandards(unaccepted=sorted(docs), edited=sorted(edited))
 
 
 def citation_ref(hit: SearchHitLike) -> str:

@@ -157,6 +157,24 @@ def validate_paths(paths: list[str] | None) -> tuple[str, ...]:
     return tuple(sorted(clean))
 
 
+#: Doc keys a search may be told to leave out (a reviewed change's own standards and rule files:
+#: two keys for each of its files, at most 5,000 files).
+MAX_UNACCEPTED = 10_000
+
+
+def validate_unaccepted(docs: Iterable[str] | None) -> frozenset[str]:
+    """The doc keys (``source:file``) a search leaves out, checked and bounded."""
+    out = frozenset(docs or ())
+    if len(out) > MAX_UNACCEPTED:
+        raise ValueError(f"unaccepted names {len(out):,} documents; at most {MAX_UNACCEPTED:,} may be left out")
+    if any(not isinstance(doc, str) or len(doc) > MAX_QUERY_PATH_CHARS + 20 for doc in out):
+        raise ValueError(
+            f"unaccepted: each entry is a document key ('project:security/x.md') of at most "
+            f"{MAX_QUERY_PATH_CHARS + 20} characters"
+        )
+    return out
+
+
 @dataclass(frozen=True)
 class DocScope:
     """What precedence and scoping need to know of one indexed file."""
@@ -174,13 +192,19 @@ class SourceView:
     overridden_by: dict[str, str] = field(default_factory=dict)
     overrides: dict[str, list[str]] = field(default_factory=dict)
     scoped: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Every indexed doc, and each group of docs with the same ``<domain>/<topic>.md``, strongest first.
+    docs: frozenset[str] = frozenset()
+    groups: list[list[str]] = field(default_factory=list)
+    _folded: dict[str, list[str]] = field(default_factory=dict)
     _governing: OrderedDict[tuple[str, ...], frozenset[str]] = field(default_factory=OrderedDict)
 
     @classmethod
     def build(cls, docs: Iterable[DocScope]) -> SourceView:
         view = cls()
         by_file: dict[str, list[DocScope]] = {}
+        known: set[str] = set()
         for d in docs:
+            known.add(d.doc)
             if d.paths:
                 view.scoped[d.doc] = d.paths
             if d.source in PRECEDENCE:
@@ -193,11 +217,39 @@ class SourceView:
             for loser in group[1:]:
                 view.overridden_by[loser.doc] = winner.doc
             view.overrides[winner.doc] = [loser.doc for loser in group[1:]]
+            view.groups.append([d.doc for d in group])
+        view.docs = frozenset(known)
         return view
 
-    def excluded(self, paths: tuple[str, ...]) -> list[str]:
-        """Docs a search must not return: overridden ones and, with ``paths``, those scoped elsewhere."""
+    def known(self, docs: Iterable[str]) -> tuple[str, ...]:
+        """The indexed docs named by ``docs`` in any letter case (on macOS's and Windows' file systems a
+        change's 'Security/X.md' is the indexed 'security/x.md'), sorted: a search's cache key and
+        filter stay small."""
+        if not self._folded and self.docs:
+            for doc in self.docs:
+                self._folded.setdefault(doc.casefold(), []).append(doc)
+        return tuple(sorted({d for doc in docs for d in self._folded.get(doc.casefold(), ())}))
+
+    def overrides_without(self, unaccepted: tuple[str, ...]) -> dict[str, list[str]]:
+        """:attr:`overrides` as if the ``unaccepted`` docs were not indexed: a weaker source's copy of
+        a file they would have overridden wins again."""
+        if not unaccepted:
+            return self.overrides
+        out: dict[str, list[str]] = {}
+        for group in self.groups:
+            kept = [doc for doc in group if doc not in unaccepted]
+            if len(kept) > 1:
+                out[kept[0]] = kept[1:]
+        return out
+
+    def excluded(self, paths: tuple[str, ...], unaccepted: tuple[str, ...] = ()) -> list[str]:
+        """Docs a search must not return: overridden ones and, with ``paths``, those scoped elsewhere;
+        the ``unaccepted`` ones (a reviewed change's own standards), which override nothing."""
         out = set(self.overridden_by)
+        if unaccepted:
+            out = set(unaccepted)
+            for losers in self.overrides_without(unaccepted).values():
+                out.update(losers)
         if paths:
             governing = self.matching(paths)
             out.update(doc for doc in self.scoped if doc not in governing)

@@ -27,6 +27,10 @@ _FILTER_VALUE = re.compile(r"^[\w .+#/@&-]{1,100}$")
 _FTS_WORD = re.compile(r"\w+")
 
 
+#: Tags one search may filter by (a hit must carry every one of them).
+MAX_TAGS = 20
+
+
 def validate_query(query: str) -> str:
     """Strip the query; reject an empty one."""
     if not isinstance(query, str) or not query.strip():
@@ -44,13 +48,18 @@ def validate_filters(
         raise ValueError(f"source must be one of {', '.join(repr(k) for k in SOURCE_KINDS)}")
     if domain is not None and not _FILTER_VALUE.match(domain):
         raise ValueError(f"invalid domain filter: {domain!r}")
-    clean_tags: list[str] = []
+    if tags is not None and len(tags) > MAX_TAGS:
+        # before anything per tag: a request of 400,000 tags held the event loop for minutes
+        raise ValueError(
+            f"tags takes at most {MAX_TAGS} tags (a result must carry all of them), got {len(tags):,}; "
+            "filter by fewer tags, or by domain"
+        )
+    clean_tags: dict[str, None] = {}
     for tag in tags or []:
         value = (normalize_tag(tag) or "") if isinstance(tag, str) else ""
         if not _FILTER_VALUE.match(value):
-            raise ValueError(f"invalid tag filter: {tag!r}")
-        if value not in clean_tags:
-            clean_tags.append(value)
+            raise ValueError(f"invalid tag filter: {str(tag)[:80]!r}")
+        clean_tags[value] = None
     return domain, tuple(clean_tags), source
 
 
@@ -72,7 +81,7 @@ def apply_path_scope(
     return out
 
 
-CacheKey = tuple[str, str | None, tuple[str, ...], str | None, int, SearchMode, tuple[str, ...]]
+CacheKey = tuple[str, str | None, tuple[str, ...], str | None, int, SearchMode, tuple[str, ...], tuple[str, ...]]
 
 
 class ResultCache:

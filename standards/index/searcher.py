@@ -23,7 +23,7 @@ from standards.index.embedder import Embedder, make_embedder
 from standards.index.memory_vectors import MemoryVectors
 from standards.index.models import SOURCE_KINDS, IndexConfig, IndexStatus, SearchHit, SearchResponse, StandardFile
 from standards.index.ranking import candidate_depth
-from standards.index.scope import DocScope, SourceView, validate_paths
+from standards.index.scope import DocScope, SourceView, validate_paths, validate_unaccepted
 from standards.index.search import (
     ResultCache,
     apply_path_scope,
@@ -141,25 +141,39 @@ class IndexSearcher:
         source: str | None = None,
         limit: int = 5,
         paths: list[str] | None = None,
+        unaccepted: list[str] | None = None,
     ) -> SearchResponse:
         """Top chunks for ``query``; identical queries are answered from a cache until the index changes.
 
         ``paths`` (project-relative files, e.g. those under review): standards scoped to other paths
         are left out, those scoped to these paths ranked first; unscoped ones are unaffected.
+        ``unaccepted`` (doc keys such as ``project:security/x.md``, the standards a reviewed change
+        edits): left out, and precedence is decided without them, so a weaker source's copy of a
+        file they would override is returned.
         """
         started = time.perf_counter()
         text = validate_query(query)
         domain, tag_tuple, source = validate_filters(domain, tags, source, limit)
         scope_paths = validate_paths(paths)
+        distrusted = validate_unaccepted(unaccepted)
         if (preparing := self._preparing) is not None and not preparing.is_set():
             # the start-up copy is being made (well under a second): an answer from it beats "not started"
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(preparing.wait(), bootstrap.PREPARE_WAIT_SECONDS)
         if (startup := self._startup) is not None:
-            return await self._search_startup(startup, text, domain, tag_tuple, source, limit, scope_paths, started)
+            return await self._search_startup(
+                startup, text, domain, tag_tuple, source, limit, scope_paths, started, distrusted
+            )
         if not await self._ensure_open():
             return self._response(text, [], started, cached=False)
-        args = {"domain": domain, "tag_tuple": tag_tuple, "source": source, "limit": limit, "paths": scope_paths}
+        args = {
+            "domain": domain,
+            "tag_tuple": tag_tuple,
+            "source": source,
+            "limit": limit,
+            "paths": scope_paths,
+            "unaccepted": distrusted,
+        }
         try:
             return await self._search_once(text, started=started, **args)  # type: ignore[arg-type]
         except FtsUnavailable as exc:
@@ -192,19 +206,21 @@ class IndexSearcher:
         limit: int,
         started: float,
         paths: tuple[str, ...] = (),
+        unaccepted: frozenset[str] = frozenset(),
         full_text: bool = True,
     ) -> SearchResponse:
         version = await self._store.version()
         await self._before_query(version)
         self._cache.check_version(version)
         mode = self.config.search_mode if full_text else "vector"
-        key = (text, domain, tag_tuple, source, limit, mode, paths)
+        distrusted = (await self._source_view(version)).known(unaccepted) if unaccepted else ()
+        key = (text, domain, tag_tuple, source, limit, mode, paths, distrusted)
         entry = self._cache.get(key)
         if entry is not None:
             self._counter.record(entry[1])
             return self._response(text, entry[0], started, cached=True)
         view = await self._source_view(version)
-        excluded = view.excluded(paths)
+        excluded = view.excluded(paths, distrusted)
         filters: dict[str, Any] = {"domain": domain, "source": source, "tags": tag_tuple, "exclude_docs": excluded}
         # no in-memory copy of a table still being built (LanceDB answers until the build is done)
         filters["load"] = self._status.state != "building"
@@ -240,7 +256,7 @@ class IndexSearcher:
                 if pending is not None and not pending.done():
                     pending.cancel()
         ranked = rank(vector_rows, text_rows, pool)
-        ranked = apply_path_scope(ranked, view.matching(paths), view.overrides, limit)
+        ranked = apply_path_scope(ranked, view.matching(paths), view.overrides_without(distrusted), limit)
         hits = [hit for _, hit in ranked]
         docs = sorted({doc for doc, _ in ranked})
         self._cache.put(key, (hits, docs), version)
@@ -257,17 +273,19 @@ class IndexSearcher:
         limit: int,
         paths: tuple[str, ...],
         started: float,
+        unaccepted: frozenset[str] = frozenset(),
     ) -> SearchResponse:
         """:meth:`_search_once` over the start-up copy (not cached: the table replaces it soon)."""
         snapshot, view = startup.snapshot, startup.view
-        keep = snapshot.mask(domain, source, tag_tuple, view.excluded(paths))
+        distrusted = view.known(unaccepted)
+        keep = snapshot.mask(domain, source, tag_tuple, view.excluded(paths, distrusted))
         fts_text = fts_query_text(text) if self.config.search_mode == "hybrid" else ""
         depth = candidate_depth(limit)
         vector = (await asyncio.to_thread(self._embedder.embed, [text]))[0]
         text_rows = snapshot.matches(fts_text, keep, depth) if fts_text else None
         vector_rows = snapshot.nearest(vector, keep, depth)
         ranked = rank(vector_rows, text_rows, depth if paths else limit)
-        ranked = apply_path_scope(ranked, view.matching(paths), view.overrides, limit)
+        ranked = apply_path_scope(ranked, view.matching(paths), view.overrides_without(distrusted), limit)
         self._counter.record(sorted({doc for doc, _ in ranked}))
         startup.answered.set()  # the table's build may start now (IndexWriter.prepare)
         return self._response(text, [hit for _, hit in ranked], started, cached=False)

@@ -232,3 +232,15 @@ async def test_wrong_argument_types_are_explained_in_one_line_per_argument(
     for error in (limit, several, missing, confirm):
         assert "\n" not in error and "errors.pydantic.dev" not in error and "[type=" not in error, error
         assert "validation error for" not in error, error
+
+
+async def test_a_search_with_a_huge_tag_list_is_refused_before_any_work(
+    make_settings: Callable[..., Settings], redis_url: str
+) -> None:
+    """Tags were de-duplicated in a list (quadratic) on the event loop: 400,000 tags (3 MB, under the
+    HTTP body cap) held every client of the server for minutes. Now at most 20, checked first."""
+    async with Client(build_server(make_settings(redis_url=redis_url), run_worker=False, watch=False)) as client:
+        many = await refused(client, "search_standards", query="logging", tags=[f"t{i}" for i in range(30_000)])
+        fine = await client.call_tool("search_standards", {"query": "logging", "tags": ["security"] * 20})
+    assert "tags takes at most 20 tags" in many and "got 30,000" in many, many
+    assert not fine.is_error, fine

@@ -192,3 +192,66 @@ async def test_doctor_sees_the_running_embedded_redis(make_settings: Callable[..
     async with embedded_redis(settings.data_dir):
         check = await check_redis(settings)
     assert check.ok and "running on unix socket" in check.detail and "password-protected" in check.detail
+
+
+async def test_no_tcp_port_when_every_socket_folder_has_a_long_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A port the server picked and released could be bound first by another local user's fake Redis
+    (one that answers OK to any password): the embedded Redis uses a private folder under /tmp instead."""
+    import tempfile
+
+    long_base = _long_data_dir(tmp_path).parent / "long-runtime-dir"
+    long_base.mkdir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(long_base))
+    monkeypatch.setattr(tempfile, "tempdir", str(long_base))
+    data_dir = _long_data_dir(tmp_path / "x")
+    async with embedded_redis(data_dir) as url:
+        socket_path = RedisSettings.from_dsn(url).unix_socket_path
+        assert socket_path is not None, url
+        folder = Path(socket_path).parent
+        assert folder.parent == Path("/tmp") and folder.name.startswith(f"personas-{os.getuid()}-")
+        info = folder.lstat()
+        assert stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) == 0o700
+        await _refuses_without_secret(url)
+
+
+def test_a_socket_path_that_cannot_fit_anywhere_is_an_error_naming_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcp_server import embedded
+
+    monkeypatch.setattr(embedded, "_MAX_UNIX_PATH", 12)
+    with pytest.raises(embedded.EmbeddedRedisError, match=r"never falls back to a TCP port.*TMPDIR|REDIS_URL"):
+        embedded.new_url(tmp_path)
+
+
+async def test_a_recorded_tcp_redis_is_never_joined(tmp_path: Path) -> None:
+    """A record naming a TCP port (an older version's) is not trusted: the port may now be another local
+    user's fake Redis, which answers OK to any password and would receive the secret and every job."""
+    from worker.redis_record import write_record
+
+    heard: list[bytes] = []
+
+    async def fake_redis(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            heard.append(data)
+            writer.write(b"+OK\r\n" * max(1, data.count(b"*")))
+            await writer.drain()
+        writer.close()
+
+    fake = await asyncio.start_server(fake_redis, "127.0.0.1", 0)
+    port = fake.sockets[0].getsockname()[1]
+    data_dir = tmp_path / "d"
+    data_dir.mkdir()
+    write_record(data_dir, f"redis://:{'s' * 64}@127.0.0.1:{port}/0", None)
+    try:
+        async with embedded_redis(data_dir) as url:
+            assert RedisSettings.from_dsn(url).unix_socket_path is not None, url
+            await _refuses_without_secret(url)
+            secret = RedisSettings.from_dsn(url).password
+            assert secret and not any(secret.encode() in chunk for chunk in heard)
+        assert not any(b"s" * 64 in chunk for chunk in heard)  # not even asked whether it is there
+    finally:
+        fake.close()
+        await fake.wait_closed()

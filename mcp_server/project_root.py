@@ -1,0 +1,25 @@
+"""Which project a command belongs to when PERSONAS_PROJECT_ROOT is not set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: What marks a project's top folder: this tool's own folder, or a git work tree (a ``.git`` folder, or
+#: the ``.git`` file of a worktree or submodule).
+MARKERS = (".agent-os", ".git")
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The nearest folder from ``start`` (default: the working directory) up that holds ``.agent-os``
+    or ``.git``, else ``start`` itself. Like git, a command run from ``src/api`` of a project works on
+    that project (its standards, personas, job history), not on a new empty one made in ``src/api``.
+    Neither the home folder nor ``/`` is taken from below: a stray ``~/.agent-os`` does not make every
+    folder under home one project (run from there, they are still the default)."""
+    here = (start if start is not None else Path.cwd()).resolve()
+    stop = {Path.home().resolve(), Path(here.anchor)}
+    for folder in (here, *here.parents):
+        if folder in stop:
+            break
+        if any((folder / marker).exists() for marker in MARKERS):
+            return folder
+    return here

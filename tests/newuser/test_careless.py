@@ -1,0 +1,76 @@
+"""A careless user's mistakes each get one line naming the path or variable, the cause and the fix:
+never a traceback, nothing lost."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mcp_server.project_root import find_project_root
+from tests.newuser.cli_run import personas
+
+
+def _project(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    standards = project / ".agent-os" / "standards" / "api"
+    standards.mkdir(parents=True)
+    (standards / "paging.md").write_text("# Paging\n\nUse opaque cursors for okapi collections.\n")
+    return project
+
+
+def test_remote_clients_set_for_a_stdio_server_is_refused_with_the_fix(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    done = personas("serve", cwd=project, PERSONAS_REMOTE_CLIENTS="true", timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""  # stdout is the MCP channel
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "PERSONAS_REMOTE_CLIENTS=true needs --http" in done.stderr
+    assert "Unset PERSONAS_REMOTE_CLIENTS" in done.stderr
+
+
+@pytest.mark.parametrize("argv", [("search", "okapi"), ("findings", "list")])
+def test_a_data_dir_that_cannot_be_made_is_one_line_naming_it(tmp_path: Path, argv: tuple[str, ...]) -> None:
+    project = _project(tmp_path)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder\n")
+    data_dir = blocker / "data"  # cannot be created under a file (a root user passes permission checks)
+    done = personas(*argv, cwd=project, PERSONAS_DATA_DIR=str(data_dir))
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert f"personas {argv[0]}: " in done.stderr and str(data_dir) in done.stderr
+    assert "PERSONAS_DATA_DIR" in done.stderr  # the fix
+
+
+def test_a_command_run_from_a_subfolder_works_on_the_project(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    deep = project / "src" / "api"
+    deep.mkdir(parents=True)
+    done = personas("search", "okapi cursors", "--json", cwd=deep)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["results"][0]["file"] == "api/paging.md"  # the project's own standard
+    assert not (deep / ".agent-os").exists() and not (project / "src" / ".agent-os").exists()
+    doctor = personas("doctor", cwd=deep)
+    assert f"project root: {project.resolve()} (nearest folder above the working directory" in doctor.stdout
+
+
+def test_project_root_is_the_nearest_folder_with_agent_os_or_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    repo = home / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "sub" / "pkg" / ".agent-os").mkdir(parents=True)
+    (repo / "sub" / "pkg" / "src").mkdir()
+    (repo / "docs").mkdir()
+    (home / ".agent-os").mkdir()  # a stray one in the home folder
+    (home / "scratch" / "x").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    assert find_project_root(repo / "sub" / "pkg" / "src") == repo / "sub" / "pkg"  # the nearest wins
+    assert find_project_root(repo / "docs") == repo  # a git work tree
+    assert find_project_root(repo) == repo
+    assert find_project_root(home / "scratch" / "x") == home / "scratch" / "x"  # never home's from below
+    assert find_project_root(home) == home
+    monkeypatch.chdir(repo / "docs")
+    assert find_project_root() == repo
