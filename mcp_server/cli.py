@@ -56,8 +56,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(args: argparse.Namespace) -> int:
     from mcp_server.log_setup import configure_logging
     from mcp_server.settings_load import SettingsError, load_settings
-    from standards.db import StoreError
-    from standards.sqlite import DatabaseUnusableError
 
     try:
         settings = load_settings()
@@ -132,10 +130,17 @@ def _main(args: argparse.Namespace) -> int:
         sys.stderr.write(f"personas {args.command}: interrupted (Ctrl-C). {INTERRUPTED.get(args.command, '')}".rstrip())
         sys.stderr.write("\n")
         return 130
-    except (DatabaseUnusableError, StoreError) as exc:
+    except _store_errors() as exc:  # called only when an exception gets here: a start never imports aiosqlite
         sys.stderr.write(f"personas {args.command}: {exc}\n")
         return 2
     return 2
+
+
+def _store_errors() -> tuple[type[Exception], ...]:
+    from standards.db import StoreError
+    from standards.sqlite import DatabaseUnusableError  # the SQLite opener
+
+    return DatabaseUnusableError, StoreError
 
 
 #: What an interrupted command left, said after "interrupted (Ctrl-C)".
@@ -229,9 +234,11 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker
         return 2
     freeze_startup_objects()  # what start-up built lives as long as the process (mcp_server.collector)
     stop: asyncio.Event | None = None
+    not_bound: tuple[type[Exception], ...] = ()  # stdio binds nothing (and never imports the HTTP transport)
     if http:
-        from mcp_server.http import HttpConfigError, check_bind, serve_http
+        from mcp_server.http import BindError, HttpConfigError, check_bind, serve_http
 
+        not_bound = (BindError,)
         token = settings.http_token.get_secret_value() if settings.http_token else None
         try:
             check_bind(host, token)
@@ -244,8 +251,6 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker
         )
     else:
         coro = server.run_stdio_async()
-    from mcp_server.http import BindError
-
     try:
         await run_until_signal(
             asyncio.create_task(coro, name="mcp-server"),
@@ -254,7 +259,7 @@ async def _serve(settings: Settings, *, http: bool, host: str, port: int, worker
             closed=closed,
             stop=stop,
         )
-    except BindError as exc:
+    except not_bound as exc:
         sys.stderr.write(f"personas serve: {exc}\n")
         return 2
     return 0

@@ -22,13 +22,13 @@ def _add_verbose(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mcp_server.cli_args import installed_version, port_number, whole_number
+    from mcp_server.cli_args import VersionAction, port_number, whole_number
 
     parser = argparse.ArgumentParser(
         prog="personas",
         description="Specialist AI reviewers that know your team's engineering standards, over MCP.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
+    parser.add_argument("--version", action=VersionAction)
     parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 

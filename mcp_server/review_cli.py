@@ -10,23 +10,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from mcp_server.cli_args import positive_seconds
 from mcp_server.settings import Settings
-from personas.changes.git import ChangesError, run_git
 from personas.registry import PersonaRegistry
-from personas.report import FORMATS, MemberSummary, ReviewReport, exit_code, render
-from personas.report.workflow_commands import neutralise_text
+from personas.report import FORMATS
 from personas.runtime.findings import visible
 from personas.runtime.review import SEVERITY_ORDER, Finding
 from worker.errors import JobRequestError, QueueUnavailableError
 from worker.models import JobState, JobStatus
 
 if TYPE_CHECKING:
+    from personas.report import ReviewReport
     from worker.service import JobService
 
 DEFAULT_TASK = "Review this change for problems in your domains: bugs, risks and departures from the team's standards."
@@ -92,6 +93,8 @@ class Progress:
             self.err.write(line.ljust(len(self.last)))
             self.last = line
         elif message != self.last:
+            from personas.report.workflow_commands import neutralise_text
+
             # the message can quote the model (a file it reads): no workflow command on stderr either
             self.err.write(neutralise_text(f"personas review: {percent:3d}% {message}\n"))
             self.last = message
@@ -104,6 +107,8 @@ class Progress:
 
 
 def report_from_job(job: JobState) -> ReviewReport:
+    from personas.report import MemberSummary, ReviewReport
+
     findings = [Finding.model_validate(f) for f in job.findings or []]
     shown = visible(findings, job.min_severity, job.cited_only)
     if job.panel_runs:
@@ -134,6 +139,8 @@ def report_from_job(job: JobState) -> ReviewReport:
 
 async def _path_prefix(root: Path) -> str:
     """The project root's path inside its git repository ('' at the top), for SARIF locations."""
+    from personas.changes.git import ChangesError, run_git
+
     try:
         result = await run_git(root, "rev-parse", "--show-prefix")
     except ChangesError:
@@ -151,9 +158,11 @@ def _changed_persona_files(job: JobState, settings: Settings) -> list[str]:
     root, folder = settings.project_root.resolve(), settings.personas_dir.resolve()
     if not folder.is_relative_to(root):
         return []
-    prefix = folder.relative_to(root).as_posix().rstrip("/") + "/"
+    # In any letter case: on macOS's and Windows' file systems (CI runners too) '.agent-os/Personas/x.md'
+    # is checked out into the personas folder.
+    prefix = folder.relative_to(root).as_posix().rstrip("/").casefold() + "/"
     paths = [p for f in changes.get("files") or [] for p in (f.get("path"), f.get("old_path")) if p]
-    return sorted({p for p in paths if prefix == "./" or p.startswith(prefix)})
+    return sorted({p for p in paths if prefix == "./" or p.casefold().startswith(prefix)})
 
 
 async def _submit(jobs: JobService, persona_ids: list[str], args: argparse.Namespace) -> str:
@@ -249,13 +258,19 @@ async def review_command(settings: Settings, args: argparse.Namespace, out: Text
 
 async def _deliver(settings: Settings, args: argparse.Namespace, job: JobState, out: TextIO, err: TextIO) -> int:
     """Print or write the report; the exit code."""
-    report = report_from_job(job)
     from mcp_server.server import package_version
+    from personas.report import exit_code
+    from personas.report.render import render
+    from personas.report.workflow_commands import neutralise_text
 
+    report = report_from_job(job)
     text = render(report, args.format, version=package_version(), path_prefix=await _path_prefix(settings.project_root))
     if args.output is not None:
         try:
             await asyncio.to_thread(_write, args.output, text)
+        except ReportPathError as exc:
+            err.write(f"personas review: {exc}\n")
+            return EXIT_ERROR
         except OSError as exc:
             err.write(f"personas review: cannot write {args.output} ({exc.strerror or exc}); check the path.\n")
             return EXIT_ERROR
@@ -274,9 +289,26 @@ async def _deliver(settings: Settings, args: argparse.Namespace, job: JobState, 
     return code
 
 
+class ReportPathError(Exception):
+    """``--output`` names a path the report is not written to; the message says why and what to do."""
+
+
 def _write(path: Path, text: str) -> None:
+    """Write the report, never through a symlink at ``path``: a checked-out pull request can hold
+    ``personas.sarif -> ~/.bashrc`` (or a later step's script), which the report would overwrite."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or path.is_symlink():
+            raise ReportPathError(
+                f"--output {path} is a symlink (to {os.readlink(path)!r}); the report is not written through it, "
+                "since a checked-out change can point it at a file outside the report (a shell profile, a later "
+                "step's script). Remove the link, or write the report to another path."
+            ) from exc
+        raise
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def main_review(settings: Settings, args: argparse.Namespace) -> int:

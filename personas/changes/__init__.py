@@ -4,13 +4,42 @@
 size-capped, and the changed files with their changed line ranges); :class:`GitSnapshot` lets the
 file tools read the files as they are at the change's head. No shell is ever involved, refs are
 validated before git sees them, and every git call is bounded in time and output.
+
+Importing this package is cheap: each name below is imported from its module on first use (PEP 562),
+so a process that only needs the models (the MCP server answering ``tools/list``) never loads git's
+runner or the resolver.
 """
 
 from __future__ import annotations
 
-from personas.changes.git import ChangesError
-from personas.changes.models import ChangedFile, ChangeSet, LineRange
-from personas.changes.resolve import DEFAULT_MAX_DIFF_CHARS, resolve_changes, validate_spec
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from personas.changes.git import ChangesError
+    from personas.changes.models import ChangedFile, ChangeSet, LineRange
+    from personas.changes.resolve import DEFAULT_MAX_DIFF_CHARS, resolve_changes, validate_spec
+
+#: Where each name of this package lives.
+_HOMES = {
+    "ChangesError": "personas.changes.git",
+    "ChangedFile": "personas.changes.models",
+    "ChangeSet": "personas.changes.models",
+    "LineRange": "personas.changes.models",
+    "DEFAULT_MAX_DIFF_CHARS": "personas.changes.resolve",
+    "resolve_changes": "personas.changes.resolve",
+    "validate_spec": "personas.changes.resolve",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'personas.changes' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # once: later lookups are plain attribute reads
+    return value
+
 
 __all__ = [
     "DEFAULT_MAX_DIFF_CHARS",

@@ -1,8 +1,37 @@
-"""A finished review as a report: plain text, Markdown, JSON or SARIF 2.1.0 (for code scanning)."""
+"""A finished review as a report: plain text, Markdown, JSON or SARIF 2.1.0 (for code scanning).
+
+Importing this package is cheap: each name below is imported from its module on first use (PEP 562),
+so the ``personas`` command line, which names the formats in its help, loads the renderers only
+when it renders a report. ``render`` is imported from :mod:`personas.report.render` (a lazy name
+would be shadowed by its module of the same name).
+"""
 
 from __future__ import annotations
 
-from personas.report.model import FORMATS, MemberSummary, ReportFormat, ReviewReport
-from personas.report.render import exit_code, render
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["FORMATS", "MemberSummary", "ReportFormat", "ReviewReport", "exit_code", "render"]
+if TYPE_CHECKING:
+    from personas.report.model import FORMATS, MemberSummary, ReportFormat, ReviewReport
+    from personas.report.render import exit_code
+
+#: Where each name of this package lives.
+_HOMES = {
+    "FORMATS": "personas.report.model",
+    "MemberSummary": "personas.report.model",
+    "ReportFormat": "personas.report.model",
+    "ReviewReport": "personas.report.model",
+    "exit_code": "personas.report.render",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'personas.report' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # once: later lookups are plain attribute reads
+    return value
+
+
+__all__ = ["FORMATS", "MemberSummary", "ReportFormat", "ReviewReport", "exit_code"]

@@ -3,34 +3,69 @@
 This package knows nothing of queues or MCP: the worker passes the persona, the request, the LLM
 configuration, a progress sink and a :class:`RunToolbox` (project root, standards search, proposal
 sink, limits), and gets a :class:`RunOutcome` back or a :class:`PersonaRunError`.
+
+Importing this package is cheap: each name below is imported from its module on first use (PEP 562),
+so the MCP server answering ``tools/list`` (which needs a few of the result models and the sandbox's
+system folders) never loads the briefing, the prompt or the toolbox.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+from typing import TYPE_CHECKING, Any
 
-from personas.model import PersonaDefinition
-from personas.runtime.briefing import briefing
-from personas.runtime.client import SharedClient
-from personas.runtime.models import (
-    LLMConfig,
-    PersonaRunError,
-    Phase,
-    ProgressSink,
-    ProgressUpdate,
-    RunLimits,
-    RunOutcome,
-    RunRequest,
-)
-from personas.runtime.review import Finding, ReviewSubmission
-from personas.runtime.toolbox import (
-    ProposalSink,
-    RunToolbox,
-    SearchHitLike,
-    SearchResponseLike,
-    StandardsSearch,
-)
+if TYPE_CHECKING:
+    from personas.model import PersonaDefinition
+    from personas.runtime.client import SharedClient
+    from personas.runtime.models import (
+        LLMConfig,
+        PersonaRunError,
+        Phase,
+        ProgressSink,
+        ProgressUpdate,
+        RunLimits,
+        RunOutcome,
+        RunRequest,
+    )
+    from personas.runtime.review import Finding, ReviewSubmission
+    from personas.runtime.toolbox import (
+        ProposalSink,
+        RunToolbox,
+        SearchHitLike,
+        SearchResponseLike,
+        StandardsSearch,
+    )
+
+#: Where each name of this package lives.
+_HOMES = {
+    "SharedClient": "personas.runtime.client",
+    "LLMConfig": "personas.runtime.models",
+    "PersonaRunError": "personas.runtime.models",
+    "Phase": "personas.runtime.models",
+    "ProgressSink": "personas.runtime.models",
+    "ProgressUpdate": "personas.runtime.models",
+    "RunLimits": "personas.runtime.models",
+    "RunOutcome": "personas.runtime.models",
+    "RunRequest": "personas.runtime.models",
+    "Finding": "personas.runtime.review",
+    "ReviewSubmission": "personas.runtime.review",
+    "ProposalSink": "personas.runtime.toolbox",
+    "RunToolbox": "personas.runtime.toolbox",
+    "SearchHitLike": "personas.runtime.toolbox",
+    "SearchResponseLike": "personas.runtime.toolbox",
+    "StandardsSearch": "personas.runtime.toolbox",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'personas.runtime' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # once: later lookups are plain attribute reads
+    return value
+
 
 __all__ = [
     "Finding",
@@ -49,7 +84,6 @@ __all__ = [
     "SearchResponseLike",
     "SharedClient",
     "StandardsSearch",
-    "briefing",
     "run_persona",
 ]
 
@@ -67,6 +101,9 @@ async def run_persona(
 
     Raises :class:`PersonaRunError` (``transient``, ``partial_result``) when the run fails.
     """
+    from personas.runtime.briefing import briefing
+    from personas.runtime.toolbox import RunToolbox
+
     toolbox = toolbox or RunToolbox.default()
     if not llm.api_key:
         return await briefing(persona, request, toolbox)

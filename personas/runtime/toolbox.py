@@ -109,7 +109,7 @@ class RunToolbox:
 
 
 #: Names of the rule files a project keeps for AI assistants (``standards.index.rules`` indexes them).
-RULE_FILE_NAMES = ("AGENTS.md", "CLAUDE.md", ".cursorrules", "copilot-instructions.md")
+RULE_FILE_NAMES = ("agents.md", "claude.md", ".cursorrules", "copilot-instructions.md")
 RULE_FILE_SUFFIXES = (".mdc", ".instructions.md")
 
 
@@ -137,12 +137,14 @@ def change_standards(changed: Iterable[str], toolbox: RunToolbox) -> ChangeStand
     docs: set[str] = set()
     edited: set[str] = set()
     for path in changed:
-        docs.add(f"rules:{path}")  # a key that is not indexed is dropped by the search
-        name = path.rsplit("/", 1)[-1]
+        # Keys the index does not hold are dropped by the search, which matches them in any letter case:
+        # on macOS's and Windows' file systems '.Agent-OS/Standards/x.md' is checked out as the standard.
+        docs.add(f"rules:{path}")
+        name = path.rsplit("/", 1)[-1].casefold()
         if name in RULE_FILE_NAMES or name.endswith(RULE_FILE_SUFFIXES):
             edited.add(path)
         for source, prefix in prefixes:
-            if prefix == "." or path.startswith(prefix + "/"):
+            if prefix == "." or path.casefold().startswith(prefix.casefold() + "/"):
                 docs.add(f"{source}:{path if prefix == '.' else path[len(prefix) + 1 :]}")
                 if name.endswith((".md", ".markdown")):
                     edited.add(path)

@@ -195,6 +195,7 @@ class SourceView:
     #: Every indexed doc, and each group of docs with the same ``<domain>/<topic>.md``, strongest first.
     docs: frozenset[str] = frozenset()
     groups: list[list[str]] = field(default_factory=list)
+    _folded: dict[str, list[str]] = field(default_factory=dict)
     _governing: OrderedDict[tuple[str, ...], frozenset[str]] = field(default_factory=OrderedDict)
 
     @classmethod
@@ -221,8 +222,13 @@ class SourceView:
         return view
 
     def known(self, docs: Iterable[str]) -> tuple[str, ...]:
-        """Those of ``docs`` that are indexed, sorted (a search's cache key and filter stay small)."""
-        return tuple(sorted(self.docs.intersection(docs)))
+        """The indexed docs named by ``docs`` in any letter case (on macOS's and Windows' file systems a
+        change's 'Security/X.md' is the indexed 'security/x.md'), sorted: a search's cache key and
+        filter stay small."""
+        if not self._folded and self.docs:
+            for doc in self.docs:
+                self._folded.setdefault(doc.casefold(), []).append(doc)
+        return tuple(sorted({d for doc in docs for d in self._folded.get(doc.casefold(), ())}))
 
     def overrides_without(self, unaccepted: tuple[str, ...]) -> dict[str, list[str]]:
         """:attr:`overrides` as if the ``unaccepted`` docs were not indexed: a weaker source's copy of

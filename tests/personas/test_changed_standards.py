@@ -141,3 +141,17 @@ def test_a_shared_folder_inside_the_project_is_the_changes_own_too(project: Path
     found = change_standards(["vendor/org-standards/security/secrets-management.md", "api/client.py"], toolbox)
     assert "shared:security/secrets-management.md" in found.unaccepted
     assert found.edited == ["vendor/org-standards/security/secrets-management.md"]
+
+
+async def test_a_change_naming_its_standard_in_another_letter_case_is_caught(project: Path, index: IndexWriter) -> None:
+    """On macOS's and Windows' file systems git checks '.Agent-OS/Standards/Security/Secrets-Management.md'
+    and 'Agents.md' out as the indexed standard and rule file."""
+    from personas.runtime.toolbox import change_standards
+
+    toolbox = RunToolbox(project_root=project, standards_dir=project / ".agent-os" / "standards")
+    found = change_standards([".Agent-OS/Standards/Security/Secrets-Management.md", "Agents.md"], toolbox)
+    assert found.edited == [".Agent-OS/Standards/Security/Secrets-Management.md", "Agents.md"]
+    response = await index.search("secrets committed plain text hard-coded", limit=20, unaccepted=found.unaccepted)
+    hits = {(h.source, h.file) for h in response.results}
+    assert ("project", "security/secrets-management.md") not in hits and ("rules", "AGENTS.md") not in hits
+    assert ("universal", "security/secrets-management.md") in hits

@@ -5,10 +5,15 @@ bm25s, PyStemmer), so `tools/list` never waits for them."""
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
-from tests.probe import run_probe
+from mcp import Client, StdioServerParameters
+
+from tests.probe import REPO, run_probe
 
 HEAVY = [
     "lancedb",
@@ -65,3 +70,58 @@ def test_building_the_server_imports_no_heavy_library(tmp_path: Path) -> None:
 def test_the_probe_sees_an_eager_import(tmp_path: Path) -> None:
     """The probe itself works: a library imported on the way is reported."""
     assert _probe(tmp_path, "import numpy\n")["loaded"] == ["numpy"]
+
+
+#: What `personas serve` over stdio does not import before it answers tools/list, beyond HEAVY: the
+#: command line's other commands (report renderers, git), the persona run (briefing, prompt, toolbox),
+#: the SQLite opener and the HTTP transport.
+NOT_BEFORE_TOOLS_LIST = [
+    *HEAVY,
+    "standards.sqlite",
+    "mcp_server.http",
+    "personas.report.render",
+    "personas.report.sarif",
+    "personas.changes.git",
+    "personas.changes.resolve",
+    "personas.runtime.briefing",
+    "personas.runtime.prompt",
+    "personas.runtime.toolbox",
+]
+
+#: `personas serve`, noting the modules it has imported when it answers tools/list (the moment the
+#: stores may start to open: mcp_server.starting.Starting.want), in the file named by argv[1].
+SERVE_NOTING_MODULES = """
+import json, sys
+from mcp_server.starting import Starting
+noted = sys.argv[1]
+real_want = Starting.want
+def want(self):
+    if not hasattr(want, "noted"):
+        want.noted = True
+        with open(noted, "w") as out:
+            json.dump(sorted(sys.modules), out)
+    real_want(self)
+Starting.want = want
+from mcp_server.cli import main
+raise SystemExit(main(["serve", "--no-worker", "--no-watch"]))
+"""
+
+
+async def test_the_stdio_server_answers_tools_list_before_importing_what_only_later_work_needs(
+    tmp_path: Path,
+) -> None:
+    """`personas serve` as an assistant starts it, driven by the SDK's client: tools/list is answered
+    with the tools, and none of the modules that only tool calls, the job system or other commands
+    need were imported by then (each costs start-up time the assistant waits through)."""
+    noted = tmp_path / "modules.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSONAS_", "ANTHROPIC_")) and k != "REDIS_URL"}
+    env.update(PERSONAS_PROJECT_ROOT=str(tmp_path), PERSONAS_EMBEDDER="hashing", PYTHONPATH=str(REPO))
+    params = StdioServerParameters(
+        command=sys.executable, args=["-c", SERVE_NOTING_MODULES, str(noted)], env=env, cwd=tmp_path
+    )
+    async with Client(params) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+    assert {"invoke_security", "search_standards"} <= names
+    loaded = set(json.loads(noted.read_text()))
+    assert "mcp_server.server" in loaded  # the snapshot is of the server's process
+    assert [m for m in NOT_BEFORE_TOOLS_LIST if m in loaded] == []
