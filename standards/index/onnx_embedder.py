@@ -143,16 +143,29 @@ def export_onnx(model_path: Path, target: Path) -> None:
         )
 
 
+class _QuantizerChatter(logging.Filter):
+    """onnxruntime's quantizer logs on the root logger, per graph, a line for every tensor and MatMul it
+    leaves alone and advice to pre-process ("Please consider ..."): some 40 lines of a first install or
+    start that ask nothing of the user. Its errors still pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from_quantizer = f"onnxruntime{os.sep}quantization" in record.pathname
+        return not from_quantizer or record.levelno >= logging.ERROR
+
+
 def quantize_int8(source: Path, target: Path) -> None:
     """Dynamic int8 quantization of the matrix multiplications (embeddings stay fp32)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from standards.index.onnx_quiet import quantizer_quiet
-
-    with quantizer_quiet():
+    quiet = _QuantizerChatter()
+    root = logging.getLogger()
+    root.addFilter(quiet)
+    try:
         quantize_dynamic(
             str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
         )
+    finally:
+        root.removeFilter(quiet)
 
 
 def graph_folder(model_path: Path, cache_dir: Path | None = None) -> Path:
@@ -286,9 +299,8 @@ class OnnxEmbedder:
 
     @staticmethod
     def _embed_one(session: Any, inputs: tuple[str, ...], tokenizer: Any, text: str) -> list[float]:
-        """:meth:`embed` of one text (the same numbers as in a batch: every token counts in the mean).
-        ``inputs``: the session's input names, read once at load (asking the session per query cost
-        ~20 µs of a ~3 ms query, the CPU caches being cold after the graph ran)."""
+        """:meth:`embed` of one text (the same numbers as in a batch: every token counts in the mean);
+        ``inputs``: the session's input names, read once when it loaded, not per query."""
         ids = np.array([tokenizer.encode(text).ids], dtype=np.int64)
         hidden = session.run(None, _feeds(inputs, ids, np.ones_like(ids)))[0][0]
         pooled = _unit_rows(hidden.sum(axis=0, keepdims=True) / np.float32(len(hidden)))  # as in a batch, to the bit
@@ -366,10 +378,8 @@ def _feeds(inputs: tuple[str, ...], ids: np.ndarray, mask: np.ndarray) -> dict[s
 
 
 def _unit_rows(pooled: np.ndarray) -> np.ndarray:
-    """``pooled`` (rows) scaled to unit length in place. The same float operations as
-    ``np.linalg.norm(pooled, axis=1, keepdims=True)`` (a sum of squares along the row, then its square
-    root), so the vectors are the ones it gave to the bit, without its Python-level checks (~25 µs per
-    query with cold CPU caches)."""
+    """``pooled``'s rows scaled to unit length in place: the operations ``np.linalg.norm(axis=1)`` runs
+    (the same vectors to the bit) without its Python-level checks, a few µs of every query."""
     pooled /= np.maximum(np.sqrt(np.add.reduce(pooled * pooled, axis=1, keepdims=True)), 1e-12)
     return pooled
 
