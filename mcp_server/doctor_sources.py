@@ -27,7 +27,26 @@ def source_checks(settings: Settings) -> list[Check]:
         checks.append(check)
     checks.append(_rules(settings))
     checks.append(_agents(settings))
+    checks.append(_personas(settings))
     return checks
+
+
+def _personas(settings: Settings) -> Check:
+    """The persona files that did not load: the server runs without them, so a typo in a custom
+    persona's front matter would otherwise show only as a missing invoke tool."""
+    from personas.registry import PersonaRegistry
+
+    registry = PersonaRegistry.load(settings.personas_dir, claude_root=settings.claude_agents_root)
+    loaded = f"{len(registry.all())} loaded"
+    if not registry.errors:
+        return Check("personas", True, f"{loaded} ({settings.personas_dir} for your own)")
+    more = f" (and {len(registry.errors) - 1} more)" if len(registry.errors) > 1 else ""
+    return Check(
+        "personas",
+        False,
+        f"{loaded}; {len(registry.errors)} file(s) skipped: {registry.errors[0]}{more}",
+        "fix the front matter named above (`personas new ID` writes a valid file to start from), or remove the file",
+    )
 
 
 def _folder(name: str, folder: os.PathLike[str], kind: str, max_files: int) -> Check:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -52,13 +52,25 @@ def load_persona_file(path: Path, origin: Literal["core", "project"]) -> Persona
             {**meta, "system_prompt": body.strip(), "origin": origin, "source_path": path}
         )
     except ValidationError as exc:
-        problems = "; ".join(
-            f"field '{'.'.join(str(p) for p in err['loc']) or '?'}': {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err) for err in exc.errors())
         raise PersonaFileError(f"{path}: {problems}") from exc
     if persona.id != path.stem:
         raise PersonaFileError(f"{path}: field 'id': {persona.id!r} must equal the file name {path.stem!r}")
     return persona
+
+
+def _problem(err: Any) -> str:
+    """One validation error as ``field 'x': what`` (an unknown field names the closest known one: a
+    typo such as ``nme:`` reads as an unknown field plus a missing ``name``)."""
+    field = ".".join(str(p) for p in err["loc"]) or "?"
+    text = f"field '{field}': {err['msg']}"
+    if err["type"] == "extra_forbidden":
+        import difflib
+
+        known = [name for name in PersonaDefinition.model_fields if name not in ("origin", "source_path")]
+        if close := difflib.get_close_matches(field, known, n=1):
+            text += f" (did you mean '{close[0]}'?)"
+    return text
 
 
 #: Tools of the server itself named like a persona's invoke tool: a persona with such an id (a

@@ -50,6 +50,10 @@ _CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t\r]*(?:\n|\Z)", re.MULTILINE)
 _SPACE = re.compile(r"\s+")
 
 
+#: What to do about front matter that is ignored (the text below it is still used).
+FIX_HINT = "fix the YAML between the '---' lines (the text below them is used meanwhile)"
+
+
 class FrontMatterError(ValueError):
     """The front matter cannot be used; the message says why and how to fix it."""
 
@@ -86,8 +90,9 @@ class FrontMatter:
     error: str | None = None
 
 
-def load_yaml(raw: str) -> dict[str, Any]:
-    """Parse one front-matter block (the text between the fences) into a mapping.
+def load_yaml(raw: str, first_line: int = 1) -> dict[str, Any]:
+    """Parse one front-matter block (the text between the fences) into a mapping; ``first_line`` is
+    the file's line number of the block's first line (errors name the file's lines).
 
     Raises :class:`FrontMatterError` for an oversized block, aliases, deep nesting, invalid
     YAML, or a value that is not a mapping.
@@ -103,6 +108,8 @@ def load_yaml(raw: str) -> dict[str, Any]:
     try:
         data = _load_bounded(raw)
         _refuse_unprintable_ints(data)
+    except yaml.MarkedYAMLError as exc:
+        raise FrontMatterError(_located(exc, first_line)) from exc
     except yaml.YAMLError as exc:
         raise FrontMatterError(_first_line(str(exc))) from exc
     except (ValueError, RecursionError) as exc:  # e.g. an integer over Python's digit limit
@@ -167,16 +174,16 @@ def parse(text: str) -> FrontMatter:
         return FrontMatter({}, text, "malformed front matter ignored: no closing '---' line")
     raw, body = rest[: end[0]], rest[end[1] :]
     try:
-        return FrontMatter(load_yaml(raw), body, None)
+        return FrontMatter(load_yaml(raw, first_line=2), body, None)
     except FrontMatterError as exc:
-        return FrontMatter({}, body, f"malformed front matter ignored: {exc}")
+        return FrontMatter({}, body, f"malformed front matter ignored: {exc}; {FIX_HINT}")
 
 
 def split(text: str) -> tuple[dict[str, Any], str]:
     """(metadata, body); raises :class:`FrontMatterError` when front matter is present but unusable."""
     parsed = parse(text)
     if parsed.error:
-        reason = parsed.error.removeprefix("malformed front matter ignored: ")
+        reason = parsed.error.removeprefix("malformed front matter ignored: ").removesuffix(f"; {FIX_HINT}")
         raise FrontMatterError(f"the front matter is not valid YAML ({reason}); fix it or remove it")
     return parsed.meta, parsed.body
 
@@ -185,6 +192,16 @@ def _closing_fence(rest: str) -> tuple[int, int] | None:
     """(end of the YAML, start of the body) in ``rest``, or None (one linear regex scan)."""
     match = _CLOSE.search(rest)
     return (match.start(), match.end()) if match else None
+
+
+def _located(exc: yaml.MarkedYAMLError, first_line: int) -> str:
+    """The parser's problem and context with the file's line of each ("expected ',' or ']', but got
+    '<stream end>' at line 4; while parsing a flow sequence started at line 2")."""
+    parts = []
+    for text, mark, verb in ((exc.problem, exc.problem_mark, "at"), (exc.context, exc.context_mark, "started at")):
+        if text:
+            parts.append(_first_line(text) + (f" {verb} line {mark.line + first_line}" if mark is not None else ""))
+    return "; ".join(parts) or _first_line(str(exc))
 
 
 def _first_line(message: str) -> str:

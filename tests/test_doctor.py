@@ -44,3 +44,18 @@ def test_doctor_says_whether_client_roots_can_move_the_project_root(
     assert "off loopback or with --remote-clients ignores client roots" in check_project_root(cwd).detail
     remote = Settings(embedder="hashing", remote_clients=True)
     assert "client roots are ignored: the server serves remote clients" in check_project_root(remote).detail
+
+
+def test_doctor_fails_on_a_persona_file_that_did_not_load(make_settings: Callable[..., Settings]) -> None:
+    from mcp_server.doctor_sources import source_checks
+
+    settings = make_settings()
+    assert next(c for c in source_checks(settings) if c.name == "personas").ok
+    broken = settings.personas_dir / "payments.md"
+    broken.parent.mkdir(parents=True, exist_ok=True)
+    broken.write_text("---\nnme: Payments\ndescription: Reviews payment code.\n---\n" + "Review payments. " * 5)
+    check = next(c for c in source_checks(settings) if c.name == "personas")
+    assert not check.ok and not check.warning  # a persona the user wrote is missing: a failure
+    assert f"1 file(s) skipped: {broken}: " in check.detail
+    assert "(did you mean 'name'?)" in check.detail
+    assert "personas new ID" in check.fix

@@ -28,7 +28,14 @@ from standards.index.embedder import Embedder
 from standards.index.models import BuildProgress, IndexResult, report_progress
 from standards.index.rules import RuleFileError, rule_title, split_rule_front_matter
 from standards.index.scope import ScopeError
-from standards.index.sources import ReadResult, SkipFile, SourceFile, doc_metadata, read_standard
+from standards.index.sources import (
+    TOO_LARGE_FIX,
+    ReadResult,
+    SkipFile,
+    SourceFile,
+    doc_metadata,
+    read_standard,
+)
 from standards.index.store import ChunkStore, DocInfo, StoreCorrupt, tags_key
 from standards.index.stored import stored_hash
 from standards.index.vector_cache import VectorCache
@@ -256,7 +263,7 @@ class Indexer:
             for sf, text in docs:
                 digest = stored_hash(text, self._salt)
                 if len(text.encode("utf-8")) > self._max_bytes:
-                    out.append((sf, _Skipped(f"larger than {self._max_bytes} bytes")))
+                    out.append((sf, _Skipped(f"larger than {self._max_bytes} bytes{TOO_LARGE_FIX}")))
                 elif digest == _known_hash(manifest, sf.key):
                     out.append((sf, "unchanged"))
                 else:

@@ -139,13 +139,29 @@ def export_onnx(model_path: Path, target: Path) -> None:
         )
 
 
+class _QuantizerChatter(logging.Filter):
+    """onnxruntime's quantizer logs on the root logger, per graph, a line for every tensor and MatMul it
+    leaves alone and advice to pre-process ("Please consider ..."): some 40 lines of a first install or
+    start that ask nothing of the user. Its errors still pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from_quantizer = f"onnxruntime{os.sep}quantization" in record.pathname
+        return not from_quantizer or record.levelno >= logging.ERROR
+
+
 def quantize_int8(source: Path, target: Path) -> None:
     """Dynamic int8 quantization of the matrix multiplications (embeddings stay fp32)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(
-        str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
-    )
+    quiet = _QuantizerChatter()
+    root = logging.getLogger()
+    root.addFilter(quiet)
+    try:
+        quantize_dynamic(
+            str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
+        )
+    finally:
+        root.removeFilter(quiet)
 
 
 def ensure_onnx(model_path: Path, *, quantized: bool, cache_dir: Path | None = None) -> Path:

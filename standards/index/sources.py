@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 GENERAL_DOMAIN = "general"
 MARKDOWN_SUFFIXES = (".md", ".markdown")
+#: Said after "larger than N bytes" of a standards file that is skipped for its size.
+TOO_LARGE_FIX = ": split it into smaller files (one topic each)"
 
 
 class SkipFile(Exception):
@@ -175,13 +177,15 @@ def read_standard(sf: SourceFile, *, max_bytes: int, salt: str) -> ReadResult:
     except OSError as exc:
         raise SkipFile(f"unreadable: {exc.strerror or exc}") from exc
     if len(data) > max_bytes:
-        raise SkipFile(f"larger than {max_bytes} bytes")
+        raise SkipFile(f"larger than {max_bytes} bytes{TOO_LARGE_FIX}")
     if b"\x00" in data:
         raise SkipFile("binary content")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SkipFile(f"invalid UTF-8 at byte {exc.start}") from exc
+        raise SkipFile(
+            f"invalid UTF-8 at byte {exc.start}: save it as UTF-8 (e.g. iconv -f latin1 -t utf-8 FILE > FILE.new)"
+        ) from exc
     digest = hashlib.sha256(salt.encode())
     digest.update(b"\x00")
     digest.update(data)

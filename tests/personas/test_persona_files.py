@@ -66,6 +66,19 @@ def test_validation_errors_name_file_and_field(
     assert says in message
 
 
+def test_a_misspelt_field_names_the_one_meant(tmp_path: Path) -> None:
+    path = _write(tmp_path, "payments", VALID.replace("name:", "nme:") + "\ndomians: [security]")
+    with pytest.raises(PersonaFileError) as caught:
+        load_persona_file(path, "project")
+    message = str(caught.value)
+    assert "field 'nme': Extra inputs are not permitted (did you mean 'name'?)" in message
+    assert "field 'domians': Extra inputs are not permitted (did you mean 'domains'?)" in message
+    assert "field 'name': Field required" in message
+    path = _write(tmp_path, "payments", VALID + "\nzzz: 1")
+    with pytest.raises(PersonaFileError, match=r"field 'zzz': Extra inputs are not permitted$"):
+        load_persona_file(path, "project")  # nothing close: no guess
+
+
 def test_invalid_project_personas_are_skipped_with_named_errors(tmp_path: Path) -> None:
     _write(tmp_path, "payments", VALID)
     _write(tmp_path, "broken", VALID + "\ntools: [nope]")

@@ -178,3 +178,25 @@ def test_one_parser_in_the_code() -> None:
             if path.name != "frontmatter.py" and ("yaml.safe_load" in text or "yaml.load(" in text):
                 offenders.append(str(path.relative_to(root)))
     assert offenders == []
+
+
+def test_broken_front_matter_names_the_files_lines_and_the_fix() -> None:
+    from standards.frontmatter import FIX_HINT
+
+    text = "---\ntitle: Paging\ntags: [api, cursors\n---\n# Paging\n\nUse cursors.\n"
+    parsed = parse(text)
+    assert parsed.error is not None
+    # libyaml says "did not find expected ',' or ']'", the pure-Python parser "expected ',' or ']', but got …"
+    assert parsed.error.startswith("malformed front matter ignored: ")
+    assert parsed.error.endswith(f" at line 4; while parsing a flow sequence started at line 3; {FIX_HINT}")
+    assert parsed.body.startswith("# Paging")  # the text is still used
+    with pytest.raises(FrontMatterError) as caught:  # a persona file: the same lines, its own fix
+        split(text)
+    message = str(caught.value)
+    assert message.startswith("the front matter is not valid YAML (")
+    assert message.endswith("at line 4; while parsing a flow sequence started at line 3); fix it or remove it")
+    indented = parse("---\ntitle: x\n  bad: indent\n---\nbody\n").error
+    assert indented == f"malformed front matter ignored: mapping values are not allowed here at line 3; {FIX_HINT}" or (
+        indented
+        == f"malformed front matter ignored: mapping values are not allowed in this context at line 3; {FIX_HINT}"
+    )

@@ -65,7 +65,7 @@ async def test_skipped_files_are_listed_in_the_status_for_readers_too(
     status = await index.wait_ready(timeout=30)
     assert {(f.file, f.reason) for f in status.skipped} == {
         ("bad/binary.md", "binary content"),
-        ("bad/latin1.md", "invalid UTF-8 at byte 5"),
+        ("bad/latin1.md", "invalid UTF-8 at byte 5: save it as UTF-8 (e.g. iconv -f latin1 -t utf-8 FILE > FILE.new)"),
     }
     assert status.skipped_total == 2
     await index._wait_idle()
