@@ -13,6 +13,7 @@ import errno
 import logging
 import os
 import stat
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,7 +44,8 @@ def prepare_data_dir(data_dir: Path) -> None:
             raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(data_dir))
         if stat.S_IMODE(data_dir.stat().st_mode) != DIR_MODE:
             data_dir.chmod(DIR_MODE)
-        _probe_write(data_dir / _PROBE)
+        _refuse_links(data_dir)
+        _probe_write(data_dir)
         _ignore_in_git(data_dir)
     except OSError as exc:
         raise DataDirError(f"The data dir {data_dir} is unusable: " + storage_problem(data_dir, exc)) from exc
@@ -83,8 +85,31 @@ def _ignore_in_git(data_dir: Path) -> None:
         os.close(fd)
 
 
-def _probe_write(path: Path) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+def _refuse_links(data_dir: Path) -> None:
+    """No symlink directly in the data dir: every file there is opened for writing (databases, the
+    Redis log, the index), and a checked-out pull request can commit ``.agent-os/data/redis.log ->
+    ~/.bashrc`` with ``git add -f`` (the folder's .gitignore is not in a fresh CI checkout)."""
+    with os.scandir(data_dir) as entries:
+        links = sorted(entry.name for entry in entries if entry.is_symlink())
+    if links:
+        first = data_dir / links[0]
+        raise DataDirError(
+            f"The data dir {data_dir} holds {len(links)} symlink(s) ({', '.join(links[:5])}; {first} -> "
+            f"{os.readlink(first)!r}): agent-personas writes its databases, log and index there and never writes "
+            "through a link (one from a checked-out change could point at any file of yours). Remove them (the "
+            "data dir is agent-personas' own, never committed), or set PERSONAS_DATA_DIR to a folder outside the "
+            "checkout."
+        )
+
+
+def _open_probe(data_dir: Path) -> tuple[int, Path]:
+    """A new file to prove the data dir writable (never one that is there already, nor a link)."""
+    fd, name = tempfile.mkstemp(prefix=_PROBE, dir=data_dir)
+    return fd, Path(name)
+
+
+def _probe_write(data_dir: Path) -> None:
+    fd, path = _open_probe(data_dir)
     try:
         os.write(fd, b"\0" * 4096)
         os.fsync(fd)
