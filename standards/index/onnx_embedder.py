@@ -5,8 +5,7 @@ all-MiniLM-L6-v2 by default; never downloaded) on first use, and kept in the use
 (``~/.cache/agent-personas/onnx`` or ``$PERSONAS_ONNX_CACHE``) keyed by the exporting libraries'
 versions and the model (the bundled one's package version and files' content, so every venv and
 checkout shares one export; another folder's weights' path, size and mtime), so every later process
-just loads it. ``quantized=True`` adds a dynamic int8
-copy of the graph (``onnxruntime.quantization``) for faster queries.
+just loads it. ``quantized=True`` adds a dynamic int8 copy (``onnxruntime.quantization``): faster queries.
 
 Tokenising uses the model's ``tokenizer.json`` (the ``tokenizers`` library); pooling and
 normalisation follow the model's sentence-transformers config (mean pooling + L2). fp32 output
@@ -280,7 +279,7 @@ class OnnxEmbedder:
         encodings = tokenizer.encode_batch(texts)
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out: list[list[float]] = [[] for _ in texts]
-        inputs = _input_names(session)
+        inputs = tuple(i.name for i in session.get_inputs())
         for start in range(0, len(order), self._batch_size):
             batch = order[start : start + self._batch_size]
             width = max(len(encodings[i].ids) for i in batch)
@@ -342,7 +341,8 @@ class OnnxEmbedder:
                 # the query needs (measured: same CPU per query, lower wall time under load)
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
-                self._inputs[single] = _input_names(session)  # before the session: embed_if_loaded reads both
+                # before the session: embed_if_loaded reads both
+                self._inputs[single] = tuple(i.name for i in session.get_inputs())
                 self._sessions[single] = session
             return session
 
@@ -365,47 +365,35 @@ class OnnxEmbedder:
             return self._tokenizers[truncate]
 
 
-def _input_names(session: Any) -> tuple[str, ...]:
-    return tuple(i.name for i in session.get_inputs())
-
-
 def _feeds(inputs: tuple[str, ...], ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
-    """The inputs the graph declares (``inputs``: :func:`_input_names`): a model without token types
-    (MPNet, RoBERTa) is exported without ``token_type_ids`` (the exporter drops an input the graph never
-    reads), and feeding it is an error."""
+    """The ``inputs`` the graph declares: a model without token types (MPNet, RoBERTa) is exported without
+    ``token_type_ids`` (the exporter drops an input the graph never reads), and feeding it is an error."""
     feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
     return {name: feeds[name] for name in inputs}
 
 
 def _unit_rows(pooled: np.ndarray) -> np.ndarray:
-    """``pooled``'s rows scaled to unit length in place: the operations ``np.linalg.norm(axis=1)`` runs
-    (the same vectors to the bit) without its Python-level checks, a few µs of every query."""
+    """Rows scaled to unit length in place by ``np.linalg.norm(axis=1)``'s operations (to the bit), unchecked."""
     pooled /= np.maximum(np.sqrt(np.add.reduce(pooled * pooled, axis=1, keepdims=True)), 1e-12)
     return pooled
 
 
 def main() -> None:
-    """Export (and quantize) the bundled model now, so no server pays for it on first start. Logs one
-    line to stderr (``scripts/bootstrap`` runs it at install): what was done, or that it already was."""
+    """Export and quantize the bundled model now (``scripts/bootstrap``), so no server pays for it on
+    its first start; one line on stderr says what was done."""
     from standards.index.embedder import bundled_model_path
 
     logging.basicConfig(level=logging.INFO, format="agent-personas: %(message)s", stream=sys.stderr)
-    model = bundled_model_path()
+    model, started = bundled_model_path(), time.perf_counter()
     folder = graph_folder(model)
-    done = [(folder / name).is_file() for name in ("model.onnx", "model-int8.onnx")]
-    started = time.perf_counter()
+    had = [(folder / name).is_file() for name in ("model.onnx", "model-int8.onnx")]
     log.setLevel(logging.WARNING)  # ensure_onnx's own progress lines: the one below says it all
-    try:
-        for quantized in (False, True):
-            ensure_onnx(model, quantized=quantized)
-    finally:
-        log.setLevel(logging.NOTSET)
-    if all(done):
-        log.info("ONNX model of the bundled all-MiniLM-L6-v2 already prepared in %s", folder)
-    else:
-        what = "quantized to int8" if done[0] else "exported to ONNX and quantized to int8"
-        seconds = time.perf_counter() - started
-        log.info("bundled all-MiniLM-L6-v2 %s in %.1fs (once per machine): %s", what, seconds, folder)
+    for quantized in (False, True):
+        ensure_onnx(model, quantized=quantized)
+    log.setLevel(logging.NOTSET)
+    took = f" in {time.perf_counter() - started:.1f}s (once per machine)"
+    what = "already prepared" if all(had) else ("quantized to int8" if had[0] else "exported and quantized") + took
+    log.info("ONNX graph of the bundled all-MiniLM-L6-v2 %s: %s", what, folder)
 
 
 if __name__ == "__main__":

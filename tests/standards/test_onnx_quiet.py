@@ -77,7 +77,7 @@ def test_preparing_the_bundled_graph_prints_one_line(tmp_path: Path) -> None:
     assert (folder / "model-int8.onnx").is_file()
     again = subprocess.run(run, env=env, capture_output=True, text=True, timeout=240, check=False)
     assert again.returncode == 0 and again.stdout == "", again.stderr
-    prepared = f"agent-personas: ONNX model of the bundled all-MiniLM-L6-v2 already prepared in {folder}"
+    prepared = f"agent-personas: ONNX graph of the bundled all-MiniLM-L6-v2 already prepared: {folder}"
     assert again.stderr.splitlines() == [prepared]
 
 
