@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-#: What marks a project's top folder: this tool's own folder, or a git work tree (a ``.git`` folder, or
-#: the ``.git`` file of a worktree or submodule).
-MARKERS = (".agent-os", ".git")
-
 
 def find_project_root(start: Path | None = None) -> Path:
     """The nearest folder from ``start`` (default: the working directory) up that holds ``.agent-os``
@@ -20,6 +16,11 @@ def find_project_root(start: Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if folder in stop:
             break
-        if any((folder / marker).exists() for marker in MARKERS):
+        if is_project(folder):
             return folder
     return here
+
+
+def is_project(folder: Path) -> bool:
+    """``folder`` holds this tool's ``.agent-os`` folder or a git work tree's ``.git``."""
+    return (folder / ".agent-os").is_dir() or (folder / ".git").exists()
