@@ -43,11 +43,11 @@ def prepare_data_dir(data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
         if not data_dir.is_dir():
             raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(data_dir))
-        if stat.S_IMODE(data_dir.stat().st_mode) != DIR_MODE:
-            data_dir.chmod(DIR_MODE)
         _refuse_links(data_dir)
         if existed:
             _refuse_committed(data_dir)
+        if stat.S_IMODE(data_dir.stat().st_mode) != DIR_MODE:
+            data_dir.chmod(DIR_MODE)
         _probe_write(data_dir)
         _ignore_in_git(data_dir)
     except OSError as exc:
@@ -119,7 +119,8 @@ def _refuse_committed(data_dir: Path) -> None:
         return
     try:  # one process (ls-files runs no filter; fsmonitor is off): a few ms of each start
         done = subprocess.run(
-            [git, *SAFE_CONFIG, "-C", str(data_dir), "ls-files", "-z", "--", "."],
+            # From the parent: a tracked symlink standing for the data dir itself is listed too.
+            [git, *SAFE_CONFIG, "-C", str(data_dir.parent), "ls-files", "-z", "--", data_dir.name],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             env=git_env(),
