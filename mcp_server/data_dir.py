@@ -13,6 +13,7 @@ import errno
 import logging
 import os
 import stat
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,12 +39,16 @@ class DataDirError(RuntimeError):
 def prepare_data_dir(data_dir: Path) -> None:
     """Create the data dir 0700 (tighten it if it exists), prove it is writable, tighten its files."""
     try:
+        existed = data_dir.is_dir()
         data_dir.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
         if not data_dir.is_dir():
             raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(data_dir))
+        _refuse_links(data_dir)
+        if existed:
+            _refuse_committed(data_dir)
         if stat.S_IMODE(data_dir.stat().st_mode) != DIR_MODE:
             data_dir.chmod(DIR_MODE)
-        _probe_write(data_dir / _PROBE)
+        _probe_write(data_dir)
         _ignore_in_git(data_dir)
     except OSError as exc:
         raise DataDirError(f"The data dir {data_dir} is unusable: " + storage_problem(data_dir, exc)) from exc
@@ -89,8 +94,66 @@ def _ignore_in_git(data_dir: Path) -> None:
         os.close(fd)
 
 
-def _probe_write(path: Path) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+def _refuse_links(data_dir: Path) -> None:
+    """No symlink directly in the data dir: every file there is opened for writing (databases, the
+    Redis log, the index), and a checked-out pull request can commit ``.agent-os/data/redis.log ->
+    ~/.bashrc`` with ``git add -f`` (the folder's .gitignore is not in a fresh CI checkout)."""
+    with os.scandir(data_dir) as entries:
+        links = sorted(entry.name for entry in entries if entry.is_symlink())
+    if links:
+        first = data_dir / links[0]
+        raise DataDirError(
+            f"The data dir {data_dir} holds {len(links)} symlink(s) ({', '.join(links[:5])}; {first} -> "
+            f"{os.readlink(first)!r}): agent-personas writes its databases, log and index there and never writes "
+            "through a link (one from a checked-out change could point at any file of yours). Remove them (the "
+            "data dir is agent-personas' own, never committed), or set PERSONAS_DATA_DIR to a folder outside the "
+            "checkout."
+        )
+
+
+def _refuse_committed(data_dir: Path) -> None:
+    """No file in the data dir may come from the repository: a pull request can commit
+    ``.agent-os/data/jobs.sqlite3`` with dismissals that silence the findings its code would get (and
+    teach the persona to let it pass), or a Redis record; a CI review would then use them."""
+    import shutil
+    import subprocess
+
+    from personas.changes.git import GIT_TIMEOUT_SECONDS, SAFE_CONFIG, git_env
+
+    git = shutil.which("git")
+    if git is None:
+        return
+    try:  # one process (ls-files runs no filter; fsmonitor is off): a few ms of each start
+        done = subprocess.run(
+            # From the parent: a tracked symlink standing for the data dir itself is listed too.
+            [git, *SAFE_CONFIG, "-C", str(data_dir.parent), "ls-files", "-z", "--", data_dir.name],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env=git_env(),
+            timeout=GIT_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):  # it hung: nothing can be told
+        return
+    tracked = sorted({name for name in done.stdout.decode("utf-8", "replace").split("\0") if name})
+    if done.returncode != 0 or not tracked:  # not in a work tree (or not this user's: git refuses), or clean
+        return
+    raise DataDirError(
+        f"The data dir {data_dir} holds {len(tracked)} file(s) tracked by git ({', '.join(tracked[:5])}): job "
+        "history, dismissed findings and the Redis record are this machine's, and ones from a checked-out change "
+        "could silence findings or redirect the server. Remove them from the repository (git rm -r --cached "
+        f"{data_dir}) and delete them, or set PERSONAS_DATA_DIR to a folder outside the checkout."
+    )
+
+
+def _open_probe(data_dir: Path) -> tuple[int, Path]:
+    """A new file to prove the data dir writable (never one that is there already, nor a link)."""
+    fd, name = tempfile.mkstemp(prefix=_PROBE, dir=data_dir)
+    return fd, Path(name)
+
+
+def _probe_write(data_dir: Path) -> None:
+    fd, path = _open_probe(data_dir)
     try:
         os.write(fd, b"\0" * 4096)
         os.fsync(fd)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import fcntl
-import hashlib
 import importlib.util
 import logging
 import os
@@ -48,13 +47,19 @@ from redis.exceptions import AuthenticationError, RedisError, ResponseError
 from mcp_server.data_dir import storage_problem
 from worker.queue import describe_redis
 from worker.redis_compat import cancel_safe
-from worker.redis_record import read_record, recorded_redis_pid, remove_record, write_record
+from worker.redis_record import (
+    SOCKET_NAME,
+    private_folder_name,
+    read_record,
+    recorded_redis_pid,
+    remove_record,
+    write_record,
+)
 
 log = logging.getLogger(__name__)
 
 _MAX_UNIX_PATH = 100
 _PR_SET_PDEATHSIG = 1
-SOCKET_NAME = "redis.sock"
 LOG_NAME = "redis.log"
 
 Health = Literal["up", "down", "foreign"]
@@ -118,8 +123,7 @@ def socket_path_for(data_dir: Path) -> Path:
     in_data_dir = data_dir / SOCKET_NAME
     if len(str(in_data_dir)) <= _MAX_UNIX_PATH:
         return in_data_dir
-    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
-    name = f"personas-{os.getuid()}-{digest}"
+    name = private_folder_name(data_dir)
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     bases = [Path(runtime)] if runtime and Path(runtime).is_dir() else []
     bases += [Path(tempfile.gettempdir()), Path("/tmp")]
@@ -229,12 +233,8 @@ class EmbeddedRedis:
 
     async def _open(self) -> str:
         async with _flock(self._start_lock):
+            # Only a record of this data dir's own socket (never a TCP port, whatever answers there now).
             recorded = await asyncio.to_thread(read_record, self.data_dir)
-            if recorded and _socket_of(recorded) is None:
-                # An older version's TCP port: whatever answers there now may be another local user's
-                # Redis that accepts any password. Never joined nor started again: a new socket is made.
-                log.warning("not using the TCP Redis recorded in %s; starting one on a unix socket", self.data_dir)
-                recorded = None
             state = await health(recorded) if recorded else "down"
             if recorded and state == "up":
                 self.url = recorded

@@ -7,15 +7,18 @@ later servers, ``personas jobs cancel`` and ``personas standards`` read it to jo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import stat
 from contextlib import suppress
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 RECORD_NAME = "redis.json"
+SOCKET_NAME = "redis.sock"
 
 
 def record_path(data_dir: Path) -> Path:
@@ -33,7 +36,39 @@ def read_record(data_dir: Path) -> str | None:
         log.warning("ignoring %s: %s", path, exc)
         return None
     url = data.get("url") if isinstance(data, dict) else None
-    return url if isinstance(url, str) and url.startswith(("unix://", "redis://")) else None
+    if not isinstance(url, str) or not url.startswith("unix://"):
+        return None
+    socket = Path(url.partition("@")[2].partition("?")[0])
+    if not is_own_socket(data_dir, socket):
+        # A record is only ever written with this data dir's own socket: one naming another path (a
+        # checked-out change's `.agent-os/data/redis.json`) would have the server unlink that file to
+        # start Redis there, or join whatever listens on it. A TCP record (an older version's) too.
+        log.warning("ignoring %s: its socket %s is not this data dir's own", path, socket)
+        return None
+    return url
+
+
+def private_folder_name(data_dir: Path) -> str:
+    """The private folder (under ``$XDG_RUNTIME_DIR`` or the temp dir) holding the socket of a data dir
+    whose own socket path would be too long."""
+    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
+    return f"personas-{os.getuid()}-{digest}"
+
+
+def is_own_socket(data_dir: Path, socket: Path) -> bool:
+    """Is ``socket`` where this data dir's embedded Redis listens: ``<data dir>/redis.sock``, or
+    ``redis.sock`` in its private folder (a real folder of this user's, mode 0700)?"""
+    if socket.name != SOCKET_NAME:
+        return False
+    if socket.parent == data_dir:
+        return True
+    if socket.parent.name != private_folder_name(data_dir):
+        return False
+    try:
+        info = socket.parent.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) == 0o700
 
 
 def recorded_redis_pid(data_dir: Path) -> int | None:

@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import threading
 import time
 import warnings
@@ -109,6 +110,9 @@ def export_onnx(model_path: Path, target: Path) -> None:
     import torch
     from transformers import AutoModel
 
+    from standards.index.embedder import _quiet_transformers
+
+    _quiet_transformers()  # no "Loading weights" bar on stderr
     model = AutoModel.from_pretrained(str(model_path), attn_implementation="eager")
     model.eval()
 
@@ -164,14 +168,19 @@ def quantize_int8(source: Path, target: Path) -> None:
         root.removeFilter(quiet)
 
 
-def ensure_onnx(model_path: Path, *, quantized: bool, cache_dir: Path | None = None) -> Path:
-    """Path of the ONNX graph for ``model_path`` (exported and cached on first use)."""
+def graph_folder(model_path: Path, cache_dir: Path | None = None) -> Path:
+    """The cache folder of ``model_path``'s graphs (made private on first use)."""
     base = private_folder(
         cache_dir or onnx_cache_dir(), "the ONNX graph cache", "PERSONAS_ONNX_CACHE"
     )  # no graph another user planted
-    folder = private_folder(
+    return private_folder(
         base / f"{model_path.name}-{_weights_key(model_path)}", "the ONNX graph cache", "PERSONAS_ONNX_CACHE"
     )
+
+
+def ensure_onnx(model_path: Path, *, quantized: bool, cache_dir: Path | None = None) -> Path:
+    """Path of the ONNX graph for ``model_path`` (exported and cached on first use)."""
+    folder = graph_folder(model_path, cache_dir)
     fp32 = folder / "model.onnx"
     int8 = folder / "model-int8.onnx"
     wanted = int8 if quantized else fp32
@@ -215,6 +224,7 @@ class OnnxEmbedder:
         self._max_tokens = _read_max_tokens(model_path)
         self._lock = threading.Lock()
         self._sessions: dict[bool, Any] = {}  # single text (a query) → session
+        self._inputs: dict[bool, tuple[str, ...]] = {}  # the inputs each session's graph declares
         self._tokenizers: dict[bool, Any] = {}
 
     @property
@@ -252,7 +262,7 @@ class OnnxEmbedder:
         tokenizer = self._tokenizers.get(True)
         if session is None or tokenizer is None:
             return None
-        return self._embed_one(session, tokenizer, text)
+        return self._embed_one(session, self._inputs[True], tokenizer, text)
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         if not texts:
@@ -262,7 +272,7 @@ class OnnxEmbedder:
         if tokenizer is None:
             raise RuntimeError(f"no tokenizer.json in {self._path}: the ONNX backend needs it (use the torch backend)")
         if len(texts) == 1:  # a search query: no batching, sorting or padding
-            return [self._embed_one(session, tokenizer, texts[0])]
+            return [self._embed_one(session, self._inputs[True], tokenizer, texts[0])]
         return self._embed_batches(session, tokenizer, texts)
 
     def _embed_batches(self, session: Any, tokenizer: Any, texts: list[str]) -> list[list[float]]:
@@ -270,6 +280,7 @@ class OnnxEmbedder:
         encodings = tokenizer.encode_batch(texts)
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out: list[list[float]] = [[] for _ in texts]
+        inputs = _input_names(session)
         for start in range(0, len(order), self._batch_size):
             batch = order[start : start + self._batch_size]
             width = max(len(encodings[i].ids) for i in batch)
@@ -279,21 +290,20 @@ class OnnxEmbedder:
                 tokens = encodings[i].ids
                 ids[row, : len(tokens)] = tokens
                 mask[row, : len(tokens)] = 1
-            hidden = session.run(None, _feeds(session, ids, mask))
+            hidden = session.run(None, _feeds(inputs, ids, mask))
             weights = mask[..., None].astype(np.float32)
-            pooled = (hidden[0] * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-            pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            pooled = _unit_rows((hidden[0] * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9))
             for row, i in enumerate(batch):
                 out[i] = pooled[row].tolist()
         return out
 
     @staticmethod
-    def _embed_one(session: Any, tokenizer: Any, text: str) -> list[float]:
-        """:meth:`embed` of one text (the same numbers as in a batch: every token counts in the mean)."""
+    def _embed_one(session: Any, inputs: tuple[str, ...], tokenizer: Any, text: str) -> list[float]:
+        """:meth:`embed` of one text (the same numbers as in a batch: every token counts in the mean);
+        ``inputs``: the session's input names, read once when it loaded, not per query."""
         ids = np.array([tokenizer.encode(text).ids], dtype=np.int64)
-        hidden = session.run(None, _feeds(session, ids, np.ones_like(ids)))[0][0]
-        pooled = hidden.sum(axis=0, keepdims=True) / np.float32(len(hidden))
-        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)  # as in a batch, to the bit
+        hidden = session.run(None, _feeds(inputs, ids, np.ones_like(ids)))[0][0]
+        pooled = _unit_rows(hidden.sum(axis=0, keepdims=True) / np.float32(len(hidden)))  # as in a batch, to the bit
         vector: list[float] = pooled[0].tolist()
         return vector
 
@@ -332,6 +342,7 @@ class OnnxEmbedder:
                 # the query needs (measured: same CPU per query, lower wall time under load)
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+                self._inputs[single] = _input_names(session)  # before the session: embed_if_loaded reads both
                 self._sessions[single] = session
             return session
 
@@ -354,20 +365,47 @@ class OnnxEmbedder:
             return self._tokenizers[truncate]
 
 
-def _feeds(session: Any, ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
-    """The inputs the graph declares: a model without token types (MPNet, RoBERTa) is exported without
-    ``token_type_ids`` (the exporter drops an input the graph never reads), and feeding it is an error."""
+def _input_names(session: Any) -> tuple[str, ...]:
+    return tuple(i.name for i in session.get_inputs())
+
+
+def _feeds(inputs: tuple[str, ...], ids: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+    """The inputs the graph declares (``inputs``: :func:`_input_names`): a model without token types
+    (MPNet, RoBERTa) is exported without ``token_type_ids`` (the exporter drops an input the graph never
+    reads), and feeding it is an error."""
     feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-    return {i.name: feeds[i.name] for i in session.get_inputs()}
+    return {name: feeds[name] for name in inputs}
+
+
+def _unit_rows(pooled: np.ndarray) -> np.ndarray:
+    """``pooled``'s rows scaled to unit length in place: the operations ``np.linalg.norm(axis=1)`` runs
+    (the same vectors to the bit) without its Python-level checks, a few µs of every query."""
+    pooled /= np.maximum(np.sqrt(np.add.reduce(pooled * pooled, axis=1, keepdims=True)), 1e-12)
+    return pooled
 
 
 def main() -> None:
-    """Export (and quantize) the bundled model now, so no server pays for it on first start."""
+    """Export (and quantize) the bundled model now, so no server pays for it on first start. Logs one
+    line to stderr (``scripts/bootstrap`` runs it at install): what was done, or that it already was."""
     from standards.index.embedder import bundled_model_path
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for quantized in (False, True):
-        ensure_onnx(bundled_model_path(), quantized=quantized)
+    logging.basicConfig(level=logging.INFO, format="agent-personas: %(message)s", stream=sys.stderr)
+    model = bundled_model_path()
+    folder = graph_folder(model)
+    done = [(folder / name).is_file() for name in ("model.onnx", "model-int8.onnx")]
+    started = time.perf_counter()
+    log.setLevel(logging.WARNING)  # ensure_onnx's own progress lines: the one below says it all
+    try:
+        for quantized in (False, True):
+            ensure_onnx(model, quantized=quantized)
+    finally:
+        log.setLevel(logging.NOTSET)
+    if all(done):
+        log.info("ONNX model of the bundled all-MiniLM-L6-v2 already prepared in %s", folder)
+    else:
+        what = "quantized to int8" if done[0] else "exported to ONNX and quantized to int8"
+        seconds = time.perf_counter() - started
+        log.info("bundled all-MiniLM-L6-v2 %s in %.1fs (once per machine): %s", what, seconds, folder)
 
 
 if __name__ == "__main__":

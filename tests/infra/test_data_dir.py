@@ -100,10 +100,17 @@ def test_a_default_data_dir_that_fails_names_the_folder_the_server_started_in(
     assert "started in" not in str(caught.value)
 
 
-def test_a_full_disk_is_named_at_start(tmp_path: Path) -> None:
+def _probe_on_dev_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The data dir's write probe meets a real ENOSPC (the kernel's /dev/full)."""
+    from mcp_server import data_dir as module
+
+    monkeypatch.setattr(module, "_open_probe", lambda folder: (os.open("/dev/full", os.O_WRONLY), folder / "x"))
+
+
+def test_a_full_disk_is_named_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    (data_dir / ".write-probe").symlink_to("/dev/full")  # the probe write meets a real ENOSPC
+    _probe_on_dev_full(monkeypatch)
     with pytest.raises(DataDirError) as caught:
         prepare_data_dir(data_dir)
     message = str(caught.value)
@@ -158,10 +165,12 @@ def test_cli_commands_name_an_unusable_data_dir_without_a_traceback(
     assert str(blocker) in err and "a file is in the way" in err and "Traceback" not in err
 
 
-def test_doctor_reports_a_full_disk_under_the_data_dir(make_settings: Callable[..., Settings]) -> None:
+def test_doctor_reports_a_full_disk_under_the_data_dir(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = make_settings()
     settings.data_dir.mkdir(parents=True)
-    (settings.data_dir / ".write-probe").symlink_to("/dev/full")
+    _probe_on_dev_full(monkeypatch)
     check = check_data_dir(settings)
     assert not check.ok and "the disk is full" in check.detail and str(settings.data_dir) in check.detail
 
@@ -174,3 +183,73 @@ async def test_a_record_that_cannot_be_written_fails_clearly_and_leaves_no_redis
             pass
     assert "cannot start" in str(caught.value) and "redis.json" in str(caught.value)
     assert not (data_dir / "redis.sock").exists()  # the redis-server it had started was stopped
+
+
+@pytest.mark.parametrize("name", ["redis.log", ".write-probe", "jobs.sqlite3", "index"])
+def test_a_symlink_in_the_data_dir_is_refused_and_nothing_is_written_through_it(tmp_path: Path, name: str) -> None:
+    """A pull request can commit `.agent-os/data/redis.log -> ~/.bashrc` (git add -f; a fresh CI checkout
+    has no data dir .gitignore): the review in CI truncated the probe's target, appended the Redis log
+    to the profile and made it 0600."""
+    profile = tmp_path / "home" / ".bashrc"
+    profile.parent.mkdir()
+    profile.write_text("export PATH=/usr/bin\n")
+    profile.chmod(0o644)
+    data_dir = tmp_path / "repo" / ".agent-os" / "data"
+    data_dir.mkdir(parents=True)
+    (data_dir / name).symlink_to(profile)
+
+    with pytest.raises(DataDirError) as caught:
+        prepare_data_dir(data_dir)
+
+    assert profile.read_text() == "export PATH=/usr/bin\n" and stat.S_IMODE(profile.stat().st_mode) == 0o644
+    message = str(caught.value)
+    assert f"{data_dir / name} -> {str(profile)!r}" in message and "PERSONAS_DATA_DIR" in message, message
+
+
+def test_a_data_dir_holding_committed_files_is_refused(tmp_path: Path) -> None:
+    """A pull request can commit `.agent-os/data/jobs.sqlite3` (git add -f) holding dismissals that drop
+    the findings its code would get, and teach the persona to let it pass; the CI review opened it."""
+    from tests.review.gitrepo import commit, git, make_repo
+
+    repo = make_repo(tmp_path / "repo", {"app.py": "x = 1\n"})
+    data_dir = repo / ".agent-os" / "data"
+    data_dir.mkdir(parents=True)
+    (data_dir / "jobs.sqlite3").write_bytes(b"SQLite format 3\x00planted")
+    git(repo, "add", "-f", ".agent-os/data/jobs.sqlite3")
+    commit(repo, "planted dismissals")
+
+    with pytest.raises(DataDirError) as caught:
+        prepare_data_dir(data_dir)
+
+    message = str(caught.value)
+    assert "tracked by git (data/jobs.sqlite3)" in message and "git rm -r --cached" in message, message
+    git(repo, "rm", "-q", "-r", "--cached", ".agent-os/data")
+    prepare_data_dir(data_dir)  # untracked again: the folder is ours
+
+
+def test_a_fresh_or_untracked_data_dir_in_a_repository_is_used(tmp_path: Path) -> None:
+    from tests.review.gitrepo import make_repo
+
+    repo = make_repo(tmp_path / "repo", {"app.py": "x = 1\n"})
+    prepare_data_dir(repo / ".agent-os" / "data")
+    (repo / ".agent-os" / "data" / "jobs.sqlite3").write_bytes(b"")
+    prepare_data_dir(repo / ".agent-os" / "data")
+
+
+def test_a_committed_symlink_standing_for_the_data_dir_is_refused(tmp_path: Path) -> None:
+    from tests.review.gitrepo import commit, git, make_repo
+
+    repo = make_repo(tmp_path / "repo", {"app.py": "x = 1\n"})
+    elsewhere = tmp_path / "runner-home"
+    elsewhere.mkdir(mode=0o755)
+    elsewhere.chmod(0o755)
+    (repo / ".agent-os").mkdir()
+    (repo / ".agent-os" / "data").symlink_to(elsewhere)
+    git(repo, "add", "-f", ".agent-os/data")
+    commit(repo, "planted data dir")
+
+    with pytest.raises(DataDirError) as caught:
+        prepare_data_dir(repo / ".agent-os" / "data")
+    assert "tracked by git (data)" in str(caught.value)
+    assert list(elsewhere.iterdir()) == []  # nothing was created or chmodded there
+    assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o755

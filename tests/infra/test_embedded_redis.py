@@ -255,3 +255,23 @@ async def test_a_recorded_tcp_redis_is_never_joined(tmp_path: Path) -> None:
     finally:
         fake.close()
         await fake.wait_closed()
+
+
+@pytest.mark.parametrize("where", ["victim-file", "elsewhere/redis.sock"])
+async def test_a_record_naming_another_socket_is_ignored_and_nothing_there_is_removed(
+    tmp_path: Path, where: str
+) -> None:
+    """A checked-out change can commit `.agent-os/data/redis.json` naming any path as the socket: the
+    server unlinked it ('left by a killed redis-server') to start Redis there, deleting that file."""
+    from worker.redis_record import write_record
+
+    victim = tmp_path / where
+    victim.parent.mkdir(parents=True, exist_ok=True)
+    victim.write_text("precious\n")
+    data_dir = tmp_path / "d"
+    data_dir.mkdir()
+    write_record(data_dir, f"unix://:{'s' * 64}@{victim}", None)
+    async with embedded_redis(data_dir) as url:
+        assert RedisSettings.from_dsn(url).unix_socket_path == str(data_dir / "redis.sock")
+        await _refuses_without_secret(url)
+    assert victim.read_text() == "precious\n"
