@@ -74,3 +74,14 @@ def test_project_root_is_the_nearest_folder_with_agent_os_or_git(
     assert find_project_root(home) == home
     monkeypatch.chdir(repo / "docs")
     assert find_project_root() == repo
+
+
+def test_a_standards_dir_that_is_a_file_is_named_with_the_fix(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    notes = project / "NOTES.md"
+    notes.write_text("# Notes\n")
+    done = personas("search", "okapi cursors", cwd=project, PERSONAS_STANDARDS_DIR="NOTES.md")
+    assert done.returncode == 0, done.stderr  # the other sources still answer
+    (warning,) = done.stderr.splitlines()
+    assert f"PERSONAS_STANDARDS_DIR: {notes} is a file, not a folder" in warning
+    assert "Point PERSONAS_STANDARDS_DIR at the folder" in warning
