@@ -6,10 +6,6 @@ import os
 import stat
 from pathlib import Path
 
-#: What marks a project's top folder: this tool's own folder, or a git work tree (a ``.git`` folder, or
-#: the ``.git`` file of a worktree or submodule).
-MARKERS = (".agent-os", ".git")
-
 
 def find_project_root(start: Path | None = None) -> Path:
     """The nearest folder from ``start`` (default: the working directory) up that holds ``.agent-os``
@@ -22,7 +18,7 @@ def find_project_root(start: Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if folder in stop or (folder != here and _others_can_write(folder)):
             break  # /tmp and the like: another user's /tmp/.agent-os would choose the personas and standards
-        if any(_ours(folder / marker) for marker in MARKERS):
+        if is_project(folder):
             return folder
     return here
 
@@ -40,3 +36,10 @@ def _ours(marker: Path) -> bool:
         return marker.lstat().st_uid in (os.getuid(), 0)
     except OSError:
         return False
+
+
+def is_project(folder: Path) -> bool:
+    """``folder`` holds this tool's ``.agent-os`` folder or a git work tree's ``.git``, made by this user
+    (or root): not one another user planted in a shared folder."""
+    agent_os, git = folder / ".agent-os", folder / ".git"
+    return (_ours(agent_os) and agent_os.is_dir()) or _ours(git)
