@@ -109,3 +109,13 @@ def test_another_users_agent_os_in_a_shared_folder_is_never_the_project(tmp_path
     assert find_project_root(private / "src") == private / "src"
     os.chown(private / ".agent-os", os.getuid(), os.getgid())
     assert find_project_root(private / "src") == private  # the user's own marker still counts
+
+
+def test_search_usage_mistakes_name_the_command_and_the_range(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    for limit in ("0", "51", "many"):  # refused by the parser, before any index is opened
+        done = personas("search", "okapi", "--limit", limit, cwd=project)
+        assert done.returncode == 2 and "argument --limit:" in done.stderr and "(1-50)" in done.stderr, done.stderr
+        assert not (project / ".agent-os" / "data").exists()
+    empty = personas("search", "", cwd=project)
+    assert empty.returncode == 2 and empty.stderr.splitlines()[-1] == "personas search: query must not be empty"
