@@ -66,7 +66,13 @@ def prepare_settings_data_dir(settings: Settings) -> None:
     try:
         prepare_data_dir(settings.data_dir)
     except DataDirError as exc:
-        if settings.project_root_given or settings.data_dir != settings.project_root / DEFAULT_DATA_DIR:
+        from mcp_server.project_root import is_project
+
+        if (
+            settings.project_root_given
+            or settings.data_dir != settings.project_root / DEFAULT_DATA_DIR
+            or is_project(settings.project_root)  # a project (.agent-os or .git): the folder is right
+        ):
             raise
         raise DataDirError(
             f"{exc} It is under {settings.project_root}, the folder the server was started in, as "
