@@ -44,7 +44,7 @@ def storage_problem(path: Path, exc: OSError | sqlite3.Error) -> str:
         folder = path
         if isinstance(exc.filename, str):
             path = Path(exc.filename)
-        if exc.errno in (errno.EACCES, errno.EPERM) and (owner := _foreign_owner(path)) is not None:
+        if exc.errno in (errno.EACCES, errno.EPERM) and (owner := _foreign_owner(path, folder)) is not None:
             me = _user_name(os.getuid())
             cause = f"permission denied: it belongs to {owner}, not {me} (a run as {owner}, e.g. with sudo, made it)"
             fix = f"give it back to {me}: sudo chown -R {me} {folder}"
@@ -64,10 +64,13 @@ def _user_name(uid: int) -> str:
         return f"uid {uid}"
 
 
-def _foreign_owner(path: Path) -> str | None:
-    """Who owns ``path`` (or, when it cannot be looked at, its nearest parent that can) if that is not
-    this process's user: the likely reason behind a permission error in one's own project."""
+def _foreign_owner(path: Path, folder: Path) -> str | None:
+    """Who owns ``path`` (or, when it cannot be looked at, its nearest parent that can, up to ``folder``)
+    if that is not this process's user: the likely reason behind a permission error in one's own data
+    dir. None above ``folder``: a data dir that cannot be made in /var/lib was made by nobody."""
     for candidate in (path, *path.parents):
+        if candidate != folder and folder not in candidate.parents:
+            return None
         try:
             uid = candidate.stat().st_uid
         except OSError:

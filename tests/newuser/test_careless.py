@@ -31,7 +31,7 @@ def test_remote_clients_set_for_a_stdio_server_is_refused_with_the_fix(tmp_path:
     assert "Unset PERSONAS_REMOTE_CLIENTS" in done.stderr
 
 
-@pytest.mark.parametrize("argv", [("search", "okapi"), ("findings", "list")])
+@pytest.mark.parametrize("argv", [("search", "okapi"), ("findings", "list"), ("desk", "--port", "0")])
 def test_a_data_dir_that_cannot_be_made_is_one_line_naming_it(tmp_path: Path, argv: tuple[str, ...]) -> None:
     project = _project(tmp_path)
     blocker = tmp_path / "a-file"
@@ -75,6 +75,17 @@ def test_project_root_is_the_nearest_folder_with_agent_os_or_git(
     assert find_project_root(home) == home
     monkeypatch.chdir(repo / "docs")
     assert find_project_root() == repo
+
+
+def test_a_standards_dir_that_is_a_file_is_named_with_the_fix(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    notes = project / "NOTES.md"
+    notes.write_text("# Notes\n")
+    done = personas("search", "okapi cursors", cwd=project, PERSONAS_STANDARDS_DIR="NOTES.md")
+    assert done.returncode == 0, done.stderr  # the other sources still answer
+    (warning,) = done.stderr.splitlines()
+    assert f"PERSONAS_STANDARDS_DIR: {notes} is a file, not a folder" in warning
+    assert "Point PERSONAS_STANDARDS_DIR at the folder" in warning
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to plant another user's folder")

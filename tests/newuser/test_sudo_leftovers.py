@@ -41,6 +41,11 @@ def test_a_permission_error_on_another_users_file_names_the_owner_and_the_chown(
     )
     os.chown(database, os.getuid(), os.getgid())  # one's own file: the plain wording, no chown to oneself
     assert "belongs to" not in storage_problem(data, denied)
+    os.chown(tmp_path, OTHER_UID, OTHER_UID)  # a data dir that cannot be made where another user owns the parent:
+    missing = tmp_path / "data"  # nobody made it, and there is nothing to chown
+    assert "belongs to" not in storage_problem(
+        missing, PermissionError(errno.EACCES, "Permission denied", str(missing))
+    )
 
 
 async def test_doctor_reports_a_data_dir_it_cannot_look_at_line_by_line(
