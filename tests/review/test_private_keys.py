@@ -58,3 +58,15 @@ async def test_a_committed_key_under_an_ordinary_name_is_withheld_in_a_range(tmp
     snapshot = GitSnapshot(repo, "HEAD", max_file_bytes=100_000)
     with pytest.raises(SandboxError, match="holds a private key"):
         snapshot.read_text("deploy/server-key.txt")
+
+
+def test_a_remote_clients_diff_withholds_a_key_under_any_name() -> None:
+    from personas.changes.supplied import supplied_changes
+
+    diff = (
+        "diff --git a/notes.txt b/notes.txt\nnew file mode 100644\n--- /dev/null\n+++ b/notes.txt\n@@ -0,0 +1,3 @@\n"
+        + "".join(f"+{line}\n" for line in KEY.splitlines())
+    )
+    changes = supplied_changes(diff, max_diff_chars=100_000)
+    assert "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ" not in changes.diff
+    assert "(a file holding a private key: its content is not shown)" in changes.diff
