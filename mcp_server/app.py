@@ -49,6 +49,12 @@ log = logging.getLogger(__name__)
 def standards_sources(settings: Settings) -> list[StandardsSource]:
     """The project's standards, the shared (org) folders in order, the universal starters shipped with
     the package, and (unless turned off) the rule files found in the project root."""
+    if settings.standards_dir.exists() and not settings.standards_dir.is_dir():  # missing is normal: not yet made
+        log.warning(
+            "PERSONAS_STANDARDS_DIR: %s is a file, not a folder; the project's standards are not searched. Point "
+            "PERSONAS_STANDARDS_DIR at the folder holding them (one sub-folder per domain), or unset it",
+            settings.standards_dir,
+        )
     sources = [StandardsSource(root=settings.standards_dir, kind="project")]
     for folder in settings.shared_standards_dirs:
         if not folder.is_dir():  # a typo would leave the org's standards out without a word

@@ -65,7 +65,7 @@ def _main(args: argparse.Namespace) -> int:
     configure_logging(_log_level(settings, args))
     if args.command not in ("serve", "worker"):
         gc.enable()
-    if args.command in ("worker", "jobs", "index", "standards", "search", "findings", "review"):
+    if args.command in ("worker", "jobs", "index", "standards", "search", "findings", "review", "desk"):
         # `serve` stays up and answers the problem on every tool; these print it and stop.
         from mcp_server.data_dir import DataDirError, prepare_settings_data_dir
 

@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     search = sub.add_parser("search", help="Search the standards like the search_standards tool.")
     search.add_argument("query", help="What you want to know, e.g. 'rotate database credentials'.")
     search.add_argument("--domain", help="Only this domain (first-level folder).")
-    search.add_argument("--limit", type=int, default=5, help="How many results (default 5).")
+    search.add_argument("--limit", type=whole_number(1, 50), default=5, help="How many results (default 5, max 50).")
     search.add_argument(
         "--path",
         action="append",

@@ -39,12 +39,15 @@ class DataDirError(RuntimeError):
 def prepare_data_dir(data_dir: Path) -> None:
     """Create the data dir 0700 (tighten it if it exists), prove it is writable, tighten its files."""
     try:
+        existed = data_dir.is_dir()
         data_dir.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
         if not data_dir.is_dir():
             raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(data_dir))
+        _refuse_links(data_dir)
+        if existed:
+            _refuse_committed(data_dir)
         if stat.S_IMODE(data_dir.stat().st_mode) != DIR_MODE:
             data_dir.chmod(DIR_MODE)
-        _refuse_links(data_dir)
         _probe_write(data_dir)
         _ignore_in_git(data_dir)
     except OSError as exc:
@@ -63,7 +66,13 @@ def prepare_settings_data_dir(settings: Settings) -> None:
     try:
         prepare_data_dir(settings.data_dir)
     except DataDirError as exc:
-        if settings.project_root_given or settings.data_dir != settings.project_root / DEFAULT_DATA_DIR:
+        from mcp_server.project_root import is_project
+
+        if (
+            settings.project_root_given
+            or settings.data_dir != settings.project_root / DEFAULT_DATA_DIR
+            or is_project(settings.project_root)  # a project (.agent-os or .git): the folder is right
+        ):
             raise
         raise DataDirError(
             f"{exc} It is under {settings.project_root}, the folder the server was started in, as "
@@ -100,6 +109,41 @@ def _refuse_links(data_dir: Path) -> None:
             "data dir is agent-personas' own, never committed), or set PERSONAS_DATA_DIR to a folder outside the "
             "checkout."
         )
+
+
+def _refuse_committed(data_dir: Path) -> None:
+    """No file in the data dir may come from the repository: a pull request can commit
+    ``.agent-os/data/jobs.sqlite3`` with dismissals that silence the findings its code would get (and
+    teach the persona to let it pass), or a Redis record; a CI review would then use them."""
+    import shutil
+    import subprocess
+
+    from personas.changes.git import GIT_TIMEOUT_SECONDS, SAFE_CONFIG, git_env
+
+    git = shutil.which("git")
+    if git is None:
+        return
+    try:  # one process (ls-files runs no filter; fsmonitor is off): a few ms of each start
+        done = subprocess.run(
+            # From the parent: a tracked symlink standing for the data dir itself is listed too.
+            [git, *SAFE_CONFIG, "-C", str(data_dir.parent), "ls-files", "-z", "--", data_dir.name],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env=git_env(),
+            timeout=GIT_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):  # it hung: nothing can be told
+        return
+    tracked = sorted({name for name in done.stdout.decode("utf-8", "replace").split("\0") if name})
+    if done.returncode != 0 or not tracked:  # not in a work tree (or not this user's: git refuses), or clean
+        return
+    raise DataDirError(
+        f"The data dir {data_dir} holds {len(tracked)} file(s) tracked by git ({', '.join(tracked[:5])}): job "
+        "history, dismissed findings and the Redis record are this machine's, and ones from a checked-out change "
+        "could silence findings or redirect the server. Remove them from the repository (git rm -r --cached "
+        f"{data_dir}) and delete them, or set PERSONAS_DATA_DIR to a folder outside the checkout."
+    )
 
 
 def _open_probe(data_dir: Path) -> tuple[int, Path]:

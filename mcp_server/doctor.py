@@ -178,13 +178,15 @@ async def check_database(settings: Settings) -> Check:
     from standards.sqlite import DatabaseUnusableError
 
     if settings.database_url is None:
-        present = [p for p in (settings.jobs_db_path, settings.proposals_db_path) if p.is_file()]
         try:
+            present = [p for p in (settings.jobs_db_path, settings.proposals_db_path) if p.is_file()]
             for path in present:
                 async with open_database(path):
                     pass
         except DatabaseUnusableError as exc:
             return Check("database", False, f"{exc.path} {exc.cause}", str(exc).split(". ", 1)[-1])
+        except OSError as exc:  # e.g. a data dir another user made (a run with sudo)
+            return _unreadable("database", settings, exc)
         names = ", ".join(p.name for p in present) or "none yet (created at first start)"
         return Check("database", True, f"SQLite in the data dir: {names} pass the integrity check")
     url = settings.database_url.get_secret_value()
@@ -241,6 +243,14 @@ def check_data_dir(settings: Settings) -> Check:
     return Check("data dir", True, f"{settings.data_dir} is writable and private (0700)")
 
 
+def _unreadable(name: str, settings: Settings, exc: OSError) -> Check:
+    """A check that could not read what it checks: the cause and fix as the data dir line gives them."""
+    from worker.storage_errors import storage_problem
+
+    detail, _, fix = storage_problem(settings.data_dir, exc).partition(" Fix: ")
+    return Check(name, False, detail.replace("cannot write", "cannot read", 1), fix.rstrip("."))
+
+
 async def run_doctor(settings: Settings, out: TextIO) -> int:
     """Print one line per check; exit 1 if any check failed (warnings do not fail)."""
     async_checks: list[Callable[[Settings], Awaitable[Check]]] = [check_redis, check_database, check_model, check_index]
@@ -252,7 +262,13 @@ async def run_doctor(settings: Settings, out: TextIO) -> int:
         check_api_key(settings),
     ]
     for make in async_checks:
-        checks.append(await make(settings))
+        try:
+            checks.append(await make(settings))
+        except OSError as exc:  # a file it looks at cannot be read (a data dir made by another user, say)
+            name = make.__name__.removeprefix("check_")
+            checks.append(
+                _unreadable({"index": "standards index", "model": "embedding model"}.get(name, name), settings, exc)
+            )
     from mcp_server.doctor_sources import source_checks
 
     checks.extend(await asyncio.to_thread(source_checks, settings))

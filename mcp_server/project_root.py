@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
-
-#: What marks a project's top folder: this tool's own folder, or a git work tree (a ``.git`` folder, or
-#: the ``.git`` file of a worktree or submodule).
-MARKERS = (".agent-os", ".git")
 
 
 def find_project_root(start: Path | None = None) -> Path:
@@ -18,8 +16,30 @@ def find_project_root(start: Path | None = None) -> Path:
     here = (start if start is not None else Path.cwd()).resolve()
     stop = {Path.home().resolve(), Path(here.anchor)}
     for folder in (here, *here.parents):
-        if folder in stop:
-            break
-        if any((folder / marker).exists() for marker in MARKERS):
+        if folder in stop or (folder != here and _others_can_write(folder)):
+            break  # /tmp and the like: another user's /tmp/.agent-os would choose the personas and standards
+        if is_project(folder):
             return folder
     return here
+
+
+def _others_can_write(folder: Path) -> bool:
+    try:
+        return bool(folder.stat().st_mode & stat.S_IWOTH)
+    except OSError:
+        return True
+
+
+def _ours(marker: Path) -> bool:
+    """A marker made by this user (or root): not one another user planted in a shared folder."""
+    try:
+        return marker.lstat().st_uid in (os.getuid(), 0)
+    except OSError:
+        return False
+
+
+def is_project(folder: Path) -> bool:
+    """``folder`` holds this tool's ``.agent-os`` folder or a git work tree's ``.git``, made by this user
+    (or root): not one another user planted in a shared folder."""
+    agent_os, git = folder / ".agent-os", folder / ".git"
+    return (_ours(agent_os) and agent_os.is_dir()) or _ours(git)

@@ -31,10 +31,11 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.session import ServerSession
 from mcp.types import ListRootsRequest, ListRootsResult, NotificationParams
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mcp_server.sdk_compat import lowlevel
 from personas.runtime.sandbox import system_root
+from standards.lazy_model import LazyModel
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ MAX_ROOTS = 50
 ROOTS_ATTEMPT_TIMEOUTS = (2.0, 5.0, 10.0, 10.0)
 
 
-class WorkspaceInfo(BaseModel):
+class WorkspaceInfo(LazyModel):
     project_root: str = Field(description="Where persona runs read files and diff changes.")
     project_root_from: Literal["PERSONAS_PROJECT_ROOT", "client root", "server working directory"]
     client_roots: list[str] = Field(description="The client's workspace roots (file URIs), first = the project.")

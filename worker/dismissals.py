@@ -13,12 +13,13 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from personas.runtime.models import DismissedFinding
 from personas.runtime.review import Finding
 from standards.db import Database
 from standards.db.migrations import Migration
+from standards.lazy_model import LazyModel
 
 MAX_REASON_CHARS = 2_000
 MAX_LISTED = 500
@@ -47,7 +48,7 @@ MIGRATIONS = [
 ]
 
 
-class Dismissal(BaseModel):
+class Dismissal(LazyModel):
     fingerprint: str = Field(description="The finding id that is dismissed.")
     persona: str
     title: str
@@ -63,7 +64,7 @@ class Dismissal(BaseModel):
         )
 
 
-class DismissResult(BaseModel):
+class DismissResult(LazyModel):
     """Reply of ``dismiss_finding``."""
 
     fingerprints: list[str] = Field(description="Every fingerprint recorded (a panel finding has one per persona).")

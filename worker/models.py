@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from personas.runtime import Phase
 from personas.runtime.findings import visible
 from personas.runtime.review import Finding, Severity
+from standards.lazy_model import LazyModel
 
 
 class JobStatus(StrEnum):
@@ -37,7 +38,7 @@ def new_job_id() -> str:
     return str(uuid.uuid4())
 
 
-class JobState(BaseModel):
+class JobState(LazyModel):
     """One persona job as the store keeps it (SQLite or PostgreSQL): what was asked, its status and
     progress, its result or error, timing and token counts; states and transitions are described in
     docs/architecture.md ("State")."""
@@ -100,7 +101,7 @@ class JobState(BaseModel):
     webhook_status: str | None = None
 
 
-class JobFinish(BaseModel):
+class JobFinish(LazyModel):
     """The one way to finish a job: a terminal status and what the run left. Only the fields set
     are written (a cancel keeps the partial result the last progress update stored); the store
     adds ``completed_at``, the duration when none is given, the progress of a completed job, and
@@ -149,7 +150,7 @@ class JobFinish(BaseModel):
 # ---- Tool replies ---------------------------------------------------------------------------
 
 
-class InvokeResult(BaseModel):
+class InvokeResult(LazyModel):
     """Reply of every ``invoke_<persona>`` tool."""
 
     status: Literal["started"] = "started"
@@ -160,7 +161,7 @@ class InvokeResult(BaseModel):
     message: str
 
 
-class JobProgress(BaseModel):
+class JobProgress(LazyModel):
     phase: str
     percent_complete: int
     message: str
@@ -168,12 +169,12 @@ class JobProgress(BaseModel):
     tool_calls_completed: int = 0
 
 
-class TokensUsed(BaseModel):
+class TokensUsed(LazyModel):
     input: int = 0
     output: int = 0
 
 
-class JobReport(BaseModel):
+class JobReport(LazyModel):
     """Reply of ``check_persona_job``: which fields are set depends on ``status``.
 
     pending/running: ``progress`` and ``elapsed_seconds``. complete: ``result``, ``findings``,
@@ -276,7 +277,7 @@ def iso_utc(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
-class CancelResult(BaseModel):
+class CancelResult(LazyModel):
     """Reply of ``cancel_persona_job``."""
 
     status: JobStatus = Field(description="'cancelled', or the state the job had already finished in.")
@@ -286,7 +287,7 @@ class CancelResult(BaseModel):
     message: str
 
 
-class JobSummary(BaseModel):
+class JobSummary(LazyModel):
     job_id: str
     persona: str
     status: JobStatus
@@ -309,7 +310,7 @@ class JobSummary(BaseModel):
         )
 
 
-class JobList(BaseModel):
+class JobList(LazyModel):
     """Reply of ``list_persona_jobs``: newest first."""
 
     jobs: list[JobSummary]
@@ -319,7 +320,7 @@ class JobList(BaseModel):
     )
 
 
-class PersonaUsage(BaseModel):
+class PersonaUsage(LazyModel):
     persona: str
     jobs: int
     complete: int
@@ -342,7 +343,7 @@ class PersonaUsage(BaseModel):
     )
 
 
-class DatabaseStats(BaseModel):
+class DatabaseStats(LazyModel):
     """Reply of ``persona_database_stats``."""
 
     database_size_mb: float
@@ -357,7 +358,7 @@ class DatabaseStats(BaseModel):
     personas: list[PersonaUsage] = Field(description="Usage per persona over the jobs still in the database.")
 
 
-class ResetResult(BaseModel):
+class ResetResult(LazyModel):
     """Reply of ``reset_persona_jobs``."""
 
     status: Literal["reset"] = "reset"

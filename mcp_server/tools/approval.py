@@ -23,36 +23,37 @@ from mcp.server.mcpserver import (
     ElicitationResult,
 )
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mcp_server.tools.context import AppContext, app_state
 from standards.curation.models import ProposalDetail, UnknownProposalError
+from standards.lazy_model import LazyModel
 
 MAX_MESSAGE_CHARS = 1_500
 Choice = Literal["approve", "request_changes", "reject"]
 
 
-class ApproveForm(BaseModel):
+class ApproveForm(LazyModel):
     """The dialog of approve_standard_proposal: approval is preselected."""
 
     decision: Choice = Field(default="approve", description="Approve, request changes, or reject.")
     feedback: str | None = Field(default=None, description="Your reasons, or what to change.", max_length=5000)
 
 
-class RejectForm(BaseModel):
+class RejectForm(LazyModel):
     """The dialog of reject_standard_proposal: rejection is preselected."""
 
     decision: Choice = Field(default="reject", description="Approve, request changes, or reject.")
     feedback: str | None = Field(default=None, description="Your reasons, or what to change.", max_length=5000)
 
 
-class ResetForm(BaseModel):
+class ResetForm(LazyModel):
     """The dialog of reset_persona_jobs."""
 
     delete_all_jobs: bool = Field(default=False, description="Yes, delete every job record.")
 
 
-class DismissForm(BaseModel):
+class DismissForm(LazyModel):
     """The dialog of dismiss_finding."""
 
     dismiss: bool = Field(default=False, description="Yes, dismiss it: later runs drop this finding.")
@@ -61,7 +62,7 @@ class DismissForm(BaseModel):
 HumanDecision = ElicitationResult[ApproveForm] | ElicitationResult[RejectForm]
 
 
-class ProposalOutcome(BaseModel):
+class ProposalOutcome(LazyModel):
     """Reply of approve_standard_proposal and reject_standard_proposal: what was done, which may be the
     user's pick in the dialog rather than the tool's name."""
 

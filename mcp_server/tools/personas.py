@@ -10,18 +10,19 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.prompts.base import Prompt
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mcp_server.roots import WorkspaceInfo
 from mcp_server.tools.annotations import reads
 from mcp_server.tools.context import AppContext, app_state
 from mcp_server.tools.guard import shorten_error
 from personas.model import PersonaDefinition
+from standards.lazy_model import LazyModel
 
 PROMPT_STANDARDS = 5
 
 
-class PersonaSummary(BaseModel):
+class PersonaSummary(LazyModel):
     id: str
     name: str
     description: str
@@ -34,14 +35,14 @@ class PersonaSummary(BaseModel):
     starter_prompts: list[str]
 
 
-class StandardsSourceSummary(BaseModel):
+class StandardsSourceSummary(LazyModel):
     source: str = Field(description="'project', 'shared', 'universal' or 'rules'.")
     files: int
     scoped: list[str] = Field(description="Files of this source that govern only some paths, as 'file: globs'.")
     overridden: int = Field(description="Files hidden by a stronger source with the same domain/topic.")
 
 
-class PersonaList(BaseModel):
+class PersonaList(LazyModel):
     personas: list[PersonaSummary]
     errors: list[str] = Field(description="Custom persona files that failed validation, with the reason.")
     warnings: list[str] = Field(

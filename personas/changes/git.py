@@ -43,7 +43,7 @@ def _git_binary() -> str:
     return found
 
 
-def _env() -> dict[str, str]:
+def git_env() -> dict[str, str]:
     env = dict(os.environ)
     # Literal pathspecs: a path a model asks for ('*', '.en?', ':(glob)…') must name one file, never
     # match others (such as a secret file the name checks refused).
@@ -76,7 +76,7 @@ def _filter_overrides(git: str, root: Path) -> list[str]:
             [git, *SAFE_CONFIG, "-C", str(root), "config", "--null", "--name-only", "--get-regexp", r"^filter\."],
             stdin=subprocess.DEVNULL,
             capture_output=True,
-            env=_env(),
+            env=git_env(),
             timeout=GIT_TIMEOUT_SECONDS,
             check=False,
         )
@@ -116,7 +116,7 @@ async def run_git(root: Path, *args: str, max_bytes: int = MAX_GIT_OUTPUT_BYTES)
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=_env(),
+        env=git_env(),
     )
     assert proc.stdout is not None
     assert proc.stderr is not None
@@ -159,7 +159,7 @@ def run_git_sync(root: Path, *args: str, max_bytes: int = MAX_GIT_OUTPUT_BYTES) 
             command(root, args),
             stdin=subprocess.DEVNULL,
             capture_output=True,
-            env=_env(),
+            env=git_env(),
             timeout=GIT_TIMEOUT_SECONDS,
             check=False,
         )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from standards.control_chars import one_line
+from standards.lazy_model import LazyModel
 
 FileStatus = Literal["added", "modified", "deleted", "renamed", "copied", "type_changed", "untracked"]
 ChangeKind = Literal["working", "staged", "range", "supplied"]
@@ -14,12 +15,12 @@ INDEX_HEAD = ":"
 """``head`` of a staged change: the files are read from git's index (what would be committed)."""
 
 
-class LineRange(BaseModel):
+class LineRange(LazyModel):
     start: int = Field(ge=1)
     end: int = Field(ge=1)
 
 
-class ChangedFile(BaseModel):
+class ChangedFile(LazyModel):
     path: str = Field(description="Path relative to the project root (the old path for a deleted file).")
     status: FileStatus
     old_path: str | None = Field(default=None, description="The path before a rename or copy.")
@@ -40,7 +41,7 @@ class ChangedFile(BaseModel):
         return f"- {path}: {what}" + (f", changed lines {lines}" if lines else "")
 
 
-class ChangeSet(BaseModel):
+class ChangeSet(LazyModel):
     """One ``changes`` value resolved at submit time, in the project root."""
 
     spec: str = Field(

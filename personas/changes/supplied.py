@@ -25,6 +25,7 @@ from personas.runtime.sandbox import (
     SandboxError,
     compile_pattern,
     file_text,
+    holds_private_key,
     is_secret_name,
 )
 
@@ -252,11 +253,11 @@ def _describe(section: str) -> ChangedFile:
     return changed
 
 
-def _why_withheld(changed: ChangedFile) -> str | None:
+def _why_withheld(changed: ChangedFile, section: str) -> str | None:
     for name in (changed.path, changed.old_path):
         if name is not None and is_secret_name(name):
             return "a file that conventionally holds secrets"
-    return None
+    return "a file holding a private key" if holds_private_key(section) else None
 
 
 def supplied_changes(diff: str, *, max_diff_chars: int, max_files: int = SuppliedLimits.max_diff_files) -> ChangeSet:
@@ -276,7 +277,7 @@ def supplied_changes(diff: str, *, max_diff_chars: int, max_files: int = Supplie
             changed = _describe(section)
         except SuppliedCodeError as exc:
             raise SuppliedCodeError("diff: " + str(exc).removeprefix("files: ")) from None
-        why = _why_withheld(changed)
+        why = _why_withheld(changed, section)
         files.append(changed)
         sections.append((changed.path, withheld_section(changed.path, why) if why else section))
     if not files:

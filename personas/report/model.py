@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from personas.runtime.review import Finding
+from standards.lazy_model import LazyModel
 
 ReportFormat = Literal["text", "markdown", "json", "sarif"]
 FORMATS: tuple[ReportFormat, ...] = ("text", "markdown", "json", "sarif")
 
 
-class MemberSummary(BaseModel):
+class MemberSummary(LazyModel):
     """One persona's part of the review."""
 
     persona: str
@@ -23,7 +24,7 @@ class MemberSummary(BaseModel):
     error: str | None = None
 
 
-class ReviewReport(BaseModel):
+class ReviewReport(LazyModel):
     job_id: str
     status: str
     task: str

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from personas.changes.models import ChangeSet
+from standards.lazy_model import LazyModel
 
 Phase = Literal["queued", "initializing", "searching", "analyzing", "generating", "done"]
 
 
-class ProgressUpdate(BaseModel):
+class ProgressUpdate(LazyModel):
     """Progress of a running job, as reported by the persona runtime."""
 
     phase: Phase
@@ -30,7 +31,7 @@ class ProgressUpdate(BaseModel):
 ProgressSink = Callable[[ProgressUpdate], Awaitable[None]]
 
 
-class LLMConfig(BaseModel):
+class LLMConfig(LazyModel):
     api_key: str | None = None
     base_url: str | None = None
     default_model: str = "claude-sonnet-5-5"
@@ -41,7 +42,7 @@ class LLMConfig(BaseModel):
     When set, the persona's temperature is sent through ``extra_body``."""
 
 
-class RunLimits(BaseModel):
+class RunLimits(LazyModel):
     """Budgets of one run. A run that hits one fails cleanly with its partial result."""
 
     model_config = ConfigDict(frozen=True)
@@ -59,7 +60,7 @@ class RunLimits(BaseModel):
     )
 
 
-class DismissedFinding(BaseModel):
+class DismissedFinding(LazyModel):
     """A finding the team dismissed as noise (by fingerprint), with why."""
 
     id: str
@@ -69,7 +70,7 @@ class DismissedFinding(BaseModel):
     reason: str
 
 
-class RunRequest(BaseModel):
+class RunRequest(LazyModel):
     job_id: str
     task: str
     context: str | None = None
@@ -98,7 +99,7 @@ class RunRequest(BaseModel):
     )
 
 
-class RunOutcome(BaseModel):
+class RunOutcome(LazyModel):
     mode: Literal["review", "briefing"]
     result: str = Field(description="The review (or briefing) as Markdown.")
     findings: list[dict[str, Any]] = Field(default_factory=list)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from standards.lazy_model import LazyModel
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
 SEVERITY_ORDER: tuple[Severity, ...] = ("critical", "high", "medium", "low", "info")
@@ -13,7 +15,7 @@ SERVER_SET: dict[str, Any] = {SERVER_SET_KEY: True}
 """Schema mark of a field agent-personas fills after a run: not in the schema the model fills in."""
 
 
-class Finding(BaseModel):
+class Finding(LazyModel):
     """One issue or observation."""
 
     model_config = ConfigDict(extra="forbid")
@@ -80,7 +82,7 @@ class Finding(BaseModel):
         return value.strip().lower() if isinstance(value, str) else value
 
 
-class ReviewSubmission(BaseModel):
+class ReviewSubmission(LazyModel):
     """The final structured review."""
 
     model_config = ConfigDict(extra="forbid")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import fnmatch
 import os
+import re
 import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -198,8 +199,19 @@ class FileText:
     size: int
 
 
+#: The armour line of a private key (PEM, OpenSSH, PGP), whatever the file is called.
+PRIVATE_KEY = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+
+
+def holds_private_key(text: str) -> bool:
+    """Does ``text`` hold a private key? Names alone miss a copy, or a hard link, of ``~/.ssh/id_rsa``
+    under an ordinary name (a hard link passes every symlink check)."""
+    return PRIVATE_KEY.search(text) is not None
+
+
 def file_text(rel: str, data: bytes) -> FileText:
-    """What read_file returns for ``data``: UTF-8 text only (binary and other encodings refused), BOM dropped.
+    """What read_file returns for ``data``: UTF-8 text only (binary and other encodings refused), BOM dropped,
+    never a private key.
 
     The one text check for every source of project files (disk, git blobs, client-supplied files).
     """
@@ -209,6 +221,11 @@ def file_text(rel: str, data: bytes) -> FileText:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise SandboxError(f"{rel!r} is not UTF-8 text; only text files can be read.") from None
+    if holds_private_key(text):
+        raise SandboxError(
+            f"{rel!r} holds a private key (a '-----BEGIN … PRIVATE KEY-----' block), which is never sent to the "
+            "model. Review how the code loads its keys instead, and say in the review that you did not read it."
+        )
     return FileText(path=rel, text=text.removeprefix("\ufeff"), size=len(data))
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from standards.lazy_model import LazyModel
 
 Action = Literal["create", "update"]
 ProposalStatus = Literal["draft", "changes_requested", "approved", "rejected"]
@@ -29,7 +31,7 @@ def iso_time(ts: float | None) -> str | None:
     return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
-class ProposalSummary(BaseModel):
+class ProposalSummary(LazyModel):
     id: str
     domain: str
     topic: str
@@ -43,7 +45,7 @@ class ProposalSummary(BaseModel):
     updated_at: str | None
 
 
-class ProposalList(BaseModel):
+class ProposalList(LazyModel):
     proposals: list[ProposalSummary]
     counts: dict[str, int] = Field(description="How many proposals are in each status.")
     message: str
@@ -67,7 +69,7 @@ class ProposalDetail(ProposalSummary):
     next_steps: str
 
 
-class ApprovalResult(BaseModel):
+class ApprovalResult(LazyModel):
     id: str
     status: ProposalStatus
     action: Action
@@ -82,7 +84,7 @@ class ApprovalResult(BaseModel):
     message: str
 
 
-class DecisionResult(BaseModel):
+class DecisionResult(LazyModel):
     id: str
     status: ProposalStatus
     version: int

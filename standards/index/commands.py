@@ -133,7 +133,7 @@ async def search_command(
         try:
             response = await index.search(query, domain=domain, limit=limit, paths=paths)
         except ValueError as exc:
-            sys.stderr.write(f"error: {exc}\n")
+            sys.stderr.write(f"personas search: {exc}\n")
             return 2
     finally:
         await index.stop()

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from standards.lazy_model import LazyModel
 
 SourceKind = Literal["project", "shared", "universal", "rules"]
 #: Sources whose ``<domain>/<topic>.md`` files override each other, strongest first.
@@ -19,7 +21,7 @@ EmbeddingBackend = Literal["auto", "onnx-int8", "onnx", "torch"]
 IndexState = Literal["empty", "building", "ready", "stale", "error"]
 
 
-class StandardsSource(BaseModel):
+class StandardsSource(LazyModel):
     """A folder of Markdown standards: ``<root>/<domain>/<topic>.md``."""
 
     root: Path = Field(description="Folder holding the standards; first-level folders are domains.")
@@ -35,7 +37,7 @@ class StandardsSource(BaseModel):
     )
 
 
-class IndexConfig(BaseModel):
+class IndexConfig(LazyModel):
     """Where the standards live, where the index is kept and how it is searched."""
 
     sources: list[StandardsSource]
@@ -70,7 +72,7 @@ class IndexConfig(BaseModel):
     )
 
 
-class SearchHit(BaseModel):
+class SearchHit(LazyModel):
     """One chunk of a standard that matched a query."""
 
     file: str = Field(description="Path of the standard relative to its root, e.g. 'security/secrets.md'.")
@@ -90,7 +92,7 @@ class SearchHit(BaseModel):
     tags: list[str] = Field(description="Tags from the file's front matter.")
 
 
-class SkippedFile(BaseModel):
+class SkippedFile(LazyModel):
     """A standards file the index does not hold, and why (fix the file and it is indexed on save)."""
 
     file: str
@@ -102,7 +104,7 @@ class SkippedFile(BaseModel):
 MAX_SKIPPED_LISTED = 50
 
 
-class IndexStatus(BaseModel):
+class IndexStatus(LazyModel):
     """What the index holds and whether it is still being built."""
 
     state: IndexState
@@ -120,7 +122,7 @@ class IndexStatus(BaseModel):
     )
 
 
-class SearchResponse(BaseModel):
+class SearchResponse(LazyModel):
     """Results of ``search_standards`` together with the index status."""
 
     query: str
@@ -130,7 +132,7 @@ class SearchResponse(BaseModel):
     cached: bool
 
 
-class BuildProgress(BaseModel):
+class BuildProgress(LazyModel):
     """Progress of a build or reconcile, reported after each batch."""
 
     files_done: int
@@ -141,7 +143,7 @@ class BuildProgress(BaseModel):
     eta_seconds: float | None
 
 
-class BuildReport(BaseModel):
+class BuildReport(LazyModel):
     """Outcome of a full build."""
 
     files: int
@@ -153,7 +155,7 @@ class BuildReport(BaseModel):
     fts_unindexed_rows: int = 0
 
 
-class StandardFile(BaseModel):
+class StandardFile(LazyModel):
     """A standard known to the index (for MCP resources)."""
 
     file: str

@@ -204,3 +204,52 @@ def test_a_symlink_in_the_data_dir_is_refused_and_nothing_is_written_through_it(
     assert profile.read_text() == "export PATH=/usr/bin\n" and stat.S_IMODE(profile.stat().st_mode) == 0o644
     message = str(caught.value)
     assert f"{data_dir / name} -> {str(profile)!r}" in message and "PERSONAS_DATA_DIR" in message, message
+
+
+def test_a_data_dir_holding_committed_files_is_refused(tmp_path: Path) -> None:
+    """A pull request can commit `.agent-os/data/jobs.sqlite3` (git add -f) holding dismissals that drop
+    the findings its code would get, and teach the persona to let it pass; the CI review opened it."""
+    from tests.review.gitrepo import commit, git, make_repo
+
+    repo = make_repo(tmp_path / "repo", {"app.py": "x = 1\n"})
+    data_dir = repo / ".agent-os" / "data"
+    data_dir.mkdir(parents=True)
+    (data_dir / "jobs.sqlite3").write_bytes(b"SQLite format 3\x00planted")
+    git(repo, "add", "-f", ".agent-os/data/jobs.sqlite3")
+    commit(repo, "planted dismissals")
+
+    with pytest.raises(DataDirError) as caught:
+        prepare_data_dir(data_dir)
+
+    message = str(caught.value)
+    assert "tracked by git (data/jobs.sqlite3)" in message and "git rm -r --cached" in message, message
+    git(repo, "rm", "-q", "-r", "--cached", ".agent-os/data")
+    prepare_data_dir(data_dir)  # untracked again: the folder is ours
+
+
+def test_a_fresh_or_untracked_data_dir_in_a_repository_is_used(tmp_path: Path) -> None:
+    from tests.review.gitrepo import make_repo
+
+    repo = make_repo(tmp_path / "repo", {"app.py": "x = 1\n"})
+    prepare_data_dir(repo / ".agent-os" / "data")
+    (repo / ".agent-os" / "data" / "jobs.sqlite3").write_bytes(b"")
+    prepare_data_dir(repo / ".agent-os" / "data")
+
+
+def test_a_committed_symlink_standing_for_the_data_dir_is_refused(tmp_path: Path) -> None:
+    from tests.review.gitrepo import commit, git, make_repo
+
+    repo = make_repo(tmp_path / "repo", {"app.py": "x = 1\n"})
+    elsewhere = tmp_path / "runner-home"
+    elsewhere.mkdir(mode=0o755)
+    elsewhere.chmod(0o755)
+    (repo / ".agent-os").mkdir()
+    (repo / ".agent-os" / "data").symlink_to(elsewhere)
+    git(repo, "add", "-f", ".agent-os/data")
+    commit(repo, "planted data dir")
+
+    with pytest.raises(DataDirError) as caught:
+        prepare_data_dir(repo / ".agent-os" / "data")
+    assert "tracked by git (data)" in str(caught.value)
+    assert list(elsewhere.iterdir()) == []  # nothing was created or chmodded there
+    assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o755

@@ -4,6 +4,7 @@ never a traceback, nothing lost."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ def test_remote_clients_set_for_a_stdio_server_is_refused_with_the_fix(tmp_path:
     assert "Unset PERSONAS_REMOTE_CLIENTS" in done.stderr
 
 
-@pytest.mark.parametrize("argv", [("search", "okapi"), ("findings", "list")])
+@pytest.mark.parametrize("argv", [("search", "okapi"), ("findings", "list"), ("desk", "--port", "0")])
 def test_a_data_dir_that_cannot_be_made_is_one_line_naming_it(tmp_path: Path, argv: tuple[str, ...]) -> None:
     project = _project(tmp_path)
     blocker = tmp_path / "a-file"
@@ -74,3 +75,47 @@ def test_project_root_is_the_nearest_folder_with_agent_os_or_git(
     assert find_project_root(home) == home
     monkeypatch.chdir(repo / "docs")
     assert find_project_root() == repo
+
+
+def test_a_standards_dir_that_is_a_file_is_named_with_the_fix(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    notes = project / "NOTES.md"
+    notes.write_text("# Notes\n")
+    done = personas("search", "okapi cursors", cwd=project, PERSONAS_STANDARDS_DIR="NOTES.md")
+    assert done.returncode == 0, done.stderr  # the other sources still answer
+    (warning,) = done.stderr.splitlines()
+    assert f"PERSONAS_STANDARDS_DIR: {notes} is a file, not a folder" in warning
+    assert "Point PERSONAS_STANDARDS_DIR at the folder" in warning
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to plant another user's folder")
+def test_another_users_agent_os_in_a_shared_folder_is_never_the_project(tmp_path: Path) -> None:
+    """A server started in /tmp/scratch (no .git) walked up to /tmp: another local user's
+    /tmp/.agent-os/personas/security.md became the project's security persona."""
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    planted = shared / ".agent-os" / "personas"
+    planted.mkdir(parents=True)
+    os.chown(shared / ".agent-os", 65534, 65534)
+    work = shared / "scratch" / "src"
+    work.mkdir(parents=True)
+    assert find_project_root(work) == work  # not the world-writable folder above
+
+    private = tmp_path / "private"  # not world-writable, but the marker is another user's
+    (private / ".agent-os").mkdir(parents=True)
+    os.chown(private / ".agent-os", 65534, 65534)
+    (private / "src").mkdir()
+    assert find_project_root(private / "src") == private / "src"
+    os.chown(private / ".agent-os", os.getuid(), os.getgid())
+    assert find_project_root(private / "src") == private  # the user's own marker still counts
+
+
+def test_search_usage_mistakes_name_the_command_and_the_range(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    for limit in ("0", "51", "many"):  # refused by the parser, before any index is opened
+        done = personas("search", "okapi", "--limit", limit, cwd=project)
+        assert done.returncode == 2 and "argument --limit:" in done.stderr and "(1-50)" in done.stderr, done.stderr
+        assert not (project / ".agent-os" / "data").exists()
+    empty = personas("search", "", cwd=project)
+    assert empty.returncode == 2 and empty.stderr.splitlines()[-1] == "personas search: query must not be empty"
