@@ -1,4 +1,4 @@
-"""Bringing the chunks table in line with the Markdown files.
+"""Bringing the chunks table in line with the Markdown files (this module's one concern).
 
 Files are read, hashed and chunked in a worker thread, a group at a time, while the changes read
 before are embedded and committed (one write group at a time, in order). A file whose
@@ -28,14 +28,7 @@ from standards.index.embedder import Embedder
 from standards.index.models import BuildProgress, IndexResult, report_progress
 from standards.index.rules import RuleFileError, rule_title, split_rule_front_matter
 from standards.index.scope import ScopeError
-from standards.index.sources import (
-    TOO_LARGE_FIX,
-    ReadResult,
-    SkipFile,
-    SourceFile,
-    doc_metadata,
-    read_standard,
-)
+from standards.index.sources import TOO_LARGE_FIX, ReadResult, SkipFile, SourceFile, doc_metadata, read_standard
 from standards.index.store import ChunkStore, DocInfo, StoreCorrupt, tags_key
 from standards.index.stored import stored_hash
 from standards.index.vector_cache import VectorCache

@@ -1,4 +1,5 @@
-"""The sentence-transformers model run by ONNX Runtime (no torch at query time).
+"""The sentence-transformers model run by ONNX Runtime (no torch at query time), this module's
+one concern: from exporting the graph to embedding with it.
 
 The ONNX graph is exported locally from the model folder's own weights (the bundled
 all-MiniLM-L6-v2 by default; never downloaded) on first use, and kept in the user's cache
