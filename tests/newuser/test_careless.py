@@ -88,6 +88,23 @@ def test_a_standards_dir_that_is_a_file_is_named_with_the_fix(tmp_path: Path) ->
     assert "Point PERSONAS_STANDARDS_DIR at the folder" in warning
 
 
+def test_a_project_in_a_folder_of_ours_open_to_all_is_found_from_a_subfolder(tmp_path: Path) -> None:
+    """On WSL's /mnt/c (and FAT or SMB mounts) every folder is 0777 and the user's: the walk-up stopped at
+    the first one, so a command run in the project's src/ made a new empty project there."""
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "src" / "api").mkdir(parents=True)
+    for folder in (repo, repo / "src", repo / "src" / "api"):
+        folder.chmod(0o777)
+    assert find_project_root(repo / "src" / "api") == repo
+
+    shared = tmp_path / "shared"  # a shared temp folder (sticky) is still a stop, even one of ours
+    (shared / ".agent-os").mkdir(parents=True)
+    (shared / "scratch").mkdir()
+    shared.chmod(0o1777)
+    assert find_project_root(shared / "scratch") == shared / "scratch"
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to plant another user's folder")
 def test_another_users_agent_os_in_a_shared_folder_is_never_the_project(tmp_path: Path) -> None:
     """A server started in /tmp/scratch (no .git) walked up to /tmp: another local user's
