@@ -11,14 +11,7 @@ import pytest
 
 from mcp_server.project_root import find_project_root
 from tests.newuser.cli_run import personas
-
-
-def _project(tmp_path: Path) -> Path:
-    project = tmp_path / "project"
-    standards = project / ".agent-os" / "standards" / "api"
-    standards.mkdir(parents=True)
-    (standards / "paging.md").write_text("# Paging\n\nUse opaque cursors for okapi collections.\n")
-    return project
+from tests.newuser.cli_run import standards_project as _project
 
 
 def test_remote_clients_set_for_a_stdio_server_is_refused_with_the_fix(tmp_path: Path) -> None:
