@@ -132,7 +132,21 @@ def _refuse_committed(data_dir: Path) -> None:
     try:  # one process (ls-files runs no filter; fsmonitor is off): a few ms of each start
         done = subprocess.run(
             # From the parent: a tracked symlink standing for the data dir itself is listed too.
-            [git, *SAFE_CONFIG, "-C", str(data_dir.parent), "ls-files", "-z", "--", data_dir.name],
+            # In a checkout another user owns (a container's root on a mounted checkout) git refuses
+            # every command ('dubious ownership') and the check was skipped: ls-files runs nothing of
+            # the repository's config with fsmonitor off, so it is asked anyway.
+            [
+                git,
+                *SAFE_CONFIG,
+                "-c",
+                "safe.directory=*",
+                "-C",
+                str(data_dir.parent),
+                "ls-files",
+                "-z",
+                "--",
+                data_dir.name,
+            ],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             env=git_env(),
@@ -143,7 +157,7 @@ def _refuse_committed(data_dir: Path) -> None:
         return
     harmless = {f"{data_dir.name}/{name}" for name in KEPT_TRACKED}
     tracked = sorted({name for name in done.stdout.decode("utf-8", "replace").split("\0") if name} - harmless)
-    if done.returncode != 0 or not tracked:  # not in a work tree (or not this user's: git refuses), or clean
+    if done.returncode != 0 or not tracked:  # not in a work tree, or clean
         return
     raise DataDirError(
         f"The data dir {data_dir} holds {len(tracked)} file(s) tracked by git ({', '.join(tracked[:5])}): job "

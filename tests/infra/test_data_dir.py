@@ -275,3 +275,23 @@ def test_a_committed_gitignore_or_gitkeep_in_the_data_dir_is_harmless(tmp_path: 
     git(repo, "add", "-f", ".agent-os/data/jobs.sqlite3")
     with pytest.raises(DataDirError, match=r"tracked by git \(data/jobs.sqlite3\)"):
         prepare_data_dir(data_dir)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a checkout to another user needs root")
+def test_committed_files_are_refused_in_a_checkout_another_user_owns(tmp_path: Path) -> None:
+    """A container's root reviewing a mounted checkout (owned by the host's user): git refused every
+    command there ('dubious ownership'), so a committed jobs.sqlite3 passed the check unseen."""
+    from tests.review.gitrepo import commit, git, make_repo
+
+    repo = make_repo(tmp_path / "repo", {"app.py": "x = 1\n"})
+    data_dir = repo / ".agent-os" / "data"
+    data_dir.mkdir(parents=True)
+    (data_dir / "jobs.sqlite3").write_bytes(b"SQLite format 3\x00planted")
+    git(repo, "add", "-f", ".agent-os/data/jobs.sqlite3")
+    commit(repo, "planted dismissals")
+    for folder, _, names in os.walk(repo):
+        for path in (folder, *(os.path.join(folder, n) for n in names)):
+            os.lchown(path, 65534, 65534)
+
+    with pytest.raises(DataDirError, match=r"tracked by git \(data/jobs.sqlite3\)"):
+        prepare_data_dir(data_dir)
