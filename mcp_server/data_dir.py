@@ -111,10 +111,16 @@ def _refuse_links(data_dir: Path) -> None:
         )
 
 
+#: Files a team commits to keep the data dir ignored or present; never opened by agent-personas (a
+#: symlink among them is refused by :func:`_refuse_links`).
+KEPT_TRACKED = (".gitignore", ".gitkeep")
+
+
 def _refuse_committed(data_dir: Path) -> None:
     """No file in the data dir may come from the repository: a pull request can commit
     ``.agent-os/data/jobs.sqlite3`` with dismissals that silence the findings its code would get (and
-    teach the persona to let it pass), or a Redis record; a CI review would then use them."""
+    teach the persona to let it pass), or a Redis record; a CI review would then use them. A committed
+    ``.gitignore`` or ``.gitkeep`` directly in it is harmless and kept."""
     import shutil
     import subprocess
 
@@ -135,7 +141,8 @@ def _refuse_committed(data_dir: Path) -> None:
         )
     except (OSError, subprocess.TimeoutExpired):  # it hung: nothing can be told
         return
-    tracked = sorted({name for name in done.stdout.decode("utf-8", "replace").split("\0") if name})
+    harmless = {f"{data_dir.name}/{name}" for name in KEPT_TRACKED}
+    tracked = sorted({name for name in done.stdout.decode("utf-8", "replace").split("\0") if name} - harmless)
     if done.returncode != 0 or not tracked:  # not in a work tree (or not this user's: git refuses), or clean
         return
     raise DataDirError(

@@ -24,10 +24,16 @@ def find_project_root(start: Path | None = None) -> Path:
 
 
 def _others_can_write(folder: Path) -> bool:
+    """A shared folder (``/tmp``: sticky, or another user's open to all) where anyone can plant a project.
+    A folder of this user's that only looks writable by all (WSL's ``/mnt/c``, a FAT or SMB mount: every
+    folder there is 0777 and this user's) is walked through: a marker there is still checked to be ours."""
     try:
-        return bool(folder.stat().st_mode & stat.S_IWOTH)
+        info = folder.stat()
     except OSError:
         return True
+    if not info.st_mode & stat.S_IWOTH:
+        return False
+    return bool(info.st_mode & stat.S_ISVTX) or info.st_uid != os.getuid()
 
 
 def _ours(marker: Path) -> bool:

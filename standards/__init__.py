@@ -8,9 +8,10 @@ sentence-transformers) loads on first use, and LanceDB only when an index is ope
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from standards.lazy_names import lazy_names
 
 if TYPE_CHECKING:
     from standards.index.embedder import Embedder, HashingEmbedder, SentenceTransformerEmbedder
@@ -49,13 +50,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'standards' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # once: later lookups are plain attribute reads
-    return value
+__getattr__ = lazy_names(__name__, _HOMES, globals())
 
 
 def universal_standards_dir() -> Path:

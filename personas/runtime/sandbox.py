@@ -199,13 +199,20 @@ class FileText:
     size: int
 
 
-#: The armour line of a private key (PEM, OpenSSH, PGP), whatever the file is called.
-PRIVATE_KEY = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+#: The armour line of a private key (PEM, OpenSSH, PGP), whatever the file is called, followed by key
+#: material: a run of base64 within the next lines (after PEM or PGP headers, diff markers, quotes or an
+#: escaped ``\n`` as in a service-account JSON). A bare armour line (code that parses keys, docs that
+#: name the format) is no key.
+PRIVATE_KEY = re.compile(
+    r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?s:.{0,400}?)"
+    r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/]{40}"
+)
 
 
 def holds_private_key(text: str) -> bool:
     """Does ``text`` hold a private key? Names alone miss a copy, or a hard link, of ``~/.ssh/id_rsa``
-    under an ordinary name (a hard link passes every symlink check)."""
+    under an ordinary name (a hard link passes every symlink check). Code or docs that only name the
+    armour line (``if line.startswith("-----BEGIN RSA PRIVATE KEY-----")``) are read and reviewed."""
     return PRIVATE_KEY.search(text) is not None
 
 

@@ -253,3 +253,25 @@ def test_a_committed_symlink_standing_for_the_data_dir_is_refused(tmp_path: Path
     assert "tracked by git (data)" in str(caught.value)
     assert list(elsewhere.iterdir()) == []  # nothing was created or chmodded there
     assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o755
+
+
+@pytest.mark.parametrize("name", [".gitignore", ".gitkeep"])
+def test_a_committed_gitignore_or_gitkeep_in_the_data_dir_is_harmless(tmp_path: Path, name: str) -> None:
+    """Teams commit `.agent-os/data/.gitignore` (or `.gitkeep`) to keep the folder out of git; the server
+    never opens it, so a fresh checkout of such a project must start, not be refused as 'tracked'."""
+    from tests.review.gitrepo import commit, git, make_repo
+
+    repo = make_repo(tmp_path / "repo", {"app.py": "x = 1\n"})
+    data_dir = repo / ".agent-os" / "data"
+    data_dir.mkdir(parents=True)
+    (data_dir / name).write_text("*\n!.gitignore\n")
+    git(repo, "add", "-f", f".agent-os/data/{name}")
+    commit(repo, "keep the data dir ignored")
+
+    prepare_data_dir(data_dir)
+    assert (data_dir / name).read_text() == "*\n!.gitignore\n"  # the team's own file is kept
+
+    (data_dir / "jobs.sqlite3").write_bytes(b"SQLite format 3\x00planted")  # anything else is still refused
+    git(repo, "add", "-f", ".agent-os/data/jobs.sqlite3")
+    with pytest.raises(DataDirError, match=r"tracked by git \(data/jobs.sqlite3\)"):
+        prepare_data_dir(data_dir)

@@ -33,3 +33,12 @@ def personas(*argv: str, cwd: Path, timeout: float = 180, **env: str) -> subproc
         text=True,
         timeout=timeout,
     )
+
+
+def standards_project(tmp_path: Path) -> Path:
+    """A project with one standard (``api/paging.md``, about okapi cursors) under ``.agent-os/standards``."""
+    project = tmp_path / "project"
+    standards = project / ".agent-os" / "standards" / "api"
+    standards.mkdir(parents=True)
+    (standards / "paging.md").write_text("# Paging\n\nUse opaque cursors for okapi collections.\n")
+    return project

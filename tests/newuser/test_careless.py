@@ -11,14 +11,7 @@ import pytest
 
 from mcp_server.project_root import find_project_root
 from tests.newuser.cli_run import personas
-
-
-def _project(tmp_path: Path) -> Path:
-    project = tmp_path / "project"
-    standards = project / ".agent-os" / "standards" / "api"
-    standards.mkdir(parents=True)
-    (standards / "paging.md").write_text("# Paging\n\nUse opaque cursors for okapi collections.\n")
-    return project
+from tests.newuser.cli_run import standards_project as _project
 
 
 def test_remote_clients_set_for_a_stdio_server_is_refused_with_the_fix(tmp_path: Path) -> None:
@@ -86,6 +79,23 @@ def test_a_standards_dir_that_is_a_file_is_named_with_the_fix(tmp_path: Path) ->
     (warning,) = done.stderr.splitlines()
     assert f"PERSONAS_STANDARDS_DIR: {notes} is a file, not a folder" in warning
     assert "Point PERSONAS_STANDARDS_DIR at the folder" in warning
+
+
+def test_a_project_in_a_folder_of_ours_open_to_all_is_found_from_a_subfolder(tmp_path: Path) -> None:
+    """On WSL's /mnt/c (and FAT or SMB mounts) every folder is 0777 and the user's: the walk-up stopped at
+    the first one, so a command run in the project's src/ made a new empty project there."""
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "src" / "api").mkdir(parents=True)
+    for folder in (repo, repo / "src", repo / "src" / "api"):
+        folder.chmod(0o777)
+    assert find_project_root(repo / "src" / "api") == repo
+
+    shared = tmp_path / "shared"  # a shared temp folder (sticky) is still a stop, even one of ours
+    (shared / ".agent-os").mkdir(parents=True)
+    (shared / "scratch").mkdir()
+    shared.chmod(0o1777)
+    assert find_project_root(shared / "scratch") == shared / "scratch"
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to plant another user's folder")

@@ -7,14 +7,7 @@ import json
 from pathlib import Path
 
 from tests.newuser.cli_run import personas
-
-
-def _project(tmp_path: Path) -> Path:
-    project = tmp_path / "project"
-    standards = project / ".agent-os" / "standards" / "api"
-    standards.mkdir(parents=True)
-    (standards / "paging.md").write_text("# Paging\n\nUse opaque cursors for okapi collections.\n")
-    return project
+from tests.newuser.cli_run import standards_project as _project
 
 
 def test_search_prints_the_answer_and_no_info_lines(tmp_path: Path) -> None:

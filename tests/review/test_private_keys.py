@@ -70,3 +70,47 @@ def test_a_remote_clients_diff_withholds_a_key_under_any_name() -> None:
     changes = supplied_changes(diff, max_diff_chars=100_000)
     assert "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ" not in changes.diff
     assert "(a file holding a private key: its content is not shown)" in changes.diff
+
+
+PARSER = (
+    "BEGIN = '-----BEGIN RSA PRIVATE KEY-----'\n"
+    "END = '-----END RSA PRIVATE KEY-----'\n\n\n"
+    "def is_pem_key(text: str) -> bool:\n"
+    "    return text.startswith(BEGIN) and END in text  # TODO: also accept OpenSSH keys\n"
+)
+DOCS = "# Keys\n\nNever commit a file holding a `-----BEGIN PRIVATE KEY-----` block; load it from the vault.\n"
+
+
+async def test_code_and_docs_that_only_name_the_armour_line_are_read_and_reviewed(tmp_path: Path) -> None:
+    """A key-loading module or a secrets guide was refused to read_file and its whole diff withheld, so
+    the reviewer never saw the code that handles keys (and a PR could hide any file with one comment)."""
+    repo = make_repo(tmp_path / "repo", {"app.py": "x = 1\n"})
+    write(repo, {"keys.py": PARSER, "docs/keys.md": DOCS})
+    commit(repo, "key parser")
+
+    sandbox = ProjectSandbox(repo, max_file_bytes=100_000)
+    assert sandbox.read_text("keys.py").text == PARSER
+    assert sandbox.read_text("docs/keys.md").text == DOCS
+    changes = await resolve_changes(repo, "HEAD~1..HEAD")
+    assert "+    return text.startswith(BEGIN) and END in text" in changes.diff
+    assert "+Never commit a file holding a" in changes.diff and "not shown" not in changes.diff
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        KEY,
+        '{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\\n'
+        'MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\\n-----END PRIVATE KEY-----\\n"}\n',
+        'KEY = (\n    "-----BEGIN EC PRIVATE KEY-----\\n"\n'
+        '    "MHcCAQEEIBkg4LVWM9nuwNSk3yByxZpYRTBnVJk5oVmMzbEjMBBqoAoGCCqGSM49\\n"\n)\n',
+        "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n"
+        "DEK-Info: AES-128-CBC,5A1F0E4C3B2A19080706050403020100\n\n"
+        "kP3Xr8dV0nQ2yH7bLw9sT4eJ1cM6uZ5aR0fG8hK2jN3pQ7vW1xY4zB6nC9mE2dS\n-----END RSA PRIVATE KEY-----\n",
+    ],
+    ids=["openssh", "service-account-json", "python-literal", "encrypted-pem"],
+)
+def test_a_key_with_its_material_is_still_refused(tmp_path: Path, text: str) -> None:
+    repo = make_repo(tmp_path / "repo", {"app.py": "x = 1\n", "notes.txt": text})
+    with pytest.raises(SandboxError, match="holds a private key"):
+        ProjectSandbox(repo, max_file_bytes=100_000).read_text("notes.txt")

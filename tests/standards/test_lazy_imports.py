@@ -5,12 +5,14 @@ bm25s, PyStemmer), so `tools/list` never waits for them."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from mcp import Client, StdioServerParameters
 
 from tests.probe import REPO, run_probe
@@ -125,3 +127,15 @@ async def test_the_stdio_server_answers_tools_list_before_importing_what_only_la
     loaded = set(json.loads(noted.read_text()))
     assert "mcp_server.server" in loaded  # the snapshot is of the server's process
     assert [m for m in NOT_BEFORE_TOOLS_LIST if m in loaded] == []
+
+
+@pytest.mark.parametrize("package", ["standards", "personas.changes", "personas.report", "personas.runtime"])
+def test_each_lazy_package_name_resolves_once_and_an_unknown_one_is_named(package: str) -> None:
+    """The packages share one PEP 562 ``__getattr__`` (standards.lazy_names): every name in ``__all__``
+    resolves to its module's object and is kept, and a misspelt name says which package lacks it."""
+    module = importlib.import_module(package)
+    for name in module.__all__:
+        value = getattr(module, name)
+        assert vars(module)[name] is value  # kept: the next lookup is a plain attribute read
+    with pytest.raises(AttributeError, match=f"module '{package}' has no attribute 'Nope'"):
+        module.Nope  # noqa: B018
