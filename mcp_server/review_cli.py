@@ -267,7 +267,7 @@ async def _deliver(settings: Settings, args: argparse.Namespace, job: JobState, 
     text = render(report, args.format, version=package_version(), path_prefix=await _path_prefix(settings.project_root))
     if args.output is not None:
         try:
-            await asyncio.to_thread(_write, args.output, text)
+            await asyncio.to_thread(_write, args.output, text, settings.project_root)
         except ReportPathError as exc:
             err.write(f"personas review: {exc}\n")
             return EXIT_ERROR
@@ -293,9 +293,11 @@ class ReportPathError(Exception):
     """``--output`` names a path the report is not written to; the message says why and what to do."""
 
 
-def _write(path: Path, text: str) -> None:
-    """Write the report, never through a symlink at ``path``: a checked-out pull request can hold
-    ``personas.sarif -> ~/.bashrc`` (or a later step's script), which the report would overwrite."""
+def _write(path: Path, text: str, project_root: Path) -> None:
+    """Write the report, never through a symlink at ``path`` nor a symlinked folder of the checkout on
+    the way to it: a checked-out pull request can hold ``personas.sarif -> ~/.bashrc`` (or a later
+    step's script), which the report would overwrite, or ``reports -> ~/.config/autostart``."""
+    _refuse_linked_folders(path, project_root)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
@@ -309,6 +311,22 @@ def _write(path: Path, text: str) -> None:
         raise
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
+
+
+def _refuse_linked_folders(path: Path, project_root: Path) -> None:
+    """No folder between the project root and ``path`` is a symlink (a checkout can commit one; a
+    folder above the project, such as macOS's /tmp, is the runner's own and may be)."""
+    root, folder = project_root.absolute(), path.absolute().parent
+    if not folder.is_relative_to(root):
+        return
+    for part in folder.relative_to(root).parts:
+        root = root / part
+        if root.is_symlink():
+            raise ReportPathError(
+                f"--output {path}: its folder {root} is a symlink (to {os.readlink(root)!r}) in the project; the "
+                "report is not written through it, since a checked-out change can point it anywhere. Remove the "
+                "link, or write the report to a path outside the checkout (e.g. $RUNNER_TEMP)."
+            )
 
 
 def main_review(settings: Settings, args: argparse.Namespace) -> int:

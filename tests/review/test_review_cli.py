@@ -321,3 +321,22 @@ async def test_the_report_is_never_written_through_a_symlink_the_checkout_holds(
     assert profile.read_text() == "export PATH=/usr/bin\n"
     assert f"--output {repo / 'personas.sarif'} is a symlink (to {str(profile)!r})" in err, err
     assert "Remove the link" in err
+
+
+async def test_the_report_is_never_written_through_a_symlinked_folder_the_checkout_holds(
+    repo: Path, cli_settings: Settings, fake_api: FakeAnthropic, tmp_path: Path
+) -> None:
+    """`--output reports/personas.sarif` with a pull request's `reports -> ~/.config/autostart` wrote the
+    model-written report into any folder of the runner's the link named."""
+    outside = tmp_path / "runner-home" / ".config" / "autostart"
+    outside.mkdir(parents=True)
+    (repo / "reports").symlink_to(outside)
+    fake_api.default = review_reply()
+
+    code, _, err = await run_cli(
+        cli_settings, "--persona", "security", "--format", "sarif", "--output", str(repo / "reports" / "x.sarif")
+    )
+
+    assert code == 2, err
+    assert list(outside.iterdir()) == []
+    assert f"its folder {repo / 'reports'} is a symlink (to {str(outside)!r})" in err, err
