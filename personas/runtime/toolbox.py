@@ -111,6 +111,8 @@ class RunToolbox:
 #: Names of the rule files a project keeps for AI assistants (``standards.index.rules`` indexes them).
 RULE_FILE_NAMES = ("agents.md", "claude.md", ".cursorrules", "copilot-instructions.md")
 RULE_FILE_SUFFIXES = (".mdc", ".instructions.md")
+#: What an indexed standard or rule file is named like (the rest of a change is never one).
+DOC_SUFFIXES = (".md", ".markdown", ".mdc")
 
 
 @dataclass(frozen=True)
@@ -137,10 +139,12 @@ def change_standards(changed: Iterable[str], toolbox: RunToolbox) -> ChangeStand
     docs: set[str] = set()
     edited: set[str] = set()
     for path in changed:
+        name = path.rsplit("/", 1)[-1].casefold()
+        if not name.endswith(DOC_SUFFIXES) and name not in RULE_FILE_NAMES:
+            continue  # never an indexed doc: a change of 10,001 source files made every search fail (bound)
         # Keys the index does not hold are dropped by the search, which matches them in any letter case:
         # on macOS's and Windows' file systems '.Agent-OS/Standards/x.md' is checked out as the standard.
         docs.add(f"rules:{path}")
-        name = path.rsplit("/", 1)[-1].casefold()
         if name in RULE_FILE_NAMES or name.endswith(RULE_FILE_SUFFIXES):
             edited.add(path)
         for source, prefix in prefixes:

@@ -155,3 +155,19 @@ async def test_a_change_naming_its_standard_in_another_letter_case_is_caught(pro
     hits = {(h.source, h.file) for h in response.results}
     assert ("project", "security/secrets-management.md") not in hits and ("rules", "AGENTS.md") not in hits
     assert ("universal", "security/secrets-management.md") in hits
+
+
+async def test_a_change_of_ten_thousand_source_files_still_searches_and_leaves_its_rules_out(
+    project: Path, index: IndexWriter
+) -> None:
+    """Every changed path became a 'rules:' key to leave out: a pull request of 10,001 files (a vendored
+    dependency) passed the search's bound of 10,000 and every search of its review failed."""
+    from personas.runtime.toolbox import change_standards
+
+    toolbox = RunToolbox(project_root=project, standards_dir=project / ".agent-os" / "standards")
+    changed = [f"vendor/lib/mod_{i}.py" for i in range(10_001)] + ["AGENTS.md"]
+    found = change_standards(changed, toolbox)
+    response = await index.search("hard-coded secrets tokens source code", limit=20, unaccepted=found.unaccepted)
+    hits = {(h.source, h.file) for h in response.results}
+    assert hits and ("rules", "AGENTS.md") not in hits
+    assert found.edited == ["AGENTS.md"]
