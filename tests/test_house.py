@@ -1,11 +1,13 @@
 """The house rules a newcomer relies on, checked on the source tree (no imports, no processes):
 imports point one way, no code edits ``sys.path``, comments cite only what is in the repository,
-and a module past 400 lines says in its docstring which one concern it holds."""
+a module past 400 lines says in its docstring which one concern it holds, and no big file (a model,
+an experiment's scratch output) is committed by mistake."""
 
 from __future__ import annotations
 
 import ast
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 LAYERS = ["mcp_server", "worker", "personas", "standards"]
 CODE_DIRS = [*LAYERS, "scripts", "bench", "tests"]
 MAX_LINES = 400
+MAX_TRACKED_BYTES = 512 * 1024  # the largest today: starter_vectors.bin, 169 KB
 
 
 def _python_files(*dirs: str) -> list[Path]:
@@ -92,3 +95,18 @@ def test_tests_never_bound_elapsed_time_from_above() -> None:
         if pattern.search(line)
     ]
     assert not found, f"wall-clock upper bounds in tests: {found}"
+
+
+def test_no_big_file_is_committed() -> None:
+    """Every clone carries every committed byte for ever: a 90 MB ONNX scratch file slipped in once."""
+    tracked = (
+        subprocess.run(["git", "-C", str(REPO), "ls-files", "-z"], capture_output=True, check=True)
+        .stdout.decode()
+        .split("\0")
+    )
+    big = [
+        f"{name} ({(REPO / name).stat().st_size // 1024} KB)"
+        for name in tracked
+        if name and (REPO / name).is_file() and (REPO / name).stat().st_size > MAX_TRACKED_BYTES
+    ]
+    assert not big, f"keep these out of git (generate them, or add them to .gitignore): {big}"
