@@ -23,7 +23,14 @@ from personas.changes.diff import (
 )
 from personas.changes.git import ChangesError, fetch_hint, run_git
 from personas.changes.models import INDEX_HEAD, ChangedFile, ChangeKind, ChangeSet, FileStatus, LineRange
-from personas.runtime.sandbox import DENIED_DIRS, SKIPPED_DIRS, holds_private_key, is_secret_name, open_beneath
+from personas.runtime.sandbox import (
+    DENIED_DIRS,
+    PRIVATE_KEY_WITHHELD,
+    SKIPPED_DIRS,
+    holds_private_key,
+    is_secret_name,
+    open_beneath,
+)
 
 DEFAULT_MAX_DIFF_CHARS = 100_000
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -199,7 +206,7 @@ def _read_untracked(
             continue
         if holds_private_key(data.decode("utf-8", "replace")):  # a copy or hard link of a key, any name
             files.append(ChangedFile(path=name, status="untracked"))
-            sections.append((name, withheld_section(name, "a file holding a private key")))
+            sections.append((name, withheld_section(name, PRIVATE_KEY_WITHHELD)))
             continue
         section, binary, count = new_file_section(name, data, max_bytes=MAX_UNTRACKED_SHOWN_BYTES)
         ranges = [LineRange(start=1, end=count)] if count else []
@@ -274,7 +281,7 @@ def _sections(
             _withheld(changed.old_path, denied_rel) if changed.old_path else None
         )
         if why is None and holds_private_key(section):
-            why = "a file holding a private key"
+            why = PRIVATE_KEY_WITHHELD
         if why is not None:
             section = withheld_section(changed.path, why)
         if section:

@@ -19,6 +19,7 @@ from personas.changes.diff import cap, changed_ranges, split_lines, withheld_sec
 from personas.changes.models import ChangedFile, ChangeSet, FileStatus
 from personas.runtime.sandbox import (
     DENIED_DIRS,
+    PRIVATE_KEY_WITHHELD,
     SKIPPED_DIRS,
     FileText,
     NotInProjectError,
@@ -257,7 +258,7 @@ def _why_withheld(changed: ChangedFile, section: str) -> str | None:
     for name in (changed.path, changed.old_path):
         if name is not None and is_secret_name(name):
             return "a file that conventionally holds secrets"
-    return "a file holding a private key" if holds_private_key(section) else None
+    return PRIVATE_KEY_WITHHELD if holds_private_key(section) else None
 
 
 def supplied_changes(diff: str, *, max_diff_chars: int, max_files: int = SuppliedLimits.max_diff_files) -> ChangeSet:

@@ -209,6 +209,14 @@ PRIVATE_KEY = re.compile(
 )
 
 
+#: Why a change's file is withheld for holding a key. A planted key block would otherwise hide a file's whole
+#: change quietly: the note makes the key itself a finding, so withholding never passes a review silently.
+PRIVATE_KEY_WITHHELD = (
+    "a file holding a private key; a committed private key is itself a finding to report (high severity), "
+    "and none of this file's change can be reviewed until the key is removed"
+)
+
+
 def holds_private_key(text: str) -> bool:
     """Does ``text`` hold a private key? Names alone miss a copy, or a hard link, of ``~/.ssh/id_rsa``
     under an ordinary name (a hard link passes every symlink check). Code or docs that only name the
@@ -231,7 +239,8 @@ def file_text(rel: str, data: bytes) -> FileText:
     if holds_private_key(text):
         raise SandboxError(
             f"{rel!r} holds a private key (a '-----BEGIN … PRIVATE KEY-----' block), which is never sent to the "
-            "model. Review how the code loads its keys instead, and say in the review that you did not read it."
+            "model. A committed private key is itself a finding to report (high severity); review how the code "
+            "loads its keys instead, and say in the review that you did not read this file."
         )
     return FileText(path=rel, text=text.removeprefix("\ufeff"), size=len(data))
 

@@ -11,7 +11,7 @@ import pytest
 
 from personas.changes import resolve_changes
 from personas.changes.snapshot import GitSnapshot
-from personas.runtime.sandbox import ProjectSandbox, SandboxError
+from personas.runtime.sandbox import PRIVATE_KEY_WITHHELD, ProjectSandbox, SandboxError
 from tests.review.gitrepo import commit, make_repo, write
 
 KEY = (
@@ -42,9 +42,7 @@ async def test_the_working_diff_withholds_an_untracked_key_under_any_name(tmp_pa
     changes = await resolve_changes(repo, "working")
 
     assert "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ" not in changes.diff
-    assert (
-        "diff --git a/notes.txt b/notes.txt\n(a file holding a private key: its content is not shown)" in changes.diff
-    )
+    assert f"diff --git a/notes.txt b/notes.txt\n({PRIVATE_KEY_WITHHELD}: its content is not shown)" in changes.diff
 
 
 async def test_a_committed_key_under_an_ordinary_name_is_withheld_in_a_range(tmp_path: Path) -> None:
@@ -60,6 +58,23 @@ async def test_a_committed_key_under_an_ordinary_name_is_withheld_in_a_range(tmp
         snapshot.read_text("deploy/server-key.txt")
 
 
+async def test_a_key_planted_to_hide_a_files_change_is_a_finding_for_the_reviewer(tmp_path: Path) -> None:
+    """Withholding must never pass quietly: a pull request that adds a key block to auth.py to keep its
+    backdoor out of the review makes the reviewer report the key (and say the file went unreviewed)."""
+    repo = make_repo(tmp_path / "repo", {"auth.py": "def check(token):\n    return verify(token)\n"})
+    write(repo, {"auth.py": 'def check(token):\n    return True  # backdoor\n\nKEY = """' + KEY + '"""\n'})
+    commit(repo, "refactor auth")
+
+    changes = await resolve_changes(repo, "HEAD~1..HEAD")
+
+    assert "backdoor" not in changes.diff
+    section = changes.diff.split("diff --git a/auth.py b/auth.py\n", 1)[1]
+    assert "a committed private key is itself a finding to report" in section
+    assert "none of this file's change can be reviewed" in section
+    with pytest.raises(SandboxError, match="itself a finding to report"):
+        GitSnapshot(repo, "HEAD", max_file_bytes=100_000).read_text("auth.py")
+
+
 def test_a_remote_clients_diff_withholds_a_key_under_any_name() -> None:
     from personas.changes.supplied import supplied_changes
 
@@ -69,7 +84,7 @@ def test_a_remote_clients_diff_withholds_a_key_under_any_name() -> None:
     )
     changes = supplied_changes(diff, max_diff_chars=100_000)
     assert "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ" not in changes.diff
-    assert "(a file holding a private key: its content is not shown)" in changes.diff
+    assert f"({PRIVATE_KEY_WITHHELD}: its content is not shown)" in changes.diff
 
 
 PARSER = (
