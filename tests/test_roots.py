@@ -275,6 +275,7 @@ async def test_a_server_started_in_the_home_folder_reads_nothing_there(
     sent = " ".join(tool_results(fake_api.requests[-1]))
     assert "RCLONE-HOME-SECRET" not in sent
     assert "home folder" in sent and "PERSONAS_PROJECT_ROOT" in sent, sent
+    assert "set HOME to another folder" in sent, sent  # the fix when the project is the home itself (containers)
 
 
 def test_a_home_folder_or_one_above_it_is_never_a_client_root(home: Path, tmp_path: Path) -> None:

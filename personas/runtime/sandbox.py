@@ -321,7 +321,8 @@ class ProjectSandbox:
             raise SandboxError(
                 f"The project root is {self.root}, the file system's root, a system folder or the home folder "
                 "(or a folder above it), so no file is read. Set PERSONAS_PROJECT_ROOT to the project's folder (or "
-                "start the server there); review from the task and context alone meanwhile."
+                "start the server there); if the project is the home folder itself (a container whose HOME is its "
+                "work folder), set HOME to another folder. Review from the task and context alone meanwhile."
             )
 
     def _resolve(self, value: str) -> Path:
