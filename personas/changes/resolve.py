@@ -23,11 +23,10 @@ from personas.changes.diff import (
 )
 from personas.changes.git import ChangesError, fetch_hint, run_git
 from personas.changes.models import INDEX_HEAD, ChangedFile, ChangeKind, ChangeSet, FileStatus, LineRange
+from personas.runtime.private_keys import PRIVATE_KEY_WITHHELD, holds_private_key
 from personas.runtime.sandbox import (
     DENIED_DIRS,
-    PRIVATE_KEY_WITHHELD,
     SKIPPED_DIRS,
-    holds_private_key,
     is_secret_name,
     open_beneath,
 )

@@ -17,16 +17,15 @@ from typing import Final
 
 from personas.changes.diff import cap, changed_ranges, split_lines, withheld_section
 from personas.changes.models import ChangedFile, ChangeSet, FileStatus
+from personas.runtime.private_keys import PRIVATE_KEY_WITHHELD, holds_private_key
 from personas.runtime.sandbox import (
     DENIED_DIRS,
-    PRIVATE_KEY_WITHHELD,
     SKIPPED_DIRS,
     FileText,
     NotInProjectError,
     SandboxError,
     compile_pattern,
     file_text,
-    holds_private_key,
     is_secret_name,
 )
 

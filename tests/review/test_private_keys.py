@@ -11,7 +11,8 @@ import pytest
 
 from personas.changes import resolve_changes
 from personas.changes.snapshot import GitSnapshot
-from personas.runtime.sandbox import PRIVATE_KEY_WITHHELD, ProjectSandbox, SandboxError
+from personas.runtime.private_keys import PRIVATE_KEY_WITHHELD
+from personas.runtime.sandbox import ProjectSandbox, SandboxError
 from tests.review.gitrepo import commit, make_repo, write
 
 KEY = (
